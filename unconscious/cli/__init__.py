@@ -1,0 +1,1 @@
+"""The `hostmind` command line."""

@@ -1,0 +1,89 @@
+"""`hostmind config validate|show|generate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import yaml
+
+from unconscious import exitcodes
+from unconscious.cli.output import print_json
+from unconscious.config import ConfigError
+from unconscious.config.generate import generate_default_config
+from unconscious.config.yaml_source import KeyPath, format_key_path
+from unconscious.context import Context
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("config", help="validate, show or generate the configuration")
+    config_commands = parser.add_subparsers(dest="config_command", required=True)
+    validate = config_commands.add_parser(
+        "validate", help="check every config file; print all problems with file:line; exit 78 if any")
+    validate.set_defaults(func=validate_command)
+    show = config_commands.add_parser("show", help="print the merged configuration")
+    show.add_argument("--origin", action="store_true", help="show the file:line that set each value")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(func=show_command)
+    generate = config_commands.add_parser(
+        "generate", help="print the commented default config generated from the schema")
+    generate.set_defaults(func=generate_command)
+
+
+def validate_command(args: argparse.Namespace, context: Context) -> int:
+    try:
+        config = context.load_config()
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(error.problems)} problem(s) found; config NOT valid", file=sys.stderr)
+        return exitcodes.CONFIG_ERROR
+    files = ", ".join(config.files) or "packaged defaults only"
+    print(f"config valid ({files})")
+    return exitcodes.OK
+
+
+def show_command(args: argparse.Namespace, context: Context) -> int:
+    try:
+        config = context.load_config()
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return exitcodes.CONFIG_ERROR
+    if args.json:
+        if args.origin:
+            print_json({format_key_path(path): {"file": file, "line": line}
+                        for path, (file, line) in sorted(config.origins.items(), key=lambda item: list(map(str, item[0])))
+                        if path})
+        else:
+            print_json(config.value)
+        return exitcodes.OK
+    if not args.origin:
+        sys.stdout.write(yaml.safe_dump(config.value, sort_keys=False, default_flow_style=False))
+        return exitcodes.OK
+    for line in _origin_lines(config.value, (), config.origins):
+        print(line)
+    return exitcodes.OK
+
+
+def _origin_lines(value: Any, path: KeyPath, origins: dict[KeyPath, tuple[str, int | None]]) -> list[str]:
+    lines: list[str] = []
+    items: list[tuple[str | int, Any]]
+    if isinstance(value, dict) and value:
+        items = list(value.items())
+    elif isinstance(value, list) and value:
+        items = list(enumerate(value))
+    else:
+        file, line = origins.get(path, ("?", None))
+        where = f"{file}:{line}" if line else file
+        rendered = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+        return [f"{format_key_path(path)} = {rendered}    # {where}"]
+    for key, child in items:
+        lines.extend(_origin_lines(child, (*path, key), origins))
+    return lines
+
+
+def generate_command(args: argparse.Namespace, context: Context) -> int:
+    sys.stdout.write(generate_default_config())
+    return exitcodes.OK

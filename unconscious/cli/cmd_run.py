@@ -1,0 +1,32 @@
+"""`hostmind run SERVICE`: what each unit's ExecStart= calls; works in the foreground too."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from unconscious import exitcodes
+from unconscious.cli.output import error
+from unconscious.context import Context
+from unconscious.services import available_services, load_service
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run a service in the foreground (what the systemd units start)",
+        description="Run a hostmind service. Outside systemd, sd_notify is a no-op and logs go "
+                    "to stderr; Ctrl-C stops it cleanly.")
+    parser.add_argument("service", help=f"one of: {', '.join(available_services())}")
+    parser.add_argument("service_args", nargs=argparse.REMAINDER,
+                        help="arguments for the service (e.g. --unit NAME for rollback)")
+    parser.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace, context: Context) -> int:
+    try:
+        main = load_service(args.service)
+    except LookupError as problem:
+        error(str(problem))
+        return exitcodes.USAGE
+    context.service_args = list(args.service_args)
+    return main(context)

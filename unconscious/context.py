@@ -1,0 +1,27 @@
+"""What every command and service is handed: where files live and how to load the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from unconscious.config import LoadedConfig, load_config
+from unconscious.paths import Paths
+
+
+@dataclass
+class Context:
+    """Paths plus the arguments after `hostmind run NAME`."""
+
+    paths: Paths
+    json_output: bool = False
+    service_args: list[str] = field(default_factory=list)
+
+    def load_config(self) -> LoadedConfig:
+        """Load and validate the config. Raise ConfigError with every problem."""
+        return load_config(self.paths)
+
+    @classmethod
+    def for_tests(cls, root: Path) -> Context:
+        """A context whose every directory is under `root`."""
+        return cls(Paths(config_dir=root / "etc", runtime_dir=root / "run", state_dir=root / "state"))

@@ -1,0 +1,105 @@
+"""structlog configured once: journald native fields under systemd, readable stderr elsewhere.
+
+Call `configure(service)` at start, then `get_logger()`; log with an event name and fields:
+`log.warning("check_failed", check="disk", value=93, msg="disk / at 93%")`. The event name
+becomes HOSTMIND_EVENT, every field an upper-case journal field, `msg` (or the event name and
+fields) the MESSAGE.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from unconscious.journal import DEFAULT_SOCKET, JournalSender, field_name, stderr_is_journal
+
+_PRIORITIES = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "critical": 2, "exception": 3}
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value) if isinstance(value, bytes) else str(value)
+
+
+class JournalRenderer:
+    """Final structlog processor: send the entry to journald, then drop it from the chain."""
+
+    def __init__(self, identifier: str, sender: JournalSender) -> None:
+        self.identifier = identifier
+        self.sender = sender
+        self.failures = 0
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        fields = dict(event_dict)
+        event = _text(fields.pop("event", ""))
+        level = str(fields.pop("level", method_name))
+        fields.pop("timestamp", None)
+        message = fields.pop("msg", None)
+        if message is None:
+            details = " ".join(f"{key}={_text(value)}" for key, value in fields.items())
+            message = f"{event} {details}".strip()
+        entry = {
+            "MESSAGE": _text(message),
+            "PRIORITY": str(_PRIORITIES.get(level, 6)),
+            "SYSLOG_IDENTIFIER": self.identifier,
+            "HOSTMIND_EVENT": event,
+        }
+        for key, value in fields.items():
+            entry.setdefault(field_name(key), _text(value))
+        try:
+            self.sender.send(entry)
+        except OSError as error:
+            # Never lose an entry silently: fall back to stderr, which systemd also collects.
+            self.failures += 1
+            print(f"<{entry['PRIORITY']}>{entry['MESSAGE']} (journal send failed: {error})",
+                  file=sys.stderr, flush=True)
+        raise structlog.DropEvent
+
+
+def _message_first(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    # On a terminal the human sentence reads better than the event name alone.
+    message = event_dict.pop("msg", None)
+    if message is not None:
+        event_dict["event"] = f"{event_dict.get('event', '')}: {message}"
+    return event_dict
+
+
+def _add_level(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    event_dict.setdefault("level", method_name)
+    return event_dict
+
+
+def configure(service: str, level: str = "info", target: str | None = None) -> None:
+    """Configure structlog for `service` (SYSLOG_IDENTIFIER=hostmind-<service>).
+
+    `target` is "journal", "console" or None (auto: journal when stderr is the journal or
+    HOSTMIND_LOG=journal). The journal socket path can be set with HOSTMIND_JOURNAL_SOCKET.
+    """
+    chosen = target or os.environ.get("HOSTMIND_LOG") or ("journal" if stderr_is_journal() else "console")
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _add_level,
+    ]
+    if chosen == "journal":
+        socket_path = Path(os.environ.get("HOSTMIND_JOURNAL_SOCKET", str(DEFAULT_SOCKET)))
+        processors.append(JournalRenderer(f"hostmind-{service}", JournalSender(socket_path)))
+    else:
+        processors.append(_message_first)
+        processors.append(structlog.processors.TimeStamper(fmt="%H:%M:%S"))
+        processors.append(structlog.dev.ConsoleRenderer(colors=False, pad_event=0))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, 20)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**initial: Any) -> Any:
+    """Return a bound structlog logger carrying `initial` fields."""
+    return structlog.get_logger().bind(**initial)

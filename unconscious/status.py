@@ -1,0 +1,81 @@
+"""Sections of `hostmind status`, contributed through the `hostmind.status` entry points.
+
+Each provider is `section(context, config) -> StatusSection`. Features add their own section
+(units, checks, backups, budget, changes) without editing the status command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from unconscious.cli.output import format_age
+from unconscious.config import LoadedConfig
+from unconscious.config.duration import parse_duration
+from unconscious.context import Context
+from unconscious.events import EventSpool
+from unconscious.evidence import list_evidence, read_evidence
+
+GROUP = "hostmind.status"
+
+
+@dataclass
+class StatusSection:
+    """One part of the status screen: text lines, data for --json, and whether it is bad."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    data: Any = None
+    problem: bool = False
+    order: int = 50
+
+
+Provider = Callable[[Context, LoadedConfig], StatusSection]
+
+
+def providers() -> list[tuple[str, Provider]]:
+    """Return the installed (name, provider) pairs."""
+    found: list[tuple[str, Provider]] = []
+    for entry in entry_points(group=GROUP):
+        found.append((entry.name, entry.load()))
+    return found
+
+
+def evidence_section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:
+    """Evidence age per operation, stale ones flagged against evidence.max_age."""
+    now = clock()
+    limits = {name: parse_duration(value)
+              for name, value in config.section("evidence").get("max_age", {}).items()}
+    names = sorted(set(limits) | set(list_evidence(context.paths)))
+    section = StatusSection(title="evidence", data={}, order=30)
+    for name in names:
+        record = read_evidence(context.paths, name)
+        age = record.age(now) if record else None
+        limit = limits.get(name)
+        stale = limit is not None and (age is None or age > limit)
+        failed = bool(record and record.last_error)
+        section.problem = section.problem or stale or failed
+        flag = "STALE" if stale else ("FAILED" if failed else "ok")
+        detail = f"last ok {format_age(age)} ago" if age is not None else "never succeeded"
+        if limit is not None:
+            detail += f" (max {format_age(limit)})"
+        if failed and record:
+            detail += f"; last error: {record.last_error}"
+        section.lines.append(f"{name:<12} {flag:<6} {detail}")
+        section.data[name] = {
+            "age_seconds": age, "max_age_seconds": limit, "stale": stale,
+            "last_error": record.last_error if record else None,
+            "runs": record.runs if record else 0, "failures": record.failures if record else 0,
+        }
+    return section
+
+
+def events_section(context: Context, config: LoadedConfig) -> StatusSection:
+    """How many events wait in each spool state."""
+    counts = EventSpool(context.paths.events_dir).counts()
+    line = ", ".join(f"{state} {count}" for state, count in counts.items())
+    return StatusSection(title="events", lines=[line], data=counts,
+                         problem=counts["quarantine"] > 0, order=40)
