@@ -1,11 +1,14 @@
-"""Checks the schema cannot express (e.g. dependency cycles), run after schema validation.
+"""Checks the schema cannot express (dependency cycles, ...), run after schema validation.
 
-A feature adds its check to CHECKS: a function (config value, locator) -> problems.
+A feature contributes a check through the `hostmind.config_checks` entry points: a function
+(merged config value, locator) -> list[ConfigProblem]. Entry points keep this package free of
+imports of the conscious layer, whose checks are registered the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from typing import Any
 
 from unconscious.config.errors import ConfigProblem
@@ -13,13 +16,13 @@ from unconscious.config.yaml_source import KeyPath
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
 SemanticCheck = Callable[[dict[str, Any], Locator], list[ConfigProblem]]
-
-CHECKS: list[SemanticCheck] = []
+GROUP = "hostmind.config_checks"
 
 
 def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
     """Run every registered semantic check on the merged `value`; return all problems."""
     problems: list[ConfigProblem] = []
-    for semantic_check in CHECKS:
+    for entry in entry_points(group=GROUP):
+        semantic_check: SemanticCheck = entry.load()
         problems.extend(semantic_check(value, locate))
     return problems

@@ -1,0 +1,35 @@
+"""Fixtures shared by every test: a hostmind tree under tmp_path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from unconscious.context import Context
+
+
+@pytest.fixture
+def context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """A Context whose config, runtime and state directories live under tmp_path."""
+    made = Context.for_tests(tmp_path)
+    for directory in (made.paths.config_dir, made.paths.dropin_dir, made.paths.state_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("HOSTMIND_CONFIG_DIR", str(made.paths.config_dir))
+    monkeypatch.setenv("HOSTMIND_STATE_DIR", str(made.paths.state_dir))
+    monkeypatch.setenv("HOSTMIND_RUNTIME_DIR", str(made.paths.runtime_dir))
+    monkeypatch.setenv("HOSTMIND_LOG", "console")
+    return made
+
+
+@pytest.fixture
+def write_dropin(context: Context) -> Callable[[str, str], Path]:
+    """Write a drop-in `name` (e.g. '20-backup.yaml') with `text`; return its path."""
+
+    def write(name: str, text: str) -> Path:
+        path = context.paths.dropin_dir / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
