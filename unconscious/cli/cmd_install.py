@@ -1,0 +1,242 @@
+"""`hostmind install`, `uninstall`, `rearm`: the systemd side of hostmind's life."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from pathlib import Path
+from typing import Any
+
+from unconscious import exitcodes
+from unconscious.atomic import AtomicWriteError
+from unconscious.cli.output import error, print_json
+from unconscious.context import Context
+from unconscious.install import (
+    InstallError,
+    Layout,
+    NotPossibleHere,
+    Report,
+    install,
+    rearm,
+    uninstall,
+)
+from unconscious.journal import DEFAULT_SOCKET, JournalSender
+from unconscious.systemctl import Systemctl, SystemctlError, systemd_is_pid1
+from unconscious.systemd_units import (
+    RenderValues,
+    UnitTemplateError,
+    find_hostmind_executable,
+    live_tree,
+)
+
+SYSTEMCTL_HELP = "systemctl command to run (default: systemctl; for tests and images)"
+
+
+def register(subparsers: Any) -> None:
+    """Add the install, uninstall and rearm subcommands to `subparsers`."""
+    parser = subparsers.add_parser(
+        "install",
+        help="install the systemd units (and a config stub if there is no config)",
+        description="Render hostmind's units with this machine's paths, write them to "
+        "ROOT/etc/systemd/system/, create /etc/hostmind/hostmind.d/, write "
+        "/etc/hostmind/hostmind.yaml only if absent, record everything in "
+        "/var/lib/hostmind/install-manifest.json and run systemctl daemon-reload. "
+        "Exit 3 if PID 1 is not systemd (unless --root or --dry-run).",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        metavar="DIR",
+        help="install into the tree at DIR (an image); no systemctl is run",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be done; change nothing"
+    )
+    parser.add_argument(
+        "--now", action="store_true", help="also `systemctl enable --now hostmind.target`"
+    )
+    parser.add_argument(
+        "--hostmind",
+        type=Path,
+        metavar="PATH",
+        help="executable the units start (default: this hostmind)",
+    )
+    parser.add_argument("--systemctl", default="systemctl", metavar="CMD", help=SYSTEMCTL_HELP)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=install_command)
+
+    parser = subparsers.add_parser(
+        "uninstall", help="remove the units install recorded (state and config stay unless --purge)"
+    )
+    parser.add_argument("--root", type=Path, default=Path("/"), metavar="DIR")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be done; change nothing"
+    )
+    parser.add_argument(
+        "--purge",
+        action="store_true",
+        help="also delete /var/lib/hostmind, /etc/hostmind and /run/hostmind",
+    )
+    parser.add_argument("--systemctl", default="systemctl", metavar="CMD", help=SYSTEMCTL_HELP)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=uninstall_command)
+
+    parser = subparsers.add_parser(
+        "rearm",
+        help="re-arm the restart breaker: reset-failed on hostmind units, start them again",
+        description="After a unit exhausted its start limit (StartLimitBurst=), systemd leaves it "
+        "failed until a person looks. rearm resets every hostmind unit's failed state "
+        "and start counter, lifts the self-modification pause, and starts "
+        "hostmind.target. Logged to the journal (HOSTMIND_EVENT=rearm).",
+    )
+    parser.add_argument(
+        "--no-start", action="store_true", help="reset only; do not start hostmind.target"
+    )
+    parser.add_argument("--systemctl", default="systemctl", metavar="CMD", help=SYSTEMCTL_HELP)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=rearm_command)
+
+
+def _systemctl(args: argparse.Namespace) -> Systemctl:
+    return Systemctl(command=tuple(str(args.systemctl).split()))
+
+
+def _operator() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def audit(event: str, message: str, **fields: str) -> None:
+    """Record `event` in the journal when there is one (the terminal may not be the journal)."""
+    if not DEFAULT_SOCKET.exists():
+        return
+    entry = {
+        "MESSAGE": message,
+        "PRIORITY": "5",
+        "SYSLOG_IDENTIFIER": f"hostmind-{event}",
+        "HOSTMIND_EVENT": event,
+        "OPERATOR": _operator(),
+    }
+    entry.update({key.upper(): value for key, value in fields.items()})
+    sender = JournalSender(DEFAULT_SOCKET)
+    try:
+        sender.send(entry)
+    except OSError as problem:
+        error(f"could not record {event} in the journal: {problem}")
+    finally:
+        sender.close()
+
+
+def _print_report(report: Report, as_json: bool) -> None:
+    if as_json:
+        print_json(
+            {"dry_run": report.dry_run, "actions": report.actions, "warnings": report.warnings}
+        )
+        return
+    for line in report.actions:
+        print(line)
+    for line in report.warnings:
+        error(f"warning: {line}")
+
+
+def install_command(args: argparse.Namespace, context: Context) -> int:
+    """Run `hostmind install`; return the exit code."""
+    try:
+        hostmind = args.hostmind.absolute() if args.hostmind else find_hostmind_executable()
+        values = RenderValues(hostmind=hostmind, live_tree=live_tree())
+        report = install(
+            Layout(args.root),
+            values,
+            _systemctl(args),
+            systemd_running=systemd_is_pid1(),
+            dry_run=args.dry_run,
+            now=args.now,
+        )
+    except NotPossibleHere as problem:
+        error(str(problem))
+        return exitcodes.NOT_POSSIBLE_HERE
+    except (InstallError, FileNotFoundError, UnitTemplateError) as problem:
+        error(str(problem))
+        return exitcodes.USAGE if isinstance(problem, InstallError) else exitcodes.FAILURE
+    except (AtomicWriteError, SystemctlError, PermissionError) as problem:
+        error(f"install failed: {problem}")
+        return exitcodes.FAILURE
+    _print_report(report, args.json)
+    if not args.dry_run:
+        audit(
+            "install",
+            f"hostmind installed into {args.root} ({len(report.actions)} actions)",
+            root=str(args.root),
+            now=str(args.now).lower(),
+            hostmind=str(hostmind),
+        )
+    return exitcodes.OK
+
+
+def uninstall_command(args: argparse.Namespace, context: Context) -> int:
+    """Run `hostmind uninstall`; return the exit code."""
+    try:
+        report = uninstall(
+            Layout(args.root),
+            _systemctl(args),
+            systemd_running=systemd_is_pid1(),
+            purge=args.purge,
+            dry_run=args.dry_run,
+        )
+    except (InstallError, OSError, SystemctlError) as problem:
+        error(f"uninstall failed: {problem}")
+        return exitcodes.FAILURE
+    _print_report(report, args.json)
+    if not args.dry_run:
+        audit(
+            "uninstall",
+            f"hostmind uninstalled from {args.root}",
+            root=str(args.root),
+            purge=str(args.purge).lower(),
+        )
+    return exitcodes.OK
+
+
+def rearm_command(args: argparse.Namespace, context: Context) -> int:
+    """Run `hostmind rearm`; return the exit code (3 if PID 1 is not systemd)."""
+    if not systemd_is_pid1():
+        error("PID 1 is not systemd here (no /run/systemd/system): there is no breaker to re-arm")
+        return exitcodes.NOT_POSSIBLE_HERE
+    try:
+        result = rearm(context.paths, _systemctl(args), start=not args.no_start)
+    except SystemctlError as problem:
+        error(f"rearm failed: {problem}")
+        audit("rearm", f"rearm failed: {problem}", outcome="failed")
+        return exitcodes.FAILURE
+    failed = [state.name for state in result.failed]
+    message = (
+        f"rearmed {len(result.reset)} hostmind units; was failed: {', '.join(failed) or 'none'}; "
+        f"breaker tripped: {', '.join(result.tripped) or 'none'}"
+    )
+    audit(
+        "rearm",
+        message,
+        outcome="ok",
+        units=" ".join(result.reset),
+        failed=" ".join(failed),
+        tripped=" ".join(result.tripped),
+        started=str(result.started).lower(),
+    )
+    if args.json:
+        print_json(
+            {
+                "reset": result.reset,
+                "failed": failed,
+                "tripped": result.tripped,
+                "started": result.started,
+                "hooks": result.hook_messages,
+            }
+        )
+    else:
+        print(message)
+        for line in result.hook_messages:
+            print(line)
+        if result.started:
+            print("started hostmind.target")
+    return exitcodes.OK

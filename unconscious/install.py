@@ -1,0 +1,359 @@
+"""`hostmind install`, `uninstall` and `rearm`: put the units in place, take them away, re-arm.
+
+install renders the packaged unit templates for this machine, writes them atomically into
+{root}/etc/systemd/system/, creates the config drop-in directory, writes a commented config
+stub only if there is no config yet, and records every file in a manifest, so that uninstall
+removes exactly that. Paths in the manifest are as seen from inside `root`, so an image
+prepared with --root can be uninstalled later on the booted machine.
+
+Every systemctl call goes through an injectable `Systemctl` (argv list, timeout) and every path
+hangs off an injectable root, so all of this runs in unit tests on tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from unconscious.atomic import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
+from unconscious.paths import Paths
+from unconscious.systemctl import Systemctl, SystemctlError, UnitState
+from unconscious.systemd_units import TARGET, RenderValues, render_all
+
+MANIFEST_FORMAT = 1
+REARM_HOOK_GROUP = "hostmind.rearm"
+
+CONFIG_STUB = """\
+# hostmind configuration (admin layer).
+#
+# Defaults are packaged with hostmind and need no copy here: this file holds only what you
+# change. See them all, with the file:line that set each value:
+#     hostmind config show --origin
+# Prefer one file per concern in /etc/hostmind/hostmind.d/*.yaml (read in lexical order,
+# after this file). Check before reloading:
+#     hostmind config validate && systemctl reload hostmind-health
+#
+# The model API key is not configured here: put it in /etc/credstore/anthropic-api-key
+# (mode 0600); systemd hands it to hostmind-conscious as a credential.
+"""
+
+
+class InstallError(RuntimeError):
+    """install/uninstall could not do what was asked; the message says why."""
+
+
+class NotPossibleHere(InstallError):
+    """The machine cannot do this (PID 1 is not systemd); exit code 3."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where install puts things, under `root` ("/" for the running machine)."""
+
+    root: Path = Path("/")
+
+    def inside(self, path: str) -> Path:
+        """Map an absolute path as seen inside `root` to the real path on this machine."""
+        return self.root / path.lstrip("/")
+
+    @property
+    def live(self) -> bool:
+        """True when installing into the running machine (systemctl then applies)."""
+        return self.root.resolve() == Path("/")
+
+    @property
+    def unit_dir(self) -> Path:
+        return self.inside("/etc/systemd/system")
+
+    @property
+    def config_dir(self) -> Path:
+        return self.inside("/etc/hostmind")
+
+    @property
+    def state_dir(self) -> Path:
+        return self.inside("/var/lib/hostmind")
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.inside("/run/hostmind")
+
+    @property
+    def manifest(self) -> Path:
+        return self.state_dir / "install-manifest.json"
+
+    def outside(self, path: Path) -> str:
+        """Map a real path under `root` back to the absolute path as seen inside it."""
+        return "/" + str(path.relative_to(self.root))
+
+
+@dataclass
+class Report:
+    """What install/uninstall did (or, with dry_run, would do): one line per action."""
+
+    dry_run: bool
+    actions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, verb: str, what: str) -> None:
+        self.actions.append(f"{'would ' + verb if self.dry_run else verb} {what}")
+
+
+def _read_manifest(layout: Layout) -> dict[str, Any] | None:
+    try:
+        value = json.loads(layout.manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as problem:
+        raise InstallError(
+            f"cannot read the install manifest {layout.manifest}: {problem}"
+        ) from problem
+    if not isinstance(value, dict) or not isinstance(value.get("units"), dict):
+        raise InstallError(f"install manifest {layout.manifest} is not in the expected format")
+    return value
+
+
+def install(
+    layout: Layout,
+    values: RenderValues,
+    systemctl: Systemctl,
+    *,
+    systemd_running: bool,
+    dry_run: bool = False,
+    now: bool = False,
+    clock: Callable[[], float] = time.time,
+) -> Report:
+    """Install hostmind's units under `layout.root`; return what was done.
+
+    Raise NotPossibleHere when installing into the running machine while PID 1 is not systemd
+    (nothing is written then), InstallError for a bad request (--now with another root),
+    UnitTemplateError, AtomicWriteError (a write that did not land) or SystemctlError.
+    """
+    if now and not layout.live:
+        raise InstallError("--now starts the units on this machine; it cannot be used with --root")
+    if layout.live and not systemd_running and not dry_run:
+        raise NotPossibleHere(
+            "PID 1 is not systemd here (no /run/systemd/system), so the units cannot run. "
+            "Use --root DIR to prepare an image, or --dry-run to see what would be written."
+        )
+    rendered = render_all(values)
+    report = Report(dry_run=dry_run)
+    previous = _read_manifest(layout) or {}
+    units: dict[str, str] = {}
+
+    if not layout.unit_dir.is_dir():
+        report.add("create", layout.outside(layout.unit_dir) + "/")
+        if not dry_run:
+            layout.unit_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in rendered.items():
+        path = layout.unit_dir / name
+        data = text.encode("utf-8")
+        digest = sha256_bytes(data)
+        units[layout.outside(path)] = digest
+        if path.is_file() and sha256_file(path) == digest:
+            report.actions.append(f"unchanged {layout.outside(path)}")
+            continue
+        report.add("replace" if path.exists() else "write", layout.outside(path))
+        if not dry_run:
+            atomic_write_text(path, text, mode=0o644)
+
+    # Units an older version installed and this one no longer ships.
+    for stale in sorted(set(previous.get("units", {})) - set(units)):
+        stale_path = layout.inside(stale)
+        if stale_path.exists():
+            report.add("remove stale", stale)
+            if not dry_run:
+                stale_path.unlink()
+
+    paths = Paths(
+        config_dir=layout.config_dir, runtime_dir=layout.runtime_dir, state_dir=layout.state_dir
+    )
+    directories = list(previous.get("directories", []))
+    for directory in (paths.dropin_dir, layout.state_dir):
+        if not directory.is_dir():
+            report.add("create", layout.outside(directory) + "/")
+            if layout.outside(directory) not in directories:
+                directories.append(layout.outside(directory))
+            if not dry_run:
+                directory.mkdir(parents=True, exist_ok=True)
+
+    config_stub = previous.get("config_stub")
+    if paths.config_file.exists():
+        report.actions.append(f"keep {layout.outside(paths.config_file)} (never overwritten)")
+    else:
+        report.add("write", f"{layout.outside(paths.config_file)} (commented stub)")
+        config_stub = layout.outside(paths.config_file)
+        if not dry_run:
+            atomic_write_text(paths.config_file, CONFIG_STUB, mode=0o644)
+
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock())),
+        "hostmind": str(values.hostmind),
+        "live_tree": str(values.live_tree),
+        "units": units,
+        "directories": directories,
+        "config_stub": config_stub,
+    }
+    report.add("record", layout.outside(layout.manifest))
+    if not dry_run:
+        atomic_write_json(layout.manifest, manifest, mode=0o644)
+
+    if not layout.live:
+        report.actions.append("skip systemctl (--root: not the running machine)")
+        return report
+    report.add("run", "systemctl daemon-reload")
+    if now:
+        report.add("run", f"systemctl enable --now {TARGET}")
+    if not dry_run:
+        systemctl.daemon_reload()
+        if now:
+            systemctl.enable_now(TARGET)
+    return report
+
+
+def _remove_enablement_links(layout: Layout, unit_names: set[str], report: Report) -> None:
+    # `systemctl disable` does this on a live machine; under --root (or if it failed) the
+    # *.wants/ symlinks to our units would dangle.
+    for wants in sorted(layout.unit_dir.glob("*.wants")) + sorted(
+        layout.unit_dir.glob("*.requires")
+    ):
+        for link in sorted(wants.iterdir()):
+            if link.is_symlink() and link.name in unit_names:
+                report.add("remove", layout.outside(link))
+                if not report.dry_run:
+                    link.unlink()
+
+
+def uninstall(
+    layout: Layout,
+    systemctl: Systemctl,
+    *,
+    systemd_running: bool,
+    purge: bool = False,
+    dry_run: bool = False,
+) -> Report:
+    """Remove exactly the units the manifest lists; with `purge` also state and config.
+
+    Without `purge`, /var/lib/hostmind and /etc/hostmind are never touched (the manifest
+    itself excepted). Raise InstallError if the manifest is unreadable.
+    """
+    report = Report(dry_run=dry_run)
+    manifest = _read_manifest(layout)
+    use_systemctl = layout.live and systemd_running
+    if manifest is None:
+        report.warnings.append(
+            f"no install manifest at {layout.outside(layout.manifest)}: no units to remove"
+        )
+        recorded: dict[str, str] = {}
+    else:
+        recorded = dict(manifest["units"])
+    unit_names = {Path(path).name for path in recorded}
+
+    if use_systemctl and unit_names:
+        report.add("run", f"systemctl disable --now {TARGET}, then stop hostmind units")
+        if not dry_run:
+            members = sorted(unit_names - {TARGET, "hostmind-rollback@.service"})
+            try:
+                systemctl.disable_now(TARGET)
+            except SystemctlError as problem:
+                report.warnings.append(str(problem))
+            try:
+                systemctl.stop(*members)
+            except SystemctlError as problem:
+                report.warnings.append(str(problem))
+    _remove_enablement_links(layout, unit_names, report)
+
+    for outside_path, digest in sorted(recorded.items()):
+        path = layout.inside(outside_path)
+        if not path.exists():
+            report.warnings.append(f"{outside_path} was already gone")
+            continue
+        if sha256_file(path) != digest:
+            report.warnings.append(
+                f"{outside_path} was edited after install; removed anyway "
+                "(put local changes in a drop-in: UNIT.d/*.conf)"
+            )
+        report.add("remove", outside_path)
+        if not dry_run:
+            path.unlink()
+
+    if purge:
+        for directory in (layout.state_dir, layout.config_dir, layout.runtime_dir):
+            if directory.exists():
+                report.add("purge", layout.outside(directory) + "/")
+                if not dry_run:
+                    shutil.rmtree(directory)
+    elif manifest is not None:
+        report.add("remove", layout.outside(layout.manifest))
+        if not dry_run:
+            layout.manifest.unlink()
+
+    if use_systemctl:
+        report.add("run", "systemctl daemon-reload and reset-failed")
+        if not dry_run:
+            systemctl.daemon_reload()
+            try:
+                systemctl.reset_failed("hostmind*")
+            except SystemctlError as problem:
+                # Nothing failed is fine; systemctl says so with a non-zero exit on some versions.
+                report.warnings.append(str(problem))
+    return report
+
+
+@dataclass
+class RearmResult:
+    """What `rearm` found and did."""
+
+    failed: list[UnitState] = field(default_factory=list)
+    tripped: list[str] = field(default_factory=list)
+    reset: list[str] = field(default_factory=list)
+    started: bool = False
+    hook_messages: list[str] = field(default_factory=list)
+
+
+RearmHook = Callable[[Paths], str]
+
+
+def rearm_hooks() -> list[RearmHook]:
+    """Return the hooks registered under the `hostmind.rearm` entry point group.
+
+    Each is `hook(paths) -> message` and runs after the units are reset; the rails use this
+    to lift the self-modification pause.
+    """
+    return [entry.load() for entry in entry_points(group=REARM_HOOK_GROUP)]
+
+
+def rearm(
+    paths: Paths,
+    systemctl: Systemctl,
+    *,
+    start: bool = True,
+    hooks: Sequence[RearmHook] | None = None,
+) -> RearmResult:
+    """Reset the failed state and start-limit counters of every loaded hostmind unit.
+
+    Then run the rearm hooks and, with `start`, start hostmind.target again. Return what was
+    found and done. Raise SystemctlError if systemctl fails.
+    """
+    result = RearmResult()
+    names = systemctl.loaded_units()
+    states = systemctl.show(*names)
+    result.failed = [state for state in states if state.active_state == "failed"]
+    result.tripped = [state.name for state in states if state.breaker_tripped]
+    if names:
+        # reset-failed on every unit, not only failed ones: it also clears the start-limit
+        # counter of a unit that is running but has used up part of its burst.
+        systemctl.reset_failed(*names)
+        result.reset = list(names)
+    for hook in rearm_hooks() if hooks is None else hooks:
+        result.hook_messages.append(hook(paths))
+    if start:
+        systemctl.start(TARGET)
+        result.started = True
+    return result

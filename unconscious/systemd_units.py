@@ -1,0 +1,96 @@
+"""hostmind's packaged systemd unit templates, and rendering them for one installation.
+
+The files in the `units` package hold placeholders: `@HOSTMIND@` (the absolute path of the
+`hostmind` executable, for ExecStart=) and `@LIVE_TREE@` (the directory holding the installed
+`unconscious`/`conscious` packages, which apply and rollback may rewrite).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+UNIT_SUFFIXES = (".service", ".timer", ".path", ".target", ".socket")
+PLACEHOLDER = re.compile(r"@[A-Z_]+@")
+#: The unit `install --now` enables; it Wants= every other long-lived unit.
+TARGET = "hostmind.target"
+
+
+class UnitTemplateError(ValueError):
+    """A unit template could not be rendered (unknown or unfilled placeholder)."""
+
+
+@dataclass(frozen=True)
+class RenderValues:
+    """What the placeholders become on this machine."""
+
+    hostmind: Path
+    live_tree: Path
+
+    def mapping(self) -> dict[str, str]:
+        return {"@HOSTMIND@": str(self.hostmind), "@LIVE_TREE@": str(self.live_tree)}
+
+
+def packaged_units() -> dict[str, str]:
+    """Return {unit file name: template text} for every unit shipped in the `units` package."""
+    found: dict[str, str] = {}
+    for entry in resources.files("units").iterdir():
+        if entry.name.endswith(UNIT_SUFFIXES) and entry.is_file():
+            found[entry.name] = entry.read_text(encoding="utf-8")
+    return dict(sorted(found.items()))
+
+
+def render(template: str, values: RenderValues) -> str:
+    """Fill the placeholders of one unit template.
+
+    Raise UnitTemplateError if a placeholder is unknown, or a value would break the unit
+    (relative path, whitespace: systemd would split it).
+    """
+    mapping = values.mapping()
+    for placeholder, value in mapping.items():
+        if not value.startswith("/") or any(character.isspace() for character in value):
+            raise UnitTemplateError(
+                f"{placeholder} must be an absolute path without spaces: {value!r}"
+            )
+
+    def substitute(match: re.Match[str]) -> str:
+        try:
+            return mapping[match.group(0)]
+        except KeyError:
+            raise UnitTemplateError(f"unknown placeholder {match.group(0)}") from None
+
+    return PLACEHOLDER.sub(substitute, template)
+
+
+def render_all(values: RenderValues) -> dict[str, str]:
+    """Return {unit file name: rendered text} for every packaged unit. Raise UnitTemplateError."""
+    return {name: render(text, values) for name, text in packaged_units().items()}
+
+
+def find_hostmind_executable(argv0: str | None = None) -> Path:
+    """Return the absolute path of the `hostmind` executable that units should start.
+
+    Prefer the script running now (so a venv install points at its own venv), then $PATH.
+    Raise FileNotFoundError if neither is found.
+    """
+    candidate = Path(argv0 if argv0 is not None else sys.argv[0])
+    if candidate.name == "hostmind":
+        resolved = candidate if candidate.is_absolute() else Path.cwd() / candidate
+        if resolved.is_file():
+            # Not .resolve(): a venv's bin/hostmind must stay the venv's, not its interpreter's.
+            return Path(resolved).absolute()
+    found = shutil.which("hostmind")
+    if found:
+        return Path(found).absolute()
+    raise FileNotFoundError("cannot find the `hostmind` executable (not argv[0], not on $PATH)")
+
+
+def live_tree() -> Path:
+    """Return the directory that holds the installed `unconscious` package (site-packages)."""
+    import unconscious
+
+    return Path(unconscious.__file__).resolve().parent.parent
