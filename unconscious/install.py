@@ -23,6 +23,7 @@ from typing import Any
 
 from unconscious.atomic import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from unconscious.paths import Paths
+from unconscious.pause import clear_pause
 from unconscious.systemctl import Systemctl, SystemctlError, UnitState
 from unconscious.systemd_units import TARGET, RenderValues, render_all
 
@@ -314,6 +315,7 @@ class RearmResult:
     tripped: list[str] = field(default_factory=list)
     reset: list[str] = field(default_factory=list)
     started: bool = False
+    pause_cleared: bool = False
     hook_messages: list[str] = field(default_factory=list)
 
 
@@ -338,7 +340,7 @@ def rearm(
 ) -> RearmResult:
     """Reset the failed state and start-limit counters of every loaded hostmind unit.
 
-    Then run the rearm hooks and, with `start`, start hostmind.target again. Return what was
+    Then clear the self-modification pause, run the rearm hooks and, with `start`, start hostmind.target again. Return what was
     found and done. Raise SystemctlError if systemctl fails.
     """
     result = RearmResult()
@@ -351,6 +353,8 @@ def rearm(
         # counter of a unit that is running but has used up part of its burst.
         systemctl.reset_failed(*names)
         result.reset = list(names)
+    # The breaker also paused self-modification; re-arming is the person's word to go on.
+    result.pause_cleared = clear_pause(paths)
     for hook in rearm_hooks() if hooks is None else hooks:
         result.hook_messages.append(hook(paths))
     if start:

@@ -212,7 +212,8 @@ def rearm_command(args: argparse.Namespace, context: Context) -> int:
     failed = [state.name for state in result.failed]
     message = (
         f"rearmed {len(result.reset)} hostmind units; was failed: {', '.join(failed) or 'none'}; "
-        f"breaker tripped: {', '.join(result.tripped) or 'none'}"
+        f"breaker tripped: {', '.join(result.tripped) or 'none'}; "
+        f"self-modification pause {'lifted' if result.pause_cleared else 'was not set'}"
     )
     audit(
         "rearm",
@@ -222,6 +223,7 @@ def rearm_command(args: argparse.Namespace, context: Context) -> int:
         failed=" ".join(failed),
         tripped=" ".join(result.tripped),
         started=str(result.started).lower(),
+        pause_cleared=str(result.pause_cleared).lower(),
     )
     if args.json:
         print_json(
@@ -230,6 +232,7 @@ def rearm_command(args: argparse.Namespace, context: Context) -> int:
                 "failed": failed,
                 "tripped": result.tripped,
                 "started": result.started,
+                "pause_cleared": result.pause_cleared,
                 "hooks": result.hook_messages,
             }
         )
