@@ -340,8 +340,8 @@ def rearm(
 ) -> RearmResult:
     """Reset the failed state and start-limit counters of every loaded hostmind unit.
 
-    Then clear the self-modification pause, run the rearm hooks and, with `start`, start hostmind.target again. Return what was
-    found and done. Raise SystemctlError if systemctl fails.
+    Then clear the self-modification pause, run the rearm hooks and, with `start`, start
+    hostmind.target again. Return what was found and done. Raise SystemctlError if systemctl fails.
     """
     result = RearmResult()
     names = systemctl.loaded_units()
