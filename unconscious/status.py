@@ -37,11 +37,21 @@ Provider = Callable[[Context, LoadedConfig], StatusSection]
 
 
 def providers() -> list[tuple[str, Provider]]:
-    """Return the installed (name, provider) pairs."""
+    """Return the installed (name, provider) pairs; one that cannot load reports why."""
     found: list[tuple[str, Provider]] = []
     for entry in entry_points(group=GROUP):
-        found.append((entry.name, entry.load()))
+        try:
+            found.append((entry.name, entry.load()))
+        except ImportError as error:
+            found.append((entry.name, _unavailable(entry.name, str(error))))
     return found
+
+
+def _unavailable(name: str, reason: str) -> Provider:
+    def section(context: Context, config: LoadedConfig) -> StatusSection:
+        return StatusSection(title=name, lines=[f"unavailable: {reason}"], problem=True, order=90)
+
+    return section
 
 
 def evidence_section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:
