@@ -84,9 +84,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> str:
             error.errno or 0, f"write to {path} could not be verified: {error.strerror}"
         ) from error
     if actual != expected:
-        raise AtomicWriteError(
-            errno.EIO, f"write to {path} did not verify: sha256 {actual} != {expected}"
-        )
+        raise AtomicWriteError(errno.EIO, f"write to {path} did not verify: sha256 {actual} != {expected}")
     return actual
 
 

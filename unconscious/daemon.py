@@ -94,14 +94,22 @@ def run_daemon(
     """Run service `name` until SIGTERM; return its exit code (78 on a bad first config)."""
     configure_logging(name)
     log = get_logger(service=name)
-    notifier = Notifier(on_error=lambda what, error: log.error(
-        "notify_failed", what=what, error=str(error), msg=f"sd_notify {what} failed: {error}"))
+    notifier = Notifier(
+        on_error=lambda what, error: log.error(
+            "notify_failed", what=what, error=str(error), msg=f"sd_notify {what} failed: {error}"
+        )
+    )
     try:
         config = context.load_config()
     except ConfigError as error:
         for problem in error.problems:
-            log.error("config_invalid", file=problem.file, line=problem.line or 0,
-                      key=problem.key_path, msg=str(problem))
+            log.error(
+                "config_invalid",
+                file=problem.file,
+                line=problem.line or 0,
+                key=problem.key_path,
+                msg=str(problem),
+            )
         notifier.status(f"config invalid: {error.problems[0]}")
         return exitcodes.CONFIG_ERROR
     configure_logging(name, level=str(config.section("log").get("level", "info")))
@@ -116,8 +124,11 @@ def run_daemon(
         delay = service.step()
         watchdog.progress()
         notifier.ready(service.status())
-        log.info("service_started", msg=f"hostmind-{name} ready: {service.status()}",
-                 watchdog_interval=watchdog.interval or 0)
+        log.info(
+            "service_started",
+            msg=f"hostmind-{name} ready: {service.status()}",
+            watchdog_interval=watchdog.interval or 0,
+        )
         last_status = service.status()
         reload_note = ""
         while not signals.stop:
@@ -146,8 +157,9 @@ def run_daemon(
     return exitcodes.OK
 
 
-def _reload(name: str, context: Context, service: DaemonService, current: LoadedConfig,
-            notifier: Notifier, log: Any) -> tuple[LoadedConfig, str]:
+def _reload(
+    name: str, context: Context, service: DaemonService, current: LoadedConfig, notifier: Notifier, log: Any
+) -> tuple[LoadedConfig, str]:
     """Try the new config; return (config in force, note for STATUS= or "")."""
     notifier.reloading()
     try:
@@ -155,8 +167,13 @@ def _reload(name: str, context: Context, service: DaemonService, current: Loaded
         service.configure(new_config)
     except ConfigError as error:
         for problem in error.problems:
-            log.error("config_reload_refused", file=problem.file, line=problem.line or 0,
-                      key=problem.key_path, msg=f"reload refused: {problem}")
+            log.error(
+                "config_reload_refused",
+                file=problem.file,
+                line=problem.line or 0,
+                key=problem.key_path,
+                msg=f"reload refused: {problem}",
+            )
         note = f"reload refused, running on last good config: {error.problems[0]}"
         notifier.send(f"READY=1\nSTATUS={service.status()}; {note}")
         return current, note

@@ -62,9 +62,13 @@ class Event:
         if unknown:
             raise EventError(f"{origin}: unknown keys {sorted(unknown)}")
         return cls(
-            id=str(value["id"]), time=float(value["time"]), source=str(value["source"]),
-            kind=str(value["kind"]), severity=str(value["severity"]),
-            summary=str(value["summary"]), data=data,
+            id=str(value["id"]),
+            time=float(value["time"]),
+            source=str(value["source"]),
+            kind=str(value["kind"]),
+            severity=str(value["severity"]),
+            summary=str(value["summary"]),
+            data=data,
             dedup_key=None if value.get("dedup_key") is None else str(value["dedup_key"]),
         )
 
@@ -80,8 +84,12 @@ class SpoolStats:
 class EventSpool:
     """The event directories under `root` (normally /var/lib/hostmind/events)."""
 
-    def __init__(self, root: Path, clock: Callable[[], float] = time.time,
-                 on_quarantine: Callable[[Path, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        clock: Callable[[], float] = time.time,
+        on_quarantine: Callable[[Path, str], None] | None = None,
+    ) -> None:
         self.root = root
         self.clock = clock
         self.on_quarantine = on_quarantine
@@ -92,8 +100,15 @@ class EventSpool:
             raise ValueError(f"unknown event state {state!r}")
         return self.root / state
 
-    def emit(self, source: str, kind: str, severity: str, summary: str,
-             data: dict[str, Any] | None = None, dedup_key: str | None = None) -> Event | None:
+    def emit(
+        self,
+        source: str,
+        kind: str,
+        severity: str,
+        summary: str,
+        data: dict[str, Any] | None = None,
+        dedup_key: str | None = None,
+    ) -> Event | None:
         """Write a new event to the inbox and return it.
 
         Return None (and write nothing) when an event with the same `dedup_key` is already
@@ -109,8 +124,13 @@ class EventSpool:
         now = self.clock()
         event = Event(
             id=f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now))}-{secrets.token_hex(4)}",
-            time=now, source=source, kind=kind, severity=severity, summary=summary,
-            data=data or {}, dedup_key=dedup_key,
+            time=now,
+            source=source,
+            kind=kind,
+            severity=severity,
+            summary=summary,
+            data=data or {},
+            dedup_key=dedup_key,
         )
         inbox = self.directory("inbox")
         inbox.mkdir(parents=True, exist_ok=True)
@@ -121,8 +141,13 @@ class EventSpool:
         directory = self.directory(state)
         if not directory.is_dir():
             return iter(())
-        return iter(sorted(entry for entry in directory.iterdir()
-                           if entry.suffix == ".json" and not entry.name.startswith(".")))
+        return iter(
+            sorted(
+                entry
+                for entry in directory.iterdir()
+                if entry.suffix == ".json" and not entry.name.startswith(".")
+            )
+        )
 
     def read(self, state: str = "inbox") -> list[Event]:
         """Return the events in `state`, oldest first; corrupt files are quarantined."""

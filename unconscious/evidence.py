@@ -60,7 +60,7 @@ def read_evidence(paths: Paths, name: str) -> EvidenceRecord | None:
         duration=_float_or_none(data.get("duration")),
         runs=int(data.get("runs", 0) or 0),
         failures=int(data.get("failures", 0) or 0),
-        counters=data.get("counters") if isinstance(data.get("counters"), dict) else {},
+        counters=dict(counters) if isinstance(counters := data.get("counters"), dict) else {},
     )
 
 
@@ -95,15 +95,18 @@ def record_run(
         counters=dict(counters or {}),
     )
     paths.evidence_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(evidence_path(paths, name), {
-        "last_run": record.last_run,
-        "last_ok": record.last_ok,
-        "last_error": record.last_error,
-        "duration": record.duration,
-        "runs": record.runs,
-        "failures": record.failures,
-        "counters": record.counters,
-    })
+    atomic_write_json(
+        evidence_path(paths, name),
+        {
+            "last_run": record.last_run,
+            "last_ok": record.last_ok,
+            "last_error": record.last_error,
+            "duration": record.duration,
+            "runs": record.runs,
+            "failures": record.failures,
+            "counters": record.counters,
+        },
+    )
     write_metrics(paths, name, record)
     return record
 

@@ -64,7 +64,7 @@ class JournalSender:
         try:
             view = memoryview(payload)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             # journald only accepts a memfd that can no longer change under it.
             fcntl.fcntl(
                 fd,

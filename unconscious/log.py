@@ -56,8 +56,11 @@ class JournalRenderer:
         except OSError as error:
             # Never lose an entry silently: fall back to stderr, which systemd also collects.
             self.failures += 1
-            print(f"<{entry['PRIORITY']}>{entry['MESSAGE']} (journal send failed: {error})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"<{entry['PRIORITY']}>{entry['MESSAGE']} (journal send failed: {error})",
+                file=sys.stderr,
+                flush=True,
+            )
         raise structlog.DropEvent
 
 

@@ -17,8 +17,9 @@ import sdnotify
 class Notifier:
     """READY/STATUS/RELOADING/STOPPING/WATCHDOG messages to systemd."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None,
-                 on_error: Callable[[str, OSError], None] | None = None) -> None:
+    def __init__(
+        self, environ: Mapping[str, str] | None = None, on_error: Callable[[str, OSError], None] | None = None
+    ) -> None:
         env = os.environ if environ is None else environ
         self.socket_address = env.get("NOTIFY_SOCKET", "")
         self.enabled = bool(self.socket_address)
@@ -81,8 +82,12 @@ class Notifier:
 class Watchdog:
     """Pings WATCHDOG=1 every WATCHDOG_USEC/2, and only when the main loop reports progress."""
 
-    def __init__(self, notifier: Notifier, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         env = os.environ if environ is None else environ
         self.notifier = notifier
         self.clock = clock

@@ -54,11 +54,14 @@ def _unavailable(name: str, reason: str) -> Provider:
     return section
 
 
-def evidence_section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:
+def evidence_section(
+    context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time
+) -> StatusSection:
     """Evidence age per operation, stale ones flagged against evidence.max_age."""
     now = clock()
-    limits = {name: parse_duration(value)
-              for name, value in config.section("evidence").get("max_age", {}).items()}
+    limits = {
+        name: parse_duration(value) for name, value in config.section("evidence").get("max_age", {}).items()
+    }
     names = sorted(set(limits) | set(list_evidence(context.paths)))
     section = StatusSection(title="evidence", data={}, order=30)
     for name in names:
@@ -76,9 +79,12 @@ def evidence_section(context: Context, config: LoadedConfig, clock: Callable[[],
             detail += f"; last error: {record.last_error}"
         section.lines.append(f"{name:<12} {flag:<6} {detail}")
         section.data[name] = {
-            "age_seconds": age, "max_age_seconds": limit, "stale": stale,
+            "age_seconds": age,
+            "max_age_seconds": limit,
+            "stale": stale,
             "last_error": record.last_error if record else None,
-            "runs": record.runs if record else 0, "failures": record.failures if record else 0,
+            "runs": record.runs if record else 0,
+            "failures": record.failures if record else 0,
         }
     return section
 
@@ -87,5 +93,6 @@ def events_section(context: Context, config: LoadedConfig) -> StatusSection:
     """How many events wait in each spool state."""
     counts = EventSpool(context.paths.events_dir).counts()
     line = ", ".join(f"{state} {count}" for state, count in counts.items())
-    return StatusSection(title="events", lines=[line], data=counts,
-                         problem=counts["quarantine"] > 0, order=40)
+    return StatusSection(
+        title="events", lines=[line], data=counts, problem=counts["quarantine"] > 0, order=40
+    )

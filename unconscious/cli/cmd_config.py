@@ -20,14 +20,16 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("config", help="validate, show or generate the configuration")
     config_commands = parser.add_subparsers(dest="config_command", required=True)
     validate = config_commands.add_parser(
-        "validate", help="check every config file; print all problems with file:line; exit 78 if any")
+        "validate", help="check every config file; print all problems with file:line; exit 78 if any"
+    )
     validate.set_defaults(func=validate_command)
     show = config_commands.add_parser("show", help="print the merged configuration")
     show.add_argument("--origin", action="store_true", help="show the file:line that set each value")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=show_command)
     generate = config_commands.add_parser(
-        "generate", help="print the commented default config generated from the schema")
+        "generate", help="print the commented default config generated from the schema"
+    )
     generate.set_defaults(func=generate_command)
 
 
@@ -53,9 +55,15 @@ def show_command(args: argparse.Namespace, context: Context) -> int:
         return exitcodes.CONFIG_ERROR
     if args.json:
         if args.origin:
-            print_json({format_key_path(path): {"file": file, "line": line}
-                        for path, (file, line) in sorted(config.origins.items(), key=lambda item: list(map(str, item[0])))
-                        if path})
+            print_json(
+                {
+                    format_key_path(path): {"file": file, "line": line}
+                    for path, (file, line) in sorted(
+                        config.origins.items(), key=lambda item: list(map(str, item[0]))
+                    )
+                    if path
+                }
+            )
         else:
             print_json(config.value)
         return exitcodes.OK

@@ -13,12 +13,17 @@ from unconscious.services import available_services, load_service
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "run", help="run a service in the foreground (what the systemd units start)",
+        "run",
+        help="run a service in the foreground (what the systemd units start)",
         description="Run a hostmind service. Outside systemd, sd_notify is a no-op and logs go "
-                    "to stderr; Ctrl-C stops it cleanly.")
+        "to stderr; Ctrl-C stops it cleanly.",
+    )
     parser.add_argument("service", help=f"one of: {', '.join(available_services())}")
-    parser.add_argument("service_args", nargs=argparse.REMAINDER,
-                        help="arguments for the service (e.g. --unit NAME for rollback)")
+    parser.add_argument(
+        "service_args",
+        nargs=argparse.REMAINDER,
+        help="arguments for the service (e.g. --unit NAME for rollback)",
+    )
     parser.set_defaults(func=run_command)
 
 

@@ -15,7 +15,8 @@ from unconscious.status import StatusSection, providers
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "status", help="units, checks, evidence ages, events; exit 1 if anything needs attention")
+        "status", help="units, checks, evidence ages, events; exit 1 if anything needs attention"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=status_command)
 
@@ -37,9 +38,14 @@ def status_command(args: argparse.Namespace, context: Context) -> int:
     sections.sort(key=lambda section: (section.order, section.title))
     attention = any(section.problem for section in sections)
     if args.json:
-        print_json({"attention": attention,
-                    "sections": {section.title: {"problem": section.problem, "data": section.data}
-                                 for section in sections}})
+        print_json(
+            {
+                "attention": attention,
+                "sections": {
+                    section.title: {"problem": section.problem, "data": section.data} for section in sections
+                },
+            }
+        )
     else:
         color = sys.stdout.isatty()
         for section in sections:

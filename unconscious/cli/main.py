@@ -20,8 +20,16 @@ from unconscious.cli.output import error
 from unconscious.context import Context
 from unconscious.paths import Paths
 
-BUILTIN_COMMANDS = ("cmd_config", "cmd_events", "cmd_status", "cmd_run", "cmd_install",
-                    "cmd_check", "cmd_rotate", "cmd_backup")
+BUILTIN_COMMANDS = (
+    "cmd_config",
+    "cmd_events",
+    "cmd_status",
+    "cmd_run",
+    "cmd_install",
+    "cmd_check",
+    "cmd_rotate",
+    "cmd_backup",
+)
 PLUGIN_GROUP = "hostmind.commands"
 
 EPILOG = """\
@@ -59,14 +67,18 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hostmind",
         description="hostmind: a systemd-supervised host agent. The unconscious layer (health, "
-                    "rotate, backup) always runs; the conscious layer proposes one change at a "
-                    "time behind unconditional rails.",
+        "rotate, backup) always runs; the conscious layer proposes one change at a "
+        "time behind unconditional rails.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hostmind {_package_version()}")
-    parser.add_argument("--config-dir", type=Path, metavar="DIR",
-                        help="use DIR instead of /etc/hostmind (holds hostmind.yaml and hostmind.d/)")
+    parser.add_argument(
+        "--config-dir",
+        type=Path,
+        metavar="DIR",
+        help="use DIR instead of /etc/hostmind (holds hostmind.yaml and hostmind.d/)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in BUILTIN_COMMANDS:
         try:
@@ -111,8 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None or not hasattr(args, "func"):
         parser.print_help()
         return exitcodes.USAGE
-    context = Context(paths=Paths.from_environment(config_dir=args.config_dir),
-                      json_output=bool(getattr(args, "json", False)))
+    context = Context(
+        paths=Paths.from_environment(config_dir=args.config_dir),
+        json_output=bool(getattr(args, "json", False)),
+    )
     try:
         result: int = args.func(args, context)
     except KeyboardInterrupt:

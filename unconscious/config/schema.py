@@ -89,7 +89,8 @@ def _resolve(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
             target = target[part]
         merged = {key: value for key, value in node.items() if key != "$ref"}
         node = {**target, **merged}
-    return node
+    resolved: dict[str, Any] = node
+    return resolved
 
 
 def validate(value: Any, locate: Locator) -> list[ConfigProblem]:
@@ -117,12 +118,13 @@ def _explain(
         return
     file, line = locate(path)
     if error.validator == "type":
-        expected = error.validator_value
+        expected: Any = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
         message = f"{error.instance!r} is not {wanted}"
     elif error.validator == "enum":
-        choices = ", ".join(repr(choice) for choice in error.validator_value)
+        allowed: Any = error.validator_value
+        choices = ", ".join(repr(choice) for choice in allowed)
         message = f"{error.instance!r} is not one of {choices}"
     elif error.validator in ("oneOf", "anyOf"):
         described = (error.schema or {}).get("description", "")  # type: ignore[union-attr]

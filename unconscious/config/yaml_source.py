@@ -106,9 +106,7 @@ def load_yaml_text(text: str, name: str) -> tuple[YamlDocument | None, list[Conf
     try:
         document.value = _build(root, (), document, problems, _Budget(), loader)
     except _TooLarge:
-        return None, [
-            ConfigProblem(name, None, "", f"expands to more than {MAX_NODES} nodes (alias bomb?)")
-        ]
+        return None, [ConfigProblem(name, None, "", f"expands to more than {MAX_NODES} nodes (alias bomb?)")]
     if problems:
         return None, problems
     return document, []
@@ -135,18 +133,33 @@ def _build(
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(ConfigProblem(document.file, key_node.start_mark.line + 1, key_text,
-                                              "merge keys (<<) are not supported"))
+                problems.append(
+                    ConfigProblem(
+                        document.file,
+                        key_node.start_mark.line + 1,
+                        key_text,
+                        "merge keys (<<) are not supported",
+                    )
+                )
                 continue
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _ALLOWED_SCALAR_TAGS:
-                problems.append(ConfigProblem(document.file, key_node.start_mark.line + 1, key_text,
-                                              "keys must be plain strings"))
+                problems.append(
+                    ConfigProblem(
+                        document.file, key_node.start_mark.line + 1, key_text, "keys must be plain strings"
+                    )
+                )
                 continue
             key = str(key_node.value)
             child_path = (*path, key)
             if key in result:
-                problems.append(ConfigProblem(document.file, key_node.start_mark.line + 1,
-                                              format_key_path(child_path), "duplicate key"))
+                problems.append(
+                    ConfigProblem(
+                        document.file,
+                        key_node.start_mark.line + 1,
+                        format_key_path(child_path),
+                        "duplicate key",
+                    )
+                )
                 continue
             document.lines[child_path] = key_node.start_mark.line + 1
             result[key] = _build(value_node, child_path, document, problems, budget, loader)

@@ -23,8 +23,7 @@ def tmpfs(path: Path, size: str = "1m", read_only: bool = False) -> Iterator[Pat
     """Mount a real tmpfs of `size` at `path` for the duration of the block."""
     require_root()
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-                   check=True, timeout=10)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True, timeout=10)
     try:
         if read_only:
             remount_read_only(path)

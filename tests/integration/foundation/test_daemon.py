@@ -41,7 +41,9 @@ def start_health(context: Context, listener: NotifyListener) -> subprocess.Popen
     environment = dict(os.environ, NOTIFY_SOCKET=str(listener.path), HOSTMIND_LOG="console")
     return subprocess.Popen(
         [sys.executable, "-m", "unconscious.cli.main", "run", "health"],
-        env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
 
 

@@ -41,7 +41,10 @@ def test_without_msg_the_message_names_the_event_and_fields(journal: JournalSock
     get_logger().info("log_rotated", file="/var/log/app.log")
     entry = journal.receive()
     assert (entry["MESSAGE"], entry["PRIORITY"], entry["FILE"]) == (
-        "log_rotated file=/var/log/app.log", "6", "/var/log/app.log")
+        "log_rotated file=/var/log/app.log",
+        "6",
+        "/var/log/app.log",
+    )
 
 
 def test_multi_line_values_use_the_binary_length_form(journal: JournalSocket) -> None:
@@ -63,7 +66,11 @@ def test_an_entry_too_large_for_a_datagram_goes_through_a_sealed_memfd(journal: 
 
 def test_field_names_are_made_valid_for_the_journal() -> None:
     assert [field_name(key) for key in ("check", "bytes-in", "_secret", "9lives")] == [
-        "CHECK", "BYTES_IN", "SECRET", "F_9LIVES"]
+        "CHECK",
+        "BYTES_IN",
+        "SECRET",
+        "F_9LIVES",
+    ]
 
 
 def test_an_unreachable_journal_falls_back_to_stderr(

@@ -59,8 +59,9 @@ def test_a_socket_that_goes_away_is_reported_not_swallowed(tmp_path: Path) -> No
     path = tmp_path / "notify"
     server.bind(str(path))
     reported: list[str] = []
-    notifier = Notifier(environ={"NOTIFY_SOCKET": str(path)},
-                        on_error=lambda what, error: reported.append(what))
+    notifier = Notifier(
+        environ={"NOTIFY_SOCKET": str(path)}, on_error=lambda what, error: reported.append(what)
+    )
     server.close()
     path.unlink()
     assert notifier.status("still alive?") is False
@@ -68,7 +69,7 @@ def test_a_socket_that_goes_away_is_reported_not_swallowed(tmp_path: Path) -> No
 
 
 def test_watchdog_pings_at_half_the_interval_and_only_on_progress(
-    notify_socket: tuple[socket.socket, str]
+    notify_socket: tuple[socket.socket, str],
 ) -> None:
     server, address = notify_socket
     now = [100.0]
@@ -85,7 +86,7 @@ def test_watchdog_pings_at_half_the_interval_and_only_on_progress(
 
 
 def test_watchdog_stays_silent_when_it_belongs_to_another_pid(
-    notify_socket: tuple[socket.socket, str]
+    notify_socket: tuple[socket.socket, str],
 ) -> None:
     _server, address = notify_socket
     environ = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1"}

@@ -28,8 +28,12 @@ sys.exit(main(sys.argv[2:]))
 def run_probe(tmp_path: Path, arguments: list[str], long_running: bool = False) -> str:
     report = tmp_path / f"report-{arguments[0]}-{arguments[-1]}.json"
     environment = dict(os.environ, HOSTMIND_LOG="console")
-    process = subprocess.Popen([sys.executable, "-c", PROBE, str(report), *arguments],
-                               env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", PROBE, str(report), *arguments],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     if long_running:
         deadline = time.monotonic() + 20
         while not (Path(os.environ["HOSTMIND_STATE_DIR"]) / "evidence" / "health.json").exists():
@@ -43,7 +47,9 @@ def run_probe(tmp_path: Path, arguments: list[str], long_running: bool = False) 
 
 
 @pytest.mark.parametrize("service", ["rotate", "backup"])
-def test_oneshot_services_never_import_the_conscious_layer(context: Context, tmp_path: Path, service: str) -> None:
+def test_oneshot_services_never_import_the_conscious_layer(
+    context: Context, tmp_path: Path, service: str
+) -> None:
     assert run_probe(tmp_path, ["run", service]) == "[]"
 
 

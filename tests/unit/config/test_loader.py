@@ -26,7 +26,9 @@ def test_packaged_defaults_alone_are_valid(context: Context) -> None:
     assert config.files == []
 
 
-def test_dropins_apply_in_lexical_order_after_the_main_file(context: Context, write_dropin: WriteDropin) -> None:
+def test_dropins_apply_in_lexical_order_after_the_main_file(
+    context: Context, write_dropin: WriteDropin
+) -> None:
     context.paths.config_file.write_text("health:\n  interval: 10s\n")
     write_dropin("20-late.yaml", "health:\n  interval: 20s\n")
     write_dropin("10-early.yaml", "health:\n  interval: 15s\n")
@@ -56,14 +58,18 @@ def test_null_resets_a_key_to_its_packaged_default(context: Context, write_dropi
     assert config.origin(("health", "interval"))[0] == "<packaged>/config/hostmind.yaml"
 
 
-def test_every_error_is_reported_at_once_with_file_line_and_key(context: Context, write_dropin: WriteDropin) -> None:
+def test_every_error_is_reported_at_once_with_file_line_and_key(
+    context: Context, write_dropin: WriteDropin
+) -> None:
     first = write_dropin("20-health.yaml", "health:\n  interval: 7x\n  chekcs: {}\n")
     second = write_dropin("30-log.yaml", "log:\n  level: loud\n")
-    assert sorted(problems_of(context)) == sorted([
-        f"{first}:2: health.interval: '7x' is not valid: expected seconds as a number, or text like 30s, 5m, 1h, 7d",
-        f"{first}:3: health.chekcs: unknown key (did you mean 'checks'?)",
-        f"{second}:2: log.level: 'loud' is not one of 'debug', 'info', 'warning', 'error'",
-    ])
+    assert sorted(problems_of(context)) == sorted(
+        [
+            f"{first}:2: health.interval: '7x' is not valid: expected seconds as a number, or text like 30s, 5m, 1h, 7d",
+            f"{first}:3: health.chekcs: unknown key (did you mean 'checks'?)",
+            f"{second}:2: log.level: 'loud' is not one of 'debug', 'info', 'warning', 'error'",
+        ]
+    )
 
 
 def test_wrong_type_names_the_expected_type(context: Context, write_dropin: WriteDropin) -> None:
@@ -79,12 +85,24 @@ def test_unknown_top_level_section_suggests_the_nearest(context: Context, write_
 @pytest.mark.parametrize(
     ("name", "content", "expected"),
     [
-        ("tabs.yaml", b"health:\n\tinterval: 5\n", ":2: invalid YAML: found character '\\t' that cannot start any token (YAML does not allow tabs for indentation)"),
+        (
+            "tabs.yaml",
+            b"health:\n\tinterval: 5\n",
+            ":2: invalid YAML: found character '\\t' that cannot start any token (YAML does not allow tabs for indentation)",
+        ),
         ("dup.yaml", b"log:\n  level: info\n  level: debug\n", ":3: log.level: duplicate key"),
         ("binary.yaml", b"log:\n  level: \xff\n", ":2: is not valid UTF-8"),
         ("list.yaml", b"- log\n- health\n", ":1: top level must be a mapping, not a list"),
-        ("python.yaml", b"log: !!python/object/apply:os.system ['true']\n", ":1: log: tag tag:yaml.org,2002:python/object/apply:os.system is not allowed"),
-        ("bomb.yaml", b"a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n", ": expands to more than 100000 nodes (alias bomb?)"),
+        (
+            "python.yaml",
+            b"log: !!python/object/apply:os.system ['true']\n",
+            ":1: log: tag tag:yaml.org,2002:python/object/apply:os.system is not allowed",
+        ),
+        (
+            "bomb.yaml",
+            b"a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
+            ": expands to more than 100000 nodes (alias bomb?)",
+        ),
     ],
 )
 def test_bad_yaml_is_a_located_problem_not_a_traceback(
@@ -97,7 +115,9 @@ def test_bad_yaml_is_a_located_problem_not_a_traceback(
 
 def test_a_directory_named_yaml_is_reported(context: Context) -> None:
     (context.paths.dropin_dir / "odd.yaml").mkdir()
-    assert problems_of(context) == [f"{context.paths.dropin_dir / 'odd.yaml'}: is a directory, not a YAML file"]
+    assert problems_of(context) == [
+        f"{context.paths.dropin_dir / 'odd.yaml'}: is a directory, not a YAML file"
+    ]
 
 
 def test_an_unreadable_file_is_reported(context: Context, write_dropin: WriteDropin, tmp_path: Path) -> None:
@@ -121,7 +141,8 @@ def test_an_empty_dropin_is_an_empty_mapping(context: Context, write_dropin: Wri
 def test_the_packaged_defaults_file_is_what_the_schema_generates() -> None:
     packaged = Path(__file__).resolve().parents[3] / "config" / "hostmind.yaml"
     assert packaged.read_text(encoding="utf-8") == generate_default_config(), (
-        "config/hostmind.yaml is out of date: run `hostmind config generate > config/hostmind.yaml`")
+        "config/hostmind.yaml is out of date: run `hostmind config generate > config/hostmind.yaml`"
+    )
 
 
 def test_every_schema_key_has_a_description() -> None:

@@ -22,7 +22,9 @@ def make_spool(tmp_path: Path) -> tuple[EventSpool, list[float]]:
 
 def test_emit_writes_one_readable_json_file_in_the_inbox(tmp_path: Path) -> None:
     spool, _ = make_spool(tmp_path)
-    event = spool.emit("health", "check_failed", "critical", "disk / at 93%", {"value": 93}, "disk_root:failing")
+    event = spool.emit(
+        "health", "check_failed", "critical", "disk / at 93%", {"value": 93}, "disk_root:failing"
+    )
     assert event is not None
     stored = json.loads((tmp_path / "events" / "inbox" / f"{event.id}.json").read_text())
     assert stored == event.to_json()
@@ -71,11 +73,14 @@ def test_a_corrupt_event_file_is_quarantined_and_reported(tmp_path: Path) -> Non
     good = spool.emit("health", "check_failed", "warning", "ok one")
     inbox = tmp_path / "events" / "inbox"
     (inbox / "0-broken.json").write_text("{not json")
-    (inbox / "1-wrong.json").write_text(json.dumps({"id": "x", "time": 1, "source": "s", "kind": "k",
-                                                    "severity": "fatal", "summary": "s"}))
+    (inbox / "1-wrong.json").write_text(
+        json.dumps({"id": "x", "time": 1, "source": "s", "kind": "k", "severity": "fatal", "summary": "s"})
+    )
     assert spool.read("inbox") == [good]
     assert sorted(path.name for path in (tmp_path / "events" / "quarantine").iterdir()) == [
-        "0-broken.json", "1-wrong.json"]
+        "0-broken.json",
+        "1-wrong.json",
+    ]
     assert [name for name, _ in reports] == ["0-broken.json", "1-wrong.json"]
     assert "severity: 'fatal' is not one of" in reports[1][1]
 

@@ -19,13 +19,20 @@ def test_a_success_then_a_failure_keep_last_ok_and_count_both(tmp_path: Path) ->
     record = read_evidence(paths, "rotate")
     assert record is not None
     assert (record.last_run, record.last_ok, record.last_error, record.runs, record.failures) == (
-        2000.0, 1000.0, "ENOSPC on /var/log", 2, 1)
+        2000.0,
+        1000.0,
+        "ENOSPC on /var/log",
+        2,
+        1,
+    )
     assert record.age(2600.0) == 1600.0
 
 
 def test_metrics_are_written_in_textfile_format(tmp_path: Path) -> None:
     paths = paths_under(tmp_path)
-    record_run(paths, "backup", ok=True, duration=2.0, counters={"files": 12, "note": "x"}, clock=lambda: 50.0)
+    record_run(
+        paths, "backup", ok=True, duration=2.0, counters={"files": 12, "note": "x"}, clock=lambda: 50.0
+    )
     text = (paths.metrics_dir / "backup.prom").read_text()
     assert 'hostmind_last_success_timestamp_seconds{job="backup"} 50.0' in text.splitlines()
     assert 'hostmind_backup_files{job="backup"} 12' in text.splitlines()
