@@ -1,0 +1,65 @@
+"""The redactor removes known secret values and secret-shaped text, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conscious.redact import MARK, Redactor
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("key sk-ant-api03-abcdefghijklmnop_QRS-tuv used", "sk-ant-api03-abcdefghijklmnop_QRS-tuv"),
+    ("aws AKIAIOSFODNN7EXAMPLE here", "AKIAIOSFODNN7EXAMPLE"),
+    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9.payload.sig"),
+    ("repo https://backup:s3cr3t-pw@example.net/repo", "s3cr3t-pw"),
+    ("password: hunter2-long", "hunter2-long"),
+    ('{"db_password": "correct horse battery"}', "correct horse battery"),
+    ("RESTIC_PASSWORD=plantedvalue42", "plantedvalue42"),
+    ("api_key = 'abc123def456'", "abc123def456"),
+])
+def test_secret_shaped_text_is_redacted(text: str, secret: str) -> None:
+    redacted = Redactor().text(text)
+    assert secret not in redacted
+    assert MARK in redacted
+
+
+def test_a_private_key_block_is_removed_whole() -> None:
+    text = ("before\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+            "-----END OPENSSH PRIVATE KEY-----\nafter")
+    assert f"before\n{MARK}\nafter" == Redactor().text(text)
+
+
+def test_a_truncated_private_key_block_is_removed_to_the_end() -> None:
+    assert f"x {MARK}" == Redactor().text("x -----BEGIN RSA PRIVATE KEY-----\nMIIEow")
+
+
+def test_known_values_from_credentials_files_and_environment_are_redacted(tmp_path: Path) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "anthropic-api-key").write_text("plain-key-without-prefix-1\n")
+    secret_file = tmp_path / "restic-password"
+    secret_file.write_text("file-held-secret-2\n")
+    redactor = Redactor.build(secret_files=[str(secret_file)], secret_env_names=["MY_TOKEN"],
+                              credentials_directory=str(credentials),
+                              environ={"MY_TOKEN": "env-held-secret-3"})
+    text = "a plain-key-without-prefix-1 b file-held-secret-2 c env-held-secret-3 d"
+    assert f"a {MARK} b {MARK} c {MARK} d" == redactor.text(text)
+    assert 3 == redactor.counts["known_value"]
+
+
+def test_nested_values_and_keys_are_redacted() -> None:
+    value = {"data": ["ok", {"url": "https://u:pw-123456@h/"}], "sk-ant-abcdefghijkl": 1}
+    assert {"data": ["ok", {"url": f"https://u:{MARK}@h/"}], MARK: 1} == Redactor().value(value)
+
+
+def test_ordinary_text_is_left_alone() -> None:
+    text = "disk / at 93%: max_tokens = 4096; input_tokens: 12; see https://example.org/a:b"
+    assert text == Redactor().text(text)
+
+
+def test_short_known_values_are_not_redacted_literally() -> None:
+    assert "the word abc stays" == Redactor.build(environ={"X": "abc"},
+                                                  secret_env_names=["X"]).text("the word abc stays")
