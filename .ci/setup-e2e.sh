@@ -2,7 +2,8 @@
 # Prepare this machine for the e2e suite (tests/e2e): install the Debian packages it needs and
 # build (once) the cached bookworm rootfs that systemd-nspawn boots.
 #
-# Idempotent: a second run only checks. Needs root. Env:
+# Idempotent: a second run only checks. Needs root. `--print-tarball` only prints the
+# tarball's path. Env:
 #   HOSTMIND_E2E_CACHE   cache dir for the rootfs tarball (default /var/cache/hostmind-e2e)
 #   HOSTMIND_E2E_MIRROR  Debian mirror (default: the first debian URI in the host's apt sources)
 set -euo pipefail
@@ -12,6 +13,12 @@ cache_dir="${HOSTMIND_E2E_CACHE:-/var/cache/hostmind-e2e}"
 include="systemd,systemd-sysv,dbus,python3,python3-venv,procps"
 key="$(printf '%s' "bookworm minbase $include" | sha256sum | cut -c1-12)"
 tarball="$cache_dir/bookworm-$key.tar.zst"
+
+# The e2e fixture asks where the tarball is (one place knows the cache key).
+if [ "${1:-}" = "--print-tarball" ]; then
+    echo "$tarball"
+    exit 0
+fi
 
 if [ "$(id -u)" != 0 ]; then
     echo "setup-e2e: needs root (apt-get, mmdebstrap); e2e tests will be skipped" >&2
