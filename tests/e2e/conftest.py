@@ -123,6 +123,10 @@ def container(hostmind_container: Container) -> Container:
     dropins = box.path("/etc/hostmind/hostmind.d")
     for leftover in dropins.glob(f"{TEST_DROPIN_PREFIX}*"):
         leftover.unlink()
+    # An event a previous test left (a consumer that is not there yet) would keep the path
+    # unit starting hostmind-conscious.service over and over.
+    for leftover in box.path("/var/lib/hostmind/events/inbox").glob("e2e-*"):
+        leftover.unlink()
     states = box.show(HEALTH, "ActiveState", "SubState")
     if states != {"ActiveState": "active", "SubState": "running"}:
         box.run("systemctl", "reset-failed", "hostmind*", check=False)

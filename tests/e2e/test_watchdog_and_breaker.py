@@ -1,0 +1,94 @@
+"""Scenarios 3 and 4: a hung main loop is killed by the watchdog; a crash loop trips the breaker.
+
+Both use the test-only fault switch: `health.fault_file` names FAULT_FILE (set by the session
+fixture); "hang" stops the loop's watchdog pings, "crash" exits 1 at start.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.e2e.conftest import FAULT_FILE, HEALTH
+from tests.e2e.nspawn import HOSTMIND, Container
+
+STATE = ("ActiveState", "SubState", "Result", "NRestarts", "MainPID", "ExecMainStatus")
+
+
+def _messages(container: Container, since_cursor: str | None = None) -> list[str]:
+    arguments = ["-u", HEALTH] + ([f"--after-cursor={since_cursor}"] if since_cursor else [])
+    return [str(entry.get("MESSAGE", "")) for entry in container.journal(*arguments)]
+
+
+def _cursor(container: Container) -> str:
+    entries = container.journal("-n", "1")
+    return str(entries[-1]["__CURSOR"]) if entries else ""
+
+
+def test_hung_main_loop_is_killed_by_the_watchdog_and_restarted(container: Container) -> None:
+    before = container.show(HEALTH, *STATE)
+    cursor = _cursor(container)
+
+    container.write(FAULT_FILE, "hang\n")
+    container.wait_for(
+        "the watchdog to kill the hung service",
+        lambda: int(container.show(HEALTH, "NRestarts")["NRestarts"]) > int(before["NRestarts"]),
+        timeout=20, interval=0.1)
+    # Lift the fault before the restart (RestartSec=1s in the e2e drop-in) so it comes back up.
+    container.remove(FAULT_FILE)
+    container.wait_for(
+        "hostmind-health active again",
+        lambda: container.show(HEALTH, "ActiveState", "SubState")
+        == {"ActiveState": "active", "SubState": "running"},
+        timeout=20)
+
+    after = container.show(HEALTH, *STATE)
+    assert int(after["NRestarts"]) == int(before["NRestarts"]) + 1
+    assert after["MainPID"] != before["MainPID"]
+    messages = _messages(container, cursor)
+    assert any("Watchdog timeout" in message for message in messages), messages[-20:]
+    assert any("main loop hangs" in message for message in messages), messages[-20:]
+    result = [m for m in messages if "Failed with result" in m]
+    assert result and "'watchdog'" in result[-1], result
+
+
+def test_crash_loop_trips_the_breaker_status_reports_it_and_rearm_rearms(container: Container) -> None:
+    cursor = _cursor(container)
+    container.write(FAULT_FILE, "crash\n")
+    container.run("systemctl", "restart", "--no-block", HEALTH)
+
+    def settled_failed() -> bool:
+        return container.show(HEALTH, "ActiveState")["ActiveState"] == "failed"
+
+    container.wait_for("the breaker to trip (unit failed for good)", settled_failed, timeout=60,
+                       interval=0.2)
+    state = container.show(HEALTH, *STATE, "StartLimitBurst")
+    # systemd 252 keeps Result=exit-code here (issue 32203): detect by failed + NRestarts.
+    assert state["ActiveState"] == "failed"
+    assert state["ExecMainStatus"] == "1"
+    assert state["StartLimitBurst"] == "4"
+    assert int(state["NRestarts"]) >= 3, state
+    messages = _messages(container, cursor)
+    assert any("Start request repeated too quickly" in m for m in messages), messages[-20:]
+    starts = [m for m in messages if "crashing at start" in m]
+    assert len(starts) == 4, f"expected exactly 4 starts before the breaker, saw {len(starts)}"
+
+    status = container.run(HOSTMIND, "status", "--json", check=False)
+    assert status.returncode == 1, status.stderr
+    units = json.loads(status.stdout)["sections"]["units"]["data"]
+    assert units[HEALTH]["breaker_tripped"] is True
+    text = container.run(HOSTMIND, "status", check=False).stdout
+    assert "BREAKER TRIPPED" in text
+
+    container.remove(FAULT_FILE)
+    rearm = container.run(HOSTMIND, "rearm", "--json")
+    result = json.loads(rearm.stdout)
+    assert HEALTH in result["tripped"]
+    assert result["started"] is True
+    container.wait_for(
+        "hostmind-health active after rearm",
+        lambda: container.show(HEALTH, "ActiveState", "SubState")
+        == {"ActiveState": "active", "SubState": "running"},
+        timeout=20)
+    assert container.show(HEALTH, "NRestarts")["NRestarts"] == "0"
+    audit = container.journal("HOSTMIND_EVENT=rearm")
+    assert audit and HEALTH in str(audit[-1].get("TRIPPED", "")), audit[-1:]
