@@ -1,0 +1,96 @@
+"""The files of the live tree the model may see: listed by name, some with their contents.
+
+A file is offered when it matches an `allowed_paths` glob, stays inside the tree after
+resolving symlinks, and matches no `secret_paths` glob. Secret files are never opened here,
+whatever the other globs say. Contents are read only for `context_files` matches that are
+UTF-8 text within `max_file_bytes`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from conscious.settings import ConsciousSettings
+
+
+@dataclass
+class TreeFiles:
+    """The allowed files (relative paths) and the contents put into the context."""
+
+    tree: Path
+    allowed: list[str] = field(default_factory=list)
+    contents: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def matches(relative: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    """Return whether `relative` (posix) matches a glob; `**` spans directories.
+
+    A pattern without '/' is also matched against the file name alone.
+    """
+    path = PurePosixPath(relative)
+    for pattern in patterns:
+        if "/" not in pattern and fnmatch.fnmatchcase(path.name, pattern):
+            return True
+        if path.match(pattern) and _anchored(relative, pattern):
+            return True
+        if "**/" in pattern and path.match(pattern.replace("**/", "")) and \
+                _anchored(relative, pattern.replace("**/", "")):
+            return True
+    return False
+
+
+def _anchored(relative: str, pattern: str) -> bool:
+    # PurePath.match matches from the right; require the pattern to cover the whole path.
+    parts = pattern.split("/")
+    if "**" in parts:
+        head = parts[: parts.index("**")]
+        return fnmatch.fnmatchcase("/".join(relative.split("/")[: len(head)]), "/".join(head))
+    return len(parts) == len(relative.split("/"))
+
+
+def is_secret(relative: str, settings: ConsciousSettings) -> bool:
+    """Return whether `relative` or any directory on its way matches a secret glob."""
+    parts = relative.split("/")
+    return any(matches("/".join(parts[: index + 1]), settings.secret_paths)
+               for index in range(len(parts)))
+
+
+def collect(settings: ConsciousSettings) -> TreeFiles:
+    """Return the allowed files of the live tree and the contents of the context files."""
+    tree = settings.live_tree().resolve()
+    found = TreeFiles(tree=tree)
+    candidates: set[str] = set()
+    for pattern in settings.allowed_paths:
+        for path in tree.glob(pattern):
+            if path.is_file():
+                candidates.add(path.relative_to(tree).as_posix())
+    for relative in sorted(candidates):
+        if "__pycache__" in relative:
+            continue
+        if is_secret(relative, settings):
+            found.skipped[relative] = "secret path: never read"
+            continue
+        if not (tree / relative).resolve().is_relative_to(tree):
+            found.skipped[relative] = "symlink out of the tree"
+            continue
+        found.allowed.append(relative)
+        if matches(relative, settings.context_files):
+            _read_into(found, relative, settings.max_file_bytes)
+    return found
+
+
+def _read_into(found: TreeFiles, relative: str, max_bytes: int) -> None:
+    path = found.tree / relative
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            found.skipped[relative] = f"{size} bytes, over max_file_bytes"
+            return
+        found.contents[relative] = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        found.skipped[relative] = "not UTF-8 text"
+    except OSError as error:
+        found.skipped[relative] = f"unreadable: {error.strerror or error}"
