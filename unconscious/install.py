@@ -58,6 +58,8 @@ class Layout:
     """Where install puts things, under `root` ("/" for the running machine)."""
 
     root: Path = Path("/")
+    #: Tests set this to exercise the systemctl calls against a tree under tmp_path.
+    treat_as_live: bool | None = None
 
     def inside(self, path: str) -> Path:
         """Map an absolute path as seen inside `root` to the real path on this machine."""
@@ -66,6 +68,8 @@ class Layout:
     @property
     def live(self) -> bool:
         """True when installing into the running machine (systemctl then applies)."""
+        if self.treat_as_live is not None:
+            return self.treat_as_live
         return self.root.resolve() == Path("/")
 
     @property

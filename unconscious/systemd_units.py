@@ -74,7 +74,8 @@ def render_all(values: RenderValues) -> dict[str, str]:
 def find_hostmind_executable(argv0: str | None = None) -> Path:
     """Return the absolute path of the `hostmind` executable that units should start.
 
-    Prefer the script running now (so a venv install points at its own venv), then $PATH.
+    Prefer the script running now (so a venv install points at its own venv), then the one
+    beside this interpreter, then $PATH.
     Raise FileNotFoundError if neither is found.
     """
     candidate = Path(argv0 if argv0 is not None else sys.argv[0])
@@ -83,6 +84,10 @@ def find_hostmind_executable(argv0: str | None = None) -> Path:
         if resolved.is_file():
             # Not .resolve(): a venv's bin/hostmind must stay the venv's, not its interpreter's.
             return Path(resolved).absolute()
+    # The script pip installed next to this interpreter (a venv's bin/), then $PATH.
+    beside = Path(sys.executable).parent / "hostmind"
+    if beside.is_file():
+        return beside.absolute()
     found = shutil.which("hostmind")
     if found:
         return Path(found).absolute()
