@@ -1,41 +1,82 @@
-"""hostmind-health: the long-running service (placeholder loop until the checks land)."""
+"""hostmind-health: runs the configured checks on their intervals under `run_daemon`.
+
+`run_daemon` owns READY/STATUS/watchdog/SIGHUP/SIGTERM; this class owns the engine (checks,
+worker pool), the reporter (journal, spool, state, evidence) and the notification sinks.
+A reload keeps the state of every check whose config did not change.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from unconscious.config import LoadedConfig
-from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.daemon import run_daemon
-from unconscious.evidence import record_run
+from unconscious.health.engine import Engine
+from unconscious.health.report import Reporter
+from unconscious.health.specs import build_specs
+from unconscious.health.workers import WorkerPool
+from unconscious.log import get_logger
+
+#: Longest the service blocks waiting for a result inside one step (bounds SIGTERM latency).
+STEP_WAIT = 0.5
 
 
 class HealthService:
-    """Runs the configured checks on their intervals and records evidence."""
+    """The DaemonService of hostmind-health."""
 
-    def __init__(self, config: LoadedConfig, context: Context) -> None:
+    def __init__(self, config: LoadedConfig, context: Context, alerts: Any = None) -> None:
         self.context = context
-        self.interval = 30.0
-        self.checks: dict[str, object] = {}
+        self.since = time.time()
+        self.log = get_logger(service="health")
+        section = config.section("health")
+        self.pool = WorkerPool(size=int(section.get("workers", 2)), max_hung=int(section.get("max_hung", 4)))
+        self.engine = Engine({}, self.pool)
+        self.alerts = alerts if alerts is not None else _dispatcher(config, self.log)
+        self.reporter = Reporter(
+            context.paths, self.log, notify=self.alerts.notify if self.alerts is not None else None
+        )
         self.configure(config)
 
     def configure(self, config: LoadedConfig) -> None:
+        """Take a validated config: rebuild the specs, keep the state of unchanged checks."""
+        specs = build_specs(config, self.context.paths, self.since)
         section = config.section("health")
-        self.interval = parse_duration(section.get("interval", 30))
-        self.checks = dict(section.get("checks", {}))
+        self.pool.size = int(section.get("workers", 2))
+        self.pool.max_hung = int(section.get("max_hung", 4))
+        reset = self.engine.configure(specs)
+        if self.alerts is not None:
+            self.alerts.configure(config)
+        self.log.info(
+            "checks_configured",
+            checks=len(specs),
+            reset=len(reset),
+            msg=f"{len(specs)} checks configured ({len(reset)} new or changed)",
+        )
 
     def step(self) -> float:
-        started = time.monotonic()
-        record_run(self.context.paths, "health", ok=True, duration=time.monotonic() - started,
-                   counters={"checks": len(self.checks)})
-        return self.interval
+        """Run what is due, report state changes; return seconds until more work is due."""
+        transitions = self.engine.step(max_wait=STEP_WAIT)
+        for change in transitions:
+            self.reporter.transition(change)
+        self.reporter.flush()
+        self.reporter.publish(self.engine, force=bool(transitions))
+        return self.engine.delay()
 
     def status(self) -> str:
-        return f"{len(self.checks)} checks configured"
+        notes = self.reporter.notes()
+        return self.engine.summary() + (f"; {notes}" if notes else "")
 
     def close(self) -> None:
-        return None
+        self.reporter.publish(self.engine, force=True)
+        self.pool.close()
+        if self.alerts is not None:
+            self.alerts.close()
+
+
+def _dispatcher(config: LoadedConfig, log: Any) -> Any:
+    return None  # notification sinks land in unconscious.alerts
 
 
 def main(context: Context) -> int:

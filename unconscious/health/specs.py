@@ -1,0 +1,63 @@
+"""Turn the `health.checks` map of the merged config into CheckSpecs.
+
+Durations become seconds, per-check defaults come from the section (`interval`, `timeout`,
+`consecutive`), and kinds that need to know where hostmind keeps its files get those paths
+(evidence: the state directory; integrity: the live tree and its manifest).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import unconscious
+from unconscious.config import LoadedConfig
+from unconscious.config.duration import parse_duration
+from unconscious.health.integrity import manifest_path
+from unconscious.health.kinds import COMMON_KEYS
+from unconscious.health.model import CheckSpec
+from unconscious.paths import Paths
+
+#: The live tree: the directory that holds the `unconscious` (and `conscious`) packages.
+LIVE_ROOT = Path(unconscious.__file__).resolve().parent.parent
+
+
+def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, CheckSpec]:
+    """Return the enabled checks of `config` by name. `since` is when the service started.
+
+    The config was validated (schema and `config_checks`), so values have the right types.
+    """
+    section = config.section("health")
+    default_interval = parse_duration(section.get("interval", 30))
+    default_timeout = parse_duration(section.get("timeout", 10))
+    default_consecutive = int(section.get("consecutive", 2))
+    max_ages = config.section("evidence").get("max_age", {})
+    specs: dict[str, CheckSpec] = {}
+    for name, raw in sorted(section.get("checks", {}).items()):
+        if not isinstance(raw, dict) or raw.get("enabled", True) is False:
+            continue
+        kind = str(raw["kind"])
+        params: dict[str, Any] = {key: value for key, value in raw.items() if key not in COMMON_KEYS}
+        if kind == "evidence":
+            params.setdefault("max_age", max_ages.get(str(raw["service"]), "26h"))
+            params["state_dir"] = str(paths.state_dir)
+            params["since"] = since
+        elif kind == "integrity":
+            params["root"] = str(params.get("root") or LIVE_ROOT)
+            params["manifest"] = str(params.get("manifest") or manifest_path(paths))
+        elif kind == "listening":
+            wanted = params.pop("baseline", True)
+            params["baseline"] = (
+                str(paths.state_dir / "health" / "listening-baseline.json") if wanted else None
+            )
+        specs[name] = CheckSpec(
+            name=name,
+            kind=kind,
+            interval=parse_duration(raw.get("interval", default_interval)),
+            timeout=parse_duration(raw.get("timeout", default_timeout)),
+            severity=str(raw.get("severity", "warning")),
+            consecutive=int(raw.get("consecutive", default_consecutive)),
+            depends_on=tuple(str(dependency) for dependency in raw.get("depends_on", [])),
+            params=params,
+        )
+    return specs
