@@ -291,9 +291,9 @@ def test_parse_show_splits_blocks_and_keeps_values_with_equals() -> None:
 
 def test_systemctl_timeout_and_missing_command_are_errors(tmp_path: Path) -> None:
     slow = tmp_path / "slow"
-    slow.write_text("#!/bin/sh\nsleep 5\n")
+    slow.write_text("#!/bin/sh\nexec sleep 5\n")
     slow.chmod(0o755)
-    with pytest.raises(SystemctlError, match="timed out after 0.2 s"):
+    with pytest.raises(SystemctlError, match=r"timed out after 0\.2 s"):
         Systemctl(command=(str(slow),), timeout=0.2).daemon_reload()
     with pytest.raises(SystemctlError, match="not found"):
         Systemctl(command=(str(tmp_path / "missing"),)).daemon_reload()
