@@ -1,28 +1,42 @@
-"""hostmind-backup: oneshot run (placeholder until its engine lands: reports "not configured")."""
+"""hostmind-backup: the oneshot `hostmind run backup` that the timer starts.
+
+Load the config, make one backup with the configured engine, verify it, restore-test it when
+due, spot-check it, apply retention; exit 0 when all went well, 1 when anything needs a
+person (the journal and the evidence say what), 78 on a bad config.
+"""
 
 from __future__ import annotations
 
-import time
-
 from unconscious import exitcodes
+from unconscious.backup.run import BackupRun
+from unconscious.backup.settings import BackupSettings
+from unconscious.backup.snapshot import BackupError
 from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
+from unconscious.notify import Notifier
 
 
 def main(context: Context) -> int:
-    """Entry point of `hostmind run backup`: say honestly that nothing is configured."""
+    """Entry point of `hostmind run backup`; return the exit code."""
     configure("backup")
     log = get_logger(service="backup")
-    started = time.monotonic()
     try:
-        context.load_config()
+        config = context.load_config()
     except ConfigError as error:
         for problem in error.problems:
             log.error("config_invalid", msg=str(problem))
         return exitcodes.CONFIG_ERROR
-    log.info("nothing_to_do", msg="hostmind-backup: not configured yet, nothing to do")
-    record_run(context.paths, "backup", ok=True, duration=time.monotonic() - started,
-               counters={"configured": 0})
-    return exitcodes.OK
+    settings = BackupSettings.from_config(config.section("backup"), context.paths)
+    notifier = Notifier()
+    notifier.status(f"backing up with the {settings.engine} engine")
+    try:
+        report = BackupRun(context.paths, settings, log).run()
+    except BackupError as error:  # raised while choosing the engine (e.g. restic missing)
+        log.error("backup_failed", engine=settings.engine, files=0, bytes=0, duration=0,
+                  error=str(error), msg=f"backup run failed: {error}")
+        record_run(context.paths, "backup", ok=False, duration=0.0, error=str(error))
+        return exitcodes.FAILURE
+    notifier.status("backup done" if report.ok else f"backup failed: {report.errors[0]}")
+    return exitcodes.OK if report.ok else exitcodes.FAILURE

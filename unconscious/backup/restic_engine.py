@@ -1,0 +1,238 @@
+"""The restic engine: backups, checks, restores and forgets through the real restic binary.
+
+Snapshots carry the tag `hostmind`. A source without include/exclude globs is passed to
+`restic backup` as a path; a source with globs is walked by hostmind (same matching as the tar
+engine) and handed over with `--files-from-raw` (so empty directories of such a source are not
+kept). Files and bytes per source come from `restic ls --json` and are cached in the
+verification records. Restores keep restic's layout: `<target>/<absolute path>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from unconscious.backup.restic_cli import Restic, messages, restic_message
+from unconscious.backup.settings import BackupSettings, Source
+from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, read_records, update_record
+from unconscious.backup.walk import Problems, walk_source
+from unconscious.paths import Paths
+
+TAG = "hostmind"
+INCOMPLETE = 3  # restic: snapshot made, but some source files could not be read
+
+
+def _escape(path: str) -> str:
+    # restic include patterns are globs; a literal path must not be read as one.
+    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in path)
+
+
+class ResticEngine:
+    """Backups as restic snapshots in `settings.restic.repository`."""
+
+    name = "restic"
+
+    def __init__(self, settings: BackupSettings, paths: Paths) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.restic = Restic(settings.restic, paths)
+        self._files: dict[str, dict[str, tuple[int, int]]] = {}
+
+    def backup(self, problems: Problems) -> Snapshot:
+        """Run `restic backup`; return the new snapshot. Raise BackupError with restic's message."""
+        self.restic.ensure_repository()
+        arguments = ["backup", "--json", "--tag", TAG, *self.settings.restic.extra_args]
+        listed: list[bytes] = []
+        positional: list[str] = []
+        for source in self.settings.sources:
+            if not source.path.exists():
+                problems.add(source.path, "missing_source", f"source {source.name!r}: does not exist")
+            elif source.include or source.exclude:
+                listed.extend(os.fsencode(entry.path) for entry in walk_source(source, problems)
+                              if entry.kind != "dir")
+            else:
+                positional.append(str(source.path))
+        if not listed and not positional:
+            raise BackupError("nothing to back up: no configured source exists")
+        arguments.extend(positional)
+        with tempfile.NamedTemporaryFile(prefix="hostmind-restic-files-") as file_list:
+            if listed:
+                file_list.write(b"\0".join(listed) + b"\0")
+                file_list.flush()
+                arguments.extend(["--files-from-raw", file_list.name])
+            completed = self.restic.run(arguments, ok_codes=(0, INCOMPLETE))
+        summary: dict[str, Any] = {}
+        for message in messages(completed.stdout + "\n" + completed.stderr):
+            if message.get("message_type") == "summary":
+                summary = message
+            elif message.get("message_type") == "error":
+                item = str(message.get("item", "?"))
+                detail = message.get("error", {})
+                text = detail.get("message") if isinstance(detail, dict) else str(detail)
+                problems.add(item, "unreadable", f"restic: {text or detail}")
+        if completed.returncode == INCOMPLETE and not problems.count("unreadable"):
+            problems.add("(restic)", "unreadable", restic_message(completed.stderr))
+        if "snapshot_id" not in summary:
+            raise BackupError(f"restic backup reported no snapshot: {restic_message(completed.stderr)}")
+        snapshot_id = str(summary["snapshot_id"])
+        files = int(summary.get("total_files_processed", 0))
+        size = int(summary.get("total_bytes_processed", 0))
+        update_record(self.paths, snapshot_id, files=files, bytes=size)
+        for snapshot in self.snapshots():
+            if snapshot.id.startswith(snapshot_id):
+                return snapshot
+        raise BackupError(f"restic reported snapshot {snapshot_id}, but `restic snapshots` does not list it")
+
+    def snapshots(self) -> list[Snapshot]:
+        """Return hostmind's snapshots in the repository, oldest first."""
+        listing = self.restic.json(["snapshots", "--json", "--tag", TAG])
+        records = read_records(self.paths)
+        found: list[Snapshot] = []
+        for item in listing or []:
+            short = str(item["short_id"])
+            record = records.get(short, {})
+            found.append(Snapshot(
+                id=short, time=datetime.fromisoformat(str(item["time"])).timestamp(), engine=self.name,
+                files=int(record.get("files", 0)), bytes=int(record.get("bytes", 0)),
+                location=f"{self.restic.repository}#{short}", sources=dict(record.get("sources", {}))))
+        return sorted(found, key=lambda snapshot: (snapshot.time, snapshot.id))
+
+    def verify(self, snapshot: Snapshot) -> CheckResult:
+        """Run `restic check --read-data-subset`; any error restic reports is a difference."""
+        try:
+            self.restic.run(["check", f"--read-data-subset={self.settings.read_data_subset}"])
+        except BackupError as error:
+            return CheckResult(differences=[str(error)])
+        return CheckResult(checked=snapshot.files, bytes=snapshot.bytes)
+
+    def _source_of(self, path: str) -> Source | None:
+        best: Source | None = None
+        for source in self.settings.sources:
+            root = str(source.path)
+            if (path == root or path.startswith(root.rstrip("/") + "/")) and \
+                    (best is None or len(root) > len(str(best.path))):
+                best = source
+        return best
+
+    def _member(self, path: str) -> str | None:
+        source = self._source_of(path)
+        if source is None:
+            return None
+        if path == str(source.path):
+            return f"{source.name}/{source.path.name}"
+        return f"{source.name}/{path[len(str(source.path).rstrip('/')) + 1:]}"
+
+    def _absolute(self, member: str) -> str:
+        name, _, relative = member.partition("/")
+        for source in self.settings.sources:
+            if source.name == name:
+                single_file = relative == source.path.name and not source.path.is_dir()
+                return str(source.path) if single_file else str(source.path / relative)
+        raise BackupError(f"{member}: no configured source named {name!r}")
+
+    def sample_files(self, snapshot: Snapshot) -> dict[str, tuple[int, int]]:
+        """Return member name -> (size, mtime) of the snapshot's files (from `restic ls --json`);
+        record per-source totals for the shrink check."""
+        if snapshot.id in self._files:
+            return self._files[snapshot.id]
+        completed = self.restic.run(["ls", "--json", snapshot.id])
+        files: dict[str, tuple[int, int]] = {}
+        totals: dict[str, dict[str, Any]] = {}
+        for node in messages(completed.stdout):
+            if node.get("struct_type") != "node" or node.get("type") != "file":
+                continue
+            member = self._member(str(node["path"]))
+            if member is None:
+                continue
+            size = int(node.get("size", 0))
+            files[member] = (size, int(datetime.fromisoformat(str(node["mtime"])).timestamp()))
+            name = member.split("/", 1)[0]
+            root = next(str(source.path) for source in self.settings.sources if source.name == name)
+            entry = totals.setdefault(name, {"path": root, "files": 0, "bytes": 0})
+            entry["files"] += 1
+            entry["bytes"] += size
+        self._files[snapshot.id] = files
+        snapshot.sources = totals
+        update_record(self.paths, snapshot.id, sources=totals)
+        return files
+
+    def file_sha256(self, snapshot: Snapshot, name: str) -> str | None:
+        """Return the SHA-256 of `name` as stored, streamed from `restic dump`."""
+        argv = self.restic.argv(["dump", snapshot.id, self._absolute(name)])
+        digest = hashlib.sha256()
+        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=self.restic.environment()) as process:
+            assert process.stdout is not None  # set by stdout=PIPE
+            while chunk := process.stdout.read(1 << 20):
+                digest.update(chunk)
+            try:
+                process.wait(timeout=self.settings.restic.timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                return None
+        return digest.hexdigest() if process.returncode == 0 else None
+
+    def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult:
+        """`restic restore --verify` of `names` (all if None) under `target`; compare sizes and
+        mtimes with `restic ls`."""
+        expected = self.sample_files(snapshot)
+        wanted = sorted(expected) if names is None else names
+        arguments = ["restore", snapshot.id, "--target", str(target), "--verify"]
+        if names is not None:
+            for name in names:
+                arguments.extend(["--include", _escape(self._absolute(name))])
+        target.mkdir(parents=True, exist_ok=True)
+        result = CheckResult()
+        try:
+            self.restic.run(arguments)
+        except BackupError as error:
+            result.differences.append(str(error))
+        for name in wanted:
+            restored = target / self._absolute(name).lstrip("/")
+            size, mtime = expected.get(name, (-1, -1))
+            try:
+                status = restored.lstat()
+            except OSError:
+                result.differences.append(f"{name}: not restored")
+                continue
+            result.checked += 1
+            result.bytes += status.st_size
+            if status.st_size != size:
+                result.differences.append(f"{name}: restored size {status.st_size} != snapshot {size}")
+            if int(status.st_mtime) != mtime:
+                result.differences.append(
+                    f"{name}: restored mtime {int(status.st_mtime)} != snapshot {mtime}")
+        return result
+
+    def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult:
+        """Restore a random `percent` of the files (all at 100) into a temporary directory."""
+        files = sorted(self.sample_files(snapshot))
+        if not files:
+            return CheckResult()
+        count = max(1, round(len(files) * percent / 100))
+        sample = None if percent >= 100 else random.sample(files, min(count, len(files)))
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix="hostmind-restore-test-", dir=workdir))
+        try:
+            return self.restore(snapshot, temporary, sample)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    def forget(self, snapshots: list[Snapshot]) -> None:
+        """`restic forget --prune` these snapshots."""
+        if snapshots:
+            self.restic.run(["forget", "--prune", *(snapshot.id for snapshot in snapshots)])
+
+    def cleanup(self) -> list[str]:
+        """Remove stale locks left by a killed restic (`restic unlock` keeps live ones)."""
+        if self.restic.exists():
+            self.restic.run(["unlock"])
+        return []

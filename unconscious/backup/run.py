@@ -1,0 +1,225 @@
+"""One backup run, start to finish, leaving evidence of each step.
+
+lock -> clean up leftovers of a killed run -> pre hooks -> backup -> post hooks -> verify ->
+restore test (when due) -> spot check and shrink check -> retention. Journal events:
+`backup_done` / `backup_failed` (FILES, BYTES, DURATION, ENGINE), `backup_verified` /
+`verify_failed`, `restore_test_done` / `restore_test_failed`, `spot_check_failed`,
+`source_shrunk`, `backup_pruned`. Evidence records: `backup` (every run; last_ok = last
+backup made), `backup_verified` (last_ok = last backup that passed verification),
+`backup_restore_test` (last_ok = last passed restore test).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from unconscious.backup.engines import make_engine
+from unconscious.backup.hooks import run_hooks
+from unconscious.backup.lock import backup_lock
+from unconscious.backup.retention import plan
+from unconscious.backup.settings import BackupSettings
+from unconscious.backup.snapshot import BackupError, Engine, Snapshot, annotate, forget_records, update_record
+from unconscious.backup.spotcheck import shrinkage, spot_check
+from unconscious.backup.walk import Problems
+from unconscious.events import EventSpool
+from unconscious.evidence import read_evidence, record_run
+from unconscious.paths import Paths
+
+SOURCE = "backup"
+
+
+@dataclass
+class RunReport:
+    """What one run did; `ok` is False when anything needs a person's attention."""
+
+    engine: str
+    snapshot: Snapshot | None = None
+    duration: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    problems: list[dict[str, str]] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+    verified: bool | None = None
+    restore_tested: bool | None = None
+    pruned: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "engine": self.engine, "duration": round(self.duration, 3),
+                "snapshot": self.snapshot.to_json() if self.snapshot else None,
+                "errors": self.errors, "warnings": self.warnings, "problems": self.problems,
+                "cleaned": self.cleaned, "verified": self.verified,
+                "restore_tested": self.restore_tested, "pruned": self.pruned}
+
+
+class BackupRun:
+    """Runs backups for one config; `log` is a structlog logger, `events` the spool."""
+
+    def __init__(self, paths: Paths, settings: BackupSettings, log: Any,
+                 engine: Engine | None = None) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.log = log
+        self.events = EventSpool(paths.events_dir)
+        self.engine = engine or make_engine(settings, paths)
+
+    def run(self) -> RunReport:
+        """Make a backup and check it. Never raises for operational failures: see the report."""
+        started = time.monotonic()
+        report = RunReport(engine=self.engine.name)
+        try:
+            with backup_lock(self.paths):
+                self._run_locked(report)
+        except BackupError as error:
+            report.errors.append(str(error))
+        report.duration = time.monotonic() - started
+        self._finish(report)
+        return report
+
+    def _run_locked(self, report: RunReport) -> None:
+        report.cleaned = self.engine.cleanup()
+        if report.cleaned:
+            self.log.warning("backup_leftovers_removed", count=len(report.cleaned),
+                             msg=f"removed leftovers of an interrupted run: {', '.join(report.cleaned)}")
+        previous = self.engine.snapshots()
+        failures = run_hooks(self.settings.hooks, "before")
+        if failures:
+            report.errors.extend(failures)
+            report.errors.append("backup not started: a before hook failed")
+            report.errors.extend(run_hooks(self.settings.hooks, "after"))
+            return
+        problems = Problems()
+        try:
+            report.snapshot = self.engine.backup(problems)
+        finally:
+            report.problems = [item.to_json() for item in problems.items]
+            after = run_hooks(self.settings.hooks, "after")
+            report.warnings.extend(after)
+        for kind, count in problems.counts().items():
+            if kind in ("unreadable", "missing_source"):
+                report.errors.append(f"{count} {kind.replace('_', ' ')} path(s) not backed up")
+            else:
+                report.warnings.append(f"{count} {kind} path(s)")
+        snapshot = report.snapshot
+        if self.settings.verify_after_backup:
+            report.verified = self.verify(snapshot, report)
+        if self.restore_test_due():
+            report.restore_tested = self.restore_test(snapshot, report)
+        if self.settings.spot_check:
+            self._spot_check(snapshot, previous, report)
+        if self.settings.prune_after_backup:
+            report.pruned = self.prune()
+
+    def verify(self, snapshot: Snapshot, report: RunReport | None = None) -> bool:
+        """Verify `snapshot`, record and log the result; return whether it passed."""
+        started = time.monotonic()
+        result = self.engine.verify(snapshot)
+        duration = time.monotonic() - started
+        update_record(self.paths, snapshot.id, verified_at=time.time(), verify_ok=result.ok,
+                      verify_differences=result.differences[:20])
+        record_run(self.paths, "backup_verified", ok=result.ok, duration=duration,
+                   counters={"checked": result.checked, "bytes": result.bytes,
+                             "differences": len(result.differences)},
+                   error=None if result.ok else f"{snapshot.id}: {result.differences[0]}")
+        if result.ok:
+            self.log.info("backup_verified", backup=snapshot.id, checked=result.checked,
+                          bytes=result.bytes, duration=round(duration, 3), engine=self.engine.name,
+                          msg=f"backup {snapshot.id} verified: {result.checked} members match")
+            return True
+        self.log.error("verify_failed", backup=snapshot.id, differences=len(result.differences),
+                       engine=self.engine.name, first=result.differences[0],
+                       msg=f"backup {snapshot.id} FAILED verification: {result.differences[0]}")
+        self.events.emit(SOURCE, "verify_failed", "critical",
+                         f"backup {snapshot.id} failed verification",
+                         {"backup": snapshot.id, "differences": result.differences[:20]},
+                         dedup_key=f"backup-verify-{snapshot.id}")
+        if report is not None:
+            report.errors.append(f"verification of {snapshot.id} failed: {result.differences[0]}")
+        return False
+
+    def restore_test_due(self) -> bool:
+        record = read_evidence(self.paths, "backup_restore_test")
+        return record is None or record.last_run is None or \
+            time.time() - record.last_run >= self.settings.restore_test_every
+
+    def restore_test(self, snapshot: Snapshot, report: RunReport | None = None,
+                     percent: float | None = None) -> bool:
+        """Restore a sample of `snapshot` into a temporary directory and compare it."""
+        share = self.settings.restore_sample_percent if percent is None else percent
+        started = time.monotonic()
+        result = self.engine.restore_test(snapshot, share, self.settings.restore_dir)
+        duration = time.monotonic() - started
+        update_record(self.paths, snapshot.id, restore_tested_at=time.time(), restore_ok=result.ok,
+                      restore_differences=result.differences[:20])
+        record_run(self.paths, "backup_restore_test", ok=result.ok, duration=duration,
+                   counters={"restored": result.checked, "bytes": result.bytes, "percent": share,
+                             "differences": len(result.differences)},
+                   error=None if result.ok else f"{snapshot.id}: {result.differences[0]}")
+        if result.ok:
+            self.log.info("restore_test_done", backup=snapshot.id, files=result.checked,
+                          bytes=result.bytes, percent=share, duration=round(duration, 3),
+                          msg=f"restore test of {snapshot.id}: {result.checked} files restored and match")
+            return True
+        self.log.error("restore_test_failed", backup=snapshot.id, differences=len(result.differences),
+                       first=result.differences[0],
+                       msg=f"restore test of {snapshot.id} FAILED: {result.differences[0]}")
+        self.events.emit(SOURCE, "restore_test_failed", "critical",
+                         f"restore test of backup {snapshot.id} failed",
+                         {"backup": snapshot.id, "differences": result.differences[:20]},
+                         dedup_key=f"backup-restore-{snapshot.id}")
+        if report is not None:
+            report.errors.append(f"restore test of {snapshot.id} failed: {result.differences[0]}")
+        return False
+
+    def _spot_check(self, snapshot: Snapshot, previous: list[Snapshot], report: RunReport) -> None:
+        result = spot_check(self.engine, snapshot, self.settings)
+        for difference in result.differences:
+            self.log.warning("spot_check_failed", backup=snapshot.id, msg=difference)
+            report.warnings.append(difference)
+        if previous:
+            for sentence in shrinkage(previous[-1], snapshot, self.settings):
+                self.log.warning("source_shrunk", backup=snapshot.id, msg=sentence)
+                report.warnings.append(sentence)
+                self.events.emit(SOURCE, "source_shrunk", "warning", sentence,
+                                 {"backup": snapshot.id, "previous": previous[-1].id},
+                                 dedup_key=f"backup-shrunk-{sentence.split(' shrank')[0]}")
+
+    def prune(self, dry_run: bool = False) -> list[str]:
+        """Apply the keep policy (never removing the newest verified backup); return removed ids."""
+        snapshots = annotate(self.paths, self.engine.snapshots())
+        decision = plan(snapshots, self.settings.keep)
+        doomed = [snapshot for snapshot in snapshots if snapshot.id in decision.remove]
+        if dry_run or not doomed:
+            return [snapshot.id for snapshot in doomed]
+        self.engine.forget(doomed)
+        forget_records(self.paths, {snapshot.id for snapshot in snapshots} - set(decision.remove))
+        self.log.info("backup_pruned", removed=len(doomed), kept=len(decision.keep),
+                      engine=self.engine.name,
+                      msg=f"pruned {len(doomed)} backup(s): {', '.join(s.id for s in doomed)}")
+        return [snapshot.id for snapshot in doomed]
+
+    def _finish(self, report: RunReport) -> None:
+        snapshot = report.snapshot
+        files = snapshot.files if snapshot else 0
+        size = snapshot.bytes if snapshot else 0
+        fields = {"files": files, "bytes": size, "duration": round(report.duration, 3),
+                  "engine": self.engine.name, "problems": len(report.problems)}
+        if snapshot is not None:
+            self.log.info("backup_done", backup=snapshot.id, **fields,
+                          msg=f"backup {snapshot.id} made: {files} files, {size} bytes "
+                              f"in {report.duration:.1f}s ({self.engine.name})")
+        if not report.ok:
+            self.log.error("backup_failed", **fields, error=report.errors[0],
+                           msg=f"backup run failed: {'; '.join(report.errors)}")
+            self.events.emit(SOURCE, "backup_failed", "warning" if snapshot else "critical",
+                             f"backup run failed: {report.errors[0]}",
+                             {"errors": report.errors[:20]}, dedup_key="backup-failed")
+        record_run(self.paths, "backup", ok=snapshot is not None and report.ok, duration=report.duration,
+                   counters={"files": files, "bytes": size, "problems": len(report.problems),
+                             "pruned": len(report.pruned), "engine": self.engine.name},
+                   error=None if report.ok else "; ".join(report.errors)[:500])

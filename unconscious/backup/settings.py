@@ -1,0 +1,151 @@
+"""The `backup:` config section as typed settings, with the defaults the schema documents.
+
+`BackupSettings.from_config(section, paths)` turns the validated section into dataclasses;
+sources and hooks come from maps whose entries may omit optional keys, so their defaults
+are applied here. hostmind's own state is added as two sources when asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unconscious.config.duration import parse_duration
+from unconscious.paths import Paths
+
+KEEP_KINDS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
+STATE_SOURCE = "hostmind-state"
+CONFIG_SOURCE = "hostmind-config"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One named tree to back up, with its include/exclude globs."""
+
+    name: str
+    path: Path
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    shrink_tolerance: float | None = None
+
+
+@dataclass(frozen=True)
+class Hook:
+    """Commands run before and after a backup, each bounded by `timeout` seconds."""
+
+    name: str
+    before: tuple[str, ...] | None
+    after: tuple[str, ...] | None
+    timeout: float
+
+
+@dataclass(frozen=True)
+class ResticSettings:
+    binary: str = "restic"
+    repository: str | None = None
+    password_credential: str = "restic-password"  # noqa: S105 (a credential name, not a secret)
+    password_file: Path | None = None
+    init: bool = False
+    timeout: float = 4 * 3600.0
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """Everything a backup run needs to know."""
+
+    engine: str = "tar"
+    destination: Path = Path("/var/backups/hostmind")
+    compression: str = "zstd"
+    compression_level: int = 3
+    compression_threads: int = 0
+    sources: tuple[Source, ...] = ()
+    hooks: tuple[Hook, ...] = ()
+    keep: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KEEP_KINDS})
+    prune_after_backup: bool = True
+    verify_after_backup: bool = True
+    read_data_subset: str = "5%"
+    restore_test_every: float = 7 * 86400.0
+    restore_sample_percent: float = 10.0
+    restore_dir: Path | None = None
+    spot_check: bool = True
+    count_tolerance: float = 0.05
+    sample_files: int = 20
+    shrink_tolerance: float = 0.2
+    restic: ResticSettings = field(default_factory=ResticSettings)
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any], paths: Paths) -> BackupSettings:
+        """Build settings from the validated `backup:` section; `paths` locates hostmind state."""
+        sources = [
+            Source(
+                name=name,
+                path=Path(entry["path"]),
+                include=tuple(entry.get("include") or ()),
+                exclude=tuple(entry.get("exclude") or ()),
+                shrink_tolerance=entry.get("shrink_tolerance"),
+            )
+            for name, entry in sorted((section.get("sources") or {}).items())
+        ]
+        destination = Path(section.get("destination", "/var/backups/hostmind"))
+        if section.get("include_hostmind_state", True):
+            sources.extend(hostmind_sources(paths, destination))
+        hooks = tuple(
+            Hook(name=name, before=_argv(entry.get("before")), after=_argv(entry.get("after")),
+                 timeout=parse_duration(entry.get("timeout", "5m")))
+            for name, entry in sorted((section.get("hooks") or {}).items())
+        )
+        verify = section.get("verify") or {}
+        spot = section.get("spot_check") or {}
+        restic = section.get("restic") or {}
+        keep = section.get("keep") or {}
+        restore_dir = verify.get("restore_dir")
+        password_file = restic.get("password_file")
+        return cls(
+            engine=section.get("engine", "tar"),
+            destination=destination,
+            compression=section.get("compression", "zstd"),
+            compression_level=int(section.get("compression_level", 3)),
+            compression_threads=int(section.get("compression_threads", 0)),
+            sources=tuple(sources),
+            hooks=hooks,
+            keep={kind: int(keep.get(kind, 0) or 0) for kind in KEEP_KINDS},
+            prune_after_backup=bool(section.get("prune_after_backup", True)),
+            verify_after_backup=bool(verify.get("after_backup", True)),
+            read_data_subset=str(verify.get("read_data_subset", "5%")),
+            restore_test_every=parse_duration(verify.get("restore_test_every", "7d")),
+            restore_sample_percent=float(verify.get("restore_sample_percent", 10)),
+            restore_dir=Path(restore_dir) if restore_dir else None,
+            spot_check=bool(spot.get("enabled", True)),
+            count_tolerance=float(spot.get("count_tolerance", 0.05)),
+            sample_files=int(spot.get("sample_files", 20)),
+            shrink_tolerance=float(spot.get("shrink_tolerance", 0.2)),
+            restic=ResticSettings(
+                binary=str(restic.get("binary", "restic")),
+                repository=restic.get("repository"),
+                password_credential=str(restic.get("password_credential", "restic-password")),
+                password_file=Path(password_file) if password_file else None,
+                init=bool(restic.get("init", False)),
+                timeout=parse_duration(restic.get("timeout", "4h")),
+                extra_args=tuple(restic.get("extra_args") or ()),
+            ),
+        )
+
+
+def hostmind_sources(paths: Paths, destination: Path) -> list[Source]:
+    """hostmind's config and state directories as sources (metrics and the archives left out)."""
+    exclude = ["metrics", "backup/restore-*"]
+    try:
+        # Archives kept inside the state directory must not be backed up into themselves.
+        exclude.append(str(destination.relative_to(paths.state_dir)))
+    except ValueError:
+        pass
+    return [
+        Source(name=CONFIG_SOURCE, path=paths.config_dir),
+        Source(name=STATE_SOURCE, path=paths.state_dir, exclude=tuple(exclude)),
+    ]
+
+
+def _argv(value: Any) -> tuple[str, ...] | None:
+    return tuple(str(part) for part in value) if value else None

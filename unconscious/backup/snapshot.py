@@ -1,0 +1,121 @@
+"""What both engines report about a backup, and the verification records kept for each.
+
+A `Snapshot` is one backup of either engine. Verification results live in
+`{state}/backup/verifications.json` (id -> last verify and last restore test), written
+atomically, so `hostmind status` can say which backup was last VERIFIED and which never was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from unconscious.atomic import atomic_write_json
+from unconscious.backup.walk import Problems
+from unconscious.paths import Paths
+
+
+@dataclass
+class Snapshot:
+    """One backup: its id, when it was made, and how much it holds."""
+
+    id: str
+    time: float
+    engine: str
+    files: int = 0
+    bytes: int = 0
+    location: str = ""
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verified_at: float | None = None
+    verify_ok: bool | None = None
+    restore_tested_at: float | None = None
+    restore_ok: bool | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "time": self.time, "engine": self.engine, "files": self.files,
+                "bytes": self.bytes, "location": self.location, "sources": self.sources,
+                "verified_at": self.verified_at, "verify_ok": self.verify_ok,
+                "restore_tested_at": self.restore_tested_at, "restore_ok": self.restore_ok}
+
+
+@dataclass
+class CheckResult:
+    """Outcome of a verification, restore test or restore: what was checked, what differs."""
+
+    checked: int = 0
+    bytes: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+class BackupError(Exception):
+    """A backup operation that failed; the message is for the operator (names the cause)."""
+
+
+class Engine(Protocol):
+    """What the run, the CLI and the status screen need from an engine."""
+
+    name: str
+
+    def backup(self, problems: Problems) -> Snapshot: ...
+    def snapshots(self) -> list[Snapshot]: ...
+    def verify(self, snapshot: Snapshot) -> CheckResult: ...
+    def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult: ...
+    def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult: ...
+    def sample_files(self, snapshot: Snapshot) -> dict[str, tuple[int, int]]: ...
+    def file_sha256(self, snapshot: Snapshot, name: str) -> str | None: ...
+    def forget(self, snapshots: list[Snapshot]) -> None: ...
+    def cleanup(self) -> list[str]: ...
+
+
+def records_path(paths: Paths) -> Path:
+    return paths.state_dir / "backup" / "verifications.json"
+
+
+def read_records(paths: Paths) -> dict[str, dict[str, Any]]:
+    """Return the verification records by backup id ({} if none or unreadable)."""
+    try:
+        value = json.loads(records_path(paths).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def update_record(paths: Paths, backup_id: str, **fields: Any) -> None:
+    """Merge `fields` into the record of `backup_id`. Raise AtomicWriteError if not written."""
+    records = read_records(paths)
+    records.setdefault(backup_id, {}).update(fields)
+    path = records_path(paths)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, records)
+
+
+def forget_records(paths: Paths, keep_ids: set[str]) -> None:
+    """Drop the records of backups that no longer exist."""
+    records = read_records(paths)
+    kept = {key: value for key, value in records.items() if key in keep_ids}
+    if kept != records:
+        atomic_write_json(records_path(paths), kept)
+
+
+def annotate(paths: Paths, snapshots: list[Snapshot]) -> list[Snapshot]:
+    """Fill each snapshot's verification fields from the records; return the list."""
+    records = read_records(paths)
+    for snapshot in snapshots:
+        record = records.get(snapshot.id, {})
+        snapshot.verified_at = record.get("verified_at")
+        snapshot.verify_ok = record.get("verify_ok")
+        snapshot.restore_tested_at = record.get("restore_tested_at")
+        snapshot.restore_ok = record.get("restore_ok")
+    return snapshots
+
+
+def newest_verified(snapshots: list[Snapshot]) -> Snapshot | None:
+    """Return the newest snapshot whose last verification passed."""
+    verified = [snapshot for snapshot in snapshots if snapshot.verify_ok]
+    return max(verified, key=lambda snapshot: snapshot.time) if verified else None

@@ -1,0 +1,80 @@
+"""The `backups` section of `hostmind status`: last backup, last VERIFIED backup, and any
+backup that was never verified, said plainly. Reads evidence and the destination only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from unconscious.backup.engines import make_engine
+from unconscious.backup.settings import BackupSettings
+from unconscious.backup.snapshot import BackupError, annotate, newest_verified
+from unconscious.cli.output import format_age
+from unconscious.config import LoadedConfig
+from unconscious.config.duration import parse_duration
+from unconscious.context import Context
+from unconscious.evidence import read_evidence
+from unconscious.status import StatusSection
+
+
+def section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:
+    """Return the backups section; a problem when the last run failed, the newest backup is
+    not verified, or the last verified backup is older than evidence.max_age.backup_verified
+    (or .backup)."""
+    now = clock()
+    settings = BackupSettings.from_config(config.section("backup"), context.paths)
+    result = StatusSection(title="backups", order=60, data={"engine": settings.engine})
+    limits = config.section("evidence").get("max_age", {})
+    limit_text = limits.get("backup_verified", limits.get("backup"))
+    limit = parse_duration(limit_text) if limit_text is not None else None
+    run = read_evidence(context.paths, "backup")
+    verified = read_evidence(context.paths, "backup_verified")
+    restore = read_evidence(context.paths, "backup_restore_test")
+    try:
+        snapshots = annotate(context.paths, make_engine(settings, context.paths).snapshots())
+    except (BackupError, OSError) as error:
+        snapshots = []
+        result.lines.append(f"cannot list backups: {error}")
+        result.problem = True
+    newest = snapshots[-1] if snapshots else None
+    last_verified = newest_verified(snapshots)
+    result.data.update({
+        "count": len(snapshots),
+        "last_backup": newest.to_json() if newest else None,
+        "last_verified_backup": last_verified.to_json() if last_verified else None,
+        "last_run_ok": None if run is None else run.last_error is None,
+        "last_run_error": run.last_error if run else None,
+        "last_verified_age_seconds": verified.age(now) if verified else None,
+        "last_restore_test_age_seconds": restore.age(now) if restore else None,
+    })
+    if newest is None:
+        result.lines.append(f"no backups yet ({settings.engine} engine)")
+        result.problem = True
+    else:
+        state = "verified" if newest.verify_ok else ("FAILED verification" if newest.verify_ok is False
+                                                    else "NEVER VERIFIED")
+        result.lines.append(f"last backup    {newest.id}, {format_age(now - newest.time)} ago, "
+                            f"{newest.files} files, {newest.bytes} bytes: {state}")
+        result.problem = result.problem or not newest.verify_ok
+    if last_verified is None:
+        result.lines.append("last verified  NEVER: no backup has passed verification")
+        result.problem = True
+    else:
+        age = now - last_verified.time
+        stale = limit is not None and age > limit
+        result.lines.append(f"last verified  {last_verified.id}, {format_age(age)} ago"
+                            + (f" (STALE: max {format_age(limit)})" if stale else ""))
+        result.problem = result.problem or stale
+    if restore is None or restore.last_ok is None:
+        result.lines.append("restore test   never run")
+    else:
+        flag = "" if restore.last_error is None else f"; last one FAILED: {restore.last_error}"
+        result.lines.append(f"restore test   last passed {format_age(restore.age(now))} ago{flag}")
+        result.problem = result.problem or restore.last_error is not None
+    if run is not None and run.last_error:
+        result.lines.append(f"last run       FAILED: {run.last_error}")
+        result.problem = True
+    unverified = sum(1 for snapshot in snapshots if snapshot.verify_ok is None)
+    if unverified:
+        result.lines.append(f"never verified {unverified} of {len(snapshots)} backups")
+    return result

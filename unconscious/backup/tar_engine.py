@@ -1,0 +1,206 @@
+"""The built-in engine: compressed tar archives plus manifests in a local directory.
+
+Layout of the destination: `hostmind-20261121T023000Z.tar.zst` and its
+`hostmind-20261121T023000Z.manifest.json`. A backup is written as `<archive>.partial`,
+fsynced, its bytes re-read and compared with the hash computed while writing, then its
+manifest is written and only then the archive renamed into place: a `.partial` (or a
+manifest without its archive) is never listed as a backup, and `cleanup()` removes it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from unconscious.atomic import atomic_write_json, sha256_file
+from unconscious.backup.manifest import Manifest, ManifestError, read_manifest
+from unconscious.backup.settings import BackupSettings
+from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot
+from unconscious.backup.tar_read import restore_members, verify_archive
+from unconscious.backup.tar_write import write_archive
+from unconscious.backup.walk import Problems, walk
+
+PREFIX = "hostmind-"
+MANIFEST_SUFFIX = ".manifest.json"
+PARTIAL_SUFFIX = ".partial"
+EXTENSIONS = {"zstd": ".tar.zst", "gzip": ".tar.gz"}
+
+
+class TarEngine:
+    """Backups as tar archives under `settings.destination`."""
+
+    name = "tar"
+
+    def __init__(self, settings: BackupSettings) -> None:
+        self.settings = settings
+        self.destination = settings.destination
+        self._manifests: dict[str, Manifest] = {}
+
+    # --- writing -------------------------------------------------------------------------
+    def new_id(self, now: float) -> str:
+        """Return an unused backup id for time `now` (UTC, to the second)."""
+        base = PREFIX + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+        candidate, counter = base, 1
+        while any(self.destination.glob(f"{candidate}.*")):
+            counter += 1
+            candidate = f"{base}-{counter}"
+        return candidate
+
+    def backup(self, problems: Problems) -> Snapshot:
+        """Write a new archive of every source; return it. Raise BackupError if not written."""
+        try:
+            self.destination.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BackupError(f"cannot create destination {self.destination}: {error.strerror}") from error
+        backup_id = self.new_id(time.time())
+        archive_name = backup_id + EXTENSIONS[self.settings.compression]
+        final = self.destination / archive_name
+        partial = final.with_name(archive_name + PARTIAL_SUFFIX)
+        sources = {source.name: str(source.path) for source in self.settings.sources}
+        try:
+            manifest = write_archive(
+                partial, walk(self.settings.sources, problems), backup_id=backup_id,
+                archive_name=archive_name, compression=self.settings.compression,
+                level=self.settings.compression_level, threads=self.settings.compression_threads,
+                problems=problems, sources=sources)
+            # What is on disk must be what we wrote (a lying disk or a full one shows here).
+            landed = sha256_file(partial)
+            if landed != manifest.archive_sha256:
+                raise BackupError(f"{partial}: archive read back as sha256 {landed}, "
+                                  f"written as {manifest.archive_sha256}")
+            atomic_write_json(self.manifest_path(backup_id), manifest.to_json(), mode=0o600)
+            os.replace(partial, final)
+            _fsync_directory(self.destination)
+        except OSError as error:
+            self._remove_quietly(partial, self.manifest_path(backup_id))
+            raise BackupError(f"writing {final} failed: {error.strerror or error}") from error
+        except BaseException:
+            self._remove_quietly(partial, self.manifest_path(backup_id))
+            raise
+        self._manifests[backup_id] = manifest
+        return self._snapshot(manifest)
+
+    # --- reading -------------------------------------------------------------------------
+    def manifest_path(self, backup_id: str) -> Path:
+        return self.destination / f"{backup_id}{MANIFEST_SUFFIX}"
+
+    def manifest(self, backup_id: str) -> Manifest:
+        """Return the manifest of `backup_id`. Raise BackupError if it cannot be read."""
+        if backup_id not in self._manifests:
+            try:
+                self._manifests[backup_id] = read_manifest(self.manifest_path(backup_id))
+            except ManifestError as error:
+                raise BackupError(str(error)) from error
+        return self._manifests[backup_id]
+
+    def snapshots(self) -> list[Snapshot]:
+        """Return the complete backups (archive and manifest both present), oldest first."""
+        if not self.destination.is_dir():
+            return []
+        found: list[Snapshot] = []
+        for path in sorted(self.destination.glob(f"{PREFIX}*{MANIFEST_SUFFIX}")):
+            backup_id = path.name.removesuffix(MANIFEST_SUFFIX)
+            try:
+                manifest = self.manifest(backup_id)
+            except BackupError:
+                continue
+            if (self.destination / manifest.archive).is_file():
+                found.append(self._snapshot(manifest))
+        return sorted(found, key=lambda snapshot: (snapshot.time, snapshot.id))
+
+    def _snapshot(self, manifest: Manifest) -> Snapshot:
+        return Snapshot(
+            id=manifest.id, time=manifest.created, engine=self.name, files=manifest.files,
+            bytes=manifest.bytes, location=str(self.destination / manifest.archive),
+            sources={name: totals.to_json() for name, totals in manifest.sources.items()})
+
+    def verify(self, snapshot: Snapshot) -> CheckResult:
+        """Re-read the archive and compare every member with the manifest."""
+        manifest = self.manifest(snapshot.id)
+        return verify_archive(self.destination / manifest.archive, manifest)
+
+    def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult:
+        """Restore the members in `names` (all if None) under `target`, compared as they land."""
+        manifest = self.manifest(snapshot.id)
+        wanted = None if names is None else set(names)
+        return restore_members(self.destination / manifest.archive, manifest, target, wanted)
+
+    def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult:
+        """Restore a random `percent` of the files (at least one) into a temporary directory."""
+        manifest = self.manifest(snapshot.id)
+        files = [member.name for member in manifest.members if member.type == "file"]
+        count = len(files) if percent >= 100 else max(1, round(len(files) * percent / 100))
+        sample = random.sample(files, min(count, len(files)))
+        if not sample:
+            return CheckResult()
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix="hostmind-restore-test-", dir=workdir))
+        try:
+            return restore_members(self.destination / manifest.archive, manifest, temporary, set(sample))
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+
+    def sample_files(self, snapshot: Snapshot) -> dict[str, tuple[int, int]]:
+        """Return member name -> (size, mtime) of every file in the backup."""
+        return {member.name: (member.size, member.mtime)
+                for member in self.manifest(snapshot.id).members if member.type == "file"}
+
+    def file_sha256(self, snapshot: Snapshot, name: str) -> str | None:
+        for member in self.manifest(snapshot.id).members:
+            if member.name == name:
+                return member.sha256
+        return None
+
+    # --- removing ------------------------------------------------------------------------
+    def forget(self, snapshots: list[Snapshot]) -> None:
+        """Delete these backups: the archive first, so a half-deleted one is never listed."""
+        try:
+            for snapshot in snapshots:
+                manifest = self.manifest(snapshot.id)
+                self._remove_quietly(self.destination / manifest.archive)
+                self._remove_quietly(self.manifest_path(snapshot.id))
+                self._manifests.pop(snapshot.id, None)
+            _fsync_directory(self.destination)
+        except OSError as error:
+            raise BackupError(f"deleting old backups in {self.destination} failed: "
+                              f"{error.strerror or error}") from error
+
+    def cleanup(self) -> list[str]:
+        """Remove `.partial` archives and manifests without an archive; return their names.
+
+        Call only while holding the backup lock: a running backup's `.partial` looks the same.
+        """
+        if not self.destination.is_dir():
+            return []
+        removed: list[str] = []
+        for path in sorted(self.destination.glob(f"{PREFIX}*{PARTIAL_SUFFIX}")):
+            self._remove_quietly(path)
+            removed.append(path.name)
+        for path in sorted(self.destination.glob(f"{PREFIX}*{MANIFEST_SUFFIX}")):
+            backup_id = path.name.removesuffix(MANIFEST_SUFFIX)
+            if not any((self.destination / f"{backup_id}{extension}").is_file()
+                       for extension in EXTENSIONS.values()):
+                self._remove_quietly(path)
+                removed.append(path.name)
+        return removed
+
+    @staticmethod
+    def _remove_quietly(*paths: Path) -> None:
+        for path in paths:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

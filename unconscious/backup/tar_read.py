@@ -1,0 +1,223 @@
+"""Read tar backups back: verify every member against the manifest, restore members safely.
+
+`verify_archive(path, manifest)` decompresses the archive once and compares each member's
+type, size, mode, mtime and SHA-256 with the manifest (plus the archive's own SHA-256), and
+returns every difference as text: a corrupted byte shows up as a wrong hash or as a
+decompression error naming the member where reading stopped.
+`restore_members(path, manifest, target, wanted)` writes the wanted members under `target`
+(never outside it), hashing what it writes, and returns the differences in the same way.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+import zstandard
+
+from unconscious.atomic import sha256_file
+from unconscious.backup.manifest import Manifest, Member
+from unconscious.backup.snapshot import CheckResult
+
+CHUNK = 1 << 20
+# typeshed does not know tarfile.open's copybufsize (a real keyword since Python 3.8).
+_open_tar: Any = tarfile.open
+_TYPES = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.DIRTYPE: "dir",
+          tarfile.SYMTYPE: "symlink", tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "chardev",
+          tarfile.BLKTYPE: "blockdev"}
+
+
+class _HashingFile:
+    """Wrap the raw archive file so its SHA-256 is computed while it is decompressed."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.handle.read(size)
+        self.digest.update(data)
+        self.count += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+
+def _decompressed(raw: _HashingFile, compression: str) -> Any:
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="rb")
+    return zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], raw), read_size=CHUNK, closefd=False)
+
+
+Members = Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]
+
+
+def _members(path: Path, compression: str, raw_out: list[_HashingFile]) -> Members:
+    with open(path, "rb") as handle:
+        raw = _HashingFile(handle)
+        raw_out.append(raw)
+        stream = _decompressed(raw, compression)
+        with _open_tar(fileobj=stream, mode="r|", copybufsize=CHUNK) as archive:
+            for info in archive:
+                yield archive, info
+        raw.drain()
+
+
+def _hash_member(archive: tarfile.TarFile, info: tarfile.TarInfo,
+                 sink: Callable[[bytes], object] | None = None) -> str:
+    digest = hashlib.sha256()
+    source = archive.extractfile(info)
+    if source is None:
+        return digest.hexdigest()
+    while chunk := source.read(CHUNK):
+        digest.update(chunk)
+        if sink is not None:
+            sink(chunk)
+    return digest.hexdigest()
+
+
+def compare(member: Member, info: tarfile.TarInfo, sha256: str | None) -> list[str]:
+    """Return how the archive member `info` (with content hash `sha256`) differs from `member`."""
+    found: list[str] = []
+    kind = _TYPES.get(info.type, f"type {info.type!r}")
+    if kind != member.type:
+        found.append(f"{member.name}: type {kind} != manifest {member.type}")
+        return found
+    if info.size != member.size:
+        found.append(f"{member.name}: size {info.size} != manifest {member.size}")
+    if info.mode != member.mode:
+        found.append(f"{member.name}: mode {info.mode:o} != manifest {member.mode:o}")
+    if int(info.mtime) != member.mtime:
+        found.append(f"{member.name}: mtime {int(info.mtime)} != manifest {member.mtime}")
+    if member.sha256 is not None and sha256 != member.sha256:
+        found.append(f"{member.name}: sha256 {sha256} != manifest {member.sha256}")
+    if member.target is not None and info.linkname != member.target:
+        found.append(f"{member.name}: link target {info.linkname!r} != manifest {member.target!r}")
+    return found
+
+
+def verify_archive(path: Path, manifest: Manifest) -> CheckResult:
+    """Re-read the whole archive at `path`; return every difference from `manifest`."""
+    result = CheckResult()
+    expected = {member.name: member for member in manifest.members}
+    seen: set[str] = set()
+    raws: list[_HashingFile] = []
+    current = "(start of archive)"
+    try:
+        for archive, info in _members(path, manifest.compression, raws):
+            current = info.name
+            member = expected.get(info.name)
+            if member is None:
+                result.differences.append(f"{info.name}: in the archive but not in the manifest")
+                continue
+            seen.add(info.name)
+            sha256 = _hash_member(archive, info) if info.isfile() else None
+            result.differences.extend(compare(member, info, sha256))
+            result.checked += 1
+            result.bytes += info.size
+    except (OSError, EOFError, tarfile.TarError, zstandard.ZstdError) as error:
+        result.differences.append(f"archive unreadable at or after member {current}: {error}")
+    missing = [name for name in expected if name not in seen]
+    for name in missing[:20]:
+        result.differences.append(f"{name}: in the manifest but not in the archive")
+    if len(missing) > 20:
+        result.differences.append(f"... and {len(missing) - 20} more members missing")
+    if raws and not result.differences:
+        raw = raws[0]
+        if (raw.digest.hexdigest(), raw.count) != (manifest.archive_sha256, manifest.archive_bytes):
+            result.differences.append(
+                f"{path.name}: archive sha256 {raw.digest.hexdigest()} ({raw.count} bytes) != manifest "
+                f"{manifest.archive_sha256} ({manifest.archive_bytes} bytes)")
+    return result
+
+
+def safe_target(root: Path, name: str) -> Path:
+    """Return where member `name` goes under `root`. Raise ValueError if it would leave `root`."""
+    if name.startswith("/") or ".." in name.split("/"):
+        raise ValueError(f"member {name!r} would be written outside {root}")
+    target = root / name
+    parent = os.path.realpath(target.parent)
+    if parent != os.path.realpath(root) and not parent.startswith(os.path.realpath(root) + os.sep):
+        raise ValueError(f"member {name!r} would be written outside {root} (through a symlink)")
+    return target
+
+
+def restore_members(path: Path, manifest: Manifest, root: Path,
+                    wanted: set[str] | None = None) -> CheckResult:
+    """Restore members named in `wanted` (all if None) under `root`; compare them as they land.
+
+    Files are written with their mode and mtime; directories and symlinks are created; other
+    special files are skipped. Return every difference (hash, size, a member not found).
+    """
+    result = CheckResult()
+    expected = {member.name: member for member in manifest.members}
+    remaining = set(expected) if wanted is None else set(wanted)
+    root.mkdir(parents=True, exist_ok=True)
+    raws: list[_HashingFile] = []
+    try:
+        for archive, info in _members(path, manifest.compression, raws):
+            if info.name not in remaining:
+                continue
+            remaining.discard(info.name)
+            member = expected.get(info.name)
+            if member is None:
+                continue
+            try:
+                result.differences.extend(_restore_one(archive, info, member, root))
+            except (OSError, ValueError) as error:
+                result.differences.append(f"{info.name}: not restored: {error}")
+            result.checked += 1
+            result.bytes += info.size
+            if not remaining:
+                break
+    except (OSError, EOFError, tarfile.TarError, zstandard.ZstdError) as error:
+        result.differences.append(f"archive unreadable: {error}")
+    for name in sorted(remaining)[:20]:
+        result.differences.append(f"{name}: not found in the archive")
+    return result
+
+
+def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member, root: Path) -> list[str]:
+    target = safe_target(root, info.name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if info.isdir():
+        target.mkdir(exist_ok=True)
+        os.chmod(target, info.mode | 0o700)  # keep it writable until its content is in
+        return compare(member, info, None)
+    if info.issym():
+        target.symlink_to(info.linkname)
+        return compare(member, info, None)
+    if not info.isfile():
+        return []
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        _hash_member(archive, info, handle.write)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(target, info.mode)
+    os.utime(target, (info.mtime, info.mtime))
+    return compare_restored(member, target)
+
+
+def compare_restored(member: Member, target: Path) -> list[str]:
+    """Return how the restored file at `target`, read back from disk, differs from `member`."""
+    status = os.lstat(target)
+    found: list[str] = []
+    if status.st_size != member.size:
+        found.append(f"{member.name}: restored size {status.st_size} != manifest {member.size}")
+    if (status.st_mode & 0o7777) != member.mode:
+        found.append(f"{member.name}: restored mode {status.st_mode & 0o7777:o} != manifest {member.mode:o}")
+    if int(status.st_mtime) != member.mtime:
+        found.append(f"{member.name}: restored mtime {int(status.st_mtime)} != manifest {member.mtime}")
+    sha256 = sha256_file(target)
+    if sha256 != member.sha256:
+        found.append(f"{member.name}: restored sha256 {sha256} != manifest {member.sha256}")
+    return found

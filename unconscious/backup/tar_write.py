@@ -1,0 +1,222 @@
+"""Stream the sources into a compressed tar archive, building its manifest on the way.
+
+`write_archive(target, entries, ...)` writes `target` (normally `NAME.tar.zst.partial`) and
+returns the Manifest: every regular file is opened once (no symlink following, never blocking
+on a FIFO), hashed while it is copied into the stream, and checked again afterwards; a file
+that changed or shrank while being read is stored as read (padded with zeros, like GNU tar)
+and reported. Sockets cannot be stored in tar and are reported as skipped. The archive is
+fsynced before this returns; errors writing it (ENOSPC, EROFS) raise OSError.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hashlib
+import os
+import stat
+import tarfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any, cast
+
+import zstandard
+
+from unconscious.backup.manifest import Manifest, Member, SourceTotals
+from unconscious.backup.walk import Entry, Problems
+
+COPY_BUFFER = 1 << 20
+# typeshed does not know tarfile.open's copybufsize (a real keyword since Python 3.8).
+_open_tar: Any = tarfile.open
+_TAR_TYPES = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "fifo": tarfile.FIFOTYPE,
+              "chardev": tarfile.CHRTYPE, "blockdev": tarfile.BLKTYPE}
+
+
+class HashingWriter:
+    """A write-only file object that hashes and counts what passes through to `fd`."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        self.digest.update(view)
+        self.count += len(view)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def tell(self) -> int:
+        return self.count
+
+
+class HashingReader:
+    """Read exactly `size` bytes from `handle`, hashing them; pad with zeros if it shrinks."""
+
+    def __init__(self, handle: IO[bytes], size: int) -> None:
+        self.handle = handle
+        self.remaining = size
+        self.digest = hashlib.sha256()
+        self.padded = 0
+        self.error: OSError | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        wanted = self.remaining if size < 0 else min(size, self.remaining)
+        data = b""
+        if self.error is None:
+            try:
+                data = self.handle.read(wanted) or b""
+            except OSError as error:
+                # A read error must not break the tar stream: the rest is stored as zeros.
+                self.error = error
+        if len(data) < wanted:
+            # The file shrank after we took its size: keep the tar stream valid.
+            self.padded += wanted - len(data)
+            data += bytes(wanted - len(data))
+        self.remaining -= len(data)
+        self.digest.update(data)
+        return data
+
+
+def compressor(raw: HashingWriter, compression: str, level: int, threads: int) -> Any:
+    """Return a writable stream compressing into `raw` ("zstd" or "gzip")."""
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="wb", compresslevel=min(level, 9), mtime=0)
+    workers = -1 if threads == 0 else (0 if threads == 1 else threads)
+    context = zstandard.ZstdCompressor(level=level, threads=workers, write_checksum=True)
+    return context.stream_writer(cast(IO[bytes], raw), closefd=False)
+
+
+class _Names:
+    """uid/gid -> name lookups, cached (pwd/grp are slow per file)."""
+
+    def __init__(self) -> None:
+        self.users: dict[int, str] = {}
+        self.groups: dict[int, str] = {}
+
+    def user(self, uid: int) -> str:
+        if uid not in self.users:
+            import pwd
+            try:
+                self.users[uid] = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                self.users[uid] = ""
+        return self.users[uid]
+
+    def group(self, gid: int) -> str:
+        if gid not in self.groups:
+            import grp
+            try:
+                self.groups[gid] = grp.getgrgid(gid).gr_name
+            except KeyError:
+                self.groups[gid] = ""
+        return self.groups[gid]
+
+
+def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, archive_name: str,
+                  compression: str = "zstd", level: int = 3, threads: int = 0,
+                  problems: Problems | None = None, sources: dict[str, str] | None = None) -> Manifest:
+    """Write the archive of `entries` to `target` (created, must not exist); return its manifest.
+
+    `sources` maps source names to their paths (for the per-source totals). Raise OSError when
+    the archive itself cannot be written; `target` is left for the caller to remove.
+    """
+    problems = problems if problems is not None else Problems()
+    manifest = Manifest(id=backup_id, created=time.time(), archive=archive_name, compression=compression)
+    manifest.sources = {name: SourceTotals(path) for name, path in (sources or {}).items()}
+    names = _Names()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        raw = HashingWriter(fd)
+        stream = compressor(raw, compression, level, threads)
+        with _open_tar(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT,
+                          copybufsize=COPY_BUFFER) as archive:
+            for entry in entries:
+                member = _add(archive, entry, names, problems)
+                if member is None:
+                    continue
+                manifest.members.append(member)
+                totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
+                if member.type == "file":
+                    totals.files += 1
+                    totals.bytes += member.size
+        stream.close()
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    manifest.archive_sha256 = raw.digest.hexdigest()
+    manifest.archive_bytes = raw.count
+    manifest.problems = [item.to_json() for item in problems.items]
+    return manifest
+
+
+def _header(entry: Entry, status: os.stat_result, names: _Names) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(entry.name)
+    info.mode = stat.S_IMODE(status.st_mode)
+    info.mtime = int(status.st_mtime)
+    info.uid, info.gid = status.st_uid, status.st_gid
+    info.uname, info.gname = names.user(status.st_uid), names.group(status.st_gid)
+    return info
+
+
+def _add(archive: tarfile.TarFile, entry: Entry, names: _Names, problems: Problems) -> Member | None:
+    kind = entry.kind
+    if kind == "file":
+        return _add_file(archive, entry, names, problems)
+    if kind not in _TAR_TYPES:
+        problems.add(entry.path, "special", f"{kind} skipped: tar cannot store it")
+        return None
+    info = _header(entry, entry.stat, names)
+    info.type = _TAR_TYPES[kind]
+    target: str | None = None
+    if kind == "symlink":
+        try:
+            target = os.readlink(entry.path)
+        except OSError as error:
+            problems.add(entry.path, "vanished" if error.errno == errno.ENOENT else "unreadable",
+                         error.strerror or str(error))
+            return None
+        info.linkname = target
+    elif kind in ("chardev", "blockdev"):
+        info.devmajor, info.devminor = os.major(entry.stat.st_rdev), os.minor(entry.stat.st_rdev)
+    if kind in ("fifo", "chardev", "blockdev"):
+        problems.add(entry.path, "special", f"{kind} stored as an entry, without content")
+    archive.addfile(info)
+    return Member(name=entry.name, type=kind, size=0, mode=info.mode, mtime=int(info.mtime), target=target)
+
+
+def _add_file(archive: tarfile.TarFile, entry: Entry, names: _Names, problems: Problems) -> Member | None:
+    try:
+        # O_NOFOLLOW/O_NONBLOCK: a file swapped for a symlink or a FIFO since the walk is not
+        # followed, and never blocks the backup.
+        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        kind = {errno.ENOENT: "vanished", errno.ELOOP: "changed"}.get(error.errno or 0, "unreadable")
+        problems.add(entry.path, kind, error.strerror or str(error))
+        return None
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            problems.add(entry.path, "changed", "no longer a regular file; skipped")
+            return None
+        info = _header(entry, before, names)
+        info.size = before.st_size
+        reader = HashingReader(handle, before.st_size)
+        archive.addfile(info, cast(IO[bytes], reader))
+        after = os.fstat(fd)
+    if reader.error is not None:
+        problems.add(entry.path, "unreadable",
+                     f"read failed ({reader.error.strerror}); {reader.padded} bytes stored as zeros")
+    elif reader.padded:
+        problems.add(entry.path, "changed", f"shrank by {reader.padded} bytes while read; padded with zeros")
+    elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        problems.add(entry.path, "changed", "modified while read; stored as read")
+    return Member(name=entry.name, type="file", size=info.size, mode=info.mode, mtime=int(info.mtime),
+                  sha256=reader.digest.hexdigest())

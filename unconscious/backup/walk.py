@@ -1,0 +1,132 @@
+"""Walk the configured sources: every entry to back up, in a stable order, never following links.
+
+`walk(sources, problems)` yields `Entry` objects (the absolute path, the archive member name
+`<source>/<relative path>`, its lstat). Directories that cannot be read or that vanish while
+walking are reported into `problems`, never raised. Include/exclude globs are matched with
+`fnmatch` against the path relative to the source (`*` also matches `/`); a pattern without a
+`/` also matches the file name alone. An excluded directory is not descended into; include
+globs only select files, so directories are always walked.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from unconscious.backup.settings import Source
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that could not be backed up as it was: path, kind and a readable detail."""
+
+    path: str
+    kind: str  # unreadable | vanished | changed | special | missing_source | error
+    detail: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "kind": self.kind, "detail": self.detail}
+
+
+@dataclass
+class Problems:
+    """Problems collected during one run, with a count per kind."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, path: str | Path, kind: str, detail: str) -> None:
+        self.items.append(Problem(str(path), kind, detail))
+
+    def count(self, kind: str) -> int:
+        return sum(1 for item in self.items if item.kind == kind)
+
+    def counts(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for item in self.items:
+            found[item.kind] = found.get(item.kind, 0) + 1
+        return found
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file system object to back up."""
+
+    source: str
+    path: Path
+    name: str  # member name inside the backup: "<source>/<relative path>"
+    stat: os.stat_result
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.stat.st_mode)
+
+
+def kind_of(mode: int) -> str:
+    """Name the file type of `mode`: file, dir, symlink, fifo, chardev, blockdev, socket."""
+    for test, name in ((stat.S_ISREG, "file"), (stat.S_ISDIR, "dir"), (stat.S_ISLNK, "symlink"),
+                       (stat.S_ISFIFO, "fifo"), (stat.S_ISCHR, "chardev"),
+                       (stat.S_ISBLK, "blockdev"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "unknown"
+
+
+def matches(relative: str, patterns: tuple[str, ...]) -> bool:
+    """Return True if the relative path matches one of `patterns` (see the module doc)."""
+    base = relative.rsplit("/", 1)[-1]
+    return any(fnmatchcase(relative, pattern) or ("/" not in pattern and fnmatchcase(base, pattern))
+               for pattern in patterns)
+
+
+def walk(sources: tuple[Source, ...], problems: Problems) -> Iterator[Entry]:
+    """Yield the entries of every source in order; report what cannot be walked."""
+    for source in sources:
+        yield from walk_source(source, problems)
+
+
+def walk_source(source: Source, problems: Problems) -> Iterator[Entry]:
+    """Yield the entries of one source, the root first, then depth first in name order."""
+    try:
+        root_stat = os.lstat(source.path)
+    except OSError as error:
+        problems.add(source.path, "missing_source", f"source {source.name!r}: {error.strerror}")
+        return
+    if not stat.S_ISDIR(root_stat.st_mode):
+        # A single file as a source: stored as <source>/<file name>.
+        yield Entry(source.name, source.path, f"{source.name}/{source.path.name}", root_stat)
+        return
+    yield Entry(source.name, source.path, source.name, root_stat)
+    stack: list[tuple[Path, str]] = [(source.path, "")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            with os.scandir(directory) as iterator:
+                children = sorted(iterator, key=lambda item: item.name)
+        except OSError as error:
+            kind = "vanished" if error.errno == errno.ENOENT else "unreadable"
+            problems.add(directory, kind, f"cannot list directory: {error.strerror}")
+            continue
+        subdirectories: list[tuple[Path, str]] = []
+        for child in children:
+            relative = f"{prefix}{child.name}"
+            try:
+                child_stat = child.stat(follow_symlinks=False)
+            except OSError as error:
+                kind = "vanished" if error.errno == errno.ENOENT else "unreadable"
+                problems.add(child.path, kind, error.strerror or str(error))
+                continue
+            is_directory = stat.S_ISDIR(child_stat.st_mode)
+            if source.exclude and matches(relative, source.exclude):
+                continue
+            if not is_directory and source.include and not matches(relative, source.include):
+                continue
+            yield Entry(source.name, Path(child.path), f"{source.name}/{relative}", child_stat)
+            if is_directory:
+                subdirectories.append((Path(child.path), f"{relative}/"))
+        # Reversed so the stack pops them in name order.
+        stack.extend(reversed(subdirectories))

@@ -1,0 +1,188 @@
+"""`hostmind backup run|list|verify|restore|prune`: backups by hand, with --json everywhere.
+
+Exit codes: 0 ok; 1 the operation failed or found differences; 2 usage (e.g. unknown backup
+id); 78 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from unconscious import exitcodes
+from unconscious.backup.lock import backup_lock
+from unconscious.backup.run import BackupRun
+from unconscious.backup.settings import BackupSettings
+from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, annotate
+from unconscious.cli.output import error, format_age, print_json
+from unconscious.config import ConfigError
+from unconscious.context import Context
+from unconscious.log import configure, get_logger
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("backup", help="make, list, verify, restore and prune backups")
+    commands = parser.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    run = commands.add_parser("run", help="make a backup now (what the timer does)")
+    run.set_defaults(func=run_command)
+    listing = commands.add_parser("list", help="list backups, oldest first, with verification state")
+    listing.set_defaults(func=list_command)
+    verify = commands.add_parser("verify", help="verify a backup (default: the newest)")
+    verify.add_argument("backup", nargs="?", default="latest", help="backup id, or 'latest'")
+    verify.add_argument("--all", action="store_true", help="verify every backup")
+    verify.add_argument("--restore-test", action="store_true",
+                        help="also restore a sample into a temporary directory and compare it")
+    verify.add_argument("--percent", type=float, default=None,
+                        help="share of files the restore test restores (default: from config)")
+    verify.set_defaults(func=verify_command)
+    restore = commands.add_parser("restore", help="restore a backup into a directory")
+    restore.add_argument("backup", help="backup id, or 'latest'")
+    restore.add_argument("--target", type=Path, required=True,
+                         help="directory to restore into (must not exist, or be empty)")
+    restore.add_argument("--include", action="append", default=None, metavar="GLOB",
+                         help="only members matching GLOB, e.g. 'etc/nginx/*' (repeatable)")
+    restore.set_defaults(func=restore_command)
+    prune = commands.add_parser("prune", help="apply the keep policy now")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.set_defaults(func=prune_command)
+    for sub in (run, listing, verify, restore, prune):
+        sub.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _runner(context: Context) -> BackupRun:
+    configure("backup", target="console")
+    config = context.load_config()
+    settings = BackupSettings.from_config(config.section("backup"), context.paths)
+    return BackupRun(context.paths, settings, get_logger(service="backup"))
+
+
+def _guard(args: argparse.Namespace, context: Context, action: Any) -> int:
+    try:
+        runner = _runner(context)
+        result: int = action(runner)
+        return result
+    except ConfigError as problem:
+        for item in problem.problems:
+            error(str(item))
+        return exitcodes.CONFIG_ERROR
+    except BackupError as problem:
+        error(str(problem))
+        return exitcodes.FAILURE
+    except LookupError as problem:
+        error(str(problem.args[0]))
+        return exitcodes.USAGE
+
+
+def _find(runner: BackupRun, wanted: str) -> Snapshot:
+    snapshots = annotate(runner.paths, runner.engine.snapshots())
+    if not snapshots:
+        raise LookupError("there are no backups yet")
+    if wanted == "latest":
+        return snapshots[-1]
+    matching = [snapshot for snapshot in snapshots if snapshot.id == wanted or snapshot.id.startswith(wanted)]
+    if len(matching) != 1:
+        raise LookupError(f"no single backup matches {wanted!r}; see `hostmind backup list`")
+    return matching[0]
+
+
+def run_command(args: argparse.Namespace, context: Context) -> int:
+    def action(runner: BackupRun) -> int:
+        report = runner.run()
+        if args.json:
+            print_json(report.to_json())
+        else:
+            if report.snapshot:
+                print(f"backup {report.snapshot.id}: {report.snapshot.files} files, "
+                      f"{report.snapshot.bytes} bytes in {report.duration:.1f}s")
+            for line in report.warnings:
+                print(f"warning: {line}")
+            for line in report.errors:
+                error(line)
+        return exitcodes.OK if report.ok else exitcodes.FAILURE
+    return _guard(args, context, action)
+
+
+def _state(snapshot: Snapshot) -> str:
+    verified = {True: "verified", False: "FAILED", None: "never verified"}[snapshot.verify_ok]
+    restored = {True: ", restore-tested", False: ", restore test FAILED", None: ""}[snapshot.restore_ok]
+    return verified + restored
+
+
+def list_command(args: argparse.Namespace, context: Context) -> int:
+    def action(runner: BackupRun) -> int:
+        snapshots = annotate(runner.paths, runner.engine.snapshots())
+        if args.json:
+            print_json([snapshot.to_json() for snapshot in snapshots])
+            return exitcodes.OK
+        now = time.time()
+        for snapshot in snapshots:
+            print(f"{snapshot.id}  {format_age(now - snapshot.time):>5} ago  {snapshot.files:>8} files  "
+                  f"{snapshot.bytes:>14} bytes  {_state(snapshot)}")
+        if not snapshots:
+            print(f"no backups ({runner.engine.name} engine)")
+        return exitcodes.OK
+    return _guard(args, context, action)
+
+
+def verify_command(args: argparse.Namespace, context: Context) -> int:
+    def action(runner: BackupRun) -> int:
+        with backup_lock(runner.paths):
+            targets = annotate(runner.paths, runner.engine.snapshots()) if args.all \
+                else [_find(runner, args.backup)]
+            results: dict[str, dict[str, Any]] = {}
+            for snapshot in targets:
+                outcome: dict[str, Any] = {"verified": runner.verify(snapshot)}
+                if args.restore_test:
+                    outcome["restore_tested"] = runner.restore_test(snapshot, percent=args.percent)
+                results[snapshot.id] = outcome
+        good = all(all(outcome.values()) for outcome in results.values())
+        if args.json:
+            print_json({"ok": good, "backups": results})
+        else:
+            for backup_id, outcome in results.items():
+                words = ", ".join(f"{key} {'ok' if value else 'FAILED'}" for key, value in outcome.items())
+                print(f"{backup_id}: {words}")
+        return exitcodes.OK if good else exitcodes.FAILURE
+    return _guard(args, context, action)
+
+
+def restore_command(args: argparse.Namespace, context: Context) -> int:
+    def action(runner: BackupRun) -> int:
+        target: Path = args.target
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise LookupError(f"{target} exists and is not an empty directory; restore refuses to mix")
+        with backup_lock(runner.paths):
+            snapshot = _find(runner, args.backup)
+            names = None
+            if args.include:
+                names = [name for name in runner.engine.sample_files(snapshot)
+                         if any(fnmatchcase(name, pattern) for pattern in args.include)]
+                if not names:
+                    raise LookupError(f"no file in {snapshot.id} matches {args.include}")
+            result: CheckResult = runner.engine.restore(snapshot, target, names)
+        if args.json:
+            print_json({"ok": result.ok, "backup": snapshot.id, "target": str(target),
+                        "restored": result.checked, "bytes": result.bytes,
+                        "differences": result.differences})
+        else:
+            print(f"restored {result.checked} members ({result.bytes} bytes) of {snapshot.id} into {target}")
+            for line in result.differences:
+                error(line)
+        return exitcodes.OK if result.ok else exitcodes.FAILURE
+    return _guard(args, context, action)
+
+
+def prune_command(args: argparse.Namespace, context: Context) -> int:
+    def action(runner: BackupRun) -> int:
+        with backup_lock(runner.paths):
+            removed = runner.prune(dry_run=args.dry_run)
+        if args.json:
+            print_json({"dry_run": args.dry_run, "removed": removed})
+        else:
+            verb = "would remove" if args.dry_run else "removed"
+            print(f"{verb} {len(removed)} backup(s)" + (f": {', '.join(removed)}" if removed else ""))
+        return exitcodes.OK
+    return _guard(args, context, action)
