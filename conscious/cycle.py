@@ -1,0 +1,310 @@
+"""One conscious cycle: take events, decide whether to think, ask once, write at most one proposal.
+
+Events are taken from the inbox (and the deferred ones are looked at again). When the cycle
+cannot handle them now (disabled, paused, no key, budget or cap spent, API down, unusable
+reply) they go to `deferred/`, so the path unit is not re-triggered in a loop and nothing is
+lost; otherwise to `processed/`. Every model call, decision, proposal and refusal is audited,
+through the redactor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conscious.audit import AuditLog, anchor, audit_path
+from conscious.budget import BudgetExhausted, BudgetLedger, ledger_path
+from conscious.context_builder import gather
+from conscious.credentials import read_api_key
+from conscious.model import ModelError, ModelRequest, call_model, local_upper_bound, new_request_id
+from conscious.project import read_project, update_project
+from conscious.prompt import build_request
+from conscious.redact import Redactor
+from conscious.reply import ReplyError, check_reply
+from conscious.settings import ConsciousSettings
+from conscious.usage import record_expectation
+from unconscious.atomic import atomic_write_json, atomic_write_text
+from unconscious.events import Event, EventSpool
+from unconscious.paths import Paths
+from unconscious.pause import read_pause
+
+#: After this many cycles in a row whose reply was unusable, the events are given up (processed,
+#: audited) so a model that keeps answering badly cannot keep the same events forever.
+MAX_REJECTED_CYCLES = 3
+
+
+@dataclass
+class CycleResult:
+    """What one cycle did; printed by `hostmind think --json` and kept as evidence counters."""
+
+    outcome: str
+    reason: str
+    events: int = 0
+    processed: int = 0
+    deferred: int = 0
+    request_id: str | None = None
+    usage: dict[str, int] | None = None
+    proposal_id: str | None = None
+    proposal_path: str | None = None
+    estimate: int | None = None
+    cuts: list[str] = field(default_factory=list)
+    redactions: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome not in ("api_error", "rejected", "failed")
+
+
+@dataclass
+class Cycle:
+    """The collaborators of one cycle; every one injectable for tests."""
+
+    paths: Paths
+    settings: ConsciousSettings
+    logger: Any
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def __post_init__(self) -> None:
+        self.spool = EventSpool(self.paths.events_dir, clock=self.clock)
+        self.api_key = read_api_key(self.environ)
+        self.redactor = Redactor.build(self.settings.secret_files, self.settings.secret_env_names,
+                                       environ=self.environ,
+                                       extra=[self.api_key] if self.api_key else [])
+        self.audit = AuditLog(audit_path(self.paths), clock=self.clock, redact=self.redactor)
+        self.ledger = BudgetLedger(ledger_path(self.paths), clock=self.clock)
+        self.conscious_dir = self.paths.state_dir / "conscious"
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _settle(self, inbox: list[Event], deferred: list[Event], to_state: str) -> int:
+        moved = 0
+        for event, state in [(item, "inbox") for item in inbox] + [(item, "deferred") for item in deferred]:
+            if state == to_state:
+                continue
+            try:
+                self.spool.move(event, state, to_state)
+                moved += 1
+            except FileNotFoundError:
+                continue  # taken by a concurrent `hostmind think`
+        return moved
+
+    def _defer(self, result: CycleResult, inbox: list[Event], deferred: list[Event]) -> CycleResult:
+        self._settle(inbox, deferred, "deferred")
+        result.deferred = len(inbox) + len(deferred)
+        return result
+
+    def _process(self, result: CycleResult, inbox: list[Event], deferred: list[Event]) -> CycleResult:
+        self._settle(inbox, deferred, "processed")
+        result.processed = len(inbox) + len(deferred)
+        return result
+
+    # -- the cycle --------------------------------------------------------------------------
+
+    def run(self, dry_run: bool = False) -> CycleResult:
+        """Run one cycle; return what it did. Raise AtomicWriteError/AuditError on lost writes."""
+        inbox = self.spool.read("inbox")
+        deferred = self.spool.read("deferred")
+        events = sorted(inbox + deferred, key=lambda event: (event.time, event.id))
+        result = CycleResult(outcome="", reason="", events=len(events))
+        refusal = self._gate(events)
+        if refusal is not None:
+            result.outcome, result.reason = refusal
+            if dry_run or not events:
+                return result
+            self.audit.append("cycle_deferred", outcome=result.outcome, reason=result.reason,
+                              events=[event.id for event in events])
+            return self._defer(result, inbox, deferred)
+        if not events and not read_project(self.paths)["active"] and not self.settings.goals:
+            result.outcome, result.reason = "idle", "no events, no active project, no goals"
+            return result
+        parts = gather(self.paths, self.settings, events, self.clock)
+        today = self.ledger.today()
+        parts.budget = {"tokens_used": today.tokens, "token_budget": self.settings.daily_token_budget,
+                        "changes": today.changes, "change_cap": self.settings.daily_change_cap}
+        request, result.cuts = build_request(parts, self.settings, self.redactor)
+        result.redactions = self.redactor.total
+        if result.cuts and result.cuts[-1].startswith("nothing left to cut"):
+            result.outcome, result.reason = "failed", "the context does not fit max_context_tokens"
+            self.audit.append("cycle_deferred", outcome="context_too_large", cuts=result.cuts)
+            return result if dry_run else self._defer(result, inbox, deferred)
+        if dry_run:
+            result.outcome = "dry_run"
+            result.estimate = local_upper_bound(request, self.settings)
+            result.reason = f"would send about {result.estimate} input tokens (upper bound)"
+            self._write_dry_run(request)
+            return result
+        return self._think(request, parts.files.allowed, result, inbox, deferred)
+
+    def _gate(self, events: list[Event]) -> tuple[str, str] | None:
+        """Return (outcome, reason) when this cycle must not call the model, else None."""
+        if not self.settings.enabled:
+            return "disabled", "conscious.enabled is false"
+        pause = read_pause(self.paths)
+        if pause is not None:
+            return "paused", f"self-modification is paused: {pause.reason}"
+        marker = self.conscious_dir / "dormant"
+        if self.api_key is None:
+            if not marker.exists():
+                self.logger.warning(
+                    "conscious_dormant", events=len(events),
+                    msg="no API key in $CREDENTIALS_DIRECTORY/anthropic-api-key: the conscious "
+                        "layer is dormant; events are deferred, the unconscious layer is unaffected")
+                self.conscious_dir.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(marker, f"{self.clock()}\n")
+            return "dormant", "no API key (credential anthropic-api-key)"
+        if marker.exists():
+            marker.unlink()
+        self.ledger.settle_stale()
+        try:
+            today = self.ledger.today()
+        except BudgetExhausted as error:
+            return self._exhausted(str(error))
+        if today.changes >= self.settings.daily_change_cap:
+            return self._exhausted(f"daily change cap reached: {today.changes} of "
+                                   f"{self.settings.daily_change_cap}")
+        if today.tokens + today.reserved >= self.settings.daily_token_budget:
+            return self._exhausted(f"daily token budget spent: {today.tokens} of "
+                                   f"{self.settings.daily_token_budget}")
+        return None
+
+    def _exhausted(self, reason: str) -> tuple[str, str]:
+        self.logger.warning("budget_exhausted", reason=reason,
+                            msg=f"{reason}; no model call, events deferred")
+        return "budget_exhausted", reason
+
+    def _think(self, request: ModelRequest, offered: list[str], result: CycleResult,
+               inbox: list[Event], deferred: list[Event]) -> CycleResult:
+        body = json.dumps(request.body(self.settings), sort_keys=True).encode("utf-8")
+        request_sha = hashlib.sha256(body).hexdigest()
+        request_id = new_request_id()
+        result.request_id = request_id
+        try:
+            reply = call_model(self.settings, self.api_key or "", request, self.ledger,
+                               request_id=request_id, sleep=self.sleep)
+        except BudgetExhausted as error:
+            result.outcome, result.reason = self._exhausted(str(error))
+            self.audit.append("model_call", request_id=request_id, request_sha256=request_sha,
+                              outcome="refused_budget", reason=str(error))
+            return self._defer(result, inbox, deferred)
+        except ModelError as error:
+            result.outcome, result.reason = "api_error", f"{error.kind}: {error}"
+            self.logger.warning("model_call_failed", kind=error.kind, status=error.status,
+                                msg=f"model call failed ({error.kind}): {error}; events deferred")
+            self.audit.append("model_call", request_id=request_id, request_sha256=request_sha,
+                              outcome=error.kind, reason=str(error))
+            return self._defer(result, inbox, deferred)
+        result.usage = reply.usage.to_json()
+        result.estimate = reply.estimate
+        self.audit.append("model_call", request_id=request_id, request_sha256=request_sha,
+                          outcome="ok", usage=reply.usage.to_json(), tokens=reply.usage.billable,
+                          estimate=reply.estimate, estimate_source=reply.estimate_source,
+                          attempts=reply.attempts, retried_errors=reply.errors,
+                          model=self.settings.model)
+        self.logger.info("model_call", request_id=request_id, tokens=reply.usage.billable,
+                         attempts=reply.attempts,
+                         msg=f"model answered after {reply.attempts} attempt(s), "
+                             f"{reply.usage.billable} tokens")
+        try:
+            checked = check_reply(reply.tool_input, self.settings, offered)
+        except ReplyError as error:
+            return self._rejected(result, str(error), request_id, inbox, deferred)
+        self._reset_rejections()
+        update_project(self.paths, checked.project, self.clock)
+        if checked.decision == "nothing" or checked.proposal is None:
+            result.outcome, result.reason = "nothing", checked.summary
+            self.audit.append("decision", request_id=request_id, decision="nothing",
+                              summary=checked.summary)
+            return self._process(result, inbox, deferred)
+        return self._propose(checked.proposal, checked.summary, checked.usage_evidence or {},
+                             request_id, result, inbox, deferred)
+
+    def _propose(self, proposal: dict[str, Any], summary: str, evidence: dict[str, Any],
+                 request_id: str, result: CycleResult, inbox: list[Event],
+                 deferred: list[Event]) -> CycleResult:
+        spool_dir = self.paths.spool_dir
+        spool_dir.mkdir(parents=True, exist_ok=True)
+        proposal = dict(proposal)
+        base, suffix = proposal["id"], 1
+        while (spool_dir / f"{proposal['id']}.json").exists():
+            suffix += 1
+            proposal["id"] = f"{base[:76]}-{suffix}"
+        try:
+            self.ledger.count_change(proposal["id"], self.settings.daily_change_cap)
+        except BudgetExhausted as error:
+            result.outcome, result.reason = self._exhausted(str(error))
+            self.audit.append("proposal_refused", request_id=request_id, id=proposal["id"],
+                              reason=str(error))
+            return self._defer(result, inbox, deferred)
+        path = spool_dir / f"{proposal['id']}.json"
+        digest = atomic_write_json(path, proposal)
+        record_expectation(self.paths, proposal["id"], proposal["title"], evidence)
+        files = [item["path"] for item in proposal.get("edits", []) + proposal.get("creates", [])]
+        self.audit.append("proposal", request_id=request_id, id=proposal["id"],
+                          title=proposal["title"], files=files, restart=proposal.get("restart", []),
+                          spool_file=str(path), sha256=digest, summary=summary,
+                          usage_evidence=evidence)
+        self.logger.info("proposal_written", proposal=proposal["id"], file=str(path),
+                         msg=f"proposal {proposal['id']} ({proposal['title']}) written to {path}")
+        result.outcome, result.reason = "proposed", proposal["title"]
+        result.proposal_id, result.proposal_path = proposal["id"], str(path)
+        return self._process(result, inbox, deferred)
+
+    def _rejected(self, result: CycleResult, reason: str, request_id: str,
+                  inbox: list[Event], deferred: list[Event]) -> CycleResult:
+        result.outcome, result.reason = "rejected", reason
+        count = self._count_rejection()
+        self.audit.append("reply_rejected", request_id=request_id, reason=reason,
+                          consecutive=count)
+        self.logger.warning("reply_rejected", reason=reason, consecutive=count,
+                            msg=f"model reply rejected, nothing applied: {reason}")
+        if count >= MAX_REJECTED_CYCLES:
+            self.audit.append("events_given_up", events=[event.id for event in inbox + deferred],
+                              reason=f"{count} unusable replies in a row")
+            self._reset_rejections()
+            return self._process(result, inbox, deferred)
+        return self._defer(result, inbox, deferred)
+
+    def _rejections_file(self) -> Path:
+        return self.conscious_dir / "rejections.json"
+
+    def _count_rejection(self) -> int:
+        try:
+            count = int(json.loads(self._rejections_file().read_text(encoding="utf-8"))["count"])
+        except (OSError, ValueError, KeyError, TypeError):
+            count = 0
+        self.conscious_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self._rejections_file(), {"count": count + 1})
+        return count + 1
+
+    def _reset_rejections(self) -> None:
+        try:
+            self._rejections_file().unlink()
+        except FileNotFoundError:
+            pass
+
+    def _write_dry_run(self, request: ModelRequest) -> None:
+        """Keep the last dry-run request (redacted) so an operator can read what would be sent."""
+        self.conscious_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.conscious_dir / "last-dry-run-request.json",
+                          request.body(self.settings), mode=0o640)
+
+    def maybe_anchor(self) -> bool:
+        """Anchor the audit head when the last anchor is older than `anchor_every`."""
+        if not self.audit.lines():
+            return False
+        last = self.audit.read_anchor_file()
+        if last is not None and self.clock() - last.time < self.settings.anchor_every:
+            return False
+        anchor(self.audit, self.logger)
+        return True

@@ -1,0 +1,75 @@
+"""`hostmind run conscious`: one cycle per start (hostmind-conscious.service is a oneshot).
+
+Started by hostmind-conscious.path when events arrive and by hostmind-conscious.timer; each
+start looks at the inbox and at the deferred events. Exit 0 whenever the cycle ended in a
+known state (including deferred, dormant and API down: the next start tries again), 78 on a
+bad config, 1 when a write that matters failed (a proposal, the audit log, the ledger).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from conscious.audit import AuditError
+from conscious.cycle import Cycle, CycleResult
+from conscious.settings import settings_from_section
+from unconscious import exitcodes
+from unconscious.atomic import AtomicWriteError
+from unconscious.config import ConfigError
+from unconscious.context import Context
+from unconscious.evidence import record_run
+from unconscious.log import configure, get_logger
+
+
+def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tuple[int, CycleResult | None]:
+    """Run one cycle; return (exit code, result). Evidence is recorded unless `dry_run`."""
+    log = logger or get_logger()
+    started = time.monotonic()
+    try:
+        config = context.load_config()
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("config_invalid", msg=str(problem))
+        return exitcodes.CONFIG_ERROR, None
+    settings = settings_from_section(config.section("conscious"))
+    cycle = Cycle(context.paths, settings, log)
+    try:
+        result = cycle.run(dry_run=dry_run)
+        if not dry_run:
+            cycle.maybe_anchor()
+    except (AtomicWriteError, AuditError) as error:
+        log.error("conscious_write_failed", error=str(error),
+                  msg=f"a write that matters failed, the cycle stops: {error}")
+        if not dry_run:
+            _evidence(context, ok=False, duration=time.monotonic() - started, error=str(error))
+        return exitcodes.FAILURE, None
+    log.info("conscious_cycle", outcome=result.outcome, events=result.events,
+             processed=result.processed, deferred=result.deferred,
+             msg=f"cycle {result.outcome}: {result.reason}")
+    if not dry_run:
+        _evidence(context, ok=result.ok, duration=time.monotonic() - started,
+                  error=None if result.ok else f"{result.outcome}: {result.reason}",
+                  counters={"events": result.events, "processed": result.processed,
+                            "deferred": result.deferred,
+                            "tokens": sum((result.usage or {}).values()),
+                            "proposals": 1 if result.outcome == "proposed" else 0,
+                            "redactions": result.redactions})
+    return exitcodes.OK, result
+
+
+def _evidence(context: Context, ok: bool, duration: float, error: str | None = None,
+              counters: dict[str, int] | None = None) -> None:
+    try:
+        record_run(context.paths, "conscious", ok=ok, duration=duration, counters=counters,
+                   error=error)
+    except AtomicWriteError as problem:
+        get_logger().error("evidence_write_failed", error=str(problem),
+                           msg=f"could not record the conscious evidence: {problem}")
+
+
+def main(context: Context) -> int:
+    """Entry point of `hostmind run conscious`."""
+    configure("conscious")
+    code, _ = run_once(context)
+    return code
