@@ -30,6 +30,9 @@ IN_PROGRESS = "in_progress"
 #: change.json exists but cannot be read; listed so nothing is silently lost.
 UNREADABLE = "unreadable"
 
+#: The rail name of a rollback an operator asked for (`hostmind rollback`).
+OPERATOR_RAIL = "operator"
+
 OUTCOMES = (COMMITTED, ROLLED_BACK, REFUSED, IN_PROGRESS, UNREADABLE)
 RECORD_NAME = "change.json"
 
@@ -155,11 +158,12 @@ def find_change(paths: Paths, key_or_id: str) -> ChangeRecord | None:
 
 
 def consecutive_rollbacks(records: list[ChangeRecord]) -> int:
-    """Count rolled-back changes since the last commit (refusals neither count nor reset)."""
+    """Count automatic rollbacks since the last commit (refusals and rollbacks an operator
+    asked for neither count nor reset the streak)."""
     count = 0
     for record in reversed(records):
         if record.outcome == COMMITTED:
             break
-        if record.outcome == ROLLED_BACK:
+        if record.outcome == ROLLED_BACK and record.rail != OPERATOR_RAIL:
             count += 1
     return count

@@ -1,0 +1,159 @@
+"""Rail 4, the test ratchet: the tests that passed before must still pass after.
+
+Runs the configured test command (pytest by default) in the staging copy with a timeout and
+reads its JUnit XML. The baseline is the set of test ids that passed at the last commit, kept
+in `{state}/ratchet/baseline.json`; it only moves forward, and only after a commit. A change is
+refused when a baseline test fails, errors, is skipped or is gone, when the command times out,
+or when it leaves no result file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conscious.rails.change import Refused
+from conscious.rails.settings import RailSettings
+from unconscious.atomic import atomic_write_json
+
+RAIL = "ratchet"
+JUNIT_NAME = ".hostmind-ratchet.xml"
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """The outcome of one run of the test command."""
+
+    passed: frozenset[str]
+    failed: frozenset[str]
+    skipped: frozenset[str]
+    seconds: float
+    exit_code: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"passed": sorted(self.passed), "failed": sorted(self.failed),
+                "skipped": sorted(self.skipped), "seconds": self.seconds,
+                "exit_code": self.exit_code}
+
+
+def baseline_path(state_dir: Path) -> Path:
+    return state_dir / "ratchet" / "baseline.json"
+
+
+def read_baseline(state_dir: Path) -> frozenset[str] | None:
+    """Return the baseline test ids, or None when no baseline was recorded yet.
+
+    Raise Refused if the baseline file exists but is unreadable: guessing would weaken the
+    ratchet.
+    """
+    path = baseline_path(state_dir)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+        return frozenset(str(item) for item in value["passed"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise Refused(RAIL, f"the ratchet baseline {path} is unreadable ({error}); "
+                            "remove it to re-establish the baseline from the live tree") from error
+
+
+def write_baseline(state_dir: Path, passed: frozenset[str], key: str) -> None:
+    """Record `passed` as the new baseline (after commit `key`). Raise AtomicWriteError."""
+    path = baseline_path(state_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"passed": sorted(passed), "key": key, "time": time.time()})
+
+
+def run_tests(tree: Path, settings: RailSettings) -> TestRun:
+    """Run the test command in `tree` and read its results. Raise Refused if that fails."""
+    junit = tree / JUNIT_NAME
+    junit.unlink(missing_ok=True)
+    argv = settings.expanded(settings.test_command, junit_xml=str(junit))
+    if not any(str(junit) in item for item in argv):
+        argv.append(f"--junitxml={junit}")
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("HOSTMIND_CRASH_AT", "PYTEST_ADDOPTS")}
+    environment.update(PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(argv, cwd=tree, env=environment, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    except OSError as error:
+        raise Refused(RAIL, f"the test command {argv[0]} cannot run: {error}") from error
+    try:
+        output, _ = process.communicate(timeout=settings.test_timeout)
+    except subprocess.TimeoutExpired as error:
+        # The tests may have started children of their own: end the whole session.
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise Refused(RAIL, f"the tests took more than {settings.test_timeout:g} s "
+                            "(apply.test_timeout)") from error
+    seconds = time.monotonic() - started
+    try:
+        results = _read_junit(junit)
+    except (OSError, ElementTree.ParseError) as error:
+        tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise Refused(RAIL, f"the test command (exit {process.returncode}) left no readable "
+                            f"results in {junit.name}: {error}; output: {' | '.join(tail)}"
+                      ) from error
+    finally:
+        junit.unlink(missing_ok=True)
+    passed, failed, skipped = results
+    # pytest: 0 all passed, 1 some failed, 5 none collected. Anything else (or a report that
+    # disagrees with the exit code) means the run itself went wrong: do not trust the report.
+    consistent = (process.returncode == 0 and not failed) or (process.returncode == 1 and failed)
+    if not consistent and process.returncode != 5:
+        raise Refused(RAIL, f"the test command exited {process.returncode} but its report lists "
+                            f"{len(failed)} failures; the run is not trustworthy")
+    return TestRun(passed, failed, skipped, seconds=seconds, exit_code=process.returncode)
+
+
+def _read_junit(path: Path) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    # The file comes from our own pytest run in the staging copy; CPython's expat (2.4+)
+    # refuses entity-expansion bombs, which is the attack S314 is about.
+    root = ElementTree.parse(path).getroot()  # noqa: S314
+    passed: set[str] = set()
+    failed: set[str] = set()
+    skipped: set[str] = set()
+    for case in root.iter("testcase"):
+        test_id = f"{case.get('classname', '')}::{case.get('name', '')}"
+        tags = {child.tag for child in case}
+        if tags & {"failure", "error"}:
+            failed.add(test_id)
+        elif "skipped" in tags:
+            skipped.add(test_id)
+        else:
+            passed.add(test_id)
+    return frozenset(passed), frozenset(failed - passed), frozenset(skipped)
+
+
+def judge(run: TestRun, baseline: frozenset[str]) -> None:
+    """Raise Refused if any test of `baseline` did not pass in `run`, naming them."""
+    lost = sorted(baseline - run.passed)
+    if not lost:
+        return
+    failed = [test for test in lost if test in run.failed]
+    skipped = [test for test in lost if test in run.skipped]
+    missing = [test for test in lost if test not in run.failed and test not in run.skipped]
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} now fail ({_names(failed)})")
+    if skipped:
+        parts.append(f"{len(skipped)} are now skipped ({_names(skipped)})")
+    if missing:
+        parts.append(f"{len(missing)} were removed ({_names(missing)})")
+    raise Refused(RAIL, f"{len(lost)} of {len(baseline)} tests that passed before no longer "
+                        f"pass: {'; '.join(parts)}")
+
+
+def _names(tests: list[str], limit: int = 5) -> str:
+    shown = ", ".join(tests[:limit])
+    return shown + (f" and {len(tests) - limit} more" if len(tests) > limit else "")

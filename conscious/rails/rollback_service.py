@@ -1,0 +1,66 @@
+"""hostmind-rollback@UNIT: `hostmind run rollback --unit UNIT`, the OnFailure= handler.
+
+When a hostmind unit fails for good, this waits for any running apply to finish (the rails
+lock), then restores the change in probation if there is one (recovery), and lets the breaker
+look at the units: a unit that exhausted its start limit pauses self-modification. Without a
+change in probation nothing is restored: a failure with no recent change is for a person, and
+the breaker makes sure one is asked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from conscious.audit import AuditError
+from conscious.rails import breaker
+from conscious.rails.engine import Rails
+from conscious.rails.lock import LockTimeout, rails_lock
+from conscious.rails.recovery import recover
+from conscious.rails.service import lock_timeout
+from conscious.rails.settings import RailSettings
+from conscious.rails.snapshot import SnapshotError
+from unconscious import exitcodes
+from unconscious.config import ConfigError
+from unconscious.context import Context
+from unconscious.log import configure, get_logger
+
+
+def failed_unit(service_args: list[str], environ: dict[str, str] | None = None) -> str:
+    """Return the failed unit: `--unit UNIT`, else $MONITOR_UNIT, else ''."""
+    parser = argparse.ArgumentParser(prog="hostmind run rollback", add_help=False)
+    parser.add_argument("--unit", default="")
+    known, _ = parser.parse_known_args(service_args)
+    env = os.environ if environ is None else environ
+    return str(known.unit or env.get("MONITOR_UNIT", ""))
+
+
+def main(context: Context) -> int:
+    """Run one rollback pass; return the exit code."""
+    configure("rollback")
+    log = get_logger()
+    unit = failed_unit(context.service_args) or "(unknown unit)"
+    try:
+        config = context.load_config()
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("config_invalid", msg=str(problem))
+        return exitcodes.CONFIG_ERROR
+    rails = Rails.create(context.paths, RailSettings.from_config(config, context.paths))
+    try:
+        with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
+            repaired = recover(rails)
+            paused = breaker.check(rails.paths, rails.settings, rails.systemctl)
+    except LockTimeout as error:
+        log.critical("rollback_failed", unit=unit, error=str(error), msg=str(error))
+        return exitcodes.FAILURE
+    except (SnapshotError, AuditError, OSError) as error:
+        log.critical("rollback_failed", unit=unit, error=str(error),
+                     msg=f"rollback after {unit} failed: {error}")
+        return exitcodes.FAILURE
+    summary = "; ".join(repaired) or "no change was in probation; nothing to restore"
+    if paused is not None:
+        summary += f"; self-modification is paused: {paused.reason}"
+    log.warning("rollback_checked", unit=unit, repaired=len(repaired),
+                msg=f"{unit} failed: {summary}")
+    return exitcodes.OK
