@@ -13,13 +13,14 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
     section = value.get("backup") or {}
     problems: list[ConfigProblem] = []
 
-    def problem(path: tuple[str, ...], message: str) -> None:
-        file, line = locate(("backup", *path))
+    def problem(path: tuple[str, ...], message: str, where: tuple[str, ...] | None = None) -> None:
+        # `where`: the key that made this one wrong, when the key itself was never written.
+        file, line = locate(("backup", *(where or path)))
         problems.append(ConfigProblem(file, line, ".".join(("backup", *path)), message))
 
     restic = section.get("restic") or {}
     if section.get("engine") == "restic" and not restic.get("repository"):
-        problem(("restic", "repository"), "required when backup.engine is 'restic'")
+        problem(("restic", "repository"), "required when backup.engine is 'restic'", where=("engine",))
     if section.get("compression") == "gzip" and int(section.get("compression_level", 3)) > 9:
         problem(("compression_level",), f"{section.get('compression_level')} is above 9, gzip's highest level")
     for name, source in (section.get("sources") or {}).items():
