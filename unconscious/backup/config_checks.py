@@ -22,7 +22,8 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
     if section.get("engine") == "restic" and not restic.get("repository"):
         problem(("restic", "repository"), "required when backup.engine is 'restic'", where=("engine",))
     if section.get("compression") == "gzip" and int(section.get("compression_level", 3)) > 9:
-        problem(("compression_level",), f"{section.get('compression_level')} is above 9, gzip's highest level")
+        level = section.get("compression_level")
+        problem(("compression_level",), f"{level} is above 9, gzip's highest level")
     for name, source in (section.get("sources") or {}).items():
         if source.get("path") in ("/", "") and not source.get("exclude"):
             problem(("sources", name, "exclude"),
