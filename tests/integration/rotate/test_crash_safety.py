@@ -1,0 +1,100 @@
+"""Kill the rotator with SIGKILL at every step while a writer appends numbered lines.
+
+For each crash point: a real writer process appends `line NNNNNNNNN` lines; a real rotation
+subprocess is killed there (HOSTMIND_ROTATE_CRASH_AT); every archive left looking valid must
+decompress; the next run recovers (and rotates again); then the live log plus every archive,
+decompressed, must hold each line the writer wrote exactly once, with no working file or
+intent left behind. The scenarios run side by side (they are mostly waiting on processes).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tests.integration.rotate.harness import Writer, accounting, all_lines, make_tree, prefill, work_files
+from unconscious.rotate.codecs import codec_for_name
+from unconscious.rotate.crashpoint import POINTS
+
+PREFILL_LINES = 200_000  # 3 MB: more than one compression chunk, so "during" points fire
+CREATE_POINTS = [name for name in POINTS if name.startswith(("create_", "finish_"))]
+COPY_POINTS = [name for name in POINTS if name.startswith(("copy_", "finish_"))]
+PENDING_POINTS = [name for name in POINTS if name.startswith("pending_")]
+
+
+def _rule(mode: str, writer_pid: int, log: Path, delaycompress: bool = False) -> dict[str, object]:
+    rule: dict[str, object] = {"paths": [str(log)], "keep": 50, "mode": mode, "delaycompress": delaycompress}
+    if mode == "create":
+        rule["reopen"] = {"command": ["kill", "-HUP", str(writer_pid)], "settle": "50ms", "timeout": "5s"}
+    else:
+        rule["pause_writers"] = True
+    return rule
+
+
+def _valid_looking_archives_decompress(log: Path) -> list[str]:
+    broken = []
+    for path in log.parent.iterdir():
+        if path.name.startswith(log.name + ".") and ".hostmind-" not in path.name:
+            try:
+                with open(path, "rb") as raw:
+                    for _chunk in codec_for_name(path.name).chunks(raw):
+                        pass
+            except Exception as error:  # noqa: BLE001 - any failure means a broken archive
+                broken.append(f"{path.name}: {error}")
+    return broken
+
+
+def _scenario(root: Path, mode: str, point: str, delaycompress: bool = False) -> str | None:
+    """Run one crash scenario; return a description of what went wrong, or None."""
+    tree = make_tree(root)
+    log = tree.logs / "app.log"
+    writer = Writer(log, prefill(log, PREFILL_LINES))
+    try:
+        tree.configure({"app": _rule(mode, writer.pid, log, delaycompress)})
+        time.sleep(0.05)
+        # A first rotation leaves an older archive, so the crash run has one to shift.
+        first = tree.rotate("--force")
+        if first.returncode != 0:
+            return f"first run exited {first.returncode}: {first.stderr[-500:]}"
+        crashed = tree.rotate("--force", crash_at=point)
+        if crashed.returncode != -9:
+            return f"crash point not reached (exit {crashed.returncode}): {crashed.stderr[-300:]}"
+        broken = _valid_looking_archives_decompress(log)
+        if broken:
+            return f"archives that look valid but are not after the crash: {broken}"
+        recovered = tree.rotate("--force")
+        if recovered.returncode != 0 or "recovered" not in recovered.stderr:
+            return f"recovery run exited {recovered.returncode}: {recovered.stderr[-800:]}"
+    finally:
+        written = writer.stop()
+    missing, duplicated, foreign = accounting(all_lines(log), written)
+    leftovers = work_files(tree.logs) + [path.name for path in (tree.state / "rotate" / "intents").glob("*")]
+    if missing or duplicated or foreign or leftovers:
+        return (f"{len(missing)} lost (first {missing[:3]}), {len(duplicated)} duplicated "
+                f"(first {duplicated[:3]}), {foreign} broken lines, left behind {leftovers}")
+    return None
+
+
+def _run_all(tmp_path: Path, mode: str, points: list[str], delaycompress: bool = False) -> dict[str, str]:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {point: pool.submit(_scenario, tmp_path / point, mode, point, delaycompress)
+                   for point in points}
+    return {point: result for point, future in futures.items() if (result := future.result())}
+
+
+def test_the_crash_points_cover_at_least_twenty_steps() -> None:
+    assert len(set(CREATE_POINTS) | set(COPY_POINTS) | set(PENDING_POINTS)) >= 20
+    assert set(POINTS) == set(CREATE_POINTS) | set(COPY_POINTS) | set(PENDING_POINTS)
+
+
+def test_create_mode_killed_at_any_step_loses_and_duplicates_no_line(tmp_path: Path) -> None:
+    assert {} == _run_all(tmp_path, "create", CREATE_POINTS)
+
+
+def test_copytruncate_killed_at_any_step_loses_and_duplicates_no_line(tmp_path: Path) -> None:
+    assert {} == _run_all(tmp_path, "copytruncate", COPY_POINTS)
+
+
+def test_delayed_compression_killed_at_any_step_loses_and_duplicates_no_line(tmp_path: Path) -> None:
+    assert {} == _run_all(tmp_path, "create", PENDING_POINTS, delaycompress=True)

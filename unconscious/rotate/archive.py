@@ -1,0 +1,76 @@
+"""Temp archives: opened under a hidden name, filled in chunks, fsynced, verified, then renamed.
+
+A temp archive never looks valid (its name carries `.hostmind-tmp`); it becomes an archive
+only by a rename after `verify` has decompressed it and matched every byte that went in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from unconscious.rotate.codecs import Codec, Segment, copy_range, verify
+
+
+def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0) -> BinaryIO:
+    """Open `path` for writing after its first `keep_length` bytes (a fresh file when 0).
+
+    Raise OSError (EROFS, ENOSPC, EACCES) before anything of the log is touched.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.ftruncate(fd, keep_length)
+        os.lseek(fd, keep_length, os.SEEK_SET)
+        os.fchmod(fd, mode)
+        if owner is not None and owner != (os.geteuid(), os.getegid()):
+            os.fchown(fd, *owner)
+    except OSError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb", buffering=0)
+
+
+def seal(raw: BinaryIO) -> int:
+    """Flush and fsync `raw`, close it and return its size. Raise OSError (e.g. ENOSPC)."""
+    try:
+        raw.flush()
+        os.fsync(raw.fileno())
+        return os.fstat(raw.fileno()).st_size
+    finally:
+        raw.close()
+
+
+def add_frame(raw: BinaryIO, codec: Codec, source_fd: int, start: int, end: int | None,
+              on_chunk: Callable[[], None] | None = None) -> tuple[int, Segment]:
+    """Compress bytes [start, end) of `source_fd` as one frame; return (end offset, segment)."""
+    digest = hashlib.sha256()
+    writer = codec.frame_writer(raw)
+    reached = copy_range(source_fd, start, end, writer, digest, on_chunk)
+    writer.close()
+    return reached, Segment(reached - start, digest.hexdigest())
+
+
+def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
+                   owner: tuple[int, int] | None) -> tuple[Segment, int]:
+    """Compress all of `source` into a fresh `temp`, fsync and verify it.
+
+    Return (segment that went in, archive size). Raise OSError or VerifyError; the temp file is
+    removed on failure.
+    """
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        raw = open_temp(temp, mode, owner)
+        try:
+            _reached, segment = add_frame(raw, codec, fd, 0, None)
+        finally:
+            size = seal(raw)
+        verify(temp, codec, [segment])
+        return segment, size
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(fd)

@@ -1,0 +1,159 @@
+"""`copytruncate` mode, for writers that cannot reopen: copy, catch up, truncate, account.
+
+Order (intent written before each irreversible step):
+ 1. intent PLANNED; compress [0, S) of the live log into a hidden temp archive, fsync, verify.
+ 2. intent HEAD_VERIFIED (with S, its digest, and a digest of the log's first bytes).
+ 3. catch up: copy what was appended since S into a hidden tail file, until a pass finds
+    little new (those copies are short, so the final window is short).
+ 4. intent TRUNCATING; optionally pause the writers (SIGSTOP); read the last bytes into the
+    tail file and ftruncate the log right away; resume the writers. The loss window is the
+    time between that last read hitting end-of-file and the truncate; it is measured and
+    reported (`window_seconds`); with `pause_writers` it is closed.
+ 5. fsync the tail file; append it to the archive as a second frame; verify both segments.
+ 6. intent VERIFIED; finish (finish.py).
+Recovery tells "truncated" from "not yet" by the digest of the log's first bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from unconscious.rotate import intent as intents
+from unconscious.rotate import writers
+from unconscious.rotate.archive import add_frame, open_temp, seal
+from unconscious.rotate.codecs import CHUNK, Codec, Segment, verify
+from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.env import Rotated, RotateEnv
+from unconscious.rotate.finish import finish
+from unconscious.rotate.fsutil import RotationError, remove_durably
+from unconscious.rotate.intent import Intent
+from unconscious.rotate.rules import Rule
+
+PREFIX_LENGTH = 64 * 1024
+CATCH_UP_ROUNDS = 8
+SMALL_TAIL = 64 * 1024
+
+
+def prefix_digest(fd: int, length: int) -> str:
+    """Return the SHA-256 of the first `length` bytes behind `fd` (fewer if the file is shorter)."""
+    return hashlib.sha256(os.pread(fd, length, 0)).hexdigest()
+
+
+def _append_from(fd: int, start: int, tail_fd: int) -> int:
+    """Copy [start, EOF) of `fd` to the end of `tail_fd`; return the offset reached."""
+    offset = start
+    while data := os.pread(fd, CHUNK, offset):
+        os.write(tail_fd, data)
+        offset += len(data)
+    return offset
+
+
+def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
+    """Rotate `planned.source` by copy and truncate. Raise RotationError or OSError.
+
+    Until the truncate, a failure undoes everything and leaves the log untouched.
+    """
+    started = time.monotonic()
+    source, temp, tail = Path(planned.source), Path(planned.temp_archive), Path(planned.tail_file)
+    intents.save(env.state_dir, planned)
+    crashpoint("copy_after_intent")
+    fd = os.open(source, os.O_RDWR)
+    try:
+        stat = os.fstat(fd)
+        try:
+            raw = open_temp(temp, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+        except OSError as error:
+            undo(env, planned)
+            raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
+        try:
+            try:
+                head_end, head = add_frame(raw, codec, fd, 0, stat.st_size,
+                                           lambda: crashpoint("copy_during_head"))
+            finally:
+                head_archive_length = seal(raw)
+            verify(temp, codec, [head])
+            crashpoint("copy_after_head_verified")
+            planned.phase = intents.HEAD_VERIFIED
+            planned.head_length, planned.head_sha256 = head.length, head.sha256
+            planned.head_archive_length = head_archive_length
+            planned.prefix_length = min(head_end, PREFIX_LENGTH)
+            planned.prefix_sha256 = prefix_digest(fd, planned.prefix_length)
+            intents.save(env.state_dir, planned)
+            crashpoint("copy_after_intent_head")
+            tail_fd = os.open(tail, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        except BaseException:
+            undo(env, planned)
+            raise
+        try:
+            offset = head_end
+            for _round in range(CATCH_UP_ROUNDS):
+                reached = _append_from(fd, offset, tail_fd)
+                small = reached - offset < SMALL_TAIL
+                offset = reached
+                if small:
+                    break
+            crashpoint("copy_after_catch_up")
+            planned.phase = intents.TRUNCATING
+            if rule.pause_writers:
+                planned.paused = writers.pause(writers.holders(source))
+            intents.save(env.state_dir, planned)
+            crashpoint("copy_after_intent_truncating")
+            # The window: from the read that finds end-of-file to the truncate. Nothing else in it.
+            reached = _append_from(fd, offset, tail_fd)
+            window_start = time.perf_counter()
+            os.ftruncate(fd, 0)
+            window = time.perf_counter() - window_start
+            writers.resume(planned.paused)
+            caught_up = reached - head_end
+            crashpoint("copy_after_truncate")
+            os.fsync(tail_fd)
+            crashpoint("copy_after_tail_fsync")
+        finally:
+            writers.resume(planned.paused)  # never leave a writer stopped, whatever failed
+            os.close(tail_fd)
+    finally:
+        os.close(fd)
+    size = append_tail(planned, codec)
+    crashpoint("copy_after_tail_frame")
+    planned.phase = intents.VERIFIED
+    planned.window_seconds = window
+    intents.save(env.state_dir, planned)
+    final = finish(env, rule, planned)
+    return Rotated(source=str(source), archive=str(final), bytes_in=reached, bytes_out=size,
+                   seconds=time.monotonic() - started, window_seconds=window, caught_up_bytes=caught_up)
+
+
+def append_tail(planned: Intent, codec: Codec) -> int:
+    """Append the tail file to the temp archive after its verified head; verify; return its size.
+
+    Idempotent: the archive is first cut back to the head, so a partial earlier append is gone.
+    """
+    temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
+    stat = temp.stat()
+    tail_fd = os.open(tail, os.O_RDONLY)
+    try:
+        raw = open_temp(temp, stat.st_mode & 0o7777, None, keep_length=planned.head_archive_length)
+        try:
+            _reached, tail_segment = add_frame(raw, codec, tail_fd, 0, None)
+        finally:
+            size = seal(raw)
+    finally:
+        os.close(tail_fd)
+    segments = [Segment(planned.head_length, planned.head_sha256), tail_segment]
+    verify(temp, codec, segments)
+    planned.segments = [[segment.length, segment.sha256] for segment in segments]
+    return size
+
+
+def undo(env: RotateEnv, planned: Intent) -> None:
+    """Forget a copytruncate that never truncated: remove temp archive, tail file and intent."""
+    writers.resume(planned.paused)
+    for path in (Path(planned.temp_archive), Path(planned.tail_file)):
+        try:
+            remove_durably(path)
+        except OSError:
+            pass  # a read-only archive directory: nothing was created there
+    intents.remove(env.state_dir, planned)

@@ -1,0 +1,112 @@
+"""`create` mode: compress the head in place, rename, new file, reopen, compress the tail.
+
+Order (each irreversible step preceded by an intent write, see intent.py):
+ 1. intent PLANNED; compress bytes [0, S) of the live log into a hidden temp archive. A full
+    or read-only archive directory fails here, with the log untouched.
+ 2. intent RENAMING; rename the log to a hidden staging name; create the new empty log with
+    the old one's mode and owner (or the rule's); tell the writer to reopen; wait until the
+    staging file stops growing.
+ 3. compress [S, end) of the staging file into the same frame; fsync; verify by decompressing.
+ 4. intent VERIFIED; finish (finish.py): shift older archives, rename temp to final, drop
+    the staging file, prune.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from unconscious.rotate import intent as intents
+from unconscious.rotate.archive import open_temp, seal
+from unconscious.rotate.codecs import Codec, Segment, copy_range, verify
+from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.env import Rotated, RotateEnv
+from unconscious.rotate.finish import finish
+from unconscious.rotate.fsutil import RotationError, create_log, fsync_dir, owner_ids, remove_durably
+from unconscious.rotate.intent import Intent
+from unconscious.rotate.reopen import tell_writer, wait_until_quiet
+from unconscious.rotate.rules import Rule
+
+
+def new_log_attributes(rule: Rule, stat: os.stat_result) -> tuple[int, int, int]:
+    """Return (mode, uid, gid) for the new log: the rule's `create` settings, else the old file's."""
+    mode = rule.create_mode if rule.create_mode is not None else stat.st_mode & 0o7777
+    uid, gid = owner_ids(rule.create_owner, rule.create_group, stat.st_uid, stat.st_gid)
+    return mode, uid, gid
+
+
+def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
+    """Rotate `planned.source` in create mode. Raise RotationError or OSError on failure.
+
+    Before the rename, a failure undoes everything (temp archive removed, log untouched).
+    After it, the intent stays so the next run finishes from the staging file.
+    """
+    started = time.monotonic()
+    source, staging, temp = Path(planned.source), Path(planned.staging), Path(planned.temp_archive)
+    intents.save(env.state_dir, planned)
+    crashpoint("create_after_intent")
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        stat = os.fstat(fd)
+        digest = hashlib.sha256()
+        try:
+            raw = open_temp(temp, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+        except OSError as error:
+            _undo(env, planned)
+            raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
+        try:
+            writer = codec.frame_writer(raw)
+            head_end = copy_range(fd, 0, stat.st_size, writer, digest,
+                                  lambda: crashpoint("create_during_head"))
+            crashpoint("create_after_head")
+            planned.phase = intents.RENAMING
+            intents.save(env.state_dir, planned)
+        except BaseException:
+            raw.close()
+            _undo(env, planned)
+            raise
+        # From here on the staging file holds every byte: failures leave the intent for recovery.
+        warnings: list[str] = []
+        try:
+            os.rename(source, staging)
+            fsync_dir(source.parent)
+            crashpoint("create_after_rename")
+            mode, uid, gid = new_log_attributes(rule, stat)
+            create_log(source, mode, uid, gid)
+            crashpoint("create_after_new_file")
+            try:
+                tell_writer(rule.reopen, env.systemctl)
+            except RotationError as error:
+                warnings.append(str(error))
+            crashpoint("create_after_reopen")
+            if not wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout):
+                warnings.append(f"{staging}: the writer kept writing to the old file for "
+                                f"{rule.reopen.timeout:g}s after being told to reopen")
+            end = copy_range(fd, head_end, None, writer, digest)
+            writer.close()
+            crashpoint("create_after_tail")
+        finally:
+            size = seal(raw)
+        segment = Segment(end, digest.hexdigest())
+        verify(temp, codec, [segment])
+        crashpoint("create_after_verify")
+    finally:
+        os.close(fd)
+    planned.phase = intents.VERIFIED
+    planned.segments = [[segment.length, segment.sha256]]
+    intents.save(env.state_dir, planned)
+    crashpoint("create_after_intent_verified")
+    final = finish(env, rule, planned)
+    return Rotated(source=str(source), archive=str(final), bytes_in=end, bytes_out=size,
+                   seconds=time.monotonic() - started, warnings=warnings)
+
+
+def _undo(env: RotateEnv, planned: Intent) -> None:
+    """Forget a rotation that never touched the log: remove the temp archive and the intent."""
+    try:
+        remove_durably(Path(planned.temp_archive))
+    except OSError:
+        pass  # a read-only archive directory has no temp file to remove
+    intents.remove(env.state_dir, planned)

@@ -1,0 +1,72 @@
+"""The last steps every rotation shares: shift older archives, rename, drop the source, prune.
+
+Each step is idempotent, so recovery calls `finish` again after a crash at any point in it:
+a shift is done only if its source exists and its target does not; the temp archive is renamed
+only if it still exists and would overwrite nothing; the staging or tail file is deleted only
+once the intent records the final archive as in place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from unconscious.rotate import intent as intents
+from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.env import RotateEnv
+from unconscious.rotate.fsutil import RotationError, remove_durably, rename_durably
+from unconscious.rotate.intent import Intent
+from unconscious.rotate.naming import expired
+from unconscious.rotate.rules import Rule
+
+
+def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
+    """Complete a rotation whose temp archive is verified (phase VERIFIED or later).
+
+    Return the final archive path. Raise RotationError when the final name is taken by a file
+    this rotation did not make, or when neither the temp nor the final archive exists.
+    """
+    temp, final = Path(planned.temp_archive), Path(planned.final_archive)
+    if planned.phase != intents.ARCHIVED:
+        if temp.exists():
+            for index, (old, new) in enumerate(planned.shifts):
+                if os.path.lexists(old) and not os.path.lexists(new):
+                    rename_durably(Path(old), Path(new))
+                    if index == 0:
+                        crashpoint("finish_during_shift")
+            crashpoint("finish_after_shift")
+            if os.path.lexists(final):
+                raise RotationError(f"{final} exists and was not made by this rotation; "
+                                    f"the verified archive is kept as {temp}")
+            rename_durably(temp, final)
+            crashpoint("finish_after_final_rename")
+        elif not final.exists():
+            raise RotationError(f"neither {temp} nor {final} exists; the log's bytes are still "
+                                f"in {planned.staging or planned.tail_file}")
+        planned.phase = intents.ARCHIVED
+        intents.save(env.state_dir, planned)
+        crashpoint("finish_after_intent_archived")
+    for work_file in (planned.staging, planned.tail_file):
+        if work_file:
+            _remove_work_file(Path(work_file), planned)
+    crashpoint("finish_after_source_removed")
+    if rule is not None:
+        for expired_archive in expired(rule, Path(planned.source), env.clock()):
+            remove_durably(expired_archive)
+    crashpoint("finish_after_prune")
+    intents.remove(env.state_dir, planned)
+    return final
+
+
+def _remove_work_file(path: Path, planned: Intent) -> None:
+    """Delete the staging or tail file, unless bytes were added after they were archived."""
+    archived = sum(int(length) for length, _digest in planned.segments)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if planned.staging and path == Path(planned.staging) and size > archived:
+        raise RotationError(
+            f"{path}: {size - archived} bytes were written after the rotation (the writer did "
+            f"not reopen the log); the file is kept, bytes from offset {archived} are not archived")
+    remove_durably(path)

@@ -1,0 +1,71 @@
+"""Small durable file-system steps the rotation is built from."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from pathlib import Path
+
+
+class RotationError(Exception):
+    """A rotation that could not be done; the message says which file and why."""
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames and deletions in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_durably(path: Path) -> bool:
+    """Delete `path` if present and fsync its directory; return whether it existed."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    fsync_dir(path.parent)
+    return True
+
+
+def rename_durably(source: Path, target: Path) -> None:
+    """Rename within a file system and fsync the directories involved."""
+    os.rename(source, target)
+    fsync_dir(target.parent)
+    if source.parent != target.parent:
+        fsync_dir(source.parent)
+
+
+def create_log(path: Path, mode: int, uid: int, gid: int) -> bool:
+    """Create an empty log at `path` with `mode` and owner; return False if it already exists.
+
+    O_EXCL: a writer that already recreated the file keeps its file and its lines.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, mode)  # the umask must not narrow the mode the rule asked for
+        if (uid, gid) != (os.geteuid(), os.getegid()):
+            os.fchown(fd, uid, gid)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(path.parent)
+    return True
+
+
+def owner_ids(owner: str | None, group: str | None, default_uid: int, default_gid: int) -> tuple[int, int]:
+    """Resolve user and group names (or numbers). Raise RotationError for an unknown name."""
+    try:
+        uid = default_uid if owner is None else (
+            int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid)
+        gid = default_gid if group is None else (
+            int(group) if group.isdigit() else grp.getgrnam(group).gr_gid)
+    except KeyError as error:
+        raise RotationError(f"unknown user or group {error}") from error
+    return uid, gid

@@ -1,0 +1,60 @@
+"""Compressing an archive that delaycompress left plain, as its own journaled operation.
+
+intent PLANNED -> compress to a hidden temp, fsync, verify -> rename to `<archive><ext>` ->
+delete the plain archive -> drop the intent. After a crash: if the compressed name exists, it
+was verified before its rename, so the plain copy is deleted; otherwise the temp is removed and
+the next run starts over.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from unconscious.rotate import intent as intents
+from unconscious.rotate.archive import compress_whole
+from unconscious.rotate.codecs import Codec
+from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.env import Rotated, RotateEnv
+from unconscious.rotate.fsutil import remove_durably, rename_durably
+from unconscious.rotate.intent import Intent
+from unconscious.rotate.naming import temp_path
+
+
+def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) -> Rotated | None:
+    """Compress the plain archive `plain` in place of itself; None if its target name is taken."""
+    final = plain.parent / f"{plain.name}{codec.extension}"
+    if final.exists():
+        return None
+    temp = temp_path(final)
+    planned = Intent(kind="compress", source=str(plain), codec=codec.name, level=codec.level,
+                     threads=codec.threads, temp_archive=str(temp), final_archive=str(final),
+                     rule=rule_name, started=env.clock())
+    intents.save(env.state_dir, planned)
+    crashpoint("pending_after_intent")
+    stat = plain.stat()
+    try:
+        segment, size = compress_whole(plain, temp, codec, stat.st_mode & 0o7777, (stat.st_uid, stat.st_gid))
+    except BaseException:
+        intents.remove(env.state_dir, planned)
+        raise
+    os.utime(temp, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # age-based pruning keeps working
+    crashpoint("pending_after_compress")
+    rename_durably(temp, final)
+    crashpoint("pending_after_rename")
+    remove_durably(plain)
+    intents.remove(env.state_dir, planned)
+    return Rotated(source=str(plain), archive=str(final), bytes_in=segment.length, bytes_out=size)
+
+
+def recover_compress(env: RotateEnv, planned: Intent) -> str:
+    """Finish or undo an interrupted `compress_archive`; return what was done."""
+    temp, final, plain = Path(planned.temp_archive), Path(planned.final_archive), Path(planned.source)
+    if final.exists():
+        remove_durably(plain)
+        remove_durably(temp)
+        intents.remove(env.state_dir, planned)
+        return "finished"
+    remove_durably(temp)
+    intents.remove(env.state_dir, planned)
+    return "undone"

@@ -1,0 +1,121 @@
+"""Rotation rules as the code uses them, built from the validated `rotate.rules` map.
+
+The schema (config/schema/rotate.yaml) documents every key with its default; `Rule` holds the
+same defaults (a unit test asserts they agree), so a rule may name only what it changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from unconscious.config.duration import parse_duration, parse_size
+
+PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 30 * 86400.0}
+
+
+@dataclass(frozen=True)
+class Reopen:
+    """How the writer of a `create`-mode log is told to reopen it."""
+
+    signal_unit: str | None = None
+    signal: str = "HUP"
+    reload_unit: str | None = None
+    command: tuple[str, ...] | None = None
+    timeout: float = 30.0
+    settle: float = 0.2
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.signal_unit or self.reload_unit or self.command)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule: which files, when, how many kept, and how."""
+
+    name: str
+    paths: tuple[str, ...]
+    size: int | None = None
+    every: float | None = None
+    minsize: int | None = None
+    maxsize: int | None = None
+    keep: int = 7
+    maxage: float | None = None
+    missingok: bool = False
+    notifempty: bool = True
+    dateext: bool = False
+    dateformat: str = "-%Y%m%d"
+    compress: str = "zstd"
+    level: int | None = None
+    threads: int = 2
+    delaycompress: bool = False
+    olddir: str | None = None
+    mode: str = "create"
+    pause_writers: bool = False
+    create_mode: int | None = None
+    create_owner: str | None = None
+    create_group: str | None = None
+    reopen: Reopen = field(default_factory=Reopen)
+
+
+def _optional(value: Any, parse: Any) -> Any:
+    return None if value is None else parse(value)
+
+
+def _period(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value in PERIODS:
+        return PERIODS[value]
+    return parse_duration(value)
+
+
+def build_rule(name: str, raw: dict[str, Any]) -> Rule:
+    """Return the Rule for `rotate.rules.<name>` (already schema-validated). Raise ValueError."""
+    create = raw.get("create") or {}
+    reopen = raw.get("reopen") or {}
+    mode_text = create.get("mode")
+    return Rule(
+        name=name,
+        paths=tuple(raw.get("paths", ())),
+        size=_optional(raw.get("size"), parse_size),
+        every=_period(raw.get("every")),
+        minsize=_optional(raw.get("minsize"), parse_size),
+        maxsize=_optional(raw.get("maxsize"), parse_size),
+        keep=int(raw.get("keep", 7)),
+        maxage=_optional(raw.get("maxage"), parse_duration),
+        missingok=bool(raw.get("missingok", False)),
+        notifempty=bool(raw.get("notifempty", True)),
+        dateext=bool(raw.get("dateext", False)),
+        dateformat=str(raw.get("dateformat", "-%Y%m%d")),
+        compress=str(raw.get("compress", "zstd")),
+        level=raw.get("level"),
+        threads=int(raw.get("threads", 2)),
+        delaycompress=bool(raw.get("delaycompress", False)),
+        olddir=raw.get("olddir"),
+        mode=str(raw.get("mode", "create")),
+        pause_writers=bool(raw.get("pause_writers", False)),
+        create_mode=None if mode_text is None else int(str(mode_text), 8),
+        create_owner=create.get("owner"),
+        create_group=create.get("group"),
+        reopen=Reopen(
+            signal_unit=reopen.get("signal_unit"),
+            signal=str(reopen.get("signal", "HUP")),
+            reload_unit=reopen.get("reload_unit"),
+            command=None if reopen.get("command") is None else tuple(reopen["command"]),
+            timeout=parse_duration(reopen.get("timeout", 30)),
+            settle=parse_duration(reopen.get("settle", 0.2)),
+        ),
+    )
+
+
+def build_rules(section: dict[str, Any]) -> list[Rule]:
+    """Return the rules of the `rotate` section, sorted by name (disabled ones left out)."""
+    rules = section.get("rules") or {}
+    return [build_rule(name, raw) for name, raw in sorted(rules.items())
+            if raw is not None and raw.get("enabled", True)]
+
+
+def rule_field_names() -> list[str]:
+    return [item.name for item in fields(Rule)]

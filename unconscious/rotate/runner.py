@@ -1,0 +1,185 @@
+"""One pass of rotation: recover, then for each rule and file decide, rotate, prune, account.
+
+`run_pass` does the work and returns a RunReport; service.py wraps it with config, lock,
+journal, evidence and exit code. Every file is handled on its own: one failure is reported and
+the others still rotate.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unconscious.events import EventSpool
+from unconscious.rotate import state as states
+from unconscious.rotate.codecs import Codec
+from unconscious.rotate.copytruncate import rotate_copytruncate
+from unconscious.rotate.create import rotate_create
+from unconscious.rotate.env import Rotated, RotateEnv
+from unconscious.rotate.fsutil import RotationError, remove_durably
+from unconscious.rotate.intent import Intent
+from unconscious.rotate.naming import (
+    archive_dir,
+    expired,
+    final_archive,
+    is_work_file,
+    shift_plan,
+    staging_path,
+    tail_path,
+    temp_path,
+    uncompressed_older,
+)
+from unconscious.rotate.pending import compress_archive
+from unconscious.rotate.recovery import recover_all
+from unconscious.rotate.rules import Rule
+from unconscious.rotate.triggers import due, limit
+
+
+@dataclass
+class RunReport:
+    """What one pass did, for the journal, the evidence and `--json`."""
+
+    examined: int = 0
+    rotated: list[Rotated] = field(default_factory=list)
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    compressed: list[Rotated] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def bytes_in(self) -> int:
+        return sum(item.bytes_in for item in self.rotated)
+
+    @property
+    def bytes_out(self) -> int:
+        return sum(item.bytes_out for item in self.rotated)
+
+
+def expand(rule: Rule) -> tuple[list[Path], list[str]]:
+    """Return (existing log files matched by the rule, problems for missing ones)."""
+    found: list[Path] = []
+    problems: list[str] = []
+    for pattern in rule.paths:
+        matches = [Path(match) for match in sorted(glob.glob(pattern))]
+        matches = [path for path in matches
+                   if path.is_file() and not path.is_symlink() and not is_work_file(path)
+                   and not path.name.endswith((".gz", ".zst"))]
+        if not matches and not rule.missingok:
+            problems.append(f"rule {rule.name}: {pattern} matches no log file (set missingok to allow)")
+        found.extend(path.absolute() for path in matches)
+    return list(dict.fromkeys(found)), problems
+
+
+def plan(rule: Rule, source: Path, now: float) -> tuple[Intent, Codec]:
+    """Return the intent of rotating `source` under `rule`, and the codec it will use."""
+    codec = Codec("none" if rule.delaycompress or rule.compress == "none" else rule.compress,
+                  rule.level, rule.threads)
+    final = final_archive(rule, source, codec.extension, now)
+    return Intent(
+        kind="rotate", source=str(source), mode=rule.mode, codec=codec.name, level=codec.level,
+        threads=codec.threads, staging=str(staging_path(source)) if rule.mode == "create" else "",
+        tail_file=str(tail_path(source)) if rule.mode == "copytruncate" else "",
+        temp_archive=str(temp_path(final)), final_archive=str(final),
+        shifts=shift_plan(rule, source), prune_keep=rule.keep,
+        archive_dir=str(archive_dir(rule, source)), rule=rule.name, started=now,
+    ), codec
+
+
+def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
+             dry_run: bool = False, force: bool = False) -> RunReport:
+    """Recover, then rotate what is due. Return the report; never raise for one file's failure."""
+    report = RunReport()
+    by_name = {rule.name: rule for rule in rules}
+    if not dry_run:
+        report.recovered, problems = recover_all(env, by_name)
+        report.errors.extend(problems)
+    state, warning = states.load(env.state_dir)
+    if warning:
+        report.warnings.append(warning)
+        env.log.warning("state_rebuilt", msg=warning)
+    for rule in rules:
+        files, problems = expand(rule)
+        report.errors.extend(problems)
+        for source in files:
+            report.examined += 1
+            try:
+                _one_file(env, rule, source, state, report, spool, dry_run, force)
+            except (OSError, RotationError, ValueError) as error:
+                message = f"{source}: {error}"
+                report.errors.append(message)
+                env.log.error("rotation_failed", file=str(source), rule=rule.name, msg=message)
+    if not dry_run:
+        states.save(env.state_dir, state)
+    return report
+
+
+def _one_file(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState,
+              report: RunReport, spool: EventSpool | None, dry_run: bool, force: bool) -> None:
+    now = env.clock()
+    size = source.stat().st_size
+    remembered = state.get(rule, source, now)
+    _watch_growth(env, rule, source, size, remembered, spool, dry_run)
+    reason = due(rule, size, remembered.last_rotated, now, force)
+    if rule.mode == "copytruncate" and size == 0:
+        reason = None  # nothing to copy; an empty head also could not be told from a truncate
+    if reason is not None:
+        intent, codec = plan(rule, source, now)
+        if dry_run:
+            report.planned.append({"file": str(source), "rule": rule.name, "reason": reason,
+                                   "archive": intent.final_archive, "mode": rule.mode, "bytes": size})
+        else:
+            rotate = rotate_create if rule.mode == "create" else rotate_copytruncate
+            done = rotate(env, rule, intent, codec)
+            remembered.last_rotated = now
+            report.rotated.append(done)
+            report.warnings.extend(done.warnings)
+            for text in done.warnings:
+                env.log.warning("reopen_failed", file=str(source), msg=text)
+            env.log.info("log_rotated", file=done.source, archive=done.archive, rule=rule.name,
+                         bytes_in=done.bytes_in, bytes_out=done.bytes_out, reason=reason,
+                         seconds=round(done.seconds, 3), window_us=round(done.window_seconds * 1e6, 1),
+                         msg=f"rotated {done.source} ({done.bytes_in} bytes) to {done.archive} "
+                             f"({done.bytes_out} bytes): {reason}")
+    remembered.last_size = source.stat().st_size if source.exists() else 0
+    if dry_run:
+        return
+    if rule.compress != "none":
+        for plain in uncompressed_older(rule, source):
+            codec = Codec(rule.compress, rule.level, rule.threads)
+            compressed = compress_archive(env, plain, codec, rule.name)
+            if compressed is not None:
+                report.compressed.append(compressed)
+                env.log.info("archive_compressed", file=compressed.source, archive=compressed.archive,
+                             bytes_in=compressed.bytes_in, bytes_out=compressed.bytes_out)
+    for old in expired(rule, source, env.clock()):
+        remove_durably(old)
+        report.pruned.append(str(old))
+        env.log.info("archive_removed", file=str(old), rule=rule.name)
+
+
+def _watch_growth(env: RotateEnv, rule: Rule, source: Path, size: int, remembered: states.LogState,
+                  spool: EventSpool | None, dry_run: bool) -> None:
+    """Emit an event when a log is found past its size limit on two runs in a row."""
+    ceiling = limit(rule)
+    if ceiling is None or dry_run:
+        return
+    if size <= ceiling:
+        remembered.over_limit_runs = 0
+        return
+    remembered.over_limit_runs += 1
+    if remembered.over_limit_runs < 2:
+        return
+    summary = (f"{source} grew to {size} bytes, past its limit of {ceiling}, on "
+               f"{remembered.over_limit_runs} runs in a row: rotate more often or lower its volume")
+    env.log.warning("log_outgrowing_rotation", file=str(source), rule=rule.name, size=size,
+                    limit=ceiling, runs=remembered.over_limit_runs, msg=summary)
+    if spool is not None:
+        spool.emit("rotate", "log_outgrowing_rotation", "warning", summary,
+                   {"file": str(source), "rule": rule.name, "size": size, "limit": ceiling,
+                    "runs": remembered.over_limit_runs},
+                   dedup_key=f"rotate:growth:{source}")
+
