@@ -1,0 +1,41 @@
+"""Fixtures for backup tests: a real source tree and settings pointing at tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from unconscious.backup.settings import BackupSettings, Source
+
+
+def make_tree(root: Path, files: int = 40, size: int = 3000) -> Path:
+    """Create `files` files of varied, partly compressible content under `root`, in subfolders."""
+    for index in range(files):
+        path = root / f"dir{index % 4}" / f"file{index:03d}.dat"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size // 2) + bytes([index % 256]) * (size // 2 + index))
+    (root / "empty").mkdir(exist_ok=True)
+    (root / "link").symlink_to("dir0/file000.dat")
+    (root / "dir1" / "script.sh").write_text("#!/bin/sh\necho hi\n")
+    (root / "dir1" / "script.sh").chmod(0o750)
+    return root
+
+
+@pytest.fixture
+def source_tree(tmp_path: Path) -> Path:
+    return make_tree(tmp_path / "source")
+
+
+def settings_for(tmp_path: Path, source: Path, **changes: object) -> BackupSettings:
+    """Tar settings backing up `source` as source 'data' into tmp_path/dest."""
+    values: dict[str, object] = {
+        "destination": tmp_path / "dest",
+        "sources": (Source("data", source),),
+        "keep": {"last": 2, "hourly": 0, "daily": 0, "weekly": 0, "monthly": 0, "yearly": 0},
+        "restore_test_every": 0.0,
+        "compression_threads": 1,
+    }
+    values.update(changes)
+    return BackupSettings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,184 @@
+"""The tar engine on real files: what it writes can be read back, and damage is caught."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.backup.conftest import settings_for
+from unconscious.backup.settings import Source
+from unconscious.backup.tar_engine import TarEngine
+from unconscious.backup.tar_write import HashingReader, write_archive
+from unconscious.backup.walk import Entry, Problems, walk_source
+
+
+def tree_contents(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
+    """Relative path -> (kind, content or link target, permission bits) of a tree."""
+    found: dict[str, tuple[str, bytes | str, int]] = {}
+    for path in sorted(root.rglob("*")):
+        relative = str(path.relative_to(root))
+        if path.is_symlink():
+            found[relative] = ("symlink", os.readlink(path), 0)
+        elif path.is_dir():
+            found[relative] = ("dir", b"", path.stat().st_mode & 0o7777)
+        else:
+            found[relative] = ("file", path.read_bytes(), path.stat().st_mode & 0o7777)
+    return found
+
+
+def test_a_backup_restores_to_the_same_tree(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+
+    result = engine.restore(snapshot, tmp_path / "restored", None)
+
+    assert [] == result.differences
+    assert tree_contents(source_tree) == tree_contents(tmp_path / "restored" / "data")
+
+
+def test_the_manifest_holds_hash_size_mode_and_mtime_of_every_file(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+
+    members = {member.name: member for member in engine.manifest(snapshot.id).members}
+
+    for path in source_tree.rglob("*.dat"):
+        member = members[f"data/{path.relative_to(source_tree)}"]
+        status = path.stat()
+        assert (hashlib.sha256(path.read_bytes()).hexdigest(), status.st_size, status.st_mode & 0o7777,
+                int(status.st_mtime)) == (member.sha256, member.size, member.mode, member.mtime)
+    assert 41 == snapshot.files
+
+
+def test_the_archive_is_a_standard_tar_that_gnu_tar_lists(tmp_path: Path, source_tree: Path) -> None:
+    import subprocess
+
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+
+    listed = subprocess.run(["tar", "--zstd", "-tf", snapshot.location], capture_output=True, text=True,
+                            timeout=30, check=True).stdout.split()
+
+    assert sorted(member.name.rstrip("/") for member in engine.manifest(snapshot.id).members) == \
+        sorted(name.rstrip("/") for name in listed)
+
+
+def test_verification_passes_on_an_intact_archive(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+
+    result = engine.verify(snapshot)
+
+    root, directories, link, files = 1, 5, 1, 41
+    assert ([], root + directories + link + files) == (result.differences, result.checked)
+
+
+def test_verification_catches_one_corrupted_byte(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    archive = Path(snapshot.location)
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    archive.write_bytes(bytes(data))
+
+    result = engine.verify(TarEngine(settings_for(tmp_path, source_tree)).snapshots()[0])
+
+    assert not result.ok
+    assert any("sha256" in line or "unreadable" in line for line in result.differences)
+
+
+def test_gzip_archives_round_trip(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree, compression="gzip", compression_level=6))
+    snapshot = engine.backup(Problems())
+
+    assert snapshot.location.endswith(".tar.gz")
+    assert [] == engine.verify(snapshot).differences
+    with tarfile.open(snapshot.location, "r:gz") as archive:
+        assert 41 == sum(1 for member in archive.getmembers() if member.isfile())
+
+
+def test_special_files_are_stored_or_reported_never_a_crash(tmp_path: Path, source_tree: Path) -> None:
+    os.mkfifo(source_tree / "pipe")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(source_tree / "control.sock"))
+    problems = Problems()
+    try:
+        engine = TarEngine(settings_for(tmp_path, source_tree))
+        snapshot = engine.backup(problems)
+    finally:
+        server.close()
+
+    kinds = {member.name: member.type for member in engine.manifest(snapshot.id).members}
+    assert "fifo" == kinds["data/pipe"]
+    assert "data/control.sock" not in kinds
+    assert {"special": 2} == problems.counts()
+    assert [] == engine.verify(snapshot).differences
+
+
+def test_a_file_that_vanishes_before_it_is_read_is_reported(tmp_path: Path, source_tree: Path) -> None:
+    victim = source_tree / "dir2" / "file002.dat"
+
+    def entries() -> Iterator[Entry]:
+        for entry in walk_source(Source("data", source_tree), problems):
+            if entry.path == victim:
+                victim.unlink()  # gone between the walk and the read, as on a busy host
+            yield entry
+
+    problems = Problems()
+    manifest = write_archive(tmp_path / "out.tar.zst", entries(), backup_id="x", archive_name="out.tar.zst",
+                             problems=problems)
+
+    assert [(str(victim), "vanished")] == [(item.path, item.kind) for item in problems.items]
+    assert "data/dir2/file002.dat" not in {member.name for member in manifest.members}
+
+
+def test_a_file_that_shrinks_while_read_is_padded_so_the_stream_stays_valid(tmp_path: Path) -> None:
+    path = tmp_path / "growing.log"
+    path.write_bytes(b"x" * 1000)
+    with open(path, "rb") as handle:
+        os.truncate(path, 400)  # another process truncated it after we took its size
+        reader = HashingReader(handle, 1000)
+        data = reader.read(1000)
+
+    assert (1000, 600) == (len(data), reader.padded)
+    assert b"x" * 400 + bytes(600) == data
+
+
+def test_leftovers_of_an_interrupted_run_are_never_listed_and_are_cleaned(tmp_path: Path,
+                                                                          source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    destination = tmp_path / "dest"
+    (destination / "hostmind-20260101T000000Z.tar.zst.partial").write_bytes(b"half")
+    (destination / "hostmind-20260102T000000Z.manifest.json").write_text("{}")
+
+    assert [snapshot.id] == [item.id for item in engine.snapshots()]
+    assert ["hostmind-20260101T000000Z.tar.zst.partial", "hostmind-20260102T000000Z.manifest.json"] == \
+        engine.cleanup()
+    assert sorted([f"{snapshot.id}.manifest.json", Path(snapshot.location).name]) == \
+        sorted(path.name for path in destination.iterdir())
+
+
+def test_forget_removes_the_archive_and_its_manifest(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    first = engine.backup(Problems())
+    second = engine.backup(Problems())
+
+    engine.forget([first])
+
+    assert [second.id] == [item.id for item in engine.snapshots()]
+    assert 2 == len(list((tmp_path / "dest").iterdir()))
+
+
+@pytest.mark.parametrize("threads", [0, 1, 2])
+def test_any_thread_count_writes_the_same_members(tmp_path: Path, source_tree: Path, threads: int) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree, compression_threads=threads))
+    snapshot = engine.backup(Problems())
+
+    assert ([], 41) == (engine.verify(snapshot).differences, snapshot.files)
