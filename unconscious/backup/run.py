@@ -182,12 +182,12 @@ class BackupRun:
             self.log.warning("spot_check_failed", backup=snapshot.id, msg=difference)
             report.warnings.append(difference)
         if previous:
-            for sentence in shrinkage(previous[-1], snapshot, self.settings):
-                self.log.warning("source_shrunk", backup=snapshot.id, msg=sentence)
+            for name, sentence in shrinkage(previous[-1], snapshot, self.settings):
+                self.log.warning("source_shrunk", backup=snapshot.id, source=name, msg=sentence)
                 report.warnings.append(sentence)
                 self.events.emit(SOURCE, "source_shrunk", "warning", sentence,
-                                 {"backup": snapshot.id, "previous": previous[-1].id},
-                                 dedup_key=f"backup-shrunk-{sentence.split(' shrank')[0]}")
+                                 {"backup": snapshot.id, "previous": previous[-1].id, "source": name},
+                                 dedup_key=f"backup-shrunk-{name}")
 
     def prune(self, dry_run: bool = False) -> list[str]:
         """Apply the keep policy (never removing the newest verified backup); return removed ids."""

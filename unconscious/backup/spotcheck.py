@@ -93,9 +93,9 @@ def spot_check(engine: Engine, snapshot: Snapshot, settings: BackupSettings,
     return result
 
 
-def shrinkage(previous: Snapshot, current: Snapshot, settings: BackupSettings) -> list[str]:
-    """Return one sentence per source that shrank beyond its tolerance since `previous`."""
-    found: list[str] = []
+def shrinkage(previous: Snapshot, current: Snapshot, settings: BackupSettings) -> list[tuple[str, str]]:
+    """Return (source name, sentence) for each source that shrank beyond its tolerance."""
+    found: list[tuple[str, str]] = []
     for source in settings.sources:
         before = previous.sources.get(source.name)
         after = current.sources.get(source.name)
@@ -103,9 +103,12 @@ def shrinkage(previous: Snapshot, current: Snapshot, settings: BackupSettings) -
             continue
         tolerance = source.shrink_tolerance if source.shrink_tolerance is not None \
             else settings.shrink_tolerance
+        parts: list[str] = []
         for unit in ("files", "bytes"):
             old, new = int(before.get(unit, 0)), int(after.get(unit, 0))
             if old > 0 and (old - new) / old > tolerance:
-                found.append(f"source {source.name} shrank from {old} to {new} {unit} "
-                             f"({(old - new) / old:.0%}, tolerance {tolerance:.0%}) since {previous.id}")
+                parts.append(f"{unit} {old} -> {new} (-{(old - new) / old:.0%})")
+        if parts:
+            found.append((source.name, f"source {source.name} shrank since {previous.id}: "
+                                       f"{', '.join(parts)}; tolerance {tolerance:.0%}"))
     return found

@@ -1,0 +1,163 @@
+"""A whole backup run: evidence, journal fields, events, hooks, restore-test schedule, status."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from tests.integration.backup.conftest import settings_for
+from tests.integration.foundation.journal_server import JournalSocket
+from unconscious.backup.run import BackupRun
+from unconscious.backup.settings import Hook
+from unconscious.backup.snapshot import read_records
+from unconscious.backup.status import section
+from unconscious.context import Context
+from unconscious.events import EventSpool
+from unconscious.evidence import read_evidence
+from unconscious.log import configure, get_logger
+
+
+@pytest.fixture
+def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JournalSocket]:
+    server = JournalSocket(tmp_path / "journal.socket")
+    monkeypatch.setenv("HOSTMIND_JOURNAL_SOCKET", str(server.path))
+    configure("backup", target="journal")
+    yield server
+    server.close()
+    structlog.reset_defaults()
+
+
+def entries_until(journal: JournalSocket, event: str) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    while event not in found:
+        entry = journal.receive()
+        found[entry["HOSTMIND_EVENT"]] = entry
+    return found
+
+
+def test_a_run_logs_backup_done_with_files_bytes_duration_engine(
+        context: Context, tmp_path: Path, source_tree: Path, journal: JournalSocket) -> None:
+    report = BackupRun(context.paths, settings_for(tmp_path, source_tree), get_logger()).run()
+
+    entries = entries_until(journal, "backup_done")
+
+    assert report.ok
+    done = entries["backup_done"]
+    assert (str(report.snapshot.files if report.snapshot else -1), "tar", "hostmind-backup") == \
+        (done["FILES"], done["ENGINE"], done["SYSLOG_IDENTIFIER"])
+    assert int(done["BYTES"]) == (report.snapshot.bytes if report.snapshot else -1)
+    assert float(done["DURATION"]) >= 0
+    assert "backup_verified" in entries
+
+
+def test_a_run_leaves_backup_and_backup_verified_evidence(context: Context, tmp_path: Path,
+                                                         source_tree: Path) -> None:
+    report = BackupRun(context.paths, settings_for(tmp_path, source_tree), get_logger()).run()
+
+    backup = read_evidence(context.paths, "backup")
+    verified = read_evidence(context.paths, "backup_verified")
+    restore = read_evidence(context.paths, "backup_restore_test")
+
+    assert backup is not None and verified is not None and restore is not None
+    assert (None, 41) == (backup.last_error, backup.counters["files"])
+    assert verified.last_ok is not None and restore.last_ok is not None
+    assert report.snapshot is not None
+    assert {"verify_ok": True, "restore_ok": True} == {
+        key: value for key, value in read_records(context.paths)[report.snapshot.id].items()
+        if key in ("verify_ok", "restore_ok")}
+
+
+def test_the_restore_test_runs_only_when_due(context: Context, tmp_path: Path, source_tree: Path) -> None:
+    settings = settings_for(tmp_path, source_tree, restore_test_every=3600.0)
+
+    first = BackupRun(context.paths, settings, get_logger()).run()
+    second = BackupRun(context.paths, settings, get_logger()).run()
+
+    assert (True, None) == (first.restore_tested, second.restore_tested)
+
+
+def test_a_source_that_shrank_beyond_tolerance_raises_an_event(context: Context, tmp_path: Path,
+                                                              source_tree: Path) -> None:
+    settings = settings_for(tmp_path, source_tree, shrink_tolerance=0.2)
+    BackupRun(context.paths, settings, get_logger()).run()
+    shutil.rmtree(source_tree / "dir0")
+    shutil.rmtree(source_tree / "dir1")
+
+    report = BackupRun(context.paths, settings, get_logger()).run()
+
+    events = EventSpool(context.paths.events_dir).read("inbox")
+    assert [("source_shrunk", "warning", "data")] == [(event.kind, event.severity, event.data["source"])
+                                                      for event in events]
+    assert "source data shrank since " in events[0].summary
+    assert "files 41 -> 20 (-51%), bytes " in events[0].summary
+    assert report.ok  # the backup itself worked; the event asks a person (or the planner) to look
+
+
+def test_a_failing_before_hook_stops_the_backup_and_after_hooks_still_run(
+        context: Context, tmp_path: Path, source_tree: Path) -> None:
+    marker = tmp_path / "after-ran"
+    hooks = (Hook("dump", before=(sys.executable, "-c", "import sys; sys.exit('dump failed: disk')"),
+                  after=(sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"), timeout=30.0),)
+
+    report = BackupRun(context.paths, settings_for(tmp_path, source_tree, hooks=hooks), get_logger()).run()
+
+    assert (None, False) == (report.snapshot, report.ok)
+    assert "hook 'dump'" in report.errors[0] and "dump failed: disk" in report.errors[0]
+    assert marker.exists()
+    assert [] == list((tmp_path / "dest").glob("*.tar.zst"))
+    evidence = read_evidence(context.paths, "backup")
+    assert evidence is not None and evidence.last_ok is None
+
+
+def test_a_hook_that_hangs_is_killed_at_its_timeout(context: Context, tmp_path: Path, source_tree: Path) -> None:
+    hooks = (Hook("slow", before=(sys.executable, "-c", "import time; time.sleep(30)"), after=None,
+                  timeout=0.5),)
+
+    report = BackupRun(context.paths, settings_for(tmp_path, source_tree, hooks=hooks), get_logger()).run()
+
+    assert ["hook 'slow' (" + sys.executable + ") killed after its timeout of 0.5s",
+            "backup not started: a before hook failed"] == report.errors
+
+
+def test_retention_after_a_run_keeps_the_policy_and_the_newest_verified(
+        context: Context, tmp_path: Path, source_tree: Path) -> None:
+    settings = settings_for(tmp_path, source_tree)  # keep last 2
+    reports = [BackupRun(context.paths, settings, get_logger()).run() for _ in range(3)]
+
+    remaining = [snapshot.id for snapshot in BackupRun(context.paths, settings, get_logger()).engine.snapshots()]
+
+    assert [report.snapshot.id for report in reports[1:] if report.snapshot] == remaining
+    assert reports[2].pruned == [reports[0].snapshot.id if reports[0].snapshot else ""]
+
+
+def test_status_says_never_verified_when_no_backup_passed(context: Context, tmp_path: Path,
+                                                          source_tree: Path) -> None:
+    settings = settings_for(tmp_path, source_tree, verify_after_backup=False, restore_test_every=1e9)
+    BackupRun(context.paths, settings, get_logger()).run()
+    (context.paths.dropin_dir / "20-backup.yaml").write_text(
+        f"backup:\n  destination: {tmp_path / 'dest'}\n")
+
+    shown = section(context, context.load_config())
+
+    assert shown.problem
+    assert "NEVER VERIFIED" in shown.lines[0]
+    assert "last verified  NEVER: no backup has passed verification" == shown.lines[1]
+
+
+def test_status_shows_the_last_verified_backup(context: Context, tmp_path: Path, source_tree: Path) -> None:
+    report = BackupRun(context.paths, settings_for(tmp_path, source_tree), get_logger()).run()
+    (context.paths.dropin_dir / "20-backup.yaml").write_text(
+        f"backup:\n  destination: {tmp_path / 'dest'}\n")
+
+    shown = section(context, context.load_config())
+
+    assert report.snapshot is not None
+    assert not shown.problem
+    assert shown.lines[1].startswith(f"last verified  {report.snapshot.id}, ")
+    assert report.snapshot.id == shown.data["last_verified_backup"]["id"]
+
