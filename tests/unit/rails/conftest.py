@@ -1,0 +1,60 @@
+"""Fixtures for the rails' tests: a live tree on tmp_path and rails bound to it."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from conscious.rails import ratchet
+from conscious.rails.engine import Rails
+from unconscious.context import Context
+
+
+def _load_livetree() -> ModuleType:
+    path = Path(__file__).resolve().parent / "livetree.py"
+    spec = importlib.util.spec_from_file_location("rails_livetree", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rails_livetree"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+livetree = _load_livetree()
+
+
+@pytest.fixture(scope="session")
+def template_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, frozenset[str]]:
+    """One built tree and its baseline test ids, copied for each test (saves a pytest run)."""
+    root = tmp_path_factory.mktemp("template")
+    tree = livetree.build_tree(root)
+    settings = livetree.make_settings(tree, Context.for_tests(root).paths)
+    return tree, ratchet.run_tests(tree, settings).passed
+
+
+@pytest.fixture
+def tree(template_tree: tuple[Path, frozenset[str]], context: Context, tmp_path: Path) -> Path:
+    """A fresh live tree whose ratchet baseline is already recorded."""
+    source, passed = template_tree
+    copy = tmp_path / "live"
+    shutil.copytree(source, copy, symlinks=True)
+    ratchet.write_baseline(context.paths.state_dir, passed, "initial")
+    return copy
+
+
+@pytest.fixture
+def rails(tree: Path, context: Context) -> Rails:
+    """Rails on the fixture tree (fake systemctl; the health unit is up)."""
+    made: Rails = livetree.make_rails(tree, context.paths)
+    return made
+
+
+@pytest.fixture
+def kit() -> ModuleType:
+    """The helpers of livetree.py: proposal(), tree_bytes(), fake_calls(), make_rails()."""
+    return livetree
