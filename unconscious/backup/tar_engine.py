@@ -76,10 +76,10 @@ class TarEngine:
             os.replace(partial, final)
             _fsync_directory(self.destination)
         except OSError as error:
-            self._remove_quietly(partial, self.manifest_path(backup_id))
+            self._discard(partial, self.manifest_path(backup_id))
             raise BackupError(f"writing {final} failed: {error.strerror or error}") from error
         except BaseException:
-            self._remove_quietly(partial, self.manifest_path(backup_id))
+            self._discard(partial, self.manifest_path(backup_id))
             raise
         self._manifests[backup_id] = manifest
         return self._snapshot(manifest)
@@ -188,6 +188,16 @@ class TarEngine:
                 self._remove_quietly(path)
                 removed.append(path.name)
         return removed
+
+    @staticmethod
+    def _discard(*paths: Path) -> None:
+        # Best effort after a failure: the original error is what the operator needs; a
+        # leftover `.partial` is never listed and is removed by the next run's cleanup.
+        for path in paths:
+            try:
+                path.unlink()
+            except OSError:
+                pass
 
     @staticmethod
     def _remove_quietly(*paths: Path) -> None:
