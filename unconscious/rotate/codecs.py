@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, BinaryIO, Protocol
@@ -30,6 +31,20 @@ class VerifyError(Exception):
 class FrameWriter(Protocol):
     def write(self, data: bytes, /) -> int: ...
     def close(self) -> None: ...
+
+
+def flush_block(writer: FrameWriter) -> None:
+    """Push everything compressed so far out to the file, keeping the frame open.
+
+    zstd with worker threads holds megabytes in memory; flushing before the irreversible
+    step makes a full disk fail there, while the log is still untouched.
+    """
+    if isinstance(writer, zstandard.ZstdCompressionWriter):
+        writer.flush(zstandard.FLUSH_BLOCK)
+    elif isinstance(writer, gzip.GzipFile):
+        writer.flush(zlib.Z_SYNC_FLUSH)
+    else:
+        writer.close()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import open_temp, seal
-from unconscious.rotate.codecs import Codec, Segment, copy_range, verify
+from unconscious.rotate.codecs import Codec, Segment, copy_range, flush_block, verify
 from unconscious.rotate.crashpoint import crashpoint
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
@@ -60,6 +60,8 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
             writer = codec.frame_writer(raw)
             head_end = copy_range(fd, 0, stat.st_size, writer, digest,
                                   lambda: crashpoint("create_during_head"))
+            flush_block(writer)
+            os.fsync(raw.fileno())
             crashpoint("create_after_head")
             planned.phase = intents.RENAMING
             intents.save(env.state_dir, planned)

@@ -31,7 +31,8 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     if not rules:
         result.lines.append("no rules configured (rotate.rules)")
     else:
-        result.lines.append(f"{len(rules)} rules: {', '.join(sorted(rules))}; {len(remembered.logs)} logs known")
+        names = ", ".join(sorted(rules))
+        result.lines.append(f"{len(rules)} rules: {names}; {len(remembered.logs)} logs known")
     if record is None or record.last_run is None:
         result.lines.append("never ran")
     else:
