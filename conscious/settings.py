@@ -38,7 +38,7 @@ class ConsciousSettings:
     """Everything one conscious cycle needs from the config."""
 
     enabled: bool = True
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"
     max_output_tokens: int = 8192
     daily_token_budget: int = 400_000
     daily_change_cap: int = 6

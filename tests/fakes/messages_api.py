@@ -93,6 +93,8 @@ def _cache_split(request: dict[str, Any]) -> tuple[int, str | None]:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "fake-messages-api/1"
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes; without this, Nagle plus delayed ACKs add 40 ms.
+    disable_nagle_algorithm = True
 
     @property
     def state(self) -> _State:
@@ -228,7 +230,8 @@ class FakeMessagesAPI:
         self.server = ThreadingHTTPServer((host, port), _Handler)
         self.server.daemon_threads = True
         self.server.state = self.state  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
 
     @property
     def url(self) -> str:

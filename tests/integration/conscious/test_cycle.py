@@ -1,0 +1,117 @@
+"""One conscious cycle with the real anthropic SDK against the fake Messages API."""
+
+from __future__ import annotations
+
+import json
+
+from conscious.budget import Usage
+from tests.integration.conscious.conftest import NOTHING_REPLY, ConsciousRig, proposal_reply
+
+
+def test_a_proposal_is_written_to_the_spool_and_the_event_is_processed(rig: ConsciousRig) -> None:
+    rig.emit()
+    rig.api.add_steps(proposal_reply())
+    result = rig.cycle()
+    assert ("proposed", "lower-threshold") == (result.outcome, result.proposal_id)
+    written = json.loads((rig.context.paths.spool_dir / "lower-threshold.json").read_text())
+    assert [{"path": "unconscious/health/service.py", "old": "THRESHOLD = 90",
+             "new": "THRESHOLD = 85"}] == written["edits"]
+    assert {"inbox": 0, "processed": 1, "deferred": 0} == {
+        state: rig.events(state) for state in ("inbox", "processed", "deferred")}
+    assert ["model_call", "proposal"] == [record["kind"] for record in rig.audit.records()]
+    assert rig.audit.verify().ok
+
+
+def test_the_request_uses_tool_choice_and_marks_the_stable_part_for_caching(rig: ConsciousRig) -> None:
+    rig.emit()
+    rig.api.add_steps(NOTHING_REPLY)
+    rig.cycle()
+    body = rig.api.message_requests()[0].json()
+    assert {"type": "tool", "name": "respond"} == body["tool_choice"]
+    assert {"type": "ephemeral"} == body["system"][-1]["cache_control"]
+    assert "THRESHOLD = 90" in body["system"][-1]["text"]
+    assert "disk / at 93%" in body["messages"][0]["content"][0]["text"]
+
+
+def test_the_second_cycle_reads_the_stable_part_from_the_cache(rig: ConsciousRig) -> None:
+    for _ in range(2):
+        rig.emit()
+        rig.api.add_steps(NOTHING_REPLY)
+        result = rig.cycle()
+    assert result.usage is not None
+    assert 0 == result.usage["cache_creation_input_tokens"]
+    assert result.usage["cache_read_input_tokens"] > 0
+
+
+def test_usage_is_charged_once_with_the_numbers_the_api_reported(rig: ConsciousRig) -> None:
+    rig.emit()
+    usage = {"input_tokens": 1000, "output_tokens": 200, "cache_creation_input_tokens": 400,
+             "cache_read_input_tokens": 0}
+    rig.api.add_steps({**NOTHING_REPLY, "usage": usage})
+    rig.cycle()
+    today = rig.ledger.today()
+    assert (Usage(**usage).billable, 0, 1) == (today.tokens, today.reserved, today.calls)
+
+
+def test_deciding_nothing_processes_the_events_and_writes_no_proposal(rig: ConsciousRig) -> None:
+    rig.emit()
+    rig.api.add_steps(NOTHING_REPLY)
+    result = rig.cycle()
+    assert ("nothing", "all healthy") == (result.outcome, result.reason)
+    assert 1 == rig.events("processed")
+    assert [] == list(rig.context.paths.spool_dir.glob("*.json"))
+
+
+def test_no_events_no_project_and_no_goals_means_no_call(rig: ConsciousRig) -> None:
+    result = rig.cycle()
+    assert "idle" == result.outcome
+    assert [] == rig.api.requests
+
+
+def test_goals_make_a_timer_wake_think_and_go_into_the_prompt(rig: ConsciousRig) -> None:
+    rig.configure(goals=["rotate nginx logs"])
+    rig.api.add_steps(NOTHING_REPLY)
+    assert "nothing" == rig.cycle().outcome
+    assert "rotate nginx logs" in rig.api.message_requests()[0].body.decode()
+
+
+def test_the_active_project_is_kept_and_shown_in_the_next_prompt(rig: ConsciousRig) -> None:
+    rig.emit()
+    rig.api.add_steps(proposal_reply())
+    rig.cycle()
+    rig.api.add_steps(NOTHING_REPLY)
+    assert "nothing" == rig.cycle().outcome  # the active project alone is reason to think
+    prompt = rig.api.message_requests()[1].json()["messages"][0]["content"][0]["text"]
+    assert '"name": "disk alerts"' in prompt
+
+
+def test_a_dry_run_sends_nothing_and_leaves_the_events(rig: ConsciousRig) -> None:
+    rig.emit()
+    result = rig.cycle(dry_run=True)
+    assert "dry_run" == result.outcome
+    assert result.estimate is not None and result.estimate > 0
+    assert [] == rig.api.requests
+    assert 1 == rig.events("inbox")
+    saved = rig.context.paths.state_dir / "conscious" / "last-dry-run-request.json"
+    assert "disk / at 93%" in saved.read_text()
+
+
+def test_a_spool_name_collision_gets_a_new_id(rig: ConsciousRig) -> None:
+    for _ in range(2):
+        rig.emit()
+        rig.api.add_steps(proposal_reply())
+        rig.cycle()
+    names = sorted(path.name for path in rig.context.paths.spool_dir.iterdir())
+    assert ["lower-threshold-2.json", "lower-threshold.json"] == names
+    assert "lower-threshold-2" == json.loads(
+        (rig.context.paths.spool_dir / "lower-threshold-2.json").read_text())["id"]
+
+
+def test_the_audit_head_is_anchored_after_a_cycle(rig: ConsciousRig) -> None:
+    rig.emit()
+    rig.api.add_steps(NOTHING_REPLY)
+    rig.cycle()
+    anchored = rig.audit.read_anchor_file()
+    assert anchored is not None
+    assert (len(rig.audit.lines()), rig.audit.head()) == (anchored.seq, anchored.head)
+    assert 1 == len(rig.events_logged("audit_anchor"))
