@@ -1,4 +1,8 @@
-"""The `conscious:` config section as typed settings (durations and sizes already parsed)."""
+"""The `conscious:` config section as typed settings (durations and sizes already parsed).
+
+The defaults here repeat config/schema/conscious.yaml (a unit test keeps them equal), so code
+that builds settings without a loaded config behaves like the packaged defaults.
+"""
 
 from __future__ import annotations
 
@@ -46,12 +50,14 @@ class ConsciousSettings:
     journal: JournalSettings = field(default_factory=JournalSettings)
     goals: tuple[str, ...] = ()
     tree: Path | None = None
-    allowed_paths: tuple[str, ...] = ("unconscious/**/*.py", "config/*.yaml")
-    context_files: tuple[str, ...] = ()
+    allowed_paths: tuple[str, ...] = ("unconscious/**/*.py", "config/*.yaml", "config/examples/*.yaml")
+    context_files: tuple[str, ...] = ("unconscious/health/*.py", "config/hostmind.yaml")
     max_file_bytes: int = 48 * 1024
-    secret_paths: tuple[str, ...] = ("*.key", "*.pem", "*secret*", "*password*")
+    secret_paths: tuple[str, ...] = ("*.key", "*.pem", "*secret*", "*password*", "*credential*", ".env",
+                                     "*token*")
     secret_files: tuple[str, ...] = ()
-    secret_env_names: tuple[str, ...] = ("ANTHROPIC_API_KEY",)
+    secret_env_names: tuple[str, ...] = ("ANTHROPIC_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                                         "RESTIC_PASSWORD", "GITHUB_TOKEN", "B2_ACCOUNT_KEY")
     api: ApiSettings = field(default_factory=ApiSettings)
     anchor_every: float = 3600.0
 

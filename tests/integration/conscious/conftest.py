@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import structlog
+import yaml
 
 from conscious.audit import AuditLog, audit_path
 from conscious.budget import BudgetLedger, ledger_path
 from conscious.cycle import Cycle, CycleResult
-from conscious.settings import settings_from_section
+from conscious.settings import ConsciousSettings, settings_from_section
 from tests.fakes.messages_api import FakeMessagesAPI
 from unconscious.context import Context
 from unconscious.events import EventSpool
@@ -77,8 +78,14 @@ class ConsciousRig:
             else:
                 self.section[key] = value
 
+    def settings(self) -> ConsciousSettings:
+        """Load the settings the real way: a drop-in merged over the packaged defaults."""
+        dropin = self.context.paths.dropin_dir / "90-conscious-test.yaml"
+        dropin.write_text(yaml.safe_dump({"conscious": self.section}), encoding="utf-8")
+        return settings_from_section(self.context.load_config().section("conscious"))
+
     def cycle(self, dry_run: bool = False) -> CycleResult:
-        settings = settings_from_section(self.section)
+        settings = self.settings()
         with structlog.testing.capture_logs() as captured:
             made = Cycle(self.context.paths, settings, structlog.get_logger(),
                          sleep=self.sleeps.append, environ=self.environ)
