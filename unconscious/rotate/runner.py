@@ -136,9 +136,11 @@ def _one_file(env: RotateEnv, rule: Rule, source: Path, state: states.RotateStat
             done = rotate(env, rule, intent, codec)
             remembered.last_rotated = now
             report.rotated.append(done)
-            report.warnings.extend(done.warnings)
+            # The rotation is complete and no byte is lost, but a writer that was not told to
+            # reopen is an operator problem: it fails the run so it is seen.
+            report.errors.extend(done.warnings)
             for text in done.warnings:
-                env.log.warning("reopen_failed", file=str(source), msg=text)
+                env.log.error("reopen_failed", file=str(source), msg=text)
             env.log.info("log_rotated", file=done.source, archive=done.archive, rule=rule.name,
                          bytes_in=done.bytes_in, bytes_out=done.bytes_out, reason=reason,
                          seconds=round(done.seconds, 3), window_us=round(done.window_seconds * 1e6, 1),

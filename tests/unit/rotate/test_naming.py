@@ -1,0 +1,78 @@
+"""Archive names, the shift plan, what expires, and what delaycompress left plain."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from unconscious.rotate.naming import (
+    expired,
+    final_archive,
+    list_archives,
+    shift_plan,
+    staging_path,
+    uncompressed_older,
+)
+from unconscious.rotate.rules import build_rule
+
+NOON = 1795262400.0  # a fixed instant, so dated names are predictable
+
+
+def _touch(path: Path, age_days: float = 0.0) -> Path:
+    path.write_bytes(b"x")
+    stamp = NOON - age_days * 86400
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def test_numbered_archives_are_listed_in_order_and_working_files_are_not(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    for name in ("app.log.2.zst", "app.log.1", "app.log.10.gz", "app.log.x", "other.log.1", ".app.log.1.zst.hostmind-tmp"):
+        _touch(tmp_path / name)
+    _touch(staging_path(log))
+    rule = build_rule("app", {"paths": [str(log)]})
+    assert ["app.log.1", "app.log.2.zst", "app.log.10.gz"] == [a.path.name for a in list_archives(rule, log)]
+
+
+def test_the_shift_plan_moves_each_archive_up_by_one_highest_first_keeping_its_extension(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    for name in ("app.log.1", "app.log.2.zst", "app.log.4.gz"):
+        _touch(tmp_path / name)
+    rule = build_rule("app", {"paths": [str(log)]})
+    assert [["app.log.4.gz", "app.log.5.gz"], ["app.log.2.zst", "app.log.3.zst"], ["app.log.1", "app.log.2"]] == [
+        [Path(old).name, Path(new).name] for old, new in shift_plan(rule, log)]
+
+
+def test_dated_names_follow_the_format_and_never_overwrite(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    rule = build_rule("app", {"paths": [str(log)], "dateext": True, "dateformat": "-%Y%m%d"})
+    first = final_archive(rule, log, ".zst", NOON)
+    _touch(first)
+    second = final_archive(rule, log, ".zst", NOON)
+    day = first.name[len("app.log-"):][:8]
+    assert (f"app.log-{day}.zst", f"app.log-{day}.1.zst") == (first.name, second.name)
+    assert [] == shift_plan(rule, log)
+
+
+def test_archives_past_keep_expire_oldest_first(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    for number in range(1, 6):
+        _touch(tmp_path / f"app.log.{number}.zst", age_days=number)
+    rule = build_rule("app", {"paths": [str(log)], "keep": 3})
+    assert ["app.log.4.zst", "app.log.5.zst"] == [path.name for path in expired(rule, log, NOON)]
+
+
+def test_maxage_expires_old_archives_even_within_keep(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    rule = build_rule("app", {"paths": [str(log)], "dateext": True, "keep": 10, "maxage": "7d"})
+    _touch(tmp_path / "app.log-20261101.zst", age_days=20)
+    _touch(tmp_path / "app.log-20261119.zst", age_days=2)
+    assert ["app.log-20261101.zst"] == [path.name for path in expired(rule, log, NOON)]
+
+
+def test_only_plain_archives_older_than_the_newest_wait_for_compression(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    for name in ("app.log.1", "app.log.2", "app.log.3.zst"):
+        _touch(tmp_path / name)
+    rule = build_rule("app", {"paths": [str(log)], "delaycompress": True})
+    assert ["app.log.2"] == [path.name for path in uncompressed_older(rule, log)]
