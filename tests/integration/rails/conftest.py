@@ -1,0 +1,115 @@
+"""Fixtures for the rails' integration tests: the unit tests' live tree, run through the
+real `hostmind run apply` in a subprocess, configured by a real drop-in."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from conscious.rails import ratchet
+from unconscious.context import Context
+from unconscious.health import integrity
+
+HOSTMIND = Path(sys.executable).parent / "hostmind"
+
+
+def _load_livetree() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "unit" / "rails" / "livetree.py"
+    spec = importlib.util.spec_from_file_location("rails_livetree", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["rails_livetree"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+livetree = _load_livetree()
+
+
+@dataclass
+class Host:
+    """A hostmind installation on tmp_path: config, state, a live tree and a fake systemd."""
+
+    root: Path
+    tree: Path
+    context: Context
+    kit: ModuleType
+
+    @property
+    def environment(self) -> dict[str, str]:
+        paths = self.context.paths
+        environment = {key: value for key, value in os.environ.items()
+                       if not key.startswith(("HOSTMIND_", "PYTEST_"))}
+        environment.update(HOSTMIND_CONFIG_DIR=str(paths.config_dir),
+                           HOSTMIND_STATE_DIR=str(paths.state_dir),
+                           HOSTMIND_RUNTIME_DIR=str(paths.runtime_dir), HOSTMIND_LOG="console")
+        return environment
+
+    def submit(self, value: dict[str, Any], name: str = "proposal.json") -> Path:
+        """Drop a proposal into the spool, as the conscious layer does."""
+        spool = self.context.paths.spool_dir
+        spool.mkdir(parents=True, exist_ok=True)
+        path = spool / name
+        path.write_text(json.dumps(value), encoding="utf-8")
+        return path
+
+    def hostmind(self, *arguments: str, crash_at: str | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run the real `hostmind` command against this host."""
+        environment = self.environment
+        if crash_at:
+            environment["HOSTMIND_CRASH_AT"] = crash_at
+        return subprocess.run([str(HOSTMIND), *arguments], env=environment, text=True,
+                              capture_output=True, timeout=timeout, check=False)
+
+
+def make_host(root: Path, template: tuple[Path, frozenset[str]]) -> Host:
+    """Build a Host under `root` from the template tree, with config and baseline in place."""
+    import shutil
+
+    source, passed = template
+    tree = root / "live"
+    shutil.copytree(source, tree, symlinks=True)
+    context = Context.for_tests(root)
+    paths = context.paths
+    for directory in (paths.dropin_dir, paths.state_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    settings = livetree.make_settings(tree, paths)
+    livetree.make_rails(tree, paths)  # writes the fake systemd state: the unit is up
+    dropin = {
+        "conscious": {"tree": str(tree), "allowed_paths": list(settings.allowed_paths)},
+        "apply": {
+            "test_command": list(settings.test_command), "probation": settings.probation,
+            "gate_timeout": settings.gate_timeout, "poll_interval": settings.poll_interval,
+            "systemctl_command": list(settings.systemctl_command),
+            "health_command": list(settings.health_command),
+            "unit_paths": {unit: list(globs) for unit, globs in settings.unit_paths.items()},
+        },
+    }
+    (paths.dropin_dir / "50-test.yaml").write_text(json.dumps(dropin), encoding="utf-8")
+    ratchet.write_baseline(paths.state_dir, passed, "initial")
+    integrity.write_manifest(tree, integrity.live_files(tree, ("pkg", "tests", "config")),
+                             integrity.manifest_path(paths))
+    return Host(root, tree, context, livetree)
+
+
+@pytest.fixture(scope="session")
+def template_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, frozenset[str]]:
+    root = tmp_path_factory.mktemp("template")
+    tree = livetree.build_tree(root)
+    settings = livetree.make_settings(tree, Context.for_tests(root).paths)
+    return tree, ratchet.run_tests(tree, settings).passed
+
+
+@pytest.fixture
+def host(tmp_path: Path, template_tree: tuple[Path, frozenset[str]]) -> Host:
+    return make_host(tmp_path, template_tree)
