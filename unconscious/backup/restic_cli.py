@@ -57,11 +57,14 @@ def messages(text: str) -> Iterator[dict[str, Any]]:
 
 
 def restic_message(stderr: str) -> str:
-    """Return restic's own explanation from its stderr: the Fatal line, else the last lines."""
+    """Return restic's own explanation from its stderr: the Fatal line with the error lines
+    before it (e.g. which pack failed `check`), else the last lines."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith("Fatal:")]
+    details = [line for line in lines if not line.startswith("Fatal:")
+               and any(word in line.lower() for word in ("error", "failed", "does not match", "wrong"))]
     if fatal:
-        return " ".join(fatal)
+        return " ".join(fatal) + (f" ({' / '.join(details[:3])})" if details else "")
     return " / ".join(lines[-3:]) if lines else "no message"
 
 

@@ -9,16 +9,16 @@ verification records. Restores keep restic's layout: `<target>/<absolute path>`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import shutil
-import subprocess
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from unconscious.atomic import sha256_file
 from unconscious.backup.restic_cli import Restic, messages, restic_message
 from unconscious.backup.settings import BackupSettings, Source
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, read_records, update_record
@@ -46,8 +46,12 @@ class ResticEngine:
         self._files: dict[str, dict[str, tuple[int, int]]] = {}
 
     def backup(self, problems: Problems) -> Snapshot:
-        """Run `restic backup`; return the new snapshot. Raise BackupError with restic's message."""
-        self.restic.ensure_repository()
+        """Run `restic backup`; return the new snapshot. Raise BackupError with restic's message.
+
+        The repository is opened (and created when `init` is set) by `cleanup()`, which every
+        run calls first; restic opens it again itself, so no extra call is spent here.
+        """
+        started = time.time()
         arguments = ["backup", "--json", "--tag", TAG, *self.settings.restic.extra_args]
         listed: list[bytes] = []
         positional: list[str] = []
@@ -85,14 +89,19 @@ class ResticEngine:
         files = int(summary.get("total_files_processed", 0))
         size = int(summary.get("total_bytes_processed", 0))
         update_record(self.paths, snapshot_id, files=files, bytes=size)
-        for snapshot in self.snapshots():
-            if snapshot.id.startswith(snapshot_id):
-                return snapshot
-        raise BackupError(f"restic reported snapshot {snapshot_id}, but `restic snapshots` does not list it")
+        # restic stamps the snapshot with its start time; ours differs by milliseconds, and
+        # retention re-reads the exact time from `restic snapshots`.
+        return Snapshot(id=snapshot_id, time=started, engine=self.name, files=files, bytes=size,
+                        location=f"{self.restic.repository}#{snapshot_id}")
 
     def snapshots(self) -> list[Snapshot]:
         """Return hostmind's snapshots in the repository, oldest first."""
-        listing = self.restic.json(["snapshots", "--json", "--tag", TAG])
+        try:
+            listing = self.restic.json(["snapshots", "--json", "--tag", TAG])
+        except BackupError as error:
+            if "unable to open config file" in str(error):
+                return []  # no repository yet: no backups (a run creates it when init is set)
+            raise
         records = read_records(self.paths)
         found: list[Snapshot] = []
         for item in listing or []:
@@ -163,21 +172,21 @@ class ResticEngine:
         update_record(self.paths, snapshot.id, sources=totals)
         return files
 
-    def file_sha256(self, snapshot: Snapshot, name: str) -> str | None:
-        """Return the SHA-256 of `name` as stored, streamed from `restic dump`."""
-        argv = self.restic.argv(["dump", snapshot.id, self._absolute(name)])
-        digest = hashlib.sha256()
-        with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=self.restic.environment()) as process:
-            assert process.stdout is not None  # set by stdout=PIPE
-            while chunk := process.stdout.read(1 << 20):
-                digest.update(chunk)
-            try:
-                process.wait(timeout=self.settings.restic.timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                return None
-        return digest.hexdigest() if process.returncode == 0 else None
+    def stored_sha256(self, snapshot: Snapshot, names: list[str]) -> dict[str, str]:
+        """Return the SHA-256 of each file in `names` as stored: restored (one restic call)
+        into a temporary directory and hashed."""
+        temporary = Path(tempfile.mkdtemp(prefix="hostmind-spot-check-", dir=self.settings.restore_dir))
+        try:
+            self.restore(snapshot, temporary, names)
+            hashes: dict[str, str] = {}
+            for name in names:
+                try:
+                    hashes[name] = sha256_file(temporary / self._absolute(name).lstrip("/"))
+                except OSError:
+                    continue
+            return hashes
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
 
     def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult:
         """`restic restore --verify` of `names` (all if None) under `target`; compare sizes and
@@ -232,7 +241,12 @@ class ResticEngine:
             self.restic.run(["forget", "--prune", *(snapshot.id for snapshot in snapshots)])
 
     def cleanup(self) -> list[str]:
-        """Remove stale locks left by a killed restic (`restic unlock` keeps live ones)."""
-        if self.restic.exists():
+        """Open (or create, with `init`) the repository and remove stale locks left by a killed
+        restic (`restic unlock` keeps live ones)."""
+        try:
             self.restic.run(["unlock"])
+        except BackupError as error:
+            if "unable to open config file" not in str(error):
+                raise
+            self.restic.ensure_repository()  # says "does not exist", or creates it with `init`
         return []

@@ -80,14 +80,17 @@ def spot_check(engine: Engine, snapshot: Snapshot, settings: BackupSettings,
             continue
         if status.st_size == size and int(status.st_mtime) == mtime:
             candidates.append((name, path))
-    for name, path in rng.sample(candidates, min(settings.sample_files, len(candidates))):
+    sample = rng.sample(candidates, min(settings.sample_files, len(candidates)))
+    stored = engine.stored_sha256(snapshot, [name for name, _ in sample]) if sample else {}
+    for name, path in sample:
         try:
             live = sha256_file(path)
         except OSError:
             continue  # vanished or unreadable since: not a difference of the backup
-        stored = engine.file_sha256(snapshot, name)
         result.sampled += 1
-        if stored is not None and stored != live:
+        if name not in stored:
+            result.differences.append(f"{name}: could not be read back from backup {snapshot.id}")
+        elif stored[name] != live:
             result.differences.append(f"{name}: same size and mtime live, but content differs "
                                       f"from backup {snapshot.id}")
     return result

@@ -150,11 +150,11 @@ class TarEngine:
         return {member.name: (member.size, member.mtime)
                 for member in self.manifest(snapshot.id).members if member.type == "file"}
 
-    def file_sha256(self, snapshot: Snapshot, name: str) -> str | None:
-        for member in self.manifest(snapshot.id).members:
-            if member.name == name:
-                return member.sha256
-        return None
+    def stored_sha256(self, snapshot: Snapshot, names: list[str]) -> dict[str, str]:
+        """Return the manifest's SHA-256 of each file in `names`."""
+        wanted = set(names)
+        return {member.name: member.sha256 for member in self.manifest(snapshot.id).members
+                if member.name in wanted and member.sha256 is not None}
 
     # --- removing ------------------------------------------------------------------------
     def forget(self, snapshots: list[Snapshot]) -> None:

@@ -1,0 +1,218 @@
+"""The restic engine against the real restic binary and a local repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration.backup.conftest import settings_for
+from unconscious.backup.restic_cli import Restic, password_file
+from unconscious.backup.restic_engine import ResticEngine
+from unconscious.backup.retention import apply_policy
+from unconscious.backup.run import BackupRun
+from unconscious.backup.settings import BackupSettings, ResticSettings, Source
+from unconscious.backup.snapshot import BackupError, update_record
+from unconscious.backup.walk import Problems
+from unconscious.context import Context
+from unconscious.log import get_logger
+
+
+@pytest.fixture(autouse=True)
+def restic_installed() -> None:
+    if shutil.which("restic") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI installs restic (.ci/install-system-deps.sh); it must not be missing")
+        pytest.skip("restic is not installed")
+
+
+PASSWORD = "correct horse battery staple\n"
+
+
+@pytest.fixture(scope="session")
+def template_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One repository made by `restic init` (its key derivation is slow); tests get copies."""
+    base = tmp_path_factory.mktemp("restic-template")
+    (base / "restic-password").write_text(PASSWORD)
+    subprocess.run(["restic", "init", "--repo", str(base / "repo"), "--password-file",
+                    str(base / "restic-password")], capture_output=True, timeout=120, check=True)
+    return base / "repo"
+
+
+@pytest.fixture(autouse=True)
+def repository(tmp_path: Path, template_repository: Path) -> Path:
+    shutil.copytree(template_repository, tmp_path / "repo")
+    return tmp_path / "repo"
+
+
+def restic_settings(tmp_path: Path, source: Path, **restic: object) -> BackupSettings:
+    secret = tmp_path / "restic-password"
+    if not secret.exists():
+        secret.write_text(PASSWORD)
+    options: dict[str, object] = {"repository": str(tmp_path / "repo"), "password_file": secret,
+                                  "timeout": 120.0}
+    options.update(restic)
+    return settings_for(tmp_path, source, engine="restic", restic=ResticSettings(**options),  # type: ignore[arg-type]
+                        read_data_subset="100%")
+
+
+def test_a_restic_backup_is_listed_verified_and_restore_tested(context: Context, tmp_path: Path,
+                                                              source_tree: Path) -> None:
+    settings = restic_settings(tmp_path, source_tree)
+
+    report = BackupRun(context.paths, settings, get_logger()).run()
+
+    assert [] == report.errors
+    assert report.snapshot is not None
+    assert (41, True, True) == (report.snapshot.files, report.verified, report.restore_tested)
+    listed = ResticEngine(settings, context.paths).snapshots()
+    assert [report.snapshot.id] == [snapshot.id for snapshot in listed]
+    assert {"data": {"path": str(source_tree), "files": 41,
+                     "bytes": sum(p.stat().st_size for p in source_tree.rglob("*.dat"))
+                     + (source_tree / "dir1" / "script.sh").stat().st_size}} == listed[0].sources
+
+
+def test_a_restic_restore_gives_back_the_same_bytes(context: Context, tmp_path: Path, source_tree: Path) -> None:
+    engine = ResticEngine(restic_settings(tmp_path, source_tree), context.paths)
+    snapshot = engine.backup(Problems())
+
+    result = engine.restore(snapshot, tmp_path / "restored", None)
+
+    restored_root = tmp_path / "restored" / str(source_tree).lstrip("/")
+    assert ([], 41) == (result.differences, result.checked)
+    for path in source_tree.rglob("*.dat"):
+        assert path.read_bytes() == (restored_root / path.relative_to(source_tree)).read_bytes()
+
+
+def test_exclude_globs_reach_restic_through_a_file_list(context: Context, tmp_path: Path,
+                                                       source_tree: Path) -> None:
+    settings = restic_settings(tmp_path, source_tree)
+    settings = BackupSettings(**{**settings.__dict__, "sources": (Source("data", source_tree, exclude=("dir0",)),)})
+    engine = ResticEngine(settings, context.paths)
+
+    snapshot = engine.backup(Problems())
+    files = engine.sample_files(snapshot)
+
+    assert 31 == len(files)
+    assert [] == [name for name in files if name.startswith("data/dir0/")]
+
+
+def test_a_wrong_password_is_a_clear_error(context: Context, tmp_path: Path, source_tree: Path) -> None:
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("not it\n")
+    engine = ResticEngine(restic_settings(tmp_path, source_tree, password_file=wrong), context.paths)
+
+    with pytest.raises(BackupError) as raised:
+        engine.backup(Problems())
+
+    assert "restic backup failed (exit 1): Fatal: wrong password or no key found" == str(raised.value)
+
+
+def test_a_missing_restic_binary_is_named(context: Context, tmp_path: Path, source_tree: Path) -> None:
+    settings = restic_settings(tmp_path, source_tree, binary=str(tmp_path / "no-such-restic"))
+
+    report = BackupRun(context.paths, settings, get_logger()).run()
+
+    assert report.errors[0].startswith(f"restic not found: '{tmp_path / 'no-such-restic'}' is not installed")
+
+
+def test_a_missing_repository_is_not_created_unless_asked(context: Context, tmp_path: Path,
+                                                          source_tree: Path) -> None:
+    missing = tmp_path / "elsewhere"
+    engine = ResticEngine(restic_settings(tmp_path, source_tree, repository=str(missing)), context.paths)
+
+    with pytest.raises(BackupError) as raised:
+        engine.cleanup()
+
+    assert f"restic repository {missing} does not exist (create it with `restic init`, or set " \
+        "backup.restic.init: true)" == str(raised.value)
+    assert not missing.exists()
+
+
+def test_a_missing_repository_is_created_when_init_is_set(context: Context, tmp_path: Path,
+                                                          source_tree: Path) -> None:
+    created = tmp_path / "new-repo"
+    engine = ResticEngine(restic_settings(tmp_path, source_tree, repository=str(created), init=True),
+                          context.paths)
+
+    engine.cleanup()
+
+    assert (created / "config").is_file()
+
+
+def test_verification_reports_restics_own_message_for_a_damaged_pack(context: Context, tmp_path: Path,
+                                                                    source_tree: Path) -> None:
+    engine = ResticEngine(restic_settings(tmp_path, source_tree), context.paths)
+    snapshot = engine.backup(Problems())
+    pack = max((path for path in (tmp_path / "repo" / "data").rglob("*") if path.is_file()),
+               key=lambda path: path.stat().st_size)
+    pack.chmod(0o600)
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pack.write_bytes(bytes(data))
+
+    result = engine.verify(snapshot)
+
+    assert 1 == len(result.differences)
+    assert result.differences[0].startswith("restic check failed (exit 1): Fatal: repository contains errors (")
+
+
+def test_the_password_comes_from_the_systemd_credential_first(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "restic-password").write_text("from credential\n")
+    settings = ResticSettings(repository=str(tmp_path / "repo"), password_file=tmp_path / "other")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    monkeypatch.setenv("RESTIC_PASSWORD", "must not leak through")
+
+    restic = Restic(settings, Context.for_tests(tmp_path).paths)
+    environment = restic.environment()
+
+    assert credentials / "restic-password" == password_file(settings)
+    assert str(credentials / "restic-password") == environment["RESTIC_PASSWORD_FILE"]
+    assert "RESTIC_PASSWORD" not in environment
+    assert "from credential" not in " ".join(restic.argv(["backup"]))
+
+
+def test_our_retention_decides_exactly_like_restic_forget(context: Context, tmp_path: Path,
+                                                          source_tree: Path) -> None:
+    settings = restic_settings(tmp_path, source_tree)
+    restic = Restic(settings.restic, context.paths)
+    times = ["2025-12-30 23:00:00", "2026-01-01 09:00:00", "2026-01-01 17:00:00", "2026-01-05 08:00:00",
+             "2026-01-12 08:00:00", "2026-02-01 08:00:00", "2026-03-01 08:00:00"]
+    for moment in times:
+        restic.run(["backup", "--tag", "hostmind", "--time", moment, str(source_tree / "dir0")])
+    keep = {"last": 1, "hourly": 0, "daily": 2, "weekly": 2, "monthly": 2, "yearly": 1}
+    flags = [f"--keep-{kind}={count}" for kind, count in keep.items() if count]
+    engine = ResticEngine(settings, context.paths)
+
+    theirs = json.loads(restic.run(["forget", "--dry-run", "--json", "--group-by", "host", "--tag", "hostmind",
+                                    *flags]).stdout)[0]
+    ours = apply_policy([(snapshot.id, snapshot.time) for snapshot in engine.snapshots()], keep)
+
+    assert sorted(item["short_id"] for item in theirs["keep"]) == sorted(ours.keep)
+    assert sorted(item["short_id"] for item in theirs["remove"] or []) == sorted(ours.remove)
+    assert len(ours.remove) > 0
+
+
+def test_prune_forgets_through_restic_but_never_the_newest_verified(context: Context, tmp_path: Path,
+                                                                   source_tree: Path) -> None:
+    settings = restic_settings(tmp_path, source_tree)
+    settings = BackupSettings(**{**settings.__dict__, "keep": {**settings.keep, "last": 1}})
+    engine = ResticEngine(settings, context.paths)
+    first = engine.backup(Problems())
+    second = engine.backup(Problems())
+    update_record(context.paths, first.id, verify_ok=True)  # only the older one passed verification
+    runner = BackupRun(context.paths, settings, get_logger(), engine=engine)
+
+    spared = runner.prune()
+    update_record(context.paths, second.id, verify_ok=True)
+    pruned = runner.prune()
+
+    assert ([], [first.id]) == (spared, pruned)
+    assert [second.id] == [snapshot.id for snapshot in engine.snapshots()]
