@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-import uuid
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -20,29 +18,15 @@ from typing import Any
 import pytest
 
 from tests.e2e.nspawn import (
-    HOSTMIND,
-    VENV,
-    WHEELS_INSIDE,
+    FAULT_FILE,
+    HEALTH,
     Container,
     E2EUnavailable,
-    build_wheels,
-    extracted_rootfs,
     missing_requirements,
-    rootfs_tarball,
+    provision,
+    wait_active,
 )
 
-HEALTH = "hostmind-health.service"
-FAULT_FILE = "/run/hostmind-e2e/fault"
-FAULT_CONFIG = "/etc/hostmind/hostmind.d/10-e2e-fault.yaml"
-# Test-only timings, as an operator would set them: a unit drop-in. Production keeps
-# WatchdogSec=30s and RestartSec=5s; here a hang is caught in 3 s and a crash loop trips the
-# breaker in seconds instead of half a minute.
-HEALTH_DROPIN = "/etc/systemd/system/hostmind-health.service.d/50-e2e.conf"
-HEALTH_DROPIN_TEXT = """\
-[Service]
-WatchdogSec=3s
-RestartSec=1s
-"""
 #: Config drop-ins a test may add; removed before every test.
 TEST_DROPIN_PREFIX = "60-e2e-"
 
@@ -74,15 +58,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(600))
 
 
-def _wait_active(container: Container, unit: str, timeout: float = 30.0) -> None:
-    container.wait_for(
-        f"{unit} active (running)",
-        lambda: container.show(unit, "ActiveState", "SubState")
-        == {"ActiveState": "active", "SubState": "running"},
-        timeout=timeout,
-    )
-
-
 @pytest.fixture(scope="session")
 def hostmind_container(tmp_path_factory: pytest.TempPathFactory) -> Generator[Container, None, None]:
     """Boot the container, install hostmind in it, `hostmind install --now`; yield it."""
@@ -91,31 +66,16 @@ def hostmind_container(tmp_path_factory: pytest.TempPathFactory) -> Generator[Co
         pytest.skip(problem)
     work = tmp_path_factory.mktemp("e2e")
     try:
-        rootfs = extracted_rootfs(rootfs_tarball())
-        wheels = build_wheels(work / "wheels")
+        container = provision(work)
     except E2EUnavailable as unavailable:
         pytest.fail(str(unavailable))
-    journal = work / "journal"
-    name = f"hm{uuid.uuid4().hex[:8]}"
-    container = Container.boot(name, rootfs, journal, work / "console.log",
-                               binds_ro={wheels: WHEELS_INSIDE})
     try:
-        container.write(HEALTH_DROPIN, HEALTH_DROPIN_TEXT)
-        container.write(FAULT_CONFIG, f"health:\n  fault_file: {FAULT_FILE}\n")
-        container.path(FAULT_FILE).parent.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        container.run("python3", "-m", "venv", VENV, timeout=120)
-        container.run(f"{VENV}/bin/pip", "install", "-q", "--no-index", "--find-links",
-                      WHEELS_INSIDE, "hostmind", timeout=300)
-        container.install_seconds = time.monotonic() - started
-        container.run(HOSTMIND, "install", "--now", timeout=120)
-        _wait_active(container, HEALTH)
         yield container
     finally:
         container.stop()
-        print(f"\ne2e: journal kept for post-mortem: journalctl -D {journal}")
+        print(f"\ne2e: journal kept for post-mortem: journalctl -D {container.journal_dir}")
         # The wheels are rebuilt each session; the journal stays (pytest prunes old tmp dirs).
-        shutil.rmtree(wheels, ignore_errors=True)
+        shutil.rmtree(work / "wheels", ignore_errors=True)
 
 
 @pytest.fixture
@@ -140,5 +100,5 @@ def container(hostmind_container: Container) -> Container:
     # Fresh start-limit counters for every test: the breaker test counts starts.
     box.run("systemctl", "reset-failed", "hostmind*", check=False)
     box.run("systemctl", "start", "hostmind.target")
-    _wait_active(box, HEALTH)
+    wait_active(box, HEALTH)
     return box

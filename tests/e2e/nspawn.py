@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,19 @@ WHEELS_INSIDE = "/opt/hostmind/wheels"
 # the v2 "unified" one (hybrid), or just the v2 root.
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
 CGROUP_V2_ROOT = Path("/sys/fs/cgroup")
+
+HEALTH = "hostmind-health.service"
+FAULT_FILE = "/run/hostmind-e2e/fault"
+FAULT_CONFIG = "/etc/hostmind/hostmind.d/10-e2e-fault.yaml"
+# Test-only timings, as an operator would set them: a unit drop-in. Production keeps
+# WatchdogSec=30s and RestartSec=5s; here a hang is caught in 3 s and a crash loop trips the
+# breaker in seconds instead of half a minute.
+HEALTH_DROPIN = "/etc/systemd/system/hostmind-health.service.d/50-e2e.conf"
+HEALTH_DROPIN_TEXT = """\
+[Service]
+WatchdogSec=3s
+RestartSec=1s
+"""
 
 
 class E2EUnavailable(RuntimeError):
@@ -351,3 +365,41 @@ def _empty_and_remove(cgroup: Path) -> None:
         except OSError:
             pass
 
+
+
+def wait_active(container: Container, unit: str, timeout: float = 30.0) -> float:
+    """Wait until `unit` is active (running); return the seconds it took."""
+    return container.wait_for(
+        f"{unit} active (running)",
+        lambda: container.show(unit, "ActiveState", "SubState")
+        == {"ActiveState": "active", "SubState": "running"},
+        timeout=timeout,
+    )
+
+
+def provision(work: Path) -> Container:
+    """Boot a container with hostmind installed and `hostmind install --now` done; return it.
+
+    Builds (or reuses) the rootfs, builds the wheels into work/wheels, boots, creates the venv,
+    adds the e2e drop-ins (short watchdog, fault switch path) and installs. The caller must
+    call `stop()`. Raise E2EUnavailable when the machine cannot do it.
+    """
+    rootfs = extracted_rootfs(rootfs_tarball())
+    wheels = build_wheels(work / "wheels")
+    container = Container.boot(f"hm{uuid.uuid4().hex[:8]}", rootfs, work / "journal",
+                               work / "console.log", binds_ro={wheels: WHEELS_INSIDE})
+    try:
+        container.write(HEALTH_DROPIN, HEALTH_DROPIN_TEXT)
+        container.write(FAULT_CONFIG, f"health:\n  fault_file: {FAULT_FILE}\n")
+        container.path(FAULT_FILE).parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        container.run("python3", "-m", "venv", VENV, timeout=120)
+        container.run(f"{VENV}/bin/pip", "install", "-q", "--no-index", "--find-links",
+                      WHEELS_INSIDE, "hostmind", timeout=300)
+        container.install_seconds = time.monotonic() - started
+        container.run(HOSTMIND, "install", "--now", timeout=120)
+        wait_active(container, HEALTH)
+    except BaseException:
+        container.stop()
+        raise
+    return container

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import FAULT_FILE, HEALTH
-from tests.e2e.nspawn import HOSTMIND, Container
+from tests.e2e.nspawn import FAULT_FILE, HEALTH, HOSTMIND, Container
 
 STATE = ("ActiveState", "SubState", "Result", "NRestarts", "MainPID", "ExecMainStatus")
 
