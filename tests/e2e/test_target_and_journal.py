@@ -69,3 +69,19 @@ def test_journal_carries_hostmind_event_and_structured_fields_across_units(
     units = {str(item.get("_SYSTEMD_UNIT")) for item in refusals}
     assert {"hostmind-rotate.service", "hostmind-backup.service"} <= units, refusals[-5:]
     assert {str(item.get("PRIORITY")) for item in refusals} == {"3"}
+
+
+ONESHOTS = ("hostmind-rotate.service", "hostmind-backup.service", "hostmind-conscious.service",
+            "hostmind-apply.service", "hostmind-rollback@hostmind-health.service.service")
+
+
+def test_every_oneshot_succeeds_inside_its_sandbox(container: Container) -> None:
+    # With the packaged defaults each does its work or says "nothing to do"/"not configured";
+    # a failure here usually means a hardening line took away something the service needs.
+    failures: dict[str, object] = {}
+    for unit in ONESHOTS:
+        container.run("systemctl", "start", unit, timeout=300, check=False)
+        state = container.show(unit, "Result", "ExecMainStatus")
+        if state != {"Result": "success", "ExecMainStatus": "0"}:
+            failures[unit] = (state, [str(entry.get("MESSAGE")) for entry in container.journal("-u", unit, "-n", "8")])
+    assert not failures, failures
