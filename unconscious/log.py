@@ -77,6 +77,19 @@ def _add_level(logger: Any, method_name: str, event_dict: MutableMapping[str, An
     return event_dict
 
 
+class _StderrLogger:
+    """Prints to whatever sys.stderr is at call time (tests and daemons may swap it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _stderr_logger_factory(*args: Any) -> _StderrLogger:
+    return _StderrLogger()
+
+
 def configure(service: str, level: str = "info", target: str | None = None) -> None:
     """Configure structlog for `service` (SYSLOG_IDENTIFIER=hostmind-<service>).
 
@@ -94,11 +107,11 @@ def configure(service: str, level: str = "info", target: str | None = None) -> N
     else:
         processors.append(_message_first)
         processors.append(structlog.processors.TimeStamper(fmt="%H:%M:%S"))
-        processors.append(structlog.dev.ConsoleRenderer(colors=False, pad_event=0))
+        processors.append(structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0))
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, 20)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger_factory,
         cache_logger_on_first_use=False,
     )
 
