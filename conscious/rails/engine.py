@@ -105,7 +105,8 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         crash_point("validated")
         timer.lap("validate")
         check_tests_not_weakened(changes)
-        build_staging(settings.live_tree, staging, changes, settings.stage_exclude)
+        build_staging(settings.live_tree, staging, changes, settings.stage_exclude,
+                      settings.stage_include)
         crash_point("staged")
         timer.lap("stage")
         parse_check(staging, changes, paths)
@@ -178,7 +179,8 @@ def _ratchet(rails: Rails, staging: Path) -> tuple[ratchet.TestRun, frozenset[st
         # First change: the baseline is what passes in a copy of the live tree as it is now.
         reference = settings.staging_root / "baseline"
         try:
-            build_staging(settings.live_tree, reference, [], settings.stage_exclude)
+            build_staging(settings.live_tree, reference, [], settings.stage_exclude,
+                          settings.stage_include)
             baseline_run = ratchet.run_tests(reference, settings)
         finally:
             remove_staging(reference)

@@ -17,6 +17,8 @@ from unconscious.config.duration import parse_duration, parse_size
 from unconscious.paths import Paths
 
 DEFAULT_TEST_COMMAND = ("{python}", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit")
+DEFAULT_STAGE_INCLUDE = ("unconscious", "conscious", "config", "units", "tests", "setup.cfg",
+                         "pyproject.toml")
 DEFAULT_STAGE_EXCLUDE = (".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache",
                          ".ruff_cache", "*.egg-info", "build", "dist")
 
@@ -45,6 +47,7 @@ class RailSettings:
     allowed_paths: tuple[str, ...] = ()
     staging_dir: Path | None = None
     stage_exclude: tuple[str, ...] = DEFAULT_STAGE_EXCLUDE
+    stage_include: tuple[str, ...] = DEFAULT_STAGE_INCLUDE
     test_command: tuple[str, ...] = DEFAULT_TEST_COMMAND
     test_timeout: float = 600.0
     max_files: int = 5
@@ -90,6 +93,7 @@ class RailSettings:
             allowed_paths=tuple(str(item) for item in conscious.get("allowed_paths", ())),
             staging_dir=Path(staging) if staging else None,
             stage_exclude=tuple(apply.get("stage_exclude", defaults.stage_exclude)),
+            stage_include=tuple(apply.get("stage_include", defaults.stage_include)),
             test_command=tuple(apply.get("test_command", defaults.test_command)),
             test_timeout=parse_duration(apply.get("test_timeout", defaults.test_timeout)),
             max_files=int(apply.get("max_files", defaults.max_files)),

@@ -17,16 +17,28 @@ RAIL = "stage"
 
 
 def build_staging(live_tree: Path, staging: Path, changes: Sequence[FileChange],
-                  exclude: Sequence[str]) -> Path:
+                  exclude: Sequence[str], include: Sequence[str] = ()) -> Path:
     """Copy `live_tree` to `staging` (replacing any old copy) and write `changes` into it.
 
-    Return `staging`. Raise Refused if the copy or a write fails (disk full, permissions).
+    With `include`, copy only those top-level entries of the tree (the ones that exist): a
+    live tree that is a site-packages directory then does not drag every dependency along;
+    they are still imported from the installed environment. Return `staging`. Raise Refused
+    if the copy or a write fails (disk full, permissions).
     """
     remove_staging(staging)
     staging.parent.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns(*exclude)
     try:
-        shutil.copytree(live_tree, staging, symlinks=True,
-                        ignore=shutil.ignore_patterns(*exclude))
+        if include:
+            staging.mkdir()
+            for name in include:
+                source = live_tree / name
+                if source.is_dir() and not source.is_symlink():
+                    shutil.copytree(source, staging / name, symlinks=True, ignore=ignore)
+                elif source.exists() or source.is_symlink():
+                    shutil.copy2(source, staging / name, follow_symlinks=False)
+        else:
+            shutil.copytree(live_tree, staging, symlinks=True, ignore=ignore)
         for change in changes:
             target = staging / change.path
             target.parent.mkdir(parents=True, exist_ok=True)

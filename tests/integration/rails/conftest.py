@@ -93,6 +93,7 @@ def make_host(root: Path, template: tuple[Path, frozenset[str]]) -> Host:
             "systemctl_command": list(settings.systemctl_command),
             "health_command": list(settings.health_command),
             "unit_paths": {unit: list(globs) for unit, globs in settings.unit_paths.items()},
+            "stage_include": list(settings.stage_include),
         },
     }
     (paths.dropin_dir / "50-test.yaml").write_text(json.dumps(dropin), encoding="utf-8")

@@ -14,7 +14,7 @@ from conscious.rails import history, probation
 from conscious.rails.crash import POINTS
 from unconscious.health import integrity
 
-from .conftest import Host, make_host  # noqa: TID252
+from .conftest import Host, make_host
 
 GOOD: dict[str, Any] = {
     "edits": [{"path": "pkg/calc.py", "old": "LIMIT = 90", "new": "LIMIT = 95"}],

@@ -68,6 +68,7 @@ def make_settings(tree: Path, paths: Paths, **overrides: object) -> RailSettings
         systemctl_timeout=30.0,
         health_command=(sys.executable, "-c", "print('[]')"),
         unit_paths={UNIT: ("pkg/**",)},
+        stage_include=(),
     )
     return replace(settings, **overrides)  # type: ignore[arg-type]
 
