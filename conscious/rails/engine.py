@@ -172,7 +172,7 @@ def _failing(settings: RailSettings) -> set[str]:
     return health_compare.failing_checks(argv, settings.health_timeout)
 
 
-def _ratchet(rails: Rails, staging: Path) -> tuple[ratchet.TestRun, frozenset[str]]:
+def _ratchet(rails: Rails, staging: Path) -> tuple[ratchet.RatchetRun, frozenset[str]]:
     settings = rails.settings
     baseline = ratchet.read_baseline(settings.state_dir)
     if baseline is None:

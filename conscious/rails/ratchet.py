@@ -28,7 +28,7 @@ JUNIT_NAME = ".hostmind-ratchet.xml"
 
 
 @dataclass(frozen=True)
-class TestRun:
+class RatchetRun:
     """The outcome of one run of the test command."""
 
     passed: frozenset[str]
@@ -71,7 +71,7 @@ def write_baseline(state_dir: Path, passed: frozenset[str], key: str) -> None:
     atomic_write_json(path, {"passed": sorted(passed), "key": key, "time": time.time()})
 
 
-def run_tests(tree: Path, settings: RailSettings) -> TestRun:
+def run_tests(tree: Path, settings: RailSettings) -> RatchetRun:
     """Run the test command in `tree` and read its results. Raise Refused if that fails."""
     junit = tree / JUNIT_NAME
     junit.unlink(missing_ok=True)
@@ -113,7 +113,7 @@ def run_tests(tree: Path, settings: RailSettings) -> TestRun:
     if not consistent and process.returncode != 5:
         raise Refused(RAIL, f"the test command exited {process.returncode} but its report lists "
                             f"{len(failed)} failures; the run is not trustworthy")
-    return TestRun(passed, failed, skipped, seconds=seconds, exit_code=process.returncode)
+    return RatchetRun(passed, failed, skipped, seconds=seconds, exit_code=process.returncode)
 
 
 def _read_junit(path: Path) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
@@ -135,7 +135,7 @@ def _read_junit(path: Path) -> tuple[frozenset[str], frozenset[str], frozenset[s
     return frozenset(passed), frozenset(failed - passed), frozenset(skipped)
 
 
-def judge(run: TestRun, baseline: frozenset[str]) -> None:
+def judge(run: RatchetRun, baseline: frozenset[str]) -> None:
     """Raise Refused if any test of `baseline` did not pass in `run`, naming them."""
     lost = sorted(baseline - run.passed)
     if not lost:
