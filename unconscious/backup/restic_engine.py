@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
 import tempfile
 import time
 from datetime import datetime
@@ -71,7 +72,7 @@ class ResticEngine:
                 file_list.write(b"\0".join(listed) + b"\0")
                 file_list.flush()
                 arguments.extend(["--files-from-raw", file_list.name])
-            completed = self.restic.run(arguments, ok_codes=(0, INCOMPLETE))
+            completed = self._run_backup(arguments)
         summary: dict[str, Any] = {}
         for message in messages(completed.stdout + "\n" + completed.stderr):
             if message.get("message_type") == "summary":
@@ -93,6 +94,20 @@ class ResticEngine:
         # retention re-reads the exact time from `restic snapshots`.
         return Snapshot(id=snapshot_id, time=started, engine=self.name, files=files, bytes=size,
                         location=f"{self.restic.repository}#{snapshot_id}")
+
+    def _run_backup(self, arguments: list[str]) -> subprocess.CompletedProcess[str]:
+        # The usual case costs one restic call; the repository is created (with `init`) or a
+        # stale lock of a killed restic removed only when restic says so, then tried once more.
+        try:
+            return self.restic.run(arguments, ok_codes=(0, INCOMPLETE))
+        except BackupError as error:
+            if "unable to open config file" in str(error):
+                self.restic.ensure_repository()
+            elif "locked" in str(error):
+                self.restic.run(["unlock"])
+            else:
+                raise
+        return self.restic.run(arguments, ok_codes=(0, INCOMPLETE))
 
     def snapshots(self) -> list[Snapshot]:
         """Return hostmind's snapshots in the repository, oldest first."""
@@ -241,12 +256,6 @@ class ResticEngine:
             self.restic.run(["forget", "--prune", *(snapshot.id for snapshot in snapshots)])
 
     def cleanup(self) -> list[str]:
-        """Open (or create, with `init`) the repository and remove stale locks left by a killed
-        restic (`restic unlock` keeps live ones)."""
-        try:
-            self.restic.run(["unlock"])
-        except BackupError as error:
-            if "unable to open config file" not in str(error):
-                raise
-            self.restic.ensure_repository()  # says "does not exist", or creates it with `init`
+        """Nothing to do before a run: restic leaves no partial snapshot behind, and a stale
+        lock of a killed restic is removed when a backup runs into it (see `_run_backup`)."""
         return []

@@ -86,7 +86,6 @@ class BackupRun:
         if report.cleaned:
             self.log.warning("backup_leftovers_removed", count=len(report.cleaned),
                              msg=f"removed leftovers of an interrupted run: {', '.join(report.cleaned)}")
-        previous = self.engine.snapshots()
         failures = run_hooks(self.settings.hooks, "before")
         if failures:
             report.errors.extend(failures)
@@ -111,6 +110,9 @@ class BackupRun:
         if self.restore_test_due():
             report.restore_tested = self.restore_test(snapshot, report)
         if self.settings.spot_check:
+            # Listed after the backup: one listing serves the shrink check (restic calls are slow).
+            previous = [item for item in self.engine.snapshots()
+                        if item.id != snapshot.id and item.time <= snapshot.time]
             self._spot_check(snapshot, previous, report)
         if self.settings.prune_after_backup:
             report.pruned = self.prune()

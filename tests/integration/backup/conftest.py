@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from unconscious.backup.settings import BackupSettings, Source
 
@@ -21,6 +23,13 @@ def make_tree(root: Path, files: int = 40, size: int = 3000) -> Path:
     (root / "dir1" / "script.sh").write_text("#!/bin/sh\necho hi\n")
     (root / "dir1" / "script.sh").chmod(0o750)
     return root
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging() -> Iterator[None]:
+    """The CLI configures logging onto pytest's captured stderr; never leak that to the next test."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -126,7 +126,7 @@ def test_a_missing_repository_is_not_created_unless_asked(context: Context, tmp_
     engine = ResticEngine(restic_settings(tmp_path, source_tree, repository=str(missing)), context.paths)
 
     with pytest.raises(BackupError) as raised:
-        engine.cleanup()
+        engine.backup(Problems())
 
     assert f"restic repository {missing} does not exist (create it with `restic init`, or set " \
         "backup.restic.init: true)" == str(raised.value)
@@ -139,9 +139,10 @@ def test_a_missing_repository_is_created_when_init_is_set(context: Context, tmp_
     engine = ResticEngine(restic_settings(tmp_path, source_tree, repository=str(created), init=True),
                           context.paths)
 
-    engine.cleanup()
+    snapshot = engine.backup(Problems())
 
     assert (created / "config").is_file()
+    assert [snapshot.id] == [item.id for item in engine.snapshots()]
 
 
 def test_verification_reports_restics_own_message_for_a_damaged_pack(context: Context, tmp_path: Path,
