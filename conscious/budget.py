@@ -197,6 +197,12 @@ class BudgetLedger:
         key = utc_day(self.clock())
         return _summarise(key, data["days"].get(key, {}))
 
+    def last_call_time(self) -> float | None:
+        """Return when the newest charged call was recorded, None if there is none."""
+        moments = [float(charge.get("time", 0)) for entry in self._read()["days"].values()
+                   for charge in entry.get("charges", {}).values() if not charge.get("settled")]
+        return max(moments) if moments else None
+
     def history(self) -> list[DayUsage]:
         """Return every day kept in the ledger, oldest first."""
         data = self._read()

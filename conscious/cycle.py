@@ -24,7 +24,7 @@ from conscious.context_builder import gather
 from conscious.credentials import read_api_key
 from conscious.model import ModelError, ModelRequest, call_model, local_upper_bound, new_request_id
 from conscious.project import read_project, update_project
-from conscious.prompt import build_request
+from conscious.prompt import build_request, should_cache
 from conscious.redact import Redactor
 from conscious.reply import ReplyError, check_reply
 from conscious.settings import ConsciousSettings
@@ -132,7 +132,9 @@ class Cycle:
         today = self.ledger.today()
         parts.budget = {"tokens_used": today.tokens, "token_budget": self.settings.daily_token_budget,
                         "changes": today.changes, "change_cap": self.settings.daily_change_cap}
-        request, result.cuts = build_request(parts, self.settings, self.redactor)
+        last_call = self.ledger.last_call_time()
+        cache = should_cache(self.settings, None if last_call is None else self.clock() - last_call)
+        request, result.cuts = build_request(parts, self.settings, self.redactor, cache)
         result.redactions = self.redactor.total
         if result.cuts and result.cuts[-1].startswith("nothing left to cut"):
             result.outcome, result.reason = "failed", "the context does not fit max_context_tokens"

@@ -67,10 +67,10 @@ def _dynamic_block(parts: ContextParts) -> str:
                        for title, value in sections.items())
 
 
-def assemble(parts: ContextParts, settings: ConsciousSettings) -> ModelRequest:
-    """Return the unredacted request for `parts` (no bounding)."""
+def assemble(parts: ContextParts, settings: ConsciousSettings, cache: bool) -> ModelRequest:
+    """Return the unredacted request for `parts` (no bounding); `cache` marks the stable part."""
     files_block: dict[str, Any] = {"type": "text", "text": _files_block(parts)}
-    if settings.api.prompt_caching:
+    if cache:
         files_block["cache_control"] = {"type": "ephemeral"}
     return ModelRequest(
         system=[{"type": "text", "text": INSTRUCTIONS}, files_block],
@@ -85,11 +85,12 @@ def _size(request: ModelRequest, settings: ConsciousSettings) -> int:
     return len(encoded) // BYTES_PER_TOKEN_UPPER_BOUND + 1
 
 
-def bound(parts: ContextParts, settings: ConsciousSettings) -> tuple[ModelRequest, list[str]]:
+def bound(parts: ContextParts, settings: ConsciousSettings,
+          cache: bool = False) -> tuple[ModelRequest, list[str]]:
     """Return a request within max_context_tokens and the list of what was cut to get there."""
     cuts: list[str] = []
     limit = settings.max_context_tokens
-    request = assemble(parts, settings)
+    request = assemble(parts, settings, cache)
     while _size(request, settings) > limit:
         files = parts.files
         if files.contents:
@@ -114,7 +115,7 @@ def bound(parts: ContextParts, settings: ConsciousSettings) -> tuple[ModelReques
         else:
             cuts.append("nothing left to cut: the request is over the limit")
             break
-        request = assemble(parts, settings)
+        request = assemble(parts, settings, cache)
     return request, cuts
 
 
@@ -125,8 +126,17 @@ def redact_request(request: ModelRequest, redactor: Redactor) -> ModelRequest:
                         tools=request.tools, tool_name=request.tool_name)
 
 
-def build_request(parts: ContextParts, settings: ConsciousSettings,
-                  redactor: Redactor) -> tuple[ModelRequest, list[str]]:
+def should_cache(settings: ConsciousSettings, seconds_since_last_call: float | None) -> bool:
+    """Return whether to mark the stable prefix cacheable (see api.prompt_caching)."""
+    if settings.api.prompt_caching == "always":
+        return True
+    if settings.api.prompt_caching == "never":
+        return False
+    return seconds_since_last_call is not None and seconds_since_last_call <= settings.api.cache_window
+
+
+def build_request(parts: ContextParts, settings: ConsciousSettings, redactor: Redactor,
+                  cache: bool = False) -> tuple[ModelRequest, list[str]]:
     """Return the bounded, redacted request and what was cut."""
-    request, cuts = bound(parts, settings)
+    request, cuts = bound(parts, settings, cache)
     return redact_request(request, redactor), cuts

@@ -23,7 +23,8 @@ class ApiSettings:
     backoff_initial: float = 2.0
     backoff_max: float = 60.0
     deadline: float = 300.0
-    prompt_caching: bool = True
+    prompt_caching: str = "auto"
+    cache_window: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def settings_from_section(section: dict[str, Any]) -> ConsciousSettings:
             backoff_initial=parse_duration(api.get("backoff_initial", base_api.backoff_initial)),
             backoff_max=parse_duration(api.get("backoff_max", base_api.backoff_max)),
             deadline=parse_duration(api.get("deadline", base_api.deadline)),
-            prompt_caching=bool(api.get("prompt_caching", base_api.prompt_caching)),
+            prompt_caching=str(api.get("prompt_caching", base_api.prompt_caching)),
+            cache_window=parse_duration(api.get("cache_window", base_api.cache_window)),
         ),
         anchor_every=parse_duration(section.get("anchor_every", defaults.anchor_every)),
     )

@@ -23,6 +23,7 @@ def test_a_proposal_is_written_to_the_spool_and_the_event_is_processed(rig: Cons
 
 
 def test_the_request_uses_tool_choice_and_marks_the_stable_part_for_caching(rig: ConsciousRig) -> None:
+    rig.configure(api={"prompt_caching": "always"})
     rig.emit()
     rig.api.add_steps(NOTHING_REPLY)
     rig.cycle()
@@ -34,6 +35,7 @@ def test_the_request_uses_tool_choice_and_marks_the_stable_part_for_caching(rig:
 
 
 def test_the_second_cycle_reads_the_stable_part_from_the_cache(rig: ConsciousRig) -> None:
+    rig.configure(api={"prompt_caching": "always"})
     for _ in range(2):
         rig.emit()
         rig.api.add_steps(NOTHING_REPLY)
@@ -41,6 +43,15 @@ def test_the_second_cycle_reads_the_stable_part_from_the_cache(rig: ConsciousRig
     assert result.usage is not None
     assert 0 == result.usage["cache_creation_input_tokens"]
     assert result.usage["cache_read_input_tokens"] > 0
+
+
+def test_auto_caching_marks_the_prefix_only_during_a_burst_of_calls(rig: ConsciousRig) -> None:
+    for _ in range(3):
+        rig.emit()
+        rig.api.add_steps(NOTHING_REPLY)
+        rig.cycle()
+    marked = ["cache_control" in request.json()["system"][-1] for request in rig.api.message_requests()]
+    assert [False, True, True] == marked  # the first call had no recent predecessor
 
 
 def test_usage_is_charged_once_with_the_numbers_the_api_reported(rig: ConsciousRig) -> None:
