@@ -79,7 +79,10 @@ def process_file(rails: Rails, file: Path, keep_original: bool = False,
         record = history.read_change(rails.paths, key) or ChangeRecord(
             key=key, id=key, title=file.name, outcome=history.IN_PROGRESS, reason="",
             time=time.time())
+        # Name the spool file the operator knows, with the line when JSON parsing gave one.
+        line = error.origin.rsplit(":", 1)[-1] if error.origin != str(claimed) else ""
+        where = f"{file.name}:{line}" if line.isdigit() else file.name
         return rails.recorder.decide(record, history.REFUSED, "proposal",
-                                     f"{file.name}: {error.key + ': ' if error.key else ''}"
+                                     f"{where}: {error.key + ': ' if error.key else ''}"
                                      f"{error.reason}")
     return apply_proposal(rails, proposal, key=key)

@@ -83,20 +83,8 @@ def make_host(root: Path, template: tuple[Path, frozenset[str]]) -> Host:
     paths = context.paths
     for directory in (paths.dropin_dir, paths.state_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    settings = livetree.make_settings(tree, paths)
     livetree.make_rails(tree, paths)  # writes the fake systemd state: the unit is up
-    dropin = {
-        "conscious": {"tree": str(tree), "allowed_paths": list(settings.allowed_paths)},
-        "apply": {
-            "test_command": list(settings.test_command), "probation": settings.probation,
-            "gate_timeout": settings.gate_timeout, "poll_interval": settings.poll_interval,
-            "systemctl_command": list(settings.systemctl_command),
-            "health_command": list(settings.health_command),
-            "unit_paths": {unit: list(globs) for unit, globs in settings.unit_paths.items()},
-            "stage_include": list(settings.stage_include),
-        },
-    }
-    (paths.dropin_dir / "50-test.yaml").write_text(json.dumps(dropin), encoding="utf-8")
+    livetree.write_config(tree, paths)
     ratchet.write_baseline(paths.state_dir, passed, "initial")
     integrity.write_manifest(tree, integrity.live_files(tree, ("pkg", "tests", "config")),
                              integrity.manifest_path(paths))

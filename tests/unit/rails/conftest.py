@@ -55,6 +55,13 @@ def rails(tree: Path, context: Context) -> Rails:
 
 
 @pytest.fixture
+def configured(rails: Rails, tree: Path, context: Context) -> Context:
+    """The context with a drop-in that points `hostmind run apply` at the test tree."""
+    livetree.write_config(tree, context.paths)
+    return context
+
+
+@pytest.fixture
 def kit() -> ModuleType:
     """The helpers of livetree.py: proposal(), tree_bytes(), fake_calls(), make_rails()."""
     return livetree

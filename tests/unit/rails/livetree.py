@@ -85,6 +85,26 @@ def make_rails(tree: Path, paths: Paths, **overrides: object) -> Rails:
     return Rails.create(paths, settings)
 
 
+def write_config(tree: Path, paths: Paths) -> Path:
+    """Write the drop-in that makes `hostmind run apply` use the test settings; return it."""
+    settings = make_settings(tree, paths)
+    dropin = {
+        "conscious": {"tree": str(tree), "allowed_paths": list(settings.allowed_paths)},
+        "apply": {
+            "test_command": list(settings.test_command), "probation": settings.probation,
+            "gate_timeout": settings.gate_timeout, "poll_interval": settings.poll_interval,
+            "systemctl_command": list(settings.systemctl_command),
+            "health_command": list(settings.health_command),
+            "unit_paths": {unit: list(globs) for unit, globs in settings.unit_paths.items()},
+            "stage_include": list(settings.stage_include),
+        },
+    }
+    paths.dropin_dir.mkdir(parents=True, exist_ok=True)
+    target = paths.dropin_dir / "50-test.yaml"
+    target.write_text(json.dumps(dropin), encoding="utf-8")
+    return target
+
+
 def tree_bytes(tree: Path) -> dict[str, bytes]:
     """Every file of the tree (caches excluded) and its bytes, to compare before and after."""
     found: dict[str, bytes] = {}

@@ -115,7 +115,7 @@ def test_health_may_not_get_worse_but_old_failures_are_tolerated() -> None:
 
 def test_units_whose_code_changed_are_restarted_with_the_named_ones() -> None:
     changes = [change("unconscious/health/disk.py", "a", "b")]
-    unit_paths = {"hostmind-health.service": ("unconscious/**",),
+    unit_paths: dict[str, tuple[str, ...]] = {"hostmind-health.service": ("unconscious/**",),
                   "hostmind-other.service": ("other/**",)}
     assert units_to_restart(changes, ["hostmind-x.service"], unit_paths) == (
         "hostmind-x.service", "hostmind-health.service")
