@@ -51,7 +51,7 @@ def read_excerpt(settings: JournalSettings, matches: Sequence[str] = (),
     try:
         done = subprocess.run(argv, capture_output=True, timeout=settings.timeout, check=False)
     except subprocess.TimeoutExpired:
-        return Excerpt(error=f"journalctl did not answer within {settings.timeout:.0f}s")
+        return Excerpt(error=f"journalctl did not answer within {settings.timeout:g}s")
     except OSError as error:
         return Excerpt(error=f"journalctl could not run: {error.strerror or error}")
     excerpt = Excerpt()

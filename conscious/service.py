@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from conscious.audit import AuditError
+from conscious.budget import Usage
 from conscious.cycle import Cycle, CycleResult
 from conscious.settings import settings_from_section
 from unconscious import exitcodes
@@ -52,7 +53,7 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
                   error=None if result.ok else f"{result.outcome}: {result.reason}",
                   counters={"events": result.events, "processed": result.processed,
                             "deferred": result.deferred,
-                            "tokens": sum((result.usage or {}).values()),
+                            "tokens": Usage(**result.usage).billable if result.usage else 0,
                             "proposals": 1 if result.outcome == "proposed" else 0,
                             "redactions": result.redactions})
     return exitcodes.OK, result
