@@ -130,6 +130,8 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         swapped = True
         swap(settings.live_tree, changes, after_each=lambda _: crash_point("swap_file_written"))
         crash_point("swapped")
+        # For the record and bench/rails.py: how long from the swap to healthy (or old again).
+        record = replace(record, extra={**record.extra, "swapped_at": time.time()})
         sync_integrity(paths, settings.live_tree, record.files)
         crash_point("integrity_synced")
         timer.lap("swap")

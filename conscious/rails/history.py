@@ -157,12 +157,14 @@ def find_change(paths: Paths, key_or_id: str) -> ChangeRecord | None:
     return matches[-1] if matches else None
 
 
-def consecutive_rollbacks(records: list[ChangeRecord]) -> int:
-    """Count automatic rollbacks since the last commit (refusals and rollbacks an operator
-    asked for neither count nor reset the streak)."""
+def consecutive_rollbacks(records: list[ChangeRecord], since: float = 0.0) -> int:
+    """Count automatic rollbacks since the last commit and since `since` (the last re-arm).
+
+    Refusals and rollbacks an operator asked for neither count nor reset the streak.
+    """
     count = 0
     for record in reversed(records):
-        if record.outcome == COMMITTED:
+        if record.outcome == COMMITTED or record.time < since:
             break
         if record.outcome == ROLLED_BACK and record.rail != OPERATOR_RAIL:
             count += 1

@@ -10,6 +10,7 @@ at the streak of rollbacks.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,8 @@ def roll_back(rails: Rails, record: ChangeRecord, rail: str, reason: str,
     problem = restart_after_restore(rails, to_restart) if to_restart else ""
     full_reason = reason + (f"; after the restore: {problem}" if problem else "")
     extra = {**record.extra, "restored": restored}
+    if not problem:
+        extra["healthy_again_at"] = time.time()
     decided = rails.recorder.decide(replace(record, extra=extra), history.ROLLED_BACK, rail,
                                     full_reason,
                                     after_history=lambda: crash_point("rollback_recorded"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conscious.rails import history, probation
+from conscious.rails import breaker, history, probation
 from unconscious.cli.output import format_age
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
@@ -35,7 +35,7 @@ def section(context: Context, config: LoadedConfig) -> StatusSection:
                           f"{record.title}{reason}")
     if not records:
         made.lines.append("no changes yet")
-    streak = history.consecutive_rollbacks(records)
+    streak = history.consecutive_rollbacks(records, since=breaker.rearmed_at(paths))
     if latest and latest[-1].outcome == history.ROLLED_BACK:
         made.problem = True
     made.data = {
