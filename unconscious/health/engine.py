@@ -115,11 +115,12 @@ class Engine:
         """Start due checks, wait up to `max_wait` for results; return the state changes."""
         transitions: list[Transition] = []
         now = self.clock()
-        for name in self._order:
-            state = self.states[name]
-            if state.running_since is not None or state.next_due > now:
-                continue
-            transitions.extend(self._start(state, now))
+        due = [name for name in self._order
+               if self.states[name].running_since is None and self.states[name].next_due <= now]
+        # Longest overdue first (dependency order breaks ties), so a busy pool serves every check.
+        rank = {name: index for index, name in enumerate(self._order)}
+        for name in sorted(due, key=lambda name: (self.states[name].next_due, rank[name])):
+            transitions.extend(self._start(self.states[name], now))
         # Checks still due now wait for a worker or a dependency: block on the workers, don't spin.
         blocked = any(state.running_since is None and state.next_due <= now for state in self.states.values())
         wait = max_wait if blocked else min(max_wait, self.delay())
@@ -194,7 +195,9 @@ class Engine:
     def _dependency_unsettled(self, spec: CheckSpec) -> bool:
         for dependency in spec.depends_on:
             other = self.states.get(dependency)
-            if other is not None and (other.running_since is not None or other.last is None):
+            # Only a dependency without any result yet holds us back; a running one that has a
+            # result is judged by its current state, so a slow dependency cannot starve us.
+            if other is not None and other.last is None:
                 return True
         return False
 
