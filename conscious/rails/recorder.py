@@ -3,7 +3,8 @@
 1. the history record (`change.json`): the decision itself, one atomic write;
 2. the audit log (`conscious.audit`): one record per decision, kind `change_<outcome>`;
 3. the journal (HOSTMIND_EVENT=change_applied / change_rolled_back / change_refused);
-4. an event in the spool, so the conscious layer and notifications learn of it.
+4. for commits and rollbacks, an event in the spool, so the conscious layer and notifications
+   learn of it (a refusal only wakes no one: it would invite the same proposal again).
 
 A crash between 1 and 2 is repaired by `ensure_audited`, which recovery runs for recent
 records, so the history and the audit always end up telling the same story.
@@ -27,8 +28,7 @@ JOURNAL_EVENTS = {
     history.ROLLED_BACK: "change_rolled_back",
     history.REFUSED: "change_refused",
 }
-_SEVERITY = {history.COMMITTED: "info", history.ROLLED_BACK: "warning",
-             history.REFUSED: "info"}
+_SEVERITY = {history.COMMITTED: "info", history.ROLLED_BACK: "warning"}
 
 
 def audit_kind(outcome: str) -> str:
@@ -68,6 +68,9 @@ class Recorder:
               reason=reason, files=",".join(decided.files),
               msg=f"change {decided.key} ({decided.title}) {outcome.replace('_', ' ')}"
                   + (f" at {rail}: {reason}" if reason else ""))
+        if outcome == history.REFUSED:
+            # A refusal is for the record, not a reason to wake the conscious layer again.
+            return decided
         try:
             EventSpool(self.paths.events_dir).emit(
                 "rails", event, _SEVERITY[outcome],

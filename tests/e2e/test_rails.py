@@ -1,0 +1,145 @@
+"""The rails under a real systemd: a good change is applied and the health service restarts
+healthy; a change that crashes it at start, or a little later within probation, is rolled back
+automatically; a crash loop that exhausts the start limit pauses self-modification until
+`hostmind rearm`.
+
+Proposals go into the spool as the conscious layer writes them, so hostmind-apply.path starts
+hostmind-apply.service, which runs the rails in its sandbox. The live tree is the installed
+site-packages; the ratchet here is an import smoke test (pytest is not installed in the
+container), the probation window 6 s instead of 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.nspawn import FAULT_FILE, HEALTH, HOSTMIND, VENV, Container
+
+SPOOL = "/var/lib/hostmind/spool/proposals"
+RAILS_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-rails.yaml"
+TARGET = "unconscious/health/service.py"
+ANCHOR = "def main(context: Context) -> int:\n"
+SMOKE = ("import sys, unconscious.health.service; "
+         "open(sys.argv[1], 'w').write('<testsuite><testcase classname=\"smoke\" "
+         "name=\"health_service_imports\"/></testsuite>')")
+FINAL = ("committed", "rolled_back", "refused")
+
+
+def live_file(container: Container) -> str:
+    """Return the path, inside the container, of the health service's source."""
+    result = container.run(f"{VENV}/bin/python", "-c",
+                           "import unconscious.health.service as m; print(m.__file__)")
+    return result.stdout.strip()
+
+
+def submit(container: Container, insert: str, title: str) -> dict[str, Any]:
+    """Spool a proposal inserting `insert` after main()'s signature; return its final record."""
+    identifier = f"e2e-{uuid.uuid4().hex[:8]}"
+    proposal = {"id": identifier, "title": title, "rationale": "e2e",
+                "edits": [{"path": TARGET, "old": ANCHOR, "new": ANCHOR + insert}],
+                "creates": [], "restart": [HEALTH]}
+    container.write(f"{SPOOL}/{identifier}.json", json.dumps(proposal))
+    found: dict[str, Any] = {}
+
+    def decided() -> bool:
+        records = json.loads(container.run(HOSTMIND, "history", "--json", "-n", "50").stdout)
+        mine = [record for record in records if record["id"] == identifier]
+        if mine and mine[-1]["outcome"] in FINAL:
+            found.update(mine[-1])
+            return True
+        return False
+
+    container.wait_for(f"the rails to decide on {identifier}", decided, timeout=180,
+                       interval=0.5)
+    return found
+
+
+def healthy(container: Container) -> bool:
+    return container.show(HEALTH, "ActiveState", "SubState") == {
+        "ActiveState": "active", "SubState": "running"}
+
+
+@pytest.fixture
+def rails(container: Container) -> Iterator[Container]:
+    """The container with the e2e rails settings, re-armed, health running."""
+    smoke = json.dumps(["{python}", "-c", SMOKE, "{junit_xml}"])
+    container.write(RAILS_DROPIN, f"apply:\n  test_command: {smoke}\n  probation: 6s\n"
+                                  "  gate_timeout: 30s\n  poll_interval: 0.2\n")
+    container.run(HOSTMIND, "rearm")
+    container.wait_for("health running", lambda: healthy(container), timeout=30)
+    yield container
+    container.remove(FAULT_FILE)
+
+
+def test_a_good_change_is_applied_the_service_restarts_healthy_and_can_be_rolled_back(
+        rails: Container) -> None:
+    path = live_file(rails)
+    original = rails.path(path).read_text()
+    record = submit(rails, "    # changed by the e2e rails test\n", "a harmless comment")
+    assert (record["outcome"], record["reason"]) == ("committed", "")
+    assert "# changed by the e2e rails test" in rails.path(path).read_text()
+    assert healthy(rails)
+    applied = rails.journal("HOSTMIND_EVENT=change_applied", f"CHANGE={record['key']}")
+    assert applied, "no change_applied entry in the journal"
+
+    back = rails.run(HOSTMIND, "rollback", record["key"], "--json", timeout=120)
+    assert json.loads(back.stdout)["outcome"] == "rolled_back"
+    assert rails.path(path).read_text() == original
+    assert healthy(rails)
+
+
+def test_a_change_that_crashes_the_service_at_start_is_rolled_back_automatically(
+        rails: Container) -> None:
+    path = live_file(rails)
+    original = rails.path(path).read_text()
+    record = submit(rails, "    raise SystemExit(1)  # e2e: crash at start\n", "crash at start")
+    assert (record["outcome"], record["rail"]) == ("rolled_back", "gate")
+    assert rails.path(path).read_text() == original
+    assert healthy(rails)
+    seconds = record["extra"]["healthy_again_at"] - record["extra"]["swapped_at"]
+    print(f"\nrails e2e: crash at start swapped in -> healthy on the old code in {seconds:.2f} s")
+    events = rails.journal("HOSTMIND_EVENT=change_rolled_back", f"CHANGE={record['key']}")
+    assert events and "exited after the restart" in str(events[-1].get("REASON", ""))
+
+
+def test_a_crash_a_little_after_start_within_probation_is_rolled_back_too(
+        rails: Container) -> None:
+    path = live_file(rails)
+    original = rails.path(path).read_text()
+    record = submit(rails, "    import os, threading\n"
+                           "    threading.Timer(2.0, os._exit, args=(3,)).start()\n",
+                    "crash two seconds after start")
+    assert (record["outcome"], record["rail"]) == ("rolled_back", "gate")
+    assert "during probation" in record["reason"]
+    assert rails.path(path).read_text() == original
+    assert healthy(rails)
+    seconds = record["extra"]["healthy_again_at"] - record["extra"]["swapped_at"]
+    print(f"\nrails e2e: late crash swapped in -> healthy on the old code in {seconds:.2f} s")
+
+
+def test_a_crash_loop_that_exhausts_the_start_limit_pauses_changes_until_rearm(
+        rails: Container) -> None:
+    rails.write(FAULT_FILE, "crash\n")
+    rails.run("systemctl", "restart", "--no-block", HEALTH)
+    paused_file = rails.path("/var/lib/hostmind/paused.json")
+    # hostmind-health fails for good -> OnFailure=hostmind-rollback@ -> the breaker pauses.
+    rails.wait_for("the breaker to pause self-modification", paused_file.exists, timeout=90,
+                   interval=0.2)
+    assert "exhausted the start limit" in json.loads(paused_file.read_text())["reason"]
+    refused = submit(rails, "    # while paused\n", "a change while paused")
+    assert (refused["outcome"], refused["rail"]) == ("refused", "breaker")
+
+    rails.remove(FAULT_FILE)
+    rails.run(HOSTMIND, "rearm")
+    assert not paused_file.exists()
+    rails.wait_for("health running after rearm", lambda: healthy(rails), timeout=30)
+    audit = rails.path("/var/lib/hostmind/audit/audit.jsonl").read_text().splitlines()
+    assert any(json.loads(line)["kind"] == "rearm" for line in audit)
+    applied = submit(rails, "    # after rearm\n", "a change after rearm")
+    assert applied["outcome"] == "committed"
+    rails.run(HOSTMIND, "rollback", applied["key"], timeout=120)
