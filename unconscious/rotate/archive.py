@@ -6,13 +6,12 @@ only by a rename after `verify` has decompressed it and matched every byte that 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from unconscious.rotate.codecs import Codec, Segment, copy_range, verify
+from unconscious.rotate.codecs import Codec, Span, copy_range, verify
 
 
 def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0) -> BinaryIO:
@@ -44,31 +43,30 @@ def seal(raw: BinaryIO) -> int:
 
 
 def add_frame(raw: BinaryIO, codec: Codec, source_fd: int, start: int, end: int | None,
-              on_chunk: Callable[[], None] | None = None) -> tuple[int, Segment]:
-    """Compress bytes [start, end) of `source_fd` as one frame; return (end offset, segment)."""
-    digest = hashlib.sha256()
+              on_chunk: Callable[[], None] | None = None) -> int:
+    """Compress bytes [start, end) of `source_fd` as one frame; return the offset reached."""
     writer = codec.frame_writer(raw)
-    reached = copy_range(source_fd, start, end, writer, digest, on_chunk)
+    reached = copy_range(source_fd, start, end, writer, on_chunk)
     writer.close()
-    return reached, Segment(reached - start, digest.hexdigest())
+    return reached
 
 
 def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
-                   owner: tuple[int, int] | None) -> tuple[Segment, int]:
+                   owner: tuple[int, int] | None) -> tuple[int, int]:
     """Compress all of `source` into a fresh `temp`, fsync and verify it.
 
-    Return (segment that went in, archive size). Raise OSError or VerifyError; the temp file is
+    Return (bytes that went in, archive size). Raise OSError or VerifyError; the temp file is
     removed on failure.
     """
     fd = os.open(source, os.O_RDONLY)
     try:
         raw = open_temp(temp, mode, owner)
         try:
-            _reached, segment = add_frame(raw, codec, fd, 0, None)
+            length = add_frame(raw, codec, fd, 0, None)
         finally:
             size = seal(raw)
-        verify(temp, codec, [segment])
-        return segment, size
+        verify(temp, codec, [Span(fd, 0, length)])
+        return length, size
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

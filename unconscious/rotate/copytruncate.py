@@ -2,14 +2,14 @@
 
 Order (intent written before each irreversible step):
  1. intent PLANNED; compress [0, S) of the live log into a hidden temp archive, fsync, verify.
- 2. intent HEAD_VERIFIED (with S, its digest, and a digest of the log's first bytes).
+ 2. intent HEAD_VERIFIED (with S, the archive's size, and a digest of the log's first bytes).
  3. catch up: copy what was appended since S into a hidden tail file, until a pass finds
     little new (those copies are short, so the final window is short).
  4. intent TRUNCATING; optionally pause the writers (SIGSTOP); read the last bytes into the
     tail file and ftruncate the log right away; resume the writers. The loss window is the
     time between that last read hitting end-of-file and the truncate; it is measured and
     reported (`window_seconds`); with `pause_writers` it is closed.
- 5. fsync the tail file; append it to the archive as a second frame; verify both segments.
+ 5. fsync the tail file; append it to the archive as a second frame; verify that frame.
  6. intent VERIFIED; finish (finish.py).
 Recovery tells "truncated" from "not yet" by the digest of the log's first bytes.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 from unconscious.rotate import intent as intents
 from unconscious.rotate import writers
 from unconscious.rotate.archive import add_frame, open_temp, seal
-from unconscious.rotate.codecs import CHUNK, Codec, Segment, verify
+from unconscious.rotate.codecs import CHUNK, Codec, Span, verify
 from unconscious.rotate.crashpoint import crashpoint
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
@@ -70,14 +70,13 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
             raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
         try:
             try:
-                head_end, head = add_frame(raw, codec, fd, 0, stat.st_size,
-                                           lambda: crashpoint("copy_during_head"))
+                head_end = add_frame(raw, codec, fd, 0, stat.st_size, lambda: crashpoint("copy_during_head"))
             finally:
                 head_archive_length = seal(raw)
-            verify(temp, codec, [head])
+            verify(temp, codec, [Span(fd, 0, head_end)])
             crashpoint("copy_after_head_verified")
             planned.phase = intents.HEAD_VERIFIED
-            planned.head_length, planned.head_sha256 = head.length, head.sha256
+            planned.head_length = head_end
             planned.head_archive_length = head_archive_length
             planned.prefix_length = min(head_end, PREFIX_LENGTH)
             planned.prefix_sha256 = prefix_digest(fd, planned.prefix_length)
@@ -130,6 +129,8 @@ def append_tail(planned: Intent, codec: Codec) -> int:
     """Append the tail file to the temp archive after its verified head; verify; return its size.
 
     Idempotent: the archive is first cut back to the head, so a partial earlier append is gone.
+    The head frame was verified against the log before the truncate; the new frame is verified
+    against the tail file.
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
     stat = temp.stat()
@@ -137,14 +138,13 @@ def append_tail(planned: Intent, codec: Codec) -> int:
     try:
         raw = open_temp(temp, stat.st_mode & 0o7777, None, keep_length=planned.head_archive_length)
         try:
-            _reached, tail_segment = add_frame(raw, codec, tail_fd, 0, None)
+            tail_length = add_frame(raw, codec, tail_fd, 0, None)
         finally:
             size = seal(raw)
+        verify(temp, codec, [Span(tail_fd, 0, tail_length)], archive_offset=planned.head_archive_length)
     finally:
         os.close(tail_fd)
-    segments = [Segment(planned.head_length, planned.head_sha256), tail_segment]
-    verify(temp, codec, segments)
-    planned.segments = [[segment.length, segment.sha256] for segment in segments]
+    planned.archived = [planned.head_length, tail_length]
     return size
 
 

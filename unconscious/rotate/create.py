@@ -13,14 +13,13 @@ Order (each irreversible step preceded by an intent write, see intent.py):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
 
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import open_temp, seal
-from unconscious.rotate.codecs import Codec, Segment, copy_range, flush_block, verify
+from unconscious.rotate.codecs import Codec, Span, copy_range, flush_block, verify
 from unconscious.rotate.crashpoint import crashpoint
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
@@ -50,7 +49,6 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
     fd = os.open(source, os.O_RDONLY)
     try:
         stat = os.fstat(fd)
-        digest = hashlib.sha256()
         try:
             raw = open_temp(temp, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
         except OSError as error:
@@ -58,8 +56,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
             raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
         try:
             writer = codec.frame_writer(raw)
-            head_end = copy_range(fd, 0, stat.st_size, writer, digest,
-                                  lambda: crashpoint("create_during_head"))
+            head_end = copy_range(fd, 0, stat.st_size, writer, lambda: crashpoint("create_during_head"))
             flush_block(writer)
             os.fsync(raw.fileno())
             crashpoint("create_after_head")
@@ -86,18 +83,17 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
             if not wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout):
                 warnings.append(f"{staging}: the writer kept writing to the old file for "
                                 f"{rule.reopen.timeout:g}s after being told to reopen")
-            end = copy_range(fd, head_end, None, writer, digest)
+            end = copy_range(fd, head_end, None, writer)
             writer.close()
             crashpoint("create_after_tail")
         finally:
             size = seal(raw)
-        segment = Segment(end, digest.hexdigest())
-        verify(temp, codec, [segment])
+        verify(temp, codec, [Span(fd, 0, end)])
         crashpoint("create_after_verify")
     finally:
         os.close(fd)
     planned.phase = intents.VERIFIED
-    planned.segments = [[segment.length, segment.sha256]]
+    planned.archived = [end]
     intents.save(env.state_dir, planned)
     crashpoint("create_after_intent_verified")
     final = finish(env, rule, planned)

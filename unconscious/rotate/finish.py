@@ -60,7 +60,7 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
 
 def _remove_work_file(path: Path, planned: Intent) -> None:
     """Delete the staging or tail file, unless bytes were added after they were archived."""
-    archived = sum(int(length) for length, _digest in planned.segments)
+    archived = sum(planned.archived)
     try:
         size = path.stat().st_size
     except FileNotFoundError:

@@ -13,7 +13,6 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json
 
@@ -45,11 +44,10 @@ class Intent:
     prune_keep: int = 0
     archive_dir: str = ""
     head_length: int = 0
-    head_sha256: str = ""
     head_archive_length: int = 0
     prefix_length: int = 0
     prefix_sha256: str = ""
-    segments: list[list[Any]] = field(default_factory=list)
+    archived: list[int] = field(default_factory=list)  # bytes per frame, verified
     paused: list[list[int]] = field(default_factory=list)
     window_seconds: float = 0.0
     rule: str = ""

@@ -34,7 +34,7 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
     crashpoint("pending_after_intent")
     stat = plain.stat()
     try:
-        segment, size = compress_whole(plain, temp, codec, stat.st_mode & 0o7777, (stat.st_uid, stat.st_gid))
+        length, size = compress_whole(plain, temp, codec, stat.st_mode & 0o7777, (stat.st_uid, stat.st_gid))
     except BaseException:
         intents.remove(env.state_dir, planned)
         raise
@@ -44,7 +44,7 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
     crashpoint("pending_after_rename")
     remove_durably(plain)
     intents.remove(env.state_dir, planned)
-    return Rotated(source=str(plain), archive=str(final), bytes_in=segment.length, bytes_out=size)
+    return Rotated(source=str(plain), archive=str(final), bytes_in=length, bytes_out=size)
 
 
 def recover_compress(env: RotateEnv, planned: Intent) -> str:

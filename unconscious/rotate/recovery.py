@@ -74,7 +74,7 @@ def recover(env: RotateEnv, planned: Intent, rule: Rule | None) -> str:
 
 
 def _staging_grew(planned: Intent) -> bool:
-    archived = sum(int(length) for length, _digest in planned.segments)
+    archived = sum(planned.archived)
     try:
         return os.path.exists(planned.temp_archive) and os.stat(planned.staging).st_size > archived
     except FileNotFoundError:
@@ -100,9 +100,9 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
     else:
         create_log(source, stat.st_mode & 0o7777, stat.st_uid, stat.st_gid)
     codec = Codec(planned.codec, planned.level, planned.threads)
-    segment, _size = compress_whole(staging, temp, codec, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+    length, _size = compress_whole(staging, temp, codec, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
     planned.phase = intents.VERIFIED
-    planned.segments = [[segment.length, segment.sha256]]
+    planned.archived = [length]
     intents.save(env.state_dir, planned)
     finish(env, rule, planned)
     return "finished"

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Benchmark hostmind's rotation against the real logrotate, side by side, on the same files.
+
+    .venv/bin/python bench/rotate.py                  # 1 GiB over 8 files, plus a 2 GiB RSS run
+    .venv/bin/python bench/rotate.py --size 200M --big 0 --window 0   # a quick look
+
+Generates syslog-like text, copies it once per contender, rotates each copy and prints MB/s,
+compression ratio (input/output), and hostmind/logrotate ratios. Contenders: logrotate with
+`compress` (its default gzip -6), logrotate with `compresscmd zstd` (-3, zstd's default), hostmind's
+default rule (zstd level 3, 2 threads, verified by decompressing) and hostmind with gzip level 6.
+`--big` rotates one file of that size with hostmind and prints the peak RSS of the process.
+`--window` measures copytruncate: lines a fast writer loses, with and without pause_writers.
+Installs logrotate and zstd with apt-get if they are missing. Not run by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from unconscious.config.duration import parse_size  # noqa: E402
+
+HOSTS = ["web01", "web02", "db01", "cache03", "edge-fra1"]
+PATHS = ["/api/v1/items/{}", "/api/v1/users/{}/orders", "/static/js/app.{}.js", "/healthz", "/login",
+         "/search?q=item{}&page={}", "/img/products/{}.webp"]
+AGENTS = ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+          "curl/7.88.1", "Prometheus/2.48.0", "Go-http-client/1.1",
+          "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"]
+
+
+def _line(rng: random.Random, second: int) -> str:
+    # Real traffic: a few thousand clients, a long tail of item ids, time moving forward.
+    stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(1795219200 + second))
+    host = rng.choice(HOSTS)
+    kind = rng.random()
+    if kind < 0.6:
+        client = rng.randrange(3000)
+        ip = f"10.{client % 7}.{client // 256}.{client % 256}"
+        path = rng.choice(PATHS).format(int(rng.paretovariate(1.2)) % 100000, rng.randrange(1, 40))
+        status = rng.choice([200, 200, 200, 200, 304, 301, 404, 500, 502])
+        return (f'{stamp} {host} nginx[{rng.randrange(900, 999)}]: {ip} - - "GET {path} HTTP/1.1" {status} '
+                f'{rng.randrange(80, 90000)} {rng.random():.3f} "-" "{rng.choice(AGENTS)}"\n')
+    if kind < 0.75:
+        return (f"{stamp} {host} sshd[{rng.randrange(1000, 65000)}]: "
+                f"{rng.choice(['Accepted publickey', 'Failed password', 'Disconnected from'])} for "
+                f"{rng.choice(['deploy', 'root', 'admin', 'git'])} from 192.0.2.{rng.randrange(1, 255)} "
+                f"port {rng.randrange(1024, 65535)} ssh2\n")
+    if kind < 0.85:
+        return (f"{stamp} {host} CRON[{rng.randrange(1000, 65000)}]: (root) CMD "
+                f"(/usr/local/bin/job-{rng.randrange(20)} --quiet)\n")
+    if kind < 0.95:
+        return (f"{stamp} {host} app[{rng.randrange(2000, 2100)}]: level=info msg=\"request served\" "
+                f"request_id={rng.getrandbits(64):016x} user_id={rng.randrange(20000)} "
+                f"duration_ms={rng.randrange(1, 900)} bytes={rng.randrange(100, 10**6)}\n")
+    return (f"{stamp} {host} kernel: [{rng.randrange(10**6)}.{rng.randrange(10**6):06d}] "
+            f"eth0: link up, {rng.choice(['1000', '10000'])}Mbps, full-duplex\n")
+
+
+def generate(directory: Path, total: int, files: int, seed: int = 7) -> list[Path]:
+    """Write `files` logs totalling about `total` bytes, built from a 24 MB pool of distinct lines
+    (far larger than any compressor's window, so repetition cannot be exploited)."""
+    rng = random.Random(seed)
+    pool = "".join(_line(rng, second // 20) for second in range(200_000)).encode()
+    boundaries = [index + 1 for index in range(len(pool)) if pool[index] == 10][::500]
+    directory.mkdir(parents=True, exist_ok=True)
+    made = []
+    for number in range(files):
+        path = directory / f"app{number}.log"
+        with open(path, "wb") as handle:
+            while handle.tell() < total // files:
+                start = rng.choice(boundaries[:-20])
+                end = boundaries[boundaries.index(start) + rng.randrange(5, 20)]
+                handle.write(pool[start:end])
+        made.append(path)
+    return made
+
+
+def copy_tree(files: list[Path], target: Path) -> list[Path]:
+    target.mkdir(parents=True)
+    copies = []
+    for path in files:
+        shutil.copyfile(path, target / path.name)
+        copies.append(target / path.name)
+    return copies
+
+
+def archives_size(directory: Path) -> int:
+    return sum(path.stat().st_size for path in directory.iterdir() if path.name.endswith((".gz", ".zst")))
+
+
+def run_logrotate(directory: Path, zstd: bool) -> float:
+    conf = directory.parent / f"{directory.name}.conf"
+    extra = "compresscmd /usr/bin/zstd\ncompressext .zst\ncompressoptions -3\nuncompresscmd /usr/bin/unzstd\n" if zstd else ""
+    conf.write_text(f"{directory}/*.log {{\n  rotate 5\n  compress\n  create\n  missingok\n{extra}}}\n")
+    started = time.perf_counter()
+    subprocess.run(["logrotate", "-f", "-s", str(directory.parent / f"{directory.name}.state"), str(conf)],
+                   check=True, timeout=1800)
+    return time.perf_counter() - started
+
+
+def hostmind_env(root: Path, directory: Path, rule: dict[str, object]) -> dict[str, str]:
+    import yaml
+
+    (root / "etc" / "hostmind.d").mkdir(parents=True, exist_ok=True)
+    body = {"rotate": {"rules": {"bench": {"paths": [f"{directory}/*.log"], "keep": 5,
+                                            "reopen": {"settle": "10ms"}, **rule}}}}
+    (root / "etc" / "hostmind.d" / "50-bench.yaml").write_text(yaml.safe_dump(body))
+    env = dict(os.environ, HOSTMIND_CONFIG_DIR=str(root / "etc"), HOSTMIND_STATE_DIR=str(root / "state"),
+               HOSTMIND_RUNTIME_DIR=str(root / "run"), HOSTMIND_LOG="console")
+    env.pop("HOSTMIND_ROTATE_CRASH_AT", None)
+    return env
+
+
+def run_hostmind(directory: Path, rule: dict[str, object]) -> tuple[float, int]:
+    """Rotate with hostmind in a child process; return (seconds, peak RSS in KiB)."""
+    env = hostmind_env(directory.parent / f"{directory.name}-tree", directory, rule)
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "unconscious.rotate", "--force"], env=env, cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"hostmind rotation failed: {child.stderr.read().decode()[-2000:] if child.stderr else ''}")
+    return seconds, usage.ru_maxrss
+
+
+def throughput(files: list[Path], work: Path) -> None:
+    total = sum(path.stat().st_size for path in files)
+    contenders = [
+        ("logrotate compress (gzip -6)", "logrotate", {"zstd": False}),
+        ("logrotate compresscmd zstd -3", "logrotate", {"zstd": True}),
+        ("hostmind default (zstd 3, 2 threads)", "hostmind", {}),
+        ("hostmind compress: gzip (level 6)", "hostmind", {"compress": "gzip"}),
+    ]
+    results: dict[str, tuple[float, float]] = {}
+    print(f"\n{len(files)} files, {total / 1e6:.0f} MB of syslog-like text; each contender on its own copy")
+    print(f"{'contender':<40} {'seconds':>8} {'MB/s':>8} {'ratio':>7}")
+    for index, (name, engine, options) in enumerate(contenders):
+        directory = work / f"copy{index}"
+        copy_tree(files, directory)
+        subprocess.run(["sync"], check=True, timeout=300)
+        if engine == "logrotate":
+            seconds = run_logrotate(directory, bool(options["zstd"]))
+        else:
+            seconds, _rss = run_hostmind(directory, options)
+        ratio = total / max(1, archives_size(directory))
+        results[name] = (total / 1e6 / seconds, ratio)
+        print(f"{name:<40} {seconds:>8.2f} {total / 1e6 / seconds:>8.1f} {ratio:>7.2f}", flush=True)
+        shutil.rmtree(directory)
+    base_speed, base_ratio = results[contenders[0][0]]
+    zstd_speed, _zstd_ratio = results[contenders[1][0]]
+    ours_speed, ours_ratio = results[contenders[2][0]]
+    print(f"\nhostmind default / logrotate default: {ours_speed / base_speed:.2f}x throughput, "
+          f"compression ratio {ours_ratio:.2f} vs {base_ratio:.2f} (gzip -6) -> "
+          f"{'no worse' if ours_ratio >= base_ratio else 'WORSE'}")
+    print(f"hostmind default / logrotate compresscmd zstd: {ours_speed / zstd_speed:.2f}x throughput")
+    gzip_speed, gzip_ratio = results[contenders[3][0]]
+    print(f"hostmind gzip / logrotate gzip: {gzip_speed / base_speed:.2f}x throughput at ratio {gzip_ratio:.2f}")
+
+
+def peak_rss(work: Path, size: int) -> None:
+    directory = work / "big"
+    generate(directory, size, 1, seed=11)
+    big = sum(path.stat().st_size for path in directory.iterdir())
+    seconds, rss_kib = run_hostmind(directory, {})
+    print(f"\none {big / 1e9:.2f} GB file rotated by hostmind in {seconds:.1f}s "
+          f"({big / 1e6 / seconds:.0f} MB/s); peak RSS {rss_kib / 1024:.0f} MiB")
+    shutil.rmtree(directory)
+
+
+WRITER = """
+import os, signal, sys, time
+flags = {"stop": False}
+signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+number = 0
+while not flags["stop"]:
+    os.write(fd, b"line %09d " % number + b"x" * 90 + b"\\n")
+    number += 1
+print(number)
+"""
+
+
+def window(work: Path, rotations: int) -> None:
+    """copytruncate under a writer that never sleeps: lines lost per mode, and the window."""
+    print(f"\ncopytruncate, {rotations} rotations while a writer appends as fast as it can:")
+    for pause in (False, True):
+        directory = work / f"window-{pause}"
+        directory.mkdir()
+        log = directory / "app.log"
+        log.touch()
+        env = hostmind_env(directory.parent / f"{directory.name}-tree", directory,
+                           {"mode": "copytruncate", "pause_writers": pause, "keep": rotations + 1})
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(log)], stdout=subprocess.PIPE, text=True)
+        windows = []
+        for _round in range(rotations):
+            time.sleep(0.3)
+            result = subprocess.run([sys.executable, "-m", "unconscious.rotate", "--force"], env=env, cwd=REPO,
+                                    capture_output=True, text=True, timeout=300, check=True)
+            windows += [float(part.split("=")[1]) for part in result.stderr.split() if part.startswith("window_us=")]
+        writer.send_signal(signal.SIGTERM)
+        written = int(writer.communicate(timeout=30)[0])
+        seen: set[int] = set()
+        duplicated = 0
+        for path in directory.iterdir():
+            command = ["zstd", "-dc", str(path)] if path.name.endswith(".zst") else ["cat", str(path)]
+            for line in subprocess.run(command, capture_output=True, timeout=300, check=True).stdout.splitlines():
+                number = int(line[5:14])
+                duplicated += number in seen
+                seen.add(number)
+        lost = written - len(seen)
+        print(f"  pause_writers={str(pause):<5}: {written} lines written, {lost} lost, {duplicated} duplicated; "
+              f"truncate window {min(windows):.1f}-{max(windows):.1f} us")
+        shutil.rmtree(directory)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="1G", help="total size of the generated logs (default 1G)")
+    parser.add_argument("--files", type=int, default=8, help="number of log files (default 8)")
+    parser.add_argument("--big", default="2G", help="size of the single file for the peak-RSS run; 0 skips")
+    parser.add_argument("--window", type=int, default=10, help="copytruncate rotations to measure; 0 skips")
+    parser.add_argument("--workdir", type=Path, default=Path("/var/tmp"), help="where to put the files (a disk)")
+    args = parser.parse_args()
+    if shutil.which("logrotate") is None or shutil.which("zstd") is None:
+        subprocess.run(["apt-get", "install", "-y", "-q", "logrotate", "zstd"], check=True, timeout=600)
+    work = Path(tempfile.mkdtemp(prefix="hostmind-bench-", dir=args.workdir))
+    try:
+        started = time.perf_counter()
+        files = generate(work / "source", parse_size(args.size), args.files)
+        print(f"generated in {time.perf_counter() - started:.1f}s; {os.cpu_count()} CPUs")
+        throughput(files, work)
+        shutil.rmtree(work / "source")
+        if parse_size(args.big):
+            peak_rss(work, parse_size(args.big))
+        if args.window:
+            window(work, args.window)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
