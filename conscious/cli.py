@@ -145,7 +145,12 @@ def register_audit(subparsers: Any) -> None:
     show.add_argument("-n", type=int, default=20, help="how many records (default 20)")
     show.add_argument("--json", action="store_true", help="print JSON")
     show.set_defaults(func=audit_show_command)
-    parser.set_defaults(func=lambda args, context: (parser.print_help(), exitcodes.USAGE)[1])
+
+    def usage(args: argparse.Namespace, context: Context) -> int:
+        parser.print_help()
+        return exitcodes.USAGE
+
+    parser.set_defaults(func=usage)
 
 
 def audit_verify_command(args: argparse.Namespace, context: Context) -> int:

@@ -9,6 +9,7 @@ through the redactor.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -112,7 +113,23 @@ class Cycle:
     # -- the cycle --------------------------------------------------------------------------
 
     def run(self, dry_run: bool = False) -> CycleResult:
-        """Run one cycle; return what it did. Raise AtomicWriteError/AuditError on lost writes."""
+        """Run one cycle; return what it did. Raise AtomicWriteError/AuditError on lost writes.
+
+        Only one cycle runs at a time (the service and `hostmind think` may overlap): a second
+        one returns the outcome `busy` at once and leaves the events where they are.
+        """
+        self.conscious_dir.mkdir(parents=True, exist_ok=True)
+        lock_fd = os.open(self.conscious_dir / "cycle.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return CycleResult(outcome="busy", reason="another cycle is running")
+            return self._run(dry_run)
+        finally:
+            os.close(lock_fd)
+
+    def _run(self, dry_run: bool) -> CycleResult:
         inbox = self.spool.read("inbox")
         deferred = self.spool.read("deferred")
         events = sorted(inbox + deferred, key=lambda event: (event.time, event.id))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -100,3 +102,16 @@ def test_the_service_exits_78_on_a_bad_config(context: Context,
                                               write_dropin: Callable[[str, str], Path]) -> None:
     write_dropin("50-conscious.yaml", "conscious:\n  daily_change_cap: many\n")
     assert 78 == main(context)
+
+
+def test_a_second_cycle_while_one_runs_is_busy_and_leaves_the_events(rig: ConsciousRig) -> None:
+    rig.emit()
+    lock_dir = rig.context.paths.state_dir / "conscious"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    holder = os.open(lock_dir / "cycle.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        assert "busy" == rig.cycle().outcome
+    finally:
+        os.close(holder)
+    assert (1, []) == (rig.events("inbox"), rig.api.requests)
