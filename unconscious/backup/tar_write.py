@@ -24,11 +24,10 @@ from typing import IO, Any, cast
 import zstandard
 
 from unconscious.backup.manifest import Manifest, Member, SourceTotals
+from unconscious.backup.tar_format import end_of_archive, header, padding
 from unconscious.backup.walk import Entry, Problems
 
 COPY_BUFFER = 1 << 20
-# typeshed does not know tarfile.open's copybufsize (a real keyword since Python 3.8).
-_open_tar: Any = tarfile.open
 _TAR_TYPES = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "fifo": tarfile.FIFOTYPE,
               "chardev": tarfile.CHRTYPE, "blockdev": tarfile.BLKTYPE}
 
@@ -58,10 +57,11 @@ class HashingWriter:
 
 
 class HashingReader:
-    """Read exactly `size` bytes from `handle`, hashing them; pad with zeros if it shrinks."""
+    """Read exactly `size` bytes from the file descriptor `fd`, hashing them; pad with zeros
+    if the file shrinks or a read fails (the error is kept in `error`)."""
 
-    def __init__(self, handle: IO[bytes], size: int) -> None:
-        self.handle = handle
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
         self.remaining = size
         self.digest = hashlib.sha256()
         self.padded = 0
@@ -72,7 +72,12 @@ class HashingReader:
         data = b""
         if self.error is None:
             try:
-                data = self.handle.read(wanted) or b""
+                data = os.read(self.fd, wanted)
+                while data and len(data) < wanted:  # short reads happen (e.g. on FUSE)
+                    more = os.read(self.fd, wanted - len(data))
+                    if not more:
+                        break
+                    data += more
             except OSError as error:
                 # A read error must not break the tar stream: the rest is stored as zeros.
                 self.error = error
@@ -120,6 +125,38 @@ class _Names:
         return self.groups[gid]
 
 
+class TarStream:
+    """Members written one after another into a compressed stream, counting bytes written.
+
+    Headers, small files and padding are gathered into 1 MiB batches: one compressor call per
+    batch instead of three per member.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.offset = 0
+        self.pending = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.offset += len(data)
+        if len(data) >= COPY_BUFFER:
+            self.flush()
+            self.stream.write(data)
+            return
+        self.pending += data
+        if len(self.pending) >= COPY_BUFFER:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending)
+            self.pending = bytearray()
+
+    def close(self) -> None:
+        self.write(end_of_archive(self.offset))
+        self.flush()
+
+
 def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, archive_name: str,
                   compression: str = "zstd", level: int = 3, threads: int = 0,
                   problems: Problems | None = None, sources: dict[str, str] | None = None) -> Manifest:
@@ -136,17 +173,17 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
     try:
         raw = HashingWriter(fd)
         stream = compressor(raw, compression, level, threads)
-        with _open_tar(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT,
-                          copybufsize=COPY_BUFFER) as archive:
-            for entry in entries:
-                member = _add(archive, entry, names, problems)
-                if member is None:
-                    continue
-                manifest.members.append(member)
-                totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
-                if member.type == "file":
-                    totals.files += 1
-                    totals.bytes += member.size
+        archive = TarStream(stream)
+        for entry in entries:
+            member = _add(archive, entry, names, problems)
+            if member is None:
+                continue
+            manifest.members.append(member)
+            totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
+            if member.type == "file":
+                totals.files += 1
+                totals.bytes += member.size
+        archive.close()
         stream.close()
         os.fsync(fd)
     finally:
@@ -157,24 +194,26 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
     return manifest
 
 
-def _header(entry: Entry, status: os.stat_result, names: _Names) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(entry.name)
-    info.mode = stat.S_IMODE(status.st_mode)
-    info.mtime = int(status.st_mtime)
-    info.uid, info.gid = status.st_uid, status.st_gid
-    info.uname, info.gname = names.user(status.st_uid), names.group(status.st_gid)
-    return info
+def _header(entry: Entry, status: os.stat_result, names: _Names, kind: bytes, size: int = 0,
+            linkname: str = "") -> tuple[bytes, int, int]:
+    mode = stat.S_IMODE(status.st_mode)
+    mtime = int(status.st_mtime)
+    devmajor = devminor = 0
+    if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
+        devmajor, devminor = os.major(status.st_rdev), os.minor(status.st_rdev)
+    block = header(entry.name, kind, mode=mode, uid=status.st_uid, gid=status.st_gid, size=size,
+                   mtime=mtime, linkname=linkname, uname=names.user(status.st_uid),
+                   gname=names.group(status.st_gid), devmajor=devmajor, devminor=devminor)
+    return block, mode, mtime
 
 
-def _add(archive: tarfile.TarFile, entry: Entry, names: _Names, problems: Problems) -> Member | None:
+def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
     kind = entry.kind
     if kind == "file":
         return _add_file(archive, entry, names, problems)
     if kind not in _TAR_TYPES:
         problems.add(entry.path, "special", f"{kind} skipped: tar cannot store it")
         return None
-    info = _header(entry, entry.stat, names)
-    info.type = _TAR_TYPES[kind]
     target: str | None = None
     if kind == "symlink":
         try:
@@ -183,16 +222,14 @@ def _add(archive: tarfile.TarFile, entry: Entry, names: _Names, problems: Proble
             problems.add(entry.path, "vanished" if error.errno == errno.ENOENT else "unreadable",
                          error.strerror or str(error))
             return None
-        info.linkname = target
-    elif kind in ("chardev", "blockdev"):
-        info.devmajor, info.devminor = os.major(entry.stat.st_rdev), os.minor(entry.stat.st_rdev)
     if kind in ("fifo", "chardev", "blockdev"):
         problems.add(entry.path, "special", f"{kind} stored as an entry, without content")
-    archive.addfile(info)
-    return Member(name=entry.name, type=kind, size=0, mode=info.mode, mtime=int(info.mtime), target=target)
+    block, mode, mtime = _header(entry, entry.stat, names, _TAR_TYPES[kind], linkname=target or "")
+    archive.write(block)
+    return Member(name=entry.name, type=kind, size=0, mode=mode, mtime=mtime, target=target)
 
 
-def _add_file(archive: tarfile.TarFile, entry: Entry, names: _Names, problems: Problems) -> Member | None:
+def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
     try:
         # O_NOFOLLOW/O_NONBLOCK: a file swapped for a symlink or a FIFO since the walk is not
         # followed, and never blocks the backup.
@@ -201,16 +238,22 @@ def _add_file(archive: tarfile.TarFile, entry: Entry, names: _Names, problems: P
         kind = {errno.ENOENT: "vanished", errno.ELOOP: "changed"}.get(error.errno or 0, "unreadable")
         problems.add(entry.path, kind, error.strerror or str(error))
         return None
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
             problems.add(entry.path, "changed", "no longer a regular file; skipped")
             return None
-        info = _header(entry, before, names)
-        info.size = before.st_size
-        reader = HashingReader(handle, before.st_size)
-        archive.addfile(info, cast(IO[bytes], reader))
+        size = before.st_size
+        block, mode, mtime = _header(entry, before, names, tarfile.REGTYPE, size=size)
+        archive.write(block)
+        reader = HashingReader(fd, size)
+        # Exactly `size` bytes follow the header, whatever the file does meanwhile.
+        while reader.remaining:
+            archive.write(reader.read(COPY_BUFFER))
+        archive.write(padding(size))
         after = os.fstat(fd)
+    finally:
+        os.close(fd)
     if reader.error is not None:
         problems.add(entry.path, "unreadable",
                      f"read failed ({reader.error.strerror}); {reader.padded} bytes stored as zeros")
@@ -218,5 +261,5 @@ def _add_file(archive: tarfile.TarFile, entry: Entry, names: _Names, problems: P
         problems.add(entry.path, "changed", f"shrank by {reader.padded} bytes while read; padded with zeros")
     elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         problems.add(entry.path, "changed", "modified while read; stored as read")
-    return Member(name=entry.name, type="file", size=info.size, mode=info.mode, mtime=int(info.mtime),
+    return Member(name=entry.name, type="file", size=size, mode=mode, mtime=mtime,
                   sha256=reader.digest.hexdigest())

@@ -1,0 +1,208 @@
+"""Bench the backup engines side by side with their peers on one generated tree. Prints; never asserts.
+
+    .venv/bin/python bench/backup.py [--small] [--workdir DIR] [--repeat N]
+
+The tree: >= 300 MB in >= 15,000 files (small text-like files, medium files half random and half
+text, one 64 MiB file); `--small` makes a tenth of it for a quick look. Every figure is wall
+time on a warm page cache (the tree was just written), best of `--repeat` runs, and is printed
+as MB/s (source bytes) and files/s, with the ratio against the peer run in the same process:
+
+  1. hostmind tar engine (walk + tar + zstd + SHA-256 manifest + fsync + read-back check +
+     rename), zstd on all cores (the default) and on one thread, vs `tar --zstd -cf`;
+  2. hostmind restic engine (`ResticEngine.backup`: argv, JSON summary parsing, records) vs raw
+     `restic backup`, first run into an empty repository and an unchanged second run;
+  3. verification: hostmind tar verify (decompress and hash every member) and the restic engine's
+     verify at `--read-data-subset=100%`, vs `restic check --read-data`;
+  4. peak RSS of a process running the tar engine over the tree, against its largest file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from unconscious.backup.restic_engine import ResticEngine  # noqa: E402
+from unconscious.backup.settings import BackupSettings, ResticSettings, Source  # noqa: E402
+from unconscious.backup.tar_engine import TarEngine  # noqa: E402
+from unconscious.backup.walk import Problems  # noqa: E402
+from unconscious.paths import Paths  # noqa: E402
+
+MB = 1_000_000
+PASSWORD = "bench password\n"
+RSS_PROBE = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from unconscious.backup.settings import BackupSettings, Source
+from unconscious.backup.tar_engine import TarEngine
+from unconscious.backup.walk import Problems
+TarEngine(BackupSettings(destination=Path(sys.argv[3]), sources=(Source("tree", Path(sys.argv[2])),))).backup(Problems())
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(line.split()[1])
+"""
+
+
+def generate(root: Path, small: bool) -> tuple[int, int]:
+    """Write the bench tree under `root`; return (files, bytes)."""
+    rng = random.Random(7)
+    words = [rng.randbytes(rng.randint(2, 9)).hex().encode() for _ in range(5000)]
+    text = b" ".join(rng.choice(words) for _ in range(400_000))  # ~4 MB of text-like bytes
+    scale = 10 if small else 1
+    files = total = 0
+
+    def write(path: Path, data: bytes) -> None:
+        nonlocal files, total
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        files += 1
+        total += len(data)
+
+    for index in range(15_000 // scale):
+        size = rng.randint(2_000, 18_000)
+        start = rng.randrange(0, len(text) - size)
+        write(root / f"small/d{index % 150:03d}/f{index:05d}.txt", text[start:start + size])
+    for index in range(20 // scale or 2):
+        half = 2_500_000
+        start = rng.randrange(0, len(text) - half)
+        write(root / f"medium/m{index:02d}.bin", os.urandom(half) + text[start:start + half])
+    big = bytearray()
+    while len(big) < (64 << 20) // scale:
+        big += os.urandom(1 << 20) + text[: 1 << 20]
+    write(root / "large/big.img", bytes(big[: (64 << 20) // scale]))
+    return files, total
+
+
+def best(repeat: int, action: Callable[[], object], before: Callable[[], None] | None = None) -> float:
+    """Return the best wall time of `repeat` runs of `action` (`before` runs untimed first)."""
+    times: list[float] = []
+    for _ in range(repeat):
+        if before is not None:
+            before()
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def line(label: str, seconds: float, files: int, size: int, peer: float | None = None) -> None:
+    ratio = f"  {seconds / peer:5.2f}x the peer's time" if peer else ""
+    print(f"  {label:<44} {seconds:7.2f} s  {size / MB / seconds:8.1f} MB/s  {files / seconds:9.0f} files/s{ratio}")
+
+
+def run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> None:
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env=env, timeout=timeout)
+
+
+def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> None:
+    print("tar engine vs tar --zstd")
+    out = work / "peer.tar.zst"
+
+    def clear(path: Path) -> Callable[[], None]:
+        return lambda: shutil.rmtree(path, ignore_errors=True) or path.mkdir()
+
+    (work / "peer").mkdir()
+    peer = best(repeat, lambda: run(["tar", "--zstd", "-cf", str(out), "-C", str(tree.parent), tree.name]),
+                lambda: out.unlink(missing_ok=True))
+    line("tar --zstd -cf", peer, files, size)
+    print(f"    (archive {out.stat().st_size / MB:.1f} MB)")
+    for threads, label in ((0, "hostmind tar engine (zstd, all cores)"), (1, "hostmind tar engine (zstd, 1 thread)")):
+        destination = work / f"hostmind-t{threads}"
+        engine = TarEngine(BackupSettings(destination=destination, sources=(Source("tree", tree),),
+                                          compression_threads=threads))
+        seconds = best(repeat, lambda: engine.backup(Problems()), clear(destination))
+        line(label, seconds, files, size, peer)
+        snapshot = engine.snapshots()[-1]
+        print(f"    (archive {Path(snapshot.location).stat().st_size / MB:.1f} MB, manifest "
+              f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB)")
+    engine = TarEngine(BackupSettings(destination=work / "hostmind-t0", sources=(Source("tree", tree),)))
+    snapshot = engine.snapshots()[-1]
+    verify = best(repeat, lambda: engine.verify(snapshot))
+    line("hostmind tar verify (every member hashed)", verify, files, size)
+
+
+def bench_restic(work: Path, tree: Path, files: int, size: int) -> None:
+    if shutil.which("restic") is None:
+        print("restic: not installed, skipped")
+        return
+    print("restic engine vs raw restic")
+    secret = work / "restic-password"
+    secret.write_text(PASSWORD)
+    environment = {**os.environ, "RESTIC_PASSWORD_FILE": str(secret), "RESTIC_CACHE_DIR": str(work / "raw-cache")}
+    raw_repo = work / "raw-repo"
+    run(["restic", "init", "--repo", str(raw_repo)], environment)
+    paths = Paths(config_dir=work / "etc", runtime_dir=work / "run", state_dir=work / "state")
+    settings = BackupSettings(engine="restic", sources=(Source("tree", tree),), read_data_subset="100%",
+                              restic=ResticSettings(repository=str(work / "hostmind-repo"), password_file=secret,
+                                                    init=True, timeout=600.0))
+    engine = ResticEngine(settings, paths)
+    engine.restic.ensure_repository()  # untimed, like the raw repository's init
+    results: dict[str, float] = {}
+    for run_name in ("first", "unchanged second"):
+        started = time.perf_counter()
+        run(["restic", "backup", "--repo", str(raw_repo), "--tag", "hostmind", str(tree)], environment)
+        results[f"raw {run_name}"] = time.perf_counter() - started
+        started = time.perf_counter()
+        engine.backup(Problems())
+        results[f"hostmind {run_name}"] = time.perf_counter() - started
+        line(f"restic backup ({run_name})", results[f"raw {run_name}"], files, size)
+        line(f"hostmind restic engine ({run_name})", results[f"hostmind {run_name}"], files, size,
+             results[f"raw {run_name}"])
+    print("verification")
+    started = time.perf_counter()
+    run(["restic", "check", "--read-data", "--repo", str(raw_repo)], environment)
+    check = time.perf_counter() - started
+    line("restic check --read-data", check, files, size)
+    snapshot = engine.snapshots()[-1]
+    started = time.perf_counter()
+    result = engine.verify(snapshot)
+    line("hostmind restic verify (subset 100%)", time.perf_counter() - started, files, size, check)
+    if not result.ok:
+        print(f"    verify reported: {result.differences}")
+
+
+def bench_memory(work: Path, tree: Path) -> None:
+    largest = max((path.stat().st_size for path in tree.rglob("*") if path.is_file()), default=0)
+    completed = subprocess.run([sys.executable, "-c", RSS_PROBE, str(REPO), str(tree), str(work / "rss-dest")],
+                               capture_output=True, text=True, timeout=600, check=True)
+    peak = int(completed.stdout.split()[-1]) * 1024
+    print("memory")
+    print(f"  peak RSS of a tar engine run: {peak / MB:.1f} MB; largest file {largest / MB:.1f} MB "
+          "(bounded: files are streamed in 1 MiB chunks)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", action="store_true", help="a tenth of the tree, for a quick look")
+    parser.add_argument("--workdir", type=Path, default=None, help="where to build the tree (default: /var/tmp)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each tar measurement; the best is shown")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="hostmind-bench-backup-", dir=args.workdir or "/var/tmp"))
+    try:
+        tree = work / "tree"
+        started = time.perf_counter()
+        files, size = generate(tree, args.small)
+        print(f"tree: {files} files, {size / MB:.0f} MB (generated in {time.perf_counter() - started:.1f} s); "
+              f"{os.cpu_count()} CPUs; warm page cache")
+        bench_tar(work, tree, files, size, args.repeat)
+        bench_restic(work, tree, files, size)
+        bench_memory(work, tree)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
