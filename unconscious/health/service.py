@@ -1,15 +1,15 @@
 """hostmind-health: runs the configured checks on their intervals under `run_daemon`.
 
 `run_daemon` owns READY/STATUS/watchdog/SIGHUP/SIGTERM; this class owns the engine (checks,
-worker pool), the reporter (journal, spool, state, evidence) and the notification sinks.
+worker pool), the reporter (journal, spool, state, evidence) and the notification dispatcher.
 A reload keeps the state of every check whose config did not change.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
+from unconscious.alerts.dispatch import Dispatcher
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.daemon import run_daemon
@@ -26,17 +26,15 @@ STEP_WAIT = 0.5
 class HealthService:
     """The DaemonService of hostmind-health."""
 
-    def __init__(self, config: LoadedConfig, context: Context, alerts: Any = None) -> None:
+    def __init__(self, config: LoadedConfig, context: Context) -> None:
         self.context = context
         self.since = time.time()
         self.log = get_logger(service="health")
         section = config.section("health")
         self.pool = WorkerPool(size=int(section.get("workers", 2)), max_hung=int(section.get("max_hung", 4)))
         self.engine = Engine({}, self.pool)
-        self.alerts = alerts if alerts is not None else _dispatcher(config, self.log)
-        self.reporter = Reporter(
-            context.paths, self.log, notify=self.alerts.notify if self.alerts is not None else None
-        )
+        self.alerts = Dispatcher(config, self.log, paths=context.paths)
+        self.reporter = Reporter(context.paths, self.log, notify=self.alerts.notify)
         self.configure(config)
 
     def configure(self, config: LoadedConfig) -> None:
@@ -46,8 +44,7 @@ class HealthService:
         self.pool.size = int(section.get("workers", 2))
         self.pool.max_hung = int(section.get("max_hung", 4))
         reset = self.engine.configure(specs)
-        if self.alerts is not None:
-            self.alerts.configure(config)
+        self.alerts.configure(config)
         self.log.info(
             "checks_configured",
             checks=len(specs),
@@ -62,21 +59,19 @@ class HealthService:
             self.reporter.transition(change)
         self.reporter.flush()
         self.reporter.publish(self.engine, force=bool(transitions))
+        self.alerts.tick()
         return self.engine.delay()
 
     def status(self) -> str:
+        """STATUS= line: the checks summary plus the service's own problems."""
         notes = self.reporter.notes()
         return self.engine.summary() + (f"; {notes}" if notes else "")
 
     def close(self) -> None:
+        """Write the last state, stop the workers, give the sender a moment."""
         self.reporter.publish(self.engine, force=True)
         self.pool.close()
-        if self.alerts is not None:
-            self.alerts.close()
-
-
-def _dispatcher(config: LoadedConfig, log: Any) -> Any:
-    return None  # notification sinks land in unconscious.alerts
+        self.alerts.close()
 
 
 def main(context: Context) -> int:

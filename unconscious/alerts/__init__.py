@@ -1,0 +1,1 @@
+"""Outward notifications that need no model: webhooks, Slack, Discord, healthchecks.io pings."""
