@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -84,21 +85,33 @@ def generate(root: Path, small: bool) -> tuple[int, int]:
     return files, total
 
 
-def best(repeat: int, action: Callable[[], object], before: Callable[[], None] | None = None) -> float:
-    """Return the best wall time of `repeat` runs of `action` (`before` runs untimed first)."""
-    times: list[float] = []
+def measure(action: Callable[[], object]) -> tuple[float, float]:
+    """Run `action`; return (wall seconds, CPU seconds of this process and its children)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, wall = time.process_time(), time.perf_counter()
+    action()
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() - cpu + after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    return wall, cpu
+
+
+def best(repeat: int, action: Callable[[], object], before: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Return (wall, CPU) of the fastest of `repeat` runs of `action` (`before` runs untimed first)."""
+    results: list[tuple[float, float]] = []
     for _ in range(repeat):
         if before is not None:
             before()
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        results.append(measure(action))
+    return min(results)
 
 
-def line(label: str, seconds: float, files: int, size: int, peer: float | None = None) -> None:
-    ratio = f"  {seconds / peer:5.2f}x the peer's time" if peer else ""
-    print(f"  {label:<44} {seconds:7.2f} s  {size / MB / seconds:8.1f} MB/s  {files / seconds:9.0f} files/s{ratio}")
+def line(label: str, timing: tuple[float, float], files: int, size: int,
+         peer: tuple[float, float] | None = None) -> None:
+    seconds, cpu = timing
+    ratio = f"  {seconds / peer[0]:5.2f}x wall, {cpu / peer[1]:5.2f}x CPU of the peer" if peer else ""
+    print(f"  {label:<44} {seconds:6.2f} s ({cpu:6.2f} s CPU) {size / MB / seconds:7.1f} MB/s "
+          f"{files / seconds:8.0f} files/s{ratio}")
 
 
 def run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> None:
@@ -111,22 +124,34 @@ def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> Non
     out = work / "peer.tar.zst"
 
     def clear(path: Path) -> Callable[[], None]:
-        return lambda: shutil.rmtree(path, ignore_errors=True) or path.mkdir()
+        def action() -> None:
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir()
+        return action
 
-    (work / "peer").mkdir()
     peer = best(repeat, lambda: run(["tar", "--zstd", "-cf", str(out), "-C", str(tree.parent), tree.name]),
                 lambda: out.unlink(missing_ok=True))
     line("tar --zstd -cf", peer, files, size)
+
+    def tar_and_fsync() -> None:
+        run(["tar", "--zstd", "-cf", str(out), "-C", str(tree.parent), tree.name])
+        descriptor = os.open(out, os.O_RDONLY)
+        os.fsync(descriptor)
+        os.close(descriptor)
+
+    durable = best(repeat, tar_and_fsync, lambda: out.unlink(missing_ok=True))
+    line("tar --zstd -cf, then fsync (durable, like ours)", durable, files, size)
     print(f"    (archive {out.stat().st_size / MB:.1f} MB)")
     for threads, label in ((0, "hostmind tar engine (zstd, all cores)"), (1, "hostmind tar engine (zstd, 1 thread)")):
         destination = work / f"hostmind-t{threads}"
         engine = TarEngine(BackupSettings(destination=destination, sources=(Source("tree", tree),),
                                           compression_threads=threads))
-        seconds = best(repeat, lambda: engine.backup(Problems()), clear(destination))
-        line(label, seconds, files, size, peer)
+        timing = best(repeat, lambda engine=engine: engine.backup(Problems()), clear(destination))  # type: ignore[misc]
+        line(label, timing, files, size, peer)
         snapshot = engine.snapshots()[-1]
         print(f"    (archive {Path(snapshot.location).stat().st_size / MB:.1f} MB, manifest "
-              f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB)")
+              f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB; "
+              f"vs durable tar: {timing[0] / durable[0]:.2f}x wall)")
     engine = TarEngine(BackupSettings(destination=work / "hostmind-t0", sources=(Source("tree", tree),)))
     snapshot = engine.snapshots()[-1]
     verify = best(repeat, lambda: engine.verify(snapshot))
@@ -149,28 +174,21 @@ def bench_restic(work: Path, tree: Path, files: int, size: int) -> None:
                                                     init=True, timeout=600.0))
     engine = ResticEngine(settings, paths)
     engine.restic.ensure_repository()  # untimed, like the raw repository's init
-    results: dict[str, float] = {}
     for run_name in ("first", "unchanged second"):
-        started = time.perf_counter()
-        run(["restic", "backup", "--repo", str(raw_repo), "--tag", "hostmind", str(tree)], environment)
-        results[f"raw {run_name}"] = time.perf_counter() - started
-        started = time.perf_counter()
-        engine.backup(Problems())
-        results[f"hostmind {run_name}"] = time.perf_counter() - started
-        line(f"restic backup ({run_name})", results[f"raw {run_name}"], files, size)
-        line(f"hostmind restic engine ({run_name})", results[f"hostmind {run_name}"], files, size,
-             results[f"raw {run_name}"])
+        raw = measure(lambda: run(["restic", "backup", "--repo", str(raw_repo), "--tag", "hostmind", str(tree)],
+                                  environment))
+        ours = measure(lambda: engine.backup(Problems()))
+        line(f"restic backup ({run_name})", raw, files, size)
+        line(f"hostmind restic engine ({run_name})", ours, files, size, raw)
     print("verification")
-    started = time.perf_counter()
-    run(["restic", "check", "--read-data", "--repo", str(raw_repo)], environment)
-    check = time.perf_counter() - started
+    check = measure(lambda: run(["restic", "check", "--read-data", "--repo", str(raw_repo)], environment))
     line("restic check --read-data", check, files, size)
     snapshot = engine.snapshots()[-1]
-    started = time.perf_counter()
-    result = engine.verify(snapshot)
-    line("hostmind restic verify (subset 100%)", time.perf_counter() - started, files, size, check)
-    if not result.ok:
-        print(f"    verify reported: {result.differences}")
+    outcome: list[bool] = []
+    timing = measure(lambda: outcome.append(engine.verify(snapshot).ok))
+    line("hostmind restic verify (subset 100%)", timing, files, size, check)
+    if not all(outcome):
+        print("    hostmind restic verify reported differences")
 
 
 def bench_memory(work: Path, tree: Path) -> None:
