@@ -148,19 +148,20 @@ def verify(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], ar
         with open(path, "rb") as raw:
             raw.seek(archive_offset)
             for chunk in codec.chunks(raw):
-                view = memoryview(chunk)
-                while view:
+                offset = 0
+                while offset < len(chunk):
                     while index < len(spans) and position == spans[index].length:
                         index, position = index + 1, 0
                     if index >= len(spans):
                         raise VerifyError(f"{path}: holds more than the {expected} bytes that went in")
                     span = spans[index]
-                    take = min(len(view), span.length - position)
+                    take = min(len(chunk) - offset, span.length - position)
                     original = os.pread(span.fd, take, span.start + position)
-                    if original != view[:take]:
-                        where = compared + _first_difference(original, view[:take])
+                    piece = chunk[offset:offset + take] if (offset, take) != (0, len(chunk)) else chunk
+                    if original != piece:  # bytes against bytes: a memcmp
+                        where = compared + _first_difference(original, piece)
                         raise VerifyError(f"{path}: differs from its source at byte {where}")
-                    view, position, compared = view[take:], position + take, compared + take
+                    offset, position, compared = offset + take, position + take, compared + take
     except (zstandard.ZstdError, gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise VerifyError(f"{path}: does not decompress: {error}") from error
     if compared != expected:
@@ -168,7 +169,7 @@ def verify(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], ar
     return compared
 
 
-def _first_difference(left: bytes, right: memoryview) -> int:
+def _first_difference(left: bytes, right: bytes) -> int:
     for offset, (a, b) in enumerate(zip(left, right, strict=False)):
         if a != b:
             return offset
