@@ -30,9 +30,15 @@ def _check_count(status: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _events(container: Container, name: str, pid: str) -> list[dict[str, object]]:
-    return [entry for entry in container.journal("-u", HEALTH, f"HOSTMIND_EVENT={name}")
-            if str(entry.get("_PID")) == pid]
+def _cursor(container: Container) -> str:
+    entries = container.journal("-n", "1")
+    return str(entries[-1]["__CURSOR"]) if entries else ""
+
+
+def _events(container: Container, name: str, pid: str, cursor: str) -> list[dict[str, object]]:
+    # Only entries after `cursor`: the fixture's own reload logged config_reloaded too.
+    found = container.journal("-u", HEALTH, f"HOSTMIND_EVENT={name}", f"--after-cursor={cursor}")
+    return [entry for entry in found if str(entry.get("_PID")) == pid]
 
 
 def test_reload_applies_a_valid_dropin_and_keeps_the_last_good_config_on_a_bad_one(
@@ -41,11 +47,12 @@ def test_reload_applies_a_valid_dropin_and_keeps_the_last_good_config_on_a_bad_o
     before = container.show(HEALTH, "MainPID", "StatusText")
     pid = before["MainPID"]
 
+    cursor = _cursor(container)
     container.write(VALID, VALID_TEXT)
     container.run(HOSTMIND, "config", "validate")
     container.run("systemctl", "reload", HEALTH)
     container.wait_for("config_reloaded in the journal",
-                       lambda: bool(_events(container, "config_reloaded", pid)), timeout=15)
+                       lambda: bool(_events(container, "config_reloaded", pid, cursor)), timeout=15)
     # RELOADING=1 ... READY=1: systemd shows "reloading" until the service is done.
     wait_active(container, HEALTH, timeout=15)
     good = container.show(HEALTH, "MainPID", "ActiveState", "StatusText")
@@ -55,12 +62,13 @@ def test_reload_applies_a_valid_dropin_and_keeps_the_last_good_config_on_a_bad_o
     if before_count is not None:
         assert _check_count(good["StatusText"]) == before_count + 1, good["StatusText"]
 
+    cursor = _cursor(container)
     container.write(INVALID, INVALID_TEXT)
     assert container.run(HOSTMIND, "config", "validate", check=False).returncode == 78
     container.run("systemctl", "reload", HEALTH)
     container.wait_for("config_reload_refused in the journal",
-                       lambda: bool(_events(container, "config_reload_refused", pid)), timeout=15)
-    refused = _events(container, "config_reload_refused", pid)[-1]
+                       lambda: bool(_events(container, "config_reload_refused", pid, cursor)), timeout=15)
+    refused = _events(container, "config_reload_refused", pid, cursor)[-1]
     location = f"{INVALID}:3"
     assert INVALID in str(refused.get("FILE")), refused
     assert str(refused.get("LINE")) == "3", refused

@@ -22,6 +22,7 @@ from unconscious.install import (
     uninstall,
 )
 from unconscious.journal import DEFAULT_SOCKET, JournalSender
+from unconscious.log import configure as configure_logging
 from unconscious.systemctl import Systemctl, SystemctlError, systemd_is_pid1
 from unconscious.systemd_units import (
     RenderValues,
@@ -200,6 +201,9 @@ def uninstall_command(args: argparse.Namespace, context: Context) -> int:
 
 def rearm_command(args: argparse.Namespace, context: Context) -> int:
     """Run `hostmind rearm`; return the exit code (3 if PID 1 is not systemd)."""
+    # Rearm hooks log; configured logging keeps that on stderr (or the journal), so stdout
+    # stays pure for --json.
+    configure_logging("rearm")
     if not systemd_is_pid1():
         error("PID 1 is not systemd here (no /run/systemd/system): there is no breaker to re-arm")
         return exitcodes.NOT_POSSIBLE_HERE

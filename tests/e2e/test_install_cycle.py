@@ -1,0 +1,37 @@
+"""install/uninstall against a real systemd: uninstall removes exactly the units, keeps state."""
+
+from __future__ import annotations
+
+from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, wait_active
+
+
+def _unit_files(container: Container) -> list[str]:
+    listed = container.run("systemctl", "list-unit-files", "--no-legend", "--no-pager", "hostmind*", check=False)
+    return sorted(line.split()[0] for line in listed.stdout.splitlines() if line.strip())
+
+
+def test_uninstall_removes_the_units_keeps_state_and_config_and_install_restores(
+    container: Container,
+) -> None:
+    installed = _unit_files(container)
+    assert "hostmind.target" in installed and HEALTH in installed
+
+    again = container.run(HOSTMIND, "install").stdout
+    assert "unchanged /etc/systemd/system/hostmind-health.service" in again
+    assert "keep /etc/hostmind/hostmind.yaml (never overwritten)" in again
+
+    try:
+        container.run(HOSTMIND, "uninstall", timeout=120)
+        assert _unit_files(container) == []
+        assert container.show(HEALTH, "ActiveState")["ActiveState"] == "inactive"
+        assert container.path("/etc/hostmind/hostmind.yaml").exists()
+        assert container.path("/var/lib/hostmind/evidence").is_dir()
+        assert not container.path("/var/lib/hostmind/install-manifest.json").exists()
+        assert not container.path("/etc/systemd/system/multi-user.target.wants/hostmind.target").exists()
+        audit = container.journal("HOSTMIND_EVENT=uninstall")
+        assert audit and audit[-1]["SYSLOG_IDENTIFIER"] == "hostmind-uninstall"
+    finally:
+        # Put the session's container back the way the other tests expect it.
+        container.run(HOSTMIND, "install", "--now", timeout=120)
+        wait_active(container, HEALTH)
+    assert _unit_files(container) == installed
