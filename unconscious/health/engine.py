@@ -204,7 +204,10 @@ class Engine:
     def _failed_dependency(self, spec: CheckSpec) -> str | None:
         for dependency in spec.depends_on:
             other = self.states.get(dependency)
-            if other is not None and other.state in (FAILING, TIMEOUT):
+            # The latest raw result counts, not only the damped state: while the dependency's
+            # failure is still being confirmed its dependants must not start failing too.
+            latest = other.last.state if other is not None and other.last is not None else None
+            if other is not None and (other.state in (FAILING, TIMEOUT) or latest in (FAILING, TIMEOUT)):
                 return dependency
         return None
 
