@@ -48,7 +48,8 @@ sys.path.insert(0, sys.argv[1])
 from unconscious.backup.settings import BackupSettings, Source
 from unconscious.backup.tar_engine import TarEngine
 from unconscious.backup.walk import Problems
-TarEngine(BackupSettings(destination=Path(sys.argv[3]), sources=(Source("tree", Path(sys.argv[2])),))).backup(Problems())
+TarEngine(BackupSettings(destination=Path(sys.argv[3]), sources=(Source("tree", Path(sys.argv[2])),),
+                         compression_threads=int(sys.argv[4]))).backup(Problems())
 for line in open("/proc/self/status"):
     if line.startswith("VmHWM:"):
         print(line.split()[1])
@@ -193,19 +194,22 @@ def bench_restic(work: Path, tree: Path, files: int, size: int) -> None:
 
 def bench_memory(work: Path, tree: Path) -> None:
     largest = max((path.stat().st_size for path in tree.rglob("*") if path.is_file()), default=0)
-    completed = subprocess.run([sys.executable, "-c", RSS_PROBE, str(REPO), str(tree), str(work / "rss-dest")],
-                               capture_output=True, text=True, timeout=600, check=True)
-    peak = int(completed.stdout.split()[-1]) * 1024
     print("memory")
-    print(f"  peak RSS of a tar engine run: {peak / MB:.1f} MB; largest file {largest / MB:.1f} MB "
-          "(bounded: files are streamed in 1 MiB chunks)")
+    for threads in (1, 0):
+        destination = work / f"rss-dest-{threads}"
+        completed = subprocess.run([sys.executable, "-c", RSS_PROBE, str(REPO), str(tree), str(destination),
+                                    str(threads)], capture_output=True, text=True, timeout=600, check=True)
+        peak = int(completed.stdout.split()[-1]) * 1024
+        shutil.rmtree(destination, ignore_errors=True)
+        print(f"  peak RSS of a tar engine run, compression_threads={threads}: {peak / MB:.1f} MB "
+              f"(largest file {largest / MB:.1f} MB; files are streamed in 1 MiB chunks)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", action="store_true", help="a tenth of the tree, for a quick look")
     parser.add_argument("--workdir", type=Path, default=None, help="where to build the tree (default: /var/tmp)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each tar measurement; the best is shown")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each tar measurement; the best is shown")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="hostmind-bench-backup-", dir=args.workdir or "/var/tmp"))
     try:
