@@ -294,10 +294,16 @@ class Container:
         result = self.run("systemctl", "show", unit, f"--property={','.join(properties)}")
         return dict(line.partition("=")[::2] for line in result.stdout.splitlines() if line)
 
-    def journal(self, *arguments: str) -> list[dict[str, object]]:
-        """Return `journalctl -o json ARGUMENTS` entries (dicts, oldest first)."""
+    def journal(self, *arguments: str, since_usec: int = 0) -> list[dict[str, object]]:
+        """Return `journalctl -o json ARGUMENTS` entries (dicts, oldest first).
+
+        `since_usec` keeps only entries logged after that CLOCK_REALTIME instant (µs; the host
+        and the container share the clock). Filtering here, not with --after-cursor: journalctl
+        252 returned nothing for -u plus a field match plus --after-cursor.
+        """
         result = self.run("journalctl", "--no-pager", "-o", "json", *arguments, check=False)
-        return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        entries = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        return [entry for entry in entries if int(entry.get("__REALTIME_TIMESTAMP", 0)) > since_usec]
 
     def wait_for(self, what: str, predicate: Callable[[], bool], timeout: float = 30.0,
                  interval: float = 0.05) -> float:
@@ -365,6 +371,11 @@ def _empty_and_remove(cgroup: Path) -> None:
         except OSError:
             pass
 
+
+
+def now_usec() -> int:
+    """Return CLOCK_REALTIME in µs, comparable with the container journal's timestamps."""
+    return time.time_ns() // 1000
 
 
 def wait_active(container: Container, unit: str, timeout: float = 30.0) -> float:

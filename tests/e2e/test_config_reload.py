@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.conftest import TEST_DROPIN_PREFIX
-from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, wait_active
+from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, now_usec, wait_active
 
 VALID = f"/etc/hostmind/hostmind.d/{TEST_DROPIN_PREFIX}valid.yaml"
 INVALID = f"/etc/hostmind/hostmind.d/{TEST_DROPIN_PREFIX}bad.yaml"
@@ -30,14 +30,9 @@ def _check_count(status: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _cursor(container: Container) -> str:
-    entries = container.journal("-n", "1")
-    return str(entries[-1]["__CURSOR"]) if entries else ""
-
-
-def _events(container: Container, name: str, pid: str, cursor: str) -> list[dict[str, object]]:
-    # Only entries after `cursor`: the fixture's own reload logged config_reloaded too.
-    found = container.journal("-u", HEALTH, f"HOSTMIND_EVENT={name}", f"--after-cursor={cursor}")
+def _events(container: Container, name: str, pid: str, since: int) -> list[dict[str, object]]:
+    # Only entries after `since`: the fixture's own reload logged config_reloaded too.
+    found = container.journal("-u", HEALTH, f"HOSTMIND_EVENT={name}", since_usec=since)
     return [entry for entry in found if str(entry.get("_PID")) == pid]
 
 
@@ -47,12 +42,12 @@ def test_reload_applies_a_valid_dropin_and_keeps_the_last_good_config_on_a_bad_o
     before = container.show(HEALTH, "MainPID", "StatusText")
     pid = before["MainPID"]
 
-    cursor = _cursor(container)
+    since = now_usec()
     container.write(VALID, VALID_TEXT)
     container.run(HOSTMIND, "config", "validate")
     container.run("systemctl", "reload", HEALTH)
     container.wait_for("config_reloaded in the journal",
-                       lambda: bool(_events(container, "config_reloaded", pid, cursor)), timeout=15)
+                       lambda: bool(_events(container, "config_reloaded", pid, since)), timeout=15)
     # RELOADING=1 ... READY=1: systemd shows "reloading" until the service is done.
     wait_active(container, HEALTH, timeout=15)
     good = container.show(HEALTH, "MainPID", "ActiveState", "StatusText")
@@ -62,13 +57,13 @@ def test_reload_applies_a_valid_dropin_and_keeps_the_last_good_config_on_a_bad_o
     if before_count is not None:
         assert _check_count(good["StatusText"]) == before_count + 1, good["StatusText"]
 
-    cursor = _cursor(container)
+    since = now_usec()
     container.write(INVALID, INVALID_TEXT)
     assert container.run(HOSTMIND, "config", "validate", check=False).returncode == 78
     container.run("systemctl", "reload", HEALTH)
     container.wait_for("config_reload_refused in the journal",
-                       lambda: bool(_events(container, "config_reload_refused", pid, cursor)), timeout=15)
-    refused = _events(container, "config_reload_refused", pid, cursor)[-1]
+                       lambda: bool(_events(container, "config_reload_refused", pid, since)), timeout=15)
+    refused = _events(container, "config_reload_refused", pid, since)[-1]
     location = f"{INVALID}:3"
     assert INVALID in str(refused.get("FILE")), refused
     assert str(refused.get("LINE")) == "3", refused
