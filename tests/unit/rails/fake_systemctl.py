@@ -27,7 +27,7 @@ def now_us() -> int:
 
 def run_code(tree: str) -> tuple[bool, float | None]:
     done = subprocess.run(
-        [sys.executable, "-c", "import pkg.daemon as d; r = d.start(); print('' if r is None else r)"],
+        [sys.executable, "-S", "-c", "import pkg.daemon as d; r = d.start(); print('' if r is None else r)"],
         cwd=tree, env={"PYTHONPATH": tree, "PATH": "/usr/bin:/bin"}, capture_output=True,
         text=True, timeout=30, check=False)
     if done.returncode != 0:

@@ -11,6 +11,7 @@ from conscious.rails import history, probation, ratchet
 from conscious.rails.engine import Rails, apply_proposal
 from conscious.rails.proposal import parse_proposal
 from unconscious.context import Context
+from unconscious.events import EventSpool
 from unconscious.pause import read_pause
 
 
@@ -29,6 +30,16 @@ def test_a_good_change_is_swapped_in_restarts_its_unit_and_commits(
     assert probation.read_mark(context.paths) is None
     kinds = [entry["kind"] for entry in AuditLog(audit_path(context.paths)).records()]
     assert kinds == ["change_committed"]
+    events = EventSpool(context.paths.events_dir).read("inbox")
+    assert [(event.source, event.kind, event.data["key"]) for event in events] == [
+        ("rails", "change_applied", record.key)]
+
+
+def test_a_refusal_is_recorded_but_wakes_no_one(
+        rails: Rails, kit: ModuleType, context: Context) -> None:
+    record = run(rails, kit.proposal(creates=[{"path": "/x.py", "content": ""}]))
+    assert record.outcome == "refused"
+    assert EventSpool(context.paths.events_dir).read("inbox") == []
 
 
 def test_a_commit_moves_the_baseline_forward_to_include_new_tests(
