@@ -152,6 +152,9 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         timer.lap("commit")
         return decided
     except Refused as refusal:
+        if dry_run:
+            return replace(record, outcome=history.REFUSED, rail=refusal.rail,
+                           reason=refusal.reason)
         if not swapped:
             return rails.recorder.decide(record, history.REFUSED, refusal.rail, refusal.reason)
         if refusal.rail == "swap":

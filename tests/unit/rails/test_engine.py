@@ -110,3 +110,12 @@ def test_a_dry_run_changes_and_records_nothing(
     assert record.outcome == "dry_run"
     assert old == kit.tree_bytes(tree)
     assert history.list_changes(context.paths) == []
+
+
+def test_a_refused_dry_run_says_why_and_records_nothing(
+        rails: Rails, context: Context, kit: ModuleType) -> None:
+    record = apply_proposal(rails, parse_proposal(kit.proposal(creates=[
+        {"path": "/x.py", "content": ""}]), "t"), dry_run=True)
+    assert (record.outcome, record.rail) == ("refused", "validate")
+    assert history.list_changes(context.paths) == []
+    assert list(AuditLog(audit_path(context.paths)).records()) == []
