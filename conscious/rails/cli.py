@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conscious.rails import history
+from conscious.rails import breaker, history
 from conscious.rails.engine import Rails
 from conscious.rails.history import ChangeRecord
 from conscious.rails.lock import LockTimeout, rails_lock
@@ -89,6 +89,7 @@ def apply_command(args: argparse.Namespace, context: Context) -> int:
         else:
             with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
                 recover(rails)
+                breaker.check(rails.paths, rails.settings, rails.systemctl)
                 record = process_file(rails, args.proposal, keep_original=True)
     except ProposalError as problem:
         error(str(problem))
