@@ -8,6 +8,8 @@ name). See ../../shared/FACTS.md for why each flag is there.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -48,6 +50,22 @@ RestartSec=1s
 
 class E2EUnavailable(RuntimeError):
     """This machine cannot run the e2e suite (not root, a tool missing); message says why."""
+
+
+@contextlib.contextmanager
+def cache_lock() -> Iterator[None]:
+    """Hold an exclusive lock on the cache while extracting or building into it.
+
+    Several sessions may run the suite at once on one machine; without the lock one could
+    delete the rootfs or the wheels another is halfway through writing.
+    """
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_DIR / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def missing_requirements() -> str | None:
@@ -395,8 +413,9 @@ def provision(work: Path) -> Container:
     adds the e2e drop-ins (short watchdog, fault switch path) and installs. The caller must
     call `stop()`. Raise E2EUnavailable when the machine cannot do it.
     """
-    rootfs = extracted_rootfs(rootfs_tarball())
-    wheels = build_wheels(work / "wheels")
+    with cache_lock():
+        rootfs = extracted_rootfs(rootfs_tarball())
+        wheels = build_wheels(work / "wheels")
     container = Container.boot(f"hm{uuid.uuid4().hex[:8]}", rootfs, work / "journal",
                                work / "console.log", binds_ro={wheels: WHEELS_INSIDE})
     try:
