@@ -162,7 +162,9 @@ def throughput(files: list[Path], work: Path) -> None:
             seconds, _rss = run_hostmind(directory, options)
         ratio = total / max(1, archives_size(directory))
         results[name] = (total / 1e6 / seconds, ratio)
-        print(f"{name:<40} {seconds:>8.2f} {total / 1e6 / seconds:>8.1f} {ratio:>7.2f}", flush=True)
+        load = os.getloadavg()[0]
+        print(f"{name:<40} {seconds:>8.2f} {total / 1e6 / seconds:>8.1f} {ratio:>7.2f}   (load {load:.1f})",
+              flush=True)
         shutil.rmtree(directory)
     base_speed, base_ratio = results[contenders[0][0]]
     zstd_speed, _zstd_ratio = results[contenders[1][0]]
