@@ -35,6 +35,16 @@ def _escape(path: str) -> str:
     return "".join(f"\\{char}" if char in "*?[]\\" else char for char in path)
 
 
+def _error_text(error: Any) -> str:
+    """Say what restic's JSON error object means: {"Op": "open", "Err": 13} -> "open: Permission denied"."""
+    if isinstance(error, dict):
+        if isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(error.get("Err"), int):
+            return f"{error.get('Op', 'access')}: {os.strerror(error['Err'])}"
+    return str(error)
+
+
 class ResticEngine:
     """Backups as restic snapshots in `settings.restic.repository`."""
 
@@ -78,10 +88,7 @@ class ResticEngine:
             if message.get("message_type") == "summary":
                 summary = message
             elif message.get("message_type") == "error":
-                item = str(message.get("item", "?"))
-                detail = message.get("error", {})
-                text = detail.get("message") if isinstance(detail, dict) else str(detail)
-                problems.add(item, "unreadable", f"restic: {text or detail}")
+                problems.add(str(message.get("item", "?")), "unreadable", _error_text(message.get("error")))
         if completed.returncode == INCOMPLETE and not problems.count("unreadable"):
             problems.add("(restic)", "unreadable", restic_message(completed.stderr))
         if "snapshot_id" not in summary:

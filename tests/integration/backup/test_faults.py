@@ -103,9 +103,13 @@ def world_readable_dir() -> Iterator[Path]:
     shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.parametrize(("engine", "detail"), [("tar", "Permission denied"),
+                                                 ("restic", "open: Permission denied")])
 def test_a_file_the_backup_user_cannot_read_is_reported_and_the_rest_is_backed_up(
-        world_readable_dir: Path) -> None:
+        world_readable_dir: Path, engine: str, detail: str) -> None:
     require_root()
+    if engine == "restic" and shutil.which("restic") is None:
+        pytest.skip("restic is not installed")
     base = world_readable_dir
     source = make_tree(base / "source", files=5)
     for path in [source, *source.rglob("*")]:
@@ -114,23 +118,27 @@ def test_a_file_the_backup_user_cannot_read_is_reported_and_the_rest_is_backed_u
     secret = source / "dir0" / "secret.key"
     secret.write_text("root only")
     secret.chmod(0o600)
-    for name in ("etc/hostmind.d", "state", "dest"):
+    for name in ("etc/hostmind.d", "state", "dest", "repo"):
         (base / name).mkdir(parents=True)
-    shutil.chown(base / "state", "nobody", "nogroup")
-    shutil.chown(base / "dest", "nobody", "nogroup")
-    (base / "etc" / "hostmind.d" / "20-backup.yaml").write_text(
-        f"backup:\n  include_hostmind_state: false\n  destination: {base / 'dest'}\n"
-        f"  sources:\n    data: {{path: {source}}}\n")
+    for name in ("state", "dest", "repo"):
+        shutil.chown(base / name, "nobody", "nogroup")
+    (base / "password").write_text("test only\n")
+    (base / "password").chmod(0o644)
+    config = {"backup": {"include_hostmind_state": False, "destination": str(base / "dest"), "engine": engine,
+                         "sources": {"data": {"path": str(source)}},
+                         "restic": {"repository": str(base / "repo"), "password_file": str(base / "password"),
+                                    "init": True}}}
+    (base / "etc" / "hostmind.d" / "20-backup.yaml").write_text(json.dumps(config))
     environment = {**os.environ, "HOSTMIND_CONFIG_DIR": str(base / "etc"),
                    "HOSTMIND_STATE_DIR": str(base / "state"), "HOSTMIND_RUNTIME_DIR": str(base / "run"),
                    "HOSTMIND_LOG": "console", "HOME": str(base)}
 
     completed = subprocess.run(
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *HOSTMIND, "backup", "run", "--json"],
-        capture_output=True, text=True, timeout=60, env=environment, cwd=Path(__file__).parents[3], check=False)
+        capture_output=True, text=True, timeout=120, env=environment, cwd=Path(__file__).parents[3], check=False)
     report = json.loads(completed.stdout)
 
     assert 1 == completed.returncode
-    assert [{"path": str(secret), "kind": "unreadable", "detail": "Permission denied"}] == report["problems"]
+    assert [{"path": str(secret), "kind": "unreadable", "detail": detail}] == report["problems"]
     assert "1 unreadable path(s) not backed up" == report["errors"][0]
     assert (6, True) == (report["snapshot"]["files"], report["verified"])
