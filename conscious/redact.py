@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,9 @@ MAX_SECRET_FILE_BYTES = 64 * 1024
 _KEY_WORDS = (r"password|passwd|passphrase|pass|pwd|secret|token|api[_-]?key|apikey|"
               r"access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|auth|credentials?")
 
-PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+Replacement = str | Callable[[re.Match[str]], str]
+
+PATTERNS: tuple[tuple[str, re.Pattern[str], Replacement], ...] = (
     ("private_key", re.compile(
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
         re.DOTALL), MARK),
@@ -42,11 +44,18 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("bearer", re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=\-]{8,}"), r"\1\2" + MARK),
     ("url_password", re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@]+:)[^\s@/]+(@)"),
      r"\1" + MARK + r"\2"),
+    # The value keeps its own quoting (a JSON string stays a valid JSON string): "x" -> "MARK",
+    # 'x' -> 'MARK', \"x\" (inside a JSON string) -> \"MARK\", bare x -> MARK.
     ("config_secret", re.compile(
-        r"""(?i)(["']?\b[\w.\-]*(?:""" + _KEY_WORDS + r""")\b["']?\s*[:=]\s*)"""
-        r"""(?:"(?:[^"\\]|\\.)*"|'[^']*'|(?!\[REDACTED\])[^\s,;}'"]+)"""),
-     r"\1" + '"' + MARK + '"'),
+        r"""(?i)(["']?\b[\w.\-]*(?:""" + _KEY_WORDS + r""")\b\\?["']?\s*[:=]\s*)"""
+        r"""(?:(\\")(?:(?!\\").)*\\"|(")(?:[^"\\]|\\.)*"|(')[^']*'"""
+        r"""|(?!\[REDACTED\])[^\s,;}'"\\]+)"""),
+     lambda match: match.group(1) + _quote(match) + MARK + _quote(match)),
 )
+
+
+def _quote(match: re.Match[str]) -> str:
+    return match.group(2) or match.group(3) or match.group(4) or ""
 
 
 @dataclass

@@ -99,7 +99,11 @@ def test_an_event_wakes_a_cycle_that_writes_a_proposal_to_the_spool(container: C
     requests = [json.loads(line) for line in fake_api.read_text().splitlines()]
     messages = [item for item in requests if item["path"] == "/v1/messages"]
     assert 1 <= len(messages)
-    assert "e2e: disk / at 97%" in messages[-1]["body"]
+    prompt = json.loads(messages[-1]["body"])["messages"][0]["content"][0]["text"]
+    assert "e2e: disk / at 97%" in prompt
+    # journalctl works inside the hardened unit: the excerpt has entries and no error.
+    excerpt = json.loads(prompt.split("## Journal excerpt (newest last)\n", 1)[1].split("\n\n## ", 1)[0])
+    assert (None, True) == (excerpt["error"], len(excerpt["entries"]) > 0), excerpt
     assert all(API_KEY not in item["body"] for item in requests)
     verify = container.run("hostmind", "audit", "verify", "--json", check=False)
     assert (0, True) == (verify.returncode, json.loads(verify.stdout)["ok"])

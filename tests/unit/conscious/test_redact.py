@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,15 @@ def test_ordinary_text_is_left_alone() -> None:
 def test_short_known_values_are_not_redacted_literally() -> None:
     assert "the word abc stays" == Redactor.build(environ={"X": "abc"},
                                                   secret_env_names=["X"]).text("the word abc stays")
+
+
+@pytest.mark.parametrize("message", [
+    "login password=abc123, token: xyz", 'api_key = "q1w2e3r4"', "auth: 'abc-def-ghi'",
+    "credential: anthropic-api-key not found", 'nested {"secret": "s3cr3t-value"}',
+])
+def test_redacting_json_text_keeps_it_valid_json(message: str) -> None:
+    # The prompt is redacted after it is serialised: a replacement must not break the JSON.
+    text = json.dumps({"MESSAGE": message}, indent=1)
+    redacted = json.loads(Redactor().text(text))["MESSAGE"]
+    assert MARK in redacted
+    assert [] == [word for word in ("abc123", "xyz", "q1w2e3r4", "abc-def-ghi", "s3cr3t-value") if word in redacted]
