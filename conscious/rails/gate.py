@@ -2,8 +2,9 @@
 
 `restart` asks systemd to restart each unit (`--no-block`, so the gate's own timeout bounds the
 wait). `wait_active` then reads `systemctl show` until every unit is `active` with a main
-process started after the restart (for Type=notify that means READY=1 was sent), and fails at
-once if a unit fails or systemd schedules an automatic restart. `probation` keeps reading for
+process started after the restart (for Type=notify that means READY=1 was sent), or, for a
+Type=oneshot unit, until its new run finished with Result=success; it fails at once if a unit
+fails or systemd schedules an automatic restart. `probation` keeps reading for
 the probation window: any exit, restart or state change fails the gate.
 
 On systemd 252 a manual restart resets NRestarts, so a crash is recognised by the start time
@@ -20,7 +21,7 @@ from conscious.rails.change import Refused
 from unconscious.systemctl import Systemctl, SystemctlError, parse_show
 
 RAIL = "gate"
-PROPERTIES = ("Id", "ActiveState", "SubState", "Result", "NRestarts",
+PROPERTIES = ("Id", "Type", "ActiveState", "SubState", "Result", "NRestarts",
               "ExecMainStartTimestampMonotonic", "ExecMainPID")
 
 
@@ -35,6 +36,11 @@ class UnitReading:
     restarts: int
     started: int
     main_pid: int
+    kind: str = "simple"
+
+    @property
+    def oneshot(self) -> bool:
+        return self.kind == "oneshot"
 
     def describe(self) -> str:
         return (f"{self.unit} is {self.active_state}/{self.sub_state} (result {self.result}, "
@@ -63,7 +69,7 @@ def read_units(systemctl: Systemctl, units: Sequence[str]) -> dict[str, UnitRead
             sub_state=block.get("SubState", ""), result=block.get("Result", ""),
             restarts=_int(block.get("NRestarts", "")),
             started=_int(block.get("ExecMainStartTimestampMonotonic", "")),
-            main_pid=_int(block.get("ExecMainPID", "")))
+            main_pid=_int(block.get("ExecMainPID", "")), kind=block.get("Type", "simple"))
     missing = [unit for unit in units if unit not in readings]
     if missing:
         raise Refused(RAIL, f"systemctl show said nothing about {', '.join(missing)}")
@@ -94,15 +100,23 @@ def wait_active(systemctl: Systemctl, before: dict[str, UnitReading], timeout: f
             if reading.sub_state == "auto-restart":
                 raise Refused(RAIL, f"{reading.unit} exited after the restart and systemd is "
                                     f"restarting it ({reading.describe()})")
-        if all(reading.active_state == "active" and reading.started != before[unit].started
-               for unit, reading in now.items()):
+        if all(_started_well(reading, before[unit]) for unit, reading in now.items()):
             return now
         if clock() >= deadline:
             late = [reading.describe() for unit, reading in now.items()
-                    if reading.active_state != "active" or reading.started == before[unit].started]
+                    if not _started_well(reading, before[unit])]
             raise Refused(RAIL, f"not active within {timeout:g} s (apply.gate_timeout): "
                                 + "; ".join(late))
         sleep(poll)
+
+
+def _started_well(reading: UnitReading, before: UnitReading) -> bool:
+    """A new main process is up; for a oneshot unit, a new run finished successfully."""
+    if reading.started == before.started:
+        return False
+    if reading.oneshot:
+        return reading.active_state in ("inactive", "active") and reading.result == "success"
+    return reading.active_state == "active"
 
 
 def probation(systemctl: Systemctl, started: dict[str, UnitReading], seconds: float,
@@ -112,7 +126,9 @@ def probation(systemctl: Systemctl, started: dict[str, UnitReading], seconds: fl
     """Watch the units for `seconds`; raise Refused at the first exit, restart or failure."""
     deadline = clock() + seconds
     while True:
-        now = read_units(systemctl, list(started))
+        # A oneshot unit has nothing left running to watch; its run already succeeded.
+        watched = [unit for unit, reading in started.items() if not reading.oneshot]
+        now = read_units(systemctl, watched)
         for unit, reading in now.items():
             first = started[unit]
             if reading.active_state != "active":

@@ -111,8 +111,10 @@ def run_tests(tree: Path, settings: RailSettings) -> RatchetRun:
     # disagrees with the exit code) means the run itself went wrong: do not trust the report.
     consistent = (process.returncode == 0 and not failed) or (process.returncode == 1 and failed)
     if not consistent and process.returncode != 5:
-        raise Refused(RAIL, f"the test command exited {process.returncode} but its report lists "
-                            f"{len(failed)} failures; the run is not trustworthy")
+        tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
+        raise Refused(RAIL, f"the test command exited {process.returncode} (pytest: 2 interrupted "
+                            f"or collection errors, 3 internal error, 4 usage error) with "
+                            f"{len(failed)} failures in its report; output: {' | '.join(tail)}")
     return RatchetRun(passed, failed, skipped, seconds=seconds, exit_code=process.returncode)
 
 

@@ -42,7 +42,11 @@ def start(unit: dict[str, Any], tree: str, automatic: bool) -> None:
     ok, crash_after = run_code(tree)
     unit["started"] = now_us()
     unit["pid"] = unit.get("pid", 1000) + 1
-    if ok:
+    if unit.get("type") == "oneshot":
+        # A oneshot run is over when restart returns: inactive after success, failed otherwise.
+        unit.update(active="inactive" if ok else "failed", sub="dead" if ok else "failed",
+                    result="success" if ok else "exit-code", crash_after=None)
+    elif ok:
         unit.update(active="active", sub="running", result="success", crash_after=crash_after)
     else:
         unit.update(active="activating", sub="auto-restart", result="exit-code", crash_after=0.0)
@@ -96,7 +100,7 @@ def main() -> int:
         for name in names:
             unit = units.get(name, {"active": "inactive", "sub": "dead", "restarts": 0,
                                     "started": 0, "result": "success"})
-            values = {"Id": name, "LoadState": "loaded", "ActiveState": unit["active"],
+            values = {"Id": name, "Type": unit.get("type", "notify"), "LoadState": "loaded", "ActiveState": unit["active"],
                       "SubState": unit["sub"], "Result": unit["result"],
                       "NRestarts": unit["restarts"], "ExecMainStartTimestampMonotonic":
                       unit["started"], "ExecMainPID": unit.get("pid", 0),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from conscious.audit import AuditLog, audit_path
 from conscious.rails import history, probation, ratchet
@@ -119,3 +122,19 @@ def test_a_refused_dry_run_says_why_and_records_nothing(
     assert (record.outcome, record.rail) == ("refused", "validate")
     assert history.list_changes(context.paths) == []
     assert list(AuditLog(audit_path(context.paths)).records()) == []
+
+
+@pytest.mark.parametrize(("new", "outcome"), [("    return None  # fine", "committed"),
+                                              ("    raise SystemExit(1)", "rolled_back")])
+def test_a_oneshot_unit_passes_the_gate_when_its_new_run_succeeds(
+        rails: Rails, kit: ModuleType, context: Context, new: str, outcome: str) -> None:
+    state_file = context.paths.state_dir.parent / "fake-systemd.json"
+    state = json.loads(state_file.read_text())
+    state["units"]["hostmind-rotate.service"] = {
+        "type": "oneshot", "active": "inactive", "sub": "dead", "restarts": 0, "started": 1,
+        "result": "success"}
+    state_file.write_text(json.dumps(state))
+    rails.settings = replace(rails.settings, unit_paths={})
+    record = run(rails, kit.proposal(edits=[{"path": "pkg/daemon.py", "old": "    return None",
+                                             "new": new}], restart=["hostmind-rotate.service"]))
+    assert record.outcome == outcome, record.reason
