@@ -45,6 +45,8 @@ class CheckState:
     runs: int = 0
     timeouts: int = 0
     lateness: float = 0.0
+    #: Wall time the current failure of a dependant began (see Engine._hold_for_dependencies).
+    failing_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,36 @@ class Engine:
             )
         else:
             result = Result.from_outcome(finished.name, finished.outcome, finished.duration, self.wall())
+        if result.state in (FAILING, TIMEOUT) and state.spec.depends_on:
+            blocking = self._failed_dependency(state.spec)
+            if blocking is not None:
+                result = replace(result, state=SKIPPED, summary=f"skipped: dependency {blocking} failed")
+            elif self._hold_for_dependencies(state, started=result.finished - result.duration):
+                state.last = result
+                return []
+        if result.state not in (FAILING, TIMEOUT):
+            state.failing_since = None
         return self._apply(state, result)
+
+    def _hold_for_dependencies(self, state: CheckState, started: float) -> bool:
+        """True when a dependency has not been seen healthy since this check began failing.
+
+        Then the failure may be the dependency's showing through: it does not count towards
+        `consecutive`, and the stale dependency is re-checked at once.
+        """
+        since = state.failing_since if state.failing_since is not None else started
+        state.failing_since = since
+        hold = False
+        for name in state.spec.depends_on:
+            other = self.states.get(name)
+            if other is None:
+                continue
+            if other.running_since is not None:
+                hold = True
+            elif other.last is None or other.last.finished < since:
+                other.next_due = min(other.next_due, self.clock())
+                hold = True
+        return hold
 
     def _dependency_unsettled(self, spec: CheckSpec) -> bool:
         for dependency in spec.depends_on:
