@@ -5,8 +5,8 @@ automatically; a crash loop that exhausts the start limit pauses self-modificati
 
 Proposals go into the spool as the conscious layer writes them, so hostmind-apply.path starts
 hostmind-apply.service, which runs the rails in its sandbox. The live tree is the installed
-site-packages; the ratchet here is an import smoke test (pytest is not installed in the
-container), the probation window 6 s instead of 60 s.
+site-packages; the ratchet is `conscious.rails.smoke` (import every module: pytest and the
+tests are not part of a wheel install), the probation window 6 s instead of 60 s.
 """
 
 from __future__ import annotations
@@ -24,9 +24,6 @@ SPOOL = "/var/lib/hostmind/spool/proposals"
 RAILS_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-rails.yaml"
 TARGET = "unconscious/health/service.py"
 ANCHOR = "def main(context: Context) -> int:\n"
-SMOKE = ("import sys, unconscious.health.service; "
-         "open(sys.argv[1], 'w').write('<testsuite><testcase classname=\"smoke\" "
-         "name=\"health_service_imports\"/></testsuite>')")
 FINAL = ("committed", "rolled_back", "refused")
 
 
@@ -67,7 +64,7 @@ def healthy(container: Container) -> bool:
 @pytest.fixture
 def rails(container: Container) -> Iterator[Container]:
     """The container with the e2e rails settings, re-armed, health running."""
-    smoke = json.dumps(["{python}", "-c", SMOKE, "{junit_xml}"])
+    smoke = json.dumps(["{python}", "-m", "conscious.rails.smoke", "{junit_xml}"])
     container.write(RAILS_DROPIN, f"apply:\n  test_command: {smoke}\n  probation: 6s\n"
                                   "  gate_timeout: 30s\n  poll_interval: 0.2\n")
     container.run(HOSTMIND, "rearm")

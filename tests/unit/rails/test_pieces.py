@@ -14,7 +14,7 @@ from conscious.rails.change import FileChange, Refused
 from conscious.rails.engine import units_to_restart
 from conscious.rails.pathglob import glob_match
 from conscious.rails.protected import protection_reason
-from conscious.rails.ratchet import RatchetRun, judge
+from conscious.rails.ratchet import RatchetRun, judge, run_tests
 from conscious.rails.settings import RailSettings
 from conscious.rails.test_guard import check_tests_not_weakened
 from unconscious.context import Context
@@ -129,3 +129,17 @@ def test_settings_come_from_the_apply_and_conscious_sections(
     assert (settings.live_tree, settings.allowed_paths, settings.probation, settings.max_bytes) \
         == (tmp_path, ("a/**",), 120.0, 1024)
     assert settings.staging_root == context.paths.state_dir / "staging"
+
+
+def test_the_smoke_ratchet_fails_the_module_that_no_longer_imports(tmp_path: Path) -> None:
+    package = tmp_path / "pkgx"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "good.py").write_text("VALUE = 1\n")
+    (package / "bad.py").write_text("from pkgx.good import MISSING\n")
+    (package / "__main__.py").write_text("raise SystemExit('must not run')\n")
+    settings = RailSettings(live_tree=tmp_path, state_dir=tmp_path / "state", test_command=(
+        "{python}", "-m", "conscious.rails.smoke", "{junit_xml}", "pkgx"))
+    run = run_tests(tmp_path, settings)
+    assert (sorted(run.passed), sorted(run.failed), run.exit_code) == (
+        ["smoke.pkgx::pkgx", "smoke.pkgx::pkgx.good"], ["smoke.pkgx::pkgx.bad"], 1)
