@@ -3,6 +3,7 @@ judgement, the health comparison, which units restart, settings from the config.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from conscious.rails import health_compare
 from conscious.rails.change import FileChange, Refused
 from conscious.rails.engine import units_to_restart
+from conscious.rails.lock import LockTimeout, rails_lock
 from conscious.rails.pathglob import glob_match
 from conscious.rails.protected import protection_reason
 from conscious.rails.ratchet import RatchetRun, judge, run_tests
@@ -143,3 +145,21 @@ def test_the_smoke_ratchet_fails_the_module_that_no_longer_imports(tmp_path: Pat
     run = run_tests(tmp_path, settings)
     assert (sorted(run.passed), sorted(run.failed), run.exit_code) == (
         ["smoke.pkgx::pkgx", "smoke.pkgx::pkgx.good"], ["smoke.pkgx::pkgx.bad"], 1)
+
+
+def test_the_rails_lock_waits_for_its_holder_and_then_times_out(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(tmp_path / 'rails.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(LockTimeout) as timed_out, rails_lock(tmp_path, timeout=0.3):
+            pass
+        assert "is held by another rails process (waited 0.3 s)" in str(timed_out.value)
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    with rails_lock(tmp_path, timeout=5):
+        assert (tmp_path / "rails.lock").exists()
