@@ -1,0 +1,94 @@
+"""The small parts: writer pause/resume on a real process, the lock, the state file, vacuum argv."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from unconscious.rotate import state as states
+from unconscious.rotate import writers
+from unconscious.rotate.lock import LockBusy, RunLock
+from unconscious.rotate.rules import build_rule
+from unconscious.rotate.vacuum import VacuumError, vacuum, vacuum_argv
+
+
+def _state_letter(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_the_processes_holding_a_log_are_found_paused_and_resumed(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time\nf = open(sys.argv[1], 'a')\n"
+                              "print('open', flush=True)\ntime.sleep(30)", str(log)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and b"open\n" == child.stdout.readline()
+        assert [child.pid] == writers.holders(log)
+        paused = writers.pause([child.pid])
+        stopped = _state_letter(child.pid)
+        writers.resume(paused)
+        time.sleep(0.05)
+        assert ([[child.pid, writers.start_time(child.pid)]], "T", "S") == (paused, stopped, _state_letter(child.pid))
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def test_resume_leaves_a_recycled_pid_alone(tmp_path: Path) -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        os.kill(child.pid, 19)  # SIGSTOP
+        time.sleep(0.05)
+        writers.resume([[child.pid, 1]])  # a start time that is not this process's
+        assert "T" == _state_letter(child.pid)
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+
+
+def test_a_second_lock_waits_then_names_the_holder(tmp_path: Path) -> None:
+    path = tmp_path / "rotate.lock"
+    with RunLock(path, 0):
+        started = time.monotonic()
+        with pytest.raises(LockBusy, match=f"PID {os.getpid()}"):
+            with RunLock(path, 0.2):
+                pass
+        waited = time.monotonic() - started
+    with RunLock(path, 0) as again:
+        assert again.fd is not None
+    assert waited >= 0.2
+
+
+def test_the_state_file_round_trips_and_a_bad_version_is_rebuilt_with_a_warning(tmp_path: Path) -> None:
+    saved = states.RotateState({"/var/log/a.log": states.LogState(last_rotated=123.5, over_limit_runs=2, last_size=9)})
+    states.save(tmp_path, saved)
+    loaded, warning = states.load(tmp_path)
+    states.state_path(tmp_path).write_text('{"version": 99, "logs": {}}')
+    rebuilt, complaint = states.load(tmp_path)
+    assert (saved, None, {}) == (loaded, warning, rebuilt.logs)
+    assert complaint is not None and "not a valid state file (version 99)" in complaint
+
+
+def test_a_log_unknown_to_the_state_takes_its_newest_archives_time(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    archive = tmp_path / "app.log.1.zst"
+    archive.write_bytes(b"")
+    os.utime(archive, (5000.0, 5000.0))
+    rule = build_rule("app", {"paths": [str(log)]})
+    assert (5000.0, 9999.0) == (states.RotateState().get(rule, log, 9999.0).last_rotated,
+                                states.RotateState().get(rule, tmp_path / "other.log", 9999.0).last_rotated)
+
+
+def test_vacuum_argv_converts_size_and_age() -> None:
+    assert ["journalctl", "-D", "/j", "--vacuum-size=2147483648", "--vacuum-time=86400s"] == vacuum_argv(
+        {"max_use": "2G", "max_age": "1d", "journalctl": ["journalctl", "-D", "/j"]})
+    assert None is vacuum_argv({"max_use": None, "max_age": None})
+
+
+def test_vacuum_reports_a_failing_command_with_its_output() -> None:
+    with pytest.raises(VacuumError, match="exited 3"):
+        vacuum([sys.executable, "-c", "import sys; print('no journal here'); sys.exit(3)"], 10)
