@@ -54,9 +54,8 @@ def test_a_second_lock_waits_then_names_the_holder(tmp_path: Path) -> None:
     path = tmp_path / "rotate.lock"
     with RunLock(path, 0):
         started = time.monotonic()
-        with pytest.raises(LockBusy, match=f"PID {os.getpid()}"):
-            with RunLock(path, 0.2):
-                pass
+        with pytest.raises(LockBusy, match=f"PID {os.getpid()}"), RunLock(path, 0.2):
+            pass
         waited = time.monotonic() - started
     with RunLock(path, 0) as again:
         assert again.fd is not None
