@@ -8,12 +8,8 @@ Kinds: `webhook` (our JSON document), `slack` ({"text": ...}) and `discord` ({"c
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
-
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 USER_AGENT = "hostmind-alerts"
 
@@ -65,6 +61,10 @@ def payload(sink: Sink, notification: dict[str, Any]) -> bytes:
 
 def post(url: str, body: bytes | None, timeout: float, headers: dict[str, str] | None = None) -> int:
     """POST `body` (GET when None) to `url`; return the status. Raise SendError or RefusedError."""
+    # Imported here: only the sender thread needs them, and the service starts lighter without.
+    import urllib.error
+    import urllib.request
+
     if not url.startswith(("http://", "https://")):
         raise RefusedError(f"{url}: only http and https URLs are used")
     request = urllib.request.Request(  # noqa: S310 - scheme checked above
@@ -91,6 +91,8 @@ def deliver(url: str, body: bytes | None, timeout: float, retries: int, backoff:
     Return the status of the successful attempt. Raise SendError after the last attempt,
     RefusedError at once.
     """
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
     for attempt in Retrying(stop=stop_after_attempt(retries + 1),
                             wait=wait_exponential(multiplier=backoff, max=30),
                             retry=retry_if_exception_type(SendError), reraise=True):

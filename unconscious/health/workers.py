@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from unconscious.health.kinds import WORKER_MODULES
 from unconscious.health.model import Outcome
 
 _PR_SET_PDEATHSIG = 1
@@ -107,7 +108,7 @@ class WorkerPool:
         self.stats = PoolStats()
         self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
-            self._context.set_forkserver_preload(["unconscious.health.kinds"])
+            self._context.set_forkserver_preload(["unconscious.health.kinds", *WORKER_MODULES])
         self._workers: list[_Worker] = []
         self._dying: list[_Worker] = []
 
