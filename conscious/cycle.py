@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from conscious.audit import AuditLog, anchor, audit_path
+from conscious.audit import AuditError, AuditLog, anchor, audit_path
 from conscious.budget import BudgetExhausted, BudgetLedger, ledger_path
 from conscious.context_builder import gather
 from conscious.credentials import read_api_key
@@ -30,7 +30,7 @@ from conscious.redact import Redactor
 from conscious.reply import ReplyError, check_reply
 from conscious.settings import ConsciousSettings
 from conscious.usage import record_expectation
-from unconscious.atomic import atomic_write_json, atomic_write_text
+from unconscious.atomic import AtomicWriteError, atomic_write_json, atomic_write_text
 from unconscious.events import Event, EventSpool
 from unconscious.paths import Paths
 from unconscious.pause import read_pause
@@ -125,7 +125,14 @@ class Cycle:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return CycleResult(outcome="busy", reason="another cycle is running")
-            return self._run(dry_run)
+            try:
+                return self._run(dry_run)
+            except (AtomicWriteError, AuditError):
+                if not dry_run:
+                    # Keep the events for the next timer cycle instead of leaving them in the
+                    # inbox, where the path unit would start us again at once, in a loop.
+                    self._settle(self.spool.read("inbox"), [], "deferred")
+                raise
         finally:
             os.close(lock_fd)
 
@@ -252,7 +259,10 @@ class Cycle:
                  request_id: str, result: CycleResult, inbox: list[Event],
                  deferred: list[Event]) -> CycleResult:
         spool_dir = self.paths.spool_dir
-        spool_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            spool_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AtomicWriteError(error.errno or 0, f"spool {spool_dir}: {error.strerror}") from error
         proposal = dict(proposal)
         base, suffix = proposal["id"], 1
         while (spool_dir / f"{proposal['id']}.json").exists():
@@ -266,7 +276,12 @@ class Cycle:
                               reason=str(error))
             return self._defer(result, inbox, deferred)
         path = spool_dir / f"{proposal['id']}.json"
-        digest = atomic_write_json(path, proposal)
+        try:
+            digest = atomic_write_json(path, proposal)
+        except AtomicWriteError as error:
+            self.audit.append("proposal_write_failed", request_id=request_id, id=proposal["id"],
+                              file=str(path), reason=str(error))
+            raise
         record_expectation(self.paths, proposal["id"], proposal["title"], evidence)
         files = [item["path"] for item in proposal.get("edits", []) + proposal.get("creates", [])]
         self.audit.append("proposal", request_id=request_id, id=proposal["id"],

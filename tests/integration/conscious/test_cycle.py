@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conscious.budget import Usage
+from conscious.service import main
+from unconscious.atomic import AtomicWriteError
+from unconscious.evidence import read_evidence
 from tests.integration.conscious.conftest import NOTHING_REPLY, ConsciousRig, proposal_reply
 
 
@@ -126,3 +131,31 @@ def test_the_audit_head_is_anchored_after_a_cycle(rig: ConsciousRig) -> None:
     assert anchored is not None
     assert (len(rig.audit.lines()), rig.audit.head()) == (anchored.seq, anchored.head)
     assert 1 == len(rig.events_logged("audit_anchor"))
+
+
+def test_a_proposal_that_cannot_be_written_fails_loudly_and_defers_the_events(rig: ConsciousRig) -> None:
+    spool = rig.context.paths.spool_dir
+    spool.parent.mkdir(parents=True)
+    spool.write_text("not a directory")  # even root cannot make a directory here
+    rig.emit()
+    rig.api.add_steps(proposal_reply())
+    with pytest.raises(AtomicWriteError, match="spool"):
+        rig.cycle()
+    assert (0, 1) == (rig.events("inbox"), rig.events("deferred"))
+
+
+def test_the_service_exits_1_and_audits_when_the_proposal_write_fails(rig: ConsciousRig,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    rig.settings()
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", rig.environ["CREDENTIALS_DIRECTORY"])
+    spool = rig.context.paths.spool_dir
+    spool.parent.mkdir(parents=True)
+    spool.symlink_to("/proc")  # a directory nobody, root included, can create files in
+    rig.emit()
+    rig.api.add_steps(proposal_reply())
+    assert 1 == main(rig.context)
+    assert ["model_call", "proposal_write_failed"] == [r["kind"] for r in rig.audit.records()]
+    evidence = read_evidence(rig.context.paths, "conscious")
+    assert evidence is not None and evidence.last_error is not None
+    assert "spool/proposals/lower-threshold.json failed" in evidence.last_error
+    assert 1 == rig.events("deferred")
