@@ -8,9 +8,9 @@ import pytest
 
 from conscious.budget import Usage
 from conscious.service import main
+from tests.integration.conscious.conftest import NOTHING_REPLY, ConsciousRig, proposal_reply
 from unconscious.atomic import AtomicWriteError
 from unconscious.evidence import read_evidence
-from tests.integration.conscious.conftest import NOTHING_REPLY, ConsciousRig, proposal_reply
 
 
 def test_a_proposal_is_written_to_the_spool_and_the_event_is_processed(rig: ConsciousRig) -> None:
