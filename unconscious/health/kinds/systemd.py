@@ -69,22 +69,23 @@ def journal_errors(params: dict[str, Any], timeout: float) -> Outcome:
 
 
 def clock_sync(params: dict[str, Any], timeout: float) -> Outcome:
-    """Fail when the kernel (adjtimex) or timedated says the clock is not synchronised."""
+    """Fail when the kernel (adjtimex) or timedated says the clock is not synchronised.
+
+    Under ProtectClock= the adjtimex syscall is denied even read-only; then timedatectl is
+    asked, and if that cannot answer either the check is not judged (never a false alarm).
+    """
     if params.get("method", "adjtimex") == "timedatectl":
-        command = [str(word) for word in params.get("command") or TIMEDATECTL]
-        run = run_bounded(command, timeout)
-        if run.error or run.exit_code != 0:
-            return Outcome(False, run.error or f"{command[0]} exited {run.exit_code}", "unknown", "yes")
-        answer = run.output.strip()
-        return Outcome(answer == "yes", f"NTPSynchronized={answer}", answer, "yes")
+        return _timedatectl(params, timeout)
     libc = ctypes.CDLL(None, use_errno=True)
     # struct timex is about 208 bytes; a zeroed, larger buffer means modes=0: read only.
     buffer = ctypes.create_string_buffer(512)
     state = int(libc.adjtimex(buffer))
     if state < 0:
-        return Outcome(
-            False, f"adjtimex failed: {os.strerror(ctypes.get_errno())}", "unknown", "synchronised"
-        )
+        denied = os.strerror(ctypes.get_errno())
+        fallback = _timedatectl(params, timeout)
+        if fallback.value == "unknown":
+            return Outcome(None, f"clock state not readable: adjtimex: {denied}; {fallback.summary}")
+        return fallback
     synced = state != _TIME_ERROR
     return Outcome(
         synced,
@@ -92,3 +93,12 @@ def clock_sync(params: dict[str, Any], timeout: float) -> Outcome:
         "synchronised" if synced else "unsynchronised",
         "synchronised",
     )
+
+
+def _timedatectl(params: dict[str, Any], timeout: float) -> Outcome:
+    command = [str(word) for word in params.get("command") or TIMEDATECTL]
+    run = run_bounded(command, timeout)
+    if run.error or run.exit_code != 0:
+        return Outcome(False, run.error or f"{command[0]} exited {run.exit_code}", "unknown", "yes")
+    answer = run.output.strip()
+    return Outcome(answer == "yes", f"NTPSynchronized={answer}", answer, "yes")
