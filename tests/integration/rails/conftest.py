@@ -72,8 +72,12 @@ class Host:
                               capture_output=True, timeout=timeout, check=False)
 
 
-def make_host(root: Path, template: tuple[Path, frozenset[str]]) -> Host:
-    """Build a Host under `root` from the template tree, with config and baseline in place."""
+def make_host(root: Path, template: tuple[Path, frozenset[str]],
+              test_command: tuple[str, ...] | None = None) -> Host:
+    """Build a Host under `root` from the template tree, with config and baseline in place.
+
+    With `test_command`, the ratchet runs that instead of pytest (its baseline is taken here).
+    """
     import shutil
 
     source, passed = template
@@ -84,7 +88,12 @@ def make_host(root: Path, template: tuple[Path, frozenset[str]]) -> Host:
     for directory in (paths.dropin_dir, paths.state_dir):
         directory.mkdir(parents=True, exist_ok=True)
     livetree.make_rails(tree, paths)  # writes the fake systemd state: the unit is up
-    livetree.write_config(tree, paths)
+    if test_command is None:
+        livetree.write_config(tree, paths)
+    else:
+        livetree.write_config(tree, paths, test_command=test_command)
+        settings = livetree.make_settings(tree, paths, test_command=test_command)
+        passed = ratchet.run_tests(tree, settings).passed
     ratchet.write_baseline(paths.state_dir, passed, "initial")
     integrity.write_manifest(tree, integrity.live_files(tree, ("pkg", "tests", "config")),
                              integrity.manifest_path(paths))

@@ -14,7 +14,7 @@ from conscious.rails import history, probation
 from conscious.rails.crash import POINTS
 from unconscious.health import integrity
 
-from .conftest import Host, make_host
+from .conftest import Host, livetree, make_host
 
 GOOD: dict[str, Any] = {
     "edits": [{"path": "pkg/calc.py", "old": "LIMIT = 90", "new": "LIMIT = 95"}],
@@ -44,7 +44,9 @@ def expected_outcome(point: str) -> str:
 
 def crash_and_recover(root: Path, template: tuple[Path, frozenset[str]], point: str) -> str:
     """Run the scenario for `point`; return '' when everything agrees, else the problem."""
-    host = make_host(root, template)
+    # The import ratchet instead of pytest: this test is about the steps after it, and runs
+    # the rails twenty times.
+    host = make_host(root, template, test_command=livetree.SMOKE_COMMAND)
     value = BAD if point in ROLLBACK_POINTS else GOOD
     old = host.kit.tree_bytes(host.tree)
     host.submit(host.kit.proposal(**value, identifier=f"crash-{point}"))

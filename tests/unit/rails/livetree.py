@@ -86,9 +86,9 @@ def make_rails(tree: Path, paths: Paths, **overrides: object) -> Rails:
     return Rails.create(paths, settings)
 
 
-def write_config(tree: Path, paths: Paths) -> Path:
+def write_config(tree: Path, paths: Paths, **overrides: object) -> Path:
     """Write the drop-in that makes `hostmind run apply` use the test settings; return it."""
-    settings = make_settings(tree, paths)
+    settings = make_settings(tree, paths, **overrides)
     dropin = {
         "conscious": {"tree": str(tree), "allowed_paths": list(settings.allowed_paths)},
         "apply": {
@@ -104,6 +104,10 @@ def write_config(tree: Path, paths: Paths) -> Path:
     target = paths.dropin_dir / "50-test.yaml"
     target.write_text(json.dumps(dropin), encoding="utf-8")
     return target
+
+
+#: The import ratchet over `pkg`: a fifth of a pytest run, for tests about something else.
+SMOKE_COMMAND = ("{python}", "-m", "conscious.rails.smoke", "{junit_xml}", "pkg")
 
 
 def tree_bytes(tree: Path) -> dict[str, bytes]:
