@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.e2e.conftest import TEST_DROPIN_PREFIX
-from tests.e2e.nspawn import HEALTH, Container
+from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, wait_active
 
 TIMERS = ("hostmind-rotate.timer", "hostmind-backup.timer", "hostmind-conscious.timer")
 PATHS = ("hostmind-conscious.path", "hostmind-apply.path")
@@ -87,3 +89,31 @@ def test_every_oneshot_succeeds_inside_its_sandbox(container: Container) -> None
         if state != {"Result": "success", "ExecMainStatus": "0"}:
             failures[unit] = (state, [str(entry.get("MESSAGE")) for entry in container.journal("-u", unit, "-n", "8")])
     assert not failures, failures
+
+
+SANDBOX_DENIALS = ("Operation not permitted", "Permission denied", "Read-only file system")
+
+
+def _checks(container: Container) -> dict[str, dict[str, object]]:
+    status = container.run(HOSTMIND, "status", "--json", check=False)
+    data = json.loads(status.stdout)["sections"]["checks"]["data"] or {}
+    checks: dict[str, dict[str, object]] = data.get("checks", {})
+    return checks
+
+
+def test_no_health_check_is_denied_by_the_sandbox(container: Container) -> None:
+    # The hardening must not take away what a check needs: a denial shows up as a failing
+    # check whose summary carries the errno text. Run every check now (2 s intervals via a
+    # drop-in) instead of waiting for the slow ones' first turn.
+    names = sorted(_checks(container))
+    assert names, "hostmind status shows no checks"
+    dropin = "health:\n  checks:\n" + "".join(f"    {name}: {{interval: 2s}}\n" for name in names)
+    container.write(f"/etc/hostmind/hostmind.d/{TEST_DROPIN_PREFIX}fast-checks.yaml", dropin)
+    container.run("systemctl", "restart", HEALTH)
+    wait_active(container, HEALTH)
+    container.wait_for("every check to have run",
+                       lambda: all(check.get("state") != "pending" for check in _checks(container).values()),
+                       timeout=60, interval=0.5)
+    denied = {name: check.get("summary") for name, check in _checks(container).items()
+              if any(text in str(check.get("summary")) for text in SANDBOX_DENIALS)}
+    assert not denied, denied
