@@ -13,7 +13,8 @@ from unconscious.status import StatusSection
 
 
 def section(context: Context, config: LoadedConfig) -> StatusSection:
-    """Return the section; it is a problem while paused or after a rollback."""
+    """Return the section; it is a problem while self-modification is paused (a rollback is
+    the rails working, and the host is healthy again: information, not a problem)."""
     now = time.time()
     paths = context.paths
     made = StatusSection(title="changes", data={}, order=70)
@@ -36,8 +37,6 @@ def section(context: Context, config: LoadedConfig) -> StatusSection:
     if not records:
         made.lines.append("no changes yet")
     streak = history.consecutive_rollbacks(records, since=breaker.rearmed_at(paths))
-    if latest and latest[-1].outcome == history.ROLLED_BACK:
-        made.problem = True
     made.data = {
         "paused": None if paused is None else {"reason": paused.reason, "since": paused.since},
         "probation": None if mark is None else mark.to_json(),
