@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from conscious.audit import AuditError, AuditLog, anchor, audit_path
-from conscious.budget import BudgetExhausted, BudgetLedger, ledger_path
+from conscious.budget import BudgetExhausted, BudgetLedger, DayUsage, ledger_path
 from conscious.context_builder import gather
 from conscious.credentials import read_api_key
 from conscious.model import ModelError, ModelRequest, call_model, local_upper_bound, new_request_id
@@ -141,22 +141,30 @@ class Cycle:
         deferred = self.spool.read("deferred")
         events = sorted(inbox + deferred, key=lambda event: (event.time, event.id))
         result = CycleResult(outcome="", reason="", events=len(events))
-        refusal = self._gate(events)
-        if refusal is not None:
+        if not dry_run:
+            self.ledger.settle_stale()
+        refusal = self._refusal()
+        if refusal is not None and not dry_run:
             result.outcome, result.reason = refusal
-            if dry_run or not events:
+            self._announce(result.outcome, result.reason, events)
+            if not events:
                 return result
             self.audit.append("cycle_deferred", outcome=result.outcome, reason=result.reason,
                               events=[event.id for event in events])
             return self._defer(result, inbox, deferred)
+        if self.api_key is not None and (self.conscious_dir / "dormant").exists() and not dry_run:
+            (self.conscious_dir / "dormant").unlink()
         if not events and not read_project(self.paths)["active"] and not self.settings.goals:
             result.outcome, result.reason = "idle", "no events, no active project, no goals"
             return result
         parts = gather(self.paths, self.settings, events, self.clock)
-        today = self.ledger.today()
+        try:
+            today = self.ledger.today()
+            last_call = self.ledger.last_call_time()
+        except BudgetExhausted:  # only reachable in a dry run: a real cycle was refused above
+            today, last_call = DayUsage("", 0, 0, 0, 0), None
         parts.budget = {"tokens_used": today.tokens, "token_budget": self.settings.daily_token_budget,
                         "changes": today.changes, "change_cap": self.settings.daily_change_cap}
-        last_call = self.ledger.last_call_time()
         cache = should_cache(self.settings, None if last_call is None else self.clock() - last_call)
         request, result.cuts = build_request(parts, self.settings, self.redactor, cache)
         result.redactions = self.redactor.total
@@ -168,41 +176,48 @@ class Cycle:
             result.outcome = "dry_run"
             result.estimate = local_upper_bound(request, self.settings)
             result.reason = f"would send about {result.estimate} input tokens (upper bound)"
+            if refusal is not None:
+                result.reason += f"; but a real cycle would stop now: {refusal[0]}: {refusal[1]}"
             self._write_dry_run(request)
             return result
         return self._think(request, parts.files.allowed, result, inbox, deferred)
 
-    def _gate(self, events: list[Event]) -> tuple[str, str] | None:
-        """Return (outcome, reason) when this cycle must not call the model, else None."""
+    def _refusal(self) -> tuple[str, str] | None:
+        """Return (outcome, reason) when this cycle must not call the model, else None.
+
+        Reads state only; `_announce` does the logging, so a dry run can report it silently.
+        """
         if not self.settings.enabled:
             return "disabled", "conscious.enabled is false"
         pause = read_pause(self.paths)
         if pause is not None:
             return "paused", f"self-modification is paused: {pause.reason}"
-        marker = self.conscious_dir / "dormant"
         if self.api_key is None:
+            return "dormant", "no API key (credential anthropic-api-key)"
+        try:
+            today = self.ledger.today()
+        except BudgetExhausted as error:
+            return "budget_exhausted", str(error)
+        if today.changes >= self.settings.daily_change_cap:
+            return "budget_exhausted", (f"daily change cap reached: {today.changes} of "
+                                        f"{self.settings.daily_change_cap}")
+        if today.tokens + today.reserved >= self.settings.daily_token_budget:
+            return "budget_exhausted", (f"daily token budget spent: {today.tokens} of "
+                                        f"{self.settings.daily_token_budget}")
+        return None
+
+    def _announce(self, outcome: str, reason: str, events: list[Event]) -> None:
+        """Log a refusal: budget every time, dormancy once (a marker file remembers it)."""
+        if outcome == "budget_exhausted":
+            self._exhausted(reason)
+        elif outcome == "dormant":
+            marker = self.conscious_dir / "dormant"
             if not marker.exists():
                 self.logger.warning(
                     "conscious_dormant", events=len(events),
                     msg="no API key in $CREDENTIALS_DIRECTORY/anthropic-api-key: the conscious "
                         "layer is dormant; events are deferred, the unconscious layer is unaffected")
-                self.conscious_dir.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(marker, f"{self.clock()}\n")
-            return "dormant", "no API key (credential anthropic-api-key)"
-        if marker.exists():
-            marker.unlink()
-        self.ledger.settle_stale()
-        try:
-            today = self.ledger.today()
-        except BudgetExhausted as error:
-            return self._exhausted(str(error))
-        if today.changes >= self.settings.daily_change_cap:
-            return self._exhausted(f"daily change cap reached: {today.changes} of "
-                                   f"{self.settings.daily_change_cap}")
-        if today.tokens + today.reserved >= self.settings.daily_token_budget:
-            return self._exhausted(f"daily token budget spent: {today.tokens} of "
-                                   f"{self.settings.daily_token_budget}")
-        return None
 
     def _exhausted(self, reason: str) -> tuple[str, str]:
         self.logger.warning("budget_exhausted", reason=reason,

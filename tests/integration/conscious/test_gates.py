@@ -115,3 +115,17 @@ def test_a_second_cycle_while_one_runs_is_busy_and_leaves_the_events(rig: Consci
     finally:
         os.close(holder)
     assert (1, []) == (rig.events("inbox"), rig.api.requests)
+
+
+def test_a_dry_run_without_a_key_still_builds_the_request_and_says_why_a_cycle_would_stop(
+        rig: ConsciousRig, tmp_path: Path) -> None:
+    empty = tmp_path / "no-credentials"
+    empty.mkdir()
+    rig.environ["CREDENTIALS_DIRECTORY"] = str(empty)
+    rig.emit()
+    result = rig.cycle(dry_run=True)
+    assert "dry_run" == result.outcome
+    assert result.reason.endswith("a real cycle would stop now: dormant: no API key (credential anthropic-api-key)")
+    assert [] == rig.events_logged("conscious_dormant")
+    assert not (rig.context.paths.state_dir / "conscious" / "dormant").exists()
+    assert 1 == rig.events("inbox")
