@@ -230,7 +230,7 @@ def test_copytruncate_accounts_for_every_line_written_during_the_copy(
         context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
     log = tmp_path / "logs" / "app.log"
     log.parent.mkdir()
-    writer = Writer(log, prefill(log, 1_500_000), pause=0.0001)  # 22 MB: the copy takes a while
+    writer = Writer(log, prefill(log, 600_000), pause=0.0001)  # 9 MB: the copy takes a while
     try:
         _rule(write_dropin, log, "mode: copytruncate\npause_writers: true\ncompress: gzip\nlevel: 1")
         outcome = execute(context, force=True)
