@@ -16,13 +16,15 @@ import hashlib
 import os
 import stat
 import tarfile
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, cast
 
 import zstandard
 
+from unconscious.backup.handoff import Handoff, Stopped
 from unconscious.backup.manifest import Manifest, Member, SourceTotals
 from unconscious.backup.tar_format import end_of_archive, header, padding
 from unconscious.backup.walk import Entry, Problems
@@ -132,8 +134,8 @@ class TarStream:
     batch instead of three per member.
     """
 
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
+    def __init__(self, sink: Callable[[bytes | bytearray], object]) -> None:
+        self.sink = sink
         self.offset = 0
         self.pending = bytearray()
 
@@ -141,7 +143,7 @@ class TarStream:
         self.offset += len(data)
         if len(data) >= COPY_BUFFER:
             self.flush()
-            self.stream.write(data)
+            self.sink(data)
             return
         self.pending += data
         if len(self.pending) >= COPY_BUFFER:
@@ -149,7 +151,7 @@ class TarStream:
 
     def flush(self) -> None:
         if self.pending:
-            self.stream.write(self.pending)
+            self.sink(self.pending)
             self.pending = bytearray()
 
     def close(self) -> None:
@@ -159,8 +161,11 @@ class TarStream:
 
 def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, archive_name: str,
                   compression: str = "zstd", level: int = 3, threads: int = 0,
-                  problems: Problems | None = None, sources: dict[str, str] | None = None) -> Manifest:
+                  problems: Problems | None = None, sources: dict[str, str] | None = None,
+                  pipelined: bool = True) -> Manifest:
     """Write the archive of `entries` to `target` (created, must not exist); return its manifest.
+
+    `pipelined`: read and hash in a second thread while this one compresses (see handoff.py).
 
     `sources` maps source names to their paths (for the per-source totals). Raise OSError when
     the archive itself cannot be written; `target` is left for the caller to remove.
@@ -169,11 +174,12 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
     manifest = Manifest(id=backup_id, created=time.time(), archive=archive_name, compression=compression)
     manifest.sources = {name: SourceTotals(path) for name, path in (sources or {}).items()}
     names = _Names()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        raw = HashingWriter(fd)
-        stream = compressor(raw, compression, level, threads)
-        archive = TarStream(stream)
+    handoff = Handoff()
+
+    def fill(sink: Callable[[bytes | bytearray], object]) -> None:
+        # Walk, read, hash, build headers. With `pipelined` this runs in the reading thread;
+        # its problems and members are read by the caller only after join().
+        archive = TarStream(sink)
         for entry in entries:
             member = _add(archive, entry, names, problems)
             if member is None:
@@ -184,9 +190,33 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
                 totals.files += 1
                 totals.bytes += member.size
         archive.close()
+
+    def produce() -> None:
+        error: BaseException | None = None
+        try:
+            fill(handoff.put)
+        except Stopped:
+            return
+        except BaseException as failure:  # noqa: BLE001 (handed over and raised in the caller's thread)
+            error = failure
+        handoff.finish(error)
+
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    reader = threading.Thread(target=produce, name="hostmind-backup-reader", daemon=True)
+    try:
+        raw = HashingWriter(fd)
+        stream = compressor(raw, compression, level, threads)
+        if pipelined:
+            reader.start()
+            handoff.drain_into(stream.write)
+        else:
+            fill(stream.write)
         stream.close()
         os.fsync(fd)
     finally:
+        handoff.stopped.set()
+        if reader.is_alive():
+            reader.join()
         os.close(fd)
     manifest.archive_sha256 = raw.digest.hexdigest()
     manifest.archive_bytes = raw.count

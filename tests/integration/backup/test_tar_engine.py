@@ -185,3 +185,22 @@ def test_any_thread_count_writes_the_same_members(tmp_path: Path, source_tree: P
     snapshot = engine.backup(Problems())
 
     assert ([], 41) == (engine.verify(snapshot).differences, snapshot.files)
+
+
+def test_the_pipelined_and_the_serial_writer_store_the_same_members(tmp_path: Path, source_tree: Path) -> None:
+    def members(pipelined: bool) -> list[tuple[str, str | None]]:
+        target = tmp_path / f"pipelined-{pipelined}.tar.zst"
+        manifest = write_archive(target, walk_source(Source("data", source_tree), Problems()), backup_id="x",
+                                 archive_name=target.name, pipelined=pipelined)
+        return [(member.name, member.sha256) for member in manifest.members]
+
+    assert members(pipelined=False) == members(pipelined=True)
+
+
+def test_an_error_in_the_reading_thread_reaches_the_caller(tmp_path: Path, source_tree: Path) -> None:
+    def entries() -> Iterator[Entry]:
+        yield from walk_source(Source("data", source_tree), Problems())
+        raise RuntimeError("walk broke")
+
+    with pytest.raises(RuntimeError, match="walk broke"):
+        write_archive(tmp_path / "out.tar.zst", entries(), backup_id="x", archive_name="out.tar.zst")
