@@ -108,9 +108,9 @@ class Restic:
                               f"{restic_message(completed.stderr)}")
         return completed
 
-    def json(self, arguments: Sequence[str]) -> Any:
+    def json(self, arguments: Sequence[str], timeout: float | None = None) -> Any:
         """Run restic and parse its single JSON document on stdout. Raise BackupError."""
-        completed = self.run(arguments)
+        completed = self.run(arguments, timeout=timeout)
         try:
             return json.loads(completed.stdout)
         except ValueError as error:

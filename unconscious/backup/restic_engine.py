@@ -28,6 +28,7 @@ from unconscious.paths import Paths
 
 TAG = "hostmind"
 INCOMPLETE = 3  # restic: snapshot made, but some source files could not be read
+LIST_TIMEOUT = 120.0  # listing snapshots (also for `hostmind status`) must not hang for hours
 
 
 def _escape(path: str) -> str:
@@ -119,7 +120,8 @@ class ResticEngine:
     def snapshots(self) -> list[Snapshot]:
         """Return hostmind's snapshots in the repository, oldest first."""
         try:
-            listing = self.restic.json(["snapshots", "--json", "--tag", TAG])
+            listing = self.restic.json(["snapshots", "--json", "--tag", TAG],
+                                       timeout=min(self.settings.restic.timeout, LIST_TIMEOUT))
         except BackupError as error:
             if "unable to open config file" in str(error):
                 return []  # no repository yet: no backups (a run creates it when init is set)

@@ -77,6 +77,8 @@ class BackupRun:
                 self._run_locked(report)
         except BackupError as error:
             report.errors.append(str(error))
+        except OSError as error:  # e.g. evidence or records that could not be written
+            report.errors.append(str(error))
         report.duration = time.monotonic() - started
         self._finish(report)
         return report

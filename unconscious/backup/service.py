@@ -33,10 +33,13 @@ def main(context: Context) -> int:
     notifier.status(f"backing up with the {settings.engine} engine")
     try:
         report = BackupRun(context.paths, settings, log).run()
-    except BackupError as error:  # raised while choosing the engine (e.g. restic missing)
+    except (BackupError, OSError) as error:  # choosing the engine, or evidence not written
         log.error("backup_failed", engine=settings.engine, files=0, bytes=0, duration=0,
                   error=str(error), msg=f"backup run failed: {error}")
-        record_run(context.paths, "backup", ok=False, duration=0.0, error=str(error))
+        try:
+            record_run(context.paths, "backup", ok=False, duration=0.0, error=str(error))
+        except OSError as evidence_error:
+            log.error("evidence_not_written", msg=f"backup evidence could not be written: {evidence_error}")
         return exitcodes.FAILURE
     notifier.status("backup done" if report.ok else f"backup failed: {report.errors[0]}")
     return exitcodes.OK if report.ok else exitcodes.FAILURE

@@ -68,7 +68,7 @@ def _guard(args: argparse.Namespace, context: Context, action: Any) -> int:
         for item in problem.problems:
             error(str(item))
         return exitcodes.CONFIG_ERROR
-    except BackupError as problem:
+    except (BackupError, OSError) as problem:
         error(str(problem))
         return exitcodes.FAILURE
     except LookupError as problem:

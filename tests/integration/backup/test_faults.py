@@ -142,3 +142,19 @@ def test_a_file_the_backup_user_cannot_read_is_reported_and_the_rest_is_backed_u
     assert [{"path": str(secret), "kind": "unreadable", "detail": detail}] == report["problems"]
     assert "1 unreadable path(s) not backed up" == report["errors"][0]
     assert (6, True) == (report["snapshot"]["files"], report["verified"])
+
+
+def test_a_read_only_state_directory_is_a_clear_failure_not_a_traceback(tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "source", files=3)
+    (tmp_path / "etc" / "hostmind.d").mkdir(parents=True)
+    (tmp_path / "etc" / "hostmind.d" / "20-backup.yaml").write_text(
+        f"backup:\n  destination: {tmp_path / 'dest'}\n  sources:\n    data: {{path: {source}}}\n")
+    with tmpfs(tmp_path / "state", size="1m", read_only=True) as state:
+        environment = {**os.environ, "HOSTMIND_CONFIG_DIR": str(tmp_path / "etc"), "HOSTMIND_STATE_DIR": str(state),
+                       "HOSTMIND_RUNTIME_DIR": str(tmp_path / "run"), "HOSTMIND_LOG": "console"}
+        completed = subprocess.run([*HOSTMIND, "run", "backup"], capture_output=True, text=True, timeout=60,
+                                   env=environment, check=False)
+
+    assert 1 == completed.returncode
+    assert "Read-only file system" in completed.stderr
+    assert "Traceback" not in completed.stderr
