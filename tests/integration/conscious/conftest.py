@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,11 +102,10 @@ class ConsciousRig:
 
 def write_journal_script(path: Path, lines: list[dict[str, Any]]) -> None:
     """A stand-in for journalctl that prints `lines` as `journalctl -o json` would."""
-    data = path.with_suffix(".json")
-    data.write_text(json.dumps(lines), encoding="utf-8")
-    path.write_text(f"#!{sys.executable}\nimport json\n"
-                    f"for entry in json.load(open({str(data)!r})):\n"
-                    "    print(json.dumps(entry))\n", encoding="utf-8")
+    data = path.with_suffix(".jsonl")
+    data.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    # A shell script, not Python: it runs once per cycle and must start fast.
+    path.write_text(f"#!/bin/sh\nexec cat '{data}'\n", encoding="utf-8")
     path.chmod(0o755)
 
 
