@@ -162,6 +162,7 @@ def restore_members(path: Path, manifest: Manifest, root: Path,
     remaining = set(expected) if wanted is None else set(wanted)
     root.mkdir(parents=True, exist_ok=True)
     raws: list[_HashingFile] = []
+    directories: list[tuple[Path, tarfile.TarInfo]] = []
     try:
         for archive, info in _members(path, manifest.compression, raws):
             if info.name not in remaining:
@@ -172,6 +173,8 @@ def restore_members(path: Path, manifest: Manifest, root: Path,
                 continue
             try:
                 result.differences.extend(_restore_one(archive, info, member, root))
+                if info.isdir():
+                    directories.append((safe_target(root, info.name), info))
             except (OSError, ValueError) as error:
                 result.differences.append(f"{info.name}: not restored: {error}")
             result.checked += 1
@@ -182,7 +185,22 @@ def restore_members(path: Path, manifest: Manifest, root: Path,
         result.differences.append(f"archive unreadable: {error}")
     for name in sorted(remaining)[:20]:
         result.differences.append(f"{name}: not found in the archive")
+    # Directories last, deepest first: their mode may forbid writing, their mtime moves with
+    # every file created in them.
+    for target, info in reversed(directories):
+        try:
+            _set_owner(target, info)
+            os.chmod(target, info.mode)
+            os.utime(target, (info.mtime, info.mtime))
+        except OSError as error:
+            result.differences.append(f"{info.name}: mode/mtime not restored: {error.strerror}")
     return result
+
+
+def _set_owner(target: Path, info: tarfile.TarInfo) -> None:
+    # Only root can give files away; an unprivileged restore keeps the restoring user.
+    if os.geteuid() == 0:
+        os.lchown(target, info.uid, info.gid)
 
 
 def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member, root: Path) -> list[str]:
@@ -194,15 +212,21 @@ def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member
         return compare(member, info, None)
     if info.issym():
         target.symlink_to(info.linkname)
+        _set_owner(target, info)
+        return compare(member, info, None)
+    if info.isfifo():
+        os.mkfifo(target, info.mode)
+        _set_owner(target, info)
         return compare(member, info, None)
     if not info.isfile():
-        return []
+        return []  # device nodes are listed in the manifest but not recreated
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         _hash_member(archive, info, handle.write)
         handle.flush()
         os.fsync(handle.fileno())
-    os.chmod(target, info.mode)
+    _set_owner(target, info)
+    os.chmod(target, info.mode)  # after chown, which clears setuid/setgid bits
     os.utime(target, (info.mtime, info.mtime))
     return compare_restored(member, target)
 

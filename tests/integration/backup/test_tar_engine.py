@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.backup.conftest import settings_for
+from tests.integration.foundation.mounts import require_root
 from unconscious.backup.settings import Source
 from unconscious.backup.tar_engine import TarEngine
 from unconscious.backup.tar_write import HashingReader, write_archive
@@ -40,6 +41,23 @@ def test_a_backup_restores_to_the_same_tree(tmp_path: Path, source_tree: Path) -
 
     assert [] == result.differences
     assert tree_contents(source_tree) == tree_contents(tmp_path / "restored" / "data")
+
+
+def test_a_restore_gives_back_owners_directory_modes_and_mtimes(tmp_path: Path, source_tree: Path) -> None:
+    require_root()  # giving files to another owner, as a real restore does
+    locked = source_tree / "dir2"
+    os.chown(locked / "file002.dat", 1234, 5678)
+    locked.chmod(0o500)  # a directory the restore must not make read-only before filling it
+    os.utime(locked, (1_600_000_000, 1_600_000_000))
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+
+    result = engine.restore(snapshot, tmp_path / "restored", None)
+
+    restored = tmp_path / "restored" / "data" / "dir2"
+    assert [] == result.differences
+    assert (0o500, 1_600_000_000) == (restored.stat().st_mode & 0o7777, int(restored.stat().st_mtime))
+    assert (1234, 5678) == (os.stat(restored / "file002.dat").st_uid, os.stat(restored / "file002.dat").st_gid)
 
 
 def test_the_manifest_holds_hash_size_mode_and_mtime_of_every_file(tmp_path: Path, source_tree: Path) -> None:
