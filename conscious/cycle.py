@@ -142,7 +142,10 @@ class Cycle:
         events = sorted(inbox + deferred, key=lambda event: (event.time, event.id))
         result = CycleResult(outcome="", reason="", events=len(events))
         if not dry_run:
-            self.ledger.settle_stale()
+            try:
+                self.ledger.settle_stale()
+            except BudgetExhausted:
+                pass  # an unreadable ledger: `_refusal` reports it and refuses the call
         refusal = self._refusal()
         if refusal is not None and not dry_run:
             result.outcome, result.reason = refusal
@@ -170,8 +173,10 @@ class Cycle:
         result.redactions = self.redactor.total
         if result.cuts and result.cuts[-1].startswith("nothing left to cut"):
             result.outcome, result.reason = "failed", "the context does not fit max_context_tokens"
+            if dry_run:
+                return result
             self.audit.append("cycle_deferred", outcome="context_too_large", cuts=result.cuts)
-            return result if dry_run else self._defer(result, inbox, deferred)
+            return self._defer(result, inbox, deferred)
         if dry_run:
             result.outcome = "dry_run"
             result.estimate = local_upper_bound(request, self.settings)

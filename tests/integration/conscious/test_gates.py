@@ -129,3 +129,13 @@ def test_a_dry_run_without_a_key_still_builds_the_request_and_says_why_a_cycle_w
     assert [] == rig.events_logged("conscious_dormant")
     assert not (rig.context.paths.state_dir / "conscious" / "dormant").exists()
     assert 1 == rig.events("inbox")
+
+
+def test_a_corrupt_ledger_refuses_the_call_without_a_traceback(rig: ConsciousRig) -> None:
+    rig.ledger.path.parent.mkdir(parents=True, exist_ok=True)
+    rig.ledger.path.write_text("{torn")
+    rig.emit()
+    result = rig.cycle()
+    assert ("budget_exhausted", 1) == (result.outcome, rig.events("deferred"))
+    assert "unreadable" in result.reason
+    assert [] == rig.api.requests
