@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,10 @@ from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import Hook
 from unconscious.backup.snapshot import read_records
 from unconscious.backup.status import section
+from unconscious.cli.main import main
 from unconscious.context import Context
 from unconscious.events import EventSpool
-from unconscious.evidence import read_evidence
+from unconscious.evidence import read_evidence, record_run
 from unconscious.log import configure, get_logger
 
 
@@ -161,3 +164,21 @@ def test_status_shows_the_last_verified_backup(context: Context, tmp_path: Path,
     assert shown.lines[1].startswith(f"last verified  {report.snapshot.id}, ")
     assert report.snapshot.id == shown.data["last_verified_backup"]["id"]
 
+
+
+def test_the_health_check_alerts_on_an_old_verified_backup(
+        context: Context, write_dropin: Callable[[str, str], Path], capsys: pytest.CaptureFixture[str]) -> None:
+    write_dropin("30-backup-alert.yaml", """\
+health:
+  checks:
+    backup-verified: {kind: evidence, service: backup_verified}
+evidence:
+  max_age: {backup_verified: 26h}
+""")
+    two_days_ago = time.time() - 2 * 86400
+    record_run(context.paths, "backup_verified", ok=True, duration=1.0, clock=lambda: two_days_ago)
+
+    main(["check", "--json"])
+
+    result = json.loads(capsys.readouterr().out)["checks"]["backup-verified"]
+    assert ("evidence", "failing") == (result["kind"], result["state"])
