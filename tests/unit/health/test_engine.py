@@ -22,8 +22,9 @@ def pool() -> Iterator[WorkerPool]:
 
 
 def freshness(name: str, path: Path, consecutive: int = 1, **extra: object) -> CheckSpec:
-    return CheckSpec(name=name, kind="file_age", interval=0.0, timeout=5.0, consecutive=consecutive,
-                     params={"path": str(path), "max_age": "1h"}, **extra)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"interval": 0.0, **extra}
+    return CheckSpec(name=name, kind="file_age", timeout=5.0, consecutive=consecutive,
+                     params={"path": str(path), "max_age": "1h"}, **fields)  # type: ignore[arg-type]
 
 
 def make_old(path: Path) -> None:
@@ -132,3 +133,20 @@ def test_run_once_runs_dependencies_of_the_named_check_too(pool: WorkerPool, tmp
              "other": freshness("other", tmp_path)}
     results = run_once(specs, ["app"], pool)
     assert {name: result.state for name, result in results.items()} == {"db": "failing", "app": "skipped"}
+
+
+def test_a_dependants_failure_counts_only_after_its_dependency_was_rechecked(
+    pool: WorkerPool, tmp_path: Path
+) -> None:
+    database = tmp_path / "db"
+    database.write_text("x")
+    specs = {"db": freshness("db", database, interval=3600.0),
+             "app": freshness("app", tmp_path / "missing", depends_on=("db",))}
+    engine = Engine(specs, pool)
+    changes: list[Transition] = []
+    deadline = time.monotonic() + 5
+    while not changes and time.monotonic() < deadline:
+        changes.extend(engine.step(max_wait=0.2))
+    # db's first result predates app's failure, so db was re-checked at once despite its 1h interval
+    assert ([(change.spec.name, change.event) for change in changes], engine.states["db"].runs) == (
+        [("app", "check_failed")], 2)
