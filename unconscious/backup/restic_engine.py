@@ -28,6 +28,9 @@ from unconscious.paths import Paths
 
 TAG = "hostmind"
 INCOMPLETE = 3  # restic: snapshot made, but some source files could not be read
+# restic matches every --include pattern against every path of the snapshot: a sample of N
+# files costs N x (files in the snapshot) matches, so a partial restore test stops at this many.
+MAX_SAMPLE = 500
 LIST_TIMEOUT = 120.0  # listing snapshots (also for `hostmind status`) must not hang for hours
 
 
@@ -245,11 +248,12 @@ class ResticEngine:
         return result
 
     def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult:
-        """Restore a random `percent` of the files (all at 100) into a temporary directory."""
+        """Restore a random `percent` of the files (at most MAX_SAMPLE; all at 100) into a
+        temporary directory."""
         files = sorted(self.sample_files(snapshot))
         if not files:
             return CheckResult()
-        count = max(1, round(len(files) * percent / 100))
+        count = min(max(1, round(len(files) * percent / 100)), MAX_SAMPLE)
         sample = None if percent >= 100 else random.sample(files, min(count, len(files)))
         if workdir is not None:
             workdir.mkdir(parents=True, exist_ok=True)
