@@ -1,0 +1,68 @@
+"""Hand-built tar headers read back by Python's tarfile and by GNU tar, whatever the names."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from unconscious.backup.tar_format import RECORD, end_of_archive, header, padding
+
+NAMES = [
+    "plain/file.txt",
+    "d/" + "x" * 120 + "/" + "y" * 90,          # longer than 100: ustar prefix + name
+    "z" * 300,                                 # no '/' to split at: pax header
+    "ünïcödé/файл.txt",                        # not ASCII: pax header
+]
+
+
+def archive_of(members: list[tuple[str, bytes, bytes, str, int]]) -> bytes:
+    out = io.BytesIO()
+    for name, kind, data, link, uid in members:
+        out.write(header(name, kind, mode=0o640, uid=uid, gid=uid, size=len(data), mtime=1_700_000_000,
+                         linkname=link, uname="someone", gname="group"))
+        out.write(data + padding(len(data)))
+    out.write(end_of_archive(out.tell()))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_file_header_reads_back_with_every_field(name: str) -> None:
+    data = archive_of([(name, tarfile.REGTYPE, b"content", "", 1000)])
+
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        member = archive.getmembers()[0]
+        content = archive.extractfile(member).read()  # type: ignore[union-attr]
+
+    assert (name, 7, 0o640, 1_700_000_000, 1000, "someone", b"content") == (
+        member.name, member.size, member.mode, member.mtime, member.uid, member.uname, content)
+
+
+def test_long_link_targets_and_huge_ids_fall_back_to_pax() -> None:
+    target = "/" + "t" * 200
+    data = archive_of([("link", tarfile.SYMTYPE, b"", target, 10_000_000)])
+
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        member = archive.getmembers()[0]
+
+    assert (target, 10_000_000) == (member.linkname, member.uid)
+
+
+def test_directories_end_with_a_slash_and_the_archive_fills_whole_records() -> None:
+    data = archive_of([("a-directory", tarfile.DIRTYPE, b"", "", 0)])
+
+    assert b"a-directory/" == data[:12]
+    assert 0 == len(data) % RECORD
+
+
+def test_gnu_tar_lists_every_name(tmp_path: Path) -> None:
+    path = tmp_path / "names.tar"
+    path.write_bytes(archive_of([(name, tarfile.REGTYPE, b"x", "", 0) for name in NAMES]))
+
+    listed = subprocess.run(["tar", "-tf", str(path)], capture_output=True, text=True, timeout=30,
+                            check=True).stdout.splitlines()
+
+    assert NAMES == listed
