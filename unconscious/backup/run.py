@@ -136,6 +136,7 @@ class BackupRun:
                           msg=f"backup {snapshot.id} verified: {result.checked} members match")
             return True
         self.log.error("verify_failed", backup=snapshot.id, differences=len(result.differences),
+                       files=snapshot.files, bytes=snapshot.bytes, duration=round(duration, 3),
                        engine=self.engine.name, first=result.differences[0],
                        msg=f"backup {snapshot.id} FAILED verification: {result.differences[0]}")
         self.events.emit(SOURCE, "verify_failed", "critical",

@@ -182,3 +182,29 @@ evidence:
 
     result = json.loads(capsys.readouterr().out)["checks"]["backup-verified"]
     assert ("evidence", "failing") == (result["kind"], result["state"])
+
+
+def test_a_corrupted_backup_fails_verification_loudly(
+        context: Context, tmp_path: Path, source_tree: Path, journal: JournalSocket) -> None:
+    settings = settings_for(tmp_path, source_tree, verify_after_backup=False, restore_test_every=1e9)
+    runner = BackupRun(context.paths, settings, get_logger())
+    snapshot = runner.run().snapshot
+    assert snapshot is not None
+    archive = Path(snapshot.location)
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 3] ^= 0x40
+    archive.write_bytes(bytes(data))
+
+    passed = runner.verify(snapshot)
+
+    failed = entries_until(journal, "verify_failed")["verify_failed"]
+    assert not passed
+    assert (snapshot.id, "tar", str(snapshot.files), str(snapshot.bytes)) == (
+        failed["BACKUP"], failed["ENGINE"], failed["FILES"], failed["BYTES"])
+    assert "3" == failed["PRIORITY"]
+    events = EventSpool(context.paths.events_dir).read("inbox")
+    assert [("verify_failed", "critical")] == [(event.kind, event.severity) for event in events]
+    evidence = read_evidence(context.paths, "backup_verified")
+    assert evidence is not None and (evidence.last_error or "").startswith(f"{snapshot.id}: ")
+    assert {"verify_ok": False} == {key: value for key, value in read_records(context.paths)[snapshot.id].items()
+                                    if key == "verify_ok"}
