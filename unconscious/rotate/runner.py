@@ -8,6 +8,7 @@ the others still rotate.
 from __future__ import annotations
 
 import glob
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from unconscious.rotate.fsutil import RotationError, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.naming import (
     archive_dir,
+    date_pattern,
     expired,
     final_archive,
     is_work_file,
@@ -67,11 +69,24 @@ def expand(rule: Rule) -> tuple[list[Path], list[str]]:
         matches = [Path(match) for match in sorted(glob.glob(pattern))]
         matches = [path for path in matches
                    if path.is_file() and not path.is_symlink() and not is_work_file(path)
-                   and not path.name.endswith((".gz", ".zst"))]
+                   and not path.name.endswith((".gz", ".zst")) and not is_plain_archive(rule, path)]
         if not matches and not rule.missingok:
             problems.append(f"rule {rule.name}: {pattern} matches no log file (set missingok to allow)")
         found.extend(path.absolute() for path in matches)
     return list(dict.fromkeys(found)), problems
+
+
+def is_plain_archive(rule: Rule, path: Path) -> bool:
+    """True for `app.log.1` or `app.log-20261121` beside an existing `app.log`: a glob like
+    `*` must not rotate the archives of another log (logrotate's classic pitfall)."""
+    numbered = re.fullmatch(r"(.+)\.\d+", path.name)
+    if numbered and (path.parent / numbered.group(1)).is_file():
+        return True
+    dated = date_pattern(rule.dateformat)
+    for cut in range(1, len(path.name)):
+        if dated.fullmatch(path.name[cut:]) and (path.parent / path.name[:cut]).is_file():
+            return True
+    return False
 
 
 def plan(rule: Rule, source: Path, now: float) -> tuple[Intent, Codec]:

@@ -240,3 +240,13 @@ def test_copytruncate_accounts_for_every_line_written_during_the_copy(
     rotated = outcome.report.rotated[0]
     assert rotated.caught_up_bytes > 0  # lines arrived while the head was being compressed
     assert ([], [], 0) == accounting(all_lines(log), written)
+
+
+def test_a_wide_glob_rotates_the_logs_but_not_their_plain_archives(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    log = _log(tmp_path / "logs" / "app.log")
+    _log(tmp_path / "logs" / "app.log.1", b"an older archive\n")
+    _log(tmp_path / "logs" / "app.log-20261120", b"a dated archive\n")
+    _rule(write_dropin, tmp_path / "logs" / "*", "keep: 5")
+    outcome = execute(context, force=True)
+    assert (0, [str(log)]) == (outcome.code, [item.source for item in outcome.report.rotated])
