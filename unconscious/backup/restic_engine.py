@@ -145,6 +145,9 @@ class ResticEngine:
         try:
             self.restic.run(["check", f"--read-data-subset={self.settings.read_data_subset}"])
         except BackupError as error:
+            if "locked" in str(error):
+                # `check` needs an exclusive lock: another client at work is not damage.
+                raise BackupError(f"verification not possible now: {error}") from error
             return CheckResult(differences=[str(error)])
         return CheckResult(checked=snapshot.files, bytes=snapshot.bytes)
 

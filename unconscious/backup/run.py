@@ -122,7 +122,15 @@ class BackupRun:
     def verify(self, snapshot: Snapshot, report: RunReport | None = None) -> bool:
         """Verify `snapshot`, record and log the result; return whether it passed."""
         started = time.monotonic()
-        result = self.engine.verify(snapshot)
+        try:
+            result = self.engine.verify(snapshot)
+        except BackupError as error:
+            # Not a verdict on the backup (e.g. the repository is locked): say so, record nothing.
+            self.log.warning("verify_not_run", backup=snapshot.id, engine=self.engine.name,
+                             msg=f"backup {snapshot.id} could not be verified now: {error}")
+            if report is not None:
+                report.errors.append(str(error))
+            return False
         duration = time.monotonic() - started
         update_record(self.paths, snapshot.id, verified_at=time.time(), verify_ok=result.ok,
                       verify_differences=result.differences[:20])
