@@ -184,11 +184,12 @@ def test_our_retention_decides_exactly_like_restic_forget(context: Context, tmp_
                                                           source_tree: Path) -> None:
     settings = restic_settings(tmp_path, source_tree)
     restic = Restic(settings.restic, context.paths)
-    times = ["2025-12-30 23:00:00", "2026-01-01 09:00:00", "2026-01-01 17:00:00", "2026-01-05 08:00:00",
-             "2026-01-12 08:00:00", "2026-02-01 08:00:00", "2026-03-01 08:00:00"]
+    # Two on one day (the daily bucket), two years, ISO weeks and months apart.
+    times = ["2025-12-30 23:00:00", "2026-01-01 09:00:00", "2026-01-01 17:00:00", "2026-01-12 08:00:00",
+             "2026-03-01 08:00:00"]
     for moment in times:
         restic.run(["backup", "--tag", "hostmind", "--time", moment, str(source_tree / "dir0")])
-    keep = {"last": 1, "hourly": 0, "daily": 2, "weekly": 2, "monthly": 2, "yearly": 1}
+    keep = {"last": 1, "hourly": 0, "daily": 3, "weekly": 2, "monthly": 2, "yearly": 1}
     flags = [f"--keep-{kind}={count}" for kind, count in keep.items() if count]
     engine = ResticEngine(settings, context.paths)
 
@@ -198,7 +199,7 @@ def test_our_retention_decides_exactly_like_restic_forget(context: Context, tmp_
 
     assert sorted(item["short_id"] for item in theirs["keep"]) == sorted(ours.keep)
     assert sorted(item["short_id"] for item in theirs["remove"] or []) == sorted(ours.remove)
-    assert len(ours.remove) > 0
+    assert 2 == len(ours.remove)
 
 
 def test_prune_forgets_through_restic_but_never_the_newest_verified(context: Context, tmp_path: Path,
