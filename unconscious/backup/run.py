@@ -116,7 +116,9 @@ class BackupRun:
             previous = [item for item in self.engine.snapshots()
                         if item.id != snapshot.id and item.time <= snapshot.time]
             self._spot_check(snapshot, previous, report)
-        if self.settings.prune_after_backup:
+        if self.settings.prune_after_backup and report.ok:
+            # Only after a run that needs nobody's attention: a person looking into a failed
+            # verification should still find the older backups.
             report.pruned = self.prune()
 
     def verify(self, snapshot: Snapshot, report: RunReport | None = None) -> bool:
