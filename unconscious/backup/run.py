@@ -116,9 +116,9 @@ class BackupRun:
             previous = [item for item in self.engine.snapshots()
                         if item.id != snapshot.id and item.time <= snapshot.time]
             self._spot_check(snapshot, previous, report)
-        if self.settings.prune_after_backup and report.ok:
-            # Only after a run that needs nobody's attention: a person looking into a failed
-            # verification should still find the older backups.
+        if self.settings.prune_after_backup and report.verified is not False:
+            # Not after a failed verification: a person looking into it should still find the
+            # older backups. (An unreadable file does not stop pruning: it may last for weeks.)
             report.pruned = self.prune()
 
     def verify(self, snapshot: Snapshot, report: RunReport | None = None) -> bool:
