@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from unconscious.evidence import record_run
-from unconscious.health.kinds import command, evidence, files, network, security, system, systemd
+from unconscious.health.kinds import command, evidence, files, network, security, sockets, system, systemd
 from unconscious.health.model import Outcome
 from unconscious.paths import Paths
 
@@ -352,3 +352,16 @@ def test_a_burst_of_failed_logins_fails(tmp_path: Path) -> None:
 def test_integrity_without_a_manifest_is_not_judged(tmp_path: Path) -> None:
     outcome = security.integrity_check({"root": str(tmp_path), "manifest": str(tmp_path / "m.json")}, 5)
     assert outcome == Outcome(None, f"no manifest at {tmp_path / 'm.json'} yet (written by install or the rails)")
+
+
+def test_listening_endpoints_are_decoded_from_proc_net_files(tmp_path: Path) -> None:
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    (tmp_path / "tcp").write_text(header +
+        "   0: 0100007F:0277 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 1\n"   # 127.0.0.1:631 listen
+        "   1: 0100007F:9C40 0100007F:0277 01 00000000:00000000 00:00000000 00000000 0 0 2\n")  # established
+    (tmp_path / "tcp6").write_text(header +
+        "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 0 0 0 0 0 3\n")
+    (tmp_path / "udp").write_text(header +
+        "   0: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 4\n"   # 0.0.0.0:53
+        "   1: 0100007F:A000 0100007F:0035 01 00000000:00000000 00:00000000 00000000 0 0 5\n")  # client
+    assert sockets.listening_endpoints(tmp_path) == ["tcp 127.0.0.1:631", "tcp [::]:22", "udp 0.0.0.0:53"]

@@ -16,8 +16,8 @@ from unconscious.health.model import CheckFunction
 
 _PACKAGE = "unconscious.health.kinds"
 #: Every module a worker may need, imported once by the fork server.
-WORKER_MODULES = tuple(f"{_PACKAGE}.{name}" for name in
-                       ("command", "evidence", "files", "network", "security", "system", "systemd"))
+_WORKER_NAMES = ("command", "evidence", "files", "network", "security", "sockets", "system", "systemd")
+WORKER_MODULES = tuple(f"{_PACKAGE}.{name}" for name in _WORKER_NAMES)
 
 #: Keys every check may have, whatever its kind.
 COMMON_KEYS = (

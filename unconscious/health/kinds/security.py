@@ -4,44 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from unconscious.atomic import atomic_write_json
 from unconscious.config.duration import parse_duration
 from unconscious.health import integrity
+from unconscious.health.kinds import sockets
 from unconscious.health.kinds.bounded import run_bounded
 from unconscious.health.model import Outcome
 
 FAILED_LOGIN_PATTERN = r"Failed password|authentication failure|Invalid user|FAILED LOGIN"
 JOURNALCTL = ["journalctl"]
 _LOG_OUTPUT = 4 << 20
-
-
-def listening_sockets() -> list[str]:
-    """Return 'tcp 0.0.0.0:22 (sshd)'-style descriptions of every listening socket, sorted."""
-    found: set[str] = set()
-    for connection in psutil.net_connections(kind="inet"):
-        is_tcp = connection.type == socket.SOCK_STREAM
-        if is_tcp and connection.status != psutil.CONN_LISTEN:
-            continue
-        if not is_tcp and connection.raddr:
-            continue  # a connected UDP socket is a client, not a listener
-        if not connection.laddr:
-            continue
-        address = connection.laddr.ip
-        shown = f"[{address}]" if ":" in address else address
-        owner = ""
-        if connection.pid:
-            try:
-                owner = f" ({psutil.Process(connection.pid).name()})"
-            except psutil.Error:
-                owner = ""
-        found.add(f"{'tcp' if is_tcp else 'udp'} {shown}:{connection.laddr.port}{owner}")
-    return sorted(found)
 
 
 def allowed(description: str, allow: list[str]) -> bool:
@@ -65,7 +40,7 @@ def listening(params: dict[str, Any], timeout: float) -> Outcome:
     only on sockets that are new since (the issue's "new listening sockets").
     """
     allow = [str(entry) for entry in params.get("allow", [])]
-    current = listening_sockets()
+    current = sockets.listening_endpoints()
     known: set[str] = set()
     baseline = params.get("baseline")
     if baseline:
@@ -80,8 +55,10 @@ def listening(params: dict[str, Any], timeout: float) -> Outcome:
     unexpected = [
         entry for entry in current if entry.rsplit(" (", 1)[0] not in known and not allowed(entry, allow)
     ]
-    shown = ", ".join(unexpected[:5]) + (" ..." if len(unexpected) > 5 else "")
     if unexpected:
+        named = sockets.owners()  # slow (scans /proc/*/fd): only when there is something to name
+        labelled = [f"{entry} ({named[entry]})" if entry in named else entry for entry in unexpected]
+        shown = ", ".join(labelled[:5]) + (" ..." if len(labelled) > 5 else "")
         return Outcome(
             False, f"{len(unexpected)} unexpected listening socket(s): {shown}", str(len(unexpected)), "0"
         )
