@@ -122,10 +122,14 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         record = rails.recorder.progress(record)
         health_before = _failing(settings) if units else set()
         timer.lap("health_before")
-        snapshot.take(paths, record.key, changes)
-        crash_point("snapshot_taken")
-        timer.lap("snapshot")
-        probation.mark(paths, record.key, units)
+        try:
+            snapshot.take(paths, record.key, changes)
+            crash_point("snapshot_taken")
+            timer.lap("snapshot")
+            probation.mark(paths, record.key, units)
+        except OSError as error:
+            # No way back means no way forward: nothing has been swapped yet.
+            raise Refused("snapshot", f"cannot record the way back: {error}") from error
         crash_point("probation_marked")
         swapped = True
         swap(settings.live_tree, changes, after_each=lambda _: crash_point("swap_file_written"))

@@ -25,6 +25,10 @@ def build_staging(live_tree: Path, staging: Path, changes: Sequence[FileChange],
     they are still imported from the installed environment. Return `staging`. Raise Refused
     if the copy or a write fails (disk full, permissions).
     """
+    tree = live_tree.resolve()
+    if staging.resolve() == tree or tree in staging.resolve().parents:
+        raise Refused(RAIL, f"the staging directory {staging} is inside the live tree {tree} "
+                            "(apply.staging_dir)")
     remove_staging(staging)
     staging.parent.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns(*exclude)

@@ -178,3 +178,25 @@ def test_a_proposal_touching_more_files_than_allowed_is_refused(
     rail, reason = refuse(rails, tree, kit, context, {"edits": [CALC_EDIT], "creates": [
         {"path": "pkg/new.py", "content": "x = 1\n"}]})
     assert (rail, reason) == ("validate", "touches 2 files; at most 1 allowed")
+
+
+def test_a_staging_directory_inside_the_live_tree_is_refused(
+        rails: Rails, tree: Path, kit: ModuleType, context: Context) -> None:
+    rails.settings = replace(rails.settings, staging_dir=tree / "staging")
+    rail, reason = refuse(rails, tree, kit, context, {"edits": [CALC_EDIT]})
+    assert rail == "stage"
+    assert reason.startswith(f"the staging directory {tree / 'staging'}/")
+    assert reason.endswith(f" is inside the live tree {tree} (apply.staging_dir)")
+
+
+def test_a_snapshot_that_cannot_be_written_refuses_the_change_before_any_swap(
+        rails: Rails, tree: Path, kit: ModuleType, context: Context) -> None:
+    key = "20260101T000000Z-change-1"
+    # Where the snapshot's files would go is a plain file: the snapshot cannot be written.
+    (context.paths.history_dir / key).mkdir(parents=True)
+    (context.paths.history_dir / key / "files").write_text("in the way")
+    before = kit.tree_bytes(tree)
+    record = apply_proposal(rails, parse_proposal(kit.proposal(edits=[CALC_EDIT]), "t"), key=key)
+    assert (record.outcome, record.rail) == ("refused", "snapshot")
+    assert record.reason.startswith("cannot record the way back: ")
+    assert before == kit.tree_bytes(tree)
