@@ -6,6 +6,7 @@ import hashlib
 import os
 import socket
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.integration.backup.conftest import settings_for
 from tests.integration.foundation.mounts import require_root
 from unconscious.backup.settings import Source
 from unconscious.backup.tar_engine import TarEngine
+from unconscious.backup.tar_read import verify_archive
 from unconscious.backup.tar_write import HashingReader, write_archive
 from unconscious.backup.walk import Entry, Problems, walk_source
 
@@ -222,3 +224,34 @@ def test_an_error_in_the_reading_thread_reaches_the_caller(tmp_path: Path, sourc
 
     with pytest.raises(RuntimeError, match="walk broke"):
         write_archive(tmp_path / "out.tar.zst", entries(), backup_id="x", archive_name="out.tar.zst")
+
+
+def test_a_file_written_to_while_read_is_stored_as_read_and_reported(tmp_path: Path) -> None:
+    import threading
+
+    source = tmp_path / "busy"
+    source.mkdir()
+    log = source / "app.log"
+    log.write_bytes(os.urandom(20 << 20))
+    stop = threading.Event()
+
+    def append() -> None:  # a writer that keeps logging while the backup reads the file
+        with open(log, "ab") as handle:
+            while not stop.is_set():
+                handle.write(b"one more line\n")
+                handle.flush()
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    problems = Problems()
+    try:
+        manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
+                                 backup_id="x", archive_name="out.tar.zst", problems=problems)
+    finally:
+        stop.set()
+        writer.join()
+
+    assert [(str(log), "changed", "modified while read; stored as read")] == [
+        (item.path, item.kind, item.detail) for item in problems.items]
+    assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
