@@ -43,3 +43,51 @@ def test_the_timer_rotates_a_log_and_the_journal_records_it(container: Container
     assert [(str(len(TEXT)), "hostmind-rotate", ROTATE)] == [
         (entry["BYTES_IN"], entry["SYSLOG_IDENTIFIER"], entry["_SYSTEMD_UNIT"]) for entry in rotated][:1]
     assert "0" == container.run("stat", "-c", "%s", LOG).stdout.strip()
+
+
+WRITER = "e2e-log-writer.service"
+WRITER_LOG = "/var/log/e2e-writer/app.log"
+WRITER_CODE = """
+import os, signal, sys, time
+path = sys.argv[1]
+flags = {"reopen": False, "stop": False}
+signal.signal(signal.SIGHUP, lambda *_: flags.__setitem__("reopen", True))
+signal.signal(signal.SIGTERM, lambda *_: flags.__setitem__("stop", True))
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+number = 0
+while not flags["stop"]:
+    if flags["reopen"]:
+        flags["reopen"] = False
+        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    os.write(fd, b"line %09d\\n" % number)
+    number += 1
+    time.sleep(0.001)
+open(path + ".count", "w").write(str(number))
+"""
+
+
+def test_a_unit_told_to_reopen_by_signal_loses_no_line(container: Container) -> None:
+    container.run("mkdir", "-p", "/var/log/e2e-writer")
+    container.write("/var/log/e2e-writer/writer.py", WRITER_CODE)
+    container.run("systemd-run", f"--unit={WRITER}", "python3", "/var/log/e2e-writer/writer.py", WRITER_LOG)
+    container.write(RULE_DROPIN, json.dumps({"rotate": {"rules": {"e2e-writer": {
+        "paths": [WRITER_LOG], "size": 1, "keep": 10,
+        "reopen": {"signal_unit": WRITER, "signal": "HUP", "settle": "100ms", "timeout": "10s"}}}}}))
+    try:
+        container.wait_for("the writer to write", lambda: container.path(WRITER_LOG).exists()
+                           and container.path(WRITER_LOG).stat().st_size > 1000, timeout=30)
+        for _round in range(2):
+            container.run("systemctl", "start", ROTATE, timeout=120)
+            assert {"Result": "success"} == container.show(ROTATE, "Result")
+    finally:
+        container.run("systemctl", "stop", WRITER, check=False)
+        container.remove(RULE_DROPIN)
+    written = int(container.path(WRITER_LOG + ".count").read_text())
+    script = ("import glob, sys, zstandard\nlines = []\nfor path in sorted(glob.glob(sys.argv[1] + '*')):\n"
+              "    if path.endswith('.count'): continue\n    data = open(path, 'rb').read()\n"
+              "    if path.endswith('.zst'): data = zstandard.ZstdDecompressor().stream_reader(data).read()\n"
+              "    lines += data.splitlines()\nprint(len(lines), len(set(lines)))\n")
+    counted = container.run(f"{VENV}/bin/python", "-c", script, WRITER_LOG).stdout.split()
+    assert [str(written), str(written)] == counted
+    assert container.path(f"{WRITER_LOG}.2.zst").exists()
