@@ -67,7 +67,8 @@ class ResticEngine:
         run calls first; restic opens it again itself, so no extra call is spent here.
         """
         started = time.time()
-        arguments = ["backup", "--json", "--tag", TAG, *self.settings.restic.extra_args]
+        # --quiet: no progress messages, only the summary (and errors) to parse.
+        arguments = ["backup", "--json", "--quiet", "--tag", TAG, *self.settings.restic.extra_args]
         listed: list[bytes] = []
         positional: list[str] = []
         for source in self.settings.sources:
