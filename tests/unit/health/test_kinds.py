@@ -365,3 +365,22 @@ def test_listening_endpoints_are_decoded_from_proc_net_files(tmp_path: Path) -> 
         "   0: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 4\n"   # 0.0.0.0:53
         "   1: 0100007F:A000 0100007F:0035 01 00000000:00000000 00:00000000 00000000 0 0 5\n")  # client
     assert sockets.listening_endpoints(tmp_path) == ["tcp 127.0.0.1:631", "tcp [::]:22", "udp 0.0.0.0:53"]
+
+
+def test_sock_diag_and_proc_net_agree_on_real_sockets() -> None:
+    opened = [socket.socket(socket.AF_INET6), socket.socket(socket.AF_INET6, socket.SOCK_DGRAM),
+              socket.socket(socket.AF_INET, socket.SOCK_DGRAM)]
+    opened[0].bind(("::1", 0))
+    opened[0].listen(1)
+    opened[1].bind(("::1", 0))
+    opened[2].connect(("127.0.0.1", 9))  # a connected UDP client is not a listener
+    try:
+        through_netlink, through_proc = sockets.diag_endpoints(), sockets.proc_endpoints()
+        tcp_port, udp_port = opened[0].getsockname()[1], opened[1].getsockname()[1]
+        client = f"udp 127.0.0.1:{opened[2].getsockname()[1]}"
+    finally:
+        for item in opened:
+            item.close()
+    assert through_netlink == through_proc
+    assert (f"tcp [::1]:{tcp_port}" in through_netlink, f"udp [::1]:{udp_port}" in through_netlink,
+            client in through_netlink) == (True, True, False)
