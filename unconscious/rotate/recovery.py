@@ -32,6 +32,7 @@ from unconscious.rotate.rules import Rule
 
 def recover_all(env: RotateEnv, rules: dict[str, Rule]) -> tuple[list[str], list[str]]:
     """Recover every intent under the state dir; return (what was done, problems)."""
+    _remove_stray_temp_files(env.state_dir)
     found, problems = intents.load_all(env.state_dir)
     done: list[str] = []
     for planned in found:
@@ -42,6 +43,14 @@ def recover_all(env: RotateEnv, rules: dict[str, Rule]) -> tuple[list[str], list
             continue
         done.append(f"{planned.source}: interrupted {planned.kind} at phase {planned.phase} {outcome}")
     return done, problems
+
+
+def _remove_stray_temp_files(state_dir: Path) -> None:
+    """Delete temp files of intent/state writes a killed run left (we hold the lock: none is live)."""
+    for directory in (intents.intents_dir(state_dir), intents.intents_dir(state_dir).parent):
+        if directory.is_dir():
+            for stray in directory.glob(".*.tmp"):
+                stray.unlink(missing_ok=True)
 
 
 def recover(env: RotateEnv, planned: Intent, rule: Rule | None) -> str:

@@ -12,7 +12,9 @@ import pytest
 
 from unconscious.rotate import state as states
 from unconscious.rotate import writers
+from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.lock import LockBusy, RunLock
+from unconscious.rotate.recovery import recover_all
 from unconscious.rotate.rules import build_rule
 from unconscious.rotate.vacuum import VacuumError, vacuum, vacuum_argv
 
@@ -91,3 +93,12 @@ def test_vacuum_argv_converts_size_and_age() -> None:
 def test_vacuum_reports_a_failing_command_with_its_output() -> None:
     with pytest.raises(VacuumError, match="exited 3"):
         vacuum([sys.executable, "-c", "import sys; print('no journal here'); sys.exit(3)"], 10)
+
+
+def test_recovery_removes_temp_files_a_killed_intent_write_left(tmp_path: Path) -> None:
+    intents_dir = tmp_path / "rotate" / "intents"
+    intents_dir.mkdir(parents=True)
+    (intents_dir / ".abc.json.x1y2.tmp").write_text("{half")
+    (tmp_path / "rotate" / ".state.json.z9.tmp").write_text("{half")
+    assert ([], []) == recover_all(RotateEnv(state_dir=tmp_path, log=None), {})
+    assert ([], []) == (list(intents_dir.iterdir()), list((tmp_path / "rotate").glob(".*")))
