@@ -364,7 +364,7 @@ def test_listening_endpoints_are_decoded_from_proc_net_files(tmp_path: Path) -> 
     (tmp_path / "udp").write_text(header +
         "   0: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000 0 0 4\n"   # 0.0.0.0:53
         "   1: 0100007F:A000 0100007F:0035 01 00000000:00000000 00:00000000 00000000 0 0 5\n")  # client
-    assert sockets.listening_endpoints(tmp_path) == ["tcp 127.0.0.1:631", "tcp [::]:22", "udp 0.0.0.0:53"]
+    assert sockets.proc_endpoints(tmp_path) == ["tcp 127.0.0.1:631", "tcp [::]:22", "udp 0.0.0.0:53"]
 
 
 def test_sock_diag_and_proc_net_agree_on_real_sockets() -> None:
