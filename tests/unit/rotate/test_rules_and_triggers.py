@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 
+import pytest
+
+from unconscious.config import ConfigError
 from unconscious.config.schema import load_schema
+from unconscious.context import Context
 from unconscious.rotate.rules import PERIODS, Reopen, Rule, build_rule
 from unconscious.rotate.triggers import due, limit
 
@@ -72,3 +78,26 @@ def test_maxsize_rotates_before_the_age_is_reached() -> None:
 
 def test_the_growth_limit_is_maxsize_else_size() -> None:
     assert (2048, 1024, None) == (limit(_rule(size=1024, maxsize=2048)), limit(_rule(size=1024)), limit(_rule()))
+
+
+def test_config_checks_name_file_line_and_key_for_what_the_schema_cannot_see(
+        context: Context, write_dropin: Callable[[str, str], Path]) -> None:
+    write_dropin("50-rotate.yaml", """\
+rotate:
+  rules:
+    app:
+      paths: [/var/log/app.log, logs/relative.log]
+      dateformat: "-%Y/%m"
+      mode: copytruncate
+      reopen: {signal_unit: app.service}
+      minsize: 2M
+      maxsize: 1M
+    web:
+      paths: [/var/log/web.log]
+      pause_writers: true
+""")
+    with pytest.raises(ConfigError) as raised:
+        context.load_config()
+    found = sorted((problem.line, problem.key_path) for problem in raised.value.problems)
+    assert [(4, "rotate.rules.app.paths[1]"), (5, "rotate.rules.app.dateformat"), (7, "rotate.rules.app.reopen"),
+            (8, "rotate.rules.app.minsize"), (12, "rotate.rules.web.pause_writers")] == found
