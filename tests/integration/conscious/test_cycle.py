@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from conscious.budget import Usage
+from conscious.rails.history import COMMITTED, ROLLED_BACK, ChangeRecord, new_key, write_change
 from conscious.service import main
 from tests.integration.conscious.conftest import NOTHING_REPLY, ConsciousRig, proposal_reply
 from unconscious.atomic import AtomicWriteError
@@ -159,3 +161,28 @@ def test_the_service_exits_1_and_audits_when_the_proposal_write_fails(rig: Consc
     assert evidence is not None and evidence.last_error is not None
     assert "spool/proposals/lower-threshold.json failed" in evidence.last_error
     assert 1 == rig.events("deferred")
+
+
+def test_the_prompt_shows_rollbacks_and_committed_changes_that_show_no_use(rig: ConsciousRig) -> None:
+    rig.emit()
+    rig.api.add_steps(proposal_reply())
+    rig.cycle()  # records that evidence 'health' with checks_run > 0 will show the change in use
+    committed = ChangeRecord(key=new_key(rig.context.paths, "lower-threshold"), id="lower-threshold",
+                             title="Lower the disk threshold", outcome=COMMITTED, reason="gate passed",
+                             time=time.time(), files=("unconscious/health/service.py",))
+    write_change(rig.context.paths, committed)
+    rolled = ChangeRecord(key=new_key(rig.context.paths, "faster-checks"), id="faster-checks",
+                          title="Run checks every 5 s", outcome=ROLLED_BACK,
+                          reason="health gate: check disk failed after restart", time=time.time())
+    write_change(rig.context.paths, rolled)
+    rig.emit("disk / at 95%")
+    rig.api.add_steps(NOTHING_REPLY)
+    rig.cycle()
+    prompt = rig.api.message_requests()[-1].json()["messages"][0]["content"][0]["text"]
+    history = prompt.split("## Recent changes and their outcomes\n", 1)[1].split("\n\n## ", 1)[0]
+    unused = prompt.split("## Changes that show no use\n", 1)[1]
+    assert [("lower-threshold", "committed"), ("faster-checks", "rolled_back")] == [
+        (item["id"], item["outcome"]) for item in json.loads(history)]
+    assert "health gate: check disk failed after restart" in history
+    assert [{"id": "lower-threshold", "title": "Lower the disk threshold",
+             "why": "evidence 'health' with checks_run > 0 has not run since it was committed"}] == json.loads(unused)
