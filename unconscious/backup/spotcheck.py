@@ -45,8 +45,11 @@ def live_totals(source: Source) -> tuple[int, int]:
     files = size = 0
     for entry in walk_source(source, Problems()):
         if entry.kind == "file":
+            try:
+                size += entry.status().st_size
+            except OSError:
+                continue  # gone since the walk listed it
             files += 1
-            size += entry.stat.st_size
     return files, size
 
 

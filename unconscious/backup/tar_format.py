@@ -9,6 +9,7 @@ any name or size still works. The output reads back with `tarfile` and GNU tar.
 
 from __future__ import annotations
 
+import functools
 import tarfile
 
 BLOCK = 512
@@ -45,14 +46,33 @@ def header(name: str, kind: bytes, *, mode: int, uid: int, gid: int, size: int, 
         return _pax_header(name, kind, mode, uid, gid, size, mtime, linkname, uname, gname,
                            devmajor, devminor)
     prefix, short = split
+    if not prefix and not raw_link and not devmajor and not devminor:
+        # The common case (a short name, no link, no device): the tail of the block is the
+        # same for every member of one owner, so it and its checksum share are cached.
+        head = b"".join((short.ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"%07o\0" % uid,
+                         b"%07o\0" % gid, b"%011o\0" % size, b"%011o\0" % mtime))
+        tail, tail_sum = _tail(uname, gname)
+        checksum = sum(head) + _BLANK_CHECKSUM_SUM + kind[0] + tail_sum
+        return b"".join((head, b"%06o\0 " % checksum, kind, tail))
     block = b"".join((
         short.ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"%07o\0" % uid, b"%07o\0" % gid,
         b"%011o\0" % size, b"%011o\0" % mtime, b"        ", kind, raw_link.ljust(100, b"\0"),
         b"ustar\x0000", uname.encode()[:32].ljust(32, b"\0"), gname.encode()[:32].ljust(32, b"\0"),
         b"%07o\0" % devmajor, b"%07o\0" % devminor, prefix.ljust(155, b"\0"), bytes(12),
     ))
-    checksum = b"%06o\0 " % sum(block)
-    return block[:148] + checksum + block[156:]
+    return block[:148] + b"%06o\0 " % sum(block) + block[156:]
+
+
+_BLANK_CHECKSUM_SUM = sum(b"        ")  # the checksum field counts as eight spaces
+
+
+@functools.lru_cache(maxsize=256)
+def _tail(uname: str, gname: str) -> tuple[bytes, int]:
+    """Return the bytes after the type flag of a plain member owned by uname:gname, and their sum."""
+    tail = b"".join((bytes(100), b"ustar\x0000", uname.encode()[:32].ljust(32, b"\0"),
+                     gname.encode()[:32].ljust(32, b"\0"), b"%07o\0" % 0, b"%07o\0" % 0,
+                     bytes(155), bytes(12)))
+    return tail, sum(tail)
 
 
 def _pax_header(name: str, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, linkname: str,

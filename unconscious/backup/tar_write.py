@@ -267,7 +267,13 @@ def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) ->
             return None
     if kind in ("fifo", "chardev", "blockdev"):
         problems.add(entry.path, "special", f"{kind} stored as an entry, without content")
-    block, mode, mtime = _header(entry, entry.stat, names, _TAR_TYPES[kind], linkname=target or "")
+    try:
+        status = entry.status()
+    except OSError as error:
+        problems.add(entry.path, "vanished" if error.errno == errno.ENOENT else "unreadable",
+                     error.strerror or str(error))
+        return None
+    block, mode, mtime = _header(entry, status, names, _TAR_TYPES[kind], linkname=target or "")
     archive.write(block)
     return Member(name=entry.name, type=kind, size=0, mode=mode, mtime=mtime, target=target)
 

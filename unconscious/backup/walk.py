@@ -59,11 +59,14 @@ class Entry:
     source: str
     path: str  # a str, not a Path: building 15,000 Path objects costs more than the tar headers
     name: str  # member name inside the backup: "<source>/<relative path>"
-    stat: os.stat_result
+    kind: str  # file, dir, symlink, fifo, chardev, blockdev, socket
+    # None for regular files found by the walk: whoever reads one takes fstat() of what it
+    # opened, which is the stat that matters (one syscall per file saved).
+    stat: os.stat_result | None
 
-    @property
-    def kind(self) -> str:
-        return kind_of(self.stat.st_mode)
+    def status(self) -> os.stat_result:
+        """Return the entry's lstat (taken now if the walk did not). Raise OSError."""
+        return self.stat if self.stat is not None else os.lstat(self.path)
 
 
 def kind_of(mode: int) -> str:
@@ -98,9 +101,10 @@ def walk_source(source: Source, problems: Problems) -> Iterator[Entry]:
         return
     if not stat.S_ISDIR(root_stat.st_mode):
         # A single file as a source: stored as <source>/<file name>.
-        yield Entry(source.name, str(source.path), f"{source.name}/{source.path.name}", root_stat)
+        yield Entry(source.name, str(source.path), f"{source.name}/{source.path.name}",
+                    kind_of(root_stat.st_mode), root_stat)
         return
-    yield Entry(source.name, str(source.path), source.name, root_stat)
+    yield Entry(source.name, str(source.path), source.name, "dir", root_stat)
     stack: list[tuple[str, str]] = [(str(source.path), "")]
     while stack:
         directory, prefix = stack.pop()
@@ -114,18 +118,25 @@ def walk_source(source: Source, problems: Problems) -> Iterator[Entry]:
         subdirectories: list[tuple[str, str]] = []
         for child in children:
             relative = f"{prefix}{child.name}"
+            child_stat: os.stat_result | None = None
             try:
-                child_stat = child.stat(follow_symlinks=False)
+                # The directory entry's type (d_type) costs no syscall; only what is not a
+                # regular file needs its stat here.
+                if child.is_file(follow_symlinks=False):
+                    kind = "file"
+                else:
+                    child_stat = child.stat(follow_symlinks=False)
+                    kind = kind_of(child_stat.st_mode)
             except OSError as error:
-                kind = "vanished" if error.errno == errno.ENOENT else "unreadable"
-                problems.add(child.path, kind, error.strerror or str(error))
+                problem = "vanished" if error.errno == errno.ENOENT else "unreadable"
+                problems.add(child.path, problem, error.strerror or str(error))
                 continue
-            is_directory = stat.S_ISDIR(child_stat.st_mode)
+            is_directory = kind == "dir"
             if source.exclude and matches(relative, source.exclude):
                 continue
             if not is_directory and source.include and not matches(relative, source.include):
                 continue
-            yield Entry(source.name, child.path, f"{source.name}/{relative}", child_stat)
+            yield Entry(source.name, child.path, f"{source.name}/{relative}", kind, child_stat)
             if is_directory:
                 subdirectories.append((child.path, f"{relative}/"))
         # Reversed so the stack pops them in name order.
