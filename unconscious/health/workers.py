@@ -11,12 +11,14 @@ started, so the number of processes is bounded by `size + max_hung` (+ the fork 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import multiprocessing.connection
 import signal
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -81,11 +83,34 @@ class _Job:
     deadline: float
 
 
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Keep multiprocessing from re-importing our __main__ in every new worker.
+
+    A forkserver child re-runs the parent's main module (the `hostmind` script, hence the whole
+    CLI) unless it finds neither `__main__.__spec__` nor `__main__.__file__`. The worker needs
+    only `worker_main`, which the fork server has preloaded: without this, every replacement of
+    a killed worker cost a full CLI import (hundreds of ms, and memory in each worker).
+    """
+    main = sys.modules["__main__"]
+    names = ("__spec__", "__file__")
+    saved: dict[str, Any] = {key: main.__dict__[key] for key in names if key in main.__dict__}
+    main.__dict__["__spec__"] = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
+        if "__spec__" not in saved:
+            main.__dict__.pop("__spec__", None)
+
+
 class _Worker:
     def __init__(self, context: Any) -> None:
         self.connection, child = multiprocessing.Pipe()
         self.process = context.Process(target=worker_main, args=(child,), daemon=True, name="hostmind-check")
-        self.process.start()
+        with _main_module_hidden():
+            self.process.start()
         child.close()
         self.job: _Job | None = None
 

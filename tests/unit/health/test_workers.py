@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,3 +117,22 @@ def test_a_worker_that_dies_mid_check_is_reported_and_replaced(pool: WorkerPool,
     pool.submit("next", "file_age", {"path": str(tmp_path / "f"), "max_age": "1h"}, 5)
     [after] = collect_until(pool, 1)
     assert (finished.outcome.value, after.outcome.ok, pool.stats.died) == ("error", True, 1)
+
+
+def test_new_workers_do_not_re_run_the_main_script(tmp_path: Path) -> None:
+    marker = tmp_path / "imports"
+    script = tmp_path / "service_like.py"
+    script.write_text(
+        "import pathlib\n"
+        f"pathlib.Path({str(marker)!r}).open('a').write('imported\\n')\n"
+        "from unconscious.health.workers import WorkerPool\n"
+        "pool = WorkerPool(size=2)\n"
+        f"for name in ('a', 'b'):\n"
+        f"    pool.submit(name, 'file_age', {{'path': {str(script)!r}, 'max_age': '1h'}}, 5)\n"
+        "done = []\n"
+        "while len(done) < 2:\n"
+        "    done += pool.collect(1)\n"
+        "pool.close()\n"
+        "print([item.outcome.ok for item in done])\n")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert (result.stdout.strip(), marker.read_text()) == ("[True, True]", "imported\n"), result.stderr
