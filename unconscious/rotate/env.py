@@ -16,6 +16,7 @@ class RotateEnv:
     state_dir: Path
     log: Any
     systemctl: str = "systemctl"
+    ran_before: bool = False  # a previous run left evidence, so a missing state file is news
     clock: Callable[[], float] = time.time
 
 

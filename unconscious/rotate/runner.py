@@ -112,7 +112,7 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
     if not dry_run:
         report.recovered, problems = recover_all(env, by_name)
         report.errors.extend(problems)
-    state, warning = states.load(env.state_dir)
+    state, warning = states.load(env.state_dir, expected=env.ran_before)
     if warning:
         report.warnings.append(warning)
         env.log.warning("state_rebuilt", msg=warning)

@@ -18,7 +18,7 @@ from unconscious.config import ConfigError
 from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.events import EventSpool
-from unconscious.evidence import record_run
+from unconscious.evidence import read_evidence, record_run
 from unconscious.log import configure, get_logger
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.lock import LockBusy, RunLock
@@ -63,7 +63,8 @@ def execute(context: Context, dry_run: bool = False, force: bool = False) -> Out
         log.error("config_invalid", msg=f"rotate.rules: {error}")
         return Outcome(exitcodes.CONFIG_ERROR, message=str(error))
     env = RotateEnv(state_dir=context.paths.state_dir, log=log,
-                    systemctl=str(section.get("systemctl", "systemctl")))
+                    systemctl=str(section.get("systemctl", "systemctl")),
+                    ran_before=read_evidence(context.paths, "rotate") is not None)
     spool = EventSpool(context.paths.events_dir)
     outcome = Outcome(exitcodes.OK)
     try:

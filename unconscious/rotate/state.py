@@ -53,12 +53,19 @@ def rebuilt(rule: Rule, path: Path, now: float) -> LogState:
     return LogState(last_rotated=newest)
 
 
-def load(state_dir: Path) -> tuple[RotateState, str | None]:
-    """Return (state, warning). The warning says why the file was unusable; logs then rebuild."""
+def load(state_dir: Path, expected: bool = False) -> tuple[RotateState, str | None]:
+    """Return (state, warning). The warning says why the file was unusable; logs then rebuild.
+
+    A missing file is normal on a first run; when `expected` (an earlier run left evidence) it
+    is reported like a corrupt one.
+    """
     path = state_path(state_dir)
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if expected:
+            return RotateState(), (f"{path}: missing although rotation ran before; "
+                                   "rebuilt from the archives on disk")
         return RotateState(), None
     except (OSError, ValueError) as error:
         return RotateState(), f"{path}: unreadable ({error}); rebuilt from the archives on disk"

@@ -250,3 +250,14 @@ def test_a_wide_glob_rotates_the_logs_but_not_their_plain_archives(
     _rule(write_dropin, tmp_path / "logs" / "*", "keep: 5")
     outcome = execute(context, force=True)
     assert (0, [str(log)]) == (outcome.code, [item.source for item in outcome.report.rotated])
+
+
+def test_a_state_file_lost_after_earlier_runs_is_rebuilt_with_a_warning(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    log = _log(tmp_path / "logs" / "app.log")
+    _rule(write_dropin, log, "every: daily")
+    first = execute(context)
+    (context.paths.state_dir / "rotate" / "state.json").unlink()
+    second = execute(context)
+    assert ([], 0) == (first.report.warnings, second.code)
+    assert "missing although rotation ran before; rebuilt from the archives on disk" in second.report.warnings[0]
