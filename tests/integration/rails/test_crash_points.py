@@ -1,4 +1,5 @@
-"""SIGKILL the real apply process at every crash point: after recovery the live tree is
+"""SIGKILL the real apply process (`hostmind run apply`) at every crash point; run the apply
+service again (recovery comes first at every start): afterwards the live tree is
 byte-for-byte the old or the new version, never a mix, and history, audit and the integrity
 manifest agree with it."""
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from conscious.audit import AuditLog, audit_path
-from conscious.rails import history, probation
+from conscious.rails import history, probation, service
 from conscious.rails.crash import POINTS
 from unconscious.health import integrity
 
@@ -42,8 +43,12 @@ def expected_outcome(point: str) -> str:
     return history.COMMITTED
 
 
-def crash_and_recover(root: Path, template: tuple[Path, frozenset[str]], point: str) -> str:
-    """Run the scenario for `point`; return '' when everything agrees, else the problem."""
+def crash(root: Path, template: tuple[Path, frozenset[str]], point: str) -> tuple[
+        Host, dict[str, bytes], str]:
+    """Spool a proposal and SIGKILL the real `hostmind run apply` at `point`.
+
+    Return the host, its tree before, and '' or the problem.
+    """
     # The import ratchet instead of pytest: this test is about the steps after it, and runs
     # the rails twenty times.
     host = make_host(root, template, test_command=livetree.SMOKE_COMMAND)
@@ -52,10 +57,17 @@ def crash_and_recover(root: Path, template: tuple[Path, frozenset[str]], point: 
     host.submit(host.kit.proposal(**value, identifier=f"crash-{point}"))
     crashed = host.hostmind("run", "apply", crash_at=point)
     if crashed.returncode != -signal.SIGKILL:
-        return f"{point}: apply was not killed (exit {crashed.returncode}): {crashed.stderr[-500:]}"
-    recovered = host.hostmind("run", "apply")
-    if recovered.returncode != 0:
-        return f"{point}: recovery exited {recovered.returncode}: {recovered.stderr[-500:]}"
+        return host, old, (f"{point}: apply was not killed (exit {crashed.returncode}): "
+                           f"{crashed.stderr[-500:]}")
+    return host, old, ""
+
+
+def recover_and_check(host: Host, old: dict[str, bytes], point: str) -> str:
+    """Run the apply service again (recovery first, as at every start); check agreement."""
+    # In-process: the same `main` that `hostmind run apply` calls, without a second start-up.
+    code = service.main(host.context)
+    if code != 0:
+        return f"{point}: recovery exited {code}"
     return check_agreement(host, old, point)
 
 
@@ -100,6 +112,8 @@ def test_there_are_at_least_fifteen_crash_points() -> None:
 def test_after_a_kill_at_any_point_recovery_leaves_the_old_or_the_new_tree_and_agreeing_records(
         tmp_path: Path, template_tree: tuple[Path, frozenset[str]]) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
-        problems = list(pool.map(lambda point: crash_and_recover(tmp_path / point, template_tree,
-                                                                 point), POINTS))
+        crashed = list(pool.map(lambda point: crash(tmp_path / point, template_tree, point),
+                                POINTS))
+    problems = [problem or recover_and_check(host, old, point)
+                for point, (host, old, problem) in zip(POINTS, crashed, strict=True)]
     assert [problem for problem in problems if problem] == []
