@@ -51,7 +51,8 @@ class ConsciousSettings:
     journal: JournalSettings = field(default_factory=JournalSettings)
     goals: tuple[str, ...] = ()
     tree: Path | None = None
-    allowed_paths: tuple[str, ...] = ("unconscious/**/*.py", "config/*.yaml", "config/examples/*.yaml")
+    allowed_paths: tuple[str, ...] = ("unconscious/**/*.py", "config/*.yaml", "config/examples/*.yaml",
+                                      "config/hostmind.d/*.yaml")
     context_files: tuple[str, ...] = ("unconscious/health/*.py", "config/hostmind.yaml")
     max_file_bytes: int = 48 * 1024
     secret_paths: tuple[str, ...] = ("*.key", "*.pem", "*secret*", "*password*", "*credential*", ".env",

@@ -1,7 +1,9 @@
 """Load the config layers in order, merge them, validate once, report every problem.
 
-Order: packaged defaults -> {config_dir}/hostmind.yaml -> {config_dir}/hostmind.d/*.yaml
-(lexical) -> {runtime_dir}/hostmind.d/*.yaml.
+Order: packaged defaults -> packaged drop-ins (config/hostmind.d/*.yaml beside the defaults:
+where the rails put a config change the conscious layer proposed) -> {config_dir}/hostmind.yaml
+-> {config_dir}/hostmind.d/*.yaml (lexical) -> {runtime_dir}/hostmind.d/*.yaml. The operator's
+files come last, so the operator always overrides a change the model made.
 """
 
 from __future__ import annotations
@@ -53,9 +55,21 @@ def packaged_defaults_text() -> str:
     return (resources.files("config") / "hostmind.yaml").read_text(encoding="utf-8")
 
 
+def packaged_dropin_files() -> list[Path]:
+    """Return the packaged drop-ins (config/hostmind.d/*.yaml of the live tree), lexical order.
+
+    The rails may only write inside the live tree, so a config change proposed by the
+    conscious layer lands here, reviewable and taken back by `hostmind rollback` like code.
+    """
+    directory = Path(str(resources.files("config"))) / "hostmind.d"
+    if not directory.is_dir():
+        return []
+    return sorted(entry for entry in directory.iterdir() if entry.name.endswith(".yaml"))
+
+
 def config_files(paths: Paths) -> list[Path]:
-    """Return the operator's config files that exist, in load order."""
-    files: list[Path] = []
+    """Return the config files that exist, in load order (packaged drop-ins first)."""
+    files: list[Path] = packaged_dropin_files()
     if paths.config_file.exists():
         files.append(paths.config_file)
     for directory in (paths.dropin_dir, paths.runtime_dropin_dir):
