@@ -13,9 +13,11 @@ import pytest
 from unconscious.rotate import state as states
 from unconscious.rotate import writers
 from unconscious.rotate.env import RotateEnv
+from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.lock import LockBusy, RunLock
 from unconscious.rotate.recovery import recover_all
-from unconscious.rotate.rules import build_rule
+from unconscious.rotate.reopen import tell_writer, wait_until_quiet
+from unconscious.rotate.rules import Reopen, build_rule
 from unconscious.rotate.vacuum import VacuumError, vacuum, vacuum_argv
 
 
@@ -102,3 +104,27 @@ def test_recovery_removes_temp_files_a_killed_intent_write_left(tmp_path: Path) 
     (tmp_path / "rotate" / ".state.json.z9.tmp").write_text("{half")
     assert ([], []) == recover_all(RotateEnv(state_dir=tmp_path, log=None), {})
     assert ([], []) == (list(intents_dir.iterdir()), list((tmp_path / "rotate").glob(".*")))
+
+
+def test_a_hanging_reopen_command_is_cut_off_at_its_timeout() -> None:
+    started = time.monotonic()
+    with pytest.raises(RotationError, match=r"timed out after 0.3s"):
+        tell_writer(Reopen(command=("sleep", "5"), timeout=0.3), "systemctl")
+    assert time.monotonic() - started < 3
+
+
+def test_a_file_still_growing_is_not_quiet_and_a_still_one_is(tmp_path: Path) -> None:
+    path = tmp_path / "staging"
+    path.write_bytes(b"")
+    writer = subprocess.Popen([sys.executable, "-c", "import sys, time\nf = open(sys.argv[1], 'ab', buffering=0)\n"
+                               "while True:\n    f.write(b'x\\n'); time.sleep(0.005)", str(path)])
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        growing = wait_until_quiet(fd, settle=0.1, timeout=0.5)
+        writer.kill()
+        writer.wait(timeout=10)
+        assert (False, True) == (growing, wait_until_quiet(fd, settle=0.1, timeout=2))
+    finally:
+        os.close(fd)
+        writer.kill()
+        writer.wait(timeout=10)
