@@ -135,7 +135,8 @@ class BackupSettings:
 
 def hostmind_sources(paths: Paths, destination: Path) -> list[Source]:
     """hostmind's config and state directories as sources (metrics and the archives left out)."""
-    exclude = ["metrics", "backup/restore-*"]
+    # metrics are regenerated; restic's cache is a copy of repository data.
+    exclude = ["metrics", "backup/restic-cache"]
     try:
         # Archives kept inside the state directory must not be backed up into themselves.
         exclude.append(str(destination.relative_to(paths.state_dir)))
