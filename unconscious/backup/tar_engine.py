@@ -144,7 +144,8 @@ class TarEngine:
             workdir.mkdir(parents=True, exist_ok=True)
         temporary = Path(tempfile.mkdtemp(prefix="hostmind-restore-test-", dir=workdir))
         try:
-            return restore_members(self.destination / manifest.archive, manifest, temporary, set(sample))
+            return restore_members(self.destination / manifest.archive, manifest, temporary, set(sample),
+                                   owners=False, durable=False)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
 

@@ -151,8 +151,13 @@ def safe_target(root: Path, name: str) -> Path:
 
 
 def restore_members(path: Path, manifest: Manifest, root: Path,
-                    wanted: set[str] | None = None) -> CheckResult:
+                    wanted: set[str] | None = None, owners: bool = True,
+                    durable: bool = True) -> CheckResult:
     """Restore members named in `wanted` (all if None) under `root`; compare them as they land.
+
+    `owners`: give files back to their owners (only as root). `durable`: fsync each file. A
+    restore test leaves both off: it compares content and metadata in a directory it deletes,
+    and a hardened unit has no right to chown.
 
     Files are written with their mode and mtime; directories and symlinks are created; other
     special files are skipped. Return every difference (hash, size, a member not found).
@@ -172,7 +177,7 @@ def restore_members(path: Path, manifest: Manifest, root: Path,
             if member is None:
                 continue
             try:
-                result.differences.extend(_restore_one(archive, info, member, root))
+                result.differences.extend(_restore_one(archive, info, member, root, owners, durable))
                 if info.isdir():
                     directories.append((safe_target(root, info.name), info))
             except (OSError, ValueError) as error:
@@ -189,7 +194,8 @@ def restore_members(path: Path, manifest: Manifest, root: Path,
     # every file created in them.
     for target, info in reversed(directories):
         try:
-            _set_owner(target, info)
+            if owners:
+                _set_owner(target, info)
             os.chmod(target, info.mode)
             os.utime(target, (info.mtime, info.mtime))
         except OSError as error:
@@ -203,7 +209,8 @@ def _set_owner(target: Path, info: tarfile.TarInfo) -> None:
         os.lchown(target, info.uid, info.gid)
 
 
-def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member, root: Path) -> list[str]:
+def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member, root: Path,
+                 owners: bool, durable: bool) -> list[str]:
     target = safe_target(root, info.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     if info.isdir():
@@ -212,11 +219,13 @@ def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member
         return compare(member, info, None)
     if info.issym():
         target.symlink_to(info.linkname)
-        _set_owner(target, info)
+        if owners:
+            _set_owner(target, info)
         return compare(member, info, None)
     if info.isfifo():
         os.mkfifo(target, info.mode)
-        _set_owner(target, info)
+        if owners:
+            _set_owner(target, info)
         return compare(member, info, None)
     if not info.isfile():
         return []  # device nodes are listed in the manifest but not recreated
@@ -224,8 +233,10 @@ def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member
     with os.fdopen(fd, "wb") as handle:
         _hash_member(archive, info, handle.write)
         handle.flush()
-        os.fsync(handle.fileno())
-    _set_owner(target, info)
+        if durable:
+            os.fsync(handle.fileno())
+    if owners:
+        _set_owner(target, info)
     os.chmod(target, info.mode)  # after chown, which clears setuid/setgid bits
     os.utime(target, (info.mtime, info.mtime))
     return compare_restored(member, target)

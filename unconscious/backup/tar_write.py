@@ -60,8 +60,11 @@ class HashingWriter:
             written = os.write(self.fd, view)
             view = view[written:]
         if self.count - self.written_back >= WRITEBACK_STEP:
-            os.posix_fadvise(self.fd, 0, self.count, os.POSIX_FADV_DONTNEED)
-            self.written_back = self.count
+            try:
+                os.posix_fadvise(self.fd, 0, self.count, os.POSIX_FADV_DONTNEED)
+                self.written_back = self.count
+            except OSError:
+                self.written_back = 1 << 62  # advice only: a sandbox may refuse it; stop asking
         return len(data)
 
     def flush(self) -> None:
