@@ -78,17 +78,17 @@ class BackupSettings:
     @classmethod
     def from_config(cls, section: dict[str, Any], paths: Paths) -> BackupSettings:
         """Build settings from the validated `backup:` section; `paths` locates hostmind state."""
+        destination = Path(section.get("destination", "/var/backups/hostmind"))
         sources = [
             Source(
                 name=name,
                 path=Path(entry["path"]),
                 include=tuple(entry.get("include") or ()),
-                exclude=tuple(entry.get("exclude") or ()),
+                exclude=tuple(entry.get("exclude") or ()) + _inside(destination, Path(entry["path"])),
                 shrink_tolerance=entry.get("shrink_tolerance"),
             )
             for name, entry in sorted((section.get("sources") or {}).items())
         ]
-        destination = Path(section.get("destination", "/var/backups/hostmind"))
         if section.get("include_hostmind_state", True):
             sources.extend(hostmind_sources(paths, destination))
         hooks = tuple(
@@ -136,16 +136,21 @@ class BackupSettings:
 def hostmind_sources(paths: Paths, destination: Path) -> list[Source]:
     """hostmind's config and state directories as sources (metrics and the archives left out)."""
     # metrics are regenerated; restic's cache is a copy of repository data.
-    exclude = ["metrics", "backup/restic-cache"]
-    try:
-        # Archives kept inside the state directory must not be backed up into themselves.
-        exclude.append(str(destination.relative_to(paths.state_dir)))
-    except ValueError:
-        pass
+    exclude = ("metrics", "backup/restic-cache", *_inside(destination, paths.state_dir))
     return [
         Source(name=CONFIG_SOURCE, path=paths.config_dir),
-        Source(name=STATE_SOURCE, path=paths.state_dir, exclude=tuple(exclude)),
+        Source(name=STATE_SOURCE, path=paths.state_dir, exclude=exclude),
     ]
+
+
+def _inside(destination: Path, root: Path) -> tuple[str, ...]:
+    """Return the exclusion that keeps the archives out of a source that contains them."""
+    # A backup that reads its own growing `.partial` never ends well.
+    try:
+        relative = destination.relative_to(root)
+    except ValueError:
+        return ()
+    return (str(relative),) if str(relative) != "." else ()
 
 
 def _argv(value: Any) -> tuple[str, ...] | None:

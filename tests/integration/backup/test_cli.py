@@ -117,3 +117,20 @@ def test_hostmind_run_backup_is_the_service_entry_point(configured: Path) -> Non
     assert 0 == completed.returncode, completed.stderr
     assert "backup_done" in completed.stderr
     assert 1 == len(list(configured.glob("*.tar.zst")))
+
+
+def test_a_destination_inside_a_source_is_never_backed_up_into_itself(
+        context: Context, write_dropin: Callable[[str, str], Path], source_tree: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    write_dropin("20-backup.yaml", f"""\
+backup:
+  include_hostmind_state: false
+  destination: {source_tree / 'backups'}
+  sources:
+    data: {{path: {source_tree}}}
+""")
+    run_json(capsys, "run")
+
+    code, report = run_json(capsys, "run")
+
+    assert (0, 41, []) == (code, report["snapshot"]["sources"]["data"]["files"], report["problems"])

@@ -73,3 +73,13 @@ def test_the_restic_engine_without_a_repository_is_a_config_error(
 
     assert [(str(path), 2, "backup.restic.repository")] == [
         (problem.file, problem.line, problem.key_path) for problem in raised.value.problems]
+
+
+def test_a_destination_inside_a_source_is_excluded_from_it(
+        context: Context, write_dropin: Callable[[str, str], Path]) -> None:
+    write_dropin("20-backup.yaml", "backup:\n  destination: /var/backups/hostmind\n"
+                                   "  sources:\n    var: {path: /var, exclude: ['tmp']}\n")
+
+    settings = BackupSettings.from_config(context.load_config().section("backup"), context.paths)
+
+    assert ("tmp", "backups/hostmind") == settings.sources[0].exclude
