@@ -1,0 +1,265 @@
+"""The whole loop under a real systemd: a fault found, thought about, fixed, verified.
+
+Both layers run as installed units in the nspawn container; the model is the fake Messages API
+(tests/fakes/messages_api.py) running inside the container with a scripted reply, so every
+other part is real: the health service finds the fault, hostmind-conscious.path wakes the
+conscious service, which asks the "model" and spools a proposal, hostmind-apply.path runs the
+rails, and the unconscious services do the work the change asked for.
+
+Each scenario prints `hostmind status` (and history) into the test log, as an operator would
+read it: run with `-s` to see it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, now_usec, wait_active
+
+CONSCIOUS = "hostmind-conscious.service"
+STATE = "/var/lib/hostmind"
+CREDENTIAL = "/etc/credstore/anthropic-api-key"
+API_KEY = "e2e-loop-key-5a0e2c41"
+FAKE_SOURCE = Path(__file__).resolve().parents[1] / "fakes" / "messages_api.py"
+FAKE_DIR = "/opt/e2e-loop"
+FAKE_UNIT = "e2e-loop-fake-api.service"
+FAKE_PORT = 18775
+LOOP_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop.yaml"
+CHECK_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop-check.yaml"
+
+APP_DIR = "/var/log/e2e-app"
+APP_LOG = f"{APP_DIR}/app.log"
+WRITER_UNIT = "e2e-loop-app-writer.service"
+DISK_CHECK = "e2e_app_disk"
+RULE_PATH = "config/hostmind.d/50-e2e-app-rotation.yaml"
+RULE_TEXT = f"""\
+# Proposed by the conscious layer: {APP_LOG} filled its disk.
+rotate:
+  rules:
+    e2e-app:
+      paths: [{APP_LOG}]
+      size: 1M
+      keep: 2
+"""
+# The e2e rails settings of tests/e2e/test_rails.py (the ratchet imports every module: a wheel
+# install has no tests), with a short probation so a scenario stays well under a minute.
+LOOP_CONFIG = f"""\
+conscious:
+  daily_token_budget: 50000000
+  daily_change_cap: 100
+  api:
+    base_url: http://127.0.0.1:{FAKE_PORT}
+    timeout: 30s
+    deadline: 2m
+apply:
+  test_command: ["{{python}}", "-m", "conscious.rails.smoke", "{{junit_xml}}"]
+  probation: 3s
+  gate_timeout: 30s
+  poll_interval: 0.2
+"""
+NOTHING = {"reply": "tool_use", "name": "respond",
+           "input": {"decision": "nothing", "summary": "e2e: nothing more to change"}}
+
+
+def respond_with(proposal: dict[str, Any], evidence: str) -> dict[str, Any]:
+    """Return a fake-server step in which the model proposes `proposal`."""
+    return {"reply": "tool_use", "name": "respond",
+            "input": {"decision": "propose", "summary": proposal["title"], "proposal": proposal,
+                      "usage_evidence": {"evidence": evidence}}}
+
+
+@dataclass
+class Loop:
+    """The container with the model scripted; `requests` is the host path of the request log."""
+
+    box: Container
+    requests: Path
+    started_usec: int
+
+    def run(self, *argv: str, timeout: float = 60.0) -> str:
+        return self.box.run(*argv, timeout=timeout).stdout
+
+    def message_bodies(self) -> list[str]:
+        """Return the body of every /v1/messages request the fake received, oldest first."""
+        if not self.requests.exists():
+            return []
+        lines = [json.loads(line) for line in self.requests.read_text().splitlines() if line]
+        return [line["body"] for line in lines if line["path"] == "/v1/messages"]
+
+    def events(self) -> list[dict[str, object]]:
+        """Return this scenario's journal entries that carry HOSTMIND_EVENT, oldest first."""
+        return [entry for entry in self.box.journal(since_usec=self.started_usec)
+                if "HOSTMIND_EVENT" in entry]
+
+    def history(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = json.loads(
+            self.run(HOSTMIND, "history", "--json", "-n", "50"))
+        return records
+
+    def wait_decided(self, proposal_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        """Wait until the rails recorded a final outcome for `proposal_id`; return the record."""
+        found: dict[str, Any] = {}
+
+        def decided() -> bool:
+            mine = [record for record in self.history() if record["id"] == proposal_id
+                    and record["outcome"] in ("committed", "rolled_back", "refused")]
+            if mine:
+                found.update(mine[0])
+            return bool(mine)
+
+        self.box.wait_for(f"the rails to decide on {proposal_id}", decided, timeout=timeout,
+                          interval=0.5)
+        return found
+
+    def show_status(self, title: str) -> str:
+        """Print `hostmind status` under `title` (the test log is what a person reads)."""
+        status = self.box.run(HOSTMIND, "status", check=False)
+        print(f"\n===== hostmind status: {title} (exit {status.returncode}, "
+              f"{len(status.stdout.splitlines())} lines) =====\n{status.stdout}{status.stderr}")
+        return status.stdout
+
+
+def start_fake_api(box: Container, steps: list[dict[str, Any]]) -> Path:
+    """(Re)start the fake Messages API inside the container with `steps`; return its log."""
+    box.run("systemctl", "stop", FAKE_UNIT, check=False)
+    box.run("systemctl", "reset-failed", FAKE_UNIT, check=False)
+    box.write(f"{FAKE_DIR}/messages_api.py", FAKE_SOURCE.read_text(encoding="utf-8"))
+    box.write(f"{FAKE_DIR}/script.json",
+              json.dumps({"api_key": API_KEY, "steps": steps, "default": NOTHING}))
+    box.remove(f"{FAKE_DIR}/requests.jsonl")
+    box.run("systemd-run", f"--unit={FAKE_UNIT}", "--collect", "/usr/bin/python3",
+            f"{FAKE_DIR}/messages_api.py", "--port", str(FAKE_PORT),
+            "--script", f"{FAKE_DIR}/script.json", "--record", f"{FAKE_DIR}/requests.jsonl")
+    box.wait_for("the fake API to listen", lambda: box.run(
+        "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {FAKE_PORT}), 1)",
+        check=False).returncode == 0, timeout=20, interval=0.2)
+    return box.path(f"{FAKE_DIR}/requests.jsonl")
+
+
+def settle_conscious(box: Container) -> None:
+    """Wait until no conscious cycle or apply run is running or queued."""
+    def idle() -> bool:
+        states = [box.show(unit, "ActiveState")["ActiveState"]
+                  for unit in (CONSCIOUS, "hostmind-apply.service")]
+        return all(state in ("inactive", "failed") for state in states)
+    box.wait_for("the conscious and apply services to be idle", idle, timeout=120, interval=0.2)
+
+
+@pytest.fixture
+def loop(container: Container) -> Iterator[Loop]:
+    """The container re-armed, with the loop's config, a key, and no model script yet."""
+    box = container
+    box.write(LOOP_DROPIN, LOOP_CONFIG)
+    box.run("systemctl", "reload", HEALTH)
+    box.run(HOSTMIND, "rearm")
+    wait_active(box, HEALTH)
+    box.write(CREDENTIAL, API_KEY + "\n", mode=0o600)
+    settle_conscious(box)
+    for leftover in box.path(f"{STATE}/events/deferred").glob("*.json"):
+        leftover.unlink()  # events earlier tests left would be part of this scenario's cycles
+    loop = Loop(box, box.path(f"{FAKE_DIR}/requests.jsonl"), now_usec())
+    try:
+        yield loop
+    finally:
+        box.run("systemctl", "stop", FAKE_UNIT, check=False)
+        settle_conscious(box)
+        box.remove(CREDENTIAL)
+        box.remove(LOOP_DROPIN)
+
+
+def first_index(events: list[dict[str, object]], name: str, **fields: str) -> int:
+    """Return the index of the first entry of `name` whose fields match; fail if none."""
+    for index, entry in enumerate(events):
+        if entry["HOSTMIND_EVENT"] == name and all(entry.get(key) == value
+                                                   for key, value in fields.items()):
+            return index
+    raise AssertionError(f"no {name} {fields} in the journal; saw "
+                         f"{[entry['HOSTMIND_EVENT'] for entry in events]}")
+
+
+def check_state(box: Container, name: str) -> str:
+    checks = json.loads(box.path(f"{STATE}/health/checks.json").read_text())
+    found = checks["checks"][name] if isinstance(checks.get("checks"), dict) else {}
+    return str(found.get("state", "")) if isinstance(found, dict) else ""
+
+
+@pytest.fixture
+def full_disk_app(loop: Loop) -> Iterator[Loop]:
+    """A 16 MiB tmpfs at /var/log/e2e-app, watched by a disk check (1 s, consecutive 1)."""
+    box = loop.box
+    box.path(APP_DIR).mkdir(parents=True, exist_ok=True)
+    box.run("mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "e2e-app", APP_DIR)
+    # One line of text repeated to 1 MiB: the writer appends it a dozen times.
+    line = "2026-11-21T06:00:00Z app[42]: handled request /api/v1/items in 3 ms status=200\n"
+    box.write("/opt/e2e-loop/chunk", line * (1024 * 1024 // len(line)))
+    box.write(CHECK_DROPIN, f"health:\n  checks:\n    {DISK_CHECK}:\n      kind: disk\n"
+                            f"      path: {APP_DIR}\n      max_percent: 50\n"
+                            "      interval: 1s\n      consecutive: 1\n")
+    # Restart, not reload: the unit's private mount namespace must see the new tmpfs.
+    box.run("systemctl", "restart", HEALTH)
+    wait_active(box, HEALTH)
+    try:
+        yield loop
+    finally:
+        box.run("systemctl", "stop", WRITER_UNIT, check=False)
+        box.remove(CHECK_DROPIN)
+        box.run("umount", "--lazy", APP_DIR, check=False)
+        box.run("systemctl", "restart", HEALTH)
+
+
+def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
+        full_disk_app: Loop) -> None:
+    loop = full_disk_app
+    box = loop.box
+    proposal = {"id": f"e2e-heal-{uuid.uuid4().hex[:6]}",
+                "title": f"rotate {APP_LOG} at 1M, keep 2",
+                "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no "
+                             "rotation rule",
+                "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
+                "restart": []}
+    start_fake_api(box, [respond_with(proposal, "rotate")])
+    # The application: 12 MiB quickly (75% of the disk), then a line a second.
+    box.run("systemd-run", f"--unit={WRITER_UNIT}", "--collect", "/bin/sh", "-c",
+            f"i=0; while :; do if [ $i -lt 12 ]; then cat /opt/e2e-loop/chunk >> {APP_LOG}; "
+            f"i=$((i+1)); else echo tick >> {APP_LOG}; fi; sleep 0.2; done")
+
+    record = loop.wait_decided(proposal["id"])
+    assert ("committed", "") == (record["outcome"], record["reason"])
+    installed_rule = box.run(HOSTMIND, "config", "show", check=False).stdout
+    assert APP_LOG in installed_rule
+    size_before = box.path(APP_LOG).stat().st_size
+    box.run("systemctl", "start", "hostmind-rotate.service", timeout=120)
+    size_after = box.path(APP_LOG).stat().st_size
+    print(f"\nloop e2e: {APP_LOG} {size_before} -> {size_after} bytes after the rotation")
+    assert size_before > 8 * 1024 * 1024 > size_after
+    box.wait_for(f"{DISK_CHECK} to recover", lambda: check_state(box, DISK_CHECK) == "ok",
+                 timeout=30, interval=0.2)
+
+    events = loop.events()
+    order = [first_index(events, "check_failed", CHECK=DISK_CHECK),
+             first_index(events, "proposal_written"),
+             first_index(events, "change_applied"),
+             first_index(events, "log_rotated", FILE=APP_LOG),
+             first_index(events, "check_recovered", CHECK=DISK_CHECK)]
+    assert sorted(order) == order, [events[index]["HOSTMIND_EVENT"] for index in order]
+    for index in order:
+        entry = events[index]
+        stamp = time.strftime("%H:%M:%S", time.gmtime(int(str(entry["__REALTIME_TIMESTAMP"])) / 1e6))
+        print(f"  {stamp} {entry.get('SYSLOG_IDENTIFIER')}: {entry['HOSTMIND_EVENT']}: "
+              f"{entry.get('MESSAGE')}")
+
+    status = loop.show_status("after the heal")
+    history = loop.run(HOSTMIND, "history")
+    print(f"===== hostmind history =====\n{history}")
+    assert proposal["title"] in history
+    assert DISK_CHECK in status
+    # Take the change back so the next scenario starts from the packaged config.
+    box.run(HOSTMIND, "rollback", record["key"], timeout=120)
