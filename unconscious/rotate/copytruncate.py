@@ -58,6 +58,9 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
     """
     started = time.monotonic()
     source, temp, tail = Path(planned.source), Path(planned.temp_archive), Path(planned.tail_file)
+    if os.path.lexists(tail):
+        raise RotationError(f"{tail} is left from an earlier rotation and may hold bytes not archived; "
+                            f"it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
     crashpoint("copy_after_intent")
     fd = os.open(source, os.O_RDWR)

@@ -44,6 +44,9 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
     """
     started = time.monotonic()
     source, staging, temp = Path(planned.source), Path(planned.staging), Path(planned.temp_archive)
+    if os.path.lexists(staging):
+        raise RotationError(f"{staging} is left from an earlier rotation and may hold bytes not "
+                            f"archived; it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
     crashpoint("create_after_intent")
     fd = os.open(source, os.O_RDONLY)
@@ -60,6 +63,9 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
             flush_block(writer)
             os.fsync(raw.fileno())
             crashpoint("create_after_head")
+            now = os.stat(source)
+            if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino):
+                raise RotationError(f"{source} was replaced by another file while it was being rotated")
             planned.phase = intents.RENAMING
             intents.save(env.state_dir, planned)
         except BaseException:

@@ -21,6 +21,7 @@ from unconscious.rotate.create import rotate_create
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.fsutil import RotationError, remove_durably
 from unconscious.rotate.intent import Intent
+from unconscious.rotate.intent import load_all as load_intents
 from unconscious.rotate.naming import (
     archive_dir,
     date_pattern,
@@ -109,9 +110,12 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
     """Recover, then rotate what is due. Return the report; never raise for one file's failure."""
     report = RunReport()
     by_name = {rule.name: rule for rule in rules}
+    stuck: set[str] = set()
     if not dry_run:
         report.recovered, problems = recover_all(env, by_name)
         report.errors.extend(problems)
+        # A log whose interrupted rotation could not be finished is left alone until it is.
+        stuck = {item.source for item in load_intents(env.state_dir)[0]}
     state, warning = states.load(env.state_dir, expected=env.ran_before)
     if warning:
         report.warnings.append(warning)
@@ -121,6 +125,9 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
         report.errors.extend(problems)
         for source in files:
             report.examined += 1
+            if str(source) in stuck:
+                report.errors.append(f"{source}: not rotated while its interrupted rotation is unfinished")
+                continue
             try:
                 _one_file(env, rule, source, state, report, spool, dry_run, force)
             except (OSError, RotationError, ValueError) as error:

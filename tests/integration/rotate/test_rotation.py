@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -261,3 +262,25 @@ def test_a_state_file_lost_after_earlier_runs_is_rebuilt_with_a_warning(
     second = execute(context)
     assert ([], 0) == (first.report.warnings, second.code)
     assert "missing although rotation ran before; rebuilt from the archives on disk" in second.report.warnings[0]
+
+
+def test_a_writer_that_never_reopens_keeps_its_unarchived_bytes_and_stops_further_rotation(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    writer = Writer(log, prefill(log, 1000), pause=0.002)  # ignores the rotation: no reopen set
+    staging = tmp_path / "logs" / ".app.log.hostmind-staging"
+    try:
+        _rule(write_dropin, log, "reopen: {settle: 50ms, timeout: 300ms}")
+        first = execute(context, force=True)
+        second = execute(context, force=True)
+    finally:
+        written = writer.stop()
+    assert (1, 1) == (first.code, second.code)
+    assert "were written after the rotation (the writer did not reopen the log)" in first.report.errors[0]
+    assert "not rotated while its interrupted rotation is unfinished" in " ".join(second.report.errors)
+    # Every line is in the archive or, past the archived offset, still in the kept staging file.
+    archived = all_lines(log)
+    kept = staging.read_bytes().splitlines(keepends=True)
+    missing, _duplicated, broken = accounting(archived + Counter(kept), written)
+    assert ([], 0) == (missing, broken)
