@@ -1,12 +1,12 @@
 """The rails under a real systemd: a good change is applied and the health service restarts
-healthy; a change that crashes it at start, or a little later within probation, is rolled back
-automatically; a crash loop that exhausts the start limit pauses self-modification until
-`hostmind rearm`.
+healthy; a change that crashes it at start, 2 s after start, or a minute after start (within
+probation) is rolled back automatically; a crash loop that exhausts the start limit pauses
+self-modification until `hostmind rearm`.
 
 Proposals go into the spool as the conscious layer writes them, so hostmind-apply.path starts
 hostmind-apply.service, which runs the rails in its sandbox. The live tree is the installed
 site-packages; the ratchet is `conscious.rails.smoke` (import every module: pytest and the
-tests are not part of a wheel install), the probation window 6 s instead of 60 s.
+tests are not part of a wheel install); the probation window is 6 s, 70 s for the minute.
 """
 
 from __future__ import annotations
@@ -61,12 +61,17 @@ def healthy(container: Container) -> bool:
         "ActiveState": "active", "SubState": "running"}
 
 
+def rails_settings(container: Container, probation: str) -> None:
+    """Write the e2e rails drop-in: the import ratchet and a short probation window."""
+    smoke = json.dumps(["{python}", "-m", "conscious.rails.smoke", "{junit_xml}"])
+    container.write(RAILS_DROPIN, f"apply:\n  test_command: {smoke}\n  probation: {probation}\n"
+                                  "  gate_timeout: 30s\n  poll_interval: 0.2\n")
+
+
 @pytest.fixture
 def rails(container: Container) -> Iterator[Container]:
     """The container with the e2e rails settings, re-armed, health running."""
-    smoke = json.dumps(["{python}", "-m", "conscious.rails.smoke", "{junit_xml}"])
-    container.write(RAILS_DROPIN, f"apply:\n  test_command: {smoke}\n  probation: 6s\n"
-                                  "  gate_timeout: 30s\n  poll_interval: 0.2\n")
+    rails_settings(container, "6s")
     container.run(HOSTMIND, "rearm")
     container.wait_for("health running", lambda: healthy(container), timeout=30)
     yield container
@@ -117,6 +122,22 @@ def test_a_crash_a_little_after_start_within_probation_is_rolled_back_too(
     assert healthy(rails)
     seconds = record["extra"]["healthy_again_at"] - record["extra"]["swapped_at"]
     print(f"\nrails e2e: late crash swapped in -> healthy on the old code in {seconds:.2f} s")
+
+
+def test_a_crash_a_minute_after_start_within_the_default_probation_is_rolled_back(
+        rails: Container) -> None:
+    rails_settings(rails, "70s")
+    path = live_file(rails)
+    original = rails.path(path).read_text()
+    record = submit(rails, "    import os, threading\n"
+                           "    threading.Timer(60.0, os._exit, args=(3,)).start()\n",
+                    "crash a minute after start")
+    assert (record["outcome"], record["rail"]) == ("rolled_back", "gate")
+    assert "during probation" in record["reason"]
+    assert rails.path(path).read_text() == original
+    assert healthy(rails)
+    seconds = record["extra"]["healthy_again_at"] - record["extra"]["swapped_at"]
+    print(f"\nrails e2e: crash after 60 s swapped in -> healthy on the old code in {seconds:.2f} s")
 
 
 def test_a_crash_loop_that_exhausts_the_start_limit_pauses_changes_until_rearm(
