@@ -88,7 +88,7 @@ def test_unknown_top_level_section_suggests_the_nearest(context: Context, write_
         (
             "tabs.yaml",
             b"health:\n\tinterval: 5\n",
-            ":2: invalid YAML: found character '\\t' that cannot start any token (YAML does not allow tabs for indentation)",
+            ":2: invalid YAML: found a tab character: YAML does not allow tabs for indentation",
         ),
         ("dup.yaml", b"log:\n  level: info\n  level: debug\n", ":3: log.level: duplicate key"),
         ("binary.yaml", b"log:\n  level: \xff\n", ":2: is not valid UTF-8"),
