@@ -204,7 +204,7 @@ class Engine:
         return self._apply(state, result)
 
     def _hold_for_dependencies(self, state: CheckState, started: float) -> bool:
-        """True when a dependency has not been seen healthy since this check began failing.
+        """True when no run of a dependency started after this check began failing.
 
         Then the failure may be the dependency's showing through: it does not count towards
         `consecutive`, and the stale dependency is re-checked at once.
@@ -218,7 +218,7 @@ class Engine:
                 continue
             if other.running_since is not None:
                 hold = True
-            elif other.last is None or other.last.finished < since:
+            elif other.last is None or other.last.finished - other.last.duration < since:
                 other.next_due = min(other.next_due, self.clock())
                 hold = True
         return hold
