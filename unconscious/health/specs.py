@@ -18,6 +18,8 @@ from unconscious.health.kinds import COMMON_KEYS
 from unconscious.health.model import CheckSpec
 from unconscious.paths import Paths
 
+#: How often the automatic dead-man's switches look at evidence.
+EVIDENCE_INTERVAL = 300.0
 #: The live tree: the directory that holds the `unconscious` (and `conscious`) packages.
 LIVE_ROOT = Path(unconscious.__file__).resolve().parent.parent
 
@@ -60,4 +62,44 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
             depends_on=tuple(str(dependency) for dependency in raw.get("depends_on", [])),
             params=params,
         )
+    _add_missing_evidence_checks(specs, section, max_ages, paths, since, default_timeout, default_consecutive)
     return specs
+
+
+def _add_missing_evidence_checks(
+    specs: dict[str, CheckSpec],
+    section: dict[str, Any],
+    max_ages: dict[str, Any],
+    paths: Paths,
+    since: float,
+    timeout: float,
+    consecutive: int,
+) -> None:
+    """Give every service of `evidence.max_age` a dead-man's switch, unless a check covers it.
+
+    So a service added there (conscious, apply, ...) is watched without a second config edit.
+    The health service's own evidence is watched from outside (pings, `hostmind status`).
+    A check turned off with `enabled: false` counts as covering its service.
+    """
+    covered = {
+        str(raw.get("service"))
+        for raw in section.get("checks", {}).values()
+        if isinstance(raw, dict) and raw.get("kind") == "evidence"
+    }
+    for service, max_age in sorted(max_ages.items()):
+        name = f"evidence_{service}"
+        if service == "health" or service in covered or name in section.get("checks", {}):
+            continue
+        specs[name] = CheckSpec(
+            name=name,
+            kind="evidence",
+            interval=EVIDENCE_INTERVAL,
+            timeout=timeout,
+            consecutive=consecutive,
+            params={
+                "service": service,
+                "max_age": max_age,
+                "state_dir": str(paths.state_dir),
+                "since": since,
+            },
+        )

@@ -87,3 +87,11 @@ def test_evidence_checks_default_to_the_evidence_max_age_of_their_service(contex
     specs = build_specs(context.load_config(), context.paths, since=1000.0)
     assert specs["evidence_backup"].params == {"service": "backup", "max_age": "26h",
                                                "state_dir": str(context.paths.state_dir), "since": 1000.0}
+
+
+def test_every_service_with_a_max_age_gets_a_dead_mans_switch(context: Context, write_dropin: WriteDropin) -> None:
+    write_dropin("20-x.yaml", "evidence:\n  max_age:\n    conscious: 2h\n"
+                              "health:\n  checks:\n    evidence_backup: {enabled: false}\n")
+    specs = build_specs(context.load_config(), context.paths, since=1000.0)
+    watched = sorted(spec.params["service"] for spec in specs.values() if spec.kind == "evidence")
+    assert (watched, specs["evidence_conscious"].params["max_age"]) == (["conscious", "rotate"], "2h")
