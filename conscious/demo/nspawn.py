@@ -1,9 +1,10 @@
-"""A real systemd as PID 1 in a systemd-nspawn container, for the e2e suite and bench/.
+"""A real systemd as PID 1 in a systemd-nspawn container, for `hostmind demo`, the e2e suite and bench/.
 
 `Container` extracts the cached Debian rootfs once (kept read-only: --volatile=overlay puts
 every write in a tmpfs), boots it inside cgroups of its own, runs commands inside with nsenter
 and `env -i`, and on `stop()` ends exactly the processes and cgroups it created (never by
-name). See ../../shared/FACTS.md for why each flag is there.
+name). It needs a source checkout (the wheel and the rootfs script are built from it): the
+editable install `scripts/quickstart.sh` makes, or a work tree.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(os.environ.get("HOSTMIND_SOURCE_TREE", Path(__file__).resolve().parents[2]))
 SETUP_SCRIPT = REPO / ".ci" / "setup-e2e.sh"
 CACHE_DIR = Path(os.environ.get("HOSTMIND_E2E_CACHE", "/var/cache/hostmind-e2e"))
 INSIDE_PATH = "/opt/hostmind/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
