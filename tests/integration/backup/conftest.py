@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +50,19 @@ def settings_for(tmp_path: Path, source: Path, **changes: object) -> BackupSetti
     }
     values.update(changes)
     return BackupSettings(**values)  # type: ignore[arg-type]
+
+
+RESTIC_PASSWORD = "correct horse battery staple\n"
+
+
+@pytest.fixture(scope="session")
+def template_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One repository made by `restic init` (slow: it calibrates its key derivation); tests
+    copy it. Its password is RESTIC_PASSWORD."""
+    if shutil.which("restic") is None:
+        pytest.skip("restic is not installed")
+    base = tmp_path_factory.mktemp("restic-template")
+    (base / "restic-password").write_text(RESTIC_PASSWORD)
+    subprocess.run(["restic", "init", "--repo", str(base / "repo"), "--password-file",
+                    str(base / "restic-password")], capture_output=True, timeout=120, check=True)
+    return base / "repo"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.backup.conftest import make_tree, settings_for
+from tests.integration.backup.conftest import RESTIC_PASSWORD, make_tree, settings_for
 from tests.integration.foundation.mounts import require_root, tmpfs
 from unconscious.backup.run import BackupRun
 from unconscious.backup.tar_engine import TarEngine
@@ -106,11 +106,11 @@ def world_readable_dir() -> Iterator[Path]:
 @pytest.mark.parametrize(("engine", "detail"), [("tar", "Permission denied"),
                                                  ("restic", "open: Permission denied")])
 def test_a_file_the_backup_user_cannot_read_is_reported_and_the_rest_is_backed_up(
-        world_readable_dir: Path, engine: str, detail: str) -> None:
+        world_readable_dir: Path, engine: str, detail: str, request: pytest.FixtureRequest) -> None:
     require_root()
-    if engine == "restic" and shutil.which("restic") is None:
-        pytest.skip("restic is not installed")
     base = world_readable_dir
+    if engine == "restic":
+        shutil.copytree(request.getfixturevalue("template_repository"), base / "repo")
     source = make_tree(base / "source", files=5)
     for path in [source, *source.rglob("*")]:
         if not path.is_symlink():
@@ -119,17 +119,16 @@ def test_a_file_the_backup_user_cannot_read_is_reported_and_the_rest_is_backed_u
     secret.write_text("root only")
     secret.chmod(0o600)
     for name in ("etc/hostmind.d", "state", "dest", "repo"):
-        (base / name).mkdir(parents=True)
-    for name in ("state", "dest", "repo"):
-        shutil.chown(base / name, "nobody", "nogroup")
-    (base / "password").write_text("test only\n")
+        (base / name).mkdir(parents=True, exist_ok=True)
+    for path in [base / "state", base / "dest", base / "repo", *(base / "repo").rglob("*")]:
+        shutil.chown(path, "nobody", "nogroup")
+    (base / "password").write_text(RESTIC_PASSWORD)
     (base / "password").chmod(0o644)
     config = {"backup": {"include_hostmind_state": False, "destination": str(base / "dest"), "engine": engine,
                          "sources": {"data": {"path": str(source)}},
                          # Only what this test is about (every restic call costs a key derivation).
                          "verify": {"restore_test_every": "1000d"}, "spot_check": {"enabled": False},
-                         "restic": {"repository": str(base / "repo"), "password_file": str(base / "password"),
-                                    "init": True}}}
+                         "restic": {"repository": str(base / "repo"), "password_file": str(base / "password")}}}
     (base / "etc" / "hostmind.d" / "20-backup.yaml").write_text(json.dumps(config))
     environment = {**os.environ, "HOSTMIND_CONFIG_DIR": str(base / "etc"),
                    "HOSTMIND_STATE_DIR": str(base / "state"), "HOSTMIND_RUNTIME_DIR": str(base / "run"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.integration.backup.conftest import RESTIC_PASSWORD as PASSWORD
 from tests.integration.backup.conftest import settings_for
 from unconscious.backup.restic_cli import Restic, password_file
 from unconscious.backup.restic_engine import ResticEngine
@@ -28,19 +28,6 @@ def restic_installed() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI installs restic (.ci/install-system-deps.sh); it must not be missing")
         pytest.skip("restic is not installed")
-
-
-PASSWORD = "correct horse battery staple\n"
-
-
-@pytest.fixture(scope="session")
-def template_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One repository made by `restic init` (its key derivation is slow); tests get copies."""
-    base = tmp_path_factory.mktemp("restic-template")
-    (base / "restic-password").write_text(PASSWORD)
-    subprocess.run(["restic", "init", "--repo", str(base / "repo"), "--password-file",
-                    str(base / "restic-password")], capture_output=True, timeout=120, check=True)
-    return base / "repo"
 
 
 @pytest.fixture(autouse=True)
