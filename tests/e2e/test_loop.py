@@ -52,6 +52,11 @@ rotate:
 # The e2e rails settings of tests/e2e/test_rails.py (the ratchet imports every module: a wheel
 # install has no tests), with a short probation so a scenario stays well under a minute.
 LOOP_CONFIG = f"""\
+health:
+  checks:
+    # The container shares the host's load average: a busy CI machine is not this scenario.
+    load:
+      enabled: false
 conscious:
   daily_token_budget: 50000000
   daily_change_cap: 100
@@ -263,3 +268,154 @@ def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
     assert DISK_CHECK in status
     # Take the change back so the next scenario starts from the packaged config.
     box.run(HOSTMIND, "rollback", record["key"], timeout=120)
+
+
+# --- scenario 2: a bad idea ------------------------------------------------------------------
+HEALTH_NETWORK_DROPIN = "/etc/systemd/system/hostmind-health.service.d/60-e2e-loop-network.conf"
+# The packaged unit gives the health service no network (its sinks could reach nothing); an
+# operator who configures a sink relaxes it like this, here only to the loopback.
+HEALTH_NETWORK_TEXT = """\
+[Service]
+PrivateNetwork=no
+IPAddressDeny=
+IPAddressDeny=any
+IPAddressAllow=localhost
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+"""
+WEBHOOK_UNIT = "e2e-loop-webhook.service"
+WEBHOOK_PORT = 18776
+WEBHOOK_LOG = f"{FAKE_DIR}/webhook.jsonl"
+# A webhook receiver (standard library only): every POST body becomes one line of the log.
+WEBHOOK_SOURCE = f"""\
+import json
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        with open({WEBHOOK_LOG!r}, "a", encoding="utf-8") as log:
+            log.write(json.dumps({{"path": self.path, "body": body.decode("utf-8", "replace")}}) + "\\n")
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+HTTPServer(("127.0.0.1", {WEBHOOK_PORT}), Receiver).serve_forever()
+"""
+SIGNAL_CHECK = "e2e_loop_signal"
+SIGNAL_FILE = "/run/e2e-loop/signal"
+SIGNAL_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop-signal.yaml"
+SIGNAL_CONFIG = f"""\
+health:
+  checks:
+    {SIGNAL_CHECK}:
+      kind: file_age
+      path: {SIGNAL_FILE}
+      max_age: 1h
+      interval: 1s
+      consecutive: 1
+      description: "e2e: a fault the scenario switches on by removing {SIGNAL_FILE}"
+alerts:
+  sinks:
+    e2e:
+      kind: webhook
+      url: http://127.0.0.1:{WEBHOOK_PORT}/hook
+      timeout: 2s
+      retries: 1
+"""
+HEALTH_SOURCE = "unconscious/health/service.py"
+ANCHOR = "def main(context: Context) -> int:\n"
+
+
+def crash_proposal(note: str) -> dict[str, Any]:
+    """A change that parses and imports (so it passes the ratchet) but exits at start."""
+    return {"id": f"e2e-crash-{uuid.uuid4().hex[:6]}",
+            "title": f"exit early in the health service ({note})",
+            "rationale": "e2e: a bad idea the rails must roll back",
+            "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
+                       "new": ANCHOR + f"    raise SystemExit(1)  # {note}\n"}],
+            "restart": [HEALTH]}
+
+
+def live_health_source(box: Container) -> Path:
+    result = box.run("/opt/hostmind/venv/bin/python", "-c",
+                     "import unconscious.health.service as m; print(m.__file__)")
+    return box.path(result.stdout.strip())
+
+
+def healthy(box: Container) -> bool:
+    return box.show(HEALTH, "ActiveState", "SubState") == {"ActiveState": "active",
+                                                           "SubState": "running"}
+
+
+@pytest.fixture
+def watched(loop: Loop) -> Iterator[Loop]:
+    """A check that fails when SIGNAL_FILE is missing, and a webhook sink on the loopback."""
+    box = loop.box
+    box.write(SIGNAL_FILE, "present\n")
+    box.write(f"{FAKE_DIR}/webhook.py", WEBHOOK_SOURCE)
+    box.remove(WEBHOOK_LOG)
+    box.run("systemctl", "stop", WEBHOOK_UNIT, check=False)
+    box.run("systemd-run", f"--unit={WEBHOOK_UNIT}", "--collect", "/usr/bin/python3",
+            f"{FAKE_DIR}/webhook.py")
+    box.write(HEALTH_NETWORK_DROPIN, HEALTH_NETWORK_TEXT)
+    box.write(SIGNAL_DROPIN, SIGNAL_CONFIG)
+    box.run("systemctl", "daemon-reload")
+    box.run("systemctl", "restart", HEALTH)
+    wait_active(box, HEALTH)
+    box.wait_for(f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
+                 timeout=30, interval=0.2)
+    try:
+        yield loop
+    finally:
+        box.run("systemctl", "stop", WEBHOOK_UNIT, check=False)
+        box.remove(SIGNAL_DROPIN)
+        box.remove(HEALTH_NETWORK_DROPIN)
+        box.run("systemctl", "daemon-reload")
+        box.run("systemctl", "reset-failed", "hostmind*", check=False)
+        box.run("systemctl", "restart", HEALTH)
+
+
+def webhook_posts(box: Container) -> list[dict[str, Any]]:
+    path = box.path(WEBHOOK_LOG)
+    if not path.exists():
+        return []
+    return [json.loads(json.loads(line)["body"]) for line in path.read_text().splitlines() if line]
+
+
+def test_bad_idea_a_change_that_crashes_the_health_service_is_rolled_back_and_remembered(
+        watched: Loop) -> None:
+    loop = watched
+    box = loop.box
+    source = live_health_source(box)
+    original = source.read_text()
+    proposal = crash_proposal("bad idea")
+    start_fake_api(box, [respond_with(proposal, "health")])
+    box.remove(SIGNAL_FILE)  # the fault: the check fails, the sink is told, the model is asked
+
+    record = loop.wait_decided(proposal["id"])
+    assert ("rolled_back", "gate") == (record["outcome"], record["rail"])
+    assert original == source.read_text()
+    box.wait_for("health running on the old code", lambda: healthy(box), timeout=30)
+    # The rollback is an event: it wakes a cycle whose request shows it to the model. (A cycle
+    # woken by the check failing again on the restored service may come first.)
+    box.wait_for("a model request that shows the rollback", lambda: any(
+        proposal["id"] in body and "rolled_back" in body for body in loop.message_bodies()[1:]),
+        timeout=90)
+    settle_conscious(box)
+    written = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "proposal_written"]
+    assert [proposal["id"]] == [str(entry.get("PROPOSAL", proposal["id"])) for entry in written]
+    posts = webhook_posts(box)
+    print(f"\nloop e2e: webhook received {[(post['event'], post['check']) for post in posts]}")
+    assert ("check_failed", SIGNAL_CHECK) in [(post["event"], post["check"]) for post in posts]
+
+    rolled = loop.events()
+    for name, fields in (("check_failed", {"CHECK": SIGNAL_CHECK}), ("proposal_written", {}),
+                         ("change_rolled_back", {})):
+        entry = rolled[first_index(rolled, name, **fields)]
+        print(f"  {entry.get('SYSLOG_IDENTIFIER')}: {name}: {entry.get('MESSAGE')}")
+    seconds = record["extra"]["healthy_again_at"] - record["extra"]["swapped_at"]
+    print(f"loop e2e: bad change swapped in -> health active on the old code in {seconds:.2f} s")
+    loop.show_status("after the bad idea")
+    print(f"===== hostmind history -n 3 =====\n{loop.run(HOSTMIND, 'history', '-n', '3')}")
