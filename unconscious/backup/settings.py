@@ -59,7 +59,7 @@ class BackupSettings:
     destination: Path = Path("/var/backups/hostmind")
     compression: str = "zstd"
     compression_level: int = 3
-    compression_threads: int = 1
+    compression_threads: int = 0
     sources: tuple[Source, ...] = ()
     hooks: tuple[Hook, ...] = ()
     keep: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KEEP_KINDS})
@@ -107,7 +107,7 @@ class BackupSettings:
             destination=destination,
             compression=section.get("compression", "zstd"),
             compression_level=int(section.get("compression_level", 3)),
-            compression_threads=int(section.get("compression_threads", 1)),
+            compression_threads=int(section.get("compression_threads", 0)),
             sources=tuple(sources),
             hooks=hooks,
             keep={kind: int(keep.get(kind, 0) or 0) for kind in KEEP_KINDS},
