@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 from conscious.audit import AuditError
 from conscious.rails import breaker
@@ -23,6 +24,7 @@ from conscious.rails.snapshot import SnapshotError
 from unconscious import exitcodes
 from unconscious.config import ConfigError
 from unconscious.context import Context
+from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
 
 
@@ -47,17 +49,19 @@ def main(context: Context) -> int:
             log.error("config_invalid", msg=str(problem))
         return exitcodes.CONFIG_ERROR
     rails = Rails.create(context.paths, RailSettings.from_config(config, context.paths))
+    started = time.monotonic()
     try:
         with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
             repaired = recover(rails)
             paused = breaker.check(rails.paths, rails.settings, rails.systemctl)
-    except LockTimeout as error:
-        log.critical("rollback_failed", unit=unit, error=str(error), msg=str(error))
-        return exitcodes.FAILURE
-    except (SnapshotError, AuditError, OSError) as error:
+    except (LockTimeout, SnapshotError, AuditError, OSError) as error:
         log.critical("rollback_failed", unit=unit, error=str(error),
                      msg=f"rollback after {unit} failed: {error}")
+        record_run(context.paths, "rollback", ok=False, duration=time.monotonic() - started,
+                   error=str(error))
         return exitcodes.FAILURE
+    record_run(context.paths, "rollback", ok=True, duration=time.monotonic() - started,
+               counters={"repaired": len(repaired), "paused": int(paused is not None)})
     summary = "; ".join(repaired) or "no change was in probation; nothing to restore"
     if paused is not None:
         summary += f"; self-modification is paused: {paused.reason}"

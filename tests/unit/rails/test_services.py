@@ -18,6 +18,7 @@ from conscious.rails.proposal import parse_proposal
 from conscious.rails.status import section
 from conscious.rails.swap import swap
 from unconscious.context import Context
+from unconscious.evidence import read_evidence
 from unconscious.pause import read_pause, set_pause
 
 EDIT = {"path": "pkg/calc.py", "old": "LIMIT = 90", "new": "LIMIT = 95"}
@@ -96,6 +97,8 @@ def test_the_rollback_service_restores_the_change_a_dead_apply_left_in_probation
     assert record is not None
     assert (record.outcome, record.rail) == ("rolled_back", "recovery")
     assert probation.read_mark(configured.paths) is None
+    evidence = read_evidence(configured.paths, "rollback")
+    assert evidence is not None and evidence.last_error is None
 
 
 def test_the_rollback_service_without_a_change_in_probation_restores_nothing(
