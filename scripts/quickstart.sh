@@ -21,7 +21,8 @@ tar -C "$here" --exclude=./.venv --exclude=./.ci-venv --exclude=./.git --exclude
     --exclude=__pycache__ -cf - . | tar -C "$prefix/src" -xf -
 [ -x "$prefix/venv/bin/python" ] || python3 -m venv "$prefix/venv"
 "$prefix/venv/bin/pip" install -q --upgrade pip
-"$prefix/venv/bin/pip" install -q -e "$prefix/src"
+# The test extras too: the rails' ratchet runs the unit tests of the live tree before a change.
+"$prefix/venv/bin/pip" install -q -e "$prefix/src[test]"
 ln -sf "$prefix/venv/bin/hostmind" /usr/local/bin/hostmind
 echo "installed: $(hostmind --version) in $prefix"
 

@@ -20,6 +20,7 @@ import pytest
 from tests.e2e.nspawn import (
     FAULT_FILE,
     HEALTH,
+    HOSTMIND,
     Container,
     E2EUnavailable,
     missing_requirements,
@@ -97,7 +98,10 @@ def container(hostmind_container: Container) -> Container:
     else:
         # A running service may still hold a config a previous test loaded: reload it.
         box.run("systemctl", "reload", HEALTH)
-    # Fresh start-limit counters for every test: the breaker test counts starts.
+    # Fresh start-limit counters and no self-modification pause for every test: the breaker
+    # tests count starts and pause. `rearm` is what an operator runs: reset-failed, clear the
+    # pause, start the target.
+    box.run(HOSTMIND, "rearm", check=False)
     box.run("systemctl", "reset-failed", "hostmind*", check=False)
     box.run("systemctl", "start", "hostmind.target")
     wait_active(box, HEALTH)
