@@ -363,9 +363,8 @@ def watched(loop: Loop) -> Iterator[Loop]:
     box.write(SIGNAL_DROPIN, SIGNAL_CONFIG)
     box.run("systemctl", "daemon-reload")
     box.run("systemctl", "restart", HEALTH)
+    # No wait for a first `ok`: from `pending` too, the file's removal is a check_failed.
     wait_active(box, HEALTH)
-    box.wait_for(f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
-                 timeout=30, interval=0.2)
     try:
         yield loop
     finally:
@@ -419,3 +418,83 @@ def test_bad_idea_a_change_that_crashes_the_health_service_is_rolled_back_and_re
     print(f"loop e2e: bad change swapped in -> health active on the old code in {seconds:.2f} s")
     loop.show_status("after the bad idea")
     print(f"===== hostmind history -n 3 =====\n{loop.run(HOSTMIND, 'history', '-n', '3')}")
+
+
+# --- scenario 4: no brain --------------------------------------------------------------------
+NO_BRAIN_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop-nobrain.yaml"
+# One attempt per cycle: a down API costs a cycle seconds, not the 5-minute retry deadline.
+NO_BRAIN_CONFIG = "conscious:\n  api:\n    max_attempts: 1\n    timeout: 5s\n    deadline: 10s\n"
+TIMER_WAKES = 3  # hostmind-conscious.timer fires every 30 minutes: an hour and a half of wakes
+
+
+def budget(box: Container) -> dict[str, Any]:
+    today: dict[str, Any] = json.loads(box.run(HOSTMIND, "budget", "--json").stdout)["today"]
+    return today
+
+
+def spooled(box: Container, state: str) -> dict[str, dict[str, Any]]:
+    """Return the events in `state` (inbox, deferred, processed) by id."""
+    directory = box.path(f"{STATE}/events/{state}")
+    return {path.stem: json.loads(path.read_text()) for path in directory.glob("*.json")}
+
+
+def evidence_time(box: Container, service: str) -> float:
+    record = json.loads(box.path(f"{STATE}/evidence/{service}.json").read_text())
+    return float(record["last_ok"] or 0)
+
+
+def test_no_brain_the_api_down_for_hours_defers_events_and_spends_nothing_then_resumes(
+        watched: Loop) -> None:
+    loop = watched
+    box = loop.box
+    box.write(NO_BRAIN_DROPIN, NO_BRAIN_CONFIG)
+    box.run("systemctl", "stop", FAKE_UNIT, check=False)  # the API is down (the key is there)
+    spent_before = budget(box)
+    down_since = time.time()
+    try:
+        box.remove(SIGNAL_FILE)
+        box.wait_for(f"{SIGNAL_CHECK} failing", lambda: check_state(box, SIGNAL_CHECK) == "failing",
+                     timeout=30, interval=0.2)
+        for _ in range(TIMER_WAKES):
+            settle_conscious(box)
+            box.run("systemctl", "start", CONSCIOUS, timeout=120)
+        box.write(SIGNAL_FILE, "back\n")
+        box.wait_for(f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
+                     timeout=30, interval=0.2)
+        settle_conscious(box)
+        # Meanwhile the unconscious layer does its rounds as its timers would.
+        box.run("systemctl", "start", "hostmind-rotate.service", timeout=120)
+        box.run("systemctl", "start", "hostmind-backup.service", timeout=300, check=False)
+        settle_conscious(box)
+
+        mine = {key: event for key, event in spooled(box, "deferred").items()
+                if event.get("data", {}).get("check") == SIGNAL_CHECK}
+        kinds = sorted(event["kind"] for event in mine.values())
+        cycles = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "conscious_cycle"]
+        outcomes = [str(entry.get("OUTCOME")) for entry in cycles]
+        print(f"\nloop e2e: API down: cycles {outcomes}; deferred for {SIGNAL_CHECK}: {kinds}")
+        assert ["check_failed", "check_recovered"] == kinds
+        assert {} == {key: event for key, event in spooled(box, "inbox").items()
+                      if event.get("data", {}).get("check") == SIGNAL_CHECK}
+        assert TIMER_WAKES + 1 <= outcomes.count("api_error")
+        assert set(outcomes) == {"api_error"}
+        assert spent_before == budget(box)
+        assert healthy(box)
+        assert evidence_time(box, "rotate") >= down_since
+        # The health service's evidence is written once a minute; its checks file on every change.
+        checks = json.loads(box.path(f"{STATE}/health/checks.json").read_text())
+        assert checks["updated"] >= down_since
+        loop.show_status("the API down, events deferred")
+    finally:
+        box.remove(NO_BRAIN_DROPIN)
+
+    # The API is back: the next wake (the timer's, here by hand) takes the deferred events.
+    start_fake_api(box, [])
+    box.run("systemctl", "start", CONSCIOUS, timeout=120)
+    processed = spooled(box, "processed")
+    assert set(mine) <= set(processed)
+    assert not set(mine) & set(spooled(box, "deferred"))
+    bodies = loop.message_bodies()
+    assert 1 <= len(bodies)
+    assert all(event["summary"] in bodies[-1] for event in mine.values())
+    assert spent_before["calls"] < budget(box)["calls"]
