@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -124,7 +125,9 @@ class ResticEngine:
     def snapshots(self) -> list[Snapshot]:
         """Return hostmind's snapshots in the repository, oldest first."""
         try:
-            listing = self.restic.json(["snapshots", "--json", "--tag", TAG],
+            # Only this host's: a repository shared by several hosts must not have one host's
+            # retention remove another's snapshots.
+            listing = self.restic.json(["snapshots", "--json", "--tag", TAG, "--host", socket.gethostname()],
                                        timeout=min(self.settings.restic.timeout, LIST_TIMEOUT))
         except BackupError as error:
             if "unable to open config file" in str(error):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,19 @@ def test_prune_forgets_through_restic_but_never_the_newest_verified(context: Con
 
     assert ([], [first.id]) == (spared, pruned)
     assert [second.id] == [snapshot.id for snapshot in engine.snapshots()]
+
+
+def test_another_hosts_snapshots_are_neither_listed_nor_pruned(context: Context, tmp_path: Path,
+                                                              source_tree: Path) -> None:
+    settings = restic_settings(tmp_path, source_tree)
+    settings = BackupSettings(**{**settings.__dict__, "keep": {**settings.keep, "last": 1}})
+    restic = Restic(settings.restic, context.paths)
+    restic.run(["backup", "--tag", "hostmind", "--host", "another-host", str(source_tree / "dir0")])
+    engine = ResticEngine(settings, context.paths)
+    mine = engine.backup(Problems())
+
+    pruned = BackupRun(context.paths, settings, get_logger(), engine=engine).prune()
+
+    hosts = sorted(item["hostname"] for item in restic.json(["snapshots", "--json"]))
+    assert ([mine.id], []) == ([snapshot.id for snapshot in engine.snapshots()], pruned)
+    assert sorted(["another-host", socket.gethostname()]) == hosts
