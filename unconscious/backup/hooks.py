@@ -25,19 +25,19 @@ def run_hook(name: str, argv: Sequence[str], timeout: float) -> str | None:
 
 
 def run_hooks(hooks: Sequence[Hook], phase: str) -> list[str]:
-    """Run the `phase` ("before" or "after") command of every hook in order; return failures.
+    """Run the `phase` ("pre" or "post") command of every hook in order; return failures.
 
-    Before hooks stop at the first failure (the backup must not run on a failed dump);
-    after hooks all run.
+    Pre commands stop at the first failure (the backup must not run on a failed dump); post
+    commands all run.
     """
     failures: list[str] = []
     for hook in hooks:
-        argv = hook.before if phase == "before" else hook.after
+        argv = hook.pre if phase == "pre" else hook.post
         if not argv:
             continue
         failure = run_hook(hook.name, argv, hook.timeout)
         if failure is not None:
             failures.append(failure)
-            if phase == "before":
+            if phase == "pre":
                 break
     return failures

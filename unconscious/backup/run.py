@@ -88,19 +88,18 @@ class BackupRun:
         if report.cleaned:
             self.log.warning("backup_leftovers_removed", count=len(report.cleaned),
                              msg=f"removed leftovers of an interrupted run: {', '.join(report.cleaned)}")
-        failures = run_hooks(self.settings.hooks, "before")
+        failures = run_hooks(self.settings.hooks, "pre")
         if failures:
             report.errors.extend(failures)
-            report.errors.append("backup not started: a before hook failed")
-            report.errors.extend(run_hooks(self.settings.hooks, "after"))
+            report.errors.append("backup not started: a pre hook failed")
+            report.errors.extend(run_hooks(self.settings.hooks, "post"))
             return
         problems = Problems()
         try:
             report.snapshot = self.engine.backup(problems)
         finally:
             report.problems = [item.to_json() for item in problems.items]
-            after = run_hooks(self.settings.hooks, "after")
-            report.warnings.extend(after)
+            report.warnings.extend(run_hooks(self.settings.hooks, "post"))
         for kind, count in problems.counts().items():
             if kind in ("unreadable", "missing_source"):
                 report.errors.append(f"{count} {kind.replace('_', ' ')} path(s) not backed up")

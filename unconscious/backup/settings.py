@@ -35,8 +35,8 @@ class Hook:
     """Commands run before and after a backup, each bounded by `timeout` seconds."""
 
     name: str
-    before: tuple[str, ...] | None
-    after: tuple[str, ...] | None
+    pre: tuple[str, ...] | None
+    post: tuple[str, ...] | None
     timeout: float
 
 
@@ -92,7 +92,7 @@ class BackupSettings:
         if section.get("include_hostmind_state", True):
             sources.extend(hostmind_sources(paths, destination))
         hooks = tuple(
-            Hook(name=name, before=_argv(entry.get("before")), after=_argv(entry.get("after")),
+            Hook(name=name, pre=_argv(entry.get("pre")), post=_argv(entry.get("post")),
                  timeout=parse_duration(entry.get("timeout", "5m")))
             for name, entry in sorted((section.get("hooks") or {}).items())
         )

@@ -101,11 +101,11 @@ def test_a_source_that_shrank_beyond_tolerance_raises_an_event(context: Context,
     assert report.ok  # the backup itself worked; the event asks a person (or the planner) to look
 
 
-def test_a_failing_before_hook_stops_the_backup_and_after_hooks_still_run(
+def test_a_failing_pre_hook_stops_the_backup_and_post_hooks_still_run(
         context: Context, tmp_path: Path, source_tree: Path) -> None:
     marker = tmp_path / "after-ran"
-    hooks = (Hook("dump", before=(sys.executable, "-c", "import sys; sys.exit('dump failed: disk')"),
-                  after=(sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"), timeout=30.0),)
+    hooks = (Hook("dump", pre=(sys.executable, "-c", "import sys; sys.exit('dump failed: disk')"),
+                  post=(sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"), timeout=30.0),)
 
     report = BackupRun(context.paths, settings_for(tmp_path, source_tree, hooks=hooks), get_logger()).run()
 
@@ -118,13 +118,13 @@ def test_a_failing_before_hook_stops_the_backup_and_after_hooks_still_run(
 
 
 def test_a_hook_that_hangs_is_killed_at_its_timeout(context: Context, tmp_path: Path, source_tree: Path) -> None:
-    hooks = (Hook("slow", before=(sys.executable, "-c", "import time; time.sleep(30)"), after=None,
+    hooks = (Hook("slow", pre=(sys.executable, "-c", "import time; time.sleep(30)"), post=None,
                   timeout=0.5),)
 
     report = BackupRun(context.paths, settings_for(tmp_path, source_tree, hooks=hooks), get_logger()).run()
 
     assert ["hook 'slow' (" + sys.executable + ") killed after its timeout of 0.5s",
-            "backup not started: a before hook failed"] == report.errors
+            "backup not started: a pre hook failed"] == report.errors
 
 
 def test_retention_after_a_run_keeps_the_policy_and_the_newest_verified(

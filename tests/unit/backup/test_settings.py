@@ -30,7 +30,7 @@ backup:
   sources:
     www: {path: /srv/www, exclude: ["cache/*"]}
   hooks:
-    dump: {before: [/usr/bin/true], timeout: 30s}
+    dump: {pre: [/usr/bin/true], timeout: 30s}
   verify: {restore_test_every: 1d}
 """)
 
@@ -39,7 +39,7 @@ backup:
     assert ["www"] == [source.name for source in settings.sources]
     assert (Path("/srv/www"), (), ("cache/*",)) == (settings.sources[0].path, settings.sources[0].include,
                                                     settings.sources[0].exclude)
-    assert (("/usr/bin/true",), None, 30.0) == (settings.hooks[0].before, settings.hooks[0].after,
+    assert (("/usr/bin/true",), None, 30.0) == (settings.hooks[0].pre, settings.hooks[0].post,
                                                 settings.hooks[0].timeout)
     assert 86400.0 == settings.restore_test_every
 
