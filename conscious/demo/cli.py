@@ -1,0 +1,178 @@
+"""`hostmind demo`: boot a real systemd in a container, run the loop's scenarios, print the timeline.
+
+Needs root and a source checkout (the container's hostmind is a wheel built from it, the
+rootfs comes from its .ci/setup-e2e.sh, the scripted model is its tests/fakes/messages_api.py).
+Progress goes to stderr, the result to stdout. Exit 0 when every scenario reached its expected
+outcome, 1 when one did not or the container failed, 3 when this machine cannot run it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from conscious.demo import nspawn, scenarios
+from unconscious import exitcodes
+from unconscious.cli.output import error
+from unconscious.context import Context
+
+WORK_ROOT = Path(os.environ.get("HOSTMIND_DEMO_DIR", "/var/lib/hostmind-demo"))
+EXPECTED = {"heal": "committed", "bad-idea": "rolled_back"}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="see the whole loop work in a throw-away container (root, source checkout)",
+        description="Boot systemd in a systemd-nspawn container, install hostmind in it from "
+                    "this source checkout, and run scenarios with a scripted model (no API key "
+                    "needed): 'heal' (a log fills its disk; a rotation rule is proposed, "
+                    "committed and frees it) and 'bad-idea' (a change crashes a service; the "
+                    "rails roll it back). Prints a timeline proven by the container's journal, "
+                    "then `hostmind status` and `hostmind history` from inside, then stops the "
+                    "container (the journal is kept). Exit 0 when every scenario ended as "
+                    "expected, 1 otherwise, 3 when this machine cannot run it (not root, not a "
+                    "source checkout).")
+    parser.add_argument("--scenario", choices=("heal", "bad-idea", "all"), default="all",
+                        help="which scenario to run (default: all)")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the container running and print how to enter it")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=demo_command)
+
+
+class Progress:
+    """Prints `[  12.3s] message` lines to stderr, timed from the start of the demo."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def __call__(self, message: str) -> None:
+        print(f"[{self.elapsed():6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def source_problem(repo: Path) -> str | None:
+    """Return why `repo` is not a usable source checkout, or None when it is."""
+    needed = ("setup.cfg", ".ci/setup-e2e.sh", "tests/fakes/messages_api.py")
+    missing = [name for name in needed if not (repo / name).is_file()]
+    if not missing:
+        return None
+    return (f"hostmind demo needs a source checkout, but hostmind is installed from {repo}, "
+            f"which is not one (no {', '.join(missing)}). Install from a clone with "
+            "scripts/quickstart.sh, or set HOSTMIND_SOURCE_TREE to the checkout.")
+
+
+def prepare_machine(progress: Progress) -> str | None:
+    """Run .ci/setup-e2e.sh when a tool or the rootfs is missing; return a problem or None."""
+    printed = subprocess.run(["bash", str(nspawn.SETUP_SCRIPT), "--print-tarball"],
+                             capture_output=True, text=True, timeout=30, check=False)
+    tarball = Path(printed.stdout.strip())
+    if nspawn.missing_requirements() is None and printed.returncode == 0 and tarball.is_file():
+        return None
+    progress(f"preparing this machine: running {nspawn.SETUP_SCRIPT} (installs systemd-nspawn "
+             "and friends, builds a Debian rootfs once; a few minutes)")
+    env = {**os.environ, "HOSTMIND_E2E_CACHE": str(nspawn.CACHE_DIR)}
+    try:
+        built = subprocess.run(["bash", str(nspawn.SETUP_SCRIPT)], env=env, timeout=1800,
+                               stdout=sys.stderr, check=False)
+    except subprocess.TimeoutExpired:
+        return f"{nspawn.SETUP_SCRIPT} did not finish in 30 minutes"
+    if built.returncode != 0:
+        return f"{nspawn.SETUP_SCRIPT} failed (exit {built.returncode}); see its output above"
+    return nspawn.missing_requirements()
+
+
+def demo_command(args: argparse.Namespace, context: Context) -> int:
+    progress = Progress()
+    if os.geteuid() != 0:
+        error("hostmind demo needs root: it boots a container with systemd-nspawn "
+              "(run it with sudo)")
+        return exitcodes.NOT_POSSIBLE_HERE
+    problem = source_problem(nspawn.REPO)
+    if problem is None:
+        problem = prepare_machine(progress)
+    if problem is not None:
+        error(problem)
+        return exitcodes.NOT_POSSIBLE_HERE
+    work = WORK_ROOT / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    work.mkdir(parents=True, exist_ok=True)
+    progress(f"building hostmind from {nspawn.REPO} and booting systemd in a container "
+             f"(work dir {work})")
+    try:
+        box = nspawn.provision(work)
+    except nspawn.E2EUnavailable as unavailable:
+        error(str(unavailable))
+        return exitcodes.NOT_POSSIBLE_HERE
+    except KeyboardInterrupt:
+        error("interrupted while provisioning; nothing left running")
+        return 130
+    finally:
+        shutil.rmtree(work / "wheels", ignore_errors=True)
+    progress(f"container {box.name} up (boot {box.boot_seconds:.1f} s, install "
+             f"{box.install_seconds:.1f} s); hostmind installed with `hostmind install --now`")
+    code = exitcodes.FAILURE
+    try:
+        code = _run(args, box, progress)
+    except KeyboardInterrupt:
+        error("interrupted")
+        code = 130
+    except AssertionError as failed:
+        # Container.run/wait_for report what the container did not do; that is the demo failing.
+        error(f"the demo failed: {failed}")
+        code = exitcodes.FAILURE
+    finally:
+        if args.keep and code != 130:
+            _print_keep(box)
+        else:
+            progress("stopping the container")
+            box.stop()
+        print(f"journal kept: journalctl -D {box.journal_dir}", file=sys.stderr)
+        print(f"total run time {progress.elapsed():.1f} s", file=sys.stderr)
+    return code
+
+
+def _run(args: argparse.Namespace, box: nspawn.Container, progress: Progress) -> int:
+    names = ["heal", "bad-idea"] if args.scenario == "all" else [args.scenario]
+    progress("starting the scripted model and writing the demo API key inside")
+    scenarios.prepare(box)
+    results = []
+    for name in names:
+        progress(f"running scenario {name}")
+        result = scenarios.SCENARIOS[name](box)
+        progress(f"scenario {name}: {result.outcome or 'no decision'} in {result.seconds:.1f} s")
+        results.append(result)
+        if not args.json:
+            print(result.render() + "\n", flush=True)
+    status = box.run(nspawn.HOSTMIND, "status", check=False, timeout=60)
+    history = box.run(nspawn.HOSTMIND, "history", check=False, timeout=60)
+    ok = all(result.outcome == EXPECTED[result.name] and all(e.found for e in result.timeline)
+             for result in results)
+    if args.json:
+        print(json.dumps({"scenarios": [result.to_json() for result in results],
+                          "status": status.stdout, "history": history.stdout,
+                          "ok": ok, "journal_dir": str(box.journal_dir)}, indent=2))
+    else:
+        print(f"== hostmind status (inside the container)\n{status.stdout}{status.stderr}")
+        print(f"== hostmind history (inside the container)\n{history.stdout}{history.stderr}")
+    for result in results:
+        if result.outcome != EXPECTED[result.name]:
+            error(f"scenario {result.name} ended {result.outcome or 'undecided'}, expected "
+                  f"{EXPECTED[result.name]}")
+    return exitcodes.OK if ok else exitcodes.FAILURE
+
+
+def _print_keep(box: nspawn.Container) -> None:
+    pid = box.nspawn.pid if box.nspawn is not None else 0
+    print(f"container {box.name} left running (--keep). Enter it with:\n"
+          f"  nsenter -t {box.leader} -a env -i PATH={nspawn.INSIDE_PATH} TERM=xterm bash -l\n"
+          f"Stop it with:\n  kill {pid}   # SIGTERM to systemd-nspawn: a clean shutdown\n"
+          f"then remove its cgroups: {' '.join(str(c) for c in box.cgroups)}", file=sys.stderr)

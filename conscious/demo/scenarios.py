@@ -1,0 +1,320 @@
+"""The two scenarios of `hostmind demo`, run in a booted container (conscious/demo/nspawn.py).
+
+Everything is real except the model: the fake Messages API (REPO/tests/fakes/messages_api.py)
+runs inside the container with a scripted `respond` reply. `prepare` points the conscious
+layer at it and writes a demo key; `heal` and `bad_idea` each cause a fault, wait for the
+loop to deal with it, and return a `ScenarioResult` whose timeline is built from the
+container's journal (conscious/demo/timeline.py). The recipe follows tests/e2e/test_loop.py.
+Functions raise AssertionError (from Container) when the container does not do what is
+expected in time; the message says what was being waited for.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from conscious.demo import timeline
+from conscious.demo.nspawn import HEALTH, HOSTMIND, REPO, Container, now_usec, wait_active
+from conscious.demo.timeline import Step, TimelineEntry
+
+CONSCIOUS = "hostmind-conscious.service"
+APPLY = "hostmind-apply.service"
+ROTATE = "hostmind-rotate.service"
+STATE = "/var/lib/hostmind"
+CREDENTIAL = "/etc/credstore/anthropic-api-key"
+#: Not a real key: the fake API accepts exactly this one.
+DEMO_KEY = "demo-not-a-real-key-7f3a"
+FAKE_SOURCE = REPO / "tests" / "fakes" / "messages_api.py"
+DEMO_DIR = "/opt/hostmind-demo"
+FAKE_UNIT = "demo-model.service"
+FAKE_PORT = 18775
+CONFIG_DROPIN = "/etc/hostmind/hostmind.d/60-demo.yaml"
+# The rails settings of the e2e loop: the smoke ratchet (a wheel install has no tests) and a
+# 3 s probation, so each scenario takes seconds, not the production minutes.
+CONFIG_TEXT = f"""\
+conscious:
+  daily_token_budget: 50000000
+  daily_change_cap: 100
+  api:
+    base_url: http://127.0.0.1:{FAKE_PORT}
+    timeout: 30s
+    deadline: 2m
+apply:
+  test_command: ["{{python}}", "-m", "conscious.rails.smoke", "{{junit_xml}}"]
+  probation: 3s
+  gate_timeout: 30s
+  poll_interval: 0.2
+health:
+  checks:
+    # The container sees the host's load average: on a busy host the load check would fail
+    # and its events wake cycles the scenarios did not cause.
+    load:
+      max_per_cpu: 1000
+"""
+NOTHING = {"reply": "tool_use", "name": "respond",
+           "input": {"decision": "nothing", "summary": "demo: nothing more to change"}}
+
+# systemd's own journal entries (MESSAGE_ID of sd-messages.h) that prove a unit's life.
+UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"
+UNIT_STARTED = "39f53479d3a045ac8e11786248231fbf"
+UNIT_PROCESS_EXIT = "98e322203f7a4ed290d09fe03c09fe15"
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """What one scenario did: its timeline (from the journal) and how long it took."""
+
+    name: str
+    title: str
+    origin_usec: int
+    seconds: float
+    outcome: str
+    timeline: list[TimelineEntry]
+
+    def render(self) -> str:
+        return timeline.render(self.title, self.timeline, self.seconds)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "seconds": round(self.seconds, 1),
+                "outcome": self.outcome, "timeline": timeline.to_json(self.timeline)}
+
+
+def starting(unit: str, what: str) -> Step:
+    return Step(what, {"UNIT": unit, "MESSAGE_ID": UNIT_STARTING})
+
+
+def started(unit: str, what: str) -> Step:
+    return Step(what, {"UNIT": unit, "MESSAGE_ID": UNIT_STARTED})
+
+
+def event(name: str, what: str, show: tuple[str, ...] = (), **fields: str) -> Step:
+    return Step(what, {"HOSTMIND_EVENT": name, **fields}, show)
+
+
+# --- the loop's plumbing -----------------------------------------------------------------------
+def prepare(box: Container) -> None:
+    """Point the conscious layer at the scripted model and give it the demo key."""
+    box.write(CONFIG_DROPIN, CONFIG_TEXT)
+    box.run("systemctl", "reload", HEALTH)
+    wait_active(box, HEALTH)
+    box.write(CREDENTIAL, DEMO_KEY + "\n", mode=0o600)
+
+
+def start_model(box: Container, steps: list[dict[str, Any]]) -> None:
+    """(Re)start the fake Messages API inside the container, scripted with `steps`."""
+    box.run("systemctl", "stop", FAKE_UNIT, check=False)
+    box.run("systemctl", "reset-failed", FAKE_UNIT, check=False)
+    box.write(f"{DEMO_DIR}/messages_api.py", FAKE_SOURCE.read_text(encoding="utf-8"))
+    box.write(f"{DEMO_DIR}/script.json",
+              json.dumps({"api_key": DEMO_KEY, "steps": steps, "default": NOTHING}))
+    box.run("systemd-run", f"--unit={FAKE_UNIT}", "--collect", "/usr/bin/python3",
+            f"{DEMO_DIR}/messages_api.py", "--port", str(FAKE_PORT),
+            "--script", f"{DEMO_DIR}/script.json", "--record", f"{DEMO_DIR}/requests.jsonl")
+    box.wait_for("the scripted model to listen", lambda: box.run(
+        "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {FAKE_PORT}), 1)",
+        check=False).returncode == 0, timeout=20, interval=0.2)
+
+
+def respond_with(proposal: dict[str, Any], evidence: str) -> dict[str, Any]:
+    """Return a scripted model reply that proposes `proposal`."""
+    return {"reply": "tool_use", "name": "respond",
+            "input": {"decision": "propose", "summary": proposal["title"], "proposal": proposal,
+                      "usage_evidence": {"evidence": evidence}}}
+
+
+def settle(box: Container) -> None:
+    """Wait until no conscious cycle or apply run is running or queued."""
+    def idle() -> bool:
+        return all(box.show(unit, "ActiveState")["ActiveState"] in ("inactive", "failed")
+                   for unit in (CONSCIOUS, APPLY))
+    box.wait_for("the conscious and apply services to be idle", idle, timeout=120, interval=0.2)
+
+
+def wait_decided(box: Container, proposal_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Wait until the rails recorded a final outcome for `proposal_id`; return the record."""
+    found: dict[str, Any] = {}
+
+    def decided() -> bool:
+        result = box.run(HOSTMIND, "history", "--json", "-n", "50", check=False)
+        records = json.loads(result.stdout) if result.returncode == 0 and result.stdout else []
+        mine = [record for record in records if record.get("id") == proposal_id
+                and record.get("outcome") in ("committed", "rolled_back", "refused")]
+        if mine:
+            found.update(mine[0])
+        return bool(mine)
+
+    box.wait_for(f"the rails to decide on {proposal_id}", decided, timeout=timeout, interval=0.5)
+    return found
+
+
+def check_state(box: Container, name: str) -> str:
+    """Return the health check's state from the health service's state file ("" if unknown)."""
+    try:
+        checks = json.loads(box.path(f"{STATE}/health/checks.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    found = checks.get("checks", {}).get(name) if isinstance(checks.get("checks"), dict) else None
+    return str(found.get("state", "")) if isinstance(found, dict) else ""
+
+
+def _result(box: Container, name: str, title: str, origin: int, started_at: float, outcome: str,
+            steps: list[Step]) -> ScenarioResult:
+    entries = box.journal(since_usec=origin)
+    return ScenarioResult(name, title, origin, time.monotonic() - started_at, outcome,
+                          timeline.build(entries, steps, origin))
+
+
+# --- scenario 1: heal --------------------------------------------------------------------------
+APP_DIR = "/var/log/demo-app"
+APP_LOG = f"{APP_DIR}/app.log"
+WRITER_UNIT = "demo-app-writer.service"
+DISK_CHECK = "demo_app_disk"
+DISK_DROPIN = "/etc/hostmind/hostmind.d/60-demo-disk.yaml"
+RULE_PATH = "config/hostmind.d/50-demo-app-rotation.yaml"
+RULE_TEXT = f"""\
+# Proposed by the conscious layer: {APP_LOG} filled its disk.
+rotate:
+  rules:
+    demo-app:
+      paths: [{APP_LOG}]
+      size: 1M
+      keep: 2
+"""
+
+
+def heal(box: Container) -> ScenarioResult:
+    """A log fills a 16 MiB disk; the model proposes a rotation rule; rotation frees the disk."""
+    box.path(APP_DIR).mkdir(parents=True, exist_ok=True)
+    box.run("mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "demo-app", APP_DIR)
+    line = "2026-11-21T06:00:00Z app[42]: handled request /api/v1/items in 3 ms status=200\n"
+    box.write(f"{DEMO_DIR}/chunk", line * (1024 * 1024 // len(line)))
+    box.write(DISK_DROPIN, f"health:\n  checks:\n    {DISK_CHECK}:\n      kind: disk\n"
+                           f"      path: {APP_DIR}\n      max_percent: 50\n"
+                           "      interval: 1s\n      consecutive: 1\n")
+    # Restart, not reload: the unit's private mount namespace must see the new tmpfs.
+    box.run("systemctl", "restart", HEALTH)
+    wait_active(box, HEALTH)
+    proposal_id = f"demo-heal-{uuid.uuid4().hex[:6]}"
+    proposal: dict[str, Any] = {"id": proposal_id,
+                "title": f"rotate {APP_LOG} at 1M, keep 2",
+                "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no "
+                             "rotation rule",
+                "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
+                "restart": []}
+    start_model(box, [respond_with(proposal, "rotate")])
+    settle(box)  # cycles woken by the restart end before the scenario starts
+
+    origin, started_at = now_usec(), time.monotonic()
+    # The application: 12 MiB quickly (75% of the disk), then a line every 0.2 s.
+    box.run("systemd-run", f"--unit={WRITER_UNIT}", "--collect", "/bin/sh", "-c",
+            f"i=0; while :; do if [ $i -lt 12 ]; then cat {DEMO_DIR}/chunk >> {APP_LOG}; "
+            f"i=$((i+1)); else echo tick >> {APP_LOG}; fi; sleep 0.2; done")
+    record = wait_decided(box, proposal_id)
+    if record.get("outcome") == "committed":
+        # The rotate timer would get there within its interval; the demo does not wait for it.
+        box.run("systemctl", "start", ROTATE, timeout=120)
+        box.wait_for(f"{DISK_CHECK} to recover", lambda: check_state(box, DISK_CHECK) == "ok",
+                     timeout=30, interval=0.2)
+    box.run("systemctl", "stop", WRITER_UNIT, check=False)
+    settle(box)
+    steps = [
+        started(WRITER_UNIT, f"An application starts writing {APP_LOG} on a 16 MiB disk"),
+        event("check_failed", f"The health check {DISK_CHECK} finds the disk over 50 % full",
+              ("CHECK",), CHECK=DISK_CHECK),
+        starting(CONSCIOUS, "The check's event wakes hostmind-conscious (hostmind-conscious.path)"),
+        event("proposal_written", "The scripted model proposes a rotation rule; it is spooled",
+              ("PROPOSAL",), PROPOSAL=proposal_id),
+        starting(APPLY, "The spooled proposal starts the rails (hostmind-apply.path)"),
+        event("change_applied", "The rails stage, test and commit the new rule",
+              ("CHANGE", "RAIL", "FILES"), CHANGE_ID=proposal_id),
+        starting(ROTATE, "A rotation run starts (the demo starts it instead of waiting "
+                         "for its timer)"),
+        event("log_rotated", f"{APP_LOG} is rotated under the new rule", ("FILE",), FILE=APP_LOG),
+        event("check_recovered", f"The health check {DISK_CHECK} recovers", ("CHECK",),
+              CHECK=DISK_CHECK),
+    ]
+    return _result(box, "heal", "Scenario 1, heal: a log fills its disk", origin, started_at,
+                   str(record.get("outcome", "")), steps)
+
+
+# --- scenario 2: a bad idea --------------------------------------------------------------------
+SIGNAL_CHECK = "demo_signal"
+SIGNAL_FILE = "/run/hostmind-demo/signal"
+SIGNAL_DROPIN = "/etc/hostmind/hostmind.d/60-demo-signal.yaml"
+SIGNAL_CONFIG = f"""\
+health:
+  checks:
+    {SIGNAL_CHECK}:
+      kind: file_age
+      path: {SIGNAL_FILE}
+      max_age: 1h
+      interval: 1s
+      consecutive: 1
+      description: "demo: fails while {SIGNAL_FILE} is missing"
+"""
+HEALTH_SOURCE = "unconscious/health/service.py"
+ANCHOR = "def main(context: Context) -> int:\n"
+
+
+def healthy(box: Container) -> bool:
+    return box.show(HEALTH, "ActiveState", "SubState") == {"ActiveState": "active",
+                                                           "SubState": "running"}
+
+
+def bad_idea(box: Container) -> ScenarioResult:
+    """The model proposes a change that crashes the health service; the rails roll it back."""
+    box.write(SIGNAL_FILE, "present\n")
+    box.write(SIGNAL_DROPIN, SIGNAL_CONFIG)
+    box.run("systemctl", "reload", HEALTH)
+    box.wait_for(f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
+                 timeout=30, interval=0.2)
+    # Parses and imports (so it passes the ratchet) but exits as soon as the service starts.
+    proposal_id = f"demo-crash-{uuid.uuid4().hex[:6]}"
+    proposal: dict[str, Any] = {"id": proposal_id,
+                "title": "exit early in the health service",
+                "rationale": "demo: a bad idea the rails must roll back",
+                "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
+                           "new": ANCHOR + "    raise SystemExit(1)  # demo: a bad idea\n"}],
+                "restart": [HEALTH]}
+    start_model(box, [respond_with(proposal, "health")])
+    # The restarts so far count against hostmind-health's StartLimitBurst; rearm resets the
+    # counter, so the crash below is the only thing that can fail the service.
+    box.run(HOSTMIND, "rearm", timeout=60)
+    wait_active(box, HEALTH)
+    settle(box)
+
+    origin, started_at = now_usec(), time.monotonic()
+    box.remove(SIGNAL_FILE)  # the fault: the check fails and the model is asked
+    record = wait_decided(box, proposal_id)
+    box.wait_for("hostmind-health running on the old code", lambda: healthy(box), timeout=30)
+    settle(box)
+    # The fault itself was never the point: put the file back, the check recovers.
+    box.write(SIGNAL_FILE, "present\n")
+    box.wait_for(f"{SIGNAL_CHECK} to recover", lambda: check_state(box, SIGNAL_CHECK) == "ok",
+                 timeout=30, interval=0.2)
+    settle(box)
+    steps = [
+        event("check_failed", f"{SIGNAL_FILE} is removed: the check {SIGNAL_CHECK} fails",
+              ("CHECK",), CHECK=SIGNAL_CHECK),
+        starting(CONSCIOUS, "The check's event wakes hostmind-conscious"),
+        event("proposal_written", "The scripted model proposes a code change to the health "
+              "service; it is spooled", ("PROPOSAL",), PROPOSAL=proposal_id),
+        starting(APPLY, "The spooled proposal starts the rails"),
+        Step("The changed hostmind-health exits at start (status 1)",
+             {"UNIT": HEALTH, "MESSAGE_ID": UNIT_PROCESS_EXIT, "EXIT_STATUS": "1"}),
+        started(HEALTH, "The rails restore the old code; hostmind-health runs again"),
+        event("change_rolled_back", "The rails record the rollback, and the failure that "
+              "caused it", ("CHANGE", "RAIL", "REASON"), CHANGE_ID=proposal_id),
+        starting(CONSCIOUS, "The rollback is an event too: the next cycle is told about it"),
+        event("check_recovered", f"The demo puts {SIGNAL_FILE} back: the check recovers",
+              ("CHECK",), CHECK=SIGNAL_CHECK),
+    ]
+    return _result(box, "bad-idea", "Scenario 2, bad idea: a change that crashes a service",
+                   origin, started_at, str(record.get("outcome", "")), steps)
+
+
+SCENARIOS = {"heal": heal, "bad-idea": bad_idea}
