@@ -95,3 +95,25 @@ def test_sigterm_stops_cleanly(service: RunningHealth) -> None:
     service.ready()
     assert service.stop() == 0
     assert any("STOPPING=1" in message for message in service.messages)
+
+
+def test_a_hung_check_is_reported_as_timeout_and_the_others_keep_running(
+    context: Context, tmp_path: Path, write_dropin: WriteDropin, heartbeat: Path
+) -> None:
+    fifo = tmp_path / "stuck.pid"
+    os.mkfifo(fifo)  # open() blocks in the kernel until a writer appears: a check that hangs
+    write_dropin("50-checks.yaml", only_these_checks(
+        f"    stuck: {{kind: process, pidfile: {fifo}, timeout: 0.3s, interval: 0.2s, consecutive: 1}}\n"
+        f"    beat: {{kind: file_age, path: {heartbeat}, max_age: 1h, interval: 0.2s, consecutive: 1}}\n"))
+    service = RunningHealth(context, tmp_path)
+    try:
+        service.ready()
+        entry = service.entry("check_timeout", CHECK="stuck")
+        make_old(heartbeat)
+        service.entry("check_failed", CHECK="beat")  # still checked while `stuck` hangs
+        status = service.status_containing("1 failing")
+    finally:
+        service.stop()
+    assert (entry["VALUE"], entry["THRESHOLD"]) == ("timeout", "0.3s")
+    assert status.startswith(f"2 checks: 0 ok, 1 failing ({heartbeat} last changed 2h ago), 1 timed out (")
+    assert status.endswith("hung check(s) killed")
