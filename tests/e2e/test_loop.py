@@ -498,3 +498,55 @@ def test_no_brain_the_api_down_for_hours_defers_events_and_spends_nothing_then_r
     assert 1 <= len(bodies)
     assert all(event["summary"] in bodies[-1] for event in mine.values())
     assert spent_before["calls"] < budget(box)["calls"]
+
+
+# --- scenario 3: a cascade -------------------------------------------------------------------
+PAUSE_FILE = f"{STATE}/paused.json"
+
+
+def test_cascade_repeated_bad_proposals_pause_changes_the_unconscious_layer_works_on_until_rearm(
+        watched: Loop) -> None:
+    loop = watched
+    box = loop.box
+    source = live_health_source(box)
+    original = source.read_text()
+    bad = [crash_proposal(f"bad idea {number}") for number in (1, 2, 3)]
+    start_fake_api(box, [respond_with(proposal, "health") for proposal in bad])
+    box.remove(SIGNAL_FILE)  # one fault; each rollback wakes the next cycle, which tries again
+
+    outcomes = [loop.wait_decided(proposal["id"], timeout=150)["outcome"] for proposal in bad]
+    assert ["rolled_back"] * 3 == outcomes
+    box.wait_for("the breaker to pause self-modification", box.path(PAUSE_FILE).exists,
+                 timeout=60, interval=0.2)
+    paused_at = time.time()
+    reason = json.loads(box.path(PAUSE_FILE).read_text())["reason"]
+    print(f"\nloop e2e: paused: {reason}")
+    assert original == source.read_text()
+    box.wait_for("health running on the old code", lambda: healthy(box), timeout=30)
+    # The next wake sees the pause: no model call, its events wait in deferred/.
+    calls = len(loop.message_bodies())
+    settle_conscious(box)
+    box.run("systemctl", "start", CONSCIOUS, timeout=120)
+    last_cycle = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "conscious_cycle"][-1]
+    assert ("paused", calls) == (last_cycle.get("OUTCOME"), len(loop.message_bodies()))
+    assert spooled(box, "deferred"), "the paused cycle deferred no event"
+
+    # While paused, the unconscious layer keeps rotating, backing up and checking.
+    box.run("systemctl", "start", "hostmind-rotate.service", timeout=120)
+    box.run("systemctl", "start", "hostmind-backup.service", timeout=300)
+    box.write(SIGNAL_FILE, "back\n")
+    box.wait_for(f"{SIGNAL_CHECK} ok while paused", lambda: check_state(box, SIGNAL_CHECK) == "ok",
+                 timeout=30, interval=0.2)
+    assert evidence_time(box, "rotate") >= paused_at
+    assert evidence_time(box, "backup") >= paused_at
+    assert box.path(PAUSE_FILE).exists()
+    loop.show_status("paused by the breaker")
+
+    box.run(HOSTMIND, "rearm")
+    assert not box.path(PAUSE_FILE).exists()
+    settle_conscious(box)
+    box.run("systemctl", "start", CONSCIOUS, timeout=120)
+    resumed = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "conscious_cycle"][-1]
+    assert ("nothing", calls + 1) == (resumed.get("OUTCOME"), len(loop.message_bodies()))
+    assert {} == spooled(box, "deferred")
+    print(f"===== hostmind history -n 4 =====\n{loop.run(HOSTMIND, 'history', '-n', '4')}")
