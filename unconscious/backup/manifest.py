@@ -1,8 +1,9 @@
 """The manifest of a tar backup: what each member should be, written beside the archive.
 
-`NAME.manifest.json` holds the archive's own SHA-256 and size, per-source counts, and per
-member its type, size, mode, mtime and (for files) the SHA-256 of the bytes stored. It is
-computed while the archive is streamed, so every source file is read once.
+`NAME.manifest.jsonl` holds, on its first line, the archive's own SHA-256 and size, file and
+byte counts and per-source totals; then one line per member: its type, size, mode, mtime and
+(for files) the SHA-256 of the bytes stored. It is computed while the archive is streamed, so
+every source file is read once; listings read only the first line.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class SourceTotals:
 
 @dataclass
 class Manifest:
-    """Everything known about one tar backup."""
+    """Everything known about one tar backup. `files` and `bytes` count the regular files;
+    they are kept as fields so a header-only read (see `read_manifest`) has them too."""
 
     id: str
     created: float
@@ -69,19 +71,14 @@ class Manifest:
     compression: str
     archive_sha256: str = ""
     archive_bytes: int = 0
+    files: int = 0
+    bytes: int = 0
     members: list[Member] = field(default_factory=list)
     sources: dict[str, SourceTotals] = field(default_factory=dict)
     problems: list[dict[str, str]] = field(default_factory=list)
 
-    @property
-    def files(self) -> int:
-        return sum(1 for member in self.members if member.type == "file")
-
-    @property
-    def bytes(self) -> int:
-        return sum(member.size for member in self.members if member.type == "file")
-
-    def to_json(self) -> dict[str, Any]:
+    def header(self) -> dict[str, Any]:
+        """Everything but the members: the first line of the manifest file."""
         return {
             "format": FORMAT, "id": self.id, "engine": "tar", "created": self.created,
             "archive": self.archive, "compression": self.compression,
@@ -89,34 +86,57 @@ class Manifest:
             "files": self.files, "bytes": self.bytes,
             "sources": {name: totals.to_json() for name, totals in self.sources.items()},
             "problems": self.problems,
-            "members": [member.to_json() for member in self.members],
         }
 
+    def to_text(self) -> str:
+        """The manifest file: the header, then one member per line (JSON lines), so a listing
+        reads one line instead of parsing 15,000 members."""
+        lines = [json.dumps(self.header(), separators=(",", ":"))]
+        lines.extend(json.dumps(member.to_json(), separators=(",", ":")) for member in self.members)
+        return "\n".join(lines) + "\n"
+
     @classmethod
-    def from_json(cls, value: Any, origin: str) -> Manifest:
-        """Build a Manifest from parsed JSON. Raise ManifestError naming `origin`."""
+    def from_header(cls, value: Any, origin: str) -> Manifest:
+        """Build a Manifest (without members) from its parsed header. Raise ManifestError."""
         try:
             if value.get("format") != FORMAT:
                 raise ManifestError(f"{origin}: unknown manifest format {value.get('format')!r}")
             return cls(
                 id=str(value["id"]), created=float(value["created"]), archive=str(value["archive"]),
                 compression=str(value["compression"]), archive_sha256=str(value["archive_sha256"]),
-                archive_bytes=int(value["archive_bytes"]),
-                members=[Member.from_json(member) for member in value["members"]],
+                archive_bytes=int(value["archive_bytes"]), files=int(value["files"]),
+                bytes=int(value["bytes"]),
                 sources={name: SourceTotals(str(totals["path"]), int(totals["files"]), int(totals["bytes"]))
                          for name, totals in value.get("sources", {}).items()},
                 problems=list(value.get("problems", [])),
             )
+        except ManifestError:
+            raise
         except (AttributeError, KeyError, TypeError, ValueError) as error:
-            if isinstance(error, ManifestError):
-                raise
-            raise ManifestError(f"{origin}: not a valid manifest ({error!r})") from error
+            raise ManifestError(f"{origin}: not a valid manifest header ({error!r})") from error
 
 
-def read_manifest(path: Path) -> Manifest:
-    """Read and parse the manifest at `path`. Raise ManifestError (unreadable or invalid)."""
+def read_manifest(path: Path, header_only: bool = False) -> Manifest:
+    """Read the manifest at `path` (only its first line if `header_only`).
+
+    Raise ManifestError when it is unreadable, invalid, or its member count disagrees with
+    the header (a truncated manifest).
+    """
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as handle:
+            manifest = Manifest.from_header(json.loads(handle.readline()), str(path))
+            if header_only:
+                return manifest
+            for number, line in enumerate(handle, start=2):
+                try:
+                    manifest.members.append(Member.from_json(json.loads(line)))
+                except (KeyError, TypeError, ValueError) as error:
+                    raise ManifestError(f"{path}:{number}: not a valid member ({error!r})") from error
     except (OSError, ValueError) as error:
+        if isinstance(error, ManifestError):
+            raise
         raise ManifestError(f"{path}: cannot read manifest: {error}") from error
-    return Manifest.from_json(value, str(path))
+    counted = sum(1 for member in manifest.members if member.type == "file")
+    if counted != manifest.files:
+        raise ManifestError(f"{path}: {counted} file members, the header says {manifest.files}")
+    return manifest

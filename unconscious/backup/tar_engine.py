@@ -1,7 +1,7 @@
 """The built-in engine: compressed tar archives plus manifests in a local directory.
 
 Layout of the destination: `hostmind-20261121T023000Z.tar.zst` and its
-`hostmind-20261121T023000Z.manifest.json`. A backup is written as `<archive>.partial`,
+`hostmind-20261121T023000Z.manifest.jsonl`. A backup is written as `<archive>.partial`,
 fsynced, its bytes re-read and compared with the hash computed while writing, then its
 manifest is written and only then the archive renamed into place: a `.partial` (or a
 manifest without its archive) is never listed as a backup, and `cleanup()` removes it.
@@ -9,7 +9,6 @@ manifest without its archive) is never listed as a backup, and `cleanup()` remov
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -26,7 +25,7 @@ from unconscious.backup.tar_write import write_archive
 from unconscious.backup.walk import Problems, walk
 
 PREFIX = "hostmind-"
-MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_SUFFIX = ".manifest.jsonl"
 PARTIAL_SUFFIX = ".partial"
 EXTENSIONS = {"zstd": ".tar.zst", "gzip": ".tar.gz"}
 
@@ -73,9 +72,7 @@ class TarEngine:
             if landed != manifest.archive_sha256:
                 raise BackupError(f"{partial}: archive read back as sha256 {landed}, "
                                   f"written as {manifest.archive_sha256}")
-            # Compact JSON: the indenting encoder is pure Python and slow for 15,000 members.
-            text = json.dumps(manifest.to_json(), separators=(",", ":"))
-            atomic_write(self.manifest_path(backup_id), text.encode("utf-8"), mode=0o600)
+            atomic_write(self.manifest_path(backup_id), manifest.to_text().encode("utf-8"), mode=0o600)
             os.replace(partial, final)
             _fsync_directory(self.destination)
         except OSError as error:
@@ -108,8 +105,8 @@ class TarEngine:
         for path in sorted(self.destination.glob(f"{PREFIX}*{MANIFEST_SUFFIX}")):
             backup_id = path.name.removesuffix(MANIFEST_SUFFIX)
             try:
-                manifest = self.manifest(backup_id)
-            except BackupError:
+                manifest = self._manifests.get(backup_id) or read_manifest(path, header_only=True)
+            except ManifestError:
                 continue
             if (self.destination / manifest.archive).is_file():
                 found.append(self._snapshot(manifest))

@@ -205,6 +205,8 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
             if member.type == "file":
                 totals.files += 1
                 totals.bytes += member.size
+                manifest.files += 1
+                manifest.bytes += member.size
         archive.close()
 
     def produce() -> None:

@@ -179,12 +179,12 @@ def test_leftovers_of_an_interrupted_run_are_never_listed_and_are_cleaned(tmp_pa
     snapshot = engine.backup(Problems())
     destination = tmp_path / "dest"
     (destination / "hostmind-20260101T000000Z.tar.zst.partial").write_bytes(b"half")
-    (destination / "hostmind-20260102T000000Z.manifest.json").write_text("{}")
+    (destination / "hostmind-20260102T000000Z.manifest.jsonl").write_text("{}")
 
     assert [snapshot.id] == [item.id for item in engine.snapshots()]
-    assert ["hostmind-20260101T000000Z.tar.zst.partial", "hostmind-20260102T000000Z.manifest.json"] == \
+    assert ["hostmind-20260101T000000Z.tar.zst.partial", "hostmind-20260102T000000Z.manifest.jsonl"] == \
         engine.cleanup()
-    assert sorted([f"{snapshot.id}.manifest.json", Path(snapshot.location).name]) == \
+    assert sorted([f"{snapshot.id}.manifest.jsonl", Path(snapshot.location).name]) == \
         sorted(path.name for path in destination.iterdir())
 
 

@@ -1,0 +1,50 @@
+"""The manifest file: a header line, then one member per line; truncation is detected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unconscious.backup.manifest import Manifest, ManifestError, Member, SourceTotals, read_manifest
+
+
+def manifest() -> Manifest:
+    members = [Member("data", "dir", 0, 0o755, 1), Member("data/a", "file", 3, 0o644, 2, sha256="ab" * 32),
+               Member("data/l", "symlink", 0, 0o777, 3, target="a")]
+    return Manifest(id="hostmind-1", created=5.0, archive="hostmind-1.tar.zst", compression="zstd",
+                    archive_sha256="cd" * 32, archive_bytes=99, files=1, bytes=3, members=members,
+                    sources={"data": SourceTotals("/srv/data", 1, 3)})
+
+
+def test_a_manifest_reads_back_equal(tmp_path: Path) -> None:
+    path = tmp_path / "m.manifest.jsonl"
+    path.write_text(manifest().to_text())
+
+    assert manifest() == read_manifest(path)
+
+
+def test_a_header_only_read_has_the_counts_but_no_members(tmp_path: Path) -> None:
+    path = tmp_path / "m.manifest.jsonl"
+    path.write_text(manifest().to_text())
+
+    header = read_manifest(path, header_only=True)
+
+    assert (1, 3, [], {"data": SourceTotals("/srv/data", 1, 3)}) == (
+        header.files, header.bytes, header.members, header.sources)
+
+
+def test_a_truncated_manifest_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.manifest.jsonl"
+    path.write_text("".join(manifest().to_text().splitlines(keepends=True)[:2]))  # lost the last lines
+
+    with pytest.raises(ManifestError, match="0 file members, the header says 1"):
+        read_manifest(path)
+
+
+def test_a_broken_member_line_is_named_by_line_number(tmp_path: Path) -> None:
+    path = tmp_path / "m.manifest.jsonl"
+    path.write_text(manifest().to_text().replace('"name":"data/a"', '"nom":"data/a"'))
+
+    with pytest.raises(ManifestError, match=r"m\.manifest\.jsonl:3: not a valid member"):
+        read_manifest(path)
