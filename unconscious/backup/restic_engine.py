@@ -60,6 +60,7 @@ class ResticEngine:
         self.paths = paths
         self.restic = Restic(settings.restic, paths)
         self._files: dict[str, dict[str, tuple[int, int]]] = {}
+        self.unreadable: list[str] = []  # restic reports damage through `check`, not the listing
 
     def backup(self, problems: Problems) -> Snapshot:
         """Run `restic backup`; return the new snapshot. Raise BackupError with restic's message.

@@ -61,6 +61,7 @@ class Engine(Protocol):
     """What the run, the CLI and the status screen need from an engine."""
 
     name: str
+    unreadable: list[str]  # backups found but not readable (e.g. a damaged manifest), by the last listing
 
     def backup(self, problems: Problems) -> Snapshot: ...
     def snapshots(self) -> list[Snapshot]: ...

@@ -31,7 +31,11 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     verified = read_evidence(context.paths, "backup_verified")
     restore = read_evidence(context.paths, "backup_restore_test")
     try:
-        snapshots = annotate(context.paths, make_engine(settings, context.paths).snapshots())
+        engine = make_engine(settings, context.paths)
+        snapshots = annotate(context.paths, engine.snapshots())
+        for unreadable in engine.unreadable:
+            result.lines.append(f"UNREADABLE     {unreadable}")
+            result.problem = True
     except (BackupError, OSError) as error:
         snapshots = []
         result.lines.append(f"cannot list backups: {error}")

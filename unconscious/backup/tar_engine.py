@@ -39,6 +39,7 @@ class TarEngine:
         self.settings = settings
         self.destination = settings.destination
         self._manifests: dict[str, Manifest] = {}
+        self.unreadable: list[str] = []
 
     # --- writing -------------------------------------------------------------------------
     def new_id(self, now: float) -> str:
@@ -99,6 +100,7 @@ class TarEngine:
 
     def snapshots(self) -> list[Snapshot]:
         """Return the complete backups (archive and manifest both present), oldest first."""
+        self.unreadable = []
         if not self.destination.is_dir():
             return []
         found: list[Snapshot] = []
@@ -106,7 +108,9 @@ class TarEngine:
             backup_id = path.name.removesuffix(MANIFEST_SUFFIX)
             try:
                 manifest = self._manifests.get(backup_id) or read_manifest(path, header_only=True)
-            except ManifestError:
+            except ManifestError as error:
+                # Listed as unreadable (status shows it), never silently dropped.
+                self.unreadable.append(str(error))
                 continue
             if (self.destination / manifest.archive).is_file():
                 found.append(self._snapshot(manifest))

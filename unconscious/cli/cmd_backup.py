@@ -114,16 +114,18 @@ def _state(snapshot: Snapshot) -> str:
 def list_command(args: argparse.Namespace, context: Context) -> int:
     def action(runner: BackupRun) -> int:
         snapshots = annotate(runner.paths, runner.engine.snapshots())
+        for unreadable in runner.engine.unreadable:
+            error(f"unreadable backup: {unreadable}")
         if args.json:
             print_json([snapshot.to_json() for snapshot in snapshots])
-            return exitcodes.OK
+            return exitcodes.FAILURE if runner.engine.unreadable else exitcodes.OK
         now = time.time()
         for snapshot in snapshots:
             print(f"{snapshot.id}  {format_age(now - snapshot.time):>5} ago  {snapshot.files:>8} files  "
                   f"{snapshot.bytes:>14} bytes  {_state(snapshot)}")
         if not snapshots:
             print(f"no backups ({runner.engine.name} engine)")
-        return exitcodes.OK
+        return exitcodes.FAILURE if runner.engine.unreadable else exitcodes.OK
     return _guard(args, context, action)
 
 

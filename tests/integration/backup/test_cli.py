@@ -134,3 +134,16 @@ backup:
     code, report = run_json(capsys, "run")
 
     assert (0, 41, []) == (code, report["snapshot"]["sources"]["data"]["files"], report["problems"])
+
+
+def test_a_backup_with_a_damaged_manifest_is_listed_as_unreadable(
+        configured: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    backup_id = run_json(capsys, "run")[1]["snapshot"]["id"]
+    (configured / f"{backup_id}.manifest.jsonl").write_text("not json\n")
+
+    code = main(["backup", "list", "--json"])
+
+    printed = capsys.readouterr()
+    assert (1, []) == (code, json.loads(printed.out))
+    assert f"hostmind: unreadable backup: {configured / backup_id}.manifest.jsonl: cannot read manifest" in \
+        printed.err
