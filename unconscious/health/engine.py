@@ -45,6 +45,8 @@ class CheckState:
     runs: int = 0
     timeouts: int = 0
     lateness: float = 0.0
+    #: Id of the run in the worker pool (see Engine._start).
+    job: str = ""
     #: Wall time the current failure of a dependant began (see Engine._hold_for_dependencies).
     failing_since: float | None = None
 
@@ -95,6 +97,7 @@ class Engine:
         self.wall = wall
         self.states: dict[str, CheckState] = {}
         self._order: list[str] = []
+        self._jobs = 0
         self.configure(specs)
 
     def configure(self, specs: dict[str, CheckSpec]) -> list[str]:
@@ -163,8 +166,13 @@ class Engine:
                     finished=self.wall(),
                 ),
             )
-        if not self.pool.submit(spec.name, spec.kind, spec.params, spec.timeout):
+        # A job id per run: after a reload replaced a running check, the old run's late result
+        # must not be taken for the new one's.
+        self._jobs += 1
+        job = f"{spec.name}#{self._jobs}"
+        if not self.pool.submit(job, spec.kind, spec.params, spec.timeout):
             return []  # every worker busy: stays due, starts when one is free
+        state.job = job
         state.running_since = now
         self._schedule(state, now)
         return []
@@ -175,14 +183,14 @@ class Engine:
         state.next_due = max(state.next_due + state.spec.interval, now + state.spec.interval / 2)
 
     def _finish(self, finished: Finished) -> list[Transition]:
-        state = self.states.get(finished.name)
-        if state is None or state.running_since is None:
+        state = self.states.get(finished.name.rpartition("#")[0])
+        if state is None or state.running_since is None or state.job != finished.name:
             return []  # removed or replaced by a reload while it ran
         state.running_since = None
         if finished.timed_out:
             state.timeouts += 1
             result = Result(
-                finished.name,
+                state.spec.name,
                 TIMEOUT,
                 f"no result within {state.spec.timeout:g} s, worker killed",
                 value="timeout",
@@ -191,7 +199,7 @@ class Engine:
                 finished=self.wall(),
             )
         else:
-            result = Result.from_outcome(finished.name, finished.outcome, finished.duration, self.wall())
+            result = Result.from_outcome(state.spec.name, finished.outcome, finished.duration, self.wall())
         if result.state in (FAILING, TIMEOUT) and state.spec.depends_on:
             blocking = self._failed_dependency(state.spec)
             if blocking is not None:

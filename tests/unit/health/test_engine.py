@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,20 @@ def test_a_dependants_failure_counts_only_after_its_dependency_was_rechecked(
     # db's first result predates app's failure, so db was re-checked at once despite its 1h interval
     assert ([(change.spec.name, change.event) for change in changes], engine.states["db"].runs) == (
         [("app", "check_failed")], 2)
+
+
+def test_a_run_replaced_by_a_reload_does_not_report_into_the_new_check(pool: WorkerPool, tmp_path: Path) -> None:
+    fifo = tmp_path / "app.pid"
+    os.mkfifo(fifo)
+    old = CheckSpec(name="stuck", kind="process", interval=0.0, timeout=0.2, consecutive=1,
+                    params={"pidfile": str(fifo)})
+    engine = Engine({"stuck": old}, pool)
+    engine.step(max_wait=0.0)  # the old run starts and hangs
+    engine.configure({"stuck": replace(old, timeout=30.0)})
+    changes: list[Transition] = []
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        changes.extend(engine.step(max_wait=0.2))  # the old run is killed at 0.2 s + grace
+    state = engine.states["stuck"]
+    assert (changes, state.timeouts, state.state, state.running_since is not None, pool.stats.hung) == (
+        [], 0, "pending", True, 1)
