@@ -186,6 +186,26 @@ rotate:
 """
 
 
+def heal_steps(proposal_id: str) -> list[Step]:
+    """Return what scenario 1 expects to see in the journal, in order."""
+    return [
+        started(WRITER_UNIT, f"An application starts writing {APP_LOG} on a 16 MiB disk"),
+        event("check_failed", f"The health check {DISK_CHECK} finds the disk over 50 % full",
+              ("CHECK",), CHECK=DISK_CHECK),
+        starting(CONSCIOUS, "The check's event wakes hostmind-conscious (hostmind-conscious.path)"),
+        event("proposal_written", "The scripted model proposes a rotation rule; it is spooled",
+              ("PROPOSAL",), PROPOSAL=proposal_id),
+        starting(APPLY, "The spooled proposal starts the rails (hostmind-apply.path)"),
+        event("change_applied", "The rails stage, test and commit the new rule",
+              ("CHANGE", "RAIL", "FILES"), CHANGE_ID=proposal_id),
+        starting(ROTATE, "A rotation run starts (the demo starts it instead of waiting "
+                         "for its timer)"),
+        event("log_rotated", f"{APP_LOG} is rotated under the new rule", ("FILE",), FILE=APP_LOG),
+        event("check_recovered", f"The health check {DISK_CHECK} recovers", ("CHECK",),
+              CHECK=DISK_CHECK),
+    ]
+
+
 def heal(box: Container) -> ScenarioResult:
     """A log fills a 16 MiB disk; the model proposes a rotation rule; rotation frees the disk."""
     box.path(APP_DIR).mkdir(parents=True, exist_ok=True)
@@ -221,22 +241,7 @@ def heal(box: Container) -> ScenarioResult:
                      timeout=30, interval=0.2)
     box.run("systemctl", "stop", WRITER_UNIT, check=False)
     settle(box)
-    steps = [
-        started(WRITER_UNIT, f"An application starts writing {APP_LOG} on a 16 MiB disk"),
-        event("check_failed", f"The health check {DISK_CHECK} finds the disk over 50 % full",
-              ("CHECK",), CHECK=DISK_CHECK),
-        starting(CONSCIOUS, "The check's event wakes hostmind-conscious (hostmind-conscious.path)"),
-        event("proposal_written", "The scripted model proposes a rotation rule; it is spooled",
-              ("PROPOSAL",), PROPOSAL=proposal_id),
-        starting(APPLY, "The spooled proposal starts the rails (hostmind-apply.path)"),
-        event("change_applied", "The rails stage, test and commit the new rule",
-              ("CHANGE", "RAIL", "FILES"), CHANGE_ID=proposal_id),
-        starting(ROTATE, "A rotation run starts (the demo starts it instead of waiting "
-                         "for its timer)"),
-        event("log_rotated", f"{APP_LOG} is rotated under the new rule", ("FILE",), FILE=APP_LOG),
-        event("check_recovered", f"The health check {DISK_CHECK} recovers", ("CHECK",),
-              CHECK=DISK_CHECK),
-    ]
+    steps = heal_steps(proposal_id)
     return _result(box, "heal", "Scenario 1, heal: a log fills its disk", origin, started_at,
                    str(record.get("outcome", "")), steps)
 
@@ -263,6 +268,27 @@ ANCHOR = "def main(context: Context) -> int:\n"
 def healthy(box: Container) -> bool:
     return box.show(HEALTH, "ActiveState", "SubState") == {"ActiveState": "active",
                                                            "SubState": "running"}
+
+
+def bad_idea_steps(proposal_id: str) -> list[Step]:
+    """Return what scenario 2 expects to see in the journal, in order."""
+    return [
+        event("check_failed", f"{SIGNAL_FILE} is removed: the check {SIGNAL_CHECK} fails",
+              ("CHECK",), CHECK=SIGNAL_CHECK),
+        starting(CONSCIOUS, "The check's event wakes hostmind-conscious"),
+        event("proposal_written", "The scripted model proposes a code change to the health "
+              "service; it is spooled", ("PROPOSAL",), PROPOSAL=proposal_id),
+        starting(APPLY, "The spooled proposal starts the rails"),
+        Step("The changed hostmind-health exits at start (status 1)",
+             {"UNIT": HEALTH, "MESSAGE_ID": UNIT_PROCESS_EXIT, "EXIT_STATUS": "1"}),
+        started(HEALTH, "The rails restore the old code; hostmind-health runs again"),
+        event("change_rolled_back", "The rails record the rollback, and the failure that "
+              "caused it", ("CHANGE", "RAIL", "REASON"), CHANGE_ID=proposal_id),
+        event("conscious_cycle", "The rollback is an event too: the next cycle takes it and "
+              "proposes nothing more", ("OUTCOME", "EVENTS"), OUTCOME="nothing"),
+        event("check_recovered", f"The demo puts {SIGNAL_FILE} back: the check recovers",
+              ("CHECK",), CHECK=SIGNAL_CHECK),
+    ]
 
 
 def bad_idea(box: Container) -> ScenarioResult:
@@ -297,22 +323,7 @@ def bad_idea(box: Container) -> ScenarioResult:
     box.wait_for(f"{SIGNAL_CHECK} to recover", lambda: check_state(box, SIGNAL_CHECK) == "ok",
                  timeout=30, interval=0.2)
     settle(box)
-    steps = [
-        event("check_failed", f"{SIGNAL_FILE} is removed: the check {SIGNAL_CHECK} fails",
-              ("CHECK",), CHECK=SIGNAL_CHECK),
-        starting(CONSCIOUS, "The check's event wakes hostmind-conscious"),
-        event("proposal_written", "The scripted model proposes a code change to the health "
-              "service; it is spooled", ("PROPOSAL",), PROPOSAL=proposal_id),
-        starting(APPLY, "The spooled proposal starts the rails"),
-        Step("The changed hostmind-health exits at start (status 1)",
-             {"UNIT": HEALTH, "MESSAGE_ID": UNIT_PROCESS_EXIT, "EXIT_STATUS": "1"}),
-        started(HEALTH, "The rails restore the old code; hostmind-health runs again"),
-        event("change_rolled_back", "The rails record the rollback, and the failure that "
-              "caused it", ("CHANGE", "RAIL", "REASON"), CHANGE_ID=proposal_id),
-        starting(CONSCIOUS, "The rollback is an event too: the next cycle is told about it"),
-        event("check_recovered", f"The demo puts {SIGNAL_FILE} back: the check recovers",
-              ("CHECK",), CHECK=SIGNAL_CHECK),
-    ]
+    steps = bad_idea_steps(proposal_id)
     return _result(box, "bad-idea", "Scenario 2, bad idea: a change that crashes a service",
                    origin, started_at, str(record.get("outcome", "")), steps)
 

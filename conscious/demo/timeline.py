@@ -21,8 +21,9 @@ NOISE_FIELDS = frozenset({
     "INVOCATION_ID", "USER_INVOCATION_ID", "TID", "ERRNO", "JOB_ID", "JOB_TYPE", "UNIT_RESULT",
     "PYTHON_VERSION", "LOGGER", "SERVICE", "MSG",
 })
-#: Longest value of a key field shown in the text timeline (JSON keeps it whole).
+#: Longest key field value and message shown in the text timeline (JSON keeps them whole).
 FIELD_WIDTH = 60
+MESSAGE_WIDTH = 110
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,14 @@ class TimelineEntry:
     found: bool
     offset: float = 0.0
     unit: str = ""
+    source: str = ""
     event: str = ""
     message: str = ""
     fields: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"what": self.what, "found": self.found, "offset": round(self.offset, 3),
-                "unit": self.unit, "event": self.event, "message": self.message,
+                "unit": self.unit, "source": self.source, "event": self.event, "message": self.message,
                 "fields": dict(self.fields)}
 
 
@@ -108,7 +110,8 @@ def build(entries: Sequence[Mapping[str, object]], steps: Iterable[Step],
                 stamp = int(_text(entry.get("__REALTIME_TIMESTAMP", origin_usec)))
                 timeline.append(TimelineEntry(
                     what=step.what, found=True, offset=(stamp - origin_usec) / 1e6,
-                    unit=unit_of(entry), event=_text(entry.get("HOSTMIND_EVENT", "")),
+                    unit=unit_of(entry), source=_text(entry.get("SYSLOG_IDENTIFIER", "")),
+                    event=_text(entry.get("HOSTMIND_EVENT", "")),
                     message=_text(entry.get("MESSAGE", "")),
                     fields=key_fields(entry, step.show)))
                 position = index + 1
@@ -118,8 +121,8 @@ def build(entries: Sequence[Mapping[str, object]], steps: Iterable[Step],
     return timeline
 
 
-def _shorten(value: str) -> str:
-    return value if len(value) <= FIELD_WIDTH else value[:FIELD_WIDTH - 1] + "…"
+def _shorten(value: str, width: int = FIELD_WIDTH) -> str:
+    return value if len(value) <= width else value[:width - 1] + "…"
 
 
 def render(title: str, timeline: Sequence[TimelineEntry], seconds: float) -> str:
@@ -132,13 +135,14 @@ def render(title: str, timeline: Sequence[TimelineEntry], seconds: float) -> str
             lines.append("          NOT FOUND in the journal")
             continue
         lines.append(f"  {entry.offset:+6.1f}s {entry.what}")
-        proof = f"{entry.unit}"
+        # PID 1 writing about a unit (started, exited) is systemd's word, not the unit's.
+        proof = entry.unit + (" (systemd)" if entry.source == "systemd" else "")
         if entry.event:
             proof += f"  HOSTMIND_EVENT={entry.event}"
         proof += "".join(f" {key}={_shorten(value)}" for key, value in list(entry.fields.items())[:4])
         lines.append(f"          journal: {proof}")
         if entry.message:
-            lines.append(f"          \"{_shorten(entry.message)}\"")
+            lines.append(f"          \"{_shorten(entry.message, MESSAGE_WIDTH)}\"")
     return "\n".join(lines)
 
 

@@ -1,0 +1,59 @@
+"""`hostmind demo` refuses clearly where it cannot run, before it boots anything."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conscious.demo.cli import source_problem
+from conscious.demo.nspawn import REPO
+
+HOSTMIND = Path(sys.executable).with_name("hostmind")
+
+
+def run_demo(*argv: str, env: dict[str, str] | None = None,
+             prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*prefix, str(HOSTMIND), "demo", *argv], capture_output=True, text=True,
+                          timeout=60, check=False, env={**os.environ, **(env or {})})
+
+
+def test_the_source_checkout_this_runs_from_is_usable() -> None:
+    assert source_problem(REPO) is None
+
+
+def test_a_tree_without_the_setup_script_and_the_fake_model_is_not_a_source_checkout(
+        tmp_path: Path) -> None:
+    (tmp_path / "setup.cfg").write_text("[metadata]\nname = hostmind\n")
+    problem = source_problem(tmp_path) or ""
+    assert (f"hostmind demo needs a source checkout, but hostmind is installed from {tmp_path}, "
+            "which is not one (no .ci/setup-e2e.sh, tests/fakes/messages_api.py).") == (
+        problem.split(" Install from")[0])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
+def test_without_root_it_says_so_and_exits_3() -> None:
+    result = run_demo(prefix=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    assert (3, "hostmind: hostmind demo needs root: it boots a container with systemd-nspawn "
+               "(run it with sudo)\n") == (result.returncode, result.stderr)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the source check comes after the root check")
+def test_installed_from_something_that_is_not_a_checkout_it_says_exactly_that_and_exits_3(
+        tmp_path: Path) -> None:
+    result = run_demo(env={"HOSTMIND_SOURCE_TREE": str(tmp_path)})
+    assert 3 == result.returncode
+    assert (f"hostmind: hostmind demo needs a source checkout, but hostmind is installed from "
+            f"{tmp_path}, which is not one") in result.stderr
+    assert "" == result.stdout
+
+
+def test_an_unknown_scenario_is_a_usage_error() -> None:
+    result = run_demo("--scenario", "everything")
+    assert 2 == result.returncode
+    assert "invalid choice: 'everything'" in result.stderr
