@@ -224,12 +224,12 @@ def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
         full_disk_app: Loop) -> None:
     loop = full_disk_app
     box = loop.box
-    proposal = {"id": f"e2e-heal-{uuid.uuid4().hex[:6]}",
-                "title": f"rotate {APP_LOG} at 1M, keep 2",
-                "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no "
-                             "rotation rule",
-                "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
-                "restart": []}
+    proposal: dict[str, Any] = {
+        "id": f"e2e-heal-{uuid.uuid4().hex[:6]}",
+        "title": f"rotate {APP_LOG} at 1M, keep 2",
+        "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no rotation rule",
+        "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
+        "restart": []}
     start_fake_api(box, [respond_with(proposal, "rotate")])
     # The application: 12 MiB quickly (75% of the disk), then a line a second.
     box.run("systemd-run", f"--unit={WRITER_UNIT}", "--collect", "/bin/sh", "-c",
