@@ -41,8 +41,7 @@ class HealthService:
         """Take a validated config: rebuild the specs, keep the state of unchanged checks."""
         specs = build_specs(config, self.context.paths, self.since)
         section = config.section("health")
-        self.pool.size = int(section.get("workers", 2))
-        self.pool.max_hung = int(section.get("max_hung", 4))
+        self.pool.resize(int(section.get("workers", 2)), int(section.get("max_hung", 4)))
         reset = self.engine.configure(specs)
         self.alerts.configure(config)
         self.log.info(

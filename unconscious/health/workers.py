@@ -171,6 +171,14 @@ class WorkerPool:
         worker.job = _Job(name, now, now + timeout + self.grace)
         return True
 
+    def resize(self, size: int, max_hung: int) -> None:
+        """Take new limits (a reload): idle workers beyond `size` stop now, busy ones after their job."""
+        self.size, self.max_hung = size, max_hung
+        for worker in [worker for worker in self._workers if worker.job is None][
+            : max(0, len(self._workers) - size)
+        ]:
+            self._discard(worker)
+
     def next_deadline(self) -> float | None:
         deadlines = [worker.job.deadline for worker in self._workers if worker.job is not None]
         return min(deadlines) if deadlines else None
@@ -220,6 +228,8 @@ class WorkerPool:
                 self.clock() - job.started,
             )
         worker.job = None
+        if len(self._workers) > self.size:
+            self._discard(worker)  # the pool was made smaller while this one was busy
         return Finished(str(name), outcome, float(duration))
 
     def _abandon(self, worker: _Worker) -> None:

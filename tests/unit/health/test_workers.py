@@ -136,3 +136,16 @@ def test_new_workers_do_not_re_run_the_main_script(tmp_path: Path) -> None:
         "print([item.outcome.ok for item in done])\n")
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert (result.stdout.strip(), marker.read_text()) == ("[True, True]", "imported\n"), result.stderr
+
+
+def test_a_smaller_pool_after_a_reload_stops_the_extra_idle_workers(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    pool = WorkerPool(size=3)
+    try:
+        for name in ("a", "b", "c"):
+            pool.submit(name, "file_age", {"path": str(tmp_path / "f"), "max_age": "1h"}, 5)
+        collect_until(pool, 3)
+        pool.resize(1, 4)
+        assert (len(pool.process_ids()), pool.size) == (1, 1)
+    finally:
+        pool.close()
