@@ -60,6 +60,8 @@ def template_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One repository made by `restic init` (slow: it calibrates its key derivation); tests
     copy it. Its password is RESTIC_PASSWORD."""
     if shutil.which("restic") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI installs restic (.ci/install-system-deps.sh); it must not be missing")
         pytest.skip("restic is not installed")
     base = tmp_path_factory.mktemp("restic-template")
     (base / "restic-password").write_text(RESTIC_PASSWORD)
