@@ -25,7 +25,7 @@ from unconscious.health.model import (
     Outcome,
     Result,
 )
-from unconscious.health.workers import Finished, WorkerPool
+from unconscious.health.workers import Finished, WorkerPool, WorkerStartError
 
 EVENT_NAMES = {FAILING: "check_failed", TIMEOUT: "check_timeout", OK: "check_recovered"}
 
@@ -170,7 +170,13 @@ class Engine:
         # must not be taken for the new one's.
         self._jobs += 1
         job = f"{spec.name}#{self._jobs}"
-        if not self.pool.submit(job, spec.kind, spec.params, spec.timeout):
+        try:
+            submitted = self.pool.submit(job, spec.kind, spec.params, spec.timeout)
+        except WorkerStartError as problem:
+            self._schedule(state, now)
+            return self._apply(state, Result(spec.name, TIMEOUT, f"not run: {problem}", value="no worker",
+                                             finished=self.wall()))
+        if not submitted:
             return []  # every worker busy: stays due, starts when one is free
         state.job = job
         state.running_since = now

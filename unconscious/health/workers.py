@@ -31,6 +31,10 @@ _PR_SET_PDEATHSIG = 1
 DEFAULT_GRACE = 1.0
 
 
+class WorkerStartError(OSError):
+    """No check worker could be started; the message says why."""
+
+
 @dataclass(frozen=True)
 class Finished:
     """A job that ended: with an outcome, or abandoned (`timed_out`) or lost (worker died)."""
@@ -153,13 +157,22 @@ class WorkerPool:
         return [worker.job.name for worker in self._workers if worker.job is not None]
 
     def submit(self, name: str, kind: str, params: dict[str, Any], timeout: float) -> bool:
-        """Start `name` on an idle worker; return False when none is free (try again later)."""
+        """Start `name` on an idle worker; return False when none is free (try again later).
+
+        Raise WorkerStartError when no worker runs and a new one cannot be started (fork
+        limits, memory): the caller reports the check as not run instead of waiting forever.
+        """
         worker = next((worker for worker in self._workers if worker.job is None), None)
         if worker is None:
             self._reap()
             if len(self._workers) >= self.size or len(self._dying) >= self.max_hung:
                 return False
-            worker = _Worker(self._context)
+            try:
+                worker = _Worker(self._context)
+            except OSError as problem:
+                if self._workers:
+                    return False  # the running ones will free up
+                raise WorkerStartError(f"cannot start a check worker: {problem}") from problem
             self._workers.append(worker)
             self.stats.started += 1
         now = self.clock()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -168,3 +170,25 @@ def test_a_run_replaced_by_a_reload_does_not_report_into_the_new_check(pool: Wor
     state = engine.states["stuck"]
     assert (changes, state.timeouts, state.state, state.running_since is not None, pool.stats.hung) == (
         [], 0, "pending", True, 1)
+
+
+ENGINE_OUT_OF_FILE_DESCRIPTORS = """
+import os, resource
+from unconscious.health.engine import Engine
+from unconscious.health.model import CheckSpec
+from unconscious.health.workers import WorkerPool
+spec = CheckSpec(name="disk", kind="disk", interval=60.0, timeout=5.0, consecutive=1,
+                 params={"path": "/", "max_percent": 100})
+engine = Engine({"disk": spec}, WorkerPool(size=1))
+# Every descriptor in use: the worker's pipe cannot be made (EMFILE), as on an exhausted host.
+resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) - 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+engine.step(max_wait=0.0)
+print(engine.states["disk"].state, "|", engine.states["disk"].last.summary)
+"""
+
+
+def test_a_worker_that_cannot_be_started_makes_the_check_report_not_run() -> None:
+    result = subprocess.run([sys.executable, "-c", ENGINE_OUT_OF_FILE_DESCRIPTORS], capture_output=True,
+                            text=True, timeout=60)
+    assert result.stdout.strip() == ("timeout | not run: cannot start a check worker: "
+                                     "[Errno 24] Too many open files"), result.stderr
