@@ -27,6 +27,7 @@ from conscious.model import ModelError, ModelRequest, call_model, local_upper_bo
 from conscious.project import read_project, update_project
 from conscious.prompt import build_request, should_cache
 from conscious.redact import Redactor
+from conscious.repeat_guard import repeated_rollback
 from conscious.reply import ReplyError, check_reply
 from conscious.settings import ConsciousSettings
 from conscious.usage import record_expectation
@@ -272,6 +273,9 @@ class Cycle:
             self.audit.append("decision", request_id=request_id, decision="nothing",
                               summary=checked.summary)
             return self._process(result, inbox, deferred)
+        repeated = repeated_rollback(self.paths, self.settings.live_tree(), checked.proposal)
+        if repeated is not None:
+            return self._rejected(result, repeated, request_id, inbox, deferred)
         return self._propose(checked.proposal, checked.summary, checked.usage_evidence or {},
                              request_id, result, inbox, deferred)
 
