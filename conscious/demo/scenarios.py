@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,11 @@ def event(name: str, what: str, show: tuple[str, ...] = (), **fields: str) -> St
 def prepare(box: Container) -> None:
     """Point the conscious layer at the scripted model and give it the demo key."""
     box.write(CONFIG_DROPIN, CONFIG_TEXT)
+    # Scenario 2's check is configured now: the health service writes checks.json every 30 s
+    # unless a check changes state, so a check added just before scenario 2 would be seen ok
+    # only half a minute later.
+    box.write(SIGNAL_FILE, "present\n")
+    box.write(SIGNAL_DROPIN, SIGNAL_CONFIG)
     box.run("systemctl", "reload", HEALTH)
     wait_active(box, HEALTH)
     box.write(CREDENTIAL, DEMO_KEY + "\n", mode=0o600)
@@ -114,7 +120,7 @@ def start_model(box: Container, steps: list[dict[str, Any]]) -> None:
     box.run("systemd-run", f"--unit={FAKE_UNIT}", "--collect", "/usr/bin/python3",
             f"{DEMO_DIR}/messages_api.py", "--port", str(FAKE_PORT),
             "--script", f"{DEMO_DIR}/script.json", "--record", f"{DEMO_DIR}/requests.jsonl")
-    box.wait_for("the scripted model to listen", lambda: box.run(
+    wait(box, "the scripted model to listen", lambda: box.run(
         "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {FAKE_PORT}), 1)",
         check=False).returncode == 0, timeout=20, interval=0.2)
 
@@ -126,12 +132,26 @@ def respond_with(proposal: dict[str, Any], evidence: str) -> dict[str, Any]:
                       "usage_evidence": {"evidence": evidence}}}
 
 
+def wait(box: Container, what: str, predicate: Callable[[], bool], timeout: float,
+         interval: float = 0.2) -> float:
+    """Container.wait_for, but give up at once when the container itself has stopped.
+
+    Raise AssertionError naming `what` on timeout or when the container is gone.
+    """
+    def alive_and(predicate_: Callable[[], bool]) -> bool:
+        if box.nspawn is not None and box.nspawn.poll() is not None:
+            raise AssertionError(f"the container stopped (exit {box.nspawn.returncode}) while "
+                                 f"waiting for {what}")
+        return predicate_()
+    return box.wait_for(what, lambda: alive_and(predicate), timeout=timeout, interval=interval)
+
+
 def settle(box: Container) -> None:
     """Wait until no conscious cycle or apply run is running or queued."""
     def idle() -> bool:
         return all(box.show(unit, "ActiveState")["ActiveState"] in ("inactive", "failed")
                    for unit in (CONSCIOUS, APPLY))
-    box.wait_for("the conscious and apply services to be idle", idle, timeout=120, interval=0.2)
+    wait(box, "the conscious and apply services to be idle", idle, timeout=120)
 
 
 def wait_decided(box: Container, proposal_id: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -147,7 +167,7 @@ def wait_decided(box: Container, proposal_id: str, timeout: float = 120.0) -> di
             found.update(mine[0])
         return bool(mine)
 
-    box.wait_for(f"the rails to decide on {proposal_id}", decided, timeout=timeout, interval=0.5)
+    wait(box, f"the rails to decide on {proposal_id}", decided, timeout=timeout, interval=0.5)
     return found
 
 
@@ -237,7 +257,7 @@ def heal(box: Container) -> ScenarioResult:
     if record.get("outcome") == "committed":
         # The rotate timer would get there within its interval; the demo does not wait for it.
         box.run("systemctl", "start", ROTATE, timeout=120)
-        box.wait_for(f"{DISK_CHECK} to recover", lambda: check_state(box, DISK_CHECK) == "ok",
+        wait(box, f"{DISK_CHECK} to recover", lambda: check_state(box, DISK_CHECK) == "ok",
                      timeout=30, interval=0.2)
     box.run("systemctl", "stop", WRITER_UNIT, check=False)
     settle(box)
@@ -294,10 +314,8 @@ def bad_idea_steps(proposal_id: str) -> list[Step]:
 def bad_idea(box: Container) -> ScenarioResult:
     """The model proposes a change that crashes the health service; the rails roll it back."""
     box.write(SIGNAL_FILE, "present\n")
-    box.write(SIGNAL_DROPIN, SIGNAL_CONFIG)
-    box.run("systemctl", "reload", HEALTH)
-    box.wait_for(f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
-                 timeout=30, interval=0.2)
+    wait(box, f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
+                 timeout=45, interval=0.2)
     # Parses and imports (so it passes the ratchet) but exits as soon as the service starts.
     proposal_id = f"demo-crash-{uuid.uuid4().hex[:6]}"
     proposal: dict[str, Any] = {"id": proposal_id,
@@ -316,11 +334,11 @@ def bad_idea(box: Container) -> ScenarioResult:
     origin, started_at = now_usec(), time.monotonic()
     box.remove(SIGNAL_FILE)  # the fault: the check fails and the model is asked
     record = wait_decided(box, proposal_id)
-    box.wait_for("hostmind-health running on the old code", lambda: healthy(box), timeout=30)
+    wait(box, "hostmind-health running on the old code", lambda: healthy(box), timeout=30)
     settle(box)
     # The fault itself was never the point: put the file back, the check recovers.
     box.write(SIGNAL_FILE, "present\n")
-    box.wait_for(f"{SIGNAL_CHECK} to recover", lambda: check_state(box, SIGNAL_CHECK) == "ok",
+    wait(box, f"{SIGNAL_CHECK} to recover", lambda: check_state(box, SIGNAL_CHECK) == "ok",
                  timeout=30, interval=0.2)
     settle(box)
     steps = bad_idea_steps(proposal_id)
