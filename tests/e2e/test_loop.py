@@ -403,8 +403,20 @@ def test_bad_idea_a_change_that_crashes_the_health_service_is_rolled_back_and_re
         proposal["id"] in body and "rolled_back" in body for body in loop.message_bodies()[1:]),
         timeout=90)
     settle_conscious(box)
+    # A model that proposes the same change anyway is refused before the spool.
+    again = {**proposal, "id": f"{proposal['id']}-again"}
+    start_fake_api(box, [respond_with(again, "health")])
+    box.write(SIGNAL_FILE, "back\n")  # the check recovers: an event, so a cycle that thinks
+    box.wait_for("the model to be asked again", lambda: len(loop.message_bodies()) >= 1,
+                 timeout=60)
+    settle_conscious(box)
+    last_cycle = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "conscious_cycle"][-1]
+    print(f"\nloop e2e: the same change again: {last_cycle.get('MESSAGE')}")
+    assert "rejected" == last_cycle.get("OUTCOME")
+    assert f"repeats change {record['key']}" in str(last_cycle.get("MESSAGE"))
     written = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "proposal_written"]
-    assert [proposal["id"]] == [str(entry.get("PROPOSAL", proposal["id"])) for entry in written]
+    assert [proposal["id"]] == [str(entry.get("PROPOSAL")) for entry in written]
+    assert [] == [item for item in loop.history() if item["id"] == again["id"]]
     posts = webhook_posts(box)
     print(f"\nloop e2e: webhook received {[(post['event'], post['check']) for post in posts]}")
     assert ("check_failed", SIGNAL_CHECK) in [(post["event"], post["check"]) for post in posts]
