@@ -47,7 +47,7 @@ def test_runtime_dropins_win_over_etc(context: Context, write_dropin: WriteDropi
 def test_maps_merge_deeply_and_keep_sibling_defaults(context: Context, write_dropin: WriteDropin) -> None:
     write_dropin("10.yaml", "evidence:\n  max_age:\n    backup: 3d\n")
     max_age = load_config(context.paths).section("evidence")["max_age"]
-    assert max_age == {"health": "5m", "rotate": "26h", "backup": "3d"}
+    assert max_age == {"health": "5m", "rotate": "26h", "backup": "3d", "backup_verified": "26h"}
 
 
 def test_null_resets_a_key_to_its_packaged_default(context: Context, write_dropin: WriteDropin) -> None:
