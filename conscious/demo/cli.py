@@ -173,6 +173,8 @@ def _run(args: argparse.Namespace, box: nspawn.Container, progress: Progress) ->
 def _print_keep(box: nspawn.Container) -> None:
     pid = box.nspawn.pid if box.nspawn is not None else 0
     print(f"container {box.name} left running (--keep). Enter it with:\n"
-          f"  nsenter -t {box.leader} -a env -i PATH={nspawn.INSIDE_PATH} TERM=xterm bash -l\n"
+          f"  nsenter -t {box.leader} -a env -i PATH={nspawn.INSIDE_PATH} HOME=/root TERM=xterm bash\n"
           f"Stop it with:\n  kill {pid}   # SIGTERM to systemd-nspawn: a clean shutdown\n"
-          f"then remove its cgroups: {' '.join(str(c) for c in box.cgroups)}", file=sys.stderr)
+          "and when it has exited, remove the cgroups it ran in:\n"
+          f"  find {' '.join(str(c) for c in box.cgroups)} -depth -type d -exec rmdir {{}} +",
+          file=sys.stderr)
