@@ -14,6 +14,7 @@ from typing import Any
 from conscious.audit import AuditError
 from conscious.budget import Usage
 from conscious.cycle import Cycle, CycleResult
+from conscious.relay import relay_rails_events
 from conscious.settings import settings_from_section
 from unconscious import exitcodes
 from unconscious.atomic import AtomicWriteError
@@ -34,6 +35,9 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
             log.error("config_invalid", msg=str(problem))
         return exitcodes.CONFIG_ERROR, None
     settings = settings_from_section(config.section("conscious"))
+    if not dry_run:
+        # Before any gate: rollbacks reach the operator's sinks even when nothing may think.
+        relay_rails_events(context.paths, config, log)
     cycle = Cycle(context.paths, settings, log)
     try:
         result = cycle.run(dry_run=dry_run)
