@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,9 @@ from unconscious.context import Context
 
 WORK_ROOT = Path(os.environ.get("HOSTMIND_DEMO_DIR", "/var/lib/hostmind-demo"))
 EXPECTED = {"heal": "committed", "bad-idea": "rolled_back"}
+#: Runs whose work directory (journal, console log: ~8 MB each) is kept.
+KEEP_RUNS = 5
+RUN_NAME = re.compile(r"\d{8}T\d{6}Z")
 
 
 def register(subparsers: Any) -> None:
@@ -71,6 +75,21 @@ def source_problem(repo: Path) -> str | None:
             "scripts/quickstart.sh, or set HOSTMIND_SOURCE_TREE to the checkout.")
 
 
+def prune_runs(root: Path, keep: int = KEEP_RUNS) -> list[Path]:
+    """Remove all but the newest `keep` run directories under `root`; return the removed ones.
+
+    Only directories named like a run (20261121T062054Z) are touched.
+    """
+    if not root.is_dir():
+        return []
+    runs = sorted(path for path in root.iterdir()
+                  if path.is_dir() and RUN_NAME.fullmatch(path.name))
+    old = runs[:-keep] if keep > 0 else runs
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return old
+
+
 def prepare_machine(progress: Progress) -> str | None:
     """Run .ci/setup-e2e.sh when a tool or the rootfs is missing; return a problem or None."""
     printed = subprocess.run(["bash", str(nspawn.SETUP_SCRIPT), "--print-tarball"],
@@ -103,6 +122,7 @@ def demo_command(args: argparse.Namespace, context: Context) -> int:
     if problem is not None:
         error(problem)
         return exitcodes.NOT_POSSIBLE_HERE
+    prune_runs(WORK_ROOT, KEEP_RUNS - 1)
     work = WORK_ROOT / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     work.mkdir(parents=True, exist_ok=True)
     progress(f"building hostmind from {nspawn.REPO} and booting systemd in a container "

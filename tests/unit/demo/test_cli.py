@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conscious.demo.cli import source_problem
+from conscious.demo.cli import prune_runs, source_problem
 from conscious.demo.nspawn import REPO
 
 HOSTMIND = Path(sys.executable).with_name("hostmind")
@@ -57,3 +57,15 @@ def test_an_unknown_scenario_is_a_usage_error() -> None:
     result = run_demo("--scenario", "everything")
     assert 2 == result.returncode
     assert "invalid choice: 'everything'" in result.stderr
+
+
+def test_only_the_newest_runs_are_kept_and_nothing_but_run_directories_is_removed(
+        tmp_path: Path) -> None:
+    names = ["20261121T060000Z", "20261121T070000Z", "20261120T235959Z", "20261121T080000Z"]
+    for name in [*names, "notes", "20261121T0900"]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "console.log").write_text("boot\n")
+    removed = prune_runs(tmp_path, keep=2)
+    assert ["20261120T235959Z", "20261121T060000Z"] == [path.name for path in removed]
+    assert ["20261121T070000Z", "20261121T080000Z", "20261121T0900", "notes"] == sorted(
+        path.name for path in tmp_path.iterdir())
