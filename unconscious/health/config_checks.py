@@ -14,6 +14,7 @@ from typing import Any
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.semantic import Locator
 from unconscious.health.kinds import COMMON_KEYS, KINDS
+from unconscious.health.specs import automatic_evidence_service
 
 _REGEX_KEYS = ("match", "body_match", "pattern")
 
@@ -21,6 +22,7 @@ _REGEX_KEYS = ("match", "body_match", "pattern")
 def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
     """Return problems in the health section of the merged config `value`."""
     checks = value.get("health", {}).get("checks", {}) or {}
+    max_ages = value.get("evidence", {}).get("max_age", {}) or {}
     problems: list[ConfigProblem] = []
 
     def problem(path: tuple[str, ...], message: str) -> None:
@@ -35,6 +37,12 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
     }
     for name in sorted(enabled):
         spec = checks[name]
+        if "kind" not in spec:
+            service = automatic_evidence_service(name, max_ages)
+            if service is None:
+                problem((name,), f"check {name!r} needs 'kind' (one of {', '.join(KINDS)})")
+                continue
+            spec = {"kind": "evidence", "service": service, **spec}  # tuning an automatic check
         kind = KINDS.get(str(spec.get("kind")))
         if kind is None:
             continue  # the schema's enum already reported it

@@ -38,6 +38,12 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
     for name, raw in sorted(section.get("checks", {}).items()):
         if not isinstance(raw, dict) or raw.get("enabled", True) is False:
             continue
+        if "kind" not in raw:
+            service = automatic_evidence_service(name, max_ages)
+            if service is None:
+                continue  # refused by config_checks; never reached with a validated config
+            # Tuning an automatic dead-man's switch (`evidence_backup: {interval: 1m}`).
+            raw = {"kind": "evidence", "service": service, "interval": EVIDENCE_INTERVAL, **raw}
         kind = str(raw["kind"])
         params: dict[str, Any] = {key: value for key, value in raw.items() if key not in COMMON_KEYS}
         if kind == "evidence":
@@ -64,6 +70,12 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
         )
     _add_missing_evidence_checks(specs, section, max_ages, paths, since, default_timeout, default_consecutive)
     return specs
+
+
+def automatic_evidence_service(name: str, max_ages: dict[str, Any]) -> str | None:
+    """Return X when `name` is `evidence_X` for a service X of `evidence.max_age`, else None."""
+    service = name.removeprefix("evidence_")
+    return service if name.startswith("evidence_") and service in max_ages and service != "health" else None
 
 
 def _add_missing_evidence_checks(

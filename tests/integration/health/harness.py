@@ -21,11 +21,15 @@ from tests.integration.foundation.journal_server import JournalSocket
 from unconscious.config.schema import load_schema
 from unconscious.context import Context
 
-DEFAULT_CHECKS = sorted(load_schema()["properties"]["health"]["properties"]["checks"]["default"])
+_SCHEMA = load_schema()["properties"]
+# The packaged checks, plus the automatic dead-man's switch of every service in evidence.max_age.
+DEFAULT_CHECKS = sorted(set(_SCHEMA["health"]["properties"]["checks"]["default"])
+                        | {f"evidence_{service}" for service in _SCHEMA["evidence"]["properties"]["max_age"]["default"]
+                           if service != "health"})
 
 
 def only_these_checks(checks_yaml: str, extra: str = "") -> str:
-    """A drop-in that turns the packaged default checks off and adds `checks_yaml`."""
+    """A drop-in that turns the packaged and automatic checks off and adds `checks_yaml`."""
     disabled = "".join(f"    {name}: {{enabled: false}}\n" for name in DEFAULT_CHECKS)
     return "health:\n" + extra + "  checks:\n" + disabled + checks_yaml
 

@@ -20,11 +20,15 @@ from unconscious.health.status import section
 from unconscious.health.workers import WorkerPool
 
 WriteDropin = Callable[[str, str], Path]
-DEFAULT_CHECKS = sorted(load_schema()["properties"]["health"]["properties"]["checks"]["default"])
+_SCHEMA = load_schema()["properties"]
+# The packaged checks, plus the automatic dead-man's switch of every service in evidence.max_age.
+DEFAULT_CHECKS = sorted(set(_SCHEMA["health"]["properties"]["checks"]["default"])
+                        | {f"evidence_{service}" for service in _SCHEMA["evidence"]["properties"]["max_age"]["default"]
+                           if service != "health"})
 
 
 def only_these_checks(checks_yaml: str) -> str:
-    """A drop-in that disables the packaged default checks and adds `checks_yaml`."""
+    """A drop-in that disables the packaged and automatic checks and adds `checks_yaml`."""
     disabled = "".join(f"    {name}: {{enabled: false}}\n" for name in DEFAULT_CHECKS)
     return "health:\n  checks:\n" + disabled + checks_yaml
 

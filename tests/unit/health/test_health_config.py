@@ -93,5 +93,22 @@ def test_every_service_with_a_max_age_gets_a_dead_mans_switch(context: Context, 
     write_dropin("20-x.yaml", "evidence:\n  max_age:\n    conscious: 2h\n"
                               "health:\n  checks:\n    evidence_backup: {enabled: false}\n")
     specs = build_specs(context.load_config(), context.paths, since=1000.0)
-    watched = sorted(spec.params["service"] for spec in specs.values() if spec.kind == "evidence")
-    assert (watched, specs["evidence_conscious"].params["max_age"]) == (["conscious", "rotate"], "2h")
+    watched = {spec.params["service"] for spec in specs.values() if spec.kind == "evidence"}
+    assert ({"conscious", "rotate"} <= watched, "backup" in watched, "health" in watched) == (True, False, False)
+    assert specs["evidence_conscious"].params["max_age"] == "2h"
+
+
+def test_an_automatic_evidence_check_can_be_tuned_without_repeating_its_kind(
+    context: Context, write_dropin: WriteDropin
+) -> None:
+    write_dropin("20-x.yaml", "evidence:\n  max_age:\n    conscious: 2h\n"
+                              "health:\n  checks:\n    evidence_conscious: {interval: 2s, min_duration: 1s}\n")
+    spec = build_specs(context.load_config(), context.paths, since=1000.0)["evidence_conscious"]
+    assert (spec.kind, spec.interval, spec.params["service"], spec.params["max_age"], spec.params["min_duration"]) == (
+        "evidence", 2.0, "conscious", "2h", "1s")
+
+
+def test_a_check_without_a_kind_is_refused(context: Context, write_dropin: WriteDropin) -> None:
+    path = write_dropin("20-x.yaml", "health:\n  checks:\n    web: {port: 80}\n")
+    [problem] = problems_of(context)
+    assert problem.startswith(f"{path}:3: health.checks.web: check 'web' needs 'kind' (one of disk, inodes,")
