@@ -420,6 +420,9 @@ def test_bad_idea_a_change_that_crashes_the_health_service_is_rolled_back_and_re
     posts = webhook_posts(box)
     print(f"\nloop e2e: webhook received {[(post['event'], post['check']) for post in posts]}")
     assert ("check_failed", SIGNAL_CHECK) in [(post["event"], post["check"]) for post in posts]
+    # The rollback, relayed by the conscious service (the rails have no network).
+    relayed = [post for post in posts if post["event"] == "change_rolled_back"]
+    assert [(record["key"], "warning")] == [(post["change"], post["severity"]) for post in relayed]
 
     rolled = loop.events()
     for name, fields in (("check_failed", {"CHECK": SIGNAL_CHECK}), ("proposal_written", {}),
@@ -535,6 +538,12 @@ def test_cascade_repeated_bad_proposals_pause_changes_the_unconscious_layer_work
     print(f"\nloop e2e: paused: {reason}")
     assert original == source.read_text()
     box.wait_for("health running on the old code", lambda: healthy(box), timeout=30)
+    settle_conscious(box)
+    relayed = [(post["change"], post["severity"], post["paused"]) for post in webhook_posts(box)
+               if post["event"] == "change_rolled_back"]
+    print(f"loop e2e: rollbacks relayed to the webhook: {relayed}")
+    assert 3 == len(relayed)
+    assert ("critical", reason) == relayed[-1][1:]
     # The next wake sees the pause: no model call, its events wait in deferred/.
     calls = len(loop.message_bodies())
     settle_conscious(box)
