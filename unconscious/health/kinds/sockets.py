@@ -110,6 +110,17 @@ def proc_endpoints(proc_net: Path = PROC_NET) -> list[str]:
     return sorted(found)
 
 
+def only_loopback(proc_net: Path = PROC_NET) -> bool:
+    """True when the only network interface in sight is `lo`: a private network namespace
+    (systemd's PrivateNetwork=), where the host's listening sockets are invisible."""
+    try:
+        lines = (proc_net / "dev").read_text(encoding="ascii").splitlines()[2:]
+    except OSError:
+        return False
+    interfaces = {line.split(":", 1)[0].strip() for line in lines if ":" in line}
+    return interfaces == {"lo"}
+
+
 def owners() -> dict[str, str]:
     """Return endpoint -> process name for listening sockets whose owner we may see."""
     named: dict[str, str] = {}
