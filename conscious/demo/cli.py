@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -110,8 +111,17 @@ def prepare_machine(progress: Progress) -> str | None:
     return nspawn.missing_requirements()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM (`timeout`, a supervisor) and SIGHUP (the terminal went away) must not end the
+    # process before the `finally` that stops the container: treat them like Ctrl-C.
+    raise KeyboardInterrupt
+
+
 def demo_command(args: argparse.Namespace, context: Context) -> int:
+    """Run the demo (see the module docstring); return the exit code."""
     progress = Progress()
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     if os.geteuid() != 0:
         error("hostmind demo needs root: it boots a container with systemd-nspawn "
               "(run it with sudo)")
