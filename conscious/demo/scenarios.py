@@ -117,12 +117,23 @@ def start_model(box: Container, steps: list[dict[str, Any]]) -> None:
     box.write(f"{DEMO_DIR}/messages_api.py", FAKE_SOURCE.read_text(encoding="utf-8"))
     box.write(f"{DEMO_DIR}/script.json",
               json.dumps({"api_key": DEMO_KEY, "steps": steps, "default": NOTHING}))
+    box.remove(f"{DEMO_DIR}/requests.jsonl")
     box.run("systemd-run", f"--unit={FAKE_UNIT}", "--collect", "/usr/bin/python3",
             f"{DEMO_DIR}/messages_api.py", "--port", str(FAKE_PORT),
             "--script", f"{DEMO_DIR}/script.json", "--record", f"{DEMO_DIR}/requests.jsonl")
     wait(box, "the scripted model to listen", lambda: box.run(
         "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {FAKE_PORT}), 1)",
         check=False).returncode == 0, timeout=20, interval=0.2)
+
+
+def model_requests(box: Container) -> int:
+    """Return how many /v1/messages requests the scripted model received since its start."""
+    try:
+        lines = box.path(f"{DEMO_DIR}/requests.jsonl").read_text().splitlines()
+    except OSError:
+        return 0
+    # The fake writes `{"path": ..., "body": ...}` per request; a line being written is skipped.
+    return sum(1 for line in lines if line.startswith('{"path": "/v1/messages"'))
 
 
 def respond_with(proposal: dict[str, Any], evidence: str) -> dict[str, Any]:
@@ -239,12 +250,11 @@ def heal(box: Container) -> ScenarioResult:
     box.run("systemctl", "restart", HEALTH)
     wait_active(box, HEALTH)
     proposal_id = f"demo-heal-{uuid.uuid4().hex[:6]}"
-    proposal: dict[str, Any] = {"id": proposal_id,
-                "title": f"rotate {APP_LOG} at 1M, keep 2",
-                "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no "
-                             "rotation rule",
-                "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
-                "restart": []}
+    proposal: dict[str, Any] = {
+        "id": proposal_id, "title": f"rotate {APP_LOG} at 1M, keep 2",
+        "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no rotation rule",
+        "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
+        "restart": []}
     start_model(box, [respond_with(proposal, "rotate")])
     settle(box)  # cycles woken by the restart end before the scenario starts
 
@@ -306,8 +316,11 @@ def bad_idea_steps(proposal_id: str) -> list[Step]:
               "caused it", ("CHANGE", "RAIL", "REASON"), CHANGE_ID=proposal_id),
         event("conscious_cycle", "The rollback is an event too: the next cycle takes it and "
               "proposes nothing more", ("OUTCOME", "EVENTS"), OUTCOME="nothing"),
-        event("check_recovered", f"The demo puts {SIGNAL_FILE} back: the check recovers",
-              ("CHECK",), CHECK=SIGNAL_CHECK),
+        event("check_recovered", f"The demo puts {SIGNAL_FILE} back: the check recovers "
+              "(an event: a new cycle)", ("CHECK",), CHECK=SIGNAL_CHECK),
+        event("conscious_cycle", "The model proposes the same change again: the conscious "
+              "layer rejects it, naming the rollback; nothing reaches the rails",
+              ("OUTCOME",), OUTCOME="rejected"),
     ]
 
 
@@ -315,15 +328,15 @@ def bad_idea(box: Container) -> ScenarioResult:
     """The model proposes a change that crashes the health service; the rails roll it back."""
     box.write(SIGNAL_FILE, "present\n")
     wait(box, f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
-                 timeout=45, interval=0.2)
+         timeout=45, interval=0.2)
     # Parses and imports (so it passes the ratchet) but exits as soon as the service starts.
     proposal_id = f"demo-crash-{uuid.uuid4().hex[:6]}"
-    proposal: dict[str, Any] = {"id": proposal_id,
-                "title": "exit early in the health service",
-                "rationale": "demo: a bad idea the rails must roll back",
-                "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
-                           "new": ANCHOR + "    raise SystemExit(1)  # demo: a bad idea\n"}],
-                "restart": [HEALTH]}
+    proposal: dict[str, Any] = {
+        "id": proposal_id, "title": "exit early in the health service",
+        "rationale": "demo: a bad idea the rails must roll back",
+        "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
+                   "new": ANCHOR + "    raise SystemExit(1)  # demo: a bad idea\n"}],
+        "restart": [HEALTH]}
     start_model(box, [respond_with(proposal, "health")])
     # The restarts so far count against hostmind-health's StartLimitBurst; rearm resets the
     # counter, so the crash below is the only thing that can fail the service.
@@ -336,14 +349,20 @@ def bad_idea(box: Container) -> ScenarioResult:
     record = wait_decided(box, proposal_id)
     wait(box, "hostmind-health running on the old code", lambda: healthy(box), timeout=30)
     settle(box)
-    # The fault itself was never the point: put the file back, the check recovers.
+    # The same bad idea again, once the rollback is in history: the conscious layer must
+    # refuse it before the spool. The file put back (the check recovers) wakes that cycle.
+    start_model(box, [respond_with({**proposal, "id": f"{proposal_id}-again"}, "health")])
     box.write(SIGNAL_FILE, "present\n")
     wait(box, f"{SIGNAL_CHECK} to recover", lambda: check_state(box, SIGNAL_CHECK) == "ok",
-                 timeout=30, interval=0.2)
+         timeout=30, interval=0.2)
+    wait(box, "the model to be asked again", lambda: model_requests(box) >= 1, timeout=60)
     settle(box)
-    steps = bad_idea_steps(proposal_id)
+    outcome = str(record.get("outcome", ""))
+    history = json.loads(box.run(HOSTMIND, "history", "--json", "-n", "50").stdout or "[]")
+    if any(item.get("id") == f"{proposal_id}-again" for item in history):
+        outcome = f"{outcome}, but its repeat reached the rails"
     return _result(box, "bad-idea", "Scenario 2, bad idea: a change that crashes a service",
-                   origin, started_at, str(record.get("outcome", "")), steps)
+                   origin, started_at, outcome, bad_idea_steps(proposal_id))
 
 
 SCENARIOS = {"heal": heal, "bad-idea": bad_idea}

@@ -1,7 +1,7 @@
 """The demo's timeline, built from journal entries recorded in a real `hostmind demo` run.
 
 data/journal.json holds the hostmind and systemd-job entries of one run (heal, proposal
-demo-heal-7c5015, then bad idea, proposal demo-crash-020647) from the container's
+demo-heal-60b39b, then bad idea, proposal demo-crash-337ac4) from the container's
 `journalctl -o json`, with the trusted fields the timeline does not read left out.
 """
 
@@ -15,8 +15,8 @@ from conscious.demo import scenarios, timeline
 from conscious.demo.timeline import Step, TimelineEntry
 
 RECORDED = Path(__file__).parent / "data" / "journal.json"
-HEAL_ID = "demo-heal-7c5015"
-CRASH_ID = "demo-crash-020647"
+HEAL_ID = "demo-heal-60b39b"
+CRASH_ID = "demo-crash-337ac4"
 
 
 def recorded() -> list[dict[str, Any]]:
@@ -50,13 +50,16 @@ def test_every_bad_idea_step_is_proven_by_the_recorded_journal_in_order() -> Non
     entries = recorded()
     origin = stamp_of(entries, HOSTMIND_EVENT="rearm")
     built = timeline.build(entries, scenarios.bad_idea_steps(CRASH_ID), origin)
-    assert [True] * 9 == [step.found for step in built]
+    assert [True] * 10 == [step.found for step in built]
     crash, restarted, rolled_back = built[4], built[5], built[6]
     assert ("hostmind-health.service", "systemd", "1") == (
         crash.unit, crash.source, crash.fields["EXIT_STATUS"])
     assert restarted.offset > crash.offset
     assert ("change_rolled_back", "gate", CRASH_ID) == (
         rolled_back.event, rolled_back.fields["RAIL"], rolled_back.fields["CHANGE_ID"])
+    repeated = built[-1]
+    assert ("conscious_cycle", "rejected") == (repeated.event, repeated.fields["OUTCOME"])
+    assert f"repeats change {rolled_back.fields['CHANGE']}" in repeated.message
 
 
 def test_a_step_of_another_proposal_is_not_found_and_later_steps_still_match() -> None:
