@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.nspawn import VENV, Container
+from tests.e2e.nspawn import VENV, Container, now_usec
 
 ROTATE = "hostmind-rotate.service"
 TIMER = "hostmind-rotate.timer"
 TIMER_DROPIN = "/run/systemd/system/hostmind-rotate.timer.d/60-e2e.conf"
 RULE_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-rotate.yaml"
-LOG = "/var/log/e2e-app/app.log"
+# Its own directory: other e2e tests (the whole loop) rotate /var/log/e2e-app in the same session.
+LOG = "/var/log/e2e-rotate/app.log"
 TEXT = "".join(f"Nov 21 05:00:{n % 60:02d} e2e app[7]: line {n}\n" for n in range(1000))
 
 
 def test_the_timer_rotates_a_log_and_the_journal_records_it(container: Container) -> None:
+    started = now_usec()
     container.write(LOG, TEXT, mode=0o640)
     container.write(RULE_DROPIN, json.dumps({"rotate": {"rules": {"e2e": {
         "paths": [LOG], "size": 1, "reopen": {"settle": "10ms"}}}}}))
@@ -39,7 +41,8 @@ def test_the_timer_rotates_a_log_and_the_journal_records_it(container: Container
                              "import sys, zstandard; sys.stdout.write(zstandard.ZstdDecompressor()"
                              ".stream_reader(open(sys.argv[1], 'rb')).read().decode())", f"{LOG}.1.zst")
     assert TEXT == unpacked.stdout
-    rotated = [entry for entry in container.journal("HOSTMIND_EVENT=log_rotated") if entry.get("FILE") == LOG]
+    rotated = [entry for entry in container.journal("HOSTMIND_EVENT=log_rotated", since_usec=started)
+               if entry.get("FILE") == LOG]
     assert [(str(len(TEXT)), "hostmind-rotate", ROTATE)] == [
         (entry["BYTES_IN"], entry["SYSLOG_IDENTIFIER"], entry["_SYSTEMD_UNIT"]) for entry in rotated][:1]
     assert "0" == container.run("stat", "-c", "%s", LOG).stdout.strip()
