@@ -159,6 +159,10 @@ def demo_command(args: argparse.Namespace, context: Context) -> int:
         # Container.run/wait_for report what the container did not do; that is the demo failing.
         error(f"the demo failed: {failed}")
         code = exitcodes.FAILURE
+    except subprocess.TimeoutExpired as slow:
+        error(f"the demo failed: `{' '.join(map(str, slow.cmd))}` did not finish in "
+              f"{slow.timeout:g} s")
+        code = exitcodes.FAILURE
     finally:
         if args.keep and code != 130:
             _print_keep(box)
@@ -197,6 +201,10 @@ def _run(args: argparse.Namespace, box: nspawn.Container, progress: Progress) ->
         if result.outcome != EXPECTED[result.name]:
             error(f"scenario {result.name} ended {result.outcome or 'undecided'}, expected "
                   f"{EXPECTED[result.name]}")
+        missing = [entry.what for entry in result.timeline if not entry.found]
+        if missing:
+            error(f"scenario {result.name}: {len(missing)} step(s) not found in the journal: "
+                  + "; ".join(missing))
     return exitcodes.OK if ok else exitcodes.FAILURE
 
 
