@@ -176,7 +176,8 @@ def demo_command(args: argparse.Namespace, context: Context) -> int:
 
 def _run(args: argparse.Namespace, box: nspawn.Container, progress: Progress) -> int:
     names = ["heal", "bad-idea"] if args.scenario == "all" else [args.scenario]
-    progress("starting the scripted model and writing the demo API key inside")
+    progress("pointing hostmind at the scripted model (started per scenario) and writing the "
+             "demo API key inside")
     scenarios.prepare(box)
     results = []
     for name in names:

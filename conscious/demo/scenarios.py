@@ -85,14 +85,17 @@ class ScenarioResult:
 
 
 def starting(unit: str, what: str) -> Step:
+    """Step proven by systemd's "Starting UNIT..." entry."""
     return Step(what, {"UNIT": unit, "MESSAGE_ID": UNIT_STARTING})
 
 
 def started(unit: str, what: str) -> Step:
+    """Step proven by systemd's "Started UNIT" entry (a Type=notify unit: after READY=1)."""
     return Step(what, {"UNIT": unit, "MESSAGE_ID": UNIT_STARTED})
 
 
 def event(name: str, what: str, show: tuple[str, ...] = (), **fields: str) -> Step:
+    """Step proven by a hostmind entry HOSTMIND_EVENT=name with these field values."""
     return Step(what, {"HOSTMIND_EVENT": name, **fields}, show)
 
 
