@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conscious.demo import nspawn, scenarios
+from conscious.demo import nspawn, scenarios, timeline
 from unconscious import exitcodes
 from unconscious.cli.output import error
 from unconscious.context import Context
@@ -182,7 +182,12 @@ def _run(args: argparse.Namespace, box: nspawn.Container, progress: Progress) ->
     results = []
     for name in names:
         progress(f"running scenario {name}")
-        result = scenarios.SCENARIOS[name](box)
+        started_usec = nspawn.now_usec()
+        try:
+            result = scenarios.SCENARIOS[name](box)
+        except AssertionError:
+            _print_journal_so_far(box, name, started_usec)
+            raise
         progress(f"scenario {name}: {result.outcome or 'no decision'} in {result.seconds:.1f} s")
         results.append(result)
         if not args.json:
@@ -207,6 +212,17 @@ def _run(args: argparse.Namespace, box: nspawn.Container, progress: Progress) ->
             error(f"scenario {result.name}: {len(missing)} step(s) not found in the journal: "
                   + "; ".join(missing))
     return exitcodes.OK if ok else exitcodes.FAILURE
+
+
+def _print_journal_so_far(box: nspawn.Container, name: str, started_usec: int) -> None:
+    """Print the hostmind journal entries since scenario `name` started (it failed)."""
+    try:
+        entries = box.journal(since_usec=started_usec)
+    except (AssertionError, subprocess.TimeoutExpired, OSError):
+        return  # the container is gone: the error message says so
+    shown = timeline.hostmind_entries(entries, started_usec)
+    print(timeline.render(f"Scenario {name} FAILED; hostmind's journal entries so far", shown,
+                          (nspawn.now_usec() - started_usec) / 1e6), file=sys.stderr)
 
 
 def _print_keep(box: nspawn.Container) -> None:

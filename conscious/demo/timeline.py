@@ -121,6 +121,25 @@ def build(entries: Sequence[Mapping[str, object]], steps: Iterable[Step],
     return timeline
 
 
+def hostmind_entries(entries: Sequence[Mapping[str, object]],
+                     origin_usec: int) -> list[TimelineEntry]:
+    """Return every entry carrying HOSTMIND_EVENT as a TimelineEntry (its MESSAGE as `what`).
+
+    For a scenario that failed before its timeline could be built: what the journal did show.
+    """
+    shown: list[TimelineEntry] = []
+    for entry in entries:
+        if "HOSTMIND_EVENT" not in entry:
+            continue
+        stamp = int(_text(entry.get("__REALTIME_TIMESTAMP", origin_usec)))
+        message = _text(entry.get("MESSAGE", ""))
+        shown.append(TimelineEntry(
+            what=message, found=True, offset=(stamp - origin_usec) / 1e6, unit=unit_of(entry),
+            source=_text(entry.get("SYSLOG_IDENTIFIER", "")),
+            event=_text(entry["HOSTMIND_EVENT"]), fields=key_fields(entry)))
+    return shown
+
+
 def _shorten(value: str, width: int = FIELD_WIDTH) -> str:
     return value if len(value) <= width else value[:width - 1] + "…"
 

@@ -136,3 +136,15 @@ def test_the_json_timeline_keeps_every_field_whole() -> None:
     assert [{"what": "rolled back", "found": True, "offset": 2.0, "unit": "u", "source": "",
              "event": "change_rolled_back", "message": "",
              "fields": {"REASON": long_reason}}] == json.loads(json.dumps(timeline.to_json(built)))
+
+
+def test_after_a_failure_every_hostmind_entry_is_shown_with_its_message_and_nothing_else() -> None:
+    entries = recorded()
+    origin = stamp_of(entries, HOSTMIND_EVENT="rearm")
+    shown = timeline.hostmind_entries(entries, origin)
+    expected = [entry for entry in entries if "HOSTMIND_EVENT" in entry]
+    assert [entry["HOSTMIND_EVENT"] for entry in expected] == [step.event for step in shown]
+    rearm = next(step for step in shown if step.event == "rearm")
+    message = next(entry for entry in expected if entry["HOSTMIND_EVENT"] == "rearm")["MESSAGE"]
+    assert (0.0, message) == (rearm.offset, rearm.what)
+    assert all(step.found for step in shown)
