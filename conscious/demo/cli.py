@@ -222,7 +222,8 @@ def _print_journal_so_far(box: nspawn.Container, name: str, started_usec: int) -
         return  # the container is gone: the error message says so
     shown = timeline.hostmind_entries(entries, started_usec)
     print(timeline.render(f"Scenario {name} FAILED; hostmind's journal entries so far", shown,
-                          (nspawn.now_usec() - started_usec) / 1e6), file=sys.stderr)
+                          (nspawn.now_usec() - started_usec) / 1e6, count_steps=False),
+          file=sys.stderr)
 
 
 def _print_keep(box: nspawn.Container) -> None:

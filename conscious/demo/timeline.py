@@ -144,10 +144,15 @@ def _shorten(value: str, width: int = FIELD_WIDTH) -> str:
     return value if len(value) <= width else value[:width - 1] + "…"
 
 
-def render(title: str, timeline: Sequence[TimelineEntry], seconds: float) -> str:
-    """Return the text timeline of one scenario: a heading, then three lines per step."""
+def render(title: str, timeline: Sequence[TimelineEntry], seconds: float,
+           count_steps: bool = True) -> str:
+    """Return the text timeline of one scenario: a heading, then three lines per step.
+
+    `count_steps` adds "n/m steps proven" to the heading (not for a plain list of entries).
+    """
     proven = sum(entry.found for entry in timeline)
-    lines = [f"== {title} ({seconds:.1f} s, {proven}/{len(timeline)} steps proven by the journal)"]
+    counted = f", {proven}/{len(timeline)} steps proven by the journal" if count_steps else ""
+    lines = [f"== {title} ({seconds:.1f} s{counted})"]
     for entry in timeline:
         if not entry.found:
             lines.append(f"   ?      {entry.what}")

@@ -148,3 +148,12 @@ def test_after_a_failure_every_hostmind_entry_is_shown_with_its_message_and_noth
     message = next(entry for entry in expected if entry["HOSTMIND_EVENT"] == "rearm")["MESSAGE"]
     assert (0.0, message) == (rearm.offset, rearm.what)
     assert all(step.found for step in shown)
+
+
+def test_a_plain_list_of_entries_is_rendered_without_a_step_count() -> None:
+    shown = [TimelineEntry(what="hostmind-health stopping", found=True, offset=0.5,
+                           unit="hostmind-health.service", event="service_stopping")]
+    assert ("== heal FAILED (2.0 s)\n"
+            "    +0.5s hostmind-health stopping\n"
+            "          journal: hostmind-health.service  HOSTMIND_EVENT=service_stopping") == (
+        timeline.render("heal FAILED", shown, 2.0, count_steps=False))
