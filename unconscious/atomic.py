@@ -21,7 +21,8 @@ class AtomicWriteError(OSError):
     """A write that did not land, with the path and the reason in the message."""
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Make renames, creations and deletions in `directory` durable. Raise OSError."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -66,7 +67,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> str:
             os.close(fd)
         os.replace(temp_name, path)
         temp_name = None
-        _fsync_directory(directory)
+        fsync_directory(directory)
     except OSError as error:
         if temp_name is not None:
             try:

@@ -10,7 +10,6 @@ the one that is the only way back to the last good state.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 from conscious.rails.change import FileChange
 from conscious.rails.history import change_dir
-from unconscious.atomic import atomic_write, atomic_write_json, sha256_file
+from unconscious.atomic import atomic_write, atomic_write_json, fsync_directory, sha256_file
 from unconscious.paths import Paths
 
 MANIFEST_NAME = "manifest.json"
@@ -137,14 +136,11 @@ def restore(paths: Paths, key: str, live_tree: Path,
 
 
 def _fsync_directory(directory: Path) -> None:
+    # A directory that is already gone has nothing left to make durable.
     try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        fsync_directory(directory)
     except FileNotFoundError:
         return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def prune(paths: Paths, keep: int, needed: Sequence[str]) -> list[str]:

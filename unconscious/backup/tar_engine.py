@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from unconscious.atomic import atomic_write, sha256_file
+from unconscious.atomic import atomic_write, fsync_directory, sha256_file
 from unconscious.backup.manifest import Manifest, ManifestError, read_manifest
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot
@@ -75,7 +75,7 @@ class TarEngine:
                                   f"written as {manifest.archive_sha256}")
             atomic_write(self.manifest_path(backup_id), manifest.to_text().encode("utf-8"), mode=0o600)
             os.replace(partial, final)
-            _fsync_directory(self.destination)
+            fsync_directory(self.destination)
         except OSError as error:
             self._discard(partial, self.manifest_path(backup_id))
             raise BackupError(f"writing {final} failed: {error.strerror or error}") from error
@@ -170,7 +170,7 @@ class TarEngine:
                 self._remove_quietly(self.destination / manifest.archive)
                 self._remove_quietly(self.manifest_path(snapshot.id))
                 self._manifests.pop(snapshot.id, None)
-            _fsync_directory(self.destination)
+            fsync_directory(self.destination)
         except OSError as error:
             raise BackupError(f"deleting old backups in {self.destination} failed: "
                               f"{error.strerror or error}") from error
@@ -212,10 +212,3 @@ class TarEngine:
             except FileNotFoundError:
                 pass
 
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -17,13 +17,14 @@ import os
 import time
 from pathlib import Path
 
+from unconscious.atomic import fsync_directory
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import open_temp, seal
 from unconscious.rotate.codecs import Codec, Span, copy_range, flush_block, verify
 from unconscious.rotate.crashpoint import crashpoint
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import RotationError, create_log, fsync_dir, owner_ids, remove_durably
+from unconscious.rotate.fsutil import RotationError, create_log, owner_ids, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.reopen import tell_writer, wait_until_quiet
 from unconscious.rotate.rules import Rule
@@ -76,7 +77,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
         warnings: list[str] = []
         try:
             os.rename(source, staging)
-            fsync_dir(source.parent)
+            fsync_directory(source.parent)
             crashpoint("create_after_rename")
             mode, uid, gid = new_log_attributes(rule, stat)
             create_log(source, mode, uid, gid)

@@ -7,18 +7,11 @@ import os
 import pwd
 from pathlib import Path
 
+from unconscious.atomic import fsync_directory
+
 
 class RotationError(Exception):
     """A rotation that could not be done; the message says which file and why."""
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make renames and deletions in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_durably(path: Path) -> bool:
@@ -27,16 +20,16 @@ def remove_durably(path: Path) -> bool:
         path.unlink()
     except FileNotFoundError:
         return False
-    fsync_dir(path.parent)
+    fsync_directory(path.parent)
     return True
 
 
 def rename_durably(source: Path, target: Path) -> None:
     """Rename within a file system and fsync the directories involved."""
     os.rename(source, target)
-    fsync_dir(target.parent)
+    fsync_directory(target.parent)
     if source.parent != target.parent:
-        fsync_dir(source.parent)
+        fsync_directory(source.parent)
 
 
 def create_log(path: Path, mode: int, uid: int, gid: int) -> bool:
@@ -55,7 +48,7 @@ def create_log(path: Path, mode: int, uid: int, gid: int) -> bool:
         os.fsync(fd)
     finally:
         os.close(fd)
-    fsync_dir(path.parent)
+    fsync_directory(path.parent)
     return True
 
 
