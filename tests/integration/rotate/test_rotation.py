@@ -7,6 +7,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -270,7 +271,14 @@ def test_a_writer_that_never_reopens_keeps_its_unarchived_bytes_and_stops_furthe
     log.parent.mkdir()
     writer = Writer(log, prefill(log, 1000), pause=0.002)  # ignores the rotation: no reopen set
     staging = tmp_path / "logs" / ".app.log.hostmind-staging"
+    prefilled = log.stat().st_size
     try:
+        # On a loaded machine the writer may not have started yet: rotating before it appends
+        # anything would (correctly) succeed and not exercise the never-reopens path.
+        deadline = time.monotonic() + 20
+        while log.stat().st_size <= prefilled:
+            assert time.monotonic() < deadline, "the writer never appended to the log"
+            time.sleep(0.01)
         _rule(write_dropin, log, "reopen: {settle: 50ms, timeout: 300ms}")
         first = execute(context, force=True)
         second = execute(context, force=True)
