@@ -265,7 +265,9 @@ def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
     history = loop.run(HOSTMIND, "history")
     print(f"===== hostmind history =====\n{history}")
     assert proposal["title"] in history
-    assert DISK_CHECK in status
+    assert f"committed    {proposal['title']}" in status
+    assert [f"{DISK_CHECK}ok"] == ["".join(line.split()[:2]) for line in status.splitlines()
+                                   if line.split()[:1] == [DISK_CHECK]]
     # Take the change back so the next scenario starts from the packaged config.
     box.run(HOSTMIND, "rollback", record["key"], timeout=120)
 
