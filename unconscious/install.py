@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from unconscious.atomic import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
+from unconscious.health.integrity import live_files, write_manifest
 from unconscious.paths import Paths
 from unconscious.pause import clear_pause
 from unconscious.systemctl import Systemctl, SystemctlError, UnitState
@@ -208,6 +209,7 @@ def install(
     report.add("record", layout.outside(layout.manifest))
     if not dry_run:
         atomic_write_json(layout.manifest, manifest, mode=0o644)
+    _record_live_tree(layout, values, report)
 
     if not layout.live:
         report.actions.append("skip systemctl (--root: not the running machine)")
@@ -220,6 +222,18 @@ def install(
         if now:
             systemctl.enable_now(TARGET)
     return report
+
+
+def _record_live_tree(layout: Layout, values: RenderValues, report: Report) -> None:
+    # The integrity check compares the live tree with this manifest, so a change made outside
+    # the rails is an alert; installing is the operator blessing the tree as it is now. Under
+    # --root the tree is an image's, not this machine's: nothing to hash here.
+    if not layout.live or not values.live_tree.is_dir():
+        return
+    target = layout.state_dir / "live-manifest.json"
+    report.add("record", f"{layout.outside(target)} (integrity manifest of {values.live_tree})")
+    if not report.dry_run:
+        write_manifest(values.live_tree, live_files(values.live_tree), target)
 
 
 def _remove_enablement_links(layout: Layout, unit_names: set[str], report: Report) -> None:

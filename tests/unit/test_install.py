@@ -6,6 +6,7 @@ output: a real systemctl cannot run here (PID 1 is not systemd); tests/e2e uses 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from pathlib import Path
@@ -325,3 +326,14 @@ def test_cli_install_without_systemd_exits_3_with_a_clear_message(
 def test_cli_install_with_now_and_root_is_a_usage_error(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["install", "--root", str(root), "--now"]) == 2
     assert "--now" in capsys.readouterr().err
+
+
+def test_install_on_the_live_machine_records_the_integrity_manifest_of_the_live_tree(
+        root: Path, fake: FakeSystemctl, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "unconscious").mkdir(parents=True)
+    (tree / "unconscious" / "a.py").write_text("x = 1\n")
+    values = RenderValues(hostmind=VALUES.hostmind, live_tree=tree)
+    install(Layout(root, treat_as_live=True), values, fake.systemctl, systemd_running=True)
+    manifest = json.loads((root / "var/lib/hostmind/live-manifest.json").read_text())
+    assert {"unconscious/a.py": hashlib.sha256(b"x = 1\n").hexdigest()} == manifest
