@@ -63,30 +63,49 @@ def evidence_section(
         name: parse_duration(value) for name, value in config.section("evidence").get("max_age", {}).items()
     }
     names = sorted(set(limits) | set(list_evidence(context.paths)))
+    installed = _installed_at(context)
+    width = max((len(name) for name in names), default=0)
     section = StatusSection(title="evidence", data={}, order=30)
     for name in names:
         record = read_evidence(context.paths, name)
         age = record.age(now) if record else None
         limit = limits.get(name)
-        stale = limit is not None and (age is None or age > limit)
+        # A service that has not had its first scheduled run since install is due, not silent.
+        due = age is None and limit is not None and installed is not None and now - installed <= limit
+        stale = limit is not None and not due and (age is None or age > limit)
         failed = bool(record and record.last_error)
         section.problem = section.problem or stale or failed
-        flag = "STALE" if stale else ("FAILED" if failed else "ok")
-        detail = f"last ok {format_age(age)} ago" if age is not None else "never succeeded"
+        flag = "STALE" if stale else ("FAILED" if failed else ("due" if due else "ok"))
+        if age is not None:
+            detail = f"last ok {format_age(age)} ago"
+        elif due and installed is not None and limit is not None:
+            detail = (f"first run due within {format_age(installed + limit - now)} "
+                      f"(installed {format_age(now - installed)} ago)")
+        else:
+            detail = "never succeeded"
         if limit is not None:
             detail += f" (max {format_age(limit)})"
         if failed and record:
             detail += f"; last error: {record.last_error}"
-        section.lines.append(f"{name:<12} {flag:<6} {detail}")
+        section.lines.append(f"{name:<{width}} {flag:<6} {detail}")
         section.data[name] = {
             "age_seconds": age,
             "max_age_seconds": limit,
             "stale": stale,
+            "due": due,
             "last_error": record.last_error if record else None,
             "runs": record.runs if record else 0,
             "failures": record.failures if record else 0,
         }
     return section
+
+
+def _installed_at(context: Context) -> float | None:
+    """Return when `hostmind install` last ran here (its manifest's mtime), or None."""
+    try:
+        return (context.paths.state_dir / "install-manifest.json").stat().st_mtime
+    except OSError:
+        return None
 
 
 def events_section(context: Context, config: LoadedConfig) -> StatusSection:

@@ -8,7 +8,9 @@ as `start-limit-hit` (systemd issue 32203).
 
 from __future__ import annotations
 
+import calendar
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,7 @@ SHOW_PROPERTIES = (
     "RestartPreventExitStatus",
     "StatusText",
     "UnitFileState",
+    "StateChangeTimestamp",
 )
 
 
@@ -56,6 +59,8 @@ class UnitState:
     start_limit_burst: int = 0
     restart_prevent_statuses: frozenset[int] = field(default_factory=frozenset)
     status_text: str = ""
+    #: Unix time of the last state change (None when systemd has none, e.g. never started).
+    since: float | None = None
 
     @property
     def breaker_tripped(self) -> bool:
@@ -87,7 +92,22 @@ class UnitState:
             start_limit_burst=_int(properties.get("StartLimitBurst")),
             restart_prevent_statuses=_statuses(properties.get("RestartPreventExitStatus", "")),
             status_text=properties.get("StatusText", ""),
+            since=parse_timestamp(properties.get("StateChangeTimestamp", "")),
         )
+
+
+def parse_timestamp(value: str) -> float | None:
+    """Return the Unix time of a `systemctl show` timestamp ("Sat 2026-11-21 06:50:01 UTC")."""
+    parts = value.split()
+    if len(parts) < 3:
+        return None
+    try:
+        parsed = time.strptime(f"{parts[1]} {parts[2]}", "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    # systemd prints the local zone; UTC is the common server setting and needs no guess.
+    zone = parts[3] if len(parts) > 3 else ""
+    return float(calendar.timegm(parsed)) if zone in ("UTC", "GMT") else time.mktime(parsed)
 
 
 def _int(value: str | None) -> int:

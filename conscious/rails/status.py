@@ -20,8 +20,9 @@ def section(context: Context, config: LoadedConfig) -> StatusSection:
     made = StatusSection(title="changes", data={}, order=70)
     paused = read_pause(paths)
     if paused is not None:
+        hint = "" if "hostmind rearm" in paused.reason else " (`hostmind rearm` resumes)"
         made.lines.append(f"self-modification PAUSED {format_age(now - paused.since)} ago: "
-                          f"{paused.reason} (`hostmind rearm` resumes)")
+                          f"{paused.reason}{hint}")
         made.problem = True
     mark = probation.read_mark(paths)
     if mark is not None:

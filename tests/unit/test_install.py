@@ -246,7 +246,7 @@ def test_rearm_resets_every_unit_lifts_the_pause_and_starts_the_target(tmp_path:
     assert fake.calls == [
         "list-units --all --plain --no-legend --full -- hostmind*",
         "show --property=Id,LoadState,ActiveState,SubState,Result,NRestarts,ExecMainStatus,"
-        "StartLimitBurst,RestartPreventExitStatus,StatusText,UnitFileState -- "
+        "StartLimitBurst,RestartPreventExitStatus,StatusText,UnitFileState,StateChangeTimestamp -- "
         "hostmind-health.service hostmind-rotate.timer",
         "reset-failed -- hostmind-health.service hostmind-rotate.timer",
         "start -- hostmind.target",

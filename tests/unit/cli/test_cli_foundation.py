@@ -92,3 +92,17 @@ def test_run_an_unknown_service_is_a_usage_error(context: Context, capsys: pytes
 def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "exit codes:" in capsys.readouterr().out
+
+
+def test_a_fresh_install_shows_first_runs_as_due_not_stale(context: Context, capsys: pytest.CaptureFixture[str]) -> None:
+    (context.paths.state_dir / "install-manifest.json").write_text("{}")
+    record_run(context.paths, "health", ok=True, duration=0.01)
+    record_run(context.paths, "backup_restore_test", ok=True, duration=0.01)
+    main(["status"])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.strip().startswith("backup              due    first run due within") for line in lines), lines
+    assert any(line.strip().startswith("backup_restore_test ok     last ok") for line in lines), lines
+    main(["status", "--json"])
+    evidence = json.loads(capsys.readouterr().out)["sections"]["evidence"]
+    assert (False, True, False) == (evidence["problem"], evidence["data"]["backup"]["due"],
+                                    evidence["data"]["backup"]["stale"])
