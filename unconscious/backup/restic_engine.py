@@ -75,7 +75,8 @@ class ResticEngine:
         positional: list[str] = []
         for source in self.settings.sources:
             if not source.path.exists():
-                problems.add(source.path, "missing_source", f"source {source.name!r}: does not exist")
+                if not source.optional:
+                    problems.add(source.path, "missing_source", f"source {source.name!r}: does not exist")
             elif source.include or source.exclude:
                 listed.extend(os.fsencode(entry.path) for entry in walk_source(source, problems)
                               if entry.kind != "dir")

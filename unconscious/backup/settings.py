@@ -28,6 +28,8 @@ class Source:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     shrink_tolerance: float | None = None
+    #: hostmind's own directories: absent before `hostmind install` made them, which is not a fault.
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,8 @@ def hostmind_sources(paths: Paths, destination: Path) -> list[Source]:
     # metrics are regenerated; restic's cache is a copy of repository data.
     exclude = ("metrics", "backup/restic-cache", *_inside(destination, paths.state_dir))
     return [
-        Source(name=CONFIG_SOURCE, path=paths.config_dir),
-        Source(name=STATE_SOURCE, path=paths.state_dir, exclude=exclude),
+        Source(name=CONFIG_SOURCE, path=paths.config_dir, optional=True),
+        Source(name=STATE_SOURCE, path=paths.state_dir, exclude=exclude, optional=True),
     ]
 
 

@@ -96,6 +96,10 @@ def walk_source(source: Source, problems: Problems) -> Iterator[Entry]:
     """Yield the entries of one source, the root first, then depth first in name order."""
     try:
         root_stat = os.lstat(source.path)
+    except FileNotFoundError:
+        if not source.optional:
+            problems.add(source.path, "missing_source", f"source {source.name!r}: does not exist")
+        return
     except OSError as error:
         problems.add(source.path, "missing_source", f"source {source.name!r}: {error.strerror}")
         return

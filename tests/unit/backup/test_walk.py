@@ -69,6 +69,13 @@ def test_a_missing_source_is_reported_not_raised(tmp_path: Path) -> None:
     assert ["missing_source"] == [item.kind for item in problems.items]
 
 
+def test_a_missing_optional_source_is_no_problem(tmp_path: Path) -> None:
+    problems = Problems()
+
+    assert [] == names(Source("hostmind-config", tmp_path / "not-installed-yet", optional=True), problems)
+    assert [] == problems.items
+
+
 def test_a_single_file_source_is_stored_under_its_name(tmp_path: Path) -> None:
     path = tmp_path / "one.conf"
     path.write_text("x")
