@@ -3,7 +3,6 @@ real `hostmind run apply` in a subprocess, configured by a real drop-in."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,23 +15,12 @@ from typing import Any
 import pytest
 
 from conscious.rails import ratchet
+from tests.unit.rails import livetree
 from unconscious.context import Context
 from unconscious.health import integrity
 
 HOSTMIND = Path(sys.executable).parent / "hostmind"
 
-
-def _load_livetree() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "unit" / "rails" / "livetree.py"
-    spec = importlib.util.spec_from_file_location("rails_livetree", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rails_livetree"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-livetree = _load_livetree()
 
 
 @dataclass

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,20 +10,8 @@ import pytest
 
 from conscious.rails import ratchet
 from conscious.rails.engine import Rails
+from tests.unit.rails import livetree
 from unconscious.context import Context
-
-
-def _load_livetree() -> ModuleType:
-    path = Path(__file__).resolve().parent / "livetree.py"
-    spec = importlib.util.spec_from_file_location("rails_livetree", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rails_livetree"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-livetree = _load_livetree()
 
 
 @pytest.fixture(scope="session")
