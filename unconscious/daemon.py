@@ -135,6 +135,7 @@ def run_daemon(
             if signals.reload:
                 signals.reload = False
                 config, reload_note = _reload(name, context, service, config, notifier, log)
+                watchdog.progress()  # a finished reload is progress: it must not cost a watchdog kill
                 last_status = ""
             if _fault(config, fault_key) == "hang":
                 log.critical("fault_injected", fault="hang", msg="test fault switch: main loop hangs")

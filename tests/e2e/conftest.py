@@ -96,8 +96,13 @@ def container(hostmind_container: Container) -> Container:
         box.run("systemctl", "reset-failed", "hostmind*", check=False)
         box.run("systemctl", "restart", HEALTH)
     else:
-        # A running service may still hold a config a previous test loaded: reload it.
-        box.run("systemctl", "reload", HEALTH)
+        # A running service may still hold a config a previous test loaded: reload it. A service
+        # a previous test made hang still looks active until its watchdog fires, so the reload
+        # can fail on the watchdog: then start it afresh.
+        reloaded = box.run("systemctl", "reload", HEALTH, check=False)
+        if reloaded.returncode != 0:
+            box.run("systemctl", "reset-failed", "hostmind*", check=False)
+            box.run("systemctl", "restart", HEALTH)
     # Fresh start-limit counters and no self-modification pause for every test: the breaker
     # tests count starts and pause. `rearm` is what an operator runs: reset-failed, clear the
     # pause, start the target.
