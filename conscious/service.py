@@ -18,7 +18,6 @@ from conscious.relay import relay_rails_events
 from conscious.settings import settings_from_section
 from unconscious import exitcodes
 from unconscious.atomic import AtomicWriteError
-from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
@@ -28,11 +27,8 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
     """Run one cycle; return (exit code, result). Evidence is recorded unless `dry_run`."""
     log = logger or get_logger()
     started = time.monotonic()
-    try:
-        config = context.load_config()
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error("config_invalid", msg=str(problem))
+    config = context.load_config_or_log(log)
+    if config is None:
         return exitcodes.CONFIG_ERROR, None
     settings = settings_from_section(config.section("conscious"))
     if not dry_run:

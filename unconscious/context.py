@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from unconscious.config import LoadedConfig, load_config
+from unconscious.config import ConfigError, LoadedConfig, load_config
 from unconscious.paths import Paths
 
 
@@ -20,6 +21,19 @@ class Context:
     def load_config(self) -> LoadedConfig:
         """Load and validate the config. Raise ConfigError with every problem."""
         return load_config(self.paths)
+
+    def load_config_or_log(self, log: Any) -> LoadedConfig | None:
+        """Load the config; on failure log each problem (FILE=, LINE=, KEY= fields) and return None.
+
+        What every service does before its work: the caller then exits 78 (EX_CONFIG).
+        """
+        try:
+            return self.load_config()
+        except ConfigError as error:
+            for problem in error.problems:
+                log.error("config_invalid", file=problem.file, line=problem.line or 0,
+                          key=problem.key_path, msg=str(problem))
+            return None
 
     @classmethod
     def for_tests(cls, root: Path) -> Context:

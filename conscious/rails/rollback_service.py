@@ -22,7 +22,6 @@ from conscious.rails.service import lock_timeout
 from conscious.rails.settings import RailSettings
 from conscious.rails.snapshot import SnapshotError
 from unconscious import exitcodes
-from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
@@ -42,11 +41,8 @@ def main(context: Context) -> int:
     configure("rollback")
     log = get_logger()
     unit = failed_unit(context.service_args) or "(unknown unit)"
-    try:
-        config = context.load_config()
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error("config_invalid", msg=str(problem))
+    config = context.load_config_or_log(log)
+    if config is None:
         return exitcodes.CONFIG_ERROR
     rails = Rails.create(context.paths, RailSettings.from_config(config, context.paths))
     started = time.monotonic()

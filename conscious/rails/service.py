@@ -23,7 +23,6 @@ from conscious.rails.recovery import recover
 from conscious.rails.settings import RailSettings
 from conscious.rails.snapshot import SnapshotError
 from unconscious import exitcodes
-from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
@@ -38,11 +37,8 @@ def main(context: Context) -> int:
     """Run the apply service once; return the exit code."""
     configure("apply")
     log = get_logger()
-    try:
-        config = context.load_config()
-    except ConfigError as error:
-        for config_problem in error.problems:
-            log.error("config_invalid", msg=str(config_problem))
+    config = context.load_config_or_log(log)
+    if config is None:
         return exitcodes.CONFIG_ERROR
     rails = Rails.create(context.paths, RailSettings.from_config(config, context.paths))
     started = time.monotonic()

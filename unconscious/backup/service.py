@@ -11,7 +11,6 @@ from unconscious import exitcodes
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError
-from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
@@ -22,11 +21,8 @@ def main(context: Context) -> int:
     """Entry point of `hostmind run backup`; return the exit code."""
     configure("backup")
     log = get_logger(service="backup")
-    try:
-        config = context.load_config()
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error("config_invalid", msg=str(problem))
+    config = context.load_config_or_log(log)
+    if config is None:
         return exitcodes.CONFIG_ERROR
     settings = BackupSettings.from_config(config.section("backup"), context.paths)
     notifier = Notifier()

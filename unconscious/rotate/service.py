@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from unconscious import exitcodes
-from unconscious.config import ConfigError
 from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.events import EventSpool
@@ -50,11 +49,8 @@ def execute(context: Context, dry_run: bool = False, force: bool = False) -> Out
     """Run one pass; return its Outcome. Does not raise for operator errors."""
     log = get_logger(service="rotate")
     started = time.monotonic()
-    try:
-        config = context.load_config()
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error("config_invalid", msg=str(problem))
+    config = context.load_config_or_log(log)
+    if config is None:
         return Outcome(exitcodes.CONFIG_ERROR, message="invalid configuration")
     section = config.section("rotate")
     try:
