@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks need. Idempotent; run as root.
 set -euo pipefail
-packages=(systemd-container mmdebstrap zstd logrotate restic python3-venv util-linux)
+packages=(systemd-container mmdebstrap zstd logrotate restic python3-venv util-linux bubblewrap acl attr)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
