@@ -6,12 +6,20 @@ credential `$CREDENTIALS_DIRECTORY/<password_credential>` or at `password_file` 
 password itself in YAML, argv or environment), and a cache under hostmind's state directory
 (a hardened unit has no writable home). Failures raise BackupError carrying restic's own
 message: a missing binary, a timeout, a wrong password, a missing repository.
+
+Locks: restic refuses to run when another process holds a conflicting lock. When restic says
+so, `restic unlock` is run (it removes only the locks restic itself calls stale: older than 30
+minutes, or made on this host by a process that no longer exists) and the command is tried
+once more; a lock that survives that belongs to a live process, and `RepositoryLocked` says
+"not run, retry later" instead of calling the repository broken. Listings (`snapshots`, `ls`,
+`cat config`) run with `--no-lock`, so a read-only repository still lists.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,16 +64,62 @@ def messages(text: str) -> Iterator[dict[str, Any]]:
                 yield value
 
 
+LOCKED = "repository is already locked"
+#: The first line of each restic error that says what went wrong; restic's later lines
+#: (the lock owner, the storage id) belong to the error above them.
+_INTERESTING = ("error", "failed", "does not match", "wrong", "unable", "locked",
+                "lock was created", "storage id", "permission denied", "read-only")
+MAX_MESSAGE = 2000
+
+
+class RepositoryLocked(BackupError):
+    """restic did not run: a live process (or another host) holds a conflicting lock.
+    Not a verdict on the repository: the operation is to be retried later."""
+
+
 def restic_message(stderr: str) -> str:
-    """Return restic's own explanation from its stderr: the Fatal line with the error lines
-    before it (e.g. which pack failed `check`), else the last lines."""
+    """Return restic's own explanation from its whole stderr: every line that says what went
+    wrong (Fatal lines, errors, the lock owner), else the last lines. At most MAX_MESSAGE chars."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     fatal = [line for line in lines if line.startswith("Fatal:")]
     details = [line for line in lines if not line.startswith("Fatal:")
-               and any(word in line.lower() for word in ("error", "failed", "does not match", "wrong"))]
+               and any(word in line.lower() for word in _INTERESTING)]
     if fatal:
-        return " ".join(fatal) + (f" ({' / '.join(details[:3])})" if details else "")
-    return " / ".join(lines[-3:]) if lines else "no message"
+        text = " ".join(fatal) + (f" ({' / '.join(details)})" if details else "")
+    else:
+        text = " / ".join(details or lines[-3:]) if lines else "no message"
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + "..."
+
+
+def lock_owner(stderr: str) -> str:
+    """Return restic's description of the lock in the way ("by PID 12 on host ... created at
+    ..."), or "" when stderr does not say the repository is locked."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        if LOCKED in line:
+            owner = line[line.index(LOCKED) + len(LOCKED):].strip()
+            created = [item for item in lines[index + 1:index + 3]
+                       if item.startswith(("lock was", "storage"))]
+            return " ".join([owner, *created]).strip() or "another process"
+    return ""
+
+
+def run_process(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run `argv` in its own process group; on timeout kill the whole group and raise
+    subprocess.TimeoutExpired. Raise OSError when it cannot start."""
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        # A timeout, or our own interruption: restic (and an ssh it started for sftp) must not live on.
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
 class Restic:
@@ -88,12 +142,39 @@ class Restic:
         return [self.settings.binary, "--repo", self.repository, *arguments]
 
     def run(self, arguments: Sequence[str], ok_codes: Sequence[int] = (0,),
-            timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-        """Run restic with `arguments`; return the finished process. Raise BackupError."""
+            timeout: float | None = None, lock: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run restic with `arguments`; return the finished process.
+
+        `lock=False` adds `--no-lock` (only for commands that read). A repository locked by a
+        stale lock is unlocked and the command retried once. Raise RepositoryLocked when a
+        live lock is in the way, BackupError for every other failure (restic's message in it).
+        """
+        completed = self._run_once(arguments, timeout, lock)
+        if completed.returncode not in ok_codes and lock and lock_owner(completed.stderr):
+            self.remove_stale_locks()
+            completed = self._run_once(arguments, timeout, lock)
+            owner = lock_owner(completed.stderr)
+            if completed.returncode not in ok_codes and owner:
+                raise RepositoryLocked(f"restic {arguments[0]} not run: the repository is locked {owner}; "
+                                       "the lock is not stale (a live process holds it): retry later")
+        if completed.returncode not in ok_codes:
+            raise BackupError(f"restic {arguments[0]} failed (exit {completed.returncode}): "
+                              f"{restic_message(completed.stderr)}")
+        return completed
+
+    def remove_stale_locks(self) -> None:
+        """`restic unlock`: remove the locks restic calls stale (never a live one). Raise BackupError."""
+        completed = self._run_once(["unlock"], None, True)
+        if completed.returncode != 0:
+            raise BackupError(f"restic unlock failed (exit {completed.returncode}): "
+                              f"{restic_message(completed.stderr)}")
+
+    def _run_once(self, arguments: Sequence[str], timeout: float | None,
+                  lock: bool) -> subprocess.CompletedProcess[str]:
         limit = self.settings.timeout if timeout is None else timeout
+        argv = self.argv(arguments if lock else ["--no-lock", *arguments])
         try:
-            completed = subprocess.run(self.argv(arguments), stdin=subprocess.DEVNULL, capture_output=True,
-                                       text=True, timeout=limit, env=self.environment(), check=False)
+            return run_process(argv, self.environment(), limit)
         except FileNotFoundError as error:
             raise BackupError(f"restic not found: {self.settings.binary!r} is not installed or not in "
                               "PATH (apt-get install restic, or set backup.restic.binary)") from error
@@ -103,14 +184,10 @@ class Restic:
         except OSError as error:
             raise BackupError(f"restic could not be started ({self.settings.binary}): "
                               f"{error.strerror or error}") from error
-        if completed.returncode not in ok_codes:
-            raise BackupError(f"restic {arguments[0]} failed (exit {completed.returncode}): "
-                              f"{restic_message(completed.stderr)}")
-        return completed
 
-    def json(self, arguments: Sequence[str], timeout: float | None = None) -> Any:
+    def json(self, arguments: Sequence[str], timeout: float | None = None, lock: bool = True) -> Any:
         """Run restic and parse its single JSON document on stdout. Raise BackupError."""
-        completed = self.run(arguments, timeout=timeout)
+        completed = self.run(arguments, timeout=timeout, lock=lock)
         try:
             return json.loads(completed.stdout)
         except ValueError as error:
@@ -121,7 +198,7 @@ class Restic:
         """Return True if the repository exists and opens with our password. Raise BackupError
         for any other failure (a wrong password is not 'missing')."""
         try:
-            self.run(["cat", "config"], timeout=min(self.settings.timeout, 300))
+            self.run(["cat", "config"], timeout=min(self.settings.timeout, 300), lock=False)
         except BackupError as error:
             text = str(error)
             if "unable to open config file" in text or "Is there a repository" in text:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from unconscious.atomic import sha256_file
-from unconscious.backup.restic_cli import Restic, messages, restic_message
+from unconscious.backup.restic_cli import RepositoryLocked, Restic, messages, restic_message
 from unconscious.backup.settings import BackupSettings, Source
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, read_records, update_record
 from unconscious.backup.walk import Problems, walk_source
@@ -36,8 +36,33 @@ LIST_TIMEOUT = 120.0  # listing snapshots (also for `hostmind status`) must not 
 
 
 def _escape(path: str) -> str:
-    # restic include patterns are globs; a literal path must not be read as one.
-    return "".join(f"\\{char}" if char in "*?[]\\" else char for char in path)
+    # restic include patterns are globs; a literal path must not be read as one. restic's JSON
+    # turns each byte of a non-UTF-8 name into U+FFFD; "?" matches that one byte again.
+    return "".join(f"\\{char}" if char in "*?[]\\" else ("?" if char == REPLACED else char) for char in path)
+
+
+REPLACED = "\ufffd"
+SKIPPED = " does not exist, skipping"
+
+
+def restored_path(target: Path, absolute: str) -> Path:
+    """Return where restic restored `absolute` (as `restic ls --json` names it) under `target`.
+
+    A name with U+FFFD stands for raw bytes that are not UTF-8: each component holding one is
+    looked up in its directory by comparing with the bytes shown the same way.
+    """
+    path = target
+    for part in absolute.strip("/").split("/"):
+        if REPLACED in part and path.is_dir():
+            shown = {_shown(name): name for name in os.listdir(path)}
+            part = shown.get(part, part)
+        path = path / part
+    return path
+
+
+def _shown(name: str) -> str:
+    # os.listdir keeps a non-UTF-8 byte as a lone surrogate; restic shows it as U+FFFD.
+    return "".join(REPLACED if 0xDC80 <= ord(char) <= 0xDCFF else char for char in name)
 
 
 def _error_text(error: Any) -> str:
@@ -48,6 +73,15 @@ def _error_text(error: Any) -> str:
         if isinstance(error.get("Err"), int):
             return f"{error.get('Op', 'access')}: {os.strerror(error['Err'])}"
     return str(error)
+
+
+def _error_kind(error: Any) -> str:
+    """A file deleted between restic's scan and its read is "vanished" (a warning, as in the
+    tar engine); every other error is "unreadable"."""
+    if isinstance(error, dict) and (error.get("Err") == 2 or "no such file or directory"
+                                    in str(error.get("message", "")).lower()):
+        return "vanished"
+    return "unreadable"
 
 
 class ResticEngine:
@@ -96,8 +130,13 @@ class ResticEngine:
             if message.get("message_type") == "summary":
                 summary = message
             elif message.get("message_type") == "error":
-                problems.add(str(message.get("item", "?")), "unreadable", _error_text(message.get("error")))
-        if completed.returncode == INCOMPLETE and not problems.count("unreadable"):
+                problems.add(str(message.get("item", "?")), _error_kind(message.get("error")),
+                             _error_text(message.get("error")))
+        for line in completed.stderr.splitlines():
+            if line.endswith(SKIPPED):  # restic's words for a path gone before it got there
+                problems.add(line[:-len(SKIPPED)], "vanished", "deleted before restic read it")
+        reported = problems.count("unreadable") + problems.count("vanished")
+        if completed.returncode == INCOMPLETE and not reported:
             problems.add("(restic)", "unreadable", restic_message(completed.stderr))
         if "snapshot_id" not in summary:
             raise BackupError(f"restic backup reported no snapshot: {restic_message(completed.stderr)}")
@@ -111,17 +150,16 @@ class ResticEngine:
                         location=f"{self.restic.repository}#{snapshot_id}")
 
     def _run_backup(self, arguments: list[str]) -> subprocess.CompletedProcess[str]:
-        # The usual case costs one restic call; the repository is created (with `init`) or a
-        # stale lock of a killed restic removed only when restic says so, then tried once more.
+        # The usual case costs one restic call; the repository is created (with `init`) only
+        # when restic says it is missing. Stale locks are handled by Restic.run.
         try:
             return self.restic.run(arguments, ok_codes=(0, INCOMPLETE))
+        except RepositoryLocked:
+            raise
         except BackupError as error:
-            if "unable to open config file" in str(error):
-                self.restic.ensure_repository()
-            elif "locked" in str(error):
-                self.restic.run(["unlock"])
-            else:
+            if "unable to open config file" not in str(error):
                 raise
+            self.restic.ensure_repository()
         return self.restic.run(arguments, ok_codes=(0, INCOMPLETE))
 
     def snapshots(self) -> list[Snapshot]:
@@ -130,7 +168,7 @@ class ResticEngine:
             # Only this host's: a repository shared by several hosts must not have one host's
             # retention remove another's snapshots.
             listing = self.restic.json(["snapshots", "--json", "--tag", TAG, "--host", socket.gethostname()],
-                                       timeout=min(self.settings.restic.timeout, LIST_TIMEOUT))
+                                       timeout=min(self.settings.restic.timeout, LIST_TIMEOUT), lock=False)
         except BackupError as error:
             if "unable to open config file" in str(error):
                 return []  # no repository yet: no backups (a run creates it when init is set)
@@ -150,10 +188,9 @@ class ResticEngine:
         """Run `restic check --read-data-subset`; any error restic reports is a difference."""
         try:
             self.restic.run(["check", f"--read-data-subset={self.settings.read_data_subset}"])
+        except RepositoryLocked:
+            raise  # `check` needs an exclusive lock: another client at work is not damage
         except BackupError as error:
-            if "locked" in str(error):
-                # `check` needs an exclusive lock: another client at work is not damage.
-                raise BackupError(f"verification not possible now: {error}") from error
             return CheckResult(differences=[str(error)])
         return CheckResult(checked=snapshot.files, bytes=snapshot.bytes)
 
@@ -187,7 +224,7 @@ class ResticEngine:
         record per-source totals for the shrink check."""
         if snapshot.id in self._files:
             return self._files[snapshot.id]
-        completed = self.restic.run(["ls", "--json", snapshot.id])
+        completed = self.restic.run(["ls", "--json", snapshot.id], lock=False)
         files: dict[str, tuple[int, int]] = {}
         totals: dict[str, dict[str, Any]] = {}
         for node in messages(completed.stdout):
@@ -217,7 +254,7 @@ class ResticEngine:
             hashes: dict[str, str] = {}
             for name in names:
                 try:
-                    hashes[name] = sha256_file(temporary / self._absolute(name).lstrip("/"))
+                    hashes[name] = sha256_file(restored_path(temporary, self._absolute(name)))
                 except OSError:
                     continue
             return hashes
@@ -236,11 +273,12 @@ class ResticEngine:
         target.mkdir(parents=True, exist_ok=True)
         result = CheckResult()
         try:
-            self.restic.run(arguments)
+            # --no-lock: a restore only reads, and must work from a read-only repository.
+            self.restic.run(arguments, lock=False)
         except BackupError as error:
             result.differences.append(str(error))
         for name in wanted:
-            restored = target / self._absolute(name).lstrip("/")
+            restored = restored_path(target, self._absolute(name))
             size, mtime = expected.get(name, (-1, -1))
             try:
                 status = restored.lstat()
@@ -279,5 +317,5 @@ class ResticEngine:
 
     def cleanup(self) -> list[str]:
         """Nothing to do before a run: restic leaves no partial snapshot behind, and a stale
-        lock of a killed restic is removed when a backup runs into it (see `_run_backup`)."""
+        lock of a killed restic is removed when a command runs into it (see Restic.run)."""
         return []

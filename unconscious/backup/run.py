@@ -7,6 +7,10 @@ restore test (when due) -> spot check and shrink check -> retention. Journal eve
 `source_shrunk`, `backup_pruned`. Evidence records: `backup` (every run; last_ok = last
 backup made), `backup_verified` (last_ok = last backup that passed verification),
 `backup_restore_test` (last_ok = last passed restore test).
+
+A step the repository's lock keeps from running (restic: a live process holds a conflicting
+lock) is not a failure: it is listed in `deferred`, recorded as evidence `backup_deferred`
+and announced by the event `backup_deferred`; the next run tries again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from unconscious.backup.engines import make_engine
 from unconscious.backup.hooks import run_hooks
 from unconscious.backup.lock import backup_lock
+from unconscious.backup.restic_cli import RepositoryLocked
 from unconscious.backup.retention import plan
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, Engine, Snapshot, annotate, forget_records, update_record
@@ -44,6 +49,7 @@ class RunReport:
     verified: bool | None = None
     restore_tested: bool | None = None
     pruned: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -54,7 +60,7 @@ class RunReport:
                 "snapshot": self.snapshot.to_json() if self.snapshot else None,
                 "errors": self.errors, "warnings": self.warnings, "problems": self.problems,
                 "cleaned": self.cleaned, "verified": self.verified,
-                "restore_tested": self.restore_tested, "pruned": self.pruned}
+                "restore_tested": self.restore_tested, "pruned": self.pruned, "deferred": self.deferred}
 
 
 class BackupRun:
@@ -75,6 +81,8 @@ class BackupRun:
         try:
             with backup_lock(self.paths):
                 self._run_locked(report)
+        except RepositoryLocked as error:
+            report.deferred.append(str(error))
         except BackupError as error:
             report.errors.append(str(error))
         except OSError as error:  # e.g. evidence or records that could not be written
@@ -109,7 +117,10 @@ class BackupRun:
         if self.settings.verify_after_backup:
             report.verified = self.verify(snapshot, report)
         if self.restore_test_due():
-            report.restore_tested = self.restore_test(snapshot, report)
+            try:
+                report.restore_tested = self.restore_test(snapshot, report)
+            except RepositoryLocked as error:
+                report.deferred.append(str(error))
         if self.settings.spot_check:
             # Listed after the backup: one listing serves the shrink check (restic calls are slow).
             previous = [item for item in self.engine.snapshots()
@@ -118,7 +129,10 @@ class BackupRun:
         if self.settings.prune_after_backup and report.verified is not False:
             # Not after a failed verification: a person looking into it should still find the
             # older backups. (An unreadable file does not stop pruning: it may last for weeks.)
-            report.pruned = self.prune()
+            try:
+                report.pruned = self.prune()
+            except RepositoryLocked as error:
+                report.deferred.append(str(error))
 
     def verify(self, snapshot: Snapshot, report: RunReport | None = None) -> bool:
         """Verify `snapshot`, record and log the result; return whether it passed."""
@@ -130,7 +144,7 @@ class BackupRun:
             self.log.warning("verify_not_run", backup=snapshot.id, engine=self.engine.name,
                              msg=f"backup {snapshot.id} could not be verified now: {error}")
             if report is not None:
-                report.errors.append(str(error))
+                (report.deferred if isinstance(error, RepositoryLocked) else report.errors).append(str(error))
             return False
         duration = time.monotonic() - started
         update_record(self.paths, snapshot.id, verified_at=time.time(), verify_ok=result.ok,
@@ -233,7 +247,22 @@ class BackupRun:
             self.events.emit(SOURCE, "backup_failed", "warning" if snapshot else "critical",
                              f"backup run failed: {report.errors[0]}",
                              {"errors": report.errors[:20]}, dedup_key="backup-failed")
+        if report.deferred:
+            self._defer(report)
+        if snapshot is None and report.ok:
+            return  # not run at all (deferred): no verdict on the backups
         record_run(self.paths, "backup", ok=snapshot is not None and report.ok, duration=report.duration,
                    counters={"files": files, "bytes": size, "problems": len(report.problems),
                              "pruned": len(report.pruned), "engine": self.engine.name},
                    error=None if report.ok else "; ".join(report.errors)[:500])
+
+    def _defer(self, report: RunReport) -> None:
+        """Say which steps a live repository lock kept from running: log, evidence, event."""
+        text = "; ".join(report.deferred)
+        self.log.warning("backup_deferred", engine=self.engine.name, steps=len(report.deferred),
+                         msg=f"not run, retried at the next run: {text}")
+        record_run(self.paths, "backup_deferred", ok=False, duration=report.duration,
+                   counters={"steps": len(report.deferred)}, error=text[:500])
+        self.events.emit(SOURCE, "backup_deferred", "warning",
+                         f"backup step(s) not run: {report.deferred[0]}",
+                         {"deferred": report.deferred[:20]}, dedup_key="backup-deferred")

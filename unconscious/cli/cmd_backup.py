@@ -1,7 +1,8 @@
 """`hostmind backup run|list|verify|restore|prune`: backups by hand, with --json everywhere.
 
 Exit codes: 0 ok; 1 the operation failed or found differences; 2 usage (e.g. unknown backup
-id); 78 configuration error.
+id); 75 not run now, retry later (the restic repository is locked by a live process); 78
+configuration error.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from unconscious import exitcodes
 from unconscious.backup.lock import backup_lock
+from unconscious.backup.restic_cli import RepositoryLocked
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, annotate
@@ -21,6 +23,8 @@ from unconscious.cli.output import error, format_age, print_json
 from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.log import configure, get_logger
+
+TEMPFAIL = 75  # EX_TEMPFAIL (sysexits.h): nothing is wrong, try again later
 
 
 def register(subparsers: Any) -> None:
@@ -68,6 +72,9 @@ def _guard(args: argparse.Namespace, context: Context, action: Any) -> int:
         for item in problem.problems:
             error(str(item))
         return exitcodes.CONFIG_ERROR
+    except RepositoryLocked as problem:
+        error(str(problem))
+        return TEMPFAIL
     except (BackupError, OSError) as problem:
         error(str(problem))
         return exitcodes.FAILURE
@@ -99,9 +106,13 @@ def run_command(args: argparse.Namespace, context: Context) -> int:
                       f"{report.snapshot.bytes} bytes in {report.duration:.1f}s")
             for line in report.warnings:
                 print(f"warning: {line}")
+            for line in report.deferred:
+                print(f"not run now (retried at the next run): {line}")
             for line in report.errors:
                 error(line)
-        return exitcodes.OK if report.ok else exitcodes.FAILURE
+        if not report.ok:
+            return exitcodes.FAILURE
+        return TEMPFAIL if report.deferred else exitcodes.OK
     return _guard(args, context, action)
 
 

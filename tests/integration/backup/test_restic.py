@@ -13,7 +13,7 @@ import pytest
 from tests.integration.backup.conftest import RESTIC_PASSWORD as PASSWORD
 from tests.integration.backup.conftest import settings_for
 from unconscious.backup.restic_cli import Restic, password_file
-from unconscious.backup.restic_engine import ResticEngine
+from unconscious.backup.restic_engine import ResticEngine, _error_kind, _error_text
 from unconscious.backup.retention import apply_policy
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import BackupSettings, ResticSettings, Source
@@ -222,3 +222,55 @@ def test_another_hosts_snapshots_are_neither_listed_nor_pruned(context: Context,
     hosts = sorted(item["hostname"] for item in restic.json(["snapshots", "--json"]))
     assert ([mine.id], []) == ([snapshot.id for snapshot in engine.snapshots()], pruned)
     assert sorted(["another-host", socket.gethostname()]) == hosts
+
+
+def test_a_non_utf8_file_name_is_restored_in_full_and_by_name(context: Context, tmp_path: Path) -> None:
+    source = tmp_path / "odd"
+    source.mkdir()
+    raw_name = b"caf\xe9-latin1.txt"  # not UTF-8: restic's JSON shows the byte as U+FFFD
+    (Path(os.fsdecode(bytes(source) + b"/" + raw_name))).write_bytes(b"latin-1 named\n")
+    (source / "plain.txt").write_text("plain\n")
+    engine = ResticEngine(restic_settings(tmp_path, source), context.paths)
+    snapshot = engine.backup(Problems())
+    odd = next(name for name in engine.sample_files(snapshot) if "latin1" in name)
+
+    full = engine.restore(snapshot, tmp_path / "full", None)
+    one = engine.restore(snapshot, tmp_path / "one", [odd])
+
+    assert ([], 2) == (full.differences, full.checked)
+    assert ([], 1) == (one.differences, one.checked)
+    restored = os.fsencode(tmp_path / "one") + os.fsencode(source) + b"/" + raw_name
+    assert b"latin-1 named\n" == Path(os.fsdecode(restored)).read_bytes()
+
+
+def test_a_file_deleted_during_the_backup_is_a_warning(context: Context, tmp_path: Path,
+                                                       source_tree: Path) -> None:
+    # A stand-in for the race: restic is handed (with include globs, through --files-from-raw)
+    # a file that is gone when it gets to it, as when it is deleted between scan and read.
+    settings = restic_settings(tmp_path, source_tree)
+    settings = BackupSettings(**{**settings.__dict__,
+                                 "sources": (Source("data", source_tree, include=("*.dat",)),)})
+    engine = ResticEngine(settings, context.paths)
+    original = engine.restic.run
+
+    def delete_then_run(arguments: list[str], *args: object, **kwargs: object) -> object:
+        if arguments[0] == "backup":
+            (source_tree / "dir0" / "file000.dat").unlink()
+        return original(arguments, *args, **kwargs)  # type: ignore[arg-type]
+
+    engine.restic.run = delete_then_run  # type: ignore[assignment,method-assign]
+    report = BackupRun(context.paths, settings, get_logger(), engine=engine).run()
+
+    assert [] == report.errors
+    assert report.snapshot is not None
+    assert ["vanished"] == [problem["kind"] for problem in report.problems]
+    assert any("1 vanished path(s)" in warning for warning in report.warnings)
+
+
+def test_restics_error_for_a_file_gone_while_read_is_a_vanished_warning() -> None:
+    # restic's JSON error when lstat/open finds the file deleted after its scan (Err 2: ENOENT).
+    gone = {"Op": "lstat", "Path": "/srv/x", "Err": 2}
+    denied = {"Op": "open", "Path": "/srv/y", "Err": 13}
+
+    assert ("vanished", "unreadable") == (_error_kind(gone), _error_kind(denied))
+    assert "open: Permission denied" == _error_text(denied)
