@@ -9,6 +9,7 @@ verification records. Restores keep restic's layout: `<target>/<absolute path>`.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -20,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from unconscious.atomic import sha256_file
+from unconscious.atomic import atomic_write_json, sha256_file
 from unconscious.backup.restic_cli import RepositoryLocked, Restic, messages, restic_message
 from unconscious.backup.settings import BackupSettings, Source
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, read_records, update_record
@@ -88,6 +89,8 @@ class ResticEngine:
     """Backups as restic snapshots in `settings.restic.repository`."""
 
     name = "restic"
+    repository_wide = True
+    cheap_listing = False
 
     def __init__(self, settings: BackupSettings, paths: Paths) -> None:
         self.settings = settings
@@ -184,15 +187,50 @@ class ResticEngine:
                 location=f"{self.restic.repository}#{short}", sources=dict(record.get("sources", {}))))
         return sorted(found, key=lambda snapshot: (snapshot.time, snapshot.id))
 
-    def verify(self, snapshot: Snapshot) -> CheckResult:
-        """Run `restic check --read-data-subset`; any error restic reports is a difference."""
+    def verify(self, snapshot: Snapshot, full: bool = False) -> CheckResult:
+        """Run `restic check`: with `--read-data` when `full`, else the next rotating part
+        (`read_data_parts`) or `--read-data-subset`. Any error restic reports is a difference.
+        Raise RepositoryLocked when a live lock keeps it from running."""
+        parts = self.settings.read_data_parts
+        part = 0 if full or parts <= 0 else self._rotation().get("next", 1)
+        if full:
+            subset = "--read-data"
+        elif part:
+            subset = f"--read-data-subset={part}/{parts}"
+        else:
+            subset = f"--read-data-subset={self.settings.read_data_subset}"
         try:
-            self.restic.run(["check", f"--read-data-subset={self.settings.read_data_subset}"])
+            self.restic.run(["check", subset])
         except RepositoryLocked:
             raise  # `check` needs an exclusive lock: another client at work is not damage
         except BackupError as error:
-            return CheckResult(differences=[str(error)])
-        return CheckResult(checked=snapshot.files, bytes=snapshot.bytes)
+            if part:
+                self._save_rotation(part % parts + 1, [])
+            return CheckResult(differences=[str(error)], full=full)
+        complete = full or subset == "--read-data-subset=100%"
+        if part:
+            passed = sorted(set(self._rotation().get("passed", [])) | {part})
+            complete = len(passed) >= parts
+            self._save_rotation(part % parts + 1, [] if complete else passed)
+        return CheckResult(checked=snapshot.files, bytes=snapshot.bytes, full=complete)
+
+    def _rotation_path(self) -> Path:
+        return self.paths.state_dir / "backup" / "restic-check-rotation.json"
+
+    def _rotation(self) -> dict[str, Any]:
+        """Which part of the pack data the next check reads, and the parts passed in a row."""
+        try:
+            value = json.loads(self._rotation_path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(value, dict) or not 1 <= int(value.get("next", 1)) <= self.settings.read_data_parts:
+            return {}
+        return value
+
+    def _save_rotation(self, next_part: int, passed: list[int]) -> None:
+        self._rotation_path().parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self._rotation_path(), {"next": next_part, "passed": passed,
+                                                  "parts": self.settings.read_data_parts})
 
     def _source_of(self, path: str) -> Source | None:
         best: Source | None = None

@@ -4,7 +4,9 @@
 each rule (last, hourly, daily, weekly, monthly, yearly) keeps a snapshot when its time falls
 in a bucket (hour, day, ISO week, ...) not seen yet and the rule still has count left. An
 empty policy (all zero) keeps everything, as restic does. `plan(snapshots, keep)` adds
-hostmind's own rule: the newest verified backup is never removed.
+hostmind's own rules: only verified backups fill the keep.* slots (a backup that was never
+verified, or failed, cannot push a verified one out), and the newest verified backup is
+never removed.
 """
 
 from __future__ import annotations
@@ -75,10 +77,30 @@ def apply_policy(snapshots: Sequence[tuple[str, float]], keep: dict[str, int],
 
 
 def plan(snapshots: list[Snapshot], keep: dict[str, int]) -> Decision:
-    """Apply `keep` to `snapshots`, then spare the newest verified one whatever the policy says."""
-    decision = apply_policy([(snapshot.id, snapshot.time) for snapshot in snapshots], keep)
+    """Apply `keep` to `snapshots` with hostmind's rules (see the module doc).
+
+    With no verified backup at all (verification off, or none passed yet) the policy applies
+    to every backup as restic would. Otherwise it applies to the verified ones; a backup not
+    verified (never, or failed) newer than the newest verified one is kept (it may be the one
+    a person needs, or it is awaiting verification), an older one goes when the policy over
+    all backups would remove it as well.
+    """
     protected = newest_verified(snapshots)
-    if protected is not None and protected.id in decision.remove:
+    everyone = apply_policy([(snapshot.id, snapshot.time) for snapshot in snapshots], keep)
+    if protected is None:
+        return everyone
+    verified = [snapshot for snapshot in snapshots if snapshot.verify_ok]
+    decision = apply_policy([(snapshot.id, snapshot.time) for snapshot in verified], keep)
+    for snapshot in sorted(snapshots, key=lambda item: item.time, reverse=True):
+        if snapshot.verify_ok:
+            continue
+        if snapshot.time > protected.time or snapshot.id in everyone.keep:
+            decision.keep.append(snapshot.id)
+            decision.reasons[snapshot.id] = ["not verified; newer than the newest verified backup"
+                                             if snapshot.time > protected.time else "kept by the policy"]
+        else:
+            decision.remove.append(snapshot.id)
+    if protected.id in decision.remove:
         decision.remove.remove(protected.id)
         decision.keep.append(protected.id)
         decision.reasons[protected.id] = ["newest verified backup"]

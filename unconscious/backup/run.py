@@ -1,12 +1,18 @@
 """One backup run, start to finish, leaving evidence of each step.
 
 lock -> clean up leftovers of a killed run -> pre hooks -> backup -> post hooks -> verify ->
-restore test (when due) -> spot check and shrink check -> retention. Journal events:
+full check (when due) -> restore test (when due) -> spot check and shrink check -> retention
+-> what in the destination is not a whole backup (orphans, unreadable manifests: errors and
+the event `backup_unreadable`). Journal events:
 `backup_done` / `backup_failed` (FILES, BYTES, DURATION, ENGINE), `backup_verified` /
 `verify_failed`, `restore_test_done` / `restore_test_failed`, `spot_check_failed`,
 `source_shrunk`, `backup_pruned`. Evidence records: `backup` (every run; last_ok = last
 backup made), `backup_verified` (last_ok = last backup that passed verification),
-`backup_restore_test` (last_ok = last passed restore test).
+`backup_restore_test` (last_ok = last passed restore test), `backup_full_check`.
+
+A failed verification sticks: a later partial check (restic's subset) that passes does not
+make that backup (with restic: any backup of the repository) "verified" again; only a full
+check does (`hostmind backup verify --full`, or the scheduled one).
 
 A step the repository's lock keeps from running (restic: a live process holds a conflicting
 lock) is not a failure: it is listed in `deferred`, recorded as evidence `backup_deferred`
@@ -25,7 +31,16 @@ from unconscious.backup.lock import backup_lock
 from unconscious.backup.restic_cli import RepositoryLocked
 from unconscious.backup.retention import plan
 from unconscious.backup.settings import BackupSettings
-from unconscious.backup.snapshot import BackupError, Engine, Snapshot, annotate, forget_records, update_record
+from unconscious.backup.snapshot import (
+    BackupError,
+    CheckResult,
+    Engine,
+    Snapshot,
+    annotate,
+    forget_records,
+    read_records,
+    update_record,
+)
 from unconscious.backup.spotcheck import shrinkage, spot_check
 from unconscious.backup.walk import Problems
 from unconscious.events import EventSpool
@@ -48,6 +63,7 @@ class RunReport:
     cleaned: list[str] = field(default_factory=list)
     verified: bool | None = None
     restore_tested: bool | None = None
+    full_checked: bool | None = None
     pruned: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
 
@@ -60,7 +76,8 @@ class RunReport:
                 "snapshot": self.snapshot.to_json() if self.snapshot else None,
                 "errors": self.errors, "warnings": self.warnings, "problems": self.problems,
                 "cleaned": self.cleaned, "verified": self.verified,
-                "restore_tested": self.restore_tested, "pruned": self.pruned, "deferred": self.deferred}
+                "restore_tested": self.restore_tested, "full_checked": self.full_checked,
+                "pruned": self.pruned, "deferred": self.deferred}
 
 
 class BackupRun:
@@ -73,6 +90,7 @@ class BackupRun:
         self.log = log
         self.events = EventSpool(paths.events_dir)
         self.engine = engine or make_engine(settings, paths)
+        self.last_full = False  # whether the last verify() was a passing full check
 
     def run(self) -> RunReport:
         """Make a backup and check it. Never raises for operational failures: see the report."""
@@ -114,8 +132,14 @@ class BackupRun:
             else:
                 report.warnings.append(f"{count} {kind} path(s)")
         snapshot = report.snapshot
+        full_in_this_run = False
         if self.settings.verify_after_backup:
-            report.verified = self.verify(snapshot, report)
+            report.verified, full_in_this_run = self._verify_new(snapshot, report)
+        if self.full_check_due():
+            try:
+                report.full_checked = self.full_check(report, skip=snapshot.id if full_in_this_run else None)
+            except RepositoryLocked as error:
+                report.deferred.append(str(error))
         if self.restore_test_due():
             try:
                 report.restore_tested = self.restore_test(snapshot, report)
@@ -133,12 +157,20 @@ class BackupRun:
                 report.pruned = self.prune()
             except RepositoryLocked as error:
                 report.deferred.append(str(error))
+        self.report_unreadable(report)
 
-    def verify(self, snapshot: Snapshot, report: RunReport | None = None) -> bool:
-        """Verify `snapshot`, record and log the result; return whether it passed."""
+    def _verify_new(self, snapshot: Snapshot, report: RunReport) -> tuple[bool, bool]:
+        """Verify the new backup; return (passed, whether that was a full check)."""
+        self.last_full = False
+        passed = self.verify(snapshot, report)
+        return passed, self.last_full
+
+    def verify(self, snapshot: Snapshot, report: RunReport | None = None, full: bool = False) -> bool:
+        """Verify `snapshot` (a full check if `full`), record and log the result; return
+        whether it passed. A pass of a partial check does not clear an earlier failure."""
         started = time.monotonic()
         try:
-            result = self.engine.verify(snapshot)
+            result = self.engine.verify(snapshot, full)
         except BackupError as error:
             # Not a verdict on the backup (e.g. the repository is locked): say so, record nothing.
             self.log.warning("verify_not_run", backup=snapshot.id, engine=self.engine.name,
@@ -146,16 +178,19 @@ class BackupRun:
             if report is not None:
                 (report.deferred if isinstance(error, RepositoryLocked) else report.errors).append(str(error))
             return False
+        self.last_full = result.ok and result.full
+        self._apply_earlier_failures(snapshot, result)
         duration = time.monotonic() - started
         update_record(self.paths, snapshot.id, verified_at=time.time(), verify_ok=result.ok,
-                      verify_differences=result.differences[:20])
+                      verify_full=result.full, verify_differences=result.differences[:20])
         record_run(self.paths, "backup_verified", ok=result.ok, duration=duration,
-                   counters={"checked": result.checked, "bytes": result.bytes,
+                   counters={"checked": result.checked, "bytes": result.bytes, "full": result.full,
                              "differences": len(result.differences)},
                    error=None if result.ok else f"{snapshot.id}: {result.differences[0]}")
         if result.ok:
             self.log.info("backup_verified", backup=snapshot.id, checked=result.checked,
                           bytes=result.bytes, duration=round(duration, 3), engine=self.engine.name,
+                          full=result.full,
                           msg=f"backup {snapshot.id} verified: {result.checked} members match")
             return True
         self.log.error("verify_failed", backup=snapshot.id, differences=len(result.differences),
@@ -169,6 +204,66 @@ class BackupRun:
         if report is not None:
             report.errors.append(f"verification of {snapshot.id} failed: {result.differences[0]}")
         return False
+
+    def _apply_earlier_failures(self, snapshot: Snapshot, result: CheckResult) -> None:
+        """A partial pass does not clear an earlier failure (of this backup, or with a
+        repository-wide check of any backup); a full pass of the repository clears them all."""
+        records = read_records(self.paths)
+        failed = sorted(key for key, record in records.items()
+                        if isinstance(record, dict) and record.get("verify_ok") is False
+                        and (key == snapshot.id or self.engine.repository_wide))
+        if not result.ok or not failed:
+            return
+        if not result.full:
+            result.differences.append(
+                f"an earlier verification failed ({', '.join(failed)}) and a partial check cannot clear "
+                "it: run a full check (`hostmind backup verify --full`)")
+            return
+        if self.engine.repository_wide:
+            for key in failed:
+                update_record(self.paths, key, verify_ok=True, verify_full=True, verified_at=time.time())
+            self.log.info("verify_failure_cleared", backups=len(failed), engine=self.engine.name,
+                          msg=f"a full check passed: {', '.join(failed)} verified again")
+
+    def full_check_due(self) -> bool:
+        """Due `full_check_every` after the last full check, or (before the first) after the
+        oldest backup."""
+        record = read_evidence(self.paths, "backup_full_check")
+        if record is not None and record.last_run is not None:
+            since = record.last_run
+        else:
+            snapshots = self.engine.snapshots()
+            since = snapshots[0].time if snapshots else time.time()
+        return time.time() - since >= self.settings.full_check_every
+
+    def full_check(self, report: RunReport | None = None, skip: str | None = None) -> bool:
+        """Run a full check (restic: `check --read-data` once; tar: every kept archive, except
+        `skip`, already fully verified in this run); record evidence `backup_full_check`."""
+        started = time.monotonic()
+        snapshots = self.engine.snapshots()
+        targets = snapshots[-1:] if self.engine.repository_wide else snapshots
+        targets = [snapshot for snapshot in targets if snapshot.id != skip]
+        results = [self.verify(snapshot, report, full=True) for snapshot in targets]
+        ok = all(results)
+        record_run(self.paths, "backup_full_check", ok=ok, duration=time.monotonic() - started,
+                   counters={"backups": len(targets), "failed": results.count(False)},
+                   error=None if ok else f"{results.count(False)} of {len(targets)} backup(s) failed")
+        return ok
+
+    def report_unreadable(self, report: RunReport) -> None:
+        """Whatever in the destination is not a whole backup (an orphan archive or manifest, an
+        unreadable one) fails the run with an event; nothing is removed."""
+        if self.engine.cheap_listing:
+            self.engine.snapshots()
+        if not self.engine.unreadable:
+            return
+        for line in self.engine.unreadable:
+            self.log.error("backup_unreadable", engine=self.engine.name, msg=line)
+        report.errors.extend(f"not a whole backup: {line}" for line in self.engine.unreadable)
+        self.events.emit(SOURCE, "backup_unreadable", "critical",
+                         f"{len(self.engine.unreadable)} damaged or orphaned backup file(s): "
+                         f"{self.engine.unreadable[0]}",
+                         {"unreadable": self.engine.unreadable[:20]}, dedup_key="backup-unreadable")
 
     def restore_test_due(self) -> bool:
         record = read_evidence(self.paths, "backup_restore_test")

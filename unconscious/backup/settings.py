@@ -68,6 +68,8 @@ class BackupSettings:
     prune_after_backup: bool = True
     verify_after_backup: bool = True
     read_data_subset: str = "5%"
+    read_data_parts: int = 0
+    full_check_every: float = 30 * 86400.0
     restore_test_every: float = 7 * 86400.0
     restore_sample_percent: float = 10.0
     restore_dir: Path | None = None
@@ -116,6 +118,8 @@ class BackupSettings:
             prune_after_backup=bool(section.get("prune_after_backup", True)),
             verify_after_backup=bool(verify.get("after_backup", True)),
             read_data_subset=str(verify.get("read_data_subset", "5%")),
+            read_data_parts=int(verify.get("read_data_parts", 0)),
+            full_check_every=parse_duration(verify.get("full_check_every", "30d")),
             restore_test_every=parse_duration(verify.get("restore_test_every", "7d")),
             restore_sample_percent=float(verify.get("restore_sample_percent", 10)),
             restore_dir=Path(restore_dir) if restore_dir else None,

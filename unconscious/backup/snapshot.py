@@ -47,6 +47,9 @@ class CheckResult:
     checked: int = 0
     bytes: int = 0
     differences: list[str] = field(default_factory=list)
+    #: Read everything a failure could be in (tar: always; restic: `--read-data`, or the last
+    #: of N rotating parts that all passed). Only a full pass clears a failed verification.
+    full: bool = True
 
     @property
     def ok(self) -> bool:
@@ -62,10 +65,14 @@ class Engine(Protocol):
 
     name: str
     unreadable: list[str]  # backups found but not readable (e.g. a damaged manifest), by the last listing
+    #: One check covers every backup (restic's repository) rather than one archive (tar).
+    repository_wide: bool
+    #: Listing is a few local reads (tar), not a network round trip (restic).
+    cheap_listing: bool
 
     def backup(self, problems: Problems) -> Snapshot: ...
     def snapshots(self) -> list[Snapshot]: ...
-    def verify(self, snapshot: Snapshot) -> CheckResult: ...
+    def verify(self, snapshot: Snapshot, full: bool = False) -> CheckResult: ...
     def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult: ...
     def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult: ...
     def sample_files(self, snapshot: Snapshot) -> dict[str, tuple[int, int]]: ...

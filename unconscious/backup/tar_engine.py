@@ -27,6 +27,7 @@ from unconscious.backup.walk import Problems, walk
 PREFIX = "hostmind-"
 MANIFEST_SUFFIX = ".manifest.jsonl"
 PARTIAL_SUFFIX = ".partial"
+FORGOTTEN_SUFFIX = ".forgotten"
 EXTENSIONS = {"zstd": ".tar.zst", "gzip": ".tar.gz"}
 
 
@@ -34,6 +35,8 @@ class TarEngine:
     """Backups as tar archives under `settings.destination`."""
 
     name = "tar"
+    repository_wide = False
+    cheap_listing = True
 
     def __init__(self, settings: BackupSettings) -> None:
         self.settings = settings
@@ -90,30 +93,53 @@ class TarEngine:
         return self.destination / f"{backup_id}{MANIFEST_SUFFIX}"
 
     def manifest(self, backup_id: str) -> Manifest:
-        """Return the manifest of `backup_id`. Raise BackupError if it cannot be read."""
+        """Return the manifest of `backup_id`. Raise BackupError if it cannot be read or does
+        not name itself."""
         if backup_id not in self._manifests:
             try:
-                self._manifests[backup_id] = read_manifest(self.manifest_path(backup_id))
+                manifest = read_manifest(self.manifest_path(backup_id))
+                self._check_names(backup_id, manifest)
             except ManifestError as error:
                 raise BackupError(str(error)) from error
+            self._manifests[backup_id] = manifest
         return self._manifests[backup_id]
 
+    def _check_names(self, backup_id: str, manifest: Manifest) -> None:
+        """Raise ManifestError unless `manifest` is the one its file name says."""
+        path = self.manifest_path(backup_id)
+        if manifest.id != backup_id:
+            raise ManifestError(f"{path}: the manifest is of backup {manifest.id}, not {backup_id} "
+                                "(a copy under another name?)")
+        if manifest.archive not in {backup_id + extension for extension in EXTENSIONS.values()}:
+            raise ManifestError(f"{path}: names the archive {manifest.archive!r}, not one of {backup_id}")
+
     def snapshots(self) -> list[Snapshot]:
-        """Return the complete backups (archive and manifest both present), oldest first."""
+        """Return the complete backups (archive and manifest both present and naming each other),
+        oldest first; everything else of ours in the destination goes to `unreadable`."""
         self.unreadable = []
         if not self.destination.is_dir():
             return []
         found: list[Snapshot] = []
+        archives: set[str] = set()
         for path in sorted(self.destination.glob(f"{PREFIX}*{MANIFEST_SUFFIX}")):
             backup_id = path.name.removesuffix(MANIFEST_SUFFIX)
             try:
                 manifest = self._manifests.get(backup_id) or read_manifest(path, header_only=True)
+                self._check_names(backup_id, manifest)
             except ManifestError as error:
                 # Listed as unreadable (status shows it), never silently dropped.
                 self.unreadable.append(str(error))
+                archives.update(backup_id + extension for extension in EXTENSIONS.values())
                 continue
+            archives.add(manifest.archive)
             if (self.destination / manifest.archive).is_file():
                 found.append(self._snapshot(manifest))
+            elif not (self.destination / (manifest.archive + PARTIAL_SUFFIX)).exists():
+                self.unreadable.append(f"{path}: its archive {manifest.archive} is missing")
+        for path in sorted(self.destination.glob(f"{PREFIX}*")):
+            if path.name.endswith(tuple(EXTENSIONS.values())) and path.name not in archives:
+                self.unreadable.append(f"{path}: an archive without its manifest "
+                                       f"({path.name.split('.')[0]}{MANIFEST_SUFFIX} is missing)")
         return sorted(found, key=lambda snapshot: (snapshot.time, snapshot.id))
 
     def _snapshot(self, manifest: Manifest) -> Snapshot:
@@ -122,8 +148,8 @@ class TarEngine:
             bytes=manifest.bytes, location=str(self.destination / manifest.archive),
             sources={name: totals.to_json() for name, totals in manifest.sources.items()})
 
-    def verify(self, snapshot: Snapshot) -> CheckResult:
-        """Re-read the archive and compare every member with the manifest."""
+    def verify(self, snapshot: Snapshot, full: bool = False) -> CheckResult:
+        """Re-read the archive and compare every member with the manifest (always a full check)."""
         manifest = self.manifest(snapshot.id)
         return verify_archive(self.destination / manifest.archive, manifest)
 
@@ -163,12 +189,15 @@ class TarEngine:
 
     # --- removing ------------------------------------------------------------------------
     def forget(self, snapshots: list[Snapshot]) -> None:
-        """Delete these backups: the archive first, so a half-deleted one is never listed."""
+        """Delete these backups: the manifest is first renamed `.forgotten`, then the archive
+        and it deleted, so a half-deleted backup is finished by `cleanup()`, never an orphan."""
         try:
             for snapshot in snapshots:
                 manifest = self.manifest(snapshot.id)
-                self._remove_quietly(self.destination / manifest.archive)
-                self._remove_quietly(self.manifest_path(snapshot.id))
+                forgotten = self.destination / (self.manifest_path(snapshot.id).name + FORGOTTEN_SUFFIX)
+                os.replace(self.manifest_path(snapshot.id), forgotten)
+                fsync_directory(self.destination)
+                self._remove_quietly(self.destination / manifest.archive, forgotten)
                 self._manifests.pop(snapshot.id, None)
             fsync_directory(self.destination)
         except OSError as error:
@@ -176,7 +205,8 @@ class TarEngine:
                               f"{error.strerror or error}") from error
 
     def cleanup(self) -> list[str]:
-        """Remove `.partial` archives and manifests without an archive; return their names.
+        """Remove what interrupted runs left: `.partial` archives with the manifest written
+        beside them, and backups half deleted by `forget()`; return the names removed.
 
         Call only while holding the backup lock: a running backup's `.partial` looks the same.
         """
@@ -184,14 +214,14 @@ class TarEngine:
             return []
         removed: list[str] = []
         for path in sorted(self.destination.glob(f"{PREFIX}*{PARTIAL_SUFFIX}")):
-            self._remove_quietly(path)
+            backup_id = path.name.split(".")[0]
+            self._remove_quietly(path, self.manifest_path(backup_id))
             removed.append(path.name)
-        for path in sorted(self.destination.glob(f"{PREFIX}*{MANIFEST_SUFFIX}")):
-            backup_id = path.name.removesuffix(MANIFEST_SUFFIX)
-            if not any((self.destination / f"{backup_id}{extension}").is_file()
-                       for extension in EXTENSIONS.values()):
-                self._remove_quietly(path)
-                removed.append(path.name)
+        for path in sorted(self.destination.glob(f"{PREFIX}*{MANIFEST_SUFFIX}{FORGOTTEN_SUFFIX}")):
+            backup_id = path.name.split(".")[0]
+            archives = [self.destination / f"{backup_id}{extension}" for extension in EXTENSIONS.values()]
+            self._remove_quietly(*archives, path)
+            removed.append(path.name)
         return removed
 
     @staticmethod

@@ -36,7 +36,11 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(func=list_command)
     verify = commands.add_parser("verify", help="verify a backup (default: the newest)")
     verify.add_argument("backup", nargs="?", default="latest", help="backup id, or 'latest'")
-    verify.add_argument("--all", action="store_true", help="verify every backup")
+    verify.add_argument("--all", action="store_true",
+                        help="verify every backup; also fails on damaged or orphaned backup files")
+    verify.add_argument("--full", action="store_true",
+                        help="a full check (restic: `check --read-data`, all pack data); the only kind "
+                             "of check that clears an earlier failed verification")
     verify.add_argument("--restore-test", action="store_true",
                         help="also restore a sample into a temporary directory and compare it")
     verify.add_argument("--percent", type=float, default=None,
@@ -147,14 +151,17 @@ def verify_command(args: argparse.Namespace, context: Context) -> int:
                 else [_find(runner, args.backup)]
             results: dict[str, dict[str, Any]] = {}
             for snapshot in targets:
-                outcome: dict[str, Any] = {"verified": runner.verify(snapshot)}
+                outcome: dict[str, Any] = {"verified": runner.verify(snapshot, full=args.full)}
                 if args.restore_test:
                     outcome["restore_tested"] = runner.restore_test(snapshot, percent=args.percent)
                 results[snapshot.id] = outcome
-        good = all(all(outcome.values()) for outcome in results.values())
+        unreadable = list(runner.engine.unreadable) if args.all else []
+        good = all(all(outcome.values()) for outcome in results.values()) and not unreadable
         if args.json:
-            print_json({"ok": good, "backups": results})
+            print_json({"ok": good, "backups": results, "unreadable": unreadable})
         else:
+            for line in unreadable:
+                error(f"not a whole backup: {line}")
             for backup_id, outcome in results.items():
                 words = ", ".join(f"{key} {'ok' if value else 'FAILED'}" for key, value in outcome.items())
                 print(f"{backup_id}: {words}")

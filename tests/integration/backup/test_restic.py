@@ -17,7 +17,7 @@ from unconscious.backup.restic_engine import ResticEngine, _error_kind, _error_t
 from unconscious.backup.retention import apply_policy
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import BackupSettings, ResticSettings, Source
-from unconscious.backup.snapshot import BackupError, update_record
+from unconscious.backup.snapshot import BackupError, annotate, update_record
 from unconscious.backup.walk import Problems
 from unconscious.context import Context
 from unconscious.log import get_logger
@@ -274,3 +274,36 @@ def test_restics_error_for_a_file_gone_while_read_is_a_vanished_warning() -> Non
 
     assert ("vanished", "unreadable") == (_error_kind(gone), _error_kind(denied))
     assert "open: Permission denied" == _error_text(denied)
+
+
+def test_a_failed_check_stays_failed_until_a_full_check_passes(context: Context, tmp_path: Path,
+                                                               source_tree: Path) -> None:
+    settings = restic_settings(tmp_path, source_tree)
+    runner = BackupRun(context.paths, settings, get_logger())
+    snapshot = runner.engine.backup(Problems())
+    pack = max((path for path in (tmp_path / "repo" / "data").rglob("*") if path.is_file()),
+               key=lambda path: path.stat().st_size)
+    pack.chmod(0o600)
+    good = pack.read_bytes()
+    pack.write_bytes(good[:100] + bytes([good[100] ^ 1]) + good[101:])
+    assert runner.verify(snapshot) is False
+    pack.write_bytes(good)  # the damage is gone, but a partial check must not say so
+    partial = BackupRun(context.paths, BackupSettings(**{**settings.__dict__, "read_data_subset": "1/1000"}),
+                        get_logger())
+
+    assert partial.verify(snapshot) is False
+    assert annotate(context.paths, partial.engine.snapshots())[0].verify_ok is False
+    assert partial.verify(snapshot, full=True) is True
+    assert annotate(context.paths, partial.engine.snapshots())[0].verify_ok is True
+
+
+def test_rotating_parts_read_the_whole_repository_over_n_runs(context: Context, tmp_path: Path,
+                                                             source_tree: Path) -> None:
+    settings = BackupSettings(**{**restic_settings(tmp_path, source_tree).__dict__, "read_data_parts": 3})
+    engine = ResticEngine(settings, context.paths)
+    snapshot = engine.backup(Problems())
+
+    results = [engine.verify(snapshot) for _ in range(4)]
+
+    assert [True] * 4 == [result.ok for result in results]
+    assert [False, False, True, False] == [result.full for result in results]

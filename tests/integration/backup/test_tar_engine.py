@@ -178,12 +178,16 @@ def test_leftovers_of_an_interrupted_run_are_never_listed_and_are_cleaned(tmp_pa
     engine = TarEngine(settings_for(tmp_path, source_tree))
     snapshot = engine.backup(Problems())
     destination = tmp_path / "dest"
+    # Killed between writing the manifest and renaming the archive into place:
     (destination / "hostmind-20260101T000000Z.tar.zst.partial").write_bytes(b"half")
-    (destination / "hostmind-20260102T000000Z.manifest.jsonl").write_text("{}")
+    (destination / "hostmind-20260101T000000Z.manifest.jsonl").write_text("{}")
+    # Killed in the middle of forget(): the manifest renamed, the archive still there.
+    (destination / "hostmind-20260102T000000Z.manifest.jsonl.forgotten").write_text("{}")
+    (destination / "hostmind-20260102T000000Z.tar.zst").write_bytes(b"old")
 
     assert [snapshot.id] == [item.id for item in engine.snapshots()]
-    assert ["hostmind-20260101T000000Z.tar.zst.partial", "hostmind-20260102T000000Z.manifest.jsonl"] == \
-        engine.cleanup()
+    assert ["hostmind-20260101T000000Z.tar.zst.partial", "hostmind-20260102T000000Z.manifest.jsonl.forgotten"] \
+        == engine.cleanup()
     assert sorted([f"{snapshot.id}.manifest.jsonl", Path(snapshot.location).name]) == \
         sorted(path.name for path in destination.iterdir())
 

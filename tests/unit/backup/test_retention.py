@@ -60,12 +60,33 @@ def test_an_empty_policy_keeps_everything_like_restic() -> None:
 
 
 def test_the_newest_verified_backup_is_never_pruned() -> None:
-    snapshots = [Snapshot(id=name, time=moment, engine="tar") for name, moment in SNAPSHOTS]
-    snapshots[2].verify_ok = True  # "c" is the newest that passed verification
-    snapshots[0].verify_ok = True
+    snapshots = [Snapshot(id=name, time=moment, engine="tar", verify_ok=True) for name, moment in SNAPSHOTS]
+    for snapshot in snapshots[3:]:
+        snapshot.verify_ok = False  # d..g failed: "c" is the newest that passed
+    snapshots[1].verify_ok = None
+
+    decision = plan(snapshots, keep(last=1))
+
+    assert "c" in decision.keep
+    assert ["last snapshot"] == decision.reasons["c"]
+    # Failed ones newer than "c" stay for a person to look into; "a" and "b" go.
+    assert (["a", "b"], ["c", "d", "e", "f", "g"]) == (sorted(decision.remove), sorted(decision.keep))
+
+
+def test_a_backup_never_verified_does_not_push_verified_ones_out() -> None:
+    # The case: a kill during verify left "g" complete but never verified; keep.last=2
+    # used to count it and remove two older verified backups.
+    snapshots = [Snapshot(id=name, time=moment, engine="tar", verify_ok=True) for name, moment in SNAPSHOTS]
+    snapshots[-1].verify_ok = None
 
     decision = plan(snapshots, keep(last=2))
 
-    assert "c" in decision.keep
-    assert ["newest verified backup"] == decision.reasons["c"]
-    assert ["e", "d", "b", "a"] == decision.remove
+    assert ["g", "f", "e"] == sorted(decision.keep, reverse=True)
+    assert ["not verified; newer than the newest verified backup"] == decision.reasons["g"]
+    assert ["a", "b", "c", "d"] == sorted(decision.remove)
+
+
+def test_with_nothing_verified_the_policy_applies_to_all_as_in_restic() -> None:
+    snapshots = [Snapshot(id=name, time=moment, engine="tar") for name, moment in SNAPSHOTS]
+
+    assert apply_policy(SNAPSHOTS, keep(last=2)).remove == plan(snapshots, keep(last=2)).remove
