@@ -30,22 +30,25 @@ class Member:
     mode: int
     mtime: int
     sha256: str | None = None
-    target: str | None = None  # symlink target
+    target: str | None = None  # symlink target; for a hard link, the member holding the content
+    mtime_ns: int | None = None  # when the mtime has a fraction of a second
+    xattrs: str | None = None  # SHA-256 of the extended attributes (ACLs included), if any
 
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {"name": self.name, "type": self.type, "size": self.size,
                                  "mode": self.mode, "mtime": self.mtime}
-        if self.sha256 is not None:
-            value["sha256"] = self.sha256
-        if self.target is not None:
-            value["target"] = self.target
+        for key in ("sha256", "target", "mtime_ns", "xattrs"):
+            if getattr(self, key) is not None:
+                value[key] = getattr(self, key)
         return value
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Member:
+        mtime_ns = value.get("mtime_ns")
         return cls(name=str(value["name"]), type=str(value["type"]), size=int(value["size"]),
                    mode=int(value["mode"]), mtime=int(value["mtime"]),
-                   sha256=value.get("sha256"), target=value.get("target"))
+                   sha256=value.get("sha256"), target=value.get("target"),
+                   mtime_ns=None if mtime_ns is None else int(mtime_ns), xattrs=value.get("xattrs"))
 
 
 @dataclass

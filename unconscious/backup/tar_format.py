@@ -3,8 +3,12 @@
 `tarfile` spends most of a small file's time copying TarInfo objects and checking which
 fields need pax records; for 15,000 files that is seconds. `header()` packs the 512 bytes
 itself when every field fits ustar (ASCII names up to 100 bytes or split at a '/' into
-prefix and name, sizes below 8 GiB, ...) and otherwise asks `tarfile` for a pax header, so
-any name or size still works. The output reads back with `tarfile` and GNU tar.
+prefix and name, sizes below 8 GiB, ...) and otherwise writes a POSIX pax extended header
+first, as GNU tar does: `path`/`linkpath` (with `hdrcharset=BINARY` for names that are not
+UTF-8), `size`, `uid`/`gid`, `uname`/`gname`, and the records the caller adds: `mtime` with
+nanoseconds, `SCHILY.xattr.<name>` for extended attributes (POSIX ACLs included, as
+`system.posix_acl_*`) and `SCHILY.acl.access`/`.default` in GNU tar's text form. The output
+reads back with `tarfile` and GNU tar (`--xattrs --xattrs-include='*' --acls`).
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ def _split_name(name: bytes) -> tuple[bytes, bytes] | None:
 
 def header(name: str, kind: bytes, *, mode: int, uid: int, gid: int, size: int, mtime: int,
            linkname: str = "", uname: str = "", gname: str = "", devmajor: int = 0,
-           devminor: int = 0) -> bytes:
-    """Return the header block(s) of one member; `kind` is a tarfile type (REGTYPE, DIRTYPE...)."""
+           devminor: int = 0, extra: dict[str, bytes] | None = None) -> bytes:
+    """Return the header block(s) of one member; `kind` is a tarfile type (REGTYPE, DIRTYPE...).
+
+    `extra`: pax records to add (e.g. {"mtime": b"1700000000.123456789"}); any makes a pax header.
+    """
     if kind == tarfile.DIRTYPE and not name.endswith("/"):
         name += "/"
     raw_name = name.encode("utf-8", "surrogateescape")
@@ -42,9 +49,9 @@ def header(name: str, kind: bytes, *, mode: int, uid: int, gid: int, size: int, 
     simple = (split is not None and raw_link.isascii() and len(raw_link) <= 100 and uname.isascii()
               and gname.isascii() and 0 <= size <= _MAX_SIZE and 0 <= uid <= _MAX_ID
               and 0 <= gid <= _MAX_ID and 0 <= mtime <= _MAX_SIZE)
-    if not simple or split is None:
-        return _pax_header(name, kind, mode, uid, gid, size, mtime, linkname, uname, gname,
-                           devmajor, devminor)
+    if not simple or split is None or extra:
+        return _pax_header(raw_name, kind, mode, uid, gid, size, mtime, raw_link, uname, gname,
+                           devmajor, devminor, extra or {})
     prefix, short = split
     if not prefix and not raw_link and not devmajor and not devminor:
         # The common case (a short name, no link, no device): the tail of the block is the
@@ -75,13 +82,64 @@ def _tail(uname: str, gname: str) -> tuple[bytes, int]:
     return tail, sum(tail)
 
 
-def _pax_header(name: str, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, linkname: str,
-                uname: str, gname: str, devmajor: int, devminor: int) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.type, info.mode, info.uid, info.gid = kind, mode & 0o7777, uid, gid
-    info.size, info.mtime, info.linkname = size, mtime, linkname
-    info.uname, info.gname, info.devmajor, info.devminor = uname, gname, devmajor, devminor
-    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+def pax_record(key: str, value: bytes) -> bytes:
+    """Return one pax record "<length> <key>=<value>\n"; the length counts itself."""
+    body = b" " + key.encode("utf-8", "surrogateescape") + b"=" + value + b"\n"
+    length = len(body) + 1
+    while len(str(length)) + len(body) != length:
+        length += 1
+    return str(length).encode() + body
+
+
+def _ustar(name: bytes, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, link: bytes,
+           uname: bytes, gname: bytes, devmajor: int, devminor: int) -> bytes:
+    split = _split_name(name) or (b"", name[:100])
+    block = b"".join((
+        split[1].ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"%07o\0" % min(uid, _MAX_ID),
+        b"%07o\0" % min(gid, _MAX_ID), b"%011o\0" % min(max(size, 0), _MAX_SIZE),
+        b"%011o\0" % min(max(mtime, 0), _MAX_SIZE), b"        ", kind, link[:100].ljust(100, b"\0"),
+        b"ustar\x0000", uname[:32].ljust(32, b"\0"), gname[:32].ljust(32, b"\0"),
+        b"%07o\0" % devmajor, b"%07o\0" % devminor, split[0][:155].ljust(155, b"\0"), bytes(12),
+    ))
+    return block[:148] + b"%06o\0 " % sum(block) + block[156:]
+
+
+def _pax_header(name: bytes, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, link: bytes,
+                uname: str, gname: str, devmajor: int, devminor: int, extra: dict[str, bytes]) -> bytes:
+    records: list[bytes] = []
+    binary = False
+    for key, value, fits in (("path", name, name.isascii() and _split_name(name) is not None),
+                             ("linkpath", link, link.isascii() and len(link) <= 100)):
+        if not fits:
+            records.append(pax_record(key, value))
+            binary = binary or not _is_utf8(value)
+    for key, number, limit in (("size", size, _MAX_SIZE), ("uid", uid, _MAX_ID), ("gid", gid, _MAX_ID)):
+        if not 0 <= number <= limit:
+            records.append(pax_record(key, str(number).encode()))
+    for key, text in (("uname", uname), ("gname", gname)):
+        if not text.isascii() or len(text.encode()) > 32:
+            records.append(pax_record(key, text.encode("utf-8", "surrogateescape")))
+    if "mtime" not in extra and not 0 <= mtime <= _MAX_SIZE:
+        records.append(pax_record("mtime", str(mtime).encode()))
+    records.extend(pax_record(key, value) for key, value in extra.items())
+    if binary:
+        records.insert(0, pax_record("hdrcharset", b"BINARY"))
+    data = b"".join(records)
+    base = name.rstrip(b"/").rsplit(b"/", 1)[-1][:80] or b"member"
+    extended = _ustar(b"PaxHeaders/" + base, b"x", 0o644, 0, 0, len(data), max(mtime, 0), b"", b"", b"", 0, 0)
+    member = _ustar(name if name.isascii() else name.decode("ascii", "replace").encode("ascii", "replace"),
+                    kind, mode, uid, gid, size, mtime, link if link.isascii() else b"",
+                    uname.encode("utf-8", "surrogateescape"), gname.encode("utf-8", "surrogateescape"),
+                    devmajor, devminor)
+    return extended + data + padding(len(data)) + member
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def padding(size: int) -> bytes:

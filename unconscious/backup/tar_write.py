@@ -6,6 +6,11 @@ on a FIFO), hashed while it is copied into the stream, and checked again afterwa
 that changed or shrank while being read is stored as read (padded with zeros, like GNU tar)
 and reported. Sockets cannot be stored in tar and are reported as skipped. The archive is
 fsynced before this returns; errors writing it (ENOSPC, EROFS) raise OSError.
+
+Metadata as GNU tar `--format=posix --xattrs --xattrs-include='*' --acls` keeps it: a file
+linked more than once is stored once, later names as hard-link members; nanosecond mtimes,
+extended attributes and ACLs go into pax records (see tar_meta.py); device nodes and FIFOs
+are stored as such.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import IO, Any, cast
 
 import zstandard
 
+from unconscious.backup import tar_meta
 from unconscious.backup.handoff import Handoff, Stopped
 from unconscious.backup.manifest import Manifest, Member, SourceTotals
 from unconscious.backup.tar_format import end_of_archive, header, padding
@@ -123,6 +129,8 @@ class _Names:
     def __init__(self) -> None:
         self.users: dict[int, str] = {}
         self.groups: dict[int, str] = {}
+        #: (device, inode) -> member name of the first name of a file with several links.
+        self.links: dict[tuple[int, int], str] = {}
 
     def user(self, uid: int) -> str:
         if uid not in self.users:
@@ -243,7 +251,7 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
 
 
 def _header(entry: Entry, status: os.stat_result, names: _Names, kind: bytes, size: int = 0,
-            linkname: str = "") -> tuple[bytes, int, int]:
+            linkname: str = "", meta: dict[str, bytes] | None = None) -> tuple[bytes, int, int]:
     mode = stat.S_IMODE(status.st_mode)
     mtime = int(status.st_mtime)
     devmajor = devminor = 0
@@ -251,8 +259,25 @@ def _header(entry: Entry, status: os.stat_result, names: _Names, kind: bytes, si
         devmajor, devminor = os.major(status.st_rdev), os.minor(status.st_rdev)
     block = header(entry.name, kind, mode=mode, uid=status.st_uid, gid=status.st_gid, size=size,
                    mtime=mtime, linkname=linkname, uname=names.user(status.st_uid),
-                   gname=names.group(status.st_gid), devmajor=devmajor, devminor=devminor)
+                   gname=names.group(status.st_gid), devmajor=devmajor, devminor=devminor, extra=meta)
     return block, mode, mtime
+
+
+def _meta(entry: Entry, path: str | int, status: os.stat_result, problems: Problems) -> dict[str, bytes]:
+    """The pax records of `entry` (ns mtime, xattrs, ACLs); an unreadable attribute is reported."""
+    try:
+        return tar_meta.collect(path, status)
+    except OSError as error:
+        problems.add(entry.path, "metadata", f"{error.strerror or error}; stored without its xattrs")
+        return {"mtime": tar_meta.mtime_record(status.st_mtime_ns)}
+
+
+def _member(entry: Entry, kind: str, status: os.stat_result, meta: dict[str, bytes], *, size: int = 0,
+            sha256: str | None = None, target: str | None = None) -> Member:
+    return Member(name=entry.name, type=kind, size=size, mode=stat.S_IMODE(status.st_mode),
+                  mtime=int(status.st_mtime), sha256=sha256, target=target,
+                  mtime_ns=status.st_mtime_ns if status.st_mtime_ns % 1_000_000_000 else None,
+                  xattrs=tar_meta.digest(meta))
 
 
 def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
@@ -263,24 +288,18 @@ def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) ->
         problems.add(entry.path, "special", f"{kind} skipped: tar cannot store it")
         return None
     target: str | None = None
-    if kind == "symlink":
-        try:
-            target = os.readlink(entry.path)
-        except OSError as error:
-            problems.add(entry.path, "vanished" if error.errno == errno.ENOENT else "unreadable",
-                         error.strerror or str(error))
-            return None
-    if kind in ("fifo", "chardev", "blockdev"):
-        problems.add(entry.path, "special", f"{kind} stored as an entry, without content")
     try:
+        if kind == "symlink":
+            target = os.readlink(entry.path)
         status = entry.status()
     except OSError as error:
         problems.add(entry.path, "vanished" if error.errno == errno.ENOENT else "unreadable",
                      error.strerror or str(error))
         return None
-    block, mode, mtime = _header(entry, status, names, _TAR_TYPES[kind], linkname=target or "")
+    meta = _meta(entry, entry.path, status, problems)
+    block, _, _ = _header(entry, status, names, _TAR_TYPES[kind], linkname=target or "", meta=meta)
     archive.write(block)
-    return Member(name=entry.name, type=kind, size=0, mode=mode, mtime=mtime, target=target)
+    return _member(entry, kind, status, meta, target=target)
 
 
 def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
@@ -297,8 +316,16 @@ def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problem
         if not stat.S_ISREG(before.st_mode):
             problems.add(entry.path, "changed", "no longer a regular file; skipped")
             return None
+        meta = _meta(entry, fd, before, problems)
+        if before.st_nlink > 1:
+            first = names.links.setdefault((before.st_dev, before.st_ino), entry.name)
+            if first != entry.name:
+                # Another name of a file already stored: a hard-link member, no content.
+                block, _, _ = _header(entry, before, names, tarfile.LNKTYPE, linkname=first, meta=meta)
+                archive.write(block)
+                return _member(entry, "hardlink", before, meta, target=first)
         size = before.st_size
-        block, mode, mtime = _header(entry, before, names, tarfile.REGTYPE, size=size)
+        block, _, _ = _header(entry, before, names, tarfile.REGTYPE, size=size, meta=meta)
         archive.write(block)
         reader = HashingReader(fd, size)
         # Exactly `size` bytes follow the header, whatever the file does meanwhile.
@@ -315,5 +342,4 @@ def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problem
         problems.add(entry.path, "changed", f"shrank by {reader.padded} bytes while read; padded with zeros")
     elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         problems.add(entry.path, "changed", "modified while read; stored as read")
-    return Member(name=entry.name, type="file", size=size, mode=mode, mtime=mtime,
-                  sha256=reader.digest.hexdigest())
+    return _member(entry, "file", before, meta, size=size, sha256=reader.digest.hexdigest())
