@@ -49,6 +49,16 @@ def header(name: str, kind: bytes, *, mode: int, uid: int, gid: int, size: int, 
     simple = (split is not None and raw_link.isascii() and len(raw_link) <= 100 and uname.isascii()
               and gname.isascii() and 0 <= size <= _MAX_SIZE and 0 <= uid <= _MAX_ID
               and 0 <= gid <= _MAX_ID and 0 <= mtime <= _MAX_SIZE)
+    if extra and simple and split is not None:
+        # The common pax case (a plain member plus ns mtime or xattrs): both blocks take the
+        # cached ustar path below.
+        data = b"".join(pax_record(key, value) for key, value in extra.items())
+        base = split[1].rstrip(b"/").rsplit(b"/", 1)[-1][:80].decode("ascii") or "member"
+        return b"".join((
+            header("PaxHeaders/" + base, b"x", mode=0o644, uid=0, gid=0, size=len(data), mtime=mtime),
+            data, padding(len(data)),
+            header(name, kind, mode=mode, uid=uid, gid=gid, size=size, mtime=mtime, linkname=linkname,
+                   uname=uname, gname=gname, devmajor=devmajor, devminor=devminor)))
     if not simple or split is None or extra:
         return _pax_header(raw_name, kind, mode, uid, gid, size, mtime, raw_link, uname, gname,
                            devmajor, devminor, extra or {})

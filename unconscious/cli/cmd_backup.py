@@ -39,8 +39,8 @@ def register(subparsers: Any) -> None:
     verify.add_argument("--all", action="store_true",
                         help="verify every backup; also fails on damaged or orphaned backup files")
     verify.add_argument("--full", action="store_true",
-                        help="a full check (restic: `check --read-data`, all pack data); the only kind "
-                             "of check that clears an earlier failed verification")
+                        help="restic: a full check (`check --read-data`, all pack data), the only kind "
+                             "that clears an earlier failed verification (tar: always full by hand)")
     verify.add_argument("--restore-test", action="store_true",
                         help="also restore a sample into a temporary directory and compare it")
     verify.add_argument("--percent", type=float, default=None,
@@ -151,7 +151,9 @@ def verify_command(args: argparse.Namespace, context: Context) -> int:
                 else [_find(runner, args.backup)]
             results: dict[str, dict[str, Any]] = {}
             for snapshot in targets:
-                outcome: dict[str, Any] = {"verified": runner.verify(snapshot, full=args.full)}
+                # tar: by hand always the deep check (decompress, compare every member).
+                full = args.full or not runner.engine.repository_wide
+                outcome: dict[str, Any] = {"verified": runner.verify(snapshot, full=full)}
                 if args.restore_test:
                     outcome["restore_tested"] = runner.restore_test(snapshot, percent=args.percent)
                 results[snapshot.id] = outcome

@@ -66,3 +66,21 @@ def test_gnu_tar_lists_every_name(tmp_path: Path) -> None:
                             check=True).stdout.splitlines()
 
     assert NAMES == listed
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pax_records_read_back_exactly_with_gnu_tar_and_tarfile(name: str, tmp_path: Path) -> None:
+    extra = {"mtime": b"1700000000.123456789", "SCHILY.xattr.user.k": b"v\x00\xff binary"}
+    data = header(name, tarfile.REGTYPE, mode=0o600, uid=0, gid=0, size=1, mtime=1_700_000_000,
+                  extra=extra) + b"x" + padding(1)
+    path = tmp_path / "pax.tar"
+    path.write_bytes(data + end_of_archive(len(data)))
+
+    with tarfile.open(path) as archive:
+        member = archive.getmembers()[0]
+    listed = subprocess.run(["tar", "--xattrs", "--full-time", "-tvf", str(path)], capture_output=True,
+                            text=True, timeout=30, check=True).stdout
+
+    assert (name, "1700000000.123456789") == (member.name, member.pax_headers["mtime"])
+    assert b"v\x00\xff binary" == member.pax_headers["SCHILY.xattr.user.k"].encode("utf-8", "surrogateescape")
+    assert name in listed
