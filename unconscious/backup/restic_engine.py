@@ -108,6 +108,10 @@ class ResticEngine:
         started = time.time()
         # --quiet: no progress messages, only the summary (and errors) to parse.
         arguments = ["backup", "--json", "--quiet", "--tag", TAG, *self.settings.restic.extra_args]
+        if any(source.exclude_caches for source in self.settings.sources):
+            arguments.append("--exclude-caches")
+        if any(source.one_file_system for source in self.settings.sources):
+            arguments.append("--one-file-system")
         listed: list[bytes] = []
         positional: list[str] = []
         for source in self.settings.sources:

@@ -8,6 +8,7 @@ person (the journal and the evidence say what), 78 on a bad config.
 from __future__ import annotations
 
 from unconscious import exitcodes
+from unconscious.alerts.pings import send_ping
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError
@@ -27,6 +28,11 @@ def main(context: Context) -> int:
     settings = BackupSettings.from_config(config.section("backup"), context.paths)
     notifier = Notifier()
     notifier.status(f"backing up with the {settings.engine} engine")
+    # healthchecks.io's `/start`: the end (success or fail) is relayed by the health service from
+    # the evidence. Bounded by the ping's timeout and retries; a ping that fails never stops a backup.
+    if not send_ping(config, "backup", "start", f"{settings.engine} engine") and \
+            "backup" in (config.section("alerts").get("pings") or {}):
+        log.warning("ping_failed", phase="start", msg="the backup /start ping was not received")
     try:
         report = BackupRun(context.paths, settings, log).run()
     except (BackupError, OSError) as error:  # choosing the engine, or evidence not written

@@ -30,6 +30,10 @@ class Source:
     shrink_tolerance: float | None = None
     #: hostmind's own directories: absent before `hostmind install` made them, which is not a fault.
     optional: bool = False
+    #: Skip the content of directories tagged with a valid CACHEDIR.TAG (the tag itself is kept).
+    exclude_caches: bool = False
+    #: Do not descend into directories on another file system (the mount point itself is kept).
+    one_file_system: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class BackupSettings:
                 include=tuple(entry.get("include") or ()),
                 exclude=tuple(entry.get("exclude") or ()) + _inside(destination, Path(entry["path"])),
                 shrink_tolerance=entry.get("shrink_tolerance"),
+                exclude_caches=bool(section.get("exclude_caches", False)),
+                one_file_system=bool(section.get("one_file_system", False)),
             )
             for name, entry in sorted((section.get("sources") or {}).items())
         ]

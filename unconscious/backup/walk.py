@@ -5,7 +5,9 @@
 walking are reported into `problems`, never raised. Include/exclude globs are matched with
 `fnmatch` against the path relative to the source (`*` also matches `/`); a pattern without a
 `/` also matches the file name alone. An excluded directory is not descended into; include
-globs only select files, so directories are always walked.
+globs only select files, so directories are always walked. With `exclude_caches`, a directory
+holding a valid CACHEDIR.TAG yields only itself and the tag; with `one_file_system`, a
+directory on another device than the source's root yields only itself.
 """
 
 from __future__ import annotations
@@ -19,6 +21,24 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from unconscious.backup.settings import Source
+
+CACHEDIR_TAG = "CACHEDIR.TAG"
+CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
+
+
+def is_cache_directory(directory: str) -> bool:
+    """True if `directory` holds a CACHEDIR.TAG starting with the standard signature."""
+    try:
+        fd = os.open(os.path.join(directory, CACHEDIR_TAG), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        return os.read(fd, len(CACHEDIR_SIGNATURE)) == CACHEDIR_SIGNATURE
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -120,6 +140,8 @@ def walk_source(source: Source, problems: Problems) -> Iterator[Entry]:
             problems.add(directory, kind, f"cannot list directory: {error.strerror}")
             continue
         subdirectories: list[tuple[str, str]] = []
+        if source.exclude_caches and prefix and is_cache_directory(directory):
+            children = [child for child in children if child.name == CACHEDIR_TAG]
         for child in children:
             relative = f"{prefix}{child.name}"
             child_stat: os.stat_result | None = None
@@ -141,7 +163,8 @@ def walk_source(source: Source, problems: Problems) -> Iterator[Entry]:
             if not is_directory and source.include and not matches(relative, source.include):
                 continue
             yield Entry(source.name, child.path, f"{source.name}/{relative}", kind, child_stat)
-            if is_directory:
+            if is_directory and not (source.one_file_system and child_stat is not None
+                                     and child_stat.st_dev != root_stat.st_dev):
                 subdirectories.append((child.path, f"{relative}/"))
         # Reversed so the stack pops them in name order.
         stack.extend(reversed(subdirectories))

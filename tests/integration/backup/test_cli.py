@@ -147,3 +147,17 @@ def test_a_backup_with_a_damaged_manifest_is_listed_as_unreadable(
     assert (1, []) == (code, json.loads(printed.out))
     assert f"hostmind: unreadable backup: {configured / backup_id}.manifest.jsonl: cannot read manifest" in \
         printed.err
+
+
+def test_the_backup_service_sends_the_start_ping_before_it_runs(
+        configured: Path, write_dropin: Callable[[str, str], Path]) -> None:
+    from tests.integration.health.recording_server import recording_server
+
+    with recording_server() as recorder:
+        write_dropin("30-ping.yaml", f"alerts:\n  pings:\n    backup: {{url: \"{recorder.base}/ok/backup\"}}\n")
+        completed = subprocess.run([sys.executable, "-m", "unconscious.cli.main", "run", "backup"],
+                                   capture_output=True, text=True, timeout=60, check=False)
+
+    assert 0 == completed.returncode, completed.stderr
+    assert ["/ok/backup/start"] == recorder.paths()
+    assert {"service": "backup", "phase": "start", "detail": "tar engine"} == recorder.requests[0].json()

@@ -95,3 +95,31 @@ def test_sockets_and_fifos_are_listed_with_their_kind(tmp_path: Path) -> None:
         server.close()
 
     assert {"data": "dir", "data/pipe": "fifo", "data/sock": "socket"} == kinds
+
+
+def test_exclude_caches_keeps_the_tag_and_drops_the_rest_of_a_tagged_directory(tmp_path: Path) -> None:
+    from unconscious.backup.walk import CACHEDIR_SIGNATURE
+
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "CACHEDIR.TAG").write_bytes(CACHEDIR_SIGNATURE + b"\n# a cache\n")
+    (tmp_path / "cache" / "blob").write_text("regenerable\n")
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "CACHEDIR.TAG").write_text("no signature\n")  # not a valid tag: kept
+    (tmp_path / "fake" / "kept").write_text("data\n")
+
+    names = [entry.name for entry in walk_source(Source("s", tmp_path, exclude_caches=True), Problems())]
+
+    assert ["s", "s/cache", "s/cache/CACHEDIR.TAG", "s/fake", "s/fake/CACHEDIR.TAG", "s/fake/kept"] == sorted(names)
+
+
+def test_one_file_system_keeps_the_mount_point_but_not_what_is_mounted(tmp_path: Path) -> None:
+    from tests.integration.foundation.mounts import tmpfs
+
+    (tmp_path / "local").write_text("here\n")
+    with tmpfs(tmp_path / "mounted") as mounted:
+        (mounted / "elsewhere").write_text("another file system\n")
+        both = [entry.name for entry in walk_source(Source("s", tmp_path), Problems())]
+        one = [entry.name for entry in walk_source(Source("s", tmp_path, one_file_system=True), Problems())]
+
+    assert ["s", "s/local", "s/mounted", "s/mounted/elsewhere"] == sorted(both)
+    assert ["s", "s/local", "s/mounted"] == sorted(one)
