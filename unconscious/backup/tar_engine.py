@@ -175,9 +175,9 @@ class TarEngine:
             except OSError as error:
                 return CheckResult(differences=[f"{path}: cannot be read: {error.strerror}"], full=False)
             if (landed, size) != (manifest.archive_sha256, manifest.archive_bytes):
+                expected = f"{manifest.archive_sha256} ({manifest.archive_bytes} bytes)"
                 return CheckResult(differences=[f"{path.name}: archive sha256 {landed} ({size} bytes) != "
-                                                f"manifest {manifest.archive_sha256} ({manifest.archive_bytes} "
-                                                "bytes)"], full=False)
+                                                f"manifest {expected}"], full=False)
         return CheckResult(checked=len(manifest.members), bytes=manifest.bytes, full=False)
 
     def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult:
