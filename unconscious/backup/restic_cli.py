@@ -34,6 +34,44 @@ _SCRUBBED = ("RESTIC_PASSWORD", "RESTIC_PASSWORD_COMMAND", "RESTIC_PASSWORD_FILE
              "RESTIC_REPOSITORY_FILE")
 
 
+#: Backend credentials restic reads from its environment (S3, B2, Azure, GCS, OpenStack): each is
+#: taken from the systemd credential of the same name ($CREDENTIALS_DIRECTORY/AWS_SECRET_ACCESS_KEY,
+#: from `LoadCredential=AWS_SECRET_ACCESS_KEY`), never from YAML or a command line.
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                        "AWS_DEFAULT_REGION", "B2_ACCOUNT_ID", "B2_ACCOUNT_KEY", "AZURE_ACCOUNT_NAME",
+                        "AZURE_ACCOUNT_KEY", "GOOGLE_PROJECT_ID", "OS_USERNAME", "OS_PASSWORD")
+#: Credentials that are files to restic: the variable gets the credential's path.
+CREDENTIAL_FILES = ("GOOGLE_APPLICATION_CREDENTIALS",)
+
+
+def credential(name: str, environ: dict[str, str] | None = None) -> Path | None:
+    """Return $CREDENTIALS_DIRECTORY/<name> if the unit passed that credential, else None."""
+    env = os.environ if environ is None else environ
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if not directory or not name or "/" in name:
+        return None
+    candidate = Path(directory) / name
+    return candidate if candidate.is_file() else None
+
+
+def credential_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the backend variables set from systemd credentials (see CREDENTIAL_VARIABLES).
+    Raise BackupError naming a credential that cannot be read."""
+    found: dict[str, str] = {}
+    for name in (*CREDENTIAL_VARIABLES, *CREDENTIAL_FILES):
+        path = credential(name, environ)
+        if path is None:
+            continue
+        if name in CREDENTIAL_FILES:
+            found[name] = str(path)
+            continue
+        try:
+            found[name] = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise BackupError(f"systemd credential {name} ({path}) cannot be read: {error}") from error
+    return found
+
+
 def password_file(settings: ResticSettings, environ: dict[str, str] | None = None) -> Path:
     """Return the file holding the repository password. Raise BackupError if there is none."""
     env = os.environ if environ is None else environ
@@ -126,20 +164,27 @@ class Restic:
     """One repository and the binary that reaches it."""
 
     def __init__(self, settings: ResticSettings, paths: Paths) -> None:
-        if not settings.repository:
-            raise BackupError("backup.restic.repository is not set (required with engine: restic)")
+        # A repository URL with a password in it (rest:https://user:secret@host/) comes from a
+        # credential file (restic --repository-file), never from YAML or argv.
+        self.repository_file = credential(settings.repository_credential)
+        if not settings.repository and self.repository_file is None:
+            raise BackupError("backup.restic.repository is not set and there is no systemd credential "
+                              f"{settings.repository_credential!r} (one is required with engine: restic)")
         self.settings = settings
-        self.repository = settings.repository
+        self.repository = settings.repository or f"(credential {settings.repository_credential})"
         self.cache_dir = paths.state_dir / "backup" / "restic-cache"
 
     def environment(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if key not in _SCRUBBED}
+        env.update(credential_environment())
         env["RESTIC_PASSWORD_FILE"] = str(password_file(self.settings))
         env["RESTIC_CACHE_DIR"] = str(self.cache_dir)
         return env
 
     def argv(self, arguments: Sequence[str]) -> list[str]:
-        return [self.settings.binary, "--repo", self.repository, *arguments]
+        if self.repository_file is not None:
+            return [self.settings.binary, "--repository-file", str(self.repository_file), *arguments]
+        return [self.settings.binary, "--repo", str(self.settings.repository), *arguments]
 
     def run(self, arguments: Sequence[str], ok_codes: Sequence[int] = (0,),
             timeout: float | None = None, lock: bool = True) -> subprocess.CompletedProcess[str]:

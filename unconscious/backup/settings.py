@@ -52,6 +52,7 @@ class ResticSettings:
     repository: str | None = None
     password_credential: str = "restic-password"  # noqa: S105 (a credential name, not a secret)
     password_file: Path | None = None
+    repository_credential: str = "restic-repository"
     init: bool = False
     timeout: float = 4 * 3600.0
     extra_args: tuple[str, ...] = ()
@@ -138,6 +139,7 @@ class BackupSettings:
                 repository=restic.get("repository"),
                 password_credential=str(restic.get("password_credential", "restic-password")),
                 password_file=Path(password_file) if password_file else None,
+                repository_credential=str(restic.get("repository_credential", "restic-repository")),
                 init=bool(restic.get("init", False)),
                 timeout=parse_duration(restic.get("timeout", "4h")),
                 extra_args=tuple(restic.get("extra_args") or ()),

@@ -307,3 +307,24 @@ def test_rotating_parts_read_the_whole_repository_over_n_runs(context: Context, 
 
     assert [True] * 4 == [result.ok for result in results]
     assert [False, False, True, False] == [result.full for result in results]
+
+
+def test_backend_keys_and_a_repository_url_come_from_systemd_credentials(
+        context: Context, tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "restic-password").write_text(PASSWORD)
+    (credentials / "AWS_SECRET_ACCESS_KEY").write_text("s3-secret\n")
+    # The URL as rest-server users write it would carry a password: it lives in a credential.
+    (credentials / "restic-repository").write_text(str(tmp_path / "repo") + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = restic_settings(tmp_path, source_tree, repository=None, password_file=None)
+    engine = ResticEngine(settings, context.paths)
+
+    snapshot = engine.backup(Problems())
+
+    assert [snapshot.id] == [item.id for item in engine.snapshots()]
+    assert "s3-secret" == engine.restic.environment()["AWS_SECRET_ACCESS_KEY"]
+    argv = engine.restic.argv(["snapshots"])
+    assert ["--repository-file", str(credentials / "restic-repository")] == argv[1:3]
+    assert "s3-secret" not in " ".join(argv)
