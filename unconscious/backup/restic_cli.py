@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from unconscious.backup.credentials import credential
 from unconscious.backup.settings import ResticSettings
 from unconscious.backup.snapshot import BackupError
 from unconscious.paths import Paths
@@ -42,16 +43,6 @@ CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSI
                         "AZURE_ACCOUNT_KEY", "GOOGLE_PROJECT_ID", "OS_USERNAME", "OS_PASSWORD")
 #: Credentials that are files to restic: the variable gets the credential's path.
 CREDENTIAL_FILES = ("GOOGLE_APPLICATION_CREDENTIALS",)
-
-
-def credential(name: str, environ: dict[str, str] | None = None) -> Path | None:
-    """Return $CREDENTIALS_DIRECTORY/<name> if the unit passed that credential, else None."""
-    env = os.environ if environ is None else environ
-    directory = env.get("CREDENTIALS_DIRECTORY")
-    if not directory or not name or "/" in name:
-        return None
-    candidate = Path(directory) / name
-    return candidate if candidate.is_file() else None
 
 
 def credential_environment(environ: dict[str, str] | None = None) -> dict[str, str]:

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from unconscious.backup.dumps import dump_all
 from unconscious.backup.engines import make_engine
 from unconscious.backup.hooks import run_hooks
 from unconscious.backup.lock import backup_lock
@@ -115,15 +116,19 @@ class BackupRun:
             self.log.warning("backup_leftovers_removed", count=len(report.cleaned),
                              msg=f"removed leftovers of an interrupted run: {', '.join(report.cleaned)}")
         failures = run_hooks(self.settings.hooks, "pre")
+        if not failures and self.settings.databases and self.settings.dumps_dir is not None:
+            failures = dump_all(self.settings.databases, self.settings.dumps_dir)
         if failures:
             report.errors.extend(failures)
-            report.errors.append("backup not started: a pre hook failed")
+            report.errors.append("backup not started: a pre hook or a database dump failed")
             report.errors.extend(run_hooks(self.settings.hooks, "post"))
+            self._remove_dumps()
             return
         problems = Problems()
         try:
             report.snapshot = self.engine.backup(problems)
         finally:
+            self._remove_dumps()  # they are in the backup now; no second copy lies around
             report.problems = [item.to_json() for item in problems.items]
             report.warnings.extend(run_hooks(self.settings.hooks, "post"))
         for kind, count in problems.counts().items():
@@ -350,6 +355,13 @@ class BackupRun:
                    counters={"files": files, "bytes": size, "problems": len(report.problems),
                              "pruned": len(report.pruned), "engine": self.engine.name},
                    error=None if report.ok else "; ".join(report.errors)[:500])
+
+    def _remove_dumps(self) -> None:
+        directory = self.settings.dumps_dir
+        if not self.settings.databases or directory is None or not directory.is_dir():
+            return
+        for path in directory.iterdir():
+            path.unlink(missing_ok=True)
 
     def _defer(self, report: RunReport) -> None:
         """Say which steps a live repository lock kept from running: log, evidence, event."""

@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unconscious.backup.dumps import Database
 from unconscious.config.duration import parse_duration
 from unconscious.paths import Paths
 
 KEEP_KINDS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 STATE_SOURCE = "hostmind-state"
 CONFIG_SOURCE = "hostmind-config"
+DATABASES_SOURCE = "databases"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class BackupSettings:
     compression_threads: int = 0
     sources: tuple[Source, ...] = ()
     hooks: tuple[Hook, ...] = ()
+    databases: tuple[Database, ...] = ()
+    dumps_dir: Path | None = None  # where database dumps are written (a source of its own)
     keep: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KEEP_KINDS})
     prune_after_backup: bool = True
     verify_after_backup: bool = True
@@ -102,6 +106,10 @@ class BackupSettings:
         ]
         if section.get("include_hostmind_state", True):
             sources.extend(hostmind_sources(paths, destination))
+        databases = _databases(section.get("databases") or {})
+        dumps_dir = paths.state_dir / "backup" / "dumps"
+        if databases:
+            sources.append(Source(name=DATABASES_SOURCE, path=dumps_dir))
         hooks = tuple(
             Hook(name=name, pre=_argv(entry.get("pre")), post=_argv(entry.get("post")),
                  timeout=parse_duration(entry.get("timeout", "5m")))
@@ -121,6 +129,8 @@ class BackupSettings:
             compression_threads=int(section.get("compression_threads", 0)),
             sources=tuple(sources),
             hooks=hooks,
+            databases=databases,
+            dumps_dir=dumps_dir,
             keep={kind: int(keep.get(kind, 0) or 0) for kind in KEEP_KINDS},
             prune_after_backup=bool(section.get("prune_after_backup", True)),
             verify_after_backup=bool(verify.get("after_backup", True)),
@@ -150,7 +160,7 @@ class BackupSettings:
 def hostmind_sources(paths: Paths, destination: Path) -> list[Source]:
     """hostmind's config and state directories as sources (metrics and the archives left out)."""
     # metrics are regenerated; restic's cache is a copy of repository data.
-    exclude = ("metrics", "backup/restic-cache", *_inside(destination, paths.state_dir))
+    exclude = ("metrics", "backup/restic-cache", "backup/dumps", *_inside(destination, paths.state_dir))
     return [
         Source(name=CONFIG_SOURCE, path=paths.config_dir, optional=True),
         Source(name=STATE_SOURCE, path=paths.state_dir, exclude=exclude, optional=True),
@@ -169,3 +179,12 @@ def _inside(destination: Path, root: Path) -> tuple[str, ...]:
 
 def _argv(value: Any) -> tuple[str, ...] | None:
     return tuple(str(part) for part in value) if value else None
+
+
+def _databases(section: dict[str, Any]) -> tuple[Database, ...]:
+    return tuple(
+        Database(name=name, kind=str(entry["kind"]), path=Path(entry["path"]) if entry.get("path") else None,
+                 database=entry.get("database"), run_as=entry.get("run_as"),
+                 options=tuple(str(option) for option in entry.get("options") or ()),
+                 timeout=parse_duration(entry.get("timeout", "1h")))
+        for name, entry in sorted(section.items()))

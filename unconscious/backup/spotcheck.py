@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from unconscious.atomic import sha256_file
-from unconscious.backup.settings import STATE_SOURCE, BackupSettings, Source
+from unconscious.backup.settings import DATABASES_SOURCE, STATE_SOURCE, BackupSettings, Source
 from unconscious.backup.snapshot import Engine, Snapshot
 from unconscious.backup.walk import Problems, walk_source
 
@@ -61,6 +61,8 @@ def spot_check(engine: Engine, snapshot: Snapshot, settings: BackupSettings,
     files_in_backup = engine.sample_files(snapshot)
     by_source = {source.name: source for source in settings.sources}
     for source in settings.sources:
+        if source.name == DATABASES_SOURCE:
+            continue  # the dumps are removed once backed up: nothing live to compare with
         backed_up = int(snapshot.sources.get(source.name, {}).get("files", 0))
         live_files, live_bytes = live_totals(source)
         result.sources[source.name] = {"backup_files": backed_up, "live_files": live_files,
@@ -73,6 +75,8 @@ def spot_check(engine: Engine, snapshot: Snapshot, settings: BackupSettings,
                 f"(tolerance {settings.count_tolerance:.0%})")
     candidates: list[tuple[str, Path]] = []
     for name, (size, mtime) in files_in_backup.items():
+        if name.startswith(DATABASES_SOURCE + "/"):
+            continue
         owner = by_source.get(name.split("/", 1)[0])
         if owner is None:
             continue
