@@ -19,6 +19,7 @@ Each dump is bounded by `timeout` and killed with its process group when it runs
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import sqlite3
 import subprocess
@@ -59,9 +60,17 @@ def dump_argv(database: Database, environ: dict[str, str] | None = None) -> tupl
         argv = ["mysqldump", *first, "--single-transaction", "--routines", "--events", "--triggers",
                 *database.options, str(database.database)]
     if database.run_as:
-        argv = ["setpriv", f"--reuid={database.run_as}", f"--regid={database.run_as}", "--init-groups", "--",
-                *argv]
+        argv = ["setpriv", f"--reuid={database.run_as}", f"--regid={_primary_group(database.run_as)}",
+                "--init-groups", "--", *argv]
     return argv, extra
+
+
+def _primary_group(user: str) -> str:
+    """The user's primary group id (Debian's nobody is in nogroup, not a group 'nobody')."""
+    try:
+        return str(pwd.getpwnam(user).pw_gid)
+    except KeyError:
+        return user  # setpriv then names the unknown user itself
 
 
 def dump_all(databases: Sequence[Database], directory: Path) -> list[str]:

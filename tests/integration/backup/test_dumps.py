@@ -3,7 +3,13 @@ mysqldump streamed from stdout (their argv, credentials and failures)."""
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
 import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +21,13 @@ from unconscious.backup.settings import DATABASES_SOURCE, BackupSettings, Source
 from unconscious.backup.tar_engine import TarEngine
 from unconscious.context import Context
 from unconscious.log import get_logger
+
+
+def primary_group(user: str) -> str:
+    try:
+        return str(pwd.getpwnam(user).pw_gid)
+    except KeyError:
+        return user
 
 
 def make_database(path: Path, rows: int = 1000) -> Path:
@@ -76,7 +89,7 @@ def test_pg_dump_streams_stdout_runs_as_the_user_and_reads_its_password_from_a_c
 
     argv, environment = dump_argv(database)
 
-    assert ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--", "pg_dump",
+    assert ["setpriv", "--reuid=postgres", f"--regid={primary_group('postgres')}", "--init-groups", "--", "pg_dump",
             "--format=custom", "--no-password", "--host=/run/pg", "main"] == argv
     assert {"PGPASSFILE": str(credentials / "pgpass-main")} == environment
     assert "secret" not in " ".join(argv)
@@ -127,3 +140,42 @@ def test_the_dump_lands_in_the_archive_under_the_databases_source(context: Conte
     assert report.snapshot is not None
     assert f"{DATABASES_SOURCE}/app.sqlite3" in TarEngine(settings).sample_files(report.snapshot)
     assert [] == report.warnings  # the dump is gone from disk: no spot-check complaint about it
+
+
+POSTGRES_BIN = Path("/usr/local/bin")  # where this machine's PostgreSQL server programs are
+
+
+@pytest.fixture
+def postgres() -> Iterator[Path]:
+    """A real PostgreSQL cluster run by `nobody` on a Unix socket; yields the socket directory."""
+    if os.geteuid() != 0 or shutil.which("pg_dump") is None or not (POSTGRES_BIN / "initdb").exists():
+        pytest.skip("needs root, pg_dump and a PostgreSQL server (initdb, pg_ctl)")
+    base = Path(tempfile.mkdtemp(prefix="hostmind-pg-"))
+    shutil.chown(base, "nobody")
+    as_nobody = ["setpriv", "--reuid=nobody", f"--regid={primary_group('nobody')}", "--clear-groups", "--"]
+    subprocess.run([*as_nobody, str(POSTGRES_BIN / "initdb"), "-D", str(base / "data"), "-A", "trust",
+                    "-U", "nobody"], check=True, capture_output=True, timeout=120)
+    subprocess.run([*as_nobody, str(POSTGRES_BIN / "pg_ctl"), "-D", str(base / "data"), "-o",
+                    f"-k {base} -c listen_addresses=", "-w", "-t", "60", "-l", str(base / "log"), "start"],
+                   check=True, capture_output=True, timeout=120)
+    try:
+        subprocess.run([*as_nobody, "psql", "-h", str(base), "-d", "postgres", "-c",
+                        "CREATE TABLE orders (id int, item text); INSERT INTO orders VALUES (1, 'tea');"],
+                       check=True, capture_output=True, timeout=60)
+        yield base
+    finally:
+        subprocess.run([*as_nobody, str(POSTGRES_BIN / "pg_ctl"), "-D", str(base / "data"), "-w", "-t", "60",
+                        "stop"], capture_output=True, timeout=120, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_real_postgresql_database_is_dumped_as_its_user(postgres: Path, tmp_path: Path) -> None:
+    dumps = tmp_path / "dumps"  # root's 0700 directory: only the stream reaches it, not nobody
+
+    failures = dump_all([Database("main", "postgresql", database="postgres", run_as="nobody",
+                                  options=(f"--host={postgres}",))], dumps)
+
+    assert [] == failures
+    listed = subprocess.run(["pg_restore", "--list", str(dumps / "main.pgdump")], capture_output=True,
+                            text=True, timeout=60, check=True).stdout
+    assert "TABLE public orders nobody" in listed
