@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from unconscious.atomic import atomic_write_json, sha256_file
-from unconscious.backup.restic_cli import RepositoryLocked, Restic, messages, restic_message
-from unconscious.backup.settings import BackupSettings, Source
+from unconscious.backup.credentials import credential
+from unconscious.backup.restic_cli import RepositoryLocked, Restic, messages, password_file, restic_message
+from unconscious.backup.settings import BackupSettings, ResticSettings, Source
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, read_records, update_record
 from unconscious.backup.walk import Problems, walk_source
 from unconscious.paths import Paths
@@ -351,6 +352,24 @@ class ResticEngine:
             return self.restore(snapshot, temporary, sample)
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
+
+    def copy(self, snapshot: Snapshot, destination: str) -> None:
+        """`restic copy` the snapshot into the repository `destination`. Its password comes from
+        the systemd credential `restic-copy-password`, else it is the first repository's.
+        Raise BackupError (RepositoryLocked when a live lock is in the way)."""
+        second = ResticSettings(**{**self.settings.restic.__dict__, "repository": destination,
+                                   "repository_credential": "restic-copy-repository",
+                                   "password_credential": "restic-copy-password"})
+        source_password = password_file(self.settings.restic)
+        copier = Restic(second, self.paths)
+        if credential("restic-copy-password") is None:
+            second = ResticSettings(**{**second.__dict__, "password_file": source_password})
+            copier = Restic(second, self.paths)
+        if self.restic.repository_file is not None:
+            origin = ["--from-repository-file", str(self.restic.repository_file)]
+        else:
+            origin = ["--from-repo", str(self.settings.restic.repository)]
+        copier.run(["copy", *origin, "--from-password-file", str(source_password), snapshot.id])
 
     def forget(self, snapshots: list[Snapshot]) -> None:
         """`restic forget --prune` these snapshots."""

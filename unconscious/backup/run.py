@@ -65,6 +65,7 @@ class RunReport:
     verified: bool | None = None
     restore_tested: bool | None = None
     full_checked: bool | None = None
+    copied: bool | None = None
     pruned: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
 
@@ -78,7 +79,7 @@ class RunReport:
                 "errors": self.errors, "warnings": self.warnings, "problems": self.problems,
                 "cleaned": self.cleaned, "verified": self.verified,
                 "restore_tested": self.restore_tested, "full_checked": self.full_checked,
-                "pruned": self.pruned, "deferred": self.deferred}
+                "copied": self.copied, "pruned": self.pruned, "deferred": self.deferred}
 
 
 class BackupRun:
@@ -145,6 +146,8 @@ class BackupRun:
                 report.full_checked = self.full_check(report, skip=snapshot.id if full_in_this_run else None)
             except RepositoryLocked as error:
                 report.deferred.append(str(error))
+        if self.settings.copy_to and report.verified is not False:
+            self._copy(snapshot, self.settings.copy_to, report)
         if self.restore_test_due():
             try:
                 report.restore_tested = self.restore_test(snapshot, report)
@@ -355,6 +358,23 @@ class BackupRun:
                    counters={"files": files, "bytes": size, "problems": len(report.problems),
                              "pruned": len(report.pruned), "engine": self.engine.name},
                    error=None if report.ok else "; ".join(report.errors)[:500])
+
+    def _copy(self, snapshot: Snapshot, destination: str, report: RunReport) -> None:
+        """The second copy; a failure is an error of the run with the event backup_copy_failed."""
+        try:
+            self.engine.copy(snapshot, destination)
+        except RepositoryLocked as error:
+            report.deferred.append(str(error))
+            return
+        except BackupError as error:
+            report.errors.append(str(error))
+            self.log.error("backup_copy_failed", backup=snapshot.id, msg=str(error))
+            self.events.emit(SOURCE, "backup_copy_failed", "critical", str(error),
+                             {"backup": snapshot.id, "destination": destination}, dedup_key="backup-copy")
+            return
+        report.copied = True
+        self.log.info("backup_copied", backup=snapshot.id,
+                      msg=f"backup {snapshot.id} copied to {destination}")
 
     def _remove_dumps(self) -> None:
         directory = self.settings.dumps_dir

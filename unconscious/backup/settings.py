@@ -73,6 +73,7 @@ class BackupSettings:
     hooks: tuple[Hook, ...] = ()
     databases: tuple[Database, ...] = ()
     dumps_dir: Path | None = None  # where database dumps are written (a source of its own)
+    copy_to: str | None = None  # tar: a second directory; restic: a second repository
     keep: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KEEP_KINDS})
     prune_after_backup: bool = True
     verify_after_backup: bool = True
@@ -131,6 +132,7 @@ class BackupSettings:
             hooks=hooks,
             databases=databases,
             dumps_dir=dumps_dir,
+            copy_to=section.get("copy_to"),
             keep={kind: int(keep.get(kind, 0) or 0) for kind in KEEP_KINDS},
             prune_after_backup=bool(section.get("prune_after_backup", True)),
             verify_after_backup=bool(verify.get("after_backup", True)),

@@ -214,6 +214,28 @@ class TarEngine:
         return {member.name: member.sha256 for member in self.manifest(snapshot.id).members
                 if member.name in wanted and member.sha256 is not None}
 
+    def copy(self, snapshot: Snapshot, destination: str) -> None:
+        """Copy the archive and its manifest into the directory `destination` (archive first,
+        each through a `.partial` and fsynced), then re-hash the copied archive. Raise BackupError."""
+        manifest = self.manifest(snapshot.id)
+        target = Path(destination)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            for name in (manifest.archive, self.manifest_path(snapshot.id).name):
+                partial = target / (name + PARTIAL_SUFFIX)
+                shutil.copyfile(self.destination / name, partial)
+                with open(partial, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(partial, target / name)
+            fsync_directory(target)
+            copied = sha256_file(target / manifest.archive)
+        except OSError as error:
+            raise BackupError(f"copying {snapshot.id} to {target} failed: "
+                              f"{error.strerror or error}") from error
+        if copied != manifest.archive_sha256:
+            raise BackupError(f"the copy of {snapshot.id} in {target} hashes to {copied}, "
+                              f"not {manifest.archive_sha256}")
+
     # --- removing ------------------------------------------------------------------------
     def forget(self, snapshots: list[Snapshot]) -> None:
         """Delete these backups: the manifest is first renamed `.forgotten`, then the archive

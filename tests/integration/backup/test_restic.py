@@ -328,3 +328,17 @@ def test_backend_keys_and_a_repository_url_come_from_systemd_credentials(
     argv = engine.restic.argv(["snapshots"])
     assert ["--repository-file", str(credentials / "restic-repository")] == argv[1:3]
     assert "s3-secret" not in " ".join(argv)
+
+
+def test_a_restic_snapshot_is_copied_to_a_second_repository(context: Context, tmp_path: Path,
+                                                            source_tree: Path, template_repository: Path) -> None:
+    second = tmp_path / "second-repo"
+    shutil.copytree(template_repository, second)  # same password: no restic-copy-password credential
+    settings = BackupSettings(**{**restic_settings(tmp_path, source_tree).__dict__, "copy_to": str(second)})
+
+    report = BackupRun(context.paths, settings, get_logger()).run()
+
+    assert ([], True) == (report.errors, report.copied)
+    copied = ResticEngine(BackupSettings(**{**settings.__dict__, "restic": ResticSettings(
+        **{**settings.restic.__dict__, "repository": str(second)})}), context.paths)
+    assert 1 == len(copied.snapshots())

@@ -18,6 +18,7 @@ from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import Hook
 from unconscious.backup.snapshot import read_records
 from unconscious.backup.status import section
+from unconscious.backup.tar_engine import TarEngine
 from unconscious.cli.main import main
 from unconscious.context import Context
 from unconscious.events import EventSpool
@@ -208,3 +209,29 @@ def test_a_corrupted_backup_fails_verification_loudly(
     assert evidence is not None and (evidence.last_error or "").startswith(f"{snapshot.id}: ")
     assert {"verify_ok": False} == {key: value for key, value in read_records(context.paths)[snapshot.id].items()
                                     if key == "verify_ok"}
+
+
+def test_a_verified_backup_is_copied_to_the_second_directory_and_rehashed_there(
+        context: Context, tmp_path: Path, source_tree: Path) -> None:
+    settings = settings_for(tmp_path, source_tree, copy_to=str(tmp_path / "second"))
+
+    report = BackupRun(context.paths, settings, get_logger()).run()
+
+    assert ([], True) == (report.errors, report.copied)
+    assert report.snapshot is not None
+    copied = TarEngine(settings_for(tmp_path, source_tree, destination=tmp_path / "second"))
+    assert [report.snapshot.id] == [snapshot.id for snapshot in copied.snapshots()]
+    assert copied.verify(copied.snapshots()[0], full=True).ok
+
+
+def test_a_copy_that_cannot_be_written_fails_the_run_with_an_event(context: Context, tmp_path: Path,
+                                                                  source_tree: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the second copy should go\n")
+    settings = settings_for(tmp_path, source_tree, copy_to=str(blocker))
+
+    report = BackupRun(context.paths, settings, get_logger()).run()
+
+    assert report.snapshot is not None and report.copied is None
+    assert report.errors[0].startswith(f"copying {report.snapshot.id} to {blocker} failed")
+    assert "backup_copy_failed" in [event.kind for event in EventSpool(context.paths.events_dir).read("inbox")]
