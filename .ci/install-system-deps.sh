@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the tests and benchmarks need. Idempotent; run as root.
 set -euo pipefail
-packages=(systemd-container mmdebstrap zstd logrotate restic python3-venv util-linux bubblewrap acl attr)
+packages=(systemd-container mmdebstrap zstd logrotate restic python3-venv util-linux bubblewrap acl attr postgresql)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

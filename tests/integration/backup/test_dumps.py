@@ -142,7 +142,8 @@ def test_the_dump_lands_in_the_archive_under_the_databases_source(context: Conte
     assert [] == report.warnings  # the dump is gone from disk: no spot-check complaint about it
 
 
-POSTGRES_BIN = Path("/usr/local/bin")  # where this machine's PostgreSQL server programs are
+# Debian keeps the server programs (initdb, pg_ctl) out of PATH, per major version.
+POSTGRES_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), default=Path("/usr/lib/postgresql/none/bin"))
 
 
 @pytest.fixture
