@@ -117,11 +117,13 @@ class BackupRun:
             self.log.warning("backup_leftovers_removed", count=len(report.cleaned),
                              msg=f"removed leftovers of an interrupted run: {', '.join(report.cleaned)}")
         failures = run_hooks(self.settings.hooks, "pre")
+        why = "a pre hook failed"
         if not failures and self.settings.databases and self.settings.dumps_dir is not None:
             failures = dump_all(self.settings.databases, self.settings.dumps_dir)
+            why = "a database dump failed"
         if failures:
             report.errors.extend(failures)
-            report.errors.append("backup not started: a pre hook or a database dump failed")
+            report.errors.append(f"backup not started: {why}")
             report.errors.extend(run_hooks(self.settings.hooks, "post"))
             self._remove_dumps()
             return

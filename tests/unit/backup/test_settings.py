@@ -18,7 +18,7 @@ def test_defaults_back_up_hostmind_state_with_the_tar_engine(context: Context) -
     assert "tar" == settings.engine
     assert [CONFIG_SOURCE, STATE_SOURCE] == [source.name for source in settings.sources]
     assert context.paths.state_dir == settings.sources[1].path
-    assert ("metrics", "backup/restic-cache") == settings.sources[1].exclude
+    assert ("metrics", "backup/restic-cache", "backup/dumps") == settings.sources[1].exclude
     assert {"last": 3, "hourly": 0, "daily": 7, "weekly": 4, "monthly": 6, "yearly": 0} == settings.keep
 
 
