@@ -107,7 +107,10 @@ def restore_restic(tmp_path: Path, corpus: Path, repository: Path) -> tuple[Path
     secret = tmp_path / "restic-password"
     secret.write_text("correct horse battery staple\n")
     env = {**os.environ, "RESTIC_PASSWORD_FILE": str(secret), "RESTIC_CACHE_DIR": str(tmp_path / "cache")}
-    made = subprocess.run(["restic", "--repo", str(repository), "backup", "--quiet", str(corpus)], env=env,
+    # Not the 1 GiB sparse file: restic 0.14 has no sparse restore (`restore --sparse` came in
+    # 0.15), so it would write 1 GiB of zeros for a known answer. Its row says "n/a".
+    made = subprocess.run(["restic", "--repo", str(repository), "backup", "--quiet", "--exclude",
+                           str(corpus / "sparse"), str(corpus)], env=env,
                           capture_output=True, timeout=TIMEOUT, check=False)
     taken = subprocess.run(["restic", "--repo", str(repository), "restore", "latest", "--target",
                             str(tmp_path / "out-restic")], env=env, capture_output=True, timeout=TIMEOUT,
@@ -173,6 +176,13 @@ def properties(corpus: Path) -> Iterator[tuple[str, Callable[[Path, str], bool]]
     yield "empty dir", kept("empty-dir", lambda path: path.is_dir())
 
 
+def passes(check: Callable[[Path, str], bool], out: Path, said: str) -> bool:
+    try:
+        return check(out, said)
+    except OSError:
+        return False  # not restored at all
+
+
 def test_hostmind_restores_every_property_gnu_tar_restores(tmp_path: Path, template_repository: Path) -> None:
     corpus = make_corpus(tmp_path / "corpus")
     server = socket.socket(socket.AF_UNIX)
@@ -185,11 +195,13 @@ def test_hostmind_restores_every_property_gnu_tar_restores(tmp_path: Path, templ
     finally:
         server.close()
 
-    table = {name: {tool: check(*out) for tool, out in outs.items()} for name, check in properties(corpus)}
+    table = {name: {tool: passes(check, *out) for tool, out in outs.items()} for name, check in properties(corpus)}
+    not_run = {("sparse 1 GiB restores sparse", "restic")}
 
     print("\n| property | " + " | ".join(outs) + " |\n|---|" + "---|" * len(outs))
     for name, row in table.items():
-        print(f"| {name} | " + " | ".join("yes" if row[tool] else "**no**" for tool in outs) + " |")
+        print(f"| {name} | " + " | ".join("n/a" if (name, tool) in not_run else ("yes" if row[tool] else "**no**")
+                                         for tool in outs) + " |")
     worse = [name for name, row in table.items() if row["GNU tar"] and not row["hostmind tar"]]
     assert [] == worse
     assert all(row["hostmind tar"] for row in table.values())
