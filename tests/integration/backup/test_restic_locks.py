@@ -4,6 +4,7 @@ repository still lists and restores."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -220,3 +221,24 @@ def alive(pid: int) -> bool:
         return False
     return fields[0] != "Z"
 
+
+
+def test_backup_run_by_hand_exits_75_when_a_live_lock_defers_it(
+        context: Context, tmp_path: Path, big_source: Path, raw: RawRestic, repository: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from unconscious.cli.main import main
+
+    (context.paths.dropin_dir / "20-backup.yaml").write_text(
+        f"backup:\n  engine: restic\n  include_hostmind_state: false\n"
+        f"  sources:\n    big: {{path: {big_source}}}\n"
+        f"  restic: {{repository: {repository}, password_file: {tmp_path / 'restic-password'}}}\n")
+    holder = raw.stopped_at_lock("check")
+    try:
+        code = main(["backup", "run", "--json"])
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=10)
+
+    report = json.loads(capsys.readouterr().out)
+    assert (75, True, None) == (code, report["ok"], report["snapshot"])
+    assert "not stale (a live process holds it)" in report["deferred"][0]

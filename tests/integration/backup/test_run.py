@@ -235,3 +235,23 @@ def test_a_copy_that_cannot_be_written_fails_the_run_with_an_event(context: Cont
     assert report.snapshot is not None and report.copied is None
     assert report.errors[0].startswith(f"copying {report.snapshot.id} to {blocker} failed")
     assert "backup_copy_failed" in [event.kind for event in EventSpool(context.paths.events_dir).read("inbox")]
+
+
+def test_the_scheduled_full_check_re_verifies_every_kept_archive(context: Context, tmp_path: Path,
+                                                                  source_tree: Path) -> None:
+    settings = settings_for(tmp_path, source_tree, full_check_every=1e9)
+    first = BackupRun(context.paths, settings, get_logger()).run().snapshot
+    assert first is not None
+    archive = Path(first.location)
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    archive.write_bytes(bytes(data))  # damage nobody notices until the full check
+    due = settings_for(tmp_path, source_tree, full_check_every=0.0, keep={**settings.keep, "last": 5})
+
+    report = BackupRun(context.paths, due, get_logger()).run()
+
+    assert report.snapshot is not None and report.full_checked is False
+    assert any(line.startswith(f"verification of {first.id} failed") for line in report.errors)
+    evidence = read_evidence(context.paths, "backup_full_check")
+    assert evidence is not None and evidence.last_error == "1 of 2 backup(s) failed"  # the new one too
+    assert read_records(context.paths)[first.id]["verify_ok"] is False
