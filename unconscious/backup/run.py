@@ -160,7 +160,8 @@ class BackupRun:
             previous = [item for item in self.engine.snapshots()
                         if item.id != snapshot.id and item.time <= snapshot.time]
             self._spot_check(snapshot, previous, report)
-        if self.settings.prune_after_backup and report.verified is not False:
+        failed = report.verified is False or report.full_checked is False
+        if self.settings.prune_after_backup and not failed:
             # Not after a failed verification: a person looking into it should still find the
             # older backups. (An unreadable file does not stop pruning: it may last for weeks.)
             try:

@@ -246,7 +246,7 @@ def test_the_scheduled_full_check_re_verifies_every_kept_archive(context: Contex
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0x01
     archive.write_bytes(bytes(data))  # damage nobody notices until the full check
-    due = settings_for(tmp_path, source_tree, full_check_every=0.0, keep={**settings.keep, "last": 5})
+    due = settings_for(tmp_path, source_tree, full_check_every=0.0, keep={**settings.keep, "last": 1})
 
     report = BackupRun(context.paths, due, get_logger()).run()
 
@@ -255,3 +255,4 @@ def test_the_scheduled_full_check_re_verifies_every_kept_archive(context: Contex
     evidence = read_evidence(context.paths, "backup_full_check")
     assert evidence is not None and evidence.last_error == "1 of 2 backup(s) failed"  # the new one too
     assert read_records(context.paths)[first.id]["verify_ok"] is False
+    assert [] == report.pruned  # a person looking into it finds everything still there
