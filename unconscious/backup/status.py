@@ -78,6 +78,12 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     if run is not None and run.last_error:
         result.lines.append(f"last run       FAILED: {run.last_error}")
         result.problem = True
+    deferred = read_evidence(context.paths, "backup_deferred")
+    if deferred is not None and deferred.last_run is not None and \
+            (run is None or run.last_run is None or deferred.last_run >= run.last_run):
+        # Not a failure (a live restic lock), but worth seeing: it may keep happening.
+        result.lines.append(f"last run       DEFERRED {format_age(now - deferred.last_run)} ago: "
+                            f"{deferred.last_error}")
     unverified = sum(1 for snapshot in snapshots if snapshot.verify_ok is None)
     if unverified:
         result.lines.append(f"never verified {unverified} of {len(snapshots)} backups")

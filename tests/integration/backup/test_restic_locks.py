@@ -21,6 +21,7 @@ from unconscious.backup.restic_cli import RepositoryLocked, Restic, lock_owner, 
 from unconscious.backup.restic_engine import ResticEngine
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import BackupSettings
+from unconscious.backup.status import section
 from unconscious.backup.walk import Problems
 from unconscious.context import Context
 from unconscious.events import EventSpool
@@ -150,6 +151,11 @@ def test_a_lock_held_by_a_live_process_defers_the_run_instead_of_failing_it(
     assert read_evidence(context.paths, "backup") is None  # no verdict on the backups
     kinds = [event.kind for event in EventSpool(context.paths.events_dir).read("inbox")]
     assert ["backup_deferred"] == kinds
+    (context.paths.dropin_dir / "20-backup.yaml").write_text(
+        f"backup:\n  engine: restic\n  restic: {{repository: {repository}, "
+        f"password_file: {tmp_path / 'restic-password'}}}\n")
+    shown = section(context, context.load_config())
+    assert any(line.startswith("last run       DEFERRED ") and "not stale" in line for line in shown.lines)
     # The holder is gone now (killed above): its lock is stale and the next run goes through.
     assert_next_run_succeeds(context, settings, repository)
 
