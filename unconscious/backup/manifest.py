@@ -73,6 +73,7 @@ class Manifest:
     archive: str
     compression: str
     archive_sha256: str = ""
+    encryption: str = ""  # "age" when the archive is encrypted
     archive_bytes: int = 0
     files: int = 0
     bytes: int = 0
@@ -84,7 +85,7 @@ class Manifest:
         """Everything but the members: the first line of the manifest file."""
         return {
             "format": FORMAT, "id": self.id, "engine": "tar", "created": self.created,
-            "archive": self.archive, "compression": self.compression,
+            "archive": self.archive, "compression": self.compression, "encryption": self.encryption,
             "archive_sha256": self.archive_sha256, "archive_bytes": self.archive_bytes,
             "files": self.files, "bytes": self.bytes,
             "sources": {name: totals.to_json() for name, totals in self.sources.items()},
@@ -107,6 +108,7 @@ class Manifest:
             return cls(
                 id=str(value["id"]), created=float(value["created"]), archive=str(value["archive"]),
                 compression=str(value["compression"]), archive_sha256=str(value["archive_sha256"]),
+                encryption=str(value.get("encryption", "")),
                 archive_bytes=int(value["archive_bytes"]), files=int(value["files"]),
                 bytes=int(value["bytes"]),
                 sources={name: SourceTotals(str(totals["path"]), int(totals["files"]), int(totals["bytes"]))

@@ -74,6 +74,8 @@ class BackupSettings:
     databases: tuple[Database, ...] = ()
     dumps_dir: Path | None = None  # where database dumps are written (a source of its own)
     copy_to: str | None = None  # tar: a second directory; restic: a second repository
+    age_recipients: tuple[str, ...] = ()  # tar: encrypt archives to these age public keys
+    age_identity_credential: str = "age-identity"  # tar: the credential to read them back
     keep: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KEEP_KINDS})
     prune_after_backup: bool = True
     verify_after_backup: bool = True
@@ -120,6 +122,7 @@ class BackupSettings:
         spot = section.get("spot_check") or {}
         restic = section.get("restic") or {}
         keep = section.get("keep") or {}
+        encryption = section.get("encryption") or {}
         restore_dir = verify.get("restore_dir")
         password_file = restic.get("password_file")
         return cls(
@@ -133,6 +136,8 @@ class BackupSettings:
             databases=databases,
             dumps_dir=dumps_dir,
             copy_to=section.get("copy_to"),
+            age_recipients=tuple(str(item) for item in encryption.get("recipients") or ()),
+            age_identity_credential=str(encryption.get("identity_credential", "age-identity")),
             keep={kind: int(keep.get(kind, 0) or 0) for kind in KEEP_KINDS},
             prune_after_backup=bool(section.get("prune_after_backup", True)),
             verify_after_backup=bool(verify.get("after_backup", True)),

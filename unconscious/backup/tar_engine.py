@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from unconscious.atomic import atomic_write, fsync_directory, sha256_file
+from unconscious.backup.age_stream import AGE_SUFFIX, load_identity, parse_recipients
 from unconscious.backup.manifest import Manifest, ManifestError, read_manifest
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot
@@ -28,7 +29,7 @@ PREFIX = "hostmind-"
 MANIFEST_SUFFIX = ".manifest.jsonl"
 PARTIAL_SUFFIX = ".partial"
 FORGOTTEN_SUFFIX = ".forgotten"
-EXTENSIONS = {"zstd": ".tar.zst", "gzip": ".tar.gz"}
+EXTENSIONS = {"zstd": ".tar.zst", "gzip": ".tar.gz", "zstd+age": ".tar.zst.age", "gzip+age": ".tar.gz.age"}
 
 
 class TarEngine:
@@ -63,7 +64,8 @@ class TarEngine:
         except OSError as error:
             raise BackupError(f"cannot create destination {self.destination}: {error.strerror}") from error
         backup_id = self.new_id(time.time())
-        archive_name = backup_id + EXTENSIONS[self.settings.compression]
+        recipients = parse_recipients(self.settings.age_recipients) if self.settings.age_recipients else None
+        archive_name = backup_id + EXTENSIONS[self.settings.compression] + (AGE_SUFFIX if recipients else "")
         final = self.destination / archive_name
         partial = final.with_name(archive_name + PARTIAL_SUFFIX)
         sources = {source.name: str(source.path) for source in self.settings.sources}
@@ -72,7 +74,7 @@ class TarEngine:
                 partial, walk(self.settings.sources, problems), backup_id=backup_id,
                 archive_name=archive_name, compression=self.settings.compression,
                 level=self.settings.compression_level, threads=self.settings.compression_threads,
-                problems=problems, sources=sources)
+                problems=problems, sources=sources, recipients=recipients)
             # What is on disk must be what we wrote (a lying disk or a full one shows here).
             landed = sha256_file(partial)
             if landed != manifest.archive_sha256:
@@ -88,11 +90,15 @@ class TarEngine:
             self._discard(partial, self.manifest_path(backup_id))
             raise
         self._manifests[backup_id] = manifest
-        self._landed[backup_id] = self._identity(final)
+        self._landed[backup_id] = self._file_identity(final)
         return self._snapshot(manifest)
 
+    def _identity(self, manifest: Manifest) -> object:
+        """The age identity to read an encrypted archive (None for a plain one). Raise BackupError."""
+        return load_identity(self.settings.age_identity_credential) if manifest.encryption == "age" else None
+
     @staticmethod
-    def _identity(path: Path) -> tuple[int, int, int]:
+    def _file_identity(path: Path) -> tuple[int, int, int]:
         try:
             status = path.stat()
         except OSError:
@@ -167,8 +173,8 @@ class TarEngine:
         manifest = self.manifest(snapshot.id)
         path = self.destination / manifest.archive
         if full:
-            return verify_archive(path, manifest)
-        if self._landed.pop(snapshot.id, None) != self._identity(path):
+            return verify_archive(path, manifest, self._identity(manifest))
+        if self._landed.pop(snapshot.id, None) != self._file_identity(path):
             try:
                 landed = sha256_file(path)
                 size = path.stat().st_size
@@ -184,7 +190,8 @@ class TarEngine:
         """Restore the members in `names` (all if None) under `target`, compared as they land."""
         manifest = self.manifest(snapshot.id)
         wanted = None if names is None else set(names)
-        return restore_members(self.destination / manifest.archive, manifest, target, wanted)
+        return restore_members(self.destination / manifest.archive, manifest, target, wanted,
+                               identity=self._identity(manifest))
 
     def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult:
         """Restore a random `percent` of the files (at least one) into a temporary directory."""
@@ -199,7 +206,7 @@ class TarEngine:
         temporary = Path(tempfile.mkdtemp(prefix="hostmind-restore-test-", dir=workdir))
         try:
             return restore_members(self.destination / manifest.archive, manifest, temporary, set(sample),
-                                   owners=False, durable=False)
+                                   owners=False, durable=False, identity=self._identity(manifest))
         finally:
             shutil.rmtree(temporary, ignore_errors=True)
 

@@ -28,6 +28,7 @@ import zstandard
 
 from unconscious.atomic import sha256_file
 from unconscious.backup import tar_meta
+from unconscious.backup.age_stream import Decrypting
 from unconscious.backup.manifest import Manifest, Member
 from unconscious.backup.snapshot import CheckResult
 
@@ -69,14 +70,29 @@ def _decompressed(raw: _HashingFile, compression: str) -> Any:
 Members = Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]
 
 
-def _members(path: Path, compression: str, raw_out: list[_HashingFile]) -> Members:
+def _members(path: Path, compression: str, raw_out: list[_HashingFile], identity: Any = None) -> Members:
+    """Yield the members of the archive at `path` (decrypted with `identity` when given)."""
     with open(path, "rb") as handle:
         raw = _HashingFile(handle)
         raw_out.append(raw)
-        stream = _decompressed(raw, compression)
-        with _open_tar(fileobj=stream, mode="r|", copybufsize=CHUNK) as archive:
-            for info in archive:
-                yield archive, info
+        plain = Decrypting(raw, identity) if identity is not None else None
+        complete = False
+        try:
+            stream = _decompressed(cast(_HashingFile, plain) if plain else raw, compression)
+            with _open_tar(fileobj=stream, mode="r|", copybufsize=CHUNK) as archive:
+                for info in archive:
+                    yield archive, info
+            if plain is not None:
+                while plain.read(CHUNK):  # the rest, so every byte of the file is hashed
+                    pass
+            complete = True
+        finally:
+            if plain is not None:
+                try:
+                    plain.finish()
+                except OSError:
+                    if complete:
+                        raise  # a reader stopping early breaks the pipe on purpose
         raw.drain()
 
 
@@ -119,15 +135,16 @@ def compare(member: Member, info: tarfile.TarInfo, sha256: str | None) -> list[s
     return found
 
 
-def verify_archive(path: Path, manifest: Manifest) -> CheckResult:
-    """Re-read the whole archive at `path`; return every difference from `manifest`."""
+def verify_archive(path: Path, manifest: Manifest, identity: Any = None) -> CheckResult:
+    """Re-read the whole archive at `path` (decrypted with `identity` if it is encrypted);
+    return every difference from `manifest`."""
     result = CheckResult()
     expected = {member.name: member for member in manifest.members}
     seen: set[str] = set()
     raws: list[_HashingFile] = []
     current = "(start of archive)"
     try:
-        for archive, info in _members(path, manifest.compression, raws):
+        for archive, info in _members(path, manifest.compression, raws, identity):
             current = info.name
             member = expected.get(info.name)
             if member is None:
@@ -167,7 +184,7 @@ def safe_target(root: Path, name: str) -> Path:
 
 def restore_members(path: Path, manifest: Manifest, root: Path,
                     wanted: set[str] | None = None, owners: bool = True,
-                    durable: bool = True) -> CheckResult:
+                    durable: bool = True, identity: Any = None) -> CheckResult:
     """Restore members named in `wanted` (all if None) under `root`; compare them as they land.
 
     `owners`: give files back to their owners (only as root). `durable`: fsync each file. A
@@ -184,7 +201,7 @@ def restore_members(path: Path, manifest: Manifest, root: Path,
     raws: list[_HashingFile] = []
     directories: list[tuple[Path, tarfile.TarInfo]] = []
     try:
-        for archive, info in _members(path, manifest.compression, raws):
+        for archive, info in _members(path, manifest.compression, raws, identity):
             if info.name not in remaining:
                 continue
             remaining.discard(info.name)

@@ -30,6 +30,7 @@ from typing import IO, Any, cast
 import zstandard
 
 from unconscious.backup import tar_meta
+from unconscious.backup.age_stream import Encrypting
 from unconscious.backup.handoff import Handoff, Stopped
 from unconscious.backup.manifest import Manifest, Member, SourceTotals
 from unconscious.backup.tar_format import end_of_archive, header, padding
@@ -186,16 +187,19 @@ class TarStream:
 def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, archive_name: str,
                   compression: str = "zstd", level: int = 3, threads: int = 0,
                   problems: Problems | None = None, sources: dict[str, str] | None = None,
-                  pipelined: bool = True) -> Manifest:
+                  pipelined: bool = True, recipients: list[Any] | None = None) -> Manifest:
     """Write the archive of `entries` to `target` (created, must not exist); return its manifest.
 
     `pipelined`: read and hash in a second thread while this one compresses (see handoff.py).
+    `recipients`: age recipients (pyrage) to encrypt the compressed stream to (age_stream.py);
+    the archive's hash is then of the encrypted bytes, the file as it lies on disk.
 
     `sources` maps source names to their paths (for the per-source totals). Raise OSError when
     the archive itself cannot be written; `target` is left for the caller to remove.
     """
     problems = problems if problems is not None else Problems()
-    manifest = Manifest(id=backup_id, created=time.time(), archive=archive_name, compression=compression)
+    manifest = Manifest(id=backup_id, created=time.time(), archive=archive_name, compression=compression,
+                        encryption="age" if recipients else "")
     manifest.sources = {name: SourceTotals(path) for name, path in (sources or {}).items()}
     names = _Names()
     handoff = Handoff()
@@ -231,13 +235,17 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
     reader = threading.Thread(target=produce, name="hostmind-backup-reader", daemon=True)
     try:
         raw = HashingWriter(fd)
-        stream = compressor(raw, compression, level, threads)
+        encrypting = Encrypting(raw, recipients) if recipients else None
+        target_stream = cast(HashingWriter, encrypting) if encrypting else raw
+        stream = compressor(target_stream, compression, level, threads)
         if pipelined:
             reader.start()
             handoff.drain_into(stream.write)
         else:
             fill(stream.write)
         stream.close()
+        if encrypting is not None:
+            encrypting.close()
         os.fsync(fd)
     finally:
         handoff.stopped.set()

@@ -1,0 +1,70 @@
+"""age-encrypted tar archives (pyrage): nothing readable on disk, verified and restored with the
+identity from a systemd credential, refused clearly without it, and tampering caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.backup.conftest import settings_for
+from unconscious.backup.settings import BackupSettings
+from unconscious.backup.snapshot import BackupError
+from unconscious.backup.tar_engine import TarEngine
+from unconscious.backup.walk import Problems
+
+pyrage = pytest.importorskip("pyrage")
+
+
+@pytest.fixture
+def encrypted(tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> BackupSettings:
+    identity = pyrage.x25519.Identity.generate()
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "age-identity").write_text(str(identity) + "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    (source_tree / "secret.txt").write_text("the plaintext marker 4242\n" * 50)
+    return settings_for(tmp_path, source_tree, age_recipients=(str(identity.to_public()),))
+
+
+def test_an_encrypted_archive_holds_no_plaintext_and_restores_with_the_identity(
+        encrypted: BackupSettings, tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(encrypted)
+    snapshot = engine.backup(Problems())
+    archive = Path(snapshot.location)
+
+    full = engine.verify(snapshot, full=True)
+    restored = engine.restore(snapshot, tmp_path / "restored", None)
+
+    assert archive.name.endswith(".tar.zst.age")
+    assert archive.read_bytes().startswith(b"age-encryption.org/v1\n")
+    assert b"plaintext marker" not in archive.read_bytes()
+    assert (True, True, []) == (full.ok, full.full, restored.differences)
+    assert (source_tree / "secret.txt").read_bytes() == (tmp_path / "restored" / "data" / "secret.txt").read_bytes()
+
+
+def test_without_the_identity_a_full_check_says_which_credential_it_needs(
+        encrypted: BackupSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = TarEngine(encrypted)
+    snapshot = engine.backup(Problems())
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+
+    with pytest.raises(BackupError) as raised:
+        TarEngine(encrypted).verify(snapshot, full=True)
+
+    assert "needs the age identity in the systemd credential 'age-identity'" in str(raised.value)
+    assert TarEngine(encrypted).verify(snapshot).ok  # the re-read of its hash needs no key
+
+
+def test_a_flipped_byte_in_an_encrypted_archive_is_caught(encrypted: BackupSettings) -> None:
+    engine = TarEngine(encrypted)
+    snapshot = engine.backup(Problems())
+    archive = Path(snapshot.location)
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    archive.write_bytes(bytes(data))
+
+    full = TarEngine(encrypted).verify(snapshot, full=True)
+    quick = TarEngine(encrypted).verify(snapshot)
+
+    assert not full.ok and not quick.ok
