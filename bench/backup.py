@@ -163,6 +163,17 @@ def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> Non
         print(f"    (archive {Path(snapshot.location).stat().st_size / MB:.1f} MB, manifest "
               f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB; "
               f"vs durable tar: {timing[0] / durable[0]:.2f}x wall)")
+    try:
+        import pyrage  # type: ignore[import-untyped]
+    except ImportError:
+        print("  (pyrage not installed: no encrypted run)")
+    else:
+        destination = work / "hostmind-age"
+        recipient = str(pyrage.x25519.Identity.generate().to_public())
+        encrypted = TarEngine(BackupSettings(destination=destination, sources=(Source("tree", tree),),
+                                             age_recipients=(recipient,)))
+        timing = best(repeat, lambda: encrypted.verify(encrypted.backup(Problems())), clear(destination))
+        line("hostmind tar engine, age-encrypted (backup + verify)", timing, files, size, peer)
     engine = TarEngine(BackupSettings(destination=work / "hostmind-t0", sources=(Source("tree", tree),)))
     snapshot = engine.snapshots()[-1]
     verify = best(repeat, lambda: engine.verify(snapshot, full=True))
