@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conscious.rails.sandbox import Limits
 from unconscious.config import LoadedConfig
 from unconscious.config.duration import parse_duration, parse_size
 from unconscious.paths import Paths
@@ -63,6 +64,8 @@ class RailSettings:
     health_timeout: float = 60.0
     unit_paths: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"hostmind-health.service": ("unconscious/**", "config/**")})
+    watch_window: float = 4 * 3600.0
+    sandbox_limits: Limits = field(default_factory=Limits)
 
     @property
     def staging_root(self) -> Path:
@@ -110,4 +113,9 @@ class RailSettings:
             health_command=tuple(apply.get("health_command", defaults.health_command)),
             health_timeout=parse_duration(apply.get("health_timeout", defaults.health_timeout)),
             unit_paths={str(unit): tuple(globs) for unit, globs in unit_paths.items()},
+            watch_window=parse_duration(apply.get("watch_window", defaults.watch_window)),
+            sandbox_limits=Limits(
+                tasks=int(apply.get("sandbox_tasks", defaults.sandbox_limits.tasks)),
+                memory=parse_size(apply.get("sandbox_memory", defaults.sandbox_limits.memory)),
+            ),
         )
