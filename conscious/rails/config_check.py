@@ -38,7 +38,9 @@ def check_staged_config(staging: Path, changed: Sequence[str], config_dir: Path,
 
 def _probe(staging: Path, config_dir: Path, runtime_dir: Path, example: Path | None,
            timeout: float, limits: Limits | None, alone: bool = False) -> list[str]:
-    with tempfile.TemporaryDirectory(prefix="hostmind-config-check-") as scratch_name:
+    # Beside the staging copy, not in /tmp: under systemd the sandbox unit is set up by PID 1,
+    # which does not see the rails' private /tmp.
+    with tempfile.TemporaryDirectory(prefix="config-check-", dir=staging.parent) as scratch_name:
         scratch = Path(scratch_name)
         package = scratch / "config"
         _copy_data(staging / "config", package)

@@ -1,7 +1,8 @@
 """Rail 4, the test ratchet: the tests that passed before must still pass after.
 
 Runs the configured test command (pytest by default) in a sandbox over the staging copy
-(`conscious.rails.sandbox`) with a timeout and reads its JUnit XML. The baseline is the set of test ids that passed at the last commit, kept
+(`conscious.rails.sandbox`) with a timeout and reads its JUnit XML.
+The baseline is the set of test ids that passed at the last commit, kept
 in `{state}/ratchet/baseline.json`; it only moves forward, and only after a commit. A change is
 refused when a baseline test fails, errors, is skipped or is gone, when the command times out,
 or when it leaves no result file.
@@ -150,6 +151,26 @@ def _read_junit(path: Path) -> tuple[frozenset[str], frozenset[str], frozenset[s
         else:
             passed.add(test_id)
     return frozenset(passed), frozenset(failed - passed), frozenset(skipped)
+
+
+def check_first_baseline(run: RatchetRun) -> None:
+    """Refuse to take `run` as the first baseline when any test failed, errored or skipped.
+
+    A baseline that silently leaves out what is broken when it is taken would never guard it
+    (367 of 441 tests were once recorded after a stray symlink broke 75). Raise Refused listing
+    them; the operator fixes the live tree (or its test command) and the next apply retries.
+    """
+    if not run.failed and not run.skipped:
+        return
+    parts = []
+    if run.failed:
+        parts.append(f"{len(run.failed)} fail or error ({_names(sorted(run.failed), 20)})")
+    if run.skipped:
+        parts.append(f"{len(run.skipped)} are skipped ({_names(sorted(run.skipped), 20)})")
+    raise Refused(RAIL, "no ratchet baseline yet, and the live tree's own tests are not all "
+                        f"green, so none is taken: {'; '.join(parts)}. Fix the live tree or "
+                        "apply.test_command; every test must pass when the first baseline is "
+                        "recorded")
 
 
 def judge(run: RatchetRun, baseline: frozenset[str]) -> None:

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 #: Where the scratch copy is seen inside the sandbox (and the working directory there).
 INSIDE = "/scratch"
@@ -116,8 +117,9 @@ def run_sandboxed(argv: Sequence[str], scratch: Path, timeout: float,
     if not scratch.is_dir():
         raise SandboxError(f"the sandbox scratch {scratch} is not a directory")
     _open_to_sandbox(scratch)
-    variables = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8",
-                 "PYTHONDONTWRITEBYTECODE": "1", **(environment or {})}
+    # HOME is the sandbox's own private /tmp.
+    variables = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",  # noqa: S108
+                 "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **(environment or {})}
     if chosen == "systemd":
         unit = f"hostmind-sandbox-{uuid.uuid4().hex[:12]}"
         command = _systemd_argv(argv, scratch, timeout, limits, variables, unit)
@@ -135,7 +137,7 @@ def _open_to_sandbox(scratch: Path) -> None:
             path = os.path.join(directory, name)
             if not os.path.islink(path):
                 mode = os.lstat(path).st_mode
-                os.chmod(path, (mode & 0o777) | 0o666)
+                os.chmod(path, (mode & 0o777) | 0o666)  # noqa: S103 - as above
         subdirectories[:] = [name for name in subdirectories
                              if not os.path.islink(os.path.join(directory, name))]
 
@@ -156,7 +158,8 @@ def _bwrap_argv(argv: Sequence[str], scratch: Path, limits: Limits,
                 made.add(str(parent))
                 command += ["--perms", "0755", "--dir", str(parent)]
         command += ["--ro-bind", str(path), str(path)]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    # The sandbox's /tmp is its own empty tmpfs, not the host's.
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108
                 "--bind", str(scratch), INSIDE, "--chdir", INSIDE,
                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
     for name, value in variables.items():
@@ -247,16 +250,15 @@ def _kill_group(pid: int) -> None:
 class _TailReader(threading.Thread):
     """Reads a pipe to its end in the background, keeping only the last bytes."""
 
-    def __init__(self, stream: object) -> None:
+    def __init__(self, stream: IO[bytes]) -> None:
         super().__init__(daemon=True)
         self.stream = stream
         self.kept = bytearray()
         self.start()
 
     def run(self) -> None:
-        read = getattr(self.stream, "read1", None) or getattr(self.stream, "read")
         while True:
-            chunk = read(65536)
+            chunk = self.stream.read1(65536)  # type: ignore[attr-defined]
             if not chunk:
                 return
             self.kept += chunk

@@ -39,6 +39,10 @@ def hostmind_command() -> str:
     return shutil.which("hostmind") or "hostmind"
 
 
+def _optional_argv(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(str(item) for item in value)
+
+
 @dataclass(frozen=True)
 class RailSettings:
     """Everything the rails need; build with `from_config` or directly in tests."""
@@ -60,7 +64,9 @@ class RailSettings:
     max_consecutive_rollbacks: int = 3
     systemctl_command: tuple[str, ...] = ("systemctl",)
     systemctl_timeout: float = 90.0
-    health_command: tuple[str, ...] = ("{hostmind}", "check", "--json")
+    #: None: the gate's health judgement is the rails' own import of the checks
+    #: (conscious.rails.trusted_health); an argv runs that command instead (operator-only).
+    health_command: tuple[str, ...] | None = None
     health_timeout: float = 60.0
     unit_paths: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"hostmind-health.service": ("unconscious/**", "config/**")})
@@ -110,7 +116,7 @@ class RailSettings:
             systemctl_command=tuple(apply.get("systemctl_command", defaults.systemctl_command)),
             systemctl_timeout=parse_duration(
                 apply.get("systemctl_timeout", defaults.systemctl_timeout)),
-            health_command=tuple(apply.get("health_command", defaults.health_command)),
+            health_command=_optional_argv(apply.get("health_command")),
             health_timeout=parse_duration(apply.get("health_timeout", defaults.health_timeout)),
             unit_paths={str(unit): tuple(globs) for unit, globs in unit_paths.items()},
             watch_window=parse_duration(apply.get("watch_window", defaults.watch_window)),
