@@ -75,7 +75,7 @@ def test_hostile_code_cannot_write_read_or_connect_outside_its_scratch(tmp_path:
     writes = {"state dir": state / "pwned", "config dir": config / "pwned.yaml",
               "live tree": live / "pwned.py", "trusted base": REPOSITORY / f"pwned-{token}.py",
               "/etc": Path(f"/etc/hostmind-pwned-{token}"),
-              "host /tmp": Path(f"/tmp/hostmind-pwned-{token}"),  # noqa: S108 - the attack
+              "host /tmp": Path(f"/tmp/hostmind-pwned-{token}"),
               "/usr": Path(f"/usr/lib/hostmind-pwned-{token}")}
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
