@@ -189,6 +189,9 @@ def _systemd_argv(argv: Sequence[str], scratch: Path, timeout: float, limits: Li
         f"TemporaryFileSystem={' '.join(HIDDEN_TREES)}",
         f"BindPaths={scratch}:{INSIDE}", f"WorkingDirectory={INSIDE}",
         f"TasksMax={limits.tasks}", f"MemoryMax={limits.memory}",
+        # The same limits as rlimits too: where controllers are not delegated (a container),
+        # TasksMax=/MemoryMax= are accepted but not enforced (FACTS.md).
+        f"LimitNPROC={limits.tasks}", f"LimitAS={limits.memory}",
         f"LimitFSIZE={limits.file_size}", "LimitCORE=0",
         f"RuntimeMaxSec={max(1, int(timeout) + 1)}", "KillMode=control-group",
     ]
