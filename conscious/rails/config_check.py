@@ -40,7 +40,8 @@ def _probe(staging: Path, config_dir: Path, runtime_dir: Path, example: Path | N
            timeout: float, limits: Limits | None, alone: bool = False) -> list[str]:
     # Beside the staging copy, not in /tmp: under systemd the sandbox unit is set up by PID 1,
     # which does not see the rails' private /tmp.
-    with tempfile.TemporaryDirectory(prefix="config-check-", dir=staging.parent) as scratch_name:
+    with tempfile.TemporaryDirectory(prefix="config-check-", dir=staging.parent,
+                                     ignore_cleanup_errors=True) as scratch_name:
         scratch = Path(scratch_name)
         package = scratch / "config"
         _copy_data(staging / "config", package)
@@ -51,7 +52,9 @@ def _probe(staging: Path, config_dir: Path, runtime_dir: Path, example: Path | N
         else:
             _copy_operator_layers(config_dir, scratch / "etc")
             _copy_operator_layers(runtime_dir, scratch / "run")
-        argv = [sys.executable, "-I", "-m", "conscious.rails.config_probe",
+        # -B: -I ignores PYTHONDONTWRITEBYTECODE, and the probe imports the data copy's
+        # empty config/__init__.py.
+        argv = [sys.executable, "-I", "-B", "-m", "conscious.rails.config_probe",
                 f"{INSIDE}/config", f"{INSIDE}/etc", f"{INSIDE}/run"]
         try:
             done = run_sandboxed(argv, scratch, timeout, limits)

@@ -199,6 +199,10 @@ def unit_properties(scratch: Path, timeout: float, limits: Limits) -> list[str]:
         f"LimitNPROC={limits.tasks}", f"LimitAS={limits.memory}",
         f"LimitFSIZE={limits.file_size}", "LimitCORE=0",
         f"RuntimeMaxSec={max(1, int(timeout) + 1)}", "KillMode=control-group",
+        # After everything in the unit is dead (also at the timeout), the sandbox user opens
+        # what it created to everyone: the rails run as root WITHOUT CAP_DAC_OVERRIDE and must
+        # still read the report and delete the scratch, even a directory made mode 000.
+        f"ExecStopPost=-/usr/bin/chmod -R -f a+rwX {INSIDE}",
     ]
     for path in readable_code():
         if str(path).startswith(HIDDEN_TREES):

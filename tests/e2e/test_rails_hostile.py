@@ -52,7 +52,7 @@ def markers(container: Container, token: str) -> dict[str, str]:
             "config dir": f"/etc/hostmind/hostmind.d/99-pwned-{token}.yaml",
             "live tree": f"{site}/unconscious/pwned_{token}.py",
             "rails code": f"{site}/conscious/rails/pwned_{token}.py",
-            "/etc": f"/etc/pwned-{token}", "/tmp": f"/tmp/pwned-{token}"}  # noqa: S108
+            "/etc": f"/etc/pwned-{token}", "/tmp": f"/tmp/pwned-{token}"}
 
 
 def payload(paths: dict[str, str]) -> str:

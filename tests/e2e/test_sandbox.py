@@ -48,6 +48,11 @@ def systemd():
     sock.connect("/run/systemd/private")
 attempt("systemd private socket", systemd)
 attempt("write /scratch", lambda: open("/scratch/ok", "w").write("fine"))
+os.makedirs("/scratch/locked/deeper")
+open("/scratch/locked/deeper/report", "w").write("mine")
+os.chmod("/scratch/locked/deeper/report", 0)
+os.chmod("/scratch/locked/deeper", 0)
+os.chmod("/scratch/locked", 0)
 children = 0
 while children < 500:
     try:
@@ -77,7 +82,8 @@ time.sleep(600)
 
 
 def _sandbox(container: Container, attack: str, timeout: float,
-             files: dict[str, str] | None = None) -> dict[str, object]:
+             files: dict[str, str] | None = None,
+             modes: list[str] | None = None) -> dict[str, object]:
     scratch = f"{SCRATCH_ROOT}/e2e-{uuid.uuid4().hex[:8]}"
     container.run("mkdir", "-p", scratch)
     container.write(f"{scratch}/attack.py", attack)
@@ -85,8 +91,12 @@ def _sandbox(container: Container, attack: str, timeout: float,
         container.write(f"{scratch}/{name}", text)
     done = container.run(f"{VENV}/bin/python", "-c", DRIVER, scratch, str(timeout),
                          timeout=timeout + 60)
+    found_modes = {}
+    for relative in modes or []:
+        found_modes[relative] = container.path(f"{scratch}/{relative}").stat().st_mode & 0o777
     container.run("rm", "-rf", scratch)
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["modes"] = found_modes
     return result
 
 
@@ -111,7 +121,8 @@ def test_hostile_code_in_the_transient_unit_reaches_nothing(container: Container
                   "/usr/bin/python3", "-c", LISTENER, connected)
     targets = {"writes": writes, "credential": credential, "port": 47111}
     try:
-        result = _sandbox(container, ATTACK, 60, {"targets.json": json.dumps(targets)})
+        result = _sandbox(container, ATTACK, 60, {"targets.json": json.dumps(targets)},
+                          modes=["locked", "locked/deeper", "locked/deeper/report"])
     finally:
         container.run("systemctl", "stop", f"e2e-listener-{token}.service", check=False)
     assert (result["backend"], result["used"], result["timed_out"]) == ("systemd", "systemd",
@@ -126,6 +137,10 @@ def test_hostile_code_in_the_transient_unit_reaches_nothing(container: Container
     assert isinstance(children, int) and children < 64
     left = [path for path in [*writes.values(), connected] if container.path(path).exists()]
     assert left == []
+    # What the sandbox user locked away is opened again after the run (ExecStopPost=), so the
+    # rails (root without CAP_DAC_OVERRIDE) can read and delete it.
+    assert result["modes"] == {"locked": 0o777, "locked/deeper": 0o777,
+                               "locked/deeper/report": 0o666}
 
 
 def test_a_setsid_grandchild_dies_with_the_unit_at_the_timeout(container: Container) -> None:
