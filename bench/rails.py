@@ -10,9 +10,9 @@ of the tests (nothing else can run here without a booted systemd), the probation
 to 0 s (it is a configured wait, not work), and the health command prints an empty report.
 
 Printed per rail: the mean over --repeat runs and its share of the whole (means add up). Peers, run in the
-same process on the same tree: the ratchet against running the same pytest command directly
-(the rails' overhead for staging and reading results), and the snapshot + swap of one file
-against a bare `cp` of the same file.
+same process on the same tree: the ratchet (in the sandbox) against running the same pytest
+command directly, the sandbox's own cost (`python -c pass` through `run_sandboxed` against
+directly), and the snapshot + swap of one file against a bare `cp` of the same file.
 
 The under-systemd figure the issue asks for (a bad change swapped in -> the service healthy on
 the old code) comes from the e2e suite, which prints it:
@@ -83,6 +83,20 @@ def bare_pytest(livetree: ModuleType, root: Path) -> float:
     return time.monotonic() - started
 
 
+def python_start(root: Path, sandboxed: bool) -> float:
+    """One `python -c pass`, directly or through run_sandboxed (the sandbox's own cost)."""
+    from conscious.rails.sandbox import run_sandboxed
+
+    scratch = root / "sandbox-scratch"
+    scratch.mkdir(exist_ok=True)
+    started = time.monotonic()
+    if sandboxed:
+        run_sandboxed([sys.executable, "-c", "pass"], scratch, 60.0)
+    else:
+        subprocess.run([sys.executable, "-c", "pass"], cwd=scratch, check=True, timeout=60)
+    return time.monotonic() - started
+
+
 def bare_copy(root: Path) -> float:
     source = root / "calc.py"
     source.write_text("LIMIT = 90\n" * 10)
@@ -105,6 +119,8 @@ def main() -> int:
         pytest_times = [bare_pytest(livetree, workdir / f"bare{number}")
                         for number in range(options.repeat)]
         copy_times = [bare_copy(workdir) for _ in range(options.repeat)]
+        plain_starts = [python_start(workdir, False) for _ in range(options.repeat)]
+        sandbox_starts = [python_start(workdir, True) for _ in range(options.repeat)]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     whole = statistics.mean(seconds for _, seconds in runs)
@@ -123,6 +139,11 @@ def main() -> int:
     copy_best = min(copy_times)
     print(f"  snapshot + verified swap of one file {swap_best * 1000:.1f} ms vs `cp` "
           f"{copy_best * 1000:.1f} ms: ratio {swap_best / copy_best:.2f}")
+    from conscious.rails.sandbox import choose_backend
+
+    plain, boxed = min(plain_starts), min(sandbox_starts)
+    print(f"  `python -c pass` in the sandbox ({choose_backend()}) {boxed * 1000:.1f} ms vs "
+          f"directly {plain * 1000:.1f} ms: ratio {boxed / plain:.2f}")
     whole_best = min(seconds for _, seconds in runs)
     print(f"  whole apply {whole_best * 1000:.1f} ms vs the bare test run: ratio "
           f"{whole_best / pytest_best:.2f}")

@@ -8,10 +8,10 @@ UTF-8 text within `max_file_bytes`.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from conscious.rails.pathglob import first_match
 from conscious.settings import ConsciousSettings
 
 
@@ -26,29 +26,11 @@ class TreeFiles:
 
 
 def matches(relative: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    """Return whether `relative` (posix) matches a glob; `**` spans directories.
-
-    A pattern without '/' is also matched against the file name alone.
+    """Return whether `relative` (posix) matches a glob, with `conscious.rails.pathglob`'s
+    semantics (the same as validate and the protected list): `**` spans directories, a pattern
+    without '/' matches the file name at any depth.
     """
-    path = PurePosixPath(relative)
-    for pattern in patterns:
-        if "/" not in pattern and fnmatch.fnmatchcase(path.name, pattern):
-            return True
-        if path.match(pattern) and _anchored(relative, pattern):
-            return True
-        if "**/" in pattern and path.match(pattern.replace("**/", "")) and \
-                _anchored(relative, pattern.replace("**/", "")):
-            return True
-    return False
-
-
-def _anchored(relative: str, pattern: str) -> bool:
-    # PurePath.match matches from the right; require the pattern to cover the whole path.
-    parts = pattern.split("/")
-    if "**" in parts:
-        head = parts[: parts.index("**")]
-        return fnmatch.fnmatchcase("/".join(relative.split("/")[: len(head)]), "/".join(head))
-    return len(parts) == len(relative.split("/"))
+    return first_match(relative, tuple(patterns)) is not None
 
 
 def is_secret(relative: str, settings: ConsciousSettings) -> bool:

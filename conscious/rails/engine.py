@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from conscious.rails import gate as gate_rail
-from conscious.rails import health_compare, history, probation, ratchet, snapshot
+from conscious.rails import health_compare, history, probation, ratchet, snapshot, trusted_health
 from conscious.rails.change import FileChange, Refused
 from conscious.rails.crash import crash_point
 from conscious.rails.history import ChangeRecord, change_dir
@@ -120,7 +120,7 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         atomic_write_json(change_dir(paths, record.key) / RATCHET_RESULT,
                           {**run.to_json(), "baseline_before": sorted(baseline)})
         record = rails.recorder.progress(record)
-        health_before = _failing(settings) if units else set()
+        health_before = _failing(rails) if units else set()
         timer.lap("health_before")
         try:
             snapshot.take(paths, record.key, changes)
@@ -149,7 +149,7 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
             timer.lap("gate")
             gate_rail.probation(rails.systemctl, started, settings.probation,
                                 settings.poll_interval, sleep=rails.sleep)
-            health_compare.judge(health_before, _failing(settings))
+            health_compare.judge(health_before, _failing(rails))
             crash_point("probation_passed")
             timer.lap("probation")
         decided = commit(rails, record, run.passed)
@@ -176,7 +176,11 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         remove_staging(staging)
 
 
-def _failing(settings: RailSettings) -> set[str]:
+def _failing(rails: Rails) -> set[str]:
+    """The failing checks: judged by trusted code unless the operator set apply.health_command."""
+    settings = rails.settings
+    if settings.health_command is None:
+        return trusted_health.failing_checks(rails.paths)
     argv = settings.expanded(settings.health_command)
     return health_compare.failing_checks(argv, settings.health_timeout)
 
@@ -193,6 +197,7 @@ def _ratchet(rails: Rails, staging: Path) -> tuple[ratchet.RatchetRun, frozenset
             baseline_run = ratchet.run_tests(reference, settings)
         finally:
             remove_staging(reference)
+        ratchet.check_first_baseline(baseline_run)
         baseline = baseline_run.passed
         ratchet.write_baseline(settings.state_dir, baseline, "initial")
     run = ratchet.run_tests(staging, settings)

@@ -51,6 +51,12 @@ def operator_rollback(rails: Rails, key_or_id: str | None) -> ChangeRecord:
     record = choose(rails, key_or_id)
     decided = roll_back(rails, record, OPERATOR_RAIL,
                         "rolled back by an operator (hostmind rollback)")
+    restore_baseline(rails, record)
+    return decided
+
+
+def restore_baseline(rails: Rails, record: ChangeRecord) -> None:
+    """After rolling back `record`: drop from the baseline the tests that first passed with it."""
     # Tests that first passed with this change are no longer owed by the tree without it.
     before = saved_tests(rails.paths, record.key, "baseline_before")
     passed = saved_tests(rails.paths, record.key, "passed")
@@ -58,4 +64,3 @@ def operator_rollback(rails: Rails, key_or_id: str | None) -> ChangeRecord:
     if before is not None and passed is not None and current is not None:
         ratchet.write_baseline(rails.settings.state_dir, current - (passed - before),
                                f"rollback of {record.key}")
-    return decided

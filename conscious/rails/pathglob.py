@@ -1,7 +1,16 @@
-"""Glob patterns over relative POSIX paths, with `**` for any number of directories.
+"""The one glob semantics of hostmind: validate, the protected list and the context builder.
 
-`fnmatch` lets `*` cross `/`, which would make `unconscious/*.py` match files in every
-sub-package; here `*` stays inside one path segment and `**` spans segments.
+Patterns match relative POSIX paths, whole (anchored at both ends):
+- `*` matches any run of characters inside one path segment (never `/`), `?` one such
+  character; `**` matches any number of segments (`a/**/b.py` matches `a/b.py` and `a/x/y/b.py`;
+  `a/**` everything under `a/`);
+- every other character is literal (no `[...]` classes), and every character, newline and
+  other control characters included, is matched like any other: a file name containing a
+  newline cannot slip past a pattern (`**/conftest.py` matches `tests/a\\nb/conftest.py`);
+- a pattern without `/` matches the file name at any depth, as in .gitignore (`*.key` matches
+  `config/tls/x.key`; `setup.cfg` matches `setup.cfg` and `sub/setup.cfg`).
+
+`fnmatch` lets `*` cross `/`, and `PurePath.match` matches from the right; neither is used.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import re
 
 @functools.cache
 def _compile(pattern: str) -> re.Pattern[str]:
-    parts: list[str] = []
+    parts: list[str] = [] if "/" in pattern else ["(?:.*/)?"]
     index = 0
     while index < len(pattern):
         if pattern.startswith("**/", index):
@@ -30,11 +39,12 @@ def _compile(pattern: str) -> re.Pattern[str]:
         else:
             parts.append(re.escape(pattern[index]))
             index += 1
-    return re.compile("".join(parts) + r"\Z")
+    # DOTALL: `.` must match a newline too, or "a\nb/conftest.py" escapes "**/conftest.py".
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
 
 
 def glob_match(path: str, pattern: str) -> bool:
-    """Return True when the relative POSIX `path` matches `pattern`."""
+    """Return True when the relative POSIX `path` matches `pattern` (semantics above)."""
     return _compile(pattern).match(path) is not None
 
 

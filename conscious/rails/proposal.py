@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conscious.rails.path_rules import path_problem
+
 #: An id becomes part of a directory name under the history, so it is kept to safe characters.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
@@ -33,8 +35,16 @@ _EDIT_KEYS = ("path", "old", "new")
 _CREATE_KEYS = ("path", "content")
 
 #: A proposal file larger than this is refused before it is parsed (the file cap per edit is
-#: `apply.max_bytes`, checked by the validate rail).
-MAX_PROPOSAL_FILE_BYTES = 8 * 1024 * 1024
+#: `apply.max_bytes`, checked by the validate rail): five files of 256 KB, old and new text,
+#: JSON-escaped, fit.
+MAX_PROPOSAL_FILE_BYTES = 4 * 1024 * 1024
+#: The deepest nesting of JSON lists and objects accepted; a proposal needs 3 (object > list >
+#: object). Checked on the text before `json.loads`, so deep nesting is a refusal, not a
+#: RecursionError.
+MAX_JSON_DEPTH = 8
+#: The most edits plus creates one proposal may hold, checked before any of them is looked at
+#: (apply.max_files caps the distinct files later; this caps the work validate does).
+MAX_EDITS = 50
 
 
 class ProposalError(ValueError):
@@ -105,6 +115,7 @@ def parse_proposal(value: object, origin: str) -> Proposal:
     if not isinstance(value, dict):
         raise ProposalError(origin, "", f"a proposal must be a JSON object, not {_kind(value)}")
     _no_unknown_keys(value, _TOP_KEYS, origin, "")
+    _not_too_many(value, origin)
     for key in _REQUIRED_KEYS:
         if key not in value:
             raise ProposalError(origin, key, "is required")
@@ -158,13 +169,51 @@ def load_proposal(path: Path) -> Proposal:
         raise ProposalError(origin, "", f"cannot read: {error.strerror or error}") from error
     except UnicodeDecodeError as error:
         raise ProposalError(origin, "", f"not UTF-8 text: {error.reason}") from error
+    return parse_proposal(parse_json(text, origin), origin)
+
+
+def parse_json(text: str, origin: str) -> object:
+    """Parse proposal JSON text after checking its nesting depth. Raise ProposalError."""
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ProposalError(origin, "", f"JSON nested {depth} deep, more than {MAX_JSON_DEPTH}: "
+                                        "not a proposal")
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise ProposalError(
             f"{origin}:{error.lineno}", "", f"not valid JSON: {error.msg} (column {error.colno})"
         ) from error
-    return parse_proposal(value, origin)
+    except (ValueError, RecursionError) as error:
+        # e.g. an integer of more than 4300 digits (sys.get_int_max_str_digits).
+        raise ProposalError(origin, "", f"not acceptable JSON: {error}") from error
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text: str) -> int:
+    """Return the deepest nesting of lists/objects in JSON `text` (strings ignored), in one
+    pass without recursion; malformed text gives some number and json.loads reports it."""
+    deepest = depth = 0
+    for match in _BRACKETS.finditer(_JSON_STRING.sub('""', text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _not_too_many(value: dict[str, Any], origin: str) -> None:
+    count = 0
+    for key in ("edits", "creates"):
+        items = value.get(key, [])
+        count += len(items) if isinstance(items, list) else 0
+    if count > MAX_EDITS:
+        raise ProposalError(origin, "edits", f"{count} edits and creates, more than {MAX_EDITS} "
+                                             "in one proposal")
 
 
 def _kind(value: object) -> str:
@@ -193,8 +242,9 @@ def _path(value: object, origin: str, key: str) -> str:
     text = _string(value, origin, key)
     if not text.strip():
         raise ProposalError(origin, key, "must not be empty")
-    if "\x00" in text:
-        raise ProposalError(origin, key, "contains a NUL byte")
+    problem = path_problem(text)
+    if problem is not None:
+        raise ProposalError(origin, key, f"{text!r} {problem}")
     return text
 
 

@@ -2,7 +2,8 @@
 
 The list is code, not config, and is itself protected (it lives under `conscious/rails/`), so
 neither a proposal nor a config drop-in can widen what the rails let through. Each entry says
-why it is here.
+why it is here. A pattern without '/' matches that file name at any depth
+(`conscious.rails.pathglob`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ PROTECTED: tuple[tuple[str, str], ...] = (
     ("setup.cfg", "packaging, entry points and the pytest settings the ratchet runs with"),
     ("pyproject.toml", "the build system"),
     (".ci/**", "the CI that checks every change"),
-    ("**/conftest.py", "pytest hooks could turn failing tests into passes under the ratchet"),
+    ("conftest.py", "pytest hooks could turn failing tests into passes under the ratchet"),
+    ("pytest.ini", "pytest settings (addopts -p PLUGIN) could load a plugin that forges results"),
+    ("tox.ini", "pytest reads its settings from a tox.ini too"),
+    ("sitecustomize.py", "imported by every interpreter that has it on its path"),
+    ("usercustomize.py", "imported by every interpreter that has it on its path"),
+    ("*.pth", "a .pth file on the path runs code at interpreter start"),
     ("ruff.toml", "the lint rules CI applies"),
     ("unconscious/pause.py", "the breaker's pause flag, which apply honours"),
     ("unconscious/atomic.py", "the verified writes the swap and the snapshot rely on"),

@@ -1,7 +1,8 @@
 """Rail 4, the test ratchet: the tests that passed before must still pass after.
 
-Runs the configured test command (pytest by default) in the staging copy with a timeout and
-reads its JUnit XML. The baseline is the set of test ids that passed at the last commit, kept
+Runs the configured test command (pytest by default) in a sandbox over the staging copy
+(`conscious.rails.sandbox`) with a timeout and reads its JUnit XML.
+The baseline is the set of test ids that passed at the last commit, kept
 in `{state}/ratchet/baseline.json`; it only moves forward, and only after a commit. A change is
 refused when a baseline test fails, errors, is skipped or is gone, when the command times out,
 or when it leaves no result file.
@@ -11,8 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
+import stat
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
@@ -20,11 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from conscious.rails.change import Refused
+from conscious.rails.sandbox import INSIDE, SandboxError, run_sandboxed
 from conscious.rails.settings import RailSettings
 from unconscious.atomic import atomic_write_json
 
 RAIL = "ratchet"
 JUNIT_NAME = ".hostmind-ratchet.xml"
+#: A JUnit report larger than this is not read (a real one for ~500 tests is ~100 KB).
+MAX_RESULT_BYTES = 32 * 1024 * 1024
+#: pytest inside the sandbox: no plugins from entry points (a dependency could register hooks
+#: that turn failures into passes), no cache, the staged copy first on the import path.
+SANDBOX_ENVIRONMENT = {"PYTHONPATH": INSIDE, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+                       "PYTEST_ADDOPTS": "-p no:cacheprovider"}
 
 
 @dataclass(frozen=True)
@@ -72,56 +79,65 @@ def write_baseline(state_dir: Path, passed: frozenset[str], key: str) -> None:
 
 
 def run_tests(tree: Path, settings: RailSettings) -> RatchetRun:
-    """Run the test command in `tree` and read its results. Raise Refused if that fails."""
+    """Run the test command in a sandbox over `tree`; read its results. Raise Refused if that fails.
+
+    `tree` is a throw-away copy (the sandbox makes it writable to its user). The command sees
+    it as /scratch, with PYTHONPATH=/scratch and pytest's plugin autoload off; the JUnit file is
+    read from `tree` after the sandbox ended.
+    """
     junit = tree / JUNIT_NAME
     junit.unlink(missing_ok=True)
-    argv = settings.expanded(settings.test_command, junit_xml=str(junit))
-    if not any(str(junit) in item for item in argv):
-        argv.append(f"--junitxml={junit}")
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("HOSTMIND_CRASH_AT", "PYTEST_ADDOPTS")}
-    environment.update(PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
-    started = time.monotonic()
+    inside = f"{INSIDE}/{JUNIT_NAME}"
+    argv = settings.expanded(settings.test_command, junit_xml=inside)
+    if not any(inside in item for item in argv):
+        argv.append(f"--junitxml={inside}")
     try:
-        process = subprocess.Popen(argv, cwd=tree, env=environment, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    except OSError as error:
-        raise Refused(RAIL, f"the test command {argv[0]} cannot run: {error}") from error
-    try:
-        output, _ = process.communicate(timeout=settings.test_timeout)
-    except subprocess.TimeoutExpired as error:
-        # The tests may have started children of their own: end the whole session.
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
+        done = run_sandboxed(argv, tree, settings.test_timeout, settings.sandbox_limits,
+                             environment=SANDBOX_ENVIRONMENT)
+    except SandboxError as error:
+        raise Refused(RAIL, f"the test command cannot run: {error}") from error
+    if done.timed_out:
         raise Refused(RAIL, f"the tests took more than {settings.test_timeout:g} s "
-                            "(apply.test_timeout)") from error
-    seconds = time.monotonic() - started
+                            "(apply.test_timeout); the sandbox was killed")
+    exit_code = done.exit_code if done.exit_code is not None else -1
     try:
         results = _read_junit(junit)
     except (OSError, ElementTree.ParseError) as error:
-        tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise Refused(RAIL, f"the test command (exit {process.returncode}) left no readable "
-                            f"results in {junit.name}: {error}; output: {' | '.join(tail)}"
+        raise Refused(RAIL, f"the test command (exit {exit_code}) left no readable "
+                            f"results in {junit.name}: {error}; output: {done.tail()}"
                       ) from error
     finally:
         junit.unlink(missing_ok=True)
     passed, failed, skipped = results
     # pytest: 0 all passed, 1 some failed, 5 none collected. Anything else (or a report that
     # disagrees with the exit code) means the run itself went wrong: do not trust the report.
-    consistent = (process.returncode == 0 and not failed) or (process.returncode == 1 and failed)
-    if not consistent and process.returncode != 5:
-        tail = output.decode("utf-8", "replace").strip().splitlines()[-3:]
-        raise Refused(RAIL, f"the test command exited {process.returncode} (pytest: 2 interrupted "
+    consistent = (exit_code == 0 and not failed) or (exit_code == 1 and failed)
+    if not consistent and exit_code != 5:
+        raise Refused(RAIL, f"the test command exited {exit_code} (pytest: 2 interrupted "
                             f"or collection errors, 3 internal error, 4 usage error) with "
-                            f"{len(failed)} failures in its report; output: {' | '.join(tail)}")
-    return RatchetRun(passed, failed, skipped, seconds=seconds, exit_code=process.returncode)
+                            f"{len(failed)} failures in its report; output: {done.tail()}")
+    return RatchetRun(passed, failed, skipped, seconds=done.seconds, exit_code=exit_code)
+
+
+def _read_result_file(path: Path) -> bytes:
+    """Read the JUnit file the sandbox left, never through a symlink and never without bound."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        if info.st_size > MAX_RESULT_BYTES:
+            raise OSError(f"{path.name} is {info.st_size} bytes, more than {MAX_RESULT_BYTES}")
+        with os.fdopen(descriptor, "rb", closefd=False) as stream:
+            return stream.read(MAX_RESULT_BYTES + 1)
+    finally:
+        os.close(descriptor)
 
 
 def _read_junit(path: Path) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     # The file comes from our own pytest run in the staging copy; CPython's expat (2.4+)
     # refuses entity-expansion bombs, which is the attack S314 is about.
-    root = ElementTree.parse(path).getroot()  # noqa: S314
+    root = ElementTree.fromstring(_read_result_file(path))  # noqa: S314
     passed: set[str] = set()
     failed: set[str] = set()
     skipped: set[str] = set()
@@ -135,6 +151,26 @@ def _read_junit(path: Path) -> tuple[frozenset[str], frozenset[str], frozenset[s
         else:
             passed.add(test_id)
     return frozenset(passed), frozenset(failed - passed), frozenset(skipped)
+
+
+def check_first_baseline(run: RatchetRun) -> None:
+    """Refuse to take `run` as the first baseline when any test failed, errored or skipped.
+
+    A baseline that silently leaves out what is broken when it is taken would never guard it
+    (367 of 441 tests were once recorded after a stray symlink broke 75). Raise Refused listing
+    them; the operator fixes the live tree (or its test command) and the next apply retries.
+    """
+    if not run.failed and not run.skipped:
+        return
+    parts = []
+    if run.failed:
+        parts.append(f"{len(run.failed)} fail or error ({_names(sorted(run.failed), 20)})")
+    if run.skipped:
+        parts.append(f"{len(run.skipped)} are skipped ({_names(sorted(run.skipped), 20)})")
+    raise Refused(RAIL, "no ratchet baseline yet, and the live tree's own tests are not all "
+                        f"green, so none is taken: {'; '.join(parts)}. Fix the live tree or "
+                        "apply.test_command; every test must pass when the first baseline is "
+                        "recorded")
 
 
 def judge(run: RatchetRun, baseline: frozenset[str]) -> None:

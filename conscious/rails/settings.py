@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conscious.rails.sandbox import Limits
 from unconscious.config import LoadedConfig
 from unconscious.config.duration import parse_duration, parse_size
 from unconscious.paths import Paths
@@ -38,6 +39,10 @@ def hostmind_command() -> str:
     return shutil.which("hostmind") or "hostmind"
 
 
+def _optional_argv(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(str(item) for item in value)
+
+
 @dataclass(frozen=True)
 class RailSettings:
     """Everything the rails need; build with `from_config` or directly in tests."""
@@ -59,10 +64,14 @@ class RailSettings:
     max_consecutive_rollbacks: int = 3
     systemctl_command: tuple[str, ...] = ("systemctl",)
     systemctl_timeout: float = 90.0
-    health_command: tuple[str, ...] = ("{hostmind}", "check", "--json")
+    #: None: the gate's health judgement is the rails' own import of the checks
+    #: (conscious.rails.trusted_health); an argv runs that command instead (operator-only).
+    health_command: tuple[str, ...] | None = None
     health_timeout: float = 60.0
     unit_paths: dict[str, tuple[str, ...]] = field(
         default_factory=lambda: {"hostmind-health.service": ("unconscious/**", "config/**")})
+    watch_window: float = 4 * 3600.0
+    sandbox_limits: Limits = field(default_factory=Limits)
 
     @property
     def staging_root(self) -> Path:
@@ -107,7 +116,12 @@ class RailSettings:
             systemctl_command=tuple(apply.get("systemctl_command", defaults.systemctl_command)),
             systemctl_timeout=parse_duration(
                 apply.get("systemctl_timeout", defaults.systemctl_timeout)),
-            health_command=tuple(apply.get("health_command", defaults.health_command)),
+            health_command=_optional_argv(apply.get("health_command")),
             health_timeout=parse_duration(apply.get("health_timeout", defaults.health_timeout)),
             unit_paths={str(unit): tuple(globs) for unit, globs in unit_paths.items()},
+            watch_window=parse_duration(apply.get("watch_window", defaults.watch_window)),
+            sandbox_limits=Limits(
+                tasks=int(apply.get("sandbox_tasks", defaults.sandbox_limits.tasks)),
+                memory=parse_size(apply.get("sandbox_memory", defaults.sandbox_limits.memory)),
+            ),
         )

@@ -16,6 +16,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from conscious.rails.change import FileChange, Refused
+from conscious.rails.path_rules import path_problem
 from conscious.rails.pathglob import first_match
 from conscious.rails.proposal import Proposal
 from conscious.rails.protected import protection_reason
@@ -86,6 +87,9 @@ def _checked_target(path: str, tree: Path, settings: RailSettings) -> Path:
     """Return the absolute target of the relative `path`. Raise Refused if it is not safe."""
     if "\\" in path:
         raise Refused(RAIL, f"{path}: backslashes are not allowed in paths")
+    problem = path_problem(path)
+    if problem is not None:
+        raise Refused(RAIL, f"{path!r}: {problem}")
     pure = PurePosixPath(path)
     if pure.is_absolute():
         raise Refused(RAIL, f"{path}: absolute paths are not allowed; paths are relative to "

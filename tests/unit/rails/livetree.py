@@ -132,3 +132,16 @@ def proposal(edits: list[dict[str, str]] | None = None,
     """A proposal dict in the contract's shape."""
     return {"id": identifier, "title": f"test change {identifier}", "rationale": "a test",
             "edits": edits or [], "creates": creates or [], "restart": restart or []}
+
+
+def wait_for_crash(rails: Rails, unit: str = UNIT, timeout: float = 30.0) -> None:
+    """Poll the (fake) unit until it is failed, as systemd leaves it before OnFailure= runs."""
+    import time
+
+    from conscious.rails.gate import read_units
+
+    deadline = time.monotonic() + timeout
+    while read_units(rails.systemctl, [unit])[unit].active_state != "failed":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{unit} did not fail within {timeout:g} s")
+        time.sleep(0.1)
