@@ -8,6 +8,8 @@ maxsize, and reopen commands that are not absolute or findable.
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 from typing import Any
 
 from unconscious.config.duration import parse_size
@@ -47,4 +49,41 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         minsize, maxsize = rule.get("minsize"), rule.get("maxsize")
         if minsize is not None and maxsize is not None and parse_size(minsize) > parse_size(maxsize):
             problem((name, "minsize"), f"{minsize} is larger than maxsize {maxsize}")
+    for name, index, other in overlaps(rules):
+        problem((name, "paths", index), f"also matched by rule {other!r}: a log is rotated by one rule "
+                                        f"only; narrow one of them or switch one off")
     return problems
+
+
+def _patterns(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
+    return [(name, index, pattern) for name, rule in sorted(rules.items())
+            if isinstance(rule, dict) and rule.get("enabled", True) is not False
+            for index, pattern in enumerate(rule.get("paths") or []) if isinstance(pattern, str)]
+
+
+def _covers(pattern: str, path: str) -> bool:
+    """True if glob `pattern` matches the literal `path` (`*` never crosses a '/', as in glob)."""
+    pattern_parts, path_parts = pattern.split("/"), path.split("/")
+    return len(pattern_parts) == len(path_parts) and all(
+        fnmatch.fnmatchcase(part, wanted) for part, wanted in zip(path_parts, pattern_parts, strict=True))
+
+
+def overlaps(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """Return (rule, path index, other rule) for each path that another rule certainly matches too.
+
+    Certain means from the text alone: the same pattern, or a literal path the other's glob
+    covers. Two globs that happen to match the same file today are reported by the run itself
+    (the first rule by name rotates it), never here: the config must not turn invalid because a
+    file appeared.
+    """
+    entries = _patterns(rules)
+    found: list[tuple[str, int, str]] = []
+    for name, index, pattern in entries:
+        for other, _other_index, other_pattern in entries:
+            if other == name:
+                continue
+            literal = not glob.has_magic(pattern)
+            if pattern == other_pattern or (literal and _covers(other_pattern, pattern)):
+                found.append((name, index, other))
+                break
+    return found

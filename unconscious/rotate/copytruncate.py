@@ -67,7 +67,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
     try:
         stat = os.fstat(fd)
         try:
-            raw = open_temp(temp, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
         except OSError as error:
             undo(env, planned)
             raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
@@ -99,6 +99,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
                     break
             crashpoint("copy_after_catch_up")
             planned.phase = intents.TRUNCATING
+            planned.mtime_ns = os.fstat(fd).st_mtime_ns
             if rule.pause_writers:
                 planned.paused = writers.pause(writers.holders(source))
             intents.save(env.state_dir, planned)

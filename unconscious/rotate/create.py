@@ -54,7 +54,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
     try:
         stat = os.fstat(fd)
         try:
-            raw = open_temp(temp, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
         except OSError as error:
             _undo(env, planned)
             raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
@@ -91,6 +91,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
                 warnings.append(f"{staging}: the writer kept writing to the old file for "
                                 f"{rule.reopen.timeout:g}s after being told to reopen")
             end = copy_range(fd, head_end, None, writer)
+            planned.mtime_ns = os.fstat(fd).st_mtime_ns
             writer.close()
             crashpoint("create_after_tail")
         finally:

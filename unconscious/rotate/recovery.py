@@ -109,7 +109,8 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
     else:
         create_log(source, stat.st_mode & 0o7777, stat.st_uid, stat.st_gid)
     codec = Codec(planned.codec, planned.level, planned.threads)
-    length, _size = compress_whole(staging, temp, codec, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+    planned.mtime_ns = stat.st_mtime_ns
+    length, _size = compress_whole(staging, temp, codec, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
     planned.phase = intents.VERIFIED
     planned.archived = [length]
     intents.save(env.state_dir, planned)

@@ -19,13 +19,13 @@ from unconscious.rotate.codecs import Codec
 from unconscious.rotate.copytruncate import rotate_copytruncate
 from unconscious.rotate.create import rotate_create
 from unconscious.rotate.env import Rotated, RotateEnv
-from unconscious.rotate.fsutil import RotationError, remove_durably
+from unconscious.rotate.finish import prune
+from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.intent import load_all as load_intents
 from unconscious.rotate.naming import (
     archive_dir,
     date_pattern,
-    expired,
     final_archive,
     is_work_file,
     shift_plan,
@@ -108,8 +108,9 @@ def plan(rule: Rule, source: Path, now: float) -> tuple[Intent, Codec]:
 def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
              dry_run: bool = False, force: bool = False) -> RunReport:
     """Recover, then rotate what is due. Return the report; never raise for one file's failure."""
-    report = RunReport()
+    report = RunReport(pruned=env.pruned)
     by_name = {rule.name: rule for rule in rules}
+    claimed: dict[Path, str] = {}
     stuck: set[str] = set()
     if not dry_run:
         report.recovered, problems = recover_all(env, by_name)
@@ -124,6 +125,14 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
         files, problems = expand(rule)
         report.errors.extend(problems)
         for source in files:
+            if source in claimed:
+                # Rotating it again would shift (and with keep: 1 remove) the archive just made.
+                text = (f"{source}: matched by rules {claimed[source]} and {rule.name}; "
+                        f"only {claimed[source]} rotates it (see `hostmind config validate`)")
+                report.warnings.append(text)
+                env.log.warning("rule_overlap", file=str(source), rule=rule.name, msg=text)
+                continue
+            claimed[source] = rule.name
             report.examined += 1
             if str(source) in stuck:
                 report.errors.append(f"{source}: not rotated while its interrupted rotation is unfinished")
@@ -179,10 +188,7 @@ def _one_file(env: RotateEnv, rule: Rule, source: Path, state: states.RotateStat
                 report.compressed.append(compressed)
                 env.log.info("archive_compressed", file=compressed.source, archive=compressed.archive,
                              bytes_in=compressed.bytes_in, bytes_out=compressed.bytes_out)
-    for old in expired(rule, source, env.clock()):
-        remove_durably(old)
-        report.pruned.append(str(old))
-        env.log.info("archive_removed", file=str(old), rule=rule.name)
+    prune(env, rule, source)
 
 
 def _watch_growth(env: RotateEnv, rule: Rule, source: Path, size: int, remembered: states.LogState,
