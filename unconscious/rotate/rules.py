@@ -11,7 +11,8 @@ from typing import Any
 
 from unconscious.config.duration import parse_duration, parse_size
 
-PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 30 * 86400.0}
+PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")  # calendar periods, see triggers.py
+HOURLY_DATEFORMAT = "-%Y%m%d%H"
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class Rule:
     name: str
     paths: tuple[str, ...]
     size: int | None = None
-    every: float | None = None
+    every: float | None = None  # an elapsed duration in seconds
+    period: str | None = None  # a calendar period (PERIODS)
+    weekday: int = 0
     minsize: int | None = None
     maxsize: int | None = None
     keep: int = 7
@@ -63,12 +66,13 @@ def _optional(value: Any, parse: Any) -> Any:
     return None if value is None else parse(value)
 
 
-def _period(value: Any) -> float | None:
+def _every(value: Any) -> tuple[float | None, str | None]:
+    """Return (elapsed seconds, calendar period) for an `every` value; at most one is set."""
     if value is None:
-        return None
+        return None, None
     if isinstance(value, str) and value in PERIODS:
-        return PERIODS[value]
-    return parse_duration(value)
+        return None, value
+    return parse_duration(value), None
 
 
 def build_rule(name: str, raw: dict[str, Any]) -> Rule:
@@ -76,11 +80,15 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
     create = raw.get("create") or {}
     reopen = raw.get("reopen") or {}
     mode_text = create.get("mode")
+    every, period = _every(raw.get("every"))
+    default_format = HOURLY_DATEFORMAT if period == "hourly" else "-%Y%m%d"
     return Rule(
         name=name,
         paths=tuple(raw.get("paths", ())),
         size=_optional(raw.get("size"), parse_size),
-        every=_period(raw.get("every")),
+        every=every,
+        period=period,
+        weekday=int(raw.get("weekday", 0)),
         minsize=_optional(raw.get("minsize"), parse_size),
         maxsize=_optional(raw.get("maxsize"), parse_size),
         keep=int(raw.get("keep", 7)),
@@ -88,7 +96,7 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
         missingok=bool(raw.get("missingok", False)),
         notifempty=bool(raw.get("notifempty", True)),
         dateext=bool(raw.get("dateext", False)),
-        dateformat=str(raw.get("dateformat", "-%Y%m%d")),
+        dateformat=str(raw.get("dateformat") or default_format),
         compress=str(raw.get("compress", "zstd")),
         level=raw.get("level"),
         threads=int(raw.get("threads", 2)),
