@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,38 @@ def expand(rule: Rule) -> tuple[list[Path], list[str]]:
     for pattern in rule.paths:
         matches = [Path(match) for match in sorted(glob.glob(pattern))]
         matches = [path for path in matches
-                   if path.is_file() and not path.is_symlink() and not is_work_file(path)
+                   if (path.is_symlink() or path.is_file()) and not is_work_file(path)
                    and not path.name.endswith((".gz", ".zst")) and not is_plain_archive(rule, path)]
         if not matches and not rule.missingok:
             problems.append(f"rule {rule.name}: {pattern} matches no log file (set missingok to allow)")
         found.extend(path.absolute() for path in matches)
     return list(dict.fromkeys(found)), problems
+
+
+def refusal(source: Path) -> tuple[str | None, bool]:
+    """Return (why `source` must not be rotated, whether that is an error), as logrotate decides.
+
+    A symbolic link is skipped (its target could be any file, e.g. /etc/shadow); a file with
+    several hard links is skipped (copytruncate would empty the other name too, a rename would
+    leave it behind); both are warnings, as logrotate skips them without failing. A log in a
+    directory that others may write to (world-writable and not sticky, or group-writable by a
+    group other than root) is an error: anyone who can write there could swap a file in
+    between our steps.
+    """
+    info = source.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return f"{source}: is a symbolic link; not rotated (as logrotate: rotate its target instead)", False
+    if info.st_nlink != 1:
+        return (f"{source}: has {info.st_nlink} hard links; not rotated (as logrotate): another name "
+                f"would keep or lose the bytes"), False
+    parent = source.parent.stat()
+    world = parent.st_mode & stat.S_IWOTH and not parent.st_mode & stat.S_ISVTX
+    group = parent.st_mode & stat.S_IWGRP and parent.st_gid != 0
+    if world or group:
+        return (f"{source}: its directory {source.parent} is writable by "
+                f"{'everyone' if world else f'group {parent.st_gid}'}; not rotated (as logrotate): "
+                f"tighten the directory's mode"), True
+    return None, False
 
 
 def is_plain_archive(rule: Rule, path: Path) -> bool:
@@ -134,6 +161,12 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
                 continue
             claimed[source] = rule.name
             report.examined += 1
+            refused, is_error = refusal(source)
+            if refused is not None:
+                (report.errors if is_error else report.warnings).append(refused)
+                (env.log.error if is_error else env.log.warning)("rotation_refused", file=str(source),
+                                                                 rule=rule.name, msg=refused)
+                continue
             if str(source) in stuck:
                 report.errors.append(f"{source}: not rotated while its interrupted rotation is unfinished")
                 continue
