@@ -44,6 +44,10 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         if mode == "copytruncate" and asks_reopen:
             problem((name, "reopen"), "mode copytruncate never renames the log, so nothing reopens it; "
                                       "use mode: create with reopen, or drop reopen")
+        su = rule.get("su") or {}
+        if su and str(su.get("user")) not in ("root", "0"):
+            problem((name, "su", "user"), f"{su.get('user')!r}: hostmind rotates as root; only root is "
+                                          f"accepted (rotating as another user is not built)")
         if rule.get("delaycompress") and rule.get("compress") == "none":
             problem((name, "delaycompress"), "has no effect with compress: none")
         minsize, maxsize = rule.get("minsize"), rule.get("maxsize")
@@ -61,7 +65,7 @@ def _patterns(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
             for index, pattern in enumerate(rule.get("paths") or []) if isinstance(pattern, str)]
 
 
-def _covers(pattern: str, path: str) -> bool:
+def covers(pattern: str, path: str) -> bool:
     """True if glob `pattern` matches the literal `path` (`*` never crosses a '/', as in glob)."""
     pattern_parts, path_parts = pattern.split("/"), path.split("/")
     return len(pattern_parts) == len(path_parts) and all(
@@ -83,7 +87,7 @@ def overlaps(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
             if other == name:
                 continue
             literal = not glob.has_magic(pattern)
-            if pattern == other_pattern or (literal and _covers(other_pattern, pattern)):
+            if pattern == other_pattern or (literal and covers(other_pattern, pattern)):
                 found.append((name, index, other))
                 break
     return found

@@ -129,6 +129,38 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
                    seconds=time.monotonic() - started, window_seconds=window, caught_up_bytes=caught_up)
 
 
+def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
+    """`copy` mode: archive [0, S) of the log, verified, and leave the log as it is.
+
+    The log is never written, so any failure (or a crash, see recovery.py) simply undoes it.
+    """
+    started = time.monotonic()
+    source, temp = Path(planned.source), Path(planned.temp_archive)
+    intents.save(env.state_dir, planned)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        stat = os.fstat(fd)
+        try:
+            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+            try:
+                end = add_frame(raw, codec, fd, 0, stat.st_size)
+            finally:
+                size = seal(raw)
+            verify(temp, codec, [Span(fd, 0, end)])
+        except BaseException:
+            undo(env, planned)
+            raise
+        planned.mtime_ns = stat.st_mtime_ns
+    finally:
+        os.close(fd)
+    planned.phase = intents.VERIFIED
+    planned.archived = [end]
+    intents.save(env.state_dir, planned)
+    final = finish(env, rule, planned)
+    return Rotated(source=str(source), archive=str(final), bytes_in=end, bytes_out=size,
+                   seconds=time.monotonic() - started)
+
+
 def append_tail(planned: Intent, codec: Codec) -> int:
     """Append the tail file to the temp archive after its verified head; verify; return its size.
 

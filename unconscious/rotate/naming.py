@@ -172,8 +172,9 @@ def final_archive(rule: Rule, source: Path, extension: str, now: float | None = 
     """Return the name the new archive gets (dated names get a .N suffix on a collision)."""
     directory = archive_dir(rule, source)
     if not rule.dateext:
-        return directory / f"{source.name}.1{extension}"
-    stamp = time.strftime(rule.dateformat, time.localtime(time.time() if now is None else now))
+        return directory / f"{source.name}.{rule.start}{extension}"
+    moment = (time.time() if now is None else now) - (86400 if rule.dateyesterday else 0)
+    stamp = time.strftime(rule.dateformat, time.localtime(moment))
     base = f"{source.name}{stamp}"
     candidate = directory / f"{base}{extension}"
     counter = 1

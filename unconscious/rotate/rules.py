@@ -32,6 +32,16 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class Script:
+    """A prerotate/postrotate hook: an argv (items `{log}` become the log names) or, when the
+    operator wrote one, a /bin/sh script that gets the log names as $1, $2, ..."""
+
+    command: tuple[str, ...] | None = None
+    shell: str | None = None
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
 class Rule:
     """One named rule: which files, when, how many kept, and how."""
 
@@ -60,6 +70,14 @@ class Rule:
     create_owner: str | None = None
     create_group: str | None = None
     reopen: Reopen = field(default_factory=Reopen)
+    recreate: bool = True
+    start: int = 1
+    dateyesterday: bool = False
+    createolddir: bool = False
+    sharedscripts: bool = True
+    su: bool = False
+    prerotate: Script | None = None
+    postrotate: Script | None = None
 
 
 def _optional(value: Any, parse: Any) -> Any:
@@ -73,6 +91,14 @@ def _every(value: Any) -> tuple[float | None, str | None]:
     if isinstance(value, str) and value in PERIODS:
         return None, value
     return parse_duration(value), None
+
+
+def _script(raw: Any) -> Script | None:
+    if not raw:
+        return None
+    command = raw.get("command")
+    return Script(command=None if command is None else tuple(command), shell=raw.get("shell"),
+                  timeout=parse_duration(raw.get("timeout", "60s")))
 
 
 def build_rule(name: str, raw: dict[str, Any]) -> Rule:
@@ -115,6 +141,14 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
             timeout=parse_duration(reopen.get("timeout", 30)),
             settle=parse_duration(reopen.get("settle", 0.2)),
         ),
+        recreate=bool(raw.get("recreate", True)),
+        start=int(raw.get("start", 1)),
+        dateyesterday=bool(raw.get("dateyesterday", False)),
+        createolddir=bool(raw.get("createolddir", False)),
+        sharedscripts=bool(raw.get("sharedscripts", True)),
+        su=raw.get("su") is not None,
+        prerotate=_script(raw.get("prerotate")),
+        postrotate=_script(raw.get("postrotate")),
     )
 
 

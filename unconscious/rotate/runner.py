@@ -16,9 +16,8 @@ from typing import Any
 
 from unconscious.events import EventSpool
 from unconscious.rotate import state as states
+from unconscious.rotate.batch import rotate_all
 from unconscious.rotate.codecs import Codec
-from unconscious.rotate.copytruncate import rotate_copytruncate
-from unconscious.rotate.create import rotate_create
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import prune
 from unconscious.rotate.fsutil import RotationError
@@ -78,7 +77,7 @@ def expand(rule: Rule) -> tuple[list[Path], list[str]]:
     return list(dict.fromkeys(found)), problems
 
 
-def refusal(source: Path) -> tuple[str | None, bool]:
+def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:
     """Return (why `source` must not be rotated, whether that is an error), as logrotate decides.
 
     A symbolic link is skipped (its target could be any file, e.g. /etc/shadow); a file with
@@ -86,7 +85,7 @@ def refusal(source: Path) -> tuple[str | None, bool]:
     leave it behind); both are warnings, as logrotate skips them without failing. A log in a
     directory that others may write to (world-writable and not sticky, or group-writable by a
     group other than root) is an error: anyone who can write there could swap a file in
-    between our steps.
+    between our steps; unless the rule has `su` (`vouched`), as in logrotate.
     """
     info = source.lstat()
     if stat.S_ISLNK(info.st_mode):
@@ -97,7 +96,7 @@ def refusal(source: Path) -> tuple[str | None, bool]:
     parent = source.parent.stat()
     world = parent.st_mode & stat.S_IWOTH and not parent.st_mode & stat.S_ISVTX
     group = parent.st_mode & stat.S_IWGRP and parent.st_gid != 0
-    if world or group:
+    if (world or group) and not vouched:
         return (f"{source}: its directory {source.parent} is writable by "
                 f"{'everyone' if world else f'group {parent.st_gid}'}; not rotated (as logrotate): "
                 f"tighten the directory's mode"), True
@@ -133,7 +132,7 @@ def plan(rule: Rule, source: Path, now: float) -> tuple[Intent, Codec]:
 
 
 def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
-             dry_run: bool = False, force: bool = False) -> RunReport:
+             dry_run: bool = False, force: bool = False, workers: int = 2) -> RunReport:
     """Recover, then rotate what is due. Return the report; never raise for one file's failure."""
     report = RunReport(pruned=env.pruned)
     by_name = {rule.name: rule for rule in rules}
@@ -151,6 +150,7 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
     for rule in rules:
         files, problems = expand(rule)
         report.errors.extend(problems)
+        candidates: list[Path] = []
         for source in files:
             if source in claimed:
                 # Rotating it again would shift (and with keep: 1 remove) the archive just made.
@@ -161,58 +161,101 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
                 continue
             claimed[source] = rule.name
             report.examined += 1
-            refused, is_error = refusal(source)
+            refused, is_error = refusal(source, vouched=rule.su)
             if refused is not None:
                 (report.errors if is_error else report.warnings).append(refused)
                 (env.log.error if is_error else env.log.warning)("rotation_refused", file=str(source),
                                                                  rule=rule.name, msg=refused)
-                continue
-            if str(source) in stuck:
+            elif str(source) in stuck:
                 report.errors.append(f"{source}: not rotated while its interrupted rotation is unfinished")
-                continue
-            try:
-                _one_file(env, rule, source, state, report, spool, dry_run, force)
-            except (OSError, RotationError, ValueError) as error:
-                message = f"{source}: {error}"
-                report.errors.append(message)
-                env.log.error("rotation_failed", file=str(source), rule=rule.name, msg=message)
+            else:
+                candidates.append(source)
+        _rule_pass(env, rule, candidates, state, report, spool, dry_run, force, workers)
     if not dry_run:
         states.save(env.state_dir, state)
     return report
 
 
-def _one_file(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState,
-              report: RunReport, spool: EventSpool | None, dry_run: bool, force: bool) -> None:
+def _failed(env: RotateEnv, rule: Rule, report: RunReport, message: str, source: Path | None = None) -> None:
+    report.errors.append(message)
+    env.log.error("rotation_failed", file=str(source or ""), rule=rule.name, msg=message)
+
+
+def _rule_pass(env: RotateEnv, rule: Rule, candidates: list[Path], state: states.RotateState,
+               report: RunReport, spool: EventSpool | None, dry_run: bool, force: bool, workers: int) -> None:
+    """Decide which of `rule`'s logs are due, rotate those side by side, then compress and prune."""
     now = env.clock()
+    planned: list[tuple[Path, str, Intent, Codec]] = []
+    for source in candidates:
+        try:
+            reason = _decide(env, rule, source, state, spool, now, force, dry_run)
+            if reason is None:
+                continue
+            _make_olddir(rule, source)
+            intent, codec = plan(rule, source, now)
+            if dry_run:
+                report.planned.append({"file": str(source), "rule": rule.name, "reason": reason,
+                                       "archive": intent.final_archive, "mode": rule.mode,
+                                       "bytes": source.stat().st_size})
+            else:
+                planned.append((source, reason, intent, codec))
+        except (OSError, RotationError, ValueError) as error:
+            _failed(env, rule, report, f"{source}: {error}", source)
+    if dry_run:
+        return
+    if planned:
+        outcomes, stopped = rotate_all(env, rule, planned, workers)
+        if stopped is not None:
+            _failed(env, rule, report, stopped)
+        for outcome in outcomes:
+            if outcome.rotated is None:
+                _failed(env, rule, report, outcome.error or f"{outcome.source}: failed", outcome.source)
+                continue
+            state.get(rule, outcome.source, now).last_rotated = now
+            _account(env, rule, report, outcome.rotated, outcome.reason)
+    for source in candidates:
+        try:
+            _after(env, rule, source, state, report, now)
+        except (OSError, RotationError, ValueError) as error:
+            _failed(env, rule, report, f"{source}: {error}", source)
+
+
+def _decide(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState, spool: EventSpool | None,
+            now: float, force: bool, dry_run: bool) -> str | None:
+    """Return why `source` rotates now, or None; watch its growth on the way."""
     size = source.stat().st_size
     remembered = state.get(rule, source, now)
     _watch_growth(env, rule, source, size, remembered, spool, dry_run)
-    reason = due(rule, size, remembered.last_rotated, now, force)
-    if rule.mode == "copytruncate" and size == 0:
-        reason = None  # nothing to copy; an empty head also could not be told from a truncate
-    if reason is not None:
-        intent, codec = plan(rule, source, now)
-        if dry_run:
-            report.planned.append({"file": str(source), "rule": rule.name, "reason": reason,
-                                   "archive": intent.final_archive, "mode": rule.mode, "bytes": size})
-        else:
-            rotate = rotate_create if rule.mode == "create" else rotate_copytruncate
-            done = rotate(env, rule, intent, codec)
-            remembered.last_rotated = now
-            report.rotated.append(done)
-            # The rotation is complete and no byte is lost, but a writer that was not told to
-            # reopen is an operator problem: it fails the run so it is seen.
-            report.errors.extend(done.warnings)
-            for text in done.warnings:
-                env.log.error("reopen_failed", file=str(source), msg=text)
-            env.log.info("log_rotated", file=done.source, archive=done.archive, rule=rule.name,
-                         bytes_in=done.bytes_in, bytes_out=done.bytes_out, reason=reason,
-                         seconds=round(done.seconds, 3), window_us=round(done.window_seconds * 1e6, 1),
-                         msg=f"rotated {done.source} ({done.bytes_in} bytes) to {done.archive} "
-                             f"({done.bytes_out} bytes): {reason}")
-    remembered.last_size = source.stat().st_size if source.exists() else 0
-    if dry_run:
-        return
+    if rule.mode != "create" and size == 0:
+        return None  # nothing to copy; an empty head also could not be told from a truncate
+    return due(rule, size, remembered.last_rotated, now, force)
+
+
+def _make_olddir(rule: Rule, source: Path) -> None:
+    """Create a missing olddir when the rule says so (root-owned, 0750); else leave it to fail."""
+    directory = archive_dir(rule, source)
+    if rule.createolddir and not directory.is_dir():
+        directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+
+
+def _account(env: RotateEnv, rule: Rule, report: RunReport, done: Rotated, reason: str) -> None:
+    report.rotated.append(done)
+    # The rotation is complete and no byte is lost, but a writer that was not told to reopen
+    # (or a failing postrotate) is an operator problem: it fails the run so it is seen.
+    report.errors.extend(done.warnings)
+    for text in done.warnings:
+        env.log.error("reopen_failed", file=done.source, msg=text)
+    env.log.info("log_rotated", file=done.source, archive=done.archive, rule=rule.name,
+                 bytes_in=done.bytes_in, bytes_out=done.bytes_out, reason=reason,
+                 seconds=round(done.seconds, 3), window_us=round(done.window_seconds * 1e6, 1),
+                 msg=f"rotated {done.source} ({done.bytes_in} bytes) to {done.archive} "
+                     f"({done.bytes_out} bytes): {reason}")
+
+
+def _after(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState, report: RunReport,
+           now: float) -> None:
+    """Remember the size, compress what delaycompress left plain, prune."""
+    state.get(rule, source, now).last_size = source.stat().st_size if source.exists() else 0
     if rule.compress != "none":
         for plain in uncompressed_older(rule, source):
             codec = Codec(rule.compress, rule.level, rule.threads)

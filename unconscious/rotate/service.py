@@ -65,7 +65,8 @@ def execute(context: Context, dry_run: bool = False, force: bool = False) -> Out
     outcome = Outcome(exitcodes.OK)
     try:
         with RunLock(lock_path(context), parse_duration(section.get("lock_wait", 30))):
-            outcome.report = run_pass(env, rules, spool, dry_run=dry_run, force=force)
+            outcome.report = run_pass(env, rules, spool, dry_run=dry_run, force=force,
+                                      workers=int(section.get("workers", 2)))
             if not dry_run:
                 outcome.vacuum_freed = _vacuum(section.get("journal") or {}, outcome.report, log)
     except LockBusy as busy:

@@ -26,10 +26,11 @@ def test_rule_defaults_agree_with_the_schema_defaults() -> None:
     schema = load_schema()["properties"]["rotate"]["properties"]["rules"]["additionalProperties"]["properties"]
     built = _rule()
     simple = {name: spec["default"] for name, spec in schema.items()
-              if name not in ("paths", "enabled", "create", "reopen", "every", "size", "minsize",
-                              "maxsize", "maxage")}
+              if name not in ("paths", "enabled", "create", "reopen", "every", "size", "minsize", "su",
+                              "prerotate", "postrotate", "maxsize", "maxage")}
     assert simple == {name: getattr(built, name) for name in simple}
     assert (None, None, None, None, None) == (built.every, built.size, built.minsize, built.maxsize, built.maxage)
+    assert (False, None, None) == (built.su, built.prerotate, built.postrotate)
     reopen_defaults = {name: spec["default"] for name, spec in schema["reopen"]["properties"].items()}
     assert Reopen(timeout=30.0, settle=0.2) == built.reopen
     assert {"signal_unit": None, "signal": "HUP", "reload_unit": None, "command": None,
