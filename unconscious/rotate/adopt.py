@@ -134,3 +134,10 @@ def logrotate_overlaps(rules: dict[str, Any], conf: Path = DEFAULT_CONF) -> list
                     warnings.append(f"rotate.rules.{name}: {pattern} is also rotated by logrotate "
                                     f"({block.file}:{block.line}); see `hostmind rotate adopt`")
     return warnings
+
+
+def logrotate_warnings(section: dict[str, Any]) -> list[str]:
+    """Warnings for the `rotate` section's rule paths that logrotate also rotates, read from
+    `rotate.logrotate_conf` (default /etc/logrotate.conf)."""
+    conf = Path(str(section.get("logrotate_conf", DEFAULT_CONF)))
+    return logrotate_overlaps(section.get("rules") or {}, conf)

@@ -4,6 +4,7 @@ and hostile or broken input."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -137,3 +138,19 @@ def test_adopt_renames_nothing_when_the_rules_do_not_validate(tmp_path: Path) ->
     result = _hostmind(tmp_path, "rotate", "adopt", "--config", str(conf))
     assert (78, ["web"]) == (result.returncode, sorted(p.name for p in included.iterdir()))
     assert not (tmp_path / "etc" / "hostmind.d" / "40-logrotate-adopted.yaml").exists()
+
+
+def test_config_validate_and_the_run_warn_about_a_log_logrotate_also_rotates(tmp_path: Path) -> None:
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(f"{tmp_path / 'logs'}/*.log {{\n  daily\n}}\n")
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    log.write_text("hello\n")
+    tree = make_tree(tmp_path)
+    tree.configure({"app": {"paths": [str(log)], "size": "1G"}}, {"logrotate_conf": str(conf)})
+    validated = _hostmind(tmp_path, "config", "validate")
+    ran = _hostmind(tmp_path, "rotate", "--json")
+    expected = f"rotate.rules.app: {log} is also rotated by logrotate ({conf}:1)"
+    assert (0, 0) == (validated.returncode, ran.returncode)
+    assert expected in validated.stderr
+    assert [expected] == [text.split(";")[0] for text in json.loads(ran.stdout)["warnings"]]

@@ -56,3 +56,21 @@ def test_a_log_in_a_world_writable_directory_is_refused_unless_it_is_sticky(
     sticky = execute(context, force=True)
     assert (1, 0, 1) == (refused.code, len(refused.report.rotated), len(sticky.report.rotated))
     assert "writable by everyone" in refused.report.errors[0]
+
+
+def test_a_sparse_logs_plain_archive_stays_sparse_and_holds_the_same_bytes(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    with open(log, "wb") as handle:
+        handle.write(b"start\n")
+        handle.seek(64 << 20)
+        handle.write(b"end\n")
+        handle.seek(128 << 20)
+        handle.truncate()  # a trailing hole as well
+    original = log.read_bytes()
+    _rule(write_dropin, log, compress="none")
+    assert 0 == execute(context, force=True).code
+    archive = logs / "app.log.1"
+    assert (original, True) == (archive.read_bytes(), archive.stat().st_blocks * 512 < 1 << 20)
