@@ -71,7 +71,7 @@ def test_a_log_name_with_shell_syntax_reaches_an_argv_hook_as_one_plain_argument
 def test_a_hook_past_its_timeout_is_killed_with_its_children(tmp_path: Path) -> None:
     marker = tmp_path / "child-still-running"
     started = time.monotonic()
-    with pytest.raises(RotationError, match="timed out after 0.5s"):
+    with pytest.raises(RotationError, match=r"timed out after 0\.5s"):
         run_script(Script(shell=f"(sleep 1; touch {marker}) & sleep 30", timeout=0.5), "postrotate", [])
     time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))  # the child would have run by then
     assert not marker.exists()
