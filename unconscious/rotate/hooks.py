@@ -66,6 +66,8 @@ class RuleHooks:
         """Called by a create-mode rotation right after its rename; returns hook failures."""
         if not self.shared:
             return self._after([str(source)])
+        if not (self.rule.reopen.configured or self.rule.postrotate is not None):
+            return []  # nothing to run once for all: no reason to hold this log's tail back
         self.slots.release()
         try:
             self._arrive(str(source), renamed=True)
