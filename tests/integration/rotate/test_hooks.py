@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.integration.rotate.harness import make_tree
 from unconscious.context import Context
 from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.rules import Script
@@ -75,3 +76,13 @@ def test_a_hook_past_its_timeout_is_killed_with_its_children(tmp_path: Path) -> 
         run_script(Script(shell=f"(sleep 1; touch {marker}) & sleep 30", timeout=0.5), "postrotate", [])
     time.sleep(max(0.0, 1.5 - (time.monotonic() - started)))  # the child would have run by then
     assert not marker.exists()
+
+
+def test_a_rule_that_tells_no_writer_to_reopen_never_waits_for_the_old_file_to_go_quiet(tmp_path: Path) -> None:
+    # settle and timeout of 10 minutes: a pass that waited for them would be cut off at 60 s.
+    tree = make_tree(tmp_path)
+    log = tree.logs / "app.log"
+    log.write_text("hello\n")
+    tree.configure({"app": {"paths": [str(log)], "reopen": {"settle": "10m", "timeout": "10m"}}})
+    result = tree.rotate("--force", timeout=60)
+    assert (0, ["app.log", "app.log.1.zst"]) == (result.returncode, sorted(p.name for p in tree.logs.iterdir()))
