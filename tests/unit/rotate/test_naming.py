@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from unconscious.rotate.naming import (
@@ -95,3 +96,15 @@ def test_only_plain_archives_older_than_the_newest_wait_for_compression(tmp_path
         _touch(tmp_path / name)
     rule = build_rule("app", {"paths": [str(log)], "delaycompress": True})
     assert ["app.log.2"] == [path.name for path in uncompressed_older(rule, log)]
+
+
+def test_dateyesterday_names_the_archive_after_the_day_before(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    rule = build_rule("app", {"paths": [str(log)], "dateext": True, "dateyesterday": True})
+    yesterday = time.strftime("%Y%m%d", time.localtime(NOON - 86400))
+    assert f"app.log-{yesterday}.zst" == final_archive(rule, log, ".zst", NOON).name
+
+
+def test_start_numbers_the_newest_archive(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    assert "app.log.0.gz" == final_archive(build_rule("app", {"paths": [str(log)], "start": 0}), log, ".gz").name
