@@ -84,6 +84,12 @@ def _create(options: _Options, directive: Directive, notes: list[str]) -> None:
     options.values["recreate"] = True
 
 
+_SWITCHES = ("delaycompress", "missingok", "dateext", "copytruncate", "copy", "createolddir", "sharedscripts")
+FLAGS = {  # directive -> (rule key, value)
+    **{name: (name, True) for name in (*_SWITCHES, "dateyesterday")},
+    **{f"no{name}": (name, False) for name in _SWITCHES},
+    "ifempty": ("notifempty", False), "notifempty": ("notifempty", True), "nocreate": ("recreate", False),
+}
 ONE_VALUE = {"rotate", "size", "minsize", "maxsize", "maxage", "start", "dateformat", "olddir", "compresscmd",
              "extension", "compressext", "uncompresscmd", "minage", "shredcycles", "addextension"}
 
@@ -122,12 +128,9 @@ def _fold(directive: Directive, options: _Options, notes: list[str]) -> None:
         others = [arg for arg in args if not re.fullmatch(r"-\d+", arg)]
         if others:
             notes.append(f"{where}: compressoptions {' '.join(others)}: only a -N level is used")
-    elif name in ("delaycompress", "missingok", "dateext", "dateyesterday", "copytruncate", "copy"):
-        values[name] = True
-    elif name in ("nodelaycompress", "nomissingok", "nodateext", "nocopytruncate", "nocopy"):
-        values[name[2:]] = False
-    elif name in ("ifempty", "notifempty"):
-        values["notifempty"] = name == "notifempty"
+    elif name in FLAGS:
+        key, value = FLAGS[name]
+        values[key] = value
     elif name == "dateformat" and args:
         values["dateformat"] = args[0]
     elif name == "olddir" and args:
@@ -136,16 +139,8 @@ def _fold(directive: Directive, options: _Options, notes: list[str]) -> None:
         values.pop("olddir", None)
     elif name == "create":
         _create(options, directive, notes)
-    elif name == "nocreate":
-        values["recreate"] = False
-    elif name == "createolddir":
-        values["createolddir"] = True
-    elif name == "nocreateolddir":
-        values["createolddir"] = False
     elif name == "start" and args:
         values["start"] = int(args[0])
-    elif name in ("sharedscripts", "nosharedscripts"):
-        values["sharedscripts"] = name == "sharedscripts"
     elif name in ("prerotate", "postrotate"):
         options.scripts[name] = directive.script
     elif name == "su":
