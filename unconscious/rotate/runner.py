@@ -161,7 +161,10 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
                 continue
             claimed[source] = rule.name
             report.examined += 1
-            refused, is_error = refusal(source, vouched=rule.su)
+            try:
+                refused, is_error = refusal(source, vouched=rule.su)
+            except OSError as error:  # the log went away since the glob saw it
+                refused, is_error = f"{source}: {error.strerror}", not rule.missingok
             if refused is not None:
                 (report.errors if is_error else report.warnings).append(refused)
                 (env.log.error if is_error else env.log.warning)("rotation_refused", file=str(source),
