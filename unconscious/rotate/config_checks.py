@@ -34,6 +34,8 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         for index, pattern in enumerate(rule.get("paths") or []):
             if isinstance(pattern, str) and not pattern.startswith("/"):
                 problem((name, "paths", index), f"{pattern!r} is not an absolute path")
+            elif isinstance(pattern, str) and (reason := forbidden_path(pattern)):
+                problem((name, "paths", index), reason)
         if "/" in str(rule.get("dateformat", "")):
             problem((name, "dateformat"), "must not contain '/': it becomes part of a file name")
         mode = rule.get("mode", "create")
@@ -57,6 +59,28 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         problem((name, "paths", index), f"also matched by rule {other!r}: a log is rotated by one rule "
                                         f"only; narrow one of them or switch one off")
     return problems
+
+
+# `paths` is a key the model may set: these trees are never logs, and rotating a file there
+# (renaming /etc/passwd and creating it empty) would break the host or hostmind itself.
+FORBIDDEN_TREES = ("/etc", "/usr", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+                   "/sys", "/dev", "/root", "/var/lib/hostmind", "/var/backups", "/opt/hostmind")
+
+
+def forbidden_path(pattern: str) -> str | None:
+    """Return why `pattern` may not be a rule path, or None: a `..` component, the root, or a path
+    under a system tree (a glob that could reach one counts as under it)."""
+    parts = pattern.split("/")
+    if ".." in parts:
+        return f"{pattern!r} contains '..'"
+    if glob.has_magic(parts[1] if len(parts) > 1 else pattern) or pattern.rstrip("/") == "":
+        return f"{pattern!r} is too wide: its first directory must be written out"
+    for tree in FORBIDDEN_TREES:
+        depth = tree.count("/")
+        head = "/".join(parts[: depth + 1])
+        if head == tree or (glob.has_magic(head) and covers(head, tree)):
+            return f"{pattern!r} is under {tree}, which holds no logs hostmind may rotate"
+    return None
 
 
 def _patterns(rules: dict[str, Any]) -> list[tuple[str, int, str]]:

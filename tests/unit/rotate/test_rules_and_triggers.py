@@ -147,3 +147,21 @@ rotate:
     found = sorted((problem.line, problem.key_path) for problem in raised.value.problems)
     assert [(4, "rotate.rules.app.paths[1]"), (5, "rotate.rules.app.dateformat"), (7, "rotate.rules.app.reopen"),
             (8, "rotate.rules.app.minsize"), (12, "rotate.rules.web.pause_writers")] == found
+
+
+@pytest.mark.parametrize("pattern", ["/etc/passwd", "/etc/*", "/usr/lib/x.log", "/var/lib/hostmind/rotate/state.json",
+                                     "/*/shadow", "/var/log/../../etc/shadow", "/*", "/e?c/passwd", "/root/.bash_history"])
+def test_a_rule_path_in_a_system_tree_is_refused_whoever_wrote_it(
+        context: Context, write_dropin: Callable[[str, str], Path], pattern: str) -> None:
+    write_dropin("50-rotate.yaml", f"rotate:\n  rules:\n    app:\n      paths: ['{pattern}']\n")
+    with pytest.raises(ConfigError) as raised:
+        context.load_config()
+    assert ["rotate.rules.app.paths[0]"] == [problem.key_path for problem in raised.value.problems]
+
+
+@pytest.mark.parametrize("pattern", ["/var/log/nginx/*.log", "/srv/app/logs/*.log", "/opt/app/log/app.log",
+                                     "/var/lib/postgresql/log/x.log", "/tmp/x/app.log"])
+def test_ordinary_log_paths_are_accepted(context: Context, write_dropin: Callable[[str, str], Path],
+                                         pattern: str) -> None:
+    write_dropin("50-rotate.yaml", f"rotate:\n  rules:\n    app:\n      paths: ['{pattern}']\n")
+    assert context.load_config() is not None
