@@ -111,9 +111,16 @@ def adopt(result: ImportResult, dropin: Path, validate: Any) -> Adoption:
         dropin.unlink(missing_ok=True)
         raise
     renamed: list[tuple[str, str]] = []
-    for name in files:
-        os.rename(name, name + ADOPTED_SUFFIX)
-        renamed.append((name, name + ADOPTED_SUFFIX))
+    try:
+        for name in files:
+            os.rename(name, name + ADOPTED_SUFFIX)
+            renamed.append((name, name + ADOPTED_SUFFIX))
+    except OSError:
+        # Half an adoption would have both tools rotate the files not renamed: undo it all.
+        for old, new in reversed(renamed):
+            os.rename(new, old)
+        dropin.unlink(missing_ok=True)
+        raise
     return Adoption(dropin, renamed, left)
 
 

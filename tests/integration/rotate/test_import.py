@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.integration.rotate.harness import REPO, make_tree
-from unconscious.rotate.adopt import import_config
+from unconscious.rotate.adopt import adopt, import_config
 from unconscious.rotate.logrotate_conf import parse
 
 FIXTURES = Path(__file__).with_name("fixtures") / "logrotate.d"
@@ -154,3 +154,15 @@ def test_config_validate_and_the_run_warn_about_a_log_logrotate_also_rotates(tmp
     assert (0, 0) == (validated.returncode, ran.returncode)
     assert expected in validated.stderr
     assert [expected] == [text.split(";")[0] for text in json.loads(ran.stdout)["warnings"]]
+
+
+def test_an_adoption_that_fails_half_way_is_undone_whole(tmp_path: Path) -> None:
+    conf = _stock_conf(tmp_path)
+    included = tmp_path / "logrotate.d"
+    result = import_config(conf)
+    dropin = tmp_path / "etc" / "hostmind.d" / "40-logrotate-adopted.yaml"
+    # The last file vanishes after the import read it: its rename fails after two others succeeded.
+    (included / "rsyslog").unlink()
+    with pytest.raises(FileNotFoundError):
+        adopt(result, dropin, lambda: None)
+    assert (["apache2", "nginx"], False) == (sorted(p.name for p in included.iterdir()), dropin.exists())
