@@ -10,6 +10,7 @@ anew; no code of logrotate is copied. Where a case was adapted, `note` says how.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,13 @@ def _append(directory: Path, run: int) -> None:
 
 def _hard_link(directory: Path) -> None:
     os.link(directory / "test.log", directory / "test.link")
+
+
+def _ages(directory: Path) -> None:
+    """The archives' mtimes: test.log.1 three days old, test.log.2 one hour old."""
+    now = time.time()
+    for name, age in (("test.log.1", 3 * 86400), ("test.log.2", 3600)):
+        os.utime(directory / name, (now - age, now - age))
 
 
 def _gz(text: str) -> bytes:
@@ -144,6 +152,13 @@ CASES: tuple[Case, ...] = (
     Case("0090", "&DIR&/test.log {\n rotate 1\n copytruncate\n}", {"test.log": "zero\n"}, setup=_hard_link),
     Case("copytruncate", "&DIR&/test.log {\n rotate 2\n copytruncate\n compress\n}", {"test.log": "zero\n"},
          runs=(True, True), between=_append, note="not a numbered logrotate test: copytruncate twice"),
+    Case("maxage", "&DIR&/test.log {\n rotate 5\n maxage 1\n}",
+         {"test.log": "zero\n", "test.log.1": "three days old\n", "test.log.2": "an hour old\n"}, setup=_ages,
+         note="not a numbered logrotate test: maxage by the archives' mtimes"),
+    Case("dateyesterday", "&DIR&/test.log {\n daily\n dateext\n dateyesterday\n rotate 2\n}",
+         {"test.log": "zero\n"}, note="not a numbered logrotate test"),
+    Case("dateext-copytruncate", "&DIR&/test.log {\n daily\n dateext\n compress\n copytruncate\n rotate 3\n}",
+         {"test.log": "zero\n", "test.log-20200101.gz": _gz("old\n")}, note="not a numbered logrotate test"),
     Case("ifempty", "create\n&DIR&/test.log {\n rotate 2\n}", {"test.log": ""},
          note="logrotate's default ifempty rotates an empty log"),
     Case("notifempty", "create\n&DIR&/test.log {\n rotate 2\n notifempty\n}", {"test.log": ""}),
