@@ -25,6 +25,7 @@ from unconscious.atomic import atomic_write_json, atomic_write_text, sha256_byte
 from unconscious.health.integrity import live_files, write_manifest
 from unconscious.paths import Paths
 from unconscious.pause import clear_pause
+from unconscious.rotate.first_run import preview_logrotate_import
 from unconscious.systemctl import Systemctl, SystemctlError, UnitState
 from unconscious.systemd_units import TARGET, RenderValues, render_all
 
@@ -196,6 +197,9 @@ def install(
         config_stub = layout.outside(paths.config_file)
         if not dry_run:
             atomic_write_text(paths.config_file, CONFIG_STUB, mode=0o644)
+    # Rotation from the first minute: logrotate keeps its logs; a preview of the switch (docs/rotate.md).
+    report.actions.extend(preview_logrotate_import(layout.inside("/etc/logrotate.conf"), layout.state_dir,
+                                                   dry_run))
 
     manifest = {
         "format": MANIFEST_FORMAT,

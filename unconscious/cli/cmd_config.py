@@ -14,6 +14,7 @@ from unconscious.config import ConfigError
 from unconscious.config.generate import generate_default_config
 from unconscious.config.yaml_source import KeyPath, format_key_path
 from unconscious.context import Context
+from unconscious.rotate.adopt import logrotate_warnings
 
 
 def register(subparsers: Any) -> None:
@@ -42,6 +43,8 @@ def validate_command(args: argparse.Namespace, context: Context) -> int:
         print(f"{len(error.problems)} problem(s) found; config NOT valid", file=sys.stderr)
         return exitcodes.CONFIG_ERROR
     files = ", ".join(config.files) or "packaged defaults only"
+    for warning in logrotate_warnings(config.section("rotate")):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"config valid ({files})")
     return exitcodes.OK
 

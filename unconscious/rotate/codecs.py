@@ -90,16 +90,37 @@ class Codec:
             yield chunk
 
 
+HOLE_BLOCK = 64 * 1024
+
+
 class _RawWriter:
-    """The `none` codec: bytes go through unchanged."""
+    """The `none` codec: bytes go through unchanged, and runs of zeros stay holes.
+
+    A sparse log (a preallocated or seeked-into file) would otherwise become a dense archive
+    of the same apparent size: every all-zero 64 KiB block is skipped with a seek, and the
+    file is cut to its length at the end, so a trailing hole is kept too.
+    """
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
+        self.in_hole = False
 
     def write(self, data: bytes, /) -> int:
-        return self.raw.write(data)
+        view = memoryview(data)
+        for start in range(0, len(view), HOLE_BLOCK):
+            block = view[start:start + HOLE_BLOCK]
+            if len(block) == HOLE_BLOCK and data.count(0, start, start + HOLE_BLOCK) == HOLE_BLOCK:
+                self.raw.seek(HOLE_BLOCK, os.SEEK_CUR)
+                self.in_hole = True
+            else:
+                self.raw.write(block)
+                self.in_hole = False
+        return len(data)
 
     def close(self) -> None:
+        if self.in_hole:
+            self.raw.truncate(self.raw.tell())
+            self.in_hole = False
         self.raw.flush()
 
 

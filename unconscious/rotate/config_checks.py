@@ -8,6 +8,8 @@ maxsize, and reopen commands that are not absolute or findable.
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 from typing import Any
 
 from unconscious.config.duration import parse_size
@@ -32,6 +34,8 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         for index, pattern in enumerate(rule.get("paths") or []):
             if isinstance(pattern, str) and not pattern.startswith("/"):
                 problem((name, "paths", index), f"{pattern!r} is not an absolute path")
+            elif isinstance(pattern, str) and (reason := forbidden_path(pattern)):
+                problem((name, "paths", index), reason)
         if "/" in str(rule.get("dateformat", "")):
             problem((name, "dateformat"), "must not contain '/': it becomes part of a file name")
         mode = rule.get("mode", "create")
@@ -42,9 +46,72 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         if mode == "copytruncate" and asks_reopen:
             problem((name, "reopen"), "mode copytruncate never renames the log, so nothing reopens it; "
                                       "use mode: create with reopen, or drop reopen")
+        su = rule.get("su") or {}
+        if su and str(su.get("user")) not in ("root", "0"):
+            problem((name, "su", "user"), f"{su.get('user')!r}: hostmind rotates as root; only root is "
+                                          f"accepted (rotating as another user is not built)")
         if rule.get("delaycompress") and rule.get("compress") == "none":
             problem((name, "delaycompress"), "has no effect with compress: none")
         minsize, maxsize = rule.get("minsize"), rule.get("maxsize")
         if minsize is not None and maxsize is not None and parse_size(minsize) > parse_size(maxsize):
             problem((name, "minsize"), f"{minsize} is larger than maxsize {maxsize}")
+    for name, index, other in overlaps(rules):
+        problem((name, "paths", index), f"also matched by rule {other!r}: a log is rotated by one rule "
+                                        f"only; narrow one of them or switch one off")
     return problems
+
+
+# `paths` is a key the model may set: these trees are never logs, and rotating a file there
+# (renaming /etc/passwd and creating it empty) would break the host or hostmind itself.
+FORBIDDEN_TREES = ("/etc", "/usr", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/proc",
+                   "/sys", "/dev", "/root", "/var/lib/hostmind", "/var/backups", "/opt/hostmind")
+
+
+def forbidden_path(pattern: str) -> str | None:
+    """Return why `pattern` may not be a rule path, or None: a `..` component, the root, or a path
+    under a system tree (a glob that could reach one counts as under it)."""
+    parts = pattern.split("/")
+    if ".." in parts:
+        return f"{pattern!r} contains '..'"
+    if glob.has_magic(parts[1] if len(parts) > 1 else pattern) or pattern.rstrip("/") == "":
+        return f"{pattern!r} is too wide: its first directory must be written out"
+    for tree in FORBIDDEN_TREES:
+        depth = tree.count("/")
+        head = "/".join(parts[: depth + 1])
+        if head == tree or (glob.has_magic(head) and covers(head, tree)):
+            return f"{pattern!r} is under {tree}, which holds no logs hostmind may rotate"
+    return None
+
+
+def _patterns(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
+    return [(name, index, pattern) for name, rule in sorted(rules.items())
+            if isinstance(rule, dict) and rule.get("enabled", True) is not False
+            for index, pattern in enumerate(rule.get("paths") or []) if isinstance(pattern, str)]
+
+
+def covers(pattern: str, path: str) -> bool:
+    """True if glob `pattern` matches the literal `path` (`*` never crosses a '/', as in glob)."""
+    pattern_parts, path_parts = pattern.split("/"), path.split("/")
+    return len(pattern_parts) == len(path_parts) and all(
+        fnmatch.fnmatchcase(part, wanted) for part, wanted in zip(path_parts, pattern_parts, strict=True))
+
+
+def overlaps(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """Return (rule, path index, other rule) for each path that another rule certainly matches too.
+
+    Certain means from the text alone: the same pattern, or a literal path the other's glob
+    covers. Two globs that happen to match the same file today are reported by the run itself
+    (the first rule by name rotates it), never here: the config must not turn invalid because a
+    file appeared.
+    """
+    entries = _patterns(rules)
+    found: list[tuple[str, int, str]] = []
+    for name, index, pattern in entries:
+        for other, _other_index, other_pattern in entries:
+            if other == name:
+                continue
+            literal = not glob.has_magic(pattern)
+            if pattern == other_pattern or (literal and covers(other_pattern, pattern)):
+                found.append((name, index, other))
+                break
+    return found

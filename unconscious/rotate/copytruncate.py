@@ -67,7 +67,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
     try:
         stat = os.fstat(fd)
         try:
-            raw = open_temp(temp, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
         except OSError as error:
             undo(env, planned)
             raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
@@ -99,6 +99,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
                     break
             crashpoint("copy_after_catch_up")
             planned.phase = intents.TRUNCATING
+            planned.mtime_ns = os.fstat(fd).st_mtime_ns
             if rule.pause_writers:
                 planned.paused = writers.pause(writers.holders(source))
             intents.save(env.state_dir, planned)
@@ -126,6 +127,38 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
     final = finish(env, rule, planned)
     return Rotated(source=str(source), archive=str(final), bytes_in=reached, bytes_out=size,
                    seconds=time.monotonic() - started, window_seconds=window, caught_up_bytes=caught_up)
+
+
+def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
+    """`copy` mode: archive [0, S) of the log, verified, and leave the log as it is.
+
+    The log is never written, so any failure (or a crash, see recovery.py) simply undoes it.
+    """
+    started = time.monotonic()
+    source, temp = Path(planned.source), Path(planned.temp_archive)
+    intents.save(env.state_dir, planned)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        stat = os.fstat(fd)
+        try:
+            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+            try:
+                end = add_frame(raw, codec, fd, 0, stat.st_size)
+            finally:
+                size = seal(raw)
+            verify(temp, codec, [Span(fd, 0, end)])
+        except BaseException:
+            undo(env, planned)
+            raise
+        planned.mtime_ns = stat.st_mtime_ns
+    finally:
+        os.close(fd)
+    planned.phase = intents.VERIFIED
+    planned.archived = [end]
+    intents.save(env.state_dir, planned)
+    final = finish(env, rule, planned)
+    return Rotated(source=str(source), archive=str(final), bytes_in=end, bytes_out=size,
+                   seconds=time.monotonic() - started)
 
 
 def append_tail(planned: Intent, codec: Codec) -> int:

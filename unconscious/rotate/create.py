@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from unconscious.atomic import fsync_directory
@@ -37,10 +38,13 @@ def new_log_attributes(rule: Rule, stat: os.stat_result) -> tuple[int, int, int]
     return mode, uid, gid
 
 
-def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
+def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
+                  after_rename: Callable[[], list[str]] | None = None) -> Rotated:
     """Rotate `planned.source` in create mode. Raise RotationError or OSError on failure.
 
-    Before the rename, a failure undoes everything (temp archive removed, log untouched).
+    `after_rename` runs the reopen and postrotate (hooks.py) and returns their failures; by
+    default the rule's reopen runs here. Before the rename, a failure undoes everything (temp
+    archive removed, log untouched).
     After it, the intent stays so the next run finishes from the staging file.
     """
     started = time.monotonic()
@@ -54,7 +58,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
     try:
         stat = os.fstat(fd)
         try:
-            raw = open_temp(temp, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
         except OSError as error:
             _undo(env, planned)
             raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
@@ -79,18 +83,20 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
             os.rename(source, staging)
             fsync_directory(source.parent)
             crashpoint("create_after_rename")
-            mode, uid, gid = new_log_attributes(rule, stat)
-            create_log(source, mode, uid, gid)
+            if rule.recreate:
+                mode, uid, gid = new_log_attributes(rule, stat)
+                create_log(source, mode, uid, gid)
             crashpoint("create_after_new_file")
-            try:
-                tell_writer(rule.reopen, env.systemctl)
-            except RotationError as error:
-                warnings.append(str(error))
+            warnings.extend(after_rename() if after_rename is not None else _reopen(env, rule))
             crashpoint("create_after_reopen")
-            if not wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout):
+            # Without a reopen nobody will leave the old file: waiting for it to go quiet only
+            # costs the settle time (200 ms a file); a late writer's bytes are caught by finish.
+            told = rule.reopen.configured or rule.postrotate is not None
+            if told and not wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout):
                 warnings.append(f"{staging}: the writer kept writing to the old file for "
                                 f"{rule.reopen.timeout:g}s after being told to reopen")
             end = copy_range(fd, head_end, None, writer)
+            planned.mtime_ns = os.fstat(fd).st_mtime_ns
             writer.close()
             crashpoint("create_after_tail")
         finally:
@@ -106,6 +112,14 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> 
     final = finish(env, rule, planned)
     return Rotated(source=str(source), archive=str(final), bytes_in=end, bytes_out=size,
                    seconds=time.monotonic() - started, warnings=warnings)
+
+
+def _reopen(env: RotateEnv, rule: Rule) -> list[str]:
+    try:
+        tell_writer(rule.reopen, env.systemctl)
+    except RotationError as error:
+        return [str(error)]
+    return []
 
 
 def _undo(env: RotateEnv, planned: Intent) -> None:

@@ -18,6 +18,7 @@ class RotateEnv:
     systemctl: str = "systemctl"
     ran_before: bool = False  # a previous run left evidence, so a missing state file is news
     clock: Callable[[], float] = time.time
+    pruned: list[str] = field(default_factory=list)  # every archive removed this run, for the counter
 
 
 @dataclass

@@ -38,6 +38,8 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
             if os.path.lexists(final):
                 raise RotationError(f"{final} exists and was not made by this rotation; "
                                     f"the verified archive is kept as {temp}")
+            if planned.mtime_ns:
+                os.utime(temp, ns=(planned.mtime_ns, planned.mtime_ns))
             rename_durably(temp, final)
             crashpoint("finish_after_final_rename")
         elif not final.exists():
@@ -51,11 +53,18 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
             _remove_work_file(Path(work_file), planned)
     crashpoint("finish_after_source_removed")
     if rule is not None:
-        for expired_archive in expired(rule, Path(planned.source), env.clock()):
-            remove_durably(expired_archive)
+        prune(env, rule, Path(planned.source))
     crashpoint("finish_after_prune")
     intents.remove(env.state_dir, planned)
     return final
+
+
+def prune(env: RotateEnv, rule: Rule, source: Path) -> None:
+    """Remove `source`'s archives past `keep`/`maxage`, recording each in `env.pruned`."""
+    for expired_archive in expired(rule, source, env.clock()):
+        if remove_durably(expired_archive):
+            env.pruned.append(str(expired_archive))
+            env.log.info("archive_removed", file=str(expired_archive), rule=rule.name)
 
 
 def _remove_work_file(path: Path, planned: Intent) -> None:

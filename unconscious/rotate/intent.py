@@ -50,6 +50,7 @@ class Intent:
     archived: list[int] = field(default_factory=list)  # bytes per frame, verified
     paused: list[list[int]] = field(default_factory=list)
     window_seconds: float = 0.0
+    mtime_ns: int = 0  # the log's last write: the archive gets it, so age-based pruning is true
     rule: str = ""
     started: float = 0.0
 

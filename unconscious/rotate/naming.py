@@ -6,6 +6,7 @@ never look like a valid archive, and the plan that renames older numbered archiv
 
 from __future__ import annotations
 
+import datetime
 import re
 import time
 from dataclasses import dataclass
@@ -17,15 +18,18 @@ KNOWN_EXTENSIONS = (".zst", ".gz", "")
 WORK_MARK = ".hostmind-"
 _STRFTIME = {"Y": r"\d{4}", "m": r"\d{2}", "d": r"\d{2}", "H": r"\d{2}", "M": r"\d{2}",
              "S": r"\d{2}", "s": r"\d+", "y": r"\d{2}", "j": r"\d{3}"}
+_EXTENSION_OF = {"zstd": ".zst", "gzip": ".gz", "none": ""}
 
 
 @dataclass(frozen=True)
 class Archive:
-    """One archive of a log: its path, number (numbered scheme) and modification time."""
+    """One archive of a log: its path, number (numbered scheme) or date (dated scheme, as a
+    timestamp read from the name, with the collision counter), and modification time."""
 
     path: Path
     number: int | None
     mtime: float
+    dated: tuple[float, int] = (0.0, 0)
 
 
 def archive_dir(rule: Rule, source: Path) -> Path:
@@ -60,49 +64,105 @@ def _split_extension(name: str) -> tuple[str, str]:
     return name, ""
 
 
+def own_extensions(rule: Rule) -> tuple[str, ...]:
+    """Return the archive extensions this rule makes, so the only ones it may shift or prune.
+
+    `app.log.1.gz` next to a zstd rule was made by someone else (logrotate, an operator) and is
+    never renumbered, counted or removed. A plain `app.log.1` is ours only when the rule leaves
+    archives plain (`compress: none`, or the newest one under `delaycompress`).
+    """
+    extension = _EXTENSION_OF[rule.compress]
+    if rule.compress == "none" or not rule.delaycompress:
+        return (extension,)
+    return (extension, "")
+
+
 def date_pattern(dateformat: str) -> re.Pattern[str]:
-    """Return a regex matching what strftime(`dateformat`) produces (plus a -N collision suffix)."""
+    """Return a regex matching what strftime(`dateformat`) produces (plus a .N collision suffix).
+
+    The first occurrence of each known directive is a named group (`Y`, `m`, ...), and the
+    collision counter is the group `counter`, so `date_of` can read the date back.
+    """
     parts: list[str] = []
+    named: set[str] = set()
     index = 0
     while index < len(dateformat):
         char = dateformat[index]
         if char == "%" and index + 1 < len(dateformat):
-            parts.append(_STRFTIME.get(dateformat[index + 1], r".+?"))
+            directive = dateformat[index + 1]
+            expression = _STRFTIME.get(directive, r".+?")
+            if directive in _STRFTIME and directive not in named:
+                named.add(directive)
+                expression = f"(?P<{directive}>{expression})"
+            parts.append(expression)
             index += 2
             continue
         parts.append(re.escape(char))
         index += 1
-    return re.compile("".join(parts) + r"(?:\.\d+)?")
+    return re.compile("".join(parts) + r"(?:\.(?P<counter>\d+))?")
+
+
+def date_of(match: re.Match[str]) -> tuple[float, int]:
+    """Return (local timestamp, collision counter) of a name matched by `date_pattern`.
+
+    Fields the format lacks count as their smallest value; an impossible date sorts first.
+    """
+    found = match.groupdict()
+    counter = int(found["counter"]) if found.get("counter") else 0
+    if found.get("s"):
+        return float(found["s"]), counter
+    year = int(found["Y"]) if found.get("Y") else 2000 + int(found["y"]) if found.get("y") else 1970
+    try:
+        if found.get("j"):
+            moment = datetime.datetime(year, 1, 1) + datetime.timedelta(days=int(found["j"]) - 1)
+        else:
+            moment = datetime.datetime(year, int(found.get("m") or 1), int(found.get("d") or 1))
+        moment = moment.replace(hour=int(found.get("H") or 0), minute=int(found.get("M") or 0),
+                                second=int(found.get("S") or 0))
+        return time.mktime(moment.timetuple()), counter
+    except (ValueError, OverflowError):
+        return float("-inf"), counter
 
 
 def list_archives(rule: Rule, source: Path) -> list[Archive]:
-    """Return the archives of `source` under `rule`'s naming, newest first."""
+    """Return this rule's own archives of `source`, newest first.
+
+    Numbered archives sort by number; dated ones by the date in their name, then the collision
+    counter (never by mtime, which a copy or restore changes). Only names with one of the rule's
+    own extensions count (see `own_extensions`).
+    """
     directory = archive_dir(rule, source)
     if not directory.is_dir():
         return []
     found: list[Archive] = []
     pattern = date_pattern(rule.dateformat)
     prefix = source.name
+    extensions = own_extensions(rule)
     for entry in directory.iterdir():
         name = entry.name
         if not name.startswith(prefix) or is_work_file(entry) or entry == source:
             continue
-        stem, _extension = _split_extension(name[len(prefix):])
+        stem, extension = _split_extension(name[len(prefix):])
+        if extension not in extensions:
+            continue
         number: int | None = None
+        dated = (0.0, 0)
         if rule.dateext:
-            if not pattern.fullmatch(stem):
+            match = pattern.fullmatch(stem)
+            if not match:
                 continue
+            dated = date_of(match)
         else:
             if not re.fullmatch(r"\.\d+", stem):
                 continue
             number = int(stem[1:])
         try:
-            mtime = entry.stat().st_mtime
+            mtime = entry.lstat().st_mtime
         except FileNotFoundError:
             continue
-        found.append(Archive(entry, number, mtime))
+        found.append(Archive(entry, number, mtime, dated))
     if rule.dateext:
-        found.sort(key=lambda archive: (archive.mtime, archive.path.name), reverse=True)
+        found.sort(key=lambda archive: (archive.dated, archive.path.name), reverse=True)
     else:
         found.sort(key=lambda archive: archive.number or 0)
     return found
@@ -112,8 +172,9 @@ def final_archive(rule: Rule, source: Path, extension: str, now: float | None = 
     """Return the name the new archive gets (dated names get a .N suffix on a collision)."""
     directory = archive_dir(rule, source)
     if not rule.dateext:
-        return directory / f"{source.name}.1{extension}"
-    stamp = time.strftime(rule.dateformat, time.localtime(time.time() if now is None else now))
+        return directory / f"{source.name}.{rule.start}{extension}"
+    moment = (time.time() if now is None else now) - (86400 if rule.dateyesterday else 0)
+    stamp = time.strftime(rule.dateformat, time.localtime(moment))
     base = f"{source.name}{stamp}"
     candidate = directory / f"{base}{extension}"
     counter = 1
@@ -138,10 +199,8 @@ def shift_plan(rule: Rule, source: Path) -> list[list[str]]:
 
 
 def expired(rule: Rule, source: Path, now: float) -> list[Path]:
-    """Return the archives past `keep` (or older than `maxage`) that may be removed."""
+    """Return this rule's archives past `keep` (or older than `maxage` by mtime) to remove."""
     archives = list_archives(rule, source)
-    if not rule.dateext:
-        archives.sort(key=lambda item: item.number or 0)
     doomed = [archive.path for archive in archives[rule.keep:]]
     if rule.maxage is not None:
         doomed.extend(archive.path for archive in archives[: rule.keep]

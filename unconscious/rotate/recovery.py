@@ -28,6 +28,7 @@ from unconscious.rotate.intent import Intent
 from unconscious.rotate.pending import recover_compress
 from unconscious.rotate.reopen import tell_writer, wait_until_quiet
 from unconscious.rotate.rules import Rule
+from unconscious.rotate.scripts import run_script
 
 
 def recover_all(env: RotateEnv, rules: dict[str, Rule]) -> tuple[list[str], list[str]]:
@@ -94,12 +95,18 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
     source, staging, temp = Path(planned.source), Path(planned.staging), Path(planned.temp_archive)
     stat = staging.stat()
     if rule is not None:
-        mode, uid, gid = new_log_attributes(rule, stat)
-        create_log(source, mode, uid, gid)
+        if rule.recreate:
+            mode, uid, gid = new_log_attributes(rule, stat)
+            create_log(source, mode, uid, gid)
         try:
             tell_writer(rule.reopen, env.systemctl)
         except RotationError as error:
             env.log.warning("reopen_failed", file=str(source), msg=str(error))
+        if rule.postrotate is not None:
+            try:
+                run_script(rule.postrotate, "postrotate", [str(source)])
+            except RotationError as error:
+                env.log.warning("postrotate_failed", file=str(source), msg=str(error))
         # The writer may not have been told before the crash: let it move to the new file.
         fd = os.open(staging, os.O_RDONLY)
         try:
@@ -109,7 +116,8 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
     else:
         create_log(source, stat.st_mode & 0o7777, stat.st_uid, stat.st_gid)
     codec = Codec(planned.codec, planned.level, planned.threads)
-    length, _size = compress_whole(staging, temp, codec, stat.st_mode & 0o666, (stat.st_uid, stat.st_gid))
+    planned.mtime_ns = stat.st_mtime_ns
+    length, _size = compress_whole(staging, temp, codec, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
     planned.phase = intents.VERIFIED
     planned.archived = [length]
     intents.save(env.state_dir, planned)

@@ -11,7 +11,8 @@ from typing import Any
 
 from unconscious.config.duration import parse_duration, parse_size
 
-PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 30 * 86400.0}
+PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")  # calendar periods, see triggers.py
+HOURLY_DATEFORMAT = "-%Y%m%d%H"
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,25 @@ class Reopen:
 
 
 @dataclass(frozen=True)
+class Script:
+    """A prerotate/postrotate hook: an argv (items `{log}` become the log names) or, when the
+    operator wrote one, a /bin/sh script that gets the log names as $1, $2, ..."""
+
+    command: tuple[str, ...] | None = None
+    shell: str | None = None
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
 class Rule:
     """One named rule: which files, when, how many kept, and how."""
 
     name: str
     paths: tuple[str, ...]
     size: int | None = None
-    every: float | None = None
+    every: float | None = None  # an elapsed duration in seconds
+    period: str | None = None  # a calendar period (PERIODS)
+    weekday: int = 0
     minsize: int | None = None
     maxsize: int | None = None
     keep: int = 7
@@ -57,18 +70,35 @@ class Rule:
     create_owner: str | None = None
     create_group: str | None = None
     reopen: Reopen = field(default_factory=Reopen)
+    recreate: bool = True
+    start: int = 1
+    dateyesterday: bool = False
+    createolddir: bool = False
+    sharedscripts: bool = True
+    su: bool = False
+    prerotate: Script | None = None
+    postrotate: Script | None = None
 
 
 def _optional(value: Any, parse: Any) -> Any:
     return None if value is None else parse(value)
 
 
-def _period(value: Any) -> float | None:
+def _every(value: Any) -> tuple[float | None, str | None]:
+    """Return (elapsed seconds, calendar period) for an `every` value; at most one is set."""
     if value is None:
-        return None
+        return None, None
     if isinstance(value, str) and value in PERIODS:
-        return PERIODS[value]
-    return parse_duration(value)
+        return None, value
+    return parse_duration(value), None
+
+
+def _script(raw: Any) -> Script | None:
+    if not raw:
+        return None
+    command = raw.get("command")
+    return Script(command=None if command is None else tuple(command), shell=raw.get("shell"),
+                  timeout=parse_duration(raw.get("timeout", "60s")))
 
 
 def build_rule(name: str, raw: dict[str, Any]) -> Rule:
@@ -76,11 +106,15 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
     create = raw.get("create") or {}
     reopen = raw.get("reopen") or {}
     mode_text = create.get("mode")
+    every, period = _every(raw.get("every"))
+    default_format = HOURLY_DATEFORMAT if period == "hourly" else "-%Y%m%d"
     return Rule(
         name=name,
         paths=tuple(raw.get("paths", ())),
         size=_optional(raw.get("size"), parse_size),
-        every=_period(raw.get("every")),
+        every=every,
+        period=period,
+        weekday=int(raw.get("weekday", 0)),
         minsize=_optional(raw.get("minsize"), parse_size),
         maxsize=_optional(raw.get("maxsize"), parse_size),
         keep=int(raw.get("keep", 7)),
@@ -88,7 +122,7 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
         missingok=bool(raw.get("missingok", False)),
         notifempty=bool(raw.get("notifempty", True)),
         dateext=bool(raw.get("dateext", False)),
-        dateformat=str(raw.get("dateformat", "-%Y%m%d")),
+        dateformat=str(raw.get("dateformat") or default_format),
         compress=str(raw.get("compress", "zstd")),
         level=raw.get("level"),
         threads=int(raw.get("threads", 2)),
@@ -107,6 +141,14 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
             timeout=parse_duration(reopen.get("timeout", 30)),
             settle=parse_duration(reopen.get("settle", 0.2)),
         ),
+        recreate=bool(raw.get("recreate", True)),
+        start=int(raw.get("start", 1)),
+        dateyesterday=bool(raw.get("dateyesterday", False)),
+        createolddir=bool(raw.get("createolddir", False)),
+        sharedscripts=bool(raw.get("sharedscripts", True)),
+        su=raw.get("su") is not None,
+        prerotate=_script(raw.get("prerotate")),
+        postrotate=_script(raw.get("postrotate")),
     )
 
 

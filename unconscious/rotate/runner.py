@@ -9,23 +9,23 @@ from __future__ import annotations
 
 import glob
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from unconscious.events import EventSpool
 from unconscious.rotate import state as states
+from unconscious.rotate.batch import rotate_all
 from unconscious.rotate.codecs import Codec
-from unconscious.rotate.copytruncate import rotate_copytruncate
-from unconscious.rotate.create import rotate_create
 from unconscious.rotate.env import Rotated, RotateEnv
-from unconscious.rotate.fsutil import RotationError, remove_durably
+from unconscious.rotate.finish import prune
+from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.intent import load_all as load_intents
 from unconscious.rotate.naming import (
     archive_dir,
     date_pattern,
-    expired,
     final_archive,
     is_work_file,
     shift_plan,
@@ -69,12 +69,38 @@ def expand(rule: Rule) -> tuple[list[Path], list[str]]:
     for pattern in rule.paths:
         matches = [Path(match) for match in sorted(glob.glob(pattern))]
         matches = [path for path in matches
-                   if path.is_file() and not path.is_symlink() and not is_work_file(path)
+                   if (path.is_symlink() or path.is_file()) and not is_work_file(path)
                    and not path.name.endswith((".gz", ".zst")) and not is_plain_archive(rule, path)]
         if not matches and not rule.missingok:
             problems.append(f"rule {rule.name}: {pattern} matches no log file (set missingok to allow)")
         found.extend(path.absolute() for path in matches)
     return list(dict.fromkeys(found)), problems
+
+
+def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:
+    """Return (why `source` must not be rotated, whether that is an error), as logrotate decides.
+
+    A symbolic link is skipped (its target could be any file, e.g. /etc/shadow); a file with
+    several hard links is skipped (copytruncate would empty the other name too, a rename would
+    leave it behind); both are warnings, as logrotate skips them without failing. A log in a
+    directory that others may write to (world-writable and not sticky, or group-writable by a
+    group other than root) is an error: anyone who can write there could swap a file in
+    between our steps; unless the rule has `su` (`vouched`), as in logrotate.
+    """
+    info = source.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return f"{source}: is a symbolic link; not rotated (as logrotate: rotate its target instead)", False
+    if info.st_nlink != 1:
+        return (f"{source}: has {info.st_nlink} hard links; not rotated (as logrotate): another name "
+                f"would keep or lose the bytes"), False
+    parent = source.parent.stat()
+    world = parent.st_mode & stat.S_IWOTH and not parent.st_mode & stat.S_ISVTX
+    group = parent.st_mode & stat.S_IWGRP and parent.st_gid != 0
+    if (world or group) and not vouched:
+        return (f"{source}: its directory {source.parent} is writable by "
+                f"{'everyone' if world else f'group {parent.st_gid}'}; not rotated (as logrotate): "
+                f"tighten the directory's mode"), True
+    return None, False
 
 
 def is_plain_archive(rule: Rule, path: Path) -> bool:
@@ -106,10 +132,11 @@ def plan(rule: Rule, source: Path, now: float) -> tuple[Intent, Codec]:
 
 
 def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
-             dry_run: bool = False, force: bool = False) -> RunReport:
+             dry_run: bool = False, force: bool = False, workers: int = 2) -> RunReport:
     """Recover, then rotate what is due. Return the report; never raise for one file's failure."""
-    report = RunReport()
+    report = RunReport(pruned=env.pruned)
     by_name = {rule.name: rule for rule in rules}
+    claimed: dict[Path, str] = {}
     stuck: set[str] = set()
     if not dry_run:
         report.recovered, problems = recover_all(env, by_name)
@@ -123,54 +150,115 @@ def run_pass(env: RotateEnv, rules: list[Rule], spool: EventSpool | None,
     for rule in rules:
         files, problems = expand(rule)
         report.errors.extend(problems)
+        candidates: list[Path] = []
         for source in files:
-            report.examined += 1
-            if str(source) in stuck:
-                report.errors.append(f"{source}: not rotated while its interrupted rotation is unfinished")
+            if source in claimed:
+                # Rotating it again would shift (and with keep: 1 remove) the archive just made.
+                text = (f"{source}: matched by rules {claimed[source]} and {rule.name}; "
+                        f"only {claimed[source]} rotates it (see `hostmind config validate`)")
+                report.warnings.append(text)
+                env.log.warning("rule_overlap", file=str(source), rule=rule.name, msg=text)
                 continue
+            claimed[source] = rule.name
+            report.examined += 1
             try:
-                _one_file(env, rule, source, state, report, spool, dry_run, force)
-            except (OSError, RotationError, ValueError) as error:
-                message = f"{source}: {error}"
-                report.errors.append(message)
-                env.log.error("rotation_failed", file=str(source), rule=rule.name, msg=message)
+                refused, is_error = refusal(source, vouched=rule.su)
+            except OSError as error:  # the log went away since the glob saw it
+                refused, is_error = f"{source}: {error.strerror}", not rule.missingok
+            if refused is not None:
+                (report.errors if is_error else report.warnings).append(refused)
+                (env.log.error if is_error else env.log.warning)("rotation_refused", file=str(source),
+                                                                 rule=rule.name, msg=refused)
+            elif str(source) in stuck:
+                report.errors.append(f"{source}: not rotated while its interrupted rotation is unfinished")
+            else:
+                candidates.append(source)
+        _rule_pass(env, rule, candidates, state, report, spool, dry_run, force, workers)
     if not dry_run:
         states.save(env.state_dir, state)
     return report
 
 
-def _one_file(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState,
-              report: RunReport, spool: EventSpool | None, dry_run: bool, force: bool) -> None:
+def _failed(env: RotateEnv, rule: Rule, report: RunReport, message: str, source: Path | None = None) -> None:
+    report.errors.append(message)
+    env.log.error("rotation_failed", file=str(source or ""), rule=rule.name, msg=message)
+
+
+def _rule_pass(env: RotateEnv, rule: Rule, candidates: list[Path], state: states.RotateState,
+               report: RunReport, spool: EventSpool | None, dry_run: bool, force: bool, workers: int) -> None:
+    """Decide which of `rule`'s logs are due, rotate those side by side, then compress and prune."""
     now = env.clock()
+    planned: list[tuple[Path, str, Intent, Codec]] = []
+    for source in candidates:
+        try:
+            reason = _decide(env, rule, source, state, spool, now, force, dry_run)
+            if reason is None:
+                continue
+            _make_olddir(rule, source)
+            intent, codec = plan(rule, source, now)
+            if dry_run:
+                report.planned.append({"file": str(source), "rule": rule.name, "reason": reason,
+                                       "archive": intent.final_archive, "mode": rule.mode,
+                                       "bytes": source.stat().st_size})
+            else:
+                planned.append((source, reason, intent, codec))
+        except (OSError, RotationError, ValueError) as error:
+            _failed(env, rule, report, f"{source}: {error}", source)
+    if dry_run:
+        return
+    if planned:
+        outcomes, stopped = rotate_all(env, rule, planned, workers)
+        if stopped is not None:
+            _failed(env, rule, report, stopped)
+        for outcome in outcomes:
+            if outcome.rotated is None:
+                _failed(env, rule, report, outcome.error or f"{outcome.source}: failed", outcome.source)
+                continue
+            state.get(rule, outcome.source, now).last_rotated = now
+            _account(env, rule, report, outcome.rotated, outcome.reason)
+    for source in candidates:
+        try:
+            _after(env, rule, source, state, report, now)
+        except (OSError, RotationError, ValueError) as error:
+            _failed(env, rule, report, f"{source}: {error}", source)
+
+
+def _decide(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState, spool: EventSpool | None,
+            now: float, force: bool, dry_run: bool) -> str | None:
+    """Return why `source` rotates now, or None; watch its growth on the way."""
     size = source.stat().st_size
     remembered = state.get(rule, source, now)
     _watch_growth(env, rule, source, size, remembered, spool, dry_run)
-    reason = due(rule, size, remembered.last_rotated, now, force)
-    if rule.mode == "copytruncate" and size == 0:
-        reason = None  # nothing to copy; an empty head also could not be told from a truncate
-    if reason is not None:
-        intent, codec = plan(rule, source, now)
-        if dry_run:
-            report.planned.append({"file": str(source), "rule": rule.name, "reason": reason,
-                                   "archive": intent.final_archive, "mode": rule.mode, "bytes": size})
-        else:
-            rotate = rotate_create if rule.mode == "create" else rotate_copytruncate
-            done = rotate(env, rule, intent, codec)
-            remembered.last_rotated = now
-            report.rotated.append(done)
-            # The rotation is complete and no byte is lost, but a writer that was not told to
-            # reopen is an operator problem: it fails the run so it is seen.
-            report.errors.extend(done.warnings)
-            for text in done.warnings:
-                env.log.error("reopen_failed", file=str(source), msg=text)
-            env.log.info("log_rotated", file=done.source, archive=done.archive, rule=rule.name,
-                         bytes_in=done.bytes_in, bytes_out=done.bytes_out, reason=reason,
-                         seconds=round(done.seconds, 3), window_us=round(done.window_seconds * 1e6, 1),
-                         msg=f"rotated {done.source} ({done.bytes_in} bytes) to {done.archive} "
-                             f"({done.bytes_out} bytes): {reason}")
-    remembered.last_size = source.stat().st_size if source.exists() else 0
-    if dry_run:
-        return
+    if rule.mode != "create" and size == 0:
+        return None  # nothing to copy; an empty head also could not be told from a truncate
+    return due(rule, size, remembered.last_rotated, now, force)
+
+
+def _make_olddir(rule: Rule, source: Path) -> None:
+    """Create a missing olddir when the rule says so (root-owned, 0750); else leave it to fail."""
+    directory = archive_dir(rule, source)
+    if rule.createolddir and not directory.is_dir():
+        directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+
+
+def _account(env: RotateEnv, rule: Rule, report: RunReport, done: Rotated, reason: str) -> None:
+    report.rotated.append(done)
+    # The rotation is complete and no byte is lost, but a writer that was not told to reopen
+    # (or a failing postrotate) is an operator problem: it fails the run so it is seen.
+    report.errors.extend(done.warnings)
+    for text in done.warnings:
+        env.log.error("reopen_failed", file=done.source, msg=text)
+    env.log.info("log_rotated", file=done.source, archive=done.archive, rule=rule.name,
+                 bytes_in=done.bytes_in, bytes_out=done.bytes_out, reason=reason,
+                 seconds=round(done.seconds, 3), window_us=round(done.window_seconds * 1e6, 1),
+                 msg=f"rotated {done.source} ({done.bytes_in} bytes) to {done.archive} "
+                     f"({done.bytes_out} bytes): {reason}")
+
+
+def _after(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState, report: RunReport,
+           now: float) -> None:
+    """Remember the size, compress what delaycompress left plain, prune."""
+    state.get(rule, source, now).last_size = source.stat().st_size if source.exists() else 0
     if rule.compress != "none":
         for plain in uncompressed_older(rule, source):
             codec = Codec(rule.compress, rule.level, rule.threads)
@@ -179,10 +267,7 @@ def _one_file(env: RotateEnv, rule: Rule, source: Path, state: states.RotateStat
                 report.compressed.append(compressed)
                 env.log.info("archive_compressed", file=compressed.source, archive=compressed.archive,
                              bytes_in=compressed.bytes_in, bytes_out=compressed.bytes_out)
-    for old in expired(rule, source, env.clock()):
-        remove_durably(old)
-        report.pruned.append(str(old))
-        env.log.info("archive_removed", file=str(old), rule=rule.name)
+    prune(env, rule, source)
 
 
 def _watch_growth(env: RotateEnv, rule: Rule, source: Path, size: int, remembered: states.LogState,

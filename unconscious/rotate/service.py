@@ -19,6 +19,7 @@ from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.evidence import read_evidence, record_run
 from unconscious.log import configure, get_logger
+from unconscious.rotate.adopt import logrotate_warnings
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.lock import LockBusy, RunLock
 from unconscious.rotate.rules import build_rules
@@ -63,9 +64,15 @@ def execute(context: Context, dry_run: bool = False, force: bool = False) -> Out
                     ran_before=read_evidence(context.paths, "rotate") is not None)
     spool = EventSpool(context.paths.events_dir)
     outcome = Outcome(exitcodes.OK)
+    for text in logrotate_warnings(section):
+        log.warning("logrotate_overlap", msg=text)
+        outcome.report.warnings.append(text)
     try:
         with RunLock(lock_path(context), parse_duration(section.get("lock_wait", 30))):
-            outcome.report = run_pass(env, rules, spool, dry_run=dry_run, force=force)
+            report = run_pass(env, rules, spool, dry_run=dry_run, force=force,
+                              workers=int(section.get("workers", 2)))
+            report.warnings[:0] = outcome.report.warnings
+            outcome.report = report
             if not dry_run:
                 outcome.vacuum_freed = _vacuum(section.get("journal") or {}, outcome.report, log)
     except LockBusy as busy:

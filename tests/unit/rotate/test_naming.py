@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from unconscious.rotate.naming import (
@@ -25,22 +26,41 @@ def _touch(path: Path, age_days: float = 0.0) -> Path:
     return path
 
 
-def test_numbered_archives_are_listed_in_order_and_working_files_are_not(tmp_path: Path) -> None:
+def test_only_the_rules_own_numbered_archives_are_listed_in_order(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    for name in ("app.log.2.zst", "app.log.1", "app.log.10.gz", "app.log.x", "other.log.1", ".app.log.1.zst.hostmind-tmp"):
+    for name in ("app.log.2.zst", "app.log.10.zst", "app.log.1", "app.log.3.gz", "app.log.x", "other.log.1",
+                 ".app.log.1.zst.hostmind-tmp"):
         _touch(tmp_path / name)
     _touch(staging_path(log))
     rule = build_rule("app", {"paths": [str(log)]})
-    assert ["app.log.1", "app.log.2.zst", "app.log.10.gz"] == [a.path.name for a in list_archives(rule, log)]
+    assert ["app.log.2.zst", "app.log.10.zst"] == [a.path.name for a in list_archives(rule, log)]
 
 
-def test_the_shift_plan_moves_each_archive_up_by_one_highest_first_keeping_its_extension(tmp_path: Path) -> None:
+def test_delaycompress_owns_the_plain_archives_too(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    for name in ("app.log.1", "app.log.2.zst", "app.log.4.gz"):
+    for name in ("app.log.1", "app.log.2.gz", "app.log.3.zst"):
         _touch(tmp_path / name)
-    rule = build_rule("app", {"paths": [str(log)]})
-    assert [["app.log.4.gz", "app.log.5.gz"], ["app.log.2.zst", "app.log.3.zst"], ["app.log.1", "app.log.2"]] == [
+    rule = build_rule("app", {"paths": [str(log)], "delaycompress": True})
+    assert ["app.log.1", "app.log.3.zst"] == [a.path.name for a in list_archives(rule, log)]
+
+
+def test_the_shift_plan_moves_each_own_archive_up_by_one_highest_first_keeping_its_extension(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    for name in ("app.log.1", "app.log.2.zst", "app.log.4.zst", "app.log.3.gz"):
+        _touch(tmp_path / name)
+    rule = build_rule("app", {"paths": [str(log)], "delaycompress": True})
+    assert [["app.log.4.zst", "app.log.5.zst"], ["app.log.2.zst", "app.log.3.zst"], ["app.log.1", "app.log.2"]] == [
         [Path(old).name, Path(new).name] for old, new in shift_plan(rule, log)]
+
+
+def test_dated_archives_sort_by_the_date_in_the_name_then_the_counter(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    for age, name in enumerate(("app.log-01-02-2026.zst", "app.log-01-02-2026.1.zst", "app.log-31-12-2025.zst",
+                                "app.log-02-01-2026.zst")):
+        _touch(tmp_path / name, age_days=-age)  # mtimes in the opposite order
+    rule = build_rule("app", {"paths": [str(log)], "dateext": True, "dateformat": "-%d-%m-%Y"})
+    assert ["app.log-01-02-2026.1.zst", "app.log-01-02-2026.zst", "app.log-02-01-2026.zst",
+            "app.log-31-12-2025.zst"] == [a.path.name for a in list_archives(rule, log)]
 
 
 def test_dated_names_follow_the_format_and_never_overwrite(tmp_path: Path) -> None:
@@ -76,3 +96,15 @@ def test_only_plain_archives_older_than_the_newest_wait_for_compression(tmp_path
         _touch(tmp_path / name)
     rule = build_rule("app", {"paths": [str(log)], "delaycompress": True})
     assert ["app.log.2"] == [path.name for path in uncompressed_older(rule, log)]
+
+
+def test_dateyesterday_names_the_archive_after_the_day_before(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    rule = build_rule("app", {"paths": [str(log)], "dateext": True, "dateyesterday": True})
+    yesterday = time.strftime("%Y%m%d", time.localtime(NOON - 86400))
+    assert f"app.log-{yesterday}.zst" == final_archive(rule, log, ".zst", NOON).name
+
+
+def test_start_numbers_the_newest_archive(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    assert "app.log.0.gz" == final_archive(build_rule("app", {"paths": [str(log)], "start": 0}), log, ".gz").name

@@ -119,6 +119,9 @@ def test_a_file_still_growing_is_not_quiet_and_a_still_one_is(tmp_path: Path) ->
     writer = subprocess.Popen([sys.executable, "-c", "import sys, time\nf = open(sys.argv[1], 'ab', buffering=0)\n"
                                "while True:\n    f.write(b'x\\n'); time.sleep(0.005)", str(path)])
     fd = os.open(path, os.O_RDONLY)
+    deadline = time.monotonic() + 30
+    while os.fstat(fd).st_size == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)  # the writer's interpreter may take a while to start on a busy machine
     try:
         growing = wait_until_quiet(fd, settle=0.1, timeout=0.5)
         writer.kill()

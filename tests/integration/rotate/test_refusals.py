@@ -1,0 +1,76 @@
+"""Logs logrotate refuses to rotate, refused the same way: hard links, symlinks, open directories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from unconscious.context import Context
+from unconscious.rotate.service import execute
+
+DropIn = Callable[[str, str], Path]
+
+
+def _rule(write_dropin: DropIn, pattern: Path, **extra: object) -> None:
+    rule = {"paths": [str(pattern)], "reopen": {"settle": "10ms"}, **extra}
+    write_dropin("50-rotate.yaml", yaml.safe_dump({"rotate": {"rules": {"app": rule}}}))
+
+
+def test_a_hard_linked_log_is_skipped_and_both_names_keep_their_bytes(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_bytes(b"shared\n")
+    os.link(logs / "app.log", logs / "other-name")
+    _rule(write_dropin, logs / "app.log", mode="copytruncate")
+    outcome = execute(context, force=True)
+    assert (0, [], b"shared\n", b"shared\n") == (
+        outcome.code, outcome.report.rotated, (logs / "app.log").read_bytes(), (logs / "other-name").read_bytes())
+    assert any("2 hard links" in text for text in outcome.report.warnings)
+
+
+def test_a_symlinked_log_is_skipped_with_a_warning_not_a_missing_file_error(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (tmp_path / "secret").write_bytes(b"not a log\n")
+    (logs / "app.log").symlink_to(tmp_path / "secret")
+    _rule(write_dropin, logs / "*.log")
+    outcome = execute(context, force=True)
+    assert (0, [], ["app.log"]) == (outcome.code, outcome.report.rotated, sorted(p.name for p in logs.iterdir()))
+    assert any("symbolic link" in text for text in outcome.report.warnings)
+
+
+def test_a_log_in_a_world_writable_directory_is_refused_unless_it_is_sticky(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_bytes(b"hello\n")
+    os.chmod(logs, 0o777)
+    _rule(write_dropin, logs / "app.log")
+    refused = execute(context, force=True)
+    os.chmod(logs, 0o1777)
+    sticky = execute(context, force=True)
+    assert (1, 0, 1) == (refused.code, len(refused.report.rotated), len(sticky.report.rotated))
+    assert "writable by everyone" in refused.report.errors[0]
+
+
+def test_a_sparse_logs_plain_archive_stays_sparse_and_holds_the_same_bytes(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "app.log"
+    with open(log, "wb") as handle:
+        handle.write(b"start\n")
+        handle.seek(64 << 20)
+        handle.write(b"end\n")
+        handle.seek(128 << 20)
+        handle.truncate()  # a trailing hole as well
+    original = log.read_bytes()
+    _rule(write_dropin, log, compress="none")
+    assert 0 == execute(context, force=True).code
+    archive = logs / "app.log.1"
+    assert (original, True) == (archive.read_bytes(), archive.stat().st_blocks * 512 < 1 << 20)

@@ -1,0 +1,83 @@
+"""Rotate one rule's due logs side by side: a thread per log, at most `workers` compressing.
+
+Compression (zstd, zlib) releases the GIL, so logs overlap on several cores. The hooks
+(prerotate, reopen, postrotate) run as hooks.py says: once per rule with `sharedscripts`.
+Results come back in the order of the logs, each a Rotated or the error that stopped it.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from unconscious.rotate.codecs import Codec
+from unconscious.rotate.copytruncate import rotate_copy, rotate_copytruncate
+from unconscious.rotate.create import rotate_create
+from unconscious.rotate.env import Rotated, RotateEnv
+from unconscious.rotate.hooks import RuleHooks
+from unconscious.rotate.intent import Intent
+from unconscious.rotate.rules import Rule
+
+
+@dataclass
+class Outcome:
+    """One log's rotation: the result, or the error message that stopped it."""
+
+    source: Path
+    reason: str
+    rotated: Rotated | None = None
+    error: str | None = None
+
+
+def _rotate_one(env: RotateEnv, rule: Rule, hooks: RuleHooks, slots: threading.Semaphore,
+                source: Path, intent: Intent, codec: Codec) -> Rotated:
+    slots.acquire()
+    try:
+        hooks.prerotate_one(source)
+        if rule.mode == "create":
+            return rotate_create(env, rule, intent, codec, lambda: hooks.after_rename(source))
+        rotate = rotate_copytruncate if rule.mode == "copytruncate" else rotate_copy
+        done = rotate(env, rule, intent, codec)
+        if not rule.sharedscripts:
+            done.warnings.extend(hooks.after_copy([str(source)]))
+        return done
+    finally:
+        hooks.leave(source)
+        slots.release()
+
+
+def rotate_all(env: RotateEnv, rule: Rule, planned: list[tuple[Path, str, Intent, Codec]],
+               workers: int) -> tuple[list[Outcome], str | None]:
+    """Rotate every planned log of `rule`; return (outcomes in order, an error that stopped all)."""
+    slots = threading.Semaphore(max(1, workers))
+    hooks = RuleHooks(env, rule, [source for source, _reason, _intent, _codec in planned], slots)
+    stopped = hooks.prerotate_all()
+    if stopped is not None:
+        return [], stopped
+    outcomes = [Outcome(source, reason) for source, reason, _intent, _codec in planned]
+    if not rule.sharedscripts and (rule.prerotate or rule.postrotate):
+        # Per-log scripts run as logrotate runs them: prerotate, rotation, postrotate, log after log.
+        for outcome, (source, _reason, intent, codec) in zip(outcomes, planned, strict=True):
+            try:
+                outcome.rotated = _rotate_one(env, rule, hooks, slots, source, intent, codec)
+            except Exception as error:  # noqa: BLE001 - each log's failure is reported, others go on
+                outcome.error = f"{outcome.source}: {error}"
+        return outcomes, None
+    # One thread per log: a create-mode log waits at the shared-hook rendezvous without a slot.
+    with ThreadPoolExecutor(max_workers=max(1, len(planned)), thread_name_prefix="rotate") as pool:
+        futures = [pool.submit(_rotate_one, env, rule, hooks, slots, source, intent, codec)
+                   for source, _reason, intent, codec in planned]
+        for outcome, future in zip(outcomes, futures, strict=True):
+            try:
+                outcome.rotated = future.result()
+            except Exception as error:  # noqa: BLE001 - each log's failure is reported, others go on
+                outcome.error = f"{outcome.source}: {error}"
+    if rule.mode != "create" and rule.sharedscripts:
+        copied = [str(outcome.source) for outcome in outcomes if outcome.rotated is not None]
+        warnings = hooks.after_copy(copied)
+        first = next((outcome.rotated for outcome in outcomes if outcome.rotated is not None), None)
+        if first is not None:
+            first.warnings.extend(warnings)
+    return outcomes, None
