@@ -53,12 +53,16 @@ def run_service(name: str, context: Context, seconds: float) -> list[str]:
     return list(json.loads(lines[0].removeprefix("BOUNDARY ")))
 
 
-@pytest.mark.parametrize("service", ["health", "rotate", "backup"])
+# The daemon is stopped after 4 s the way systemd stops it; the oneshots end by themselves
+# (stopping them early kills them before the probe reports, which under load made this flaky).
+@pytest.mark.parametrize(("service", "seconds"), [("health", 4.0), ("rotate", 120.0),
+                                                  ("backup", 120.0)])
 def test_an_unconscious_service_never_imports_anthropic_or_conscious(context: Context,
-                                                                     service: str) -> None:
+                                                                     service: str,
+                                                                     seconds: float) -> None:
     started = time.monotonic()
-    assert [] == run_service(service, context, seconds=4.0)
-    assert time.monotonic() - started < 60
+    assert [] == run_service(service, context, seconds=seconds)
+    assert time.monotonic() - started < 150
 
 
 def test_the_probe_sees_the_conscious_service_and_a_dormant_one_skips_the_sdk(context: Context) -> None:
