@@ -15,10 +15,13 @@ missing tree again.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import os
 import shutil
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,3 +175,49 @@ def _text_lines(path: Path) -> list[str] | None:
         return path.read_text(encoding="utf-8").splitlines(keepends=True)
     except UnicodeDecodeError:
         return None
+
+
+#: The rails' lock (conscious/rails/lock.py holds the same file): a reset or upgrade waits for
+#: an apply or rollback in progress, and none starts while the tree is being replaced.
+RAILS_LOCK_NAME = "rails.lock"
+#: The ratchet's record of the tests that passed at the last commit. A reset replaces the
+#: tests it names, so it is removed and the next apply takes a new baseline.
+RATCHET_BASELINE = Path("ratchet") / "baseline.json"
+
+
+@contextlib.contextmanager
+def rails_lock(state_dir: Path, timeout: float) -> Iterator[None]:
+    """Hold the rails' flock on {state}/rails.lock. Raise LiveTreeError after `timeout` s."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / RAILS_LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LiveTreeError(f"{path} is held by the rails (an apply or rollback "
+                                        f"is running; waited {timeout:g} s)") from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)
+
+
+def reset(base: Path, live: Path, state_dir: Path) -> int:
+    """Replace the live tree with a fresh copy of `base`, re-record its integrity manifest.
+
+    The ratchet baseline is removed (the next apply takes a new one). The caller holds the
+    rails lock. Return the number of files copied. Raise LiveTreeError or OSError.
+    """
+    from unconscious.health.integrity import live_files, manifest_path, write_manifest
+    from unconscious.paths import Paths
+
+    count = seed(base, live)
+    paths = Paths(config_dir=state_dir, runtime_dir=state_dir, state_dir=state_dir)
+    write_manifest(live, live_files(live), manifest_path(paths))
+    (state_dir / RATCHET_BASELINE).unlink(missing_ok=True)
+    return count
