@@ -187,7 +187,9 @@ def load_config(paths: Paths) -> LoadedConfig:
     for document in live_documents:
         if document.file == str(tree / "config" / "hostmind.yaml"):
             _without_defaults(document, defaults)
-        ignored.extend(writers.restrict(document, below=[defaults.value]))
+        ignored.extend(writers.restrict(
+            document, above=[layer.value for layer in reversed(operator_documents)],
+            below=[defaults.value]))
     merged: MergedConfig = merge_documents(defaults, live_documents + operator_documents)
 
     def locator(path: KeyPath) -> tuple[str, int | None]:

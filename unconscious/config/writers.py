@@ -101,29 +101,50 @@ def leaves(value: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
     yield prefix, value
 
 
-def restrict(document: YamlDocument, below: Sequence[Any] = (),
+def restrict(document: YamlDocument, above: Sequence[Any] = (), below: Sequence[Any] = (),
              schema: dict[str, Any] | None = None) -> list[ConfigProblem]:
-    """Drop every operator-only leaf from the live-tree layer `document`, in place.
+    """Drop every operator-only key from the live-tree layer `document`, in place.
 
-    `below` are the values of the layers under it (the defaults), asked by x-operator-when
-    when the document does not set the key itself. Return one ConfigProblem (file, line, key)
-    per dropped key. Mappings left empty by the drop are removed too, so a half-dropped entry
-    does not linger as an empty one.
+    `above` are the values of the layers that override it (the operator's, last first) and
+    `below` those under it (the defaults): x-operator-when asks them in that order, around
+    the document itself, so it sees the kind a check will really have. A dropped key inside a
+    named entry of a map (a check, a rotation rule, a sink) drops the document's whole entry:
+    half an entry (a check without the command it was meant to run) must not take effect.
+    Return one ConfigProblem (file, line, key) per dropped key.
     """
     ignored: list[ConfigProblem] = []
     value = document.value
     if not isinstance(value, dict):
         return ignored
-    lookup = lookup_in(copy.deepcopy(value), *below)
+    root = load_schema() if schema is None else schema
+    lookup = lookup_in(*above, copy.deepcopy(value), *below)
+    dropped: set[KeyPath] = set()
     for path, leaf in list(leaves(value)):
-        if not path or writer_of(path, leaf, schema, lookup) == MODEL:
+        if not path or writer_of(path, leaf, root, lookup) == MODEL:
             continue
         ignored.append(ConfigProblem(
             document.file, document.lines.get(path), format_key_path(path),
             "operator-only key in a layer of the live tree: ignored (only /etc/hostmind "
             "and /run/hostmind may set it)"))
-        prune(value, path)
+        dropped.add(entry_of(path, root))
+    for path in sorted(dropped, key=len):
+        if _value_at(value, path) is not _MISSING:
+            prune(value, path)
     return ignored
+
+
+def entry_of(path: KeyPath, schema: dict[str, Any]) -> KeyPath:
+    """Return the outermost named map entry `path` lies in (itself if it lies in none).
+
+    A named entry is a key the schema does not list but allows through additionalProperties
+    (`health.checks.NAME`, `rotate.rules.NAME`, `alerts.sinks.NAME`).
+    """
+    for length in range(1, len(path)):
+        parent = schema_at(schema, path[:length - 1]) or {}
+        if (isinstance(parent.get("additionalProperties"), dict)
+                and path[length - 1] not in parent.get("properties", {})):
+            return path[:length]
+    return path
 
 
 def prune(value: dict[str, Any], path: KeyPath) -> None:
@@ -143,18 +164,20 @@ def prune(value: dict[str, Any], path: KeyPath) -> None:
             break
 
 
-def operator_only_changes(before: Any, after: Any, below: Sequence[Any] = (),
+def operator_only_changes(before: Any, after: Any, above: Sequence[Any] = (),
+                          below: Sequence[Any] = (),
                           schema: dict[str, Any] | None = None) -> list[str]:
     """Return the key paths (as text) of operator-only keys whose value differs.
 
     `before` and `after` are parsed config mappings (None or a non-mapping counts as empty);
-    `below` are the layers under them (the defaults), for x-operator-when. A key added,
-    removed or changed counts, as does giving a key an operator-only value.
+    `above` (the operator's layers, last first) and `below` (the defaults) are asked by
+    x-operator-when around them. A key added, removed or changed counts, as does giving a key
+    an operator-only value.
     """
     old = dict(leaves(before)) if isinstance(before, dict) else {}
     new = dict(leaves(after)) if isinstance(after, dict) else {}
-    after_lookup = lookup_in(after, *below)
-    before_lookup = lookup_in(before, *below)
+    after_lookup = lookup_in(*above, after, *below)
+    before_lookup = lookup_in(*above, before, *below)
     changed: list[str] = []
     for path in sorted(set(old) | set(new), key=lambda item: list(map(str, item))):
         if not path:
