@@ -178,6 +178,11 @@ def replace_source(checkout: Path, base: Path) -> None:
     shutil.rmtree(fresh, ignore_errors=True)
     shutil.copytree(checkout, fresh, symlinks=True,
                     ignore=shutil.ignore_patterns(*CHECKOUT_JUNK))
+    # The trusted base is root's (the copy is owned by us): nobody else may write it.
+    for directory, _, files in os.walk(fresh):
+        for name in [directory, *(os.path.join(directory, file) for file in files)]:
+            if not os.path.islink(name):
+                os.chmod(name, os.stat(name).st_mode & ~0o022)
     os.rename(base, old)
     os.rename(fresh, base)
     shutil.rmtree(old, ignore_errors=True)
