@@ -9,6 +9,7 @@ base's schema and defaults: the live tree's copies are never asked.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,6 +63,7 @@ def _operator_layers(paths: Paths) -> list[Any]:
     return list(reversed(values))
 
 
+@functools.cache
 def _defaults() -> Any:
     document, _ = load_yaml_text(packaged_defaults_text(), PACKAGED_DEFAULTS_NAME)
     return document.value if document is not None else {}
