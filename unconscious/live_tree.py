@@ -15,6 +15,7 @@ missing tree again.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import difflib
 import fcntl
@@ -118,6 +119,10 @@ def seed(base: Path, live: Path) -> int:
     try:
         for relative in files:
             _copy_verified(base / relative, fresh / relative)
+        # The live units cannot write bytecode into their (read-only) tree: compile it now,
+        # or every start compiles every module again (about 0.6 s of each service start).
+        # A file the rails change later has a stale cache, which Python notices and ignores.
+        compileall.compile_dir(fresh, quiet=2, workers=1)
         fresh.chmod(0o755)
         _swap_in(fresh, target)
     finally:
