@@ -64,12 +64,12 @@ class ConsciousSettings:
     anchor_every: float = 3600.0
 
     def live_tree(self) -> Path:
-        """Return the tree proposals change: `tree`, else the directory holding the packages."""
+        """Return the tree proposals change: `tree`, else {state}/live (never the trusted base)."""
         if self.tree is not None:
             return self.tree
-        import unconscious
+        from unconscious.paths import Paths
 
-        return Path(unconscious.__file__).resolve().parent.parent
+        return Paths.from_environment().live_tree
 
 
 def settings_from_section(section: dict[str, Any]) -> ConsciousSettings:

@@ -2,9 +2,11 @@
 
 install renders the packaged unit templates for this machine, writes them atomically into
 {root}/etc/systemd/system/, creates the config drop-in directory, writes a commented config
-stub only if there is no config yet, and records every file in a manifest, so that uninstall
-removes exactly that. Paths in the manifest are as seen from inside `root`, so an image
-prepared with --root can be uninstalled later on the booted machine.
+stub only if there is no config yet, seeds the live tree from the trusted base if there is none
+yet (an existing one is kept: it may hold committed changes; `hostmind live diff` shows them),
+and records every file in a manifest, so that uninstall removes exactly that. Paths in the
+manifest are as seen from inside `root`, so an image prepared with --root can be uninstalled
+later on the booted machine.
 
 Every systemctl call goes through an injectable `Systemctl` (argv list, timeout) and every path
 hangs off an injectable root, so all of this runs in unit tests on tmp_path.
@@ -23,6 +25,8 @@ from typing import Any
 
 from unconscious.atomic import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from unconscious.health.integrity import live_files, write_manifest
+from unconscious.live_tree import diff as live_diff
+from unconscious.live_tree import seed as seed_live_tree
 from unconscious.paths import Paths
 from unconscious.pause import clear_pause
 from unconscious.rotate.first_run import preview_logrotate_import
@@ -134,9 +138,12 @@ def install(
     dry_run: bool = False,
     now: bool = False,
     clock: Callable[[], float] = time.time,
+    trusted_base: Path | None = None,
 ) -> Report:
     """Install hostmind's units under `layout.root`; return what was done.
 
+    `trusted_base` (the directory holding the installed packages) seeds the live tree
+    `values.live_tree` (a path as seen inside `root`) when it does not exist; None skips that.
     Raise NotPossibleHere when installing into the running machine while PID 1 is not systemd
     (nothing is written then), InstallError for a bad request (--now with another root),
     UnitTemplateError, AtomicWriteError (a write that did not land) or SystemctlError.
@@ -213,6 +220,8 @@ def install(
     report.add("record", layout.outside(layout.manifest))
     if not dry_run:
         atomic_write_json(layout.manifest, manifest, mode=0o644)
+    if trusted_base is not None:
+        _seed_live_tree(layout, values, trusted_base, report)
     _record_live_tree(layout, values, report)
 
     if not layout.live:
@@ -228,16 +237,32 @@ def install(
     return report
 
 
+def _seed_live_tree(layout: Layout, values: RenderValues, base: Path, report: Report) -> None:
+    # Never discard a live tree: it may hold changes the rails committed. `hostmind live
+    # reset` (or `upgrade --reset-live`) replaces it, on the operator's word.
+    tree = layout.inside(str(values.live_tree))
+    if tree.is_dir():
+        changed = live_diff(base, tree)
+        count = len(changed.changed) + len(changed.added) + len(changed.removed)
+        note = (f"{count} file(s) differ from the trusted base: `hostmind live diff`"
+                if count else "same as the trusted base")
+        report.actions.append(f"keep {values.live_tree} (live tree; {note})")
+        return
+    report.add("seed", f"{values.live_tree} (live tree) from the trusted base {base}")
+    if not report.dry_run:
+        seed_live_tree(base, tree)
+
+
 def _record_live_tree(layout: Layout, values: RenderValues, report: Report) -> None:
     # The integrity check compares the live tree with this manifest, so a change made outside
-    # the rails is an alert; installing is the operator blessing the tree as it is now. Under
-    # --root the tree is an image's, not this machine's: nothing to hash here.
-    if not layout.live or not values.live_tree.is_dir():
+    # the rails is an alert; installing is the operator blessing the tree as it is now.
+    tree = layout.inside(str(values.live_tree))
+    if not tree.is_dir() and not report.dry_run:
         return
     target = layout.state_dir / "live-manifest.json"
     report.add("record", f"{layout.outside(target)} (integrity manifest of {values.live_tree})")
     if not report.dry_run:
-        write_manifest(values.live_tree, live_files(values.live_tree), target)
+        write_manifest(tree, live_files(tree), target)
 
 
 def _remove_enablement_links(layout: Layout, unit_names: set[str], report: Report) -> None:

@@ -79,6 +79,16 @@ class Paths:
         return self.state_dir / "history"
 
     @property
+    def live_tree(self) -> Path:
+        """The live tree: the copy of hostmind's code and config the rails may change.
+
+        Only the always-on services (health, rotate, backup) run it; the rails, the conscious
+        layer and every admin command run the trusted base the operator installed.
+        `conscious.tree` (operator-only) may move it.
+        """
+        return self.state_dir / "live"
+
+    @property
     def spool_dir(self) -> Path:
         """Where the conscious layer drops proposals for the apply service."""
         return self.state_dir / "spool" / "proposals"

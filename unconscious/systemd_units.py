@@ -1,8 +1,10 @@
 """hostmind's packaged systemd unit templates, and rendering them for one installation.
 
-The files in the `units` package hold placeholders: `@HOSTMIND@` (the absolute path of the
-`hostmind` executable, for ExecStart=) and `@LIVE_TREE@` (the directory holding the installed
-`unconscious`/`conscious` packages, which apply and rollback may rewrite).
+The files in the `units` package hold placeholders: `@PYTHON@` (the interpreter of the trusted
+base, the one the `hostmind` command runs: every ExecStart= starts it, with `-I` for trusted
+code and `-P` plus PYTHONPATH for the live tree), `@HOSTMIND@` (the `hostmind` executable) and
+`@LIVE_TREE@` (the live tree: the copy of hostmind that apply and rollback may rewrite and the
+always-on services run).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -30,9 +32,11 @@ class RenderValues:
 
     hostmind: Path
     live_tree: Path
+    python: Path = field(default_factory=lambda: Path(sys.executable))
 
     def mapping(self) -> dict[str, str]:
-        return {"@HOSTMIND@": str(self.hostmind), "@LIVE_TREE@": str(self.live_tree)}
+        return {"@HOSTMIND@": str(self.hostmind), "@LIVE_TREE@": str(self.live_tree),
+                "@PYTHON@": str(self.python)}
 
 
 def packaged_units() -> dict[str, str]:
@@ -94,8 +98,18 @@ def find_hostmind_executable(argv0: str | None = None) -> Path:
     raise FileNotFoundError("cannot find the `hostmind` executable (not argv[0], not on $PATH)")
 
 
-def live_tree() -> Path:
-    """Return the directory that holds the installed `unconscious` package (site-packages)."""
-    import unconscious
+def trusted_python(hostmind: Path) -> Path:
+    """Return the interpreter the units start: the one in `hostmind`'s shebang, else this one.
 
-    return Path(unconscious.__file__).resolve().parent.parent
+    A venv's bin/hostmind names the venv's python, which sees the trusted base's packages.
+    """
+    try:
+        with open(hostmind, "rb") as handle:
+            first = handle.readline(4096).decode("utf-8", errors="replace").strip()
+    except OSError:
+        return Path(sys.executable)
+    if first.startswith("#!"):
+        words = first[2:].split()
+        if words and words[0].startswith("/") and "python" in Path(words[0]).name:
+            return Path(words[0])
+    return Path(sys.executable)

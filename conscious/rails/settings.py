@@ -2,6 +2,7 @@
 
 The live tree and `allowed_paths` are read from the `conscious:` section on purpose: the model
 reads files from the same tree, under the same globs, that the rails apply its proposals to.
+Both are operator-only keys; the tree defaults to {state}/live, never to the running package.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ DEFAULT_STAGE_EXCLUDE = (".git", ".venv", "__pycache__", ".pytest_cache", ".mypy
                          ".ruff_cache", "*.egg-info", "build", "dist")
 
 
-def installed_tree() -> Path:
-    """Return the directory holding the running `unconscious` package (the default live tree)."""
-    import unconscious
+def installed_tree(paths: Paths | None = None) -> Path:
+    """Return the default live tree: {state}/live (`Paths.live_tree`).
 
-    return Path(unconscious.__file__).resolve().parent.parent
+    Never the directory of the running package: the rails run the trusted base, which they
+    must not write; the live tree is the separate copy `hostmind install` seeds.
+    """
+    return (paths or Paths.from_environment()).live_tree
 
 
 def hostmind_command() -> str:
@@ -97,7 +100,7 @@ class RailSettings:
         staging = apply.get("staging_dir")
         unit_paths: dict[str, Any] = apply.get("unit_paths", defaults.unit_paths)
         return cls(
-            live_tree=Path(tree) if tree else installed_tree(),
+            live_tree=Path(tree) if tree else installed_tree(paths),
             state_dir=paths.state_dir,
             allowed_paths=tuple(str(item) for item in conscious.get("allowed_paths", ())),
             staging_dir=Path(staging) if staging else None,

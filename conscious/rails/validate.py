@@ -16,6 +16,7 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from conscious.rails.change import FileChange, Refused
+from conscious.rails.operator_keys import check_operator_keys
 from conscious.rails.path_rules import path_problem
 from conscious.rails.pathglob import first_match
 from conscious.rails.proposal import Proposal
@@ -74,6 +75,7 @@ def validate(proposal: Proposal, settings: RailSettings) -> list[FileChange]:
             raise Refused(RAIL, f"{path}: would be {len(data)} bytes, more than the "
                                 f"{settings.max_bytes} allowed (apply.max_bytes)")
         changes.append(FileChange(path, current[path], data, modes.get(path, 0o644)))
+    check_operator_keys(changes)
     return changes
 
 

@@ -4,8 +4,8 @@ probation) is rolled back automatically; a crash loop that exhausts the start li
 self-modification until `hostmind rearm`.
 
 Proposals go into the spool as the conscious layer writes them, so hostmind-apply.path starts
-hostmind-apply.service, which runs the rails in its sandbox. The live tree is the installed
-site-packages; the ratchet is `conscious.rails.smoke` (import every module: pytest and the
+hostmind-apply.service, which runs the rails in its sandbox. The live tree is /var/lib/hostmind/live,
+seeded by `hostmind install` from the installed wheel; the ratchet is `conscious.rails.smoke` (import every module: pytest and the
 tests are not part of a wheel install); the probation window is 6 s, 70 s for the minute.
 """
 
@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.nspawn import FAULT_FILE, HEALTH, HOSTMIND, VENV, Container
+from tests.e2e.nspawn import FAULT_FILE, HEALTH, HOSTMIND, Container
 
 SPOOL = "/var/lib/hostmind/spool/proposals"
+LIVE_TREE = "/var/lib/hostmind/live"
 RAILS_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-rails.yaml"
 TARGET = "unconscious/health/service.py"
 ANCHOR = "def main(context: Context) -> int:\n"
@@ -28,10 +29,9 @@ FINAL = ("committed", "rolled_back", "refused")
 
 
 def live_file(container: Container) -> str:
-    """Return the path, inside the container, of the health service's source."""
-    result = container.run(f"{VENV}/bin/python", "-c",
-                           "import unconscious.health.service as m; print(m.__file__)")
-    return result.stdout.strip()
+    """Return the path, inside the container, of the health service's source in the live tree
+    (what the rails change and hostmind-health runs; the trusted base is never written)."""
+    return f"{LIVE_TREE}/{TARGET}"
 
 
 def submit(container: Container, insert: str, title: str) -> dict[str, Any]:

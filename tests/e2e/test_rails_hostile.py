@@ -173,8 +173,6 @@ def test_nested_brackets_and_a_newline_in_a_path_are_refused_before_anything_run
     assert "control character (U+000A)" in newline["reason"] and audited(hostile, newline)
 
 
-@pytest.mark.xfail(strict=True, reason="operator-only keys are refused at validate by the trust "
-                                       "helper's half of issue 12; passes after that merge")
 def test_a_rail_setting_in_a_packaged_dropin_is_refused_naming_the_key(
         hostile: Container) -> None:
     record = submit(hostile, [], creates=[{

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,12 @@ from unconscious.install import (
 from unconscious.paths import Paths
 from unconscious.pause import pause_file, read_pause, set_pause
 from unconscious.systemctl import Systemctl, SystemctlError, UnitState, parse_show
-from unconscious.systemd_units import RenderValues, packaged_units
+from unconscious.systemd_units import PLACEHOLDER, RenderValues, packaged_units
 
+REPO = Path(__file__).resolve().parents[2]
 VALUES = RenderValues(hostmind=Path("/opt/hostmind/venv/bin/hostmind"),
-                      live_tree=Path("/opt/hostmind/venv/lib/python3.11/site-packages"))
+                      live_tree=Path("/var/lib/hostmind/live"),
+                      python=Path("/opt/hostmind/venv/bin/python"))
 
 
 class FakeSystemctl:
@@ -80,8 +83,9 @@ def test_install_into_a_root_writes_rendered_units_stub_and_manifest(root: Path,
     unit_dir = root / "etc/systemd/system"
     assert sorted(path.name for path in unit_dir.iterdir()) == sorted(packaged_units())
     health = (unit_dir / "hostmind-health.service").read_text()
-    assert "ExecStart=/opt/hostmind/venv/bin/hostmind run health" in health
-    assert "@" + "HOSTMIND@" not in health
+    assert "ExecStart=/opt/hostmind/venv/bin/python -P -m unconscious.cli.main run health" in health
+    assert "Environment=PYTHONPATH=/var/lib/hostmind/live PYTHONDONTWRITEBYTECODE=1" in health
+    assert not PLACEHOLDER.search(health)
     assert (root / "etc/hostmind/hostmind.d").is_dir()
     assert (root / "etc/hostmind/hostmind.yaml").read_text() == CONFIG_STUB
     manifest = json.loads((root / "var/lib/hostmind/install-manifest.json").read_text())
@@ -306,8 +310,13 @@ def test_cli_install_root_and_uninstall(root: Path, fake: FakeSystemctl, capsys:
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     assert "write /etc/systemd/system/hostmind-health.service" in printed["actions"]
-    assert "ExecStart=/usr/bin/hostmind run health" in (
+    # No /usr/bin/hostmind to read a shebang from: the units start this interpreter.
+    assert f"ExecStart={sys.executable} -P -m unconscious.cli.main run health" in (
         root / "etc/systemd/system/hostmind-health.service").read_text()
+    assert "seed /var/lib/hostmind/live (live tree) from the trusted base " + str(REPO) in (
+        printed["actions"])
+    assert (root / "var/lib/hostmind/live/unconscious/cli/main.py").read_bytes() == (
+        REPO / "unconscious/cli/main.py").read_bytes()
 
     assert main(["uninstall", "--root", str(root), "--systemctl", str(fake.script)]) == 0
     assert list((root / "etc/systemd/system").iterdir()) == []
@@ -328,12 +337,37 @@ def test_cli_install_with_now_and_root_is_a_usage_error(root: Path, capsys: pyte
     assert "--now" in capsys.readouterr().err
 
 
-def test_install_on_the_live_machine_records_the_integrity_manifest_of_the_live_tree(
+def test_install_seeds_the_live_tree_from_the_trusted_base_and_records_its_manifest(
         root: Path, fake: FakeSystemctl, tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    (tree / "unconscious").mkdir(parents=True)
-    (tree / "unconscious" / "a.py").write_text("x = 1\n")
-    values = RenderValues(hostmind=VALUES.hostmind, live_tree=tree)
-    install(Layout(root, treat_as_live=True), values, fake.systemctl, systemd_running=True)
+    base = tmp_path / "base"
+    (base / "unconscious").mkdir(parents=True)
+    (base / "unconscious" / "a.py").write_text("x = 1\n")
+    (base / "elsewhere.py").write_text("not part of hostmind\n")
+    install(Layout(root, treat_as_live=True), VALUES, fake.systemctl, systemd_running=True,
+            trusted_base=base)
+    live = root / "var/lib/hostmind/live"
+    assert ["unconscious/a.py"] == sorted(
+        path.relative_to(live).as_posix() for path in live.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts)
+    # Compiled ahead: the live units may not write bytecode into their read-only tree.
+    assert [path.name for path in (live / "unconscious" / "__pycache__").iterdir()] == [
+        f"a.{sys.implementation.cache_tag}.pyc"]
     manifest = json.loads((root / "var/lib/hostmind/live-manifest.json").read_text())
     assert {"unconscious/a.py": hashlib.sha256(b"x = 1\n").hexdigest()} == manifest
+
+
+def test_install_keeps_a_changed_live_tree_and_says_how_many_files_differ(
+        root: Path, fake: FakeSystemctl, tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    (base / "unconscious").mkdir(parents=True)
+    (base / "unconscious" / "a.py").write_text("x = 1\n")
+    install(Layout(root), VALUES, fake.systemctl, systemd_running=False, trusted_base=base)
+    live_file = root / "var/lib/hostmind/live/unconscious/a.py"
+    live_file.write_text("x = 2  # committed by the rails\n")
+    report = install(Layout(root), VALUES, fake.systemctl, systemd_running=False,
+                     trusted_base=base)
+    assert "x = 2  # committed by the rails\n" == live_file.read_text()
+    assert ("keep /var/lib/hostmind/live (live tree; 1 file(s) differ from the trusted base: "
+            "`hostmind live diff`)") in report.actions
+
+

@@ -17,7 +17,6 @@ from unconscious.systemd_units import (
     RenderValues,
     UnitTemplateError,
     find_hostmind_executable,
-    live_tree,
     packaged_units,
     render,
     render_all,
@@ -27,6 +26,12 @@ UnitFile = dict[str, list[tuple[str, str]]]
 
 SERVICES = ("hostmind-health.service", "hostmind-rotate.service", "hostmind-backup.service",
             "hostmind-conscious.service", "hostmind-apply.service", "hostmind-rollback@.service")
+#: The always-on services: they run the live tree and may write only their own state.
+LIVE_SERVICES = {"hostmind-health.service": "health", "hostmind-rotate.service": "rotate",
+                 "hostmind-backup.service": "backup"}
+#: The rails and the conscious layer: the trusted base only.
+TRUSTED_SERVICES = {"hostmind-conscious.service": "conscious", "hostmind-apply.service": "apply",
+                    "hostmind-rollback@.service": "rollback --unit %i"}
 #: The issue's fixed ceilings; the baseline can only be at or below them.
 CEILINGS = {"hostmind-health.service": 2.0, "hostmind-conscious.service": 2.0}
 DEFAULT_CEILING = 3.0
@@ -73,7 +78,8 @@ def rendered_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         hostmind = find_hostmind_executable()
     except FileNotFoundError:
         pytest.skip("no hostmind executable installed (pip install -e .)")
-    for name, text in render_all(RenderValues(hostmind=hostmind, live_tree=live_tree())).items():
+    values_ = RenderValues(hostmind=hostmind, live_tree=Path("/var/lib/hostmind/live"))
+    for name, text in render_all(values_).items():
         (directory / name).write_text(text)
     return directory
 
@@ -110,18 +116,49 @@ def test_health_is_a_watchdogged_notify_daemon_with_the_breaker(units: dict[str,
     assert one(health, "Service", "Restart") == "on-failure"
     assert one(health, "Service", "RestartPreventExitStatus") == "78"
     assert one(health, "Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
-    assert one(health, "Service", "ExecStart") == "@HOSTMIND@ run health"
+    assert one(health, "Service", "ExecStart") == "@PYTHON@ -P -m unconscious.cli.main run health"
     # The breaker belongs in [Unit]; in [Service] systemd 252 ignores it with a warning.
     assert one(health, "Unit", "StartLimitBurst") == "4"
     assert one(health, "Unit", "StartLimitIntervalSec") == "1h"
     assert one(health, "Unit", "OnFailure") == "hostmind-rollback@%n.service"
 
 
-def test_every_service_uses_systemd_managed_directories(units: dict[str, UnitFile]) -> None:
-    for name in SERVICES:
+def test_trusted_services_run_isolated_with_the_whole_state_directory(
+    units: dict[str, UnitFile],
+) -> None:
+    for name, arguments in TRUSTED_SERVICES.items():
+        service = units[name]
+        assert one(service, "Service", "ExecStart") == (
+            f"@PYTHON@ -I -m unconscious.cli.main run {arguments}"), name
+        assert "PYTHONPATH" not in " ".join(values(service, "Service", "Environment")), name
         for key in ("StateDirectory", "ConfigurationDirectory", "RuntimeDirectory"):
-            assert one(units[name], "Service", key) == "hostmind", f"{name} {key}"
-        assert one(units[name], "Service", "ExecStart").startswith("@HOSTMIND@ run ")
+            assert one(service, "Service", key) == "hostmind", f"{name} {key}"
+
+
+def test_live_services_run_the_live_tree_and_write_only_their_own_state(
+    units: dict[str, UnitFile],
+) -> None:
+    for name, service_name in LIVE_SERVICES.items():
+        service = units[name]
+        assert one(service, "Service", "ExecStart") == (
+            f"@PYTHON@ -P -m unconscious.cli.main run {service_name}"), name
+        environment = " ".join(values(service, "Service", "Environment")).split()
+        assert "PYTHONPATH=@LIVE_TREE@" in environment, name
+        assert "HOSTMIND_STATE_DIR=/var/lib/hostmind" in environment, name
+        writable = one(service, "Service", "StateDirectory").split()
+        # Never the whole state directory, never the rails' parts of it.
+        assert "hostmind" not in writable, name
+        assert {f"hostmind/{part}" for part in ("evidence", "metrics", "events")} <= set(writable)
+        for rails_part in ("history", "ratchet", "audit", "conscious", "spool", "live",
+                           "staging"):
+            assert f"hostmind/{rails_part}" not in writable, f"{name} may write {rails_part}"
+        # No RuntimeDirectory=: /run/hostmind/hostmind.d is an operator layer.
+        assert not values(service, "Service", "RuntimeDirectory"), name
+        read_only = one(service, "Service", "ReadOnlyPaths").split()
+        assert {"-/etc/hostmind", "-/run/hostmind"} <= set(read_only), name
+        assert one(service, "Service", "ProtectSystem") == "strict", name
+        for path in " ".join(values(service, "Service", "ReadWritePaths")).split():
+            assert "hostmind" not in path or path.startswith(("-/var/backups",)), (name, path)
 
 
 def test_path_triggered_services_have_no_start_limit(units: dict[str, UnitFile]) -> None:
@@ -172,11 +209,15 @@ def test_every_hardening_line_and_privilege_says_why() -> None:
 
 def test_render_fills_every_placeholder_and_rejects_bad_values() -> None:
     values_ = RenderValues(hostmind=Path("/opt/hostmind/venv/bin/hostmind"),
-                           live_tree=Path("/opt/hostmind/venv/lib/python3.11/site-packages"))
+                           live_tree=Path("/var/lib/hostmind/live"),
+                           python=Path("/opt/hostmind/venv/bin/python"))
     for name, text in render_all(values_).items():
         assert not PLACEHOLDER.search(text), name
-    assert "ExecStart=/opt/hostmind/venv/bin/hostmind run health" in render_all(values_)[
-        "hostmind-health.service"]
+    health = render_all(values_)["hostmind-health.service"]
+    assert "ExecStart=/opt/hostmind/venv/bin/python -P -m unconscious.cli.main run health" in health
+    assert "Environment=PYTHONPATH=/var/lib/hostmind/live PYTHONDONTWRITEBYTECODE=1" in health
+    apply = render_all(values_)["hostmind-apply.service"]
+    assert "ExecStart=/opt/hostmind/venv/bin/python -I -m unconscious.cli.main run apply" in apply
     with pytest.raises(UnitTemplateError, match="absolute"):
         render("ExecStart=@HOSTMIND@", RenderValues(Path("relative/hostmind"), Path("/x")))
     with pytest.raises(UnitTemplateError, match="spaces"):

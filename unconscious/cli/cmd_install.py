@@ -22,13 +22,15 @@ from unconscious.install import (
     uninstall,
 )
 from unconscious.journal import DEFAULT_SOCKET, JournalSender
+from unconscious.live_tree import LiveTreeError, trusted_base
 from unconscious.log import configure as configure_logging
+from unconscious.paths import Paths
 from unconscious.systemctl import Systemctl, SystemctlError, systemd_is_pid1
 from unconscious.systemd_units import (
     RenderValues,
     UnitTemplateError,
     find_hostmind_executable,
-    live_tree,
+    trusted_python,
 )
 
 SYSTEMCTL_HELP = "systemctl command to run (default: systemctl; for tests and images)"
@@ -41,7 +43,9 @@ def register(subparsers: Any) -> None:
         help="install the systemd units (and a config stub if there is no config)",
         description="Render hostmind's units with this machine's paths, write them to "
         "ROOT/etc/systemd/system/, create /etc/hostmind/hostmind.d/, write "
-        "/etc/hostmind/hostmind.yaml only if absent, record everything in "
+        "/etc/hostmind/hostmind.yaml only if absent, seed the live tree "
+        "/var/lib/hostmind/live from this installed package if it does not exist (an "
+        "existing one is kept: see `hostmind live diff`), record everything in "
         "/var/lib/hostmind/install-manifest.json and run systemctl daemon-reload. "
         "Exit 3 if PID 1 is not systemd (unless --root or --dry-run).",
     )
@@ -141,23 +145,33 @@ def _print_report(report: Report, as_json: bool) -> None:
         error(f"warning: {line}")
 
 
+def render_values(layout: Layout, hostmind: Path) -> RenderValues:
+    """Return what the unit placeholders become: this install's interpreter and live tree."""
+    state = Paths(config_dir=layout.config_dir, runtime_dir=layout.runtime_dir,
+                  state_dir=layout.state_dir)
+    return RenderValues(hostmind=hostmind, live_tree=Path(layout.outside(state.live_tree)),
+                        python=trusted_python(hostmind))
+
+
 def install_command(args: argparse.Namespace, context: Context) -> int:
     """Run `hostmind install`; return the exit code."""
     try:
         hostmind = args.hostmind.absolute() if args.hostmind else find_hostmind_executable()
-        values = RenderValues(hostmind=hostmind, live_tree=live_tree())
+        layout = Layout(args.root)
+        values = render_values(layout, hostmind)
         report = install(
-            Layout(args.root),
+            layout,
             values,
             _systemctl(args),
             systemd_running=systemd_is_pid1(),
             dry_run=args.dry_run,
             now=args.now,
+            trusted_base=trusted_base(),
         )
     except NotPossibleHere as problem:
         error(str(problem))
         return exitcodes.NOT_POSSIBLE_HERE
-    except (InstallError, FileNotFoundError, UnitTemplateError) as problem:
+    except (InstallError, FileNotFoundError, UnitTemplateError, LiveTreeError) as problem:
         error(str(problem))
         return exitcodes.USAGE if isinstance(problem, InstallError) else exitcodes.FAILURE
     except (AtomicWriteError, SystemctlError, PermissionError) as problem:

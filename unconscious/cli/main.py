@@ -29,6 +29,8 @@ BUILTIN_COMMANDS = (
     "cmd_check",
     "cmd_rotate",
     "cmd_backup",
+    "cmd_live",
+    "cmd_upgrade",
 )
 PLUGIN_GROUP = "hostmind.commands"
 

@@ -7,10 +7,8 @@ Durations become seconds, per-check defaults come from the section (`interval`, 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import unconscious
 from unconscious.config import LoadedConfig
 from unconscious.config.duration import parse_duration
 from unconscious.health.integrity import manifest_path
@@ -20,8 +18,6 @@ from unconscious.paths import Paths
 
 #: How often the automatic dead-man's switches look at evidence.
 EVIDENCE_INTERVAL = 300.0
-#: The live tree: the directory that holds the `unconscious` (and `conscious`) packages.
-LIVE_ROOT = Path(unconscious.__file__).resolve().parent.parent
 
 
 def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, CheckSpec]:
@@ -51,7 +47,9 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
             params["state_dir"] = str(paths.state_dir)
             params["since"] = since
         elif kind == "integrity":
-            params["root"] = str(params.get("root") or LIVE_ROOT)
+            # The live tree, {state}/live: the same in the health service (which runs it) and
+            # in `hostmind check` (the rails' gate, which runs the trusted base).
+            params["root"] = str(params.get("root") or paths.live_tree)
             params["manifest"] = str(params.get("manifest") or manifest_path(paths))
         elif kind == "listening":
             wanted = params.pop("baseline", True)

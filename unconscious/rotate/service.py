@@ -38,12 +38,12 @@ class Outcome:
 
 
 def lock_path(context: Context) -> Path:
-    """The lock file: in the runtime directory, or the state directory when that is unusable."""
-    try:
-        context.paths.runtime_dir.mkdir(parents=True, exist_ok=True)
-        return context.paths.runtime_dir / "rotate.lock"
-    except OSError:
-        return context.paths.state_dir / "rotate" / "rotate.lock"
+    """The lock file, {state}/rotate/rotate.lock: one place for the unit and a manual run.
+
+    Not the runtime directory: /run/hostmind holds an operator config layer, so it is
+    read-only for hostmind-rotate (which runs the live tree).
+    """
+    return context.paths.state_dir / "rotate" / "rotate.lock"
 
 
 def execute(context: Context, dry_run: bool = False, force: bool = False) -> Outcome:

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parents[3]
-OPERATOR_ONLY_PENDING = ("operator-only keys are refused at validate by the trust helper's "
-                         "half of issue 12 (x-writer: model); passes after that merge")
 
 
 @dataclass(frozen=True)
@@ -305,7 +303,7 @@ def _settings_cases() -> list[Case]:
         "conscious.api.base_url": "conscious:\n  api:\n    base_url: http://127.0.0.1:9/\n",
     }
     return [Case(f"dropin-sets-{key}", family, lambda t, text=text: dropin(text), "refused",
-                 "validate", key, xfail=OPERATOR_ONLY_PENDING)
+                 "validate", key)
             for key, text in texts.items()]
 
 

@@ -53,7 +53,8 @@ def test_show_origin_names_the_file_and_line_of_each_value(
     path = write_dropin("10.yaml", "# comment\nlog:\n  level: debug\n")
     assert main(["config", "show", "--origin"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert f"log.level = debug    # {path}:3" in lines
+    # log.level is operator-only (x-writer in the schema): marked so; health.interval is not.
+    assert f"log.level = debug    # {path}:3 [operator]" in lines
     assert any(line.startswith("health.interval = 30s    # <packaged>/config/hostmind.yaml:") for line in lines)
 
 
@@ -62,7 +63,8 @@ def test_show_origin_json_maps_key_paths_to_file_and_line(
 ) -> None:
     path = write_dropin("10.yaml", "log:\n  level: debug\n")
     assert main(["config", "show", "--origin", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["log.level"] == {"file": str(path), "line": 2}
+    assert json.loads(capsys.readouterr().out)["log.level"] == {
+        "file": str(path), "line": 2, "writer": "operator"}
 
 
 def test_events_json_lists_each_state(context: Context, capsys: pytest.CaptureFixture[str]) -> None:
