@@ -34,7 +34,9 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
     if not dry_run:
         # Before any gate: rollbacks reach the operator's sinks even when nothing may think.
         relay_rails_events(context.paths, config, log)
-    cycle = Cycle(context.paths, settings, log)
+    from conscious.rails.settings import RailSettings
+
+    cycle = Cycle(context.paths, settings, log, rails=RailSettings.from_config(config, context.paths))
     try:
         result = cycle.run(dry_run=dry_run)
         if not dry_run:

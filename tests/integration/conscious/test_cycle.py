@@ -29,13 +29,17 @@ def test_a_proposal_is_written_to_the_spool_and_the_event_is_processed(rig: Cons
     assert rig.audit.verify().ok
 
 
-def test_the_request_uses_tool_choice_and_marks_the_stable_part_for_caching(rig: ConsciousRig) -> None:
+def test_the_request_lets_the_model_choose_the_tool_and_marks_the_stable_part_for_caching(
+        rig: ConsciousRig) -> None:
     rig.configure(api={"prompt_caching": "always"})
     rig.emit()
     rig.api.add_steps(NOTHING_REPLY)
     rig.cycle()
     body = rig.api.message_requests()[0].json()
-    assert {"type": "tool", "name": "respond"} == body["tool_choice"]
+    # claude-sonnet-5-5 answers a forced tool choice with a 400 (What's new in Claude Sonnet 5.5).
+    assert {"type": "auto"} == body["tool_choice"]
+    assert ({"type": "adaptive"}, {"effort": "medium"}) == (body["thinking"], body["output_config"])
+    assert 8192 + 16000 == body["max_tokens"]
     assert {"type": "ephemeral"} == body["system"][-1]["cache_control"]
     assert "THRESHOLD = 90" in body["system"][-1]["text"]
     assert "disk / at 93%" in body["messages"][0]["content"][0]["text"]
