@@ -50,13 +50,14 @@ def describe_model(settings: ConsciousSettings) -> str:
 def run_preflight(settings: ConsciousSettings, paths: Paths,
                   environ: Mapping[str, str] | None = None,
                   credstore_dirs: tuple[str, ...] | None = None,
-                  clock: Callable[[], float] | None = None) -> Preflight:
+                  clock: Callable[[], float] | None = None,
+                  decrypt_command: tuple[str, ...] = ("systemd-creds",)) -> Preflight:
     """Check the credential, then the key and model with one count_tokens call."""
     import time
 
     now = (clock or time.time)()
     credstore_dirs = credstore_dirs or credstore_dirs_of(environ)
-    found = find_credential(environ, credstore_dirs)
+    found = find_credential(environ, credstore_dirs, decrypt_command)
     result = Preflight(ok=False)
     if found is None:
         result.state = "dormant"

@@ -65,5 +65,6 @@ def budget_section(context: Context, config: LoadedConfig) -> StatusSection:
                          f"({left} left); changes {today.changes} of {settings.daily_change_cap}")
     section.data = today.to_json() | {"token_budget": settings.daily_token_budget,
                                       "tokens_left": left, "change_cap": settings.daily_change_cap,
-                                      "state": state, "api_key_visible": read_api_key() is not None}
+                                      "state": state, "line": wording,
+                                      "api_key_visible": read_api_key() is not None}
     return section
