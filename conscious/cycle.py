@@ -22,11 +22,11 @@ from typing import Any
 from conscious.api_state import ApiState, blocks_calls, fingerprint, ok_state, read_state, write_state
 from conscious.audit import AuditError, AuditLog, anchor, audit_path
 from conscious.budget import BudgetExhausted, BudgetLedger, DayUsage, ledger_path
-from conscious.context_builder import gather
+from conscious.context_builder import gather, proposals_dir
 from conscious.credentials import read_api_key
 from conscious.model import (
-    ModelError,
     NON_RETRYABLE_STATUSES,
+    ModelError,
     ModelRequest,
     call_model,
     local_upper_bound,
@@ -323,12 +323,15 @@ class Cycle:
         problem = stop_problem(reply.stop_reason, reply.tool_input)
         if problem is not None:
             return self._rejected(result, problem, request_id, inbox, deferred)
+        # The reply is redacted before anything of it is checked, logged, audited or written:
+        # a secret the model echoed from its context never reaches the spool or the journal.
+        tool_input = self.redactor.value(reply.tool_input)
         try:
-            checked = check_reply(reply.tool_input, self.settings, offered, self.rails)
+            checked = check_reply(tool_input, self.settings, offered, self.rails)
         except RailsRefused as error:
             if error.suspected_injection:
                 self.audit.append("suspected_injection", request_id=request_id,
-                                  reason=str(error), proposal=_proposal_outline(reply.tool_input))
+                                  reason=str(error), proposal=_proposal_outline(tool_input))
                 self.logger.warning("suspected_injection", reason=str(error),
                                     msg=f"the model proposed a change to what it is never "
                                         f"offered; refused before the spool: {error}")
@@ -407,6 +410,9 @@ class Cycle:
                               file=str(path), reason=str(error))
             raise
         record_expectation(self.paths, proposal["id"], proposal["title"], evidence)
+        # A copy for the next cycles' change history (the diff of what this change changed).
+        proposals_dir(self.paths).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(proposals_dir(self.paths) / f"{proposal['id']}.json", proposal, mode=0o640)
         files = [item["path"] for item in proposal.get("edits", []) + proposal.get("creates", [])]
         self.audit.append("proposal", request_id=request_id, id=proposal["id"],
                           title=proposal["title"], files=files, restart=proposal.get("restart", []),

@@ -105,6 +105,20 @@ class Redactor:
                 self.counts[name] = self.counts.get(name, 0) + replaced
         return text
 
+    def known_values(self, value: Any) -> Any:
+        """Return a copy of `value` (JSON-like) with only the known secret values replaced."""
+        if isinstance(value, str):
+            for secret in self.values:
+                if secret in value:
+                    self.counts["known_value"] = self.counts.get("known_value", 0) + value.count(secret)
+                    value = value.replace(secret, MARK)
+            return value
+        if isinstance(value, Mapping):
+            return {self.known_values(str(key)): self.known_values(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.known_values(item) for item in value]
+        return value
+
     def value(self, value: Any) -> Any:
         """Return a copy of `value` (JSON-like) with every string (keys too) redacted."""
         if isinstance(value, str):

@@ -62,7 +62,7 @@ class ConsciousSettings:
     tree: Path | None = None
     allowed_paths: tuple[str, ...] = ("unconscious/**/*.py", "config/*.yaml", "config/examples/*.yaml",
                                       "config/hostmind.d/*.yaml")
-    context_files: tuple[str, ...] = ("unconscious/health/*.py", "config/hostmind.yaml")
+    context_files: tuple[str, ...] = ("config/hostmind.d/*.yaml",)
     max_file_bytes: int = 48 * 1024
     secret_paths: tuple[str, ...] = ("*.key", "*.pem", "*secret*", "*password*", "*credential*", ".env",
                                      "*token*")

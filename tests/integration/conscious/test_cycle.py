@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conscious.budget import Usage
+from conscious.framing import blocks_in
 from conscious.rails.history import COMMITTED, ROLLED_BACK, ChangeRecord, new_key, write_change
 from conscious.service import main
 from tests.integration.conscious.conftest import NOTHING_REPLY, ConsciousRig, proposal_reply
@@ -183,10 +184,13 @@ def test_the_prompt_shows_rollbacks_and_committed_changes_that_show_no_use(rig: 
     rig.api.add_steps(NOTHING_REPLY)
     rig.cycle()
     prompt = rig.api.message_requests()[-1].json()["messages"][0]["content"][0]["text"]
-    history = prompt.split("## Recent changes and their outcomes\n", 1)[1].split("\n\n## ", 1)[0]
-    unused = prompt.split("## Changes that show no use\n", 1)[1]
+    blocks = dict(blocks_in(prompt))
+    history = json.loads(blocks["change history (rails)"])
+    unused = json.loads(blocks["usage expectations"])
     assert [("lower-threshold", "committed"), ("faster-checks", "rolled_back")] == [
-        (item["id"], item["outcome"]) for item in json.loads(history)]
-    assert "health gate: check disk failed after restart" in history
+        (item["id"], item["outcome"]) for item in history]
+    assert "health gate: check disk failed after restart" == history[1]["reason"]
+    # What the change changed, from the proposal the conscious layer spooled.
+    assert "-THRESHOLD = 90\n+THRESHOLD = 85" in history[0]["diff"]
     assert [{"id": "lower-threshold", "title": "Lower the disk threshold",
-             "why": "evidence 'health' with checks_run > 0 has not run since it was committed"}] == json.loads(unused)
+             "why": "evidence 'health' with checks_run > 0 has not run since it was committed"}] == unused

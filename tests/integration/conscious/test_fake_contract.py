@@ -51,7 +51,7 @@ def test_forced_tool_use_with_thinking_is_a_400_even_where_forcing_is_allowed(
 
 def test_thinking_disabled_is_a_400_on_sonnet_5_5(api: FakeMessagesAPI) -> None:
     """What's new in Claude Sonnet 5.5: thinking.type accepts adaptive and between_tools only."""
-    with pytest.raises(anthropic.BadRequestError, match="thinking.type"):
+    with pytest.raises(anthropic.BadRequestError, match=r"thinking\.type"):
         client(api).messages.create(model="claude-sonnet-5-5", max_tokens=100, messages=HELLO,
                                     thinking={"type": "disabled"})
 

@@ -97,6 +97,7 @@ def test_all_fine_says_so_and_status_says_active(
     assert ["/v1/messages/count_tokens"] == [request.path for request in rig.api.requests]
     state, line, problem = status_state(capsys)
     assert ("active", False) == (state, problem)
+    assert line.startswith("active (the API answered at ")
 
 
 def test_an_encrypted_credential_is_decrypted_with_systemd_creds(

@@ -68,7 +68,7 @@ def test_no_planted_secret_reaches_the_server_or_the_audit_log(rig: ConsciousRig
     assert [] == leaked(rig.audit.path.read_bytes())
     sent = rig.api.message_requests()[0].body.decode()
     assert "THRESHOLD = 90" in sent and "[REDACTED]" in sent  # the files were sent, redacted
-    assert "secret_token.py: secret path: never read" in sent
+    assert '\\"unconscious/health/secret_token.py\\": \\"secret path: never read\\"' in sent
     assert result.redactions >= 10
 
 
