@@ -86,6 +86,8 @@ class Cycle:
     sleep: Callable[[float], None] = time.sleep
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     rails: Any = None
+    config: Any = None
+    known_secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.rails is None:
@@ -98,7 +100,8 @@ class Cycle:
         self.api_key = read_api_key(self.environ)
         self.redactor = Redactor.build(self.settings.secret_files, self.settings.secret_env_names,
                                        environ=self.environ,
-                                       extra=[self.api_key] if self.api_key else [])
+                                       extra=[*self.known_secrets,
+                                              *([self.api_key] if self.api_key else [])])
         self.audit = AuditLog(audit_path(self.paths), clock=self.clock, redact=self.redactor)
         self.ledger = BudgetLedger(ledger_path(self.paths), clock=self.clock)
         self.conscious_dir = self.paths.state_dir / "conscious"
@@ -178,7 +181,7 @@ class Cycle:
         if quiet is not None:
             result.outcome, result.reason = "idle", quiet
             return result
-        parts = gather(self.paths, self.settings, events, self.clock)
+        parts = gather(self.paths, self.settings, events, self.clock, self.config)
         try:
             today = self.ledger.today()
             last_call = self.ledger.last_call_time()
