@@ -93,7 +93,9 @@ def _files_block(parts: ContextParts) -> str:
     if parts.files.skipped:
         lines.append(json_block("live tree: files not shown", parts.files.skipped))
     for path, text in parts.files.contents.items():
-        lines.append(data_block(f"file: {path}", text))
+        # The path is host-derived (a file name can carry text): it goes inside the block.
+        lines.append(data_block("live tree file (its path on the first line)",
+                                f"path: {path}\n{text}"))
     return "\n".join(lines)
 
 

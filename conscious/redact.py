@@ -59,6 +59,9 @@ _NOT_A_VALUE = (r"(?!\[REDACTED\]|null\b|none\b|true\b|false\b|\$\{|<|\*{3}"
                 r"|[^A-Za-z0-9'\"\\])")
 
 Replacement = str | Callable[[re.Match[str]], str]
+#: Between the lines of a key block: a line break (real, or `\n` inside a JSON string) or
+#: spaces, maybe a comment or quote marker (a key pasted into YAML, a shell script, an email).
+_LINE_BREAK = r"(?:\s|\\n){1,4}(?:#|//|;|>|\*)?[ \t]{0,2}"
 
 
 def _keep(group: int) -> Callable[[re.Match[str]], str]:
@@ -72,10 +75,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], Replacement], ...] = (
     # short ends where the base64 ends: what follows survives.
     ("private-key", re.compile(
         r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-        r"(?:\s{0,4}[A-Za-z][A-Za-z\-]{0,30}: [^\n]{0,200})*"
-        r"(?:\s{1,4}[A-Za-z0-9+/=]{16,100}){0,400}"
-        r"(?:\s{1,4}[A-Za-z0-9+/=]{1,15}(?![A-Za-z0-9+/=]))?"
-        r"(?:\s{0,4}-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"), MARK),
+        r"(?:" + _LINE_BREAK + r"[A-Za-z][A-Za-z\-]{0,30}: [^\n]{0,200})*"
+        r"(?:" + _LINE_BREAK + r"[A-Za-z0-9+/=]{16,100}){0,400}"
+        r"(?:" + _LINE_BREAK + r"[A-Za-z0-9+/=]{1,15}(?![A-Za-z0-9+/=]))?"
+        r"(?:" + _LINE_BREAK + r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?"), MARK),
     ("anthropic-api-key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,200}"), MARK),
     ("openai-api-key", re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,200}"), MARK),
     ("aws-access-token", re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), MARK),
@@ -104,8 +107,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str], Replacement], ...] = (
      MARK),
     ("crypt-hash", re.compile(
         r"\$(?:1|2[abxy]?|5|6|y|gy|7)\$[A-Za-z0-9./$=,]{4,200}(?=[\s:'\",;]|$)"), MARK),
-    ("authorization-header", re.compile(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=\-]{8,4096}"),
-     _keep(3)),
+    # A bearer/basic credential has a digit or a dot somewhere ("Bearer authentication" is prose).
+    ("authorization-header", re.compile(
+        r"(?i)(\b(?:bearer|basic)|authorization[\"']?\s{0,4}[:=]\s{0,4}[\"']?token)(\s+)"
+        r"(?=[A-Za-z0-9._~+/=\-]{0,4096}[0-9.])[A-Za-z0-9._~+/=\-]{8,4096}"), _keep(3)),
     # scheme://user:PASSWORD@host - the password may itself hold '@': up to the LAST '@'
     # before the host.
     ("url-password", re.compile(
@@ -237,7 +242,7 @@ class Redactor:
                 self._count("known_value", text.count(value))
                 text = text.replace(value, MARK)
         for word in self.words:
-            text, replaced = re.subn(r"(?<![\w-])" + re.escape(word) + r"(?![\w-])", MARK, text)
+            text, replaced = re.subn(r"(?<!\w)" + re.escape(word) + r"(?!\w)", MARK, text)
             self._count("known_value", replaced)
         return text
 
