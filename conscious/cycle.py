@@ -48,6 +48,8 @@ from unconscious.pause import read_pause
 #: After this many cycles in a row whose reply was unusable, the events are given up (processed,
 #: audited) so a model that keeps answering badly cannot keep the same events forever.
 MAX_REJECTED_CYCLES = 3
+#: Room for the reply's own fields (evidence, reasoning, rationale) beyond the files' bytes.
+REPLY_OVERHEAD_BYTES = 256 * 1024
 
 
 @dataclass
@@ -326,6 +328,9 @@ class Cycle:
         problem = stop_problem(reply.stop_reason, reply.tool_input)
         if problem is not None:
             return self._rejected(result, problem, request_id, inbox, deferred)
+        oversized = self._oversized(reply.tool_input)
+        if oversized is not None:
+            return self._rejected(result, oversized, request_id, inbox, deferred)
         # The reply is redacted before anything of it is checked, logged, audited or written:
         # a secret the model echoed from its context never reaches the spool or the journal.
         tool_input = self.redactor.value(reply.tool_input)
@@ -353,6 +358,20 @@ class Cycle:
             return self._rejected(result, repeated, request_id, inbox, deferred)
         return self._propose(checked.proposal, checked.summary, checked.usage_evidence or {},
                              request_id, result, inbox, deferred)
+
+    def _oversized(self, tool_input: dict[str, Any] | None) -> str | None:
+        """Return why a reply is too big for any proposal the rails accept, or None.
+
+        Checked before the reply is redacted or parsed: a reply of megabytes costs no more
+        than its size to refuse, and it is never spooled nor counted against the change cap.
+        """
+        size = len(json.dumps(tool_input or {}, ensure_ascii=False).encode("utf-8"))
+        limit = self.rails.max_files * self.rails.max_bytes + REPLY_OVERHEAD_BYTES
+        if size <= limit:
+            return None
+        return (f"the reply is {size} bytes: more than any proposal the rails accept "
+                f"({self.rails.max_files} files of at most {self.rails.max_bytes} bytes, "
+                "apply.max_files and apply.max_bytes); nothing was spooled")
 
     def _api_failed(self, error: ModelError, request_id: str, request_sha: str,
                     result: CycleResult, inbox: list[Event], deferred: list[Event]) -> CycleResult:

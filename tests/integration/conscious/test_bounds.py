@@ -57,7 +57,7 @@ def test_a_5_mib_proposal_is_refused_before_the_spool_and_costs_no_change(rig: C
                      "creates": [{"path": "config/big.yaml", "content": "a: b\n" * (5 << 18)}]}}})
     result = rig.cycle()
     assert "rejected" == result.outcome
-    assert "more than the 262144 allowed (apply.max_bytes)" in result.reason
+    assert "more than any proposal the rails accept (5 files of at most 262144 bytes" in result.reason
     assert [] == list(rig.context.paths.spool_dir.glob("*.json"))
     assert 0 == rig.ledger.today().changes
 
