@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, now_usec, wait_active
+from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, install_test_suite, now_usec, wait_active
 
 CONSCIOUS = "hostmind-conscious.service"
 STATE = "/var/lib/hostmind"
@@ -49,8 +49,16 @@ rotate:
       size: 1M
       keep: 2
 """
-# The e2e rails settings of tests/e2e/test_rails.py (the ratchet imports every module: a wheel
-# install has no tests), with a short probation so a scenario stays well under a minute.
+# The e2e rails settings, with a short probation so a scenario stays well under a minute. The
+# heal scenario runs the DEFAULT test ratchet (pytest tests/unit, installed into the live tree
+# by install_test_suite); the other scenarios use the smoke ratchet of tests/e2e/test_rails.py
+# (SMOKE_CONFIG: it imports every module) to keep the suite's time down.
+SMOKE_DROPIN = "/etc/hostmind/hostmind.d/61-e2e-loop-smoke.yaml"
+SMOKE_CONFIG = """\
+apply:
+  test_command: ["{python}", "-m", "conscious.rails.smoke", "{junit_xml}"]
+"""
+BASELINE = "/var/lib/hostmind/ratchet/baseline.json"
 LOOP_CONFIG = f"""\
 health:
   checks:
@@ -65,7 +73,6 @@ conscious:
     timeout: 30s
     deadline: 2m
 apply:
-  test_command: ["{{python}}", "-m", "conscious.rails.smoke", "{{junit_xml}}"]
   probation: 3s
   gate_timeout: 30s
   poll_interval: 0.2
@@ -163,6 +170,7 @@ def loop(container: Container) -> Iterator[Loop]:
     """The container re-armed, with the loop's config, a key, and no model script yet."""
     box = container
     box.write(LOOP_DROPIN, LOOP_CONFIG)
+    box.write(SMOKE_DROPIN, SMOKE_CONFIG)
     box.run("systemctl", "reload", HEALTH)
     box.run(HOSTMIND, "rearm")
     wait_active(box, HEALTH)
@@ -178,6 +186,7 @@ def loop(container: Container) -> Iterator[Loop]:
         settle_conscious(box)
         box.remove(CREDENTIAL)
         box.remove(LOOP_DROPIN)
+        box.remove(SMOKE_DROPIN)
 
 
 def first_index(events: list[dict[str, object]], name: str, **fields: str) -> int:
@@ -220,10 +229,27 @@ def full_disk_app(loop: Loop) -> Iterator[Loop]:
         box.run("systemctl", "restart", HEALTH)
 
 
+@pytest.fixture
+def default_ratchet(full_disk_app: Loop) -> Iterator[Loop]:
+    """The live tree with its unit tests, and the packaged (default) test command."""
+    box = full_disk_app.box
+    install_test_suite(box)
+    box.remove(SMOKE_DROPIN)
+    box.remove(BASELINE)  # a smoke baseline of an earlier scenario is not this ratchet's
+    try:
+        yield full_disk_app
+    finally:
+        box.remove(BASELINE)  # later scenarios run the smoke ratchet again
+        box.write(SMOKE_DROPIN, SMOKE_CONFIG)
+
+
+@pytest.mark.timeout(1500)
 def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
-        full_disk_app: Loop) -> None:
-    loop = full_disk_app
+        default_ratchet: Loop) -> None:
+    loop = default_ratchet
     box = loop.box
+    config = box.run(HOSTMIND, "config", "show", "--json").stdout
+    assert "conscious.rails.smoke" not in config  # the packaged test command: pytest tests/unit
     proposal: dict[str, Any] = {
         "id": f"e2e-heal-{uuid.uuid4().hex[:6]}",
         "title": f"rotate {APP_LOG} at 1M, keep 2",
@@ -236,8 +262,12 @@ def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
             f"i=0; while :; do if [ $i -lt 12 ]; then cat /opt/e2e-loop/chunk >> {APP_LOG}; "
             f"i=$((i+1)); else echo tick >> {APP_LOG}; fi; sleep 0.2; done")
 
-    record = loop.wait_decided(proposal["id"])
+    # The default ratchet runs the unit tests twice (the first baseline, then the change).
+    record = loop.wait_decided(proposal["id"], timeout=1200)
     assert ("committed", "") == (record["outcome"], record["reason"])
+    passed = json.loads(box.path(BASELINE).read_text())
+    print(f"\nloop e2e: the default ratchet's baseline holds {len(passed.get('passed', passed))} "
+          "unit tests")
     installed_rule = box.run(HOSTMIND, "config", "show", check=False).stdout
     assert APP_LOG in installed_rule
     size_before = box.path(APP_LOG).stat().st_size
