@@ -74,7 +74,7 @@ class CycleResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome not in ("api_error", "rejected", "failed")
+        return self.outcome not in ("api_error", "failing", "rejected", "failed")
 
 
 @dataclass
@@ -325,6 +325,11 @@ class Cycle:
                          attempts=reply.attempts,
                          msg=f"model answered after {reply.attempts} attempt(s), "
                              f"{reply.usage.billable} tokens")
+        return self._use_reply(reply, offered, request_id, result, inbox, deferred)
+
+    def _use_reply(self, reply: Any, offered: list[str], request_id: str, result: CycleResult,
+                   inbox: list[Event], deferred: list[Event]) -> CycleResult:
+        """Act on an answered call: stop reason, size, redaction, the reply check, the spool."""
         problem = stop_problem(reply.stop_reason, reply.tool_input)
         if problem is not None:
             return self._rejected(result, problem, request_id, inbox, deferred)

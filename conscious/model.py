@@ -167,12 +167,9 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
                ledger: BudgetLedger, request_id: str | None = None,
                sleep: Callable[[float], None] = time.sleep,
                monotonic: Callable[[], float] = time.monotonic) -> ModelReply:
-    """Ask the model once (with retries); return the reply, charged to `ledger`.
-
-    Raise BudgetExhausted (before any call) when the estimate does not fit today's budget, and
-    ModelError when the exchange fails (kind: rate_limited, overloaded, server_error, timeout,
-    connection, spend_limit, client_error, malformed, deadline).
-    """
+    """Ask the model once (with retries); return the reply, charged to `ledger`. Raise
+    BudgetExhausted (before any call) when the estimate does not fit today's budget, ModelError
+    when the exchange fails (`kind`, with host, HTTP status and the API's error type)."""
     import anthropic  # lazily: see the module docstring
     import tenacity
 
@@ -217,13 +214,7 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
     try:
         message = retrying(attempt)
     except ModelError as error:
-        if error.kind == "malformed":
-            # A 200 arrived, so the API billed something we cannot read: charge the reservation.
-            ledger.charge(request_id, Usage(input_tokens=estimate,
-                                            output_tokens=body["max_tokens"]),
-                          model=settings.model)
-        else:
-            ledger.release(request_id)
+        _settle_failed(ledger, request_id, error, estimate, body["max_tokens"], settings.model)
         raise
     usage = _usage(message)
     ledger.charge(request_id, usage, model=settings.model)
@@ -232,6 +223,17 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
                       stop_reason=getattr(message, "stop_reason", None), attempts=attempts,
                       estimate=estimate, estimate_source=source,
                       duration=monotonic() - started, errors=errors)
+
+
+def _settle_failed(ledger: BudgetLedger, request_id: str, error: ModelError, estimate: int,
+                   max_tokens: int, model: str) -> None:
+    """Release the reservation of a failed call, or charge it when the API billed a reply."""
+    if error.kind == "malformed":
+        # A 200 arrived, so the API billed something we cannot read: charge the reservation.
+        ledger.charge(request_id, Usage(input_tokens=estimate, output_tokens=max_tokens),
+                      model=model)
+    else:
+        ledger.release(request_id)
 
 
 def host_of(settings: ConsciousSettings) -> str:
