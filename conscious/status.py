@@ -36,8 +36,11 @@ def conscious_state(paths: Paths, settings: ConsciousSettings) -> tuple[str, str
         found = find_credential()
         if found is None:
             return "dormant", "dormant (no API key: no anthropic-api-key credential found)", False
+        if found.key is None and "Permission denied" in (found.problem or ""):
+            return "unverified", (f"not verified: {found.path} exists but this user cannot read "
+                                  "it (run `sudo hostmind think --check`)"), False
         if found.key is None:
-            return "failing", f"failing: credential {found.path}: {found.problem}", True
+            return "failing", f"FAILING: credential {found.path}: {found.problem}", True
         return "unverified", ("not verified: a key exists but the API has not answered yet "
                               "(run `hostmind think --check`)"), False
     when = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(verdict.time))

@@ -150,10 +150,8 @@ def install_test_suite(container: Container) -> Path:
 
     A wheel install has no tests, so the default test ratchet would find none. This copies the
     checkout's unit tests and setup.cfg beside the installed packages (the live tree the rails
-    stage and test) and installs pytest from the session's wheels.
+    stage and test); `provision` installed pytest (RATCHET_PACKAGES) into the venv.
     """
-    container.run(f"{VENV}/bin/pip", "install", "-q", "--no-index", "--find-links",
-                  WHEELS_INSIDE, *RATCHET_PACKAGES, timeout=300)
     tree = container.run(f"{VENV}/bin/python", "-c", "import pathlib, unconscious; print(pathlib."
                          "Path(unconscious.__file__).resolve().parent.parent)").stdout.strip()
     for part in TEST_SUITE:
@@ -462,7 +460,7 @@ def provision(work: Path) -> Container:
         started = time.monotonic()
         container.run("python3", "-m", "venv", VENV, timeout=120)
         container.run(f"{VENV}/bin/pip", "install", "-q", "--no-index", "--find-links",
-                      WHEELS_INSIDE, "hostmind", timeout=300)
+                      WHEELS_INSIDE, "hostmind", *RATCHET_PACKAGES, timeout=300)
         container.install_seconds = time.monotonic() - started
         container.run(HOSTMIND, "install", "--now", timeout=120)
         wait_active(container, HEALTH)
