@@ -59,6 +59,11 @@ def register_think(subparsers: Any) -> None:
                     "nothing. Exit 0 when the cycle ended in a known state, 1 when a write "
                     "failed or the reply was unusable, 78 on a bad config.")
     parser.add_argument("--dry-run", action="store_true", help="build the request, do not send it")
+    parser.add_argument("--check", action="store_true",
+                        help="preflight only: is the credential there (plain or systemd-creds "
+                             "encrypted), does the API accept the key, does the model exist "
+                             "(one free count_tokens call, no retries); exit 0 when all is "
+                             "fine, 1 naming host, HTTP status, API error type and message")
     parser.add_argument("--json", action="store_true", help="print the cycle result as JSON")
     parser.set_defaults(func=think_command)
 
@@ -68,6 +73,8 @@ def think_command(args: argparse.Namespace, context: Context) -> int:
     from unconscious.log import configure
 
     configure("conscious", target="console")
+    if args.check:
+        return check_command(args, context)
     code, result = run_once(context, dry_run=args.dry_run)
     if result is None:
         return code
@@ -83,6 +90,30 @@ def think_command(args: argparse.Namespace, context: Context) -> int:
         if result.cuts:
             print("cut to fit the context limit: " + ", ".join(result.cuts))
     return code if result.ok else exitcodes.FAILURE
+
+
+def check_command(args: argparse.Namespace, context: Context) -> int:
+    """`hostmind think --check`: print each preflight line; exit 0 only when all is fine."""
+    from conscious.preflight import run_preflight
+    from conscious.settings import settings_from_section
+    from unconscious.atomic import AtomicWriteError
+
+    try:
+        config = context.load_config()
+    except ConfigError as problem:
+        error(str(problem))
+        return exitcodes.CONFIG_ERROR
+    settings = settings_from_section(config.section("conscious"))
+    try:
+        result = run_preflight(settings, context.paths)
+    except AtomicWriteError as problem:
+        error(f"the verdict could not be recorded: {problem}")
+        return exitcodes.FAILURE
+    if args.json:
+        print_json({"ok": result.ok, "state": result.state, "lines": result.lines})
+    else:
+        print("\n".join(result.lines))
+    return exitcodes.OK if result.ok else exitcodes.FAILURE
 
 
 # -- budget -------------------------------------------------------------------------------------

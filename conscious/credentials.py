@@ -1,12 +1,23 @@
-"""The API key, read from the systemd credential `anthropic-api-key`, never from the config."""
+"""The API key, read from the systemd credential `anthropic-api-key`, never from the config.
+
+Inside hostmind-conscious.service systemd hands the key over as
+`$CREDENTIALS_DIRECTORY/anthropic-api-key`. Outside the unit (`hostmind think --check`,
+`hostmind status` run by a person), the key is looked up where systemd would load it from:
+`LoadCredential=anthropic-api-key` searches /etc/credstore, /run/credstore and
+/usr/lib/credstore; an encrypted credential (`systemd-creds encrypt`) lives in the matching
+`*.encrypted` directory and is read with `systemd-creds decrypt`, bounded by a timeout.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 CREDENTIAL_NAME = "anthropic-api-key"
+CREDSTORE_DIRS = ("/etc/credstore", "/run/credstore", "/usr/lib/credstore")
+DECRYPT_TIMEOUT = 10.0
 
 
 def read_api_key(environ: Mapping[str, str] | None = None) -> str | None:
@@ -23,3 +34,72 @@ def read_api_key(environ: Mapping[str, str] | None = None) -> str | None:
     except (OSError, UnicodeDecodeError):
         return None
     return key or None
+
+
+@dataclass(frozen=True)
+class FoundCredential:
+    """Where the key was found, whether it is encrypted, and the key (None if unreadable)."""
+
+    path: str
+    encrypted: bool
+    key: str | None
+    problem: str | None = None
+
+
+def credstore_dirs_of(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Return the credstore directories: $HOSTMIND_CREDSTORE_DIRS (colon-separated; tests),
+    else systemd's."""
+    env = os.environ if environ is None else environ
+    override = env.get("HOSTMIND_CREDSTORE_DIRS")
+    return tuple(item for item in override.split(":") if item) if override else CREDSTORE_DIRS
+
+
+def find_credential(environ: Mapping[str, str] | None = None,
+                    credstore_dirs: Sequence[str] | None = None,
+                    decrypt_command: Sequence[str] = ("systemd-creds",)) -> FoundCredential | None:
+    """Return the credential as the unit would see it, or None when there is none anywhere.
+
+    Looks in $CREDENTIALS_DIRECTORY first, then each credstore directory (plain), then each
+    `<dir>.encrypted` (decrypted with `systemd-creds decrypt`). `problem` says what is wrong
+    with a credential that exists but cannot be used (empty, unreadable, cannot decrypt).
+    """
+    env = os.environ if environ is None else environ
+    if credstore_dirs is None:
+        credstore_dirs = credstore_dirs_of(env)
+    candidates: list[tuple[Path, bool]] = []
+    if env.get("CREDENTIALS_DIRECTORY"):
+        candidates.append((Path(env["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME, False))
+    candidates += [(Path(directory) / CREDENTIAL_NAME, False) for directory in credstore_dirs]
+    candidates += [(Path(directory + ".encrypted") / CREDENTIAL_NAME, True)
+                   for directory in credstore_dirs]
+    for path, encrypted in candidates:
+        if not path.exists():
+            continue
+        if encrypted:
+            return _decrypt(path, decrypt_command)
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            return FoundCredential(str(path), False, None, f"unreadable: {error}")
+        return FoundCredential(str(path), False, key or None, None if key else "the file is empty")
+    return None
+
+
+def _decrypt(path: Path, command: Sequence[str]) -> FoundCredential:
+    """Decrypt with `systemd-creds decrypt`, its process group killed at the timeout."""
+    from unconscious.health.kinds.bounded import run_bounded
+
+    argv = [*command, "decrypt", f"--name={CREDENTIAL_NAME}", str(path), "-"]
+    done = run_bounded(argv, DECRYPT_TIMEOUT, max_output=64 * 1024)
+    if done.error:
+        return FoundCredential(str(path), True, None, done.error)
+    if done.timed_out:
+        return FoundCredential(str(path), True, None,
+                               f"systemd-creds decrypt did not finish within {DECRYPT_TIMEOUT:g}s")
+    if done.exit_code != 0:
+        # The output of a failed decrypt is an error message, never the key.
+        return FoundCredential(str(path), True, None,
+                               f"systemd-creds decrypt exited {done.exit_code}: "
+                               f"{done.output.strip()[:300]}")
+    key = done.output.strip()
+    return FoundCredential(str(path), True, key or None, None if key else "decrypts to nothing")

@@ -19,16 +19,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conscious.api_state import ApiState, blocks_calls, fingerprint, ok_state, read_state, write_state
 from conscious.audit import AuditError, AuditLog, anchor, audit_path
 from conscious.budget import BudgetExhausted, BudgetLedger, DayUsage, ledger_path
-from conscious.context_builder import gather
+from conscious.context_builder import gather, proposals_dir
 from conscious.credentials import read_api_key
-from conscious.model import ModelError, ModelRequest, call_model, local_upper_bound, new_request_id
+from conscious.model import (
+    NON_RETRYABLE_STATUSES,
+    ModelError,
+    ModelRequest,
+    call_model,
+    local_upper_bound,
+    new_request_id,
+    stop_problem,
+)
 from conscious.project import read_project, update_project
 from conscious.prompt import build_request, should_cache
 from conscious.redact import Redactor
 from conscious.repeat_guard import repeated_rollback
-from conscious.reply import ReplyError, check_reply
+from conscious.reply import RailsRefused, ReplyError, check_reply
 from conscious.settings import ConsciousSettings
 from conscious.usage import record_expectation
 from unconscious.atomic import AtomicWriteError, atomic_write_json, atomic_write_text
@@ -39,6 +48,8 @@ from unconscious.pause import read_pause
 #: After this many cycles in a row whose reply was unusable, the events are given up (processed,
 #: audited) so a model that keeps answering badly cannot keep the same events forever.
 MAX_REJECTED_CYCLES = 3
+#: Room for the reply's own fields (evidence, reasoning, rationale) beyond the files' bytes.
+REPLY_OVERHEAD_BYTES = 256 * 1024
 
 
 @dataclass
@@ -63,7 +74,7 @@ class CycleResult:
 
     @property
     def ok(self) -> bool:
-        return self.outcome not in ("api_error", "rejected", "failed")
+        return self.outcome not in ("api_error", "failing", "rejected", "failed")
 
 
 @dataclass
@@ -76,13 +87,23 @@ class Cycle:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    rails: Any = None
+    config: Any = None
+    known_secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.rails is None:
+            from conscious.rails.settings import RailSettings
+
+            self.rails = RailSettings(live_tree=self.settings.live_tree(),
+                                      state_dir=self.paths.state_dir,
+                                      allowed_paths=self.settings.allowed_paths)
         self.spool = EventSpool(self.paths.events_dir, clock=self.clock)
         self.api_key = read_api_key(self.environ)
         self.redactor = Redactor.build(self.settings.secret_files, self.settings.secret_env_names,
                                        environ=self.environ,
-                                       extra=[self.api_key] if self.api_key else [])
+                                       extra=[*self.known_secrets,
+                                              *([self.api_key] if self.api_key else [])])
         self.audit = AuditLog(audit_path(self.paths), clock=self.clock, redact=self.redactor)
         self.ledger = BudgetLedger(ledger_path(self.paths), clock=self.clock)
         self.conscious_dir = self.paths.state_dir / "conscious"
@@ -158,10 +179,11 @@ class Cycle:
             return self._defer(result, inbox, deferred)
         if self.api_key is not None and (self.conscious_dir / "dormant").exists() and not dry_run:
             (self.conscious_dir / "dormant").unlink()
-        if not events and not read_project(self.paths)["active"] and not self.settings.goals:
-            result.outcome, result.reason = "idle", "no events, no active project, no goals"
+        quiet = None if events else self._quiet_reason()
+        if quiet is not None:
+            result.outcome, result.reason = "idle", quiet
             return result
-        parts = gather(self.paths, self.settings, events, self.clock)
+        parts = gather(self.paths, self.settings, events, self.clock, self.config)
         try:
             today = self.ledger.today()
             last_call = self.ledger.last_call_time()
@@ -188,6 +210,44 @@ class Cycle:
             return result
         return self._think(request, parts.files.allowed, result, inbox, deferred)
 
+    def _quiet_reason(self) -> str | None:
+        """Return why a wake without events makes no paid call, or None when it should think.
+
+        Nothing new since the last call means no call: goals alone earn one review per
+        `review_interval`; an active project is looked at again once per timer wake only when
+        the change history moved since the last call.
+        """
+        project = read_project(self.paths)
+        if not project["active"] and not self.settings.goals:
+            return "no events, no active project, no goals"
+        try:
+            last_call = self.ledger.last_call_time()
+        except BudgetExhausted:
+            last_call = None
+        if project["active"]:
+            if last_call is not None and self._history_mark() == self._read_mark():
+                return "no events and nothing changed since the last call (project unchanged)"
+            return None
+        if last_call is not None and self.clock() - last_call < self.settings.review_interval:
+            return (f"no events; goals are reviewed at most every "
+                    f"{self.settings.review_interval:g}s (conscious.review_interval)")
+        return None
+
+    def _history_mark(self) -> str:
+        """Return a digest of what a timer wake could newly see: change history and project."""
+        from conscious.context_builder import change_history
+
+        changes, _ = change_history(self.paths)
+        material = json.dumps([[change.id, change.outcome] for change in changes]
+                              + [read_project(self.paths)], sort_keys=True, default=str)
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def _read_mark(self) -> str | None:
+        try:
+            return (self.conscious_dir / "last-call-mark").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
     def _refusal(self) -> tuple[str, str] | None:
         """Return (outcome, reason) when this cycle must not call the model, else None.
 
@@ -200,6 +260,12 @@ class Cycle:
             return "paused", f"self-modification is paused: {pause.reason}"
         if self.api_key is None:
             return "dormant", "no API key (credential anthropic-api-key)"
+        verdict = read_state(self.paths)
+        if blocks_calls(verdict, self.api_key, self.settings, self.clock()):
+            assert verdict is not None
+            return "failing", (f"the API refused the last call ({verdict.detail}); no call "
+                               "until the key, model or base_url change, `hostmind think "
+                               "--check` passes, or conscious.failing_retry passes")
         try:
             today = self.ledger.today()
         except BudgetExhausted as error:
@@ -245,12 +311,9 @@ class Cycle:
                               outcome="refused_budget", reason=str(error))
             return self._defer(result, inbox, deferred)
         except ModelError as error:
-            result.outcome, result.reason = "api_error", f"{error.kind}: {error}"
-            self.logger.warning("model_call_failed", kind=error.kind, status=error.status,
-                                msg=f"model call failed ({error.kind}): {error}; events deferred")
-            self.audit.append("model_call", request_id=request_id, request_sha256=request_sha,
-                              outcome=error.kind, reason=str(error))
-            return self._defer(result, inbox, deferred)
+            return self._api_failed(error, request_id, request_sha, result, inbox, deferred)
+        write_state(self.paths, ok_state(self.api_key, self.settings, "cycle", self.clock()))
+        atomic_write_text(self.conscious_dir / "last-call-mark", self._history_mark() + "\n")
         result.usage = reply.usage.to_json()
         result.estimate = reply.estimate
         self.audit.append("model_call", request_id=request_id, request_sha256=request_sha,
@@ -262,8 +325,30 @@ class Cycle:
                          attempts=reply.attempts,
                          msg=f"model answered after {reply.attempts} attempt(s), "
                              f"{reply.usage.billable} tokens")
+        return self._use_reply(reply, offered, request_id, result, inbox, deferred)
+
+    def _use_reply(self, reply: Any, offered: list[str], request_id: str, result: CycleResult,
+                   inbox: list[Event], deferred: list[Event]) -> CycleResult:
+        """Act on an answered call: stop reason, size, redaction, the reply check, the spool."""
+        problem = stop_problem(reply.stop_reason, reply.tool_input)
+        if problem is not None:
+            return self._rejected(result, problem, request_id, inbox, deferred)
+        oversized = self._oversized(reply.tool_input)
+        if oversized is not None:
+            return self._rejected(result, oversized, request_id, inbox, deferred)
+        # The reply is redacted before anything of it is checked, logged, audited or written:
+        # a secret the model echoed from its context never reaches the spool or the journal.
+        tool_input = self.redactor.value(reply.tool_input)
         try:
-            checked = check_reply(reply.tool_input, self.settings, offered)
+            checked = check_reply(tool_input, self.settings, offered, self.rails)
+        except RailsRefused as error:
+            if error.suspected_injection:
+                self.audit.append("suspected_injection", request_id=request_id,
+                                  reason=str(error), proposal=_proposal_outline(tool_input))
+                self.logger.warning("suspected_injection", reason=str(error),
+                                    msg=f"the model proposed a change to what it is never "
+                                        f"offered; refused before the spool: {error}")
+            return self._rejected(result, str(error), request_id, inbox, deferred)
         except ReplyError as error:
             return self._rejected(result, str(error), request_id, inbox, deferred)
         self._reset_rejections()
@@ -278,6 +363,51 @@ class Cycle:
             return self._rejected(result, repeated, request_id, inbox, deferred)
         return self._propose(checked.proposal, checked.summary, checked.usage_evidence or {},
                              request_id, result, inbox, deferred)
+
+    def _oversized(self, tool_input: dict[str, Any] | None) -> str | None:
+        """Return why a reply is too big for any proposal the rails accept, or None.
+
+        Checked before the reply is redacted or parsed: a reply of megabytes costs no more
+        than its size to refuse, and it is never spooled nor counted against the change cap.
+        """
+        size = len(json.dumps(tool_input or {}, ensure_ascii=False).encode("utf-8"))
+        limit = self.rails.max_files * self.rails.max_bytes + REPLY_OVERHEAD_BYTES
+        if size <= limit:
+            return None
+        return (f"the reply is {size} bytes: more than any proposal the rails accept "
+                f"({self.rails.max_files} files of at most {self.rails.max_bytes} bytes, "
+                "apply.max_files and apply.max_bytes); nothing was spooled")
+
+    def _api_failed(self, error: ModelError, request_id: str, request_sha: str,
+                    result: CycleResult, inbox: list[Event], deferred: list[Event]) -> CycleResult:
+        """Defer the events; a refusal of key, model or request (400/401/403/404/413) also
+        raises one event and marks the API failing, so no later cycle repeats it in silence.
+
+        The API's message may quote the request: it is redacted before it is written anywhere.
+        """
+        detail = self.redactor.text(error.detail())
+        result.outcome, result.reason = "api_error", detail
+        self.audit.append("model_call", request_id=request_id, request_sha256=request_sha,
+                          outcome=error.kind, reason=detail)
+        if error.status not in NON_RETRYABLE_STATUSES:
+            self.logger.warning("model_call_failed", kind=error.kind, status=error.status,
+                                msg=f"model call failed: {detail}; events deferred")
+            return self._defer(result, inbox, deferred)
+        result.outcome = "failing"
+        self.logger.error("model_api_refused", kind=error.kind, status=error.status,
+                          error_type=error.error_type, host=error.host,
+                          msg=f"the API refused the call: {detail}; no further call "
+                              "until this is fixed (then run `hostmind think --check`)")
+        write_state(self.paths, ApiState(
+            state="failing", time=self.clock(), detail=detail, source="cycle",
+            fingerprint=fingerprint(self.api_key, self.settings), status=error.status,
+            error_type=error.error_type, host=error.host, kind=error.kind))
+        self.spool.emit("conscious", "model_api_refused", "critical",
+                        f"the model API refused hostmind's call: {detail}",
+                        data={"status": error.status, "error_type": error.error_type,
+                              "host": error.host, "kind": error.kind},
+                        dedup_key=f"model_api_refused:{error.status}:{error.error_type}")
+        return self._defer(result, inbox, deferred)
 
     def _propose(self, proposal: dict[str, Any], summary: str, evidence: dict[str, Any],
                  request_id: str, result: CycleResult, inbox: list[Event],
@@ -307,6 +437,9 @@ class Cycle:
                               file=str(path), reason=str(error))
             raise
         record_expectation(self.paths, proposal["id"], proposal["title"], evidence)
+        # A copy for the next cycles' change history (the diff of what this change changed).
+        proposals_dir(self.paths).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(proposals_dir(self.paths) / f"{proposal['id']}.json", proposal, mode=0o640)
         files = [item["path"] for item in proposal.get("edits", []) + proposal.get("creates", [])]
         self.audit.append("proposal", request_id=request_id, id=proposal["id"],
                           title=proposal["title"], files=files, restart=proposal.get("restart", []),
@@ -366,3 +499,13 @@ class Cycle:
             return False
         anchor(self.audit, self.logger)
         return True
+
+
+def _proposal_outline(value: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the paths and title of a refused proposal (never its content) for the audit."""
+    proposal = (value or {}).get("proposal")
+    if not isinstance(proposal, dict):
+        return {}
+    paths = [item.get("path") for key in ("edits", "creates")
+             for item in proposal.get(key) or [] if isinstance(item, dict)]
+    return {"id": proposal.get("id"), "title": proposal.get("title"), "paths": paths}

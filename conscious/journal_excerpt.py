@@ -1,8 +1,9 @@
 """Bounded journal excerpts for the model's context: `journalctl -o json`, by time and lines.
 
 journalctl is run as a subprocess with a hard timeout (the command is injectable, so tests
-point it at a script printing planted JSON lines). Only the readable fields of each entry are
-kept and the text is cut at `max_bytes`; the redactor runs later over all of it.
+point it at a script printing planted JSON lines). The readable fields of each entry are
+kept, hostmind's structured fields (CHECK, VALUE, THRESHOLD, ...) included, each value cut at
+500 characters and the whole at `max_bytes`; the redactor runs later on each field.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from typing import Any
 
 from conscious.settings import JournalSettings
 
-#: Fields that help a reader; cursors, boot ids and the like only cost tokens.
+#: Fields that help a reader, first; then every other field the logger set (hostmind's own
+#: structured fields: CHECK, VALUE, THRESHOLD, STATE, FILE, RULE, SIZE, LIMIT, ...).
 KEPT_FIELDS = ("MESSAGE", "PRIORITY", "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT", "HOSTMIND_EVENT",
                "UNIT", "EXIT_STATUS", "CODE_FUNC")
+#: Fields that only cost tokens: cursors, ids, source positions, timestamps kept as `time`.
+DROPPED_FIELDS = frozenset(("MESSAGE_ID", "CODE_FILE", "CODE_LINE", "SYSLOG_PID", "SYSLOG_FACILITY",
+                            "SYSLOG_TIMESTAMP", "INVOCATION_ID", "TID", "LOGGER", "TIMESTAMP",
+                            "SYSLOG_RAW", "DOCUMENTATION"))
+MAX_FIELDS = 16
 MAX_VALUE_CHARS = 500
 
 
@@ -87,7 +94,9 @@ def _trim(entry: dict[str, Any]) -> dict[str, Any]:
     stamp = entry.get("__REALTIME_TIMESTAMP")
     if isinstance(stamp, str) and stamp.isdigit():
         trimmed["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(stamp) / 1e6))
-    for key in KEPT_FIELDS:
+    extra = [key for key in entry if not key.startswith("_") and key not in KEPT_FIELDS
+             and key not in DROPPED_FIELDS]
+    for key in [*KEPT_FIELDS, *extra][:MAX_FIELDS]:
         value = entry.get(key)
         if value is None:
             continue

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conscious.budget import BudgetLedger, Usage
+from conscious.model_facts import facts_for
 from conscious.settings import ConsciousSettings
 
 #: Claude's tokenisers average 3-4 bytes per token on code and JSON; counting one token per two
@@ -29,16 +30,35 @@ BYTES_PER_TOKEN_UPPER_BOUND = 2
 _SPEND_WORDS = ("spend limit", "spending limit", "credit balance", "usage limit", "billing")
 
 
+#: HTTP statuses that a later cycle cannot fix by itself: the request, the key, the account's
+#: permissions or the model name is wrong. They raise one event and one attention line.
+NON_RETRYABLE_STATUSES = (400, 401, 403, 404, 413)
+
+
 class ModelError(Exception):
-    """The model exchange failed; `kind` says how, `retryable` whether a later cycle may retry."""
+    """The model exchange failed; `kind` says how, `retryable` whether a later cycle may retry.
+
+    `host`, `status`, `error_type` (the API's error.type) and the message are what an operator
+    needs to fix it; `detail()` puts them on one line.
+    """
 
     def __init__(self, kind: str, message: str, retryable: bool = True,
-                 status: int | None = None, retry_after: float | None = None) -> None:
+                 status: int | None = None, retry_after: float | None = None,
+                 error_type: str | None = None, host: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.error_type = error_type
+        self.host = host
+
+    def detail(self) -> str:
+        """Return "host H: HTTP S error_type: message" (the parts that are known)."""
+        parts = [f"host {self.host}" if self.host else "",
+                 f"HTTP {self.status}" if self.status is not None else "",
+                 self.error_type or self.kind]
+        return " ".join(part for part in parts if part) + f": {self}"
 
 
 @dataclass(frozen=True)
@@ -51,9 +71,69 @@ class ModelRequest:
     tool_name: str
 
     def body(self, settings: ConsciousSettings) -> dict[str, Any]:
-        return {"model": settings.model, "max_tokens": settings.max_output_tokens,
-                "system": self.system, "messages": self.messages, "tools": self.tools,
-                "tool_choice": {"type": "tool", "name": self.tool_name}}
+        """Return the /v1/messages body, shaped by the model's documented facts.
+
+        The tool is never forced: `tool_choice` is `auto` for every model (Sonnet 5.5, Opus 5.5
+        and Fable 5.1 answer a forced choice with a 400; see conscious.model_facts), and the
+        instructions tell the model to answer only by calling it. Thinking follows the model:
+        adaptive models get `output_config.effort`, extended-thinking models a `budget_tokens`.
+        """
+        body: dict[str, Any] = {"model": settings.model, "max_tokens": max_tokens_for(settings),
+                                "system": self.system, "messages": self.messages,
+                                "tools": self.tools, "tool_choice": {"type": "auto"}}
+        body.update(thinking_parameters(settings))
+        return body
+
+
+def max_tokens_for(settings: ConsciousSettings) -> int:
+    """Return max_tokens: the answer's allowance plus thinking's, within the model's limit.
+
+    Thinking tokens count against max_tokens; a model that thinks (always, or when asked) gets
+    `thinking.max_tokens` on top of `max_output_tokens`, so thinking cannot starve the answer.
+    """
+    facts = facts_for(settings.model)
+    thinks = facts.thinking_always_on or (facts.thinking is not None and settings.thinking.enabled)
+    total = settings.max_output_tokens + (settings.thinking.max_tokens if thinks else 0)
+    return min(total, facts.max_output_tokens) if facts.max_output_tokens else total
+
+
+def thinking_parameters(settings: ConsciousSettings) -> dict[str, Any]:
+    """Return the thinking/output_config keys of the body for the configured model."""
+    facts = facts_for(settings.model)
+    if facts.thinking == "adaptive":
+        if not settings.thinking.enabled and not facts.thinking_always_on:
+            return {"thinking": {"type": "disabled"}}
+        return {"thinking": {"type": "adaptive"},
+                "output_config": {"effort": settings.thinking.effort}}
+    if facts.thinking == "extended" and settings.thinking.enabled:
+        return {"thinking": {"type": "enabled", "budget_tokens": settings.thinking.max_tokens}}
+    return {}
+
+
+#: What each stop_reason means for the cycle (Stop reasons and fallback, model_facts).
+STOP_REASON_PROBLEMS = {
+    "max_tokens": "the reply was cut at max_tokens before the answer was complete; raise "
+                  "conscious.max_output_tokens or conscious.thinking.max_tokens",
+    "refusal": "the model declined to answer (stop_reason refusal); nothing is proposed",
+    "pause_turn": "the model paused its turn (stop_reason pause_turn, a server-tool limit); "
+                  "hostmind uses no server tools, so the reply is incomplete",
+    "model_context_window_exceeded": "the reply filled the model's context window; lower "
+                                     "conscious.max_context_tokens",
+    "stop_sequence": "the reply stopped at a stop sequence hostmind never sets",
+}
+
+
+def stop_problem(stop_reason: str | None, tool_input: dict[str, Any] | None) -> str | None:
+    """Return why a reply with `stop_reason` cannot be used, or None when it can.
+
+    `tool_use` and `end_turn` are usable when the `respond` tool was called (end_turn without
+    the call is reported by the reply check); every other reason is a clear refusal.
+    """
+    if stop_reason in ("tool_use", "end_turn"):
+        return None
+    if stop_reason in STOP_REASON_PROBLEMS:
+        return STOP_REASON_PROBLEMS[stop_reason]
+    return f"unknown stop_reason {stop_reason!r}; the reply is not used"
 
 
 @dataclass
@@ -87,12 +167,9 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
                ledger: BudgetLedger, request_id: str | None = None,
                sleep: Callable[[float], None] = time.sleep,
                monotonic: Callable[[], float] = time.monotonic) -> ModelReply:
-    """Ask the model once (with retries); return the reply, charged to `ledger`.
-
-    Raise BudgetExhausted (before any call) when the estimate does not fit today's budget, and
-    ModelError when the exchange fails (kind: rate_limited, overloaded, server_error, timeout,
-    connection, spend_limit, client_error, malformed, deadline).
-    """
+    """Ask the model once (with retries); return the reply, charged to `ledger`. Raise
+    BudgetExhausted (before any call) when the estimate does not fit today's budget, ModelError
+    when the exchange fails (`kind`, with host, HTTP status and the API's error type)."""
     import anthropic  # lazily: see the module docstring
     import tenacity
 
@@ -102,8 +179,8 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
     client = anthropic.Anthropic(api_key=api_key, base_url=settings.api.base_url,
                                  max_retries=0, timeout=settings.api.timeout)
     body = request.body(settings)
-    estimate, source = _estimate(client, body, request, settings)
-    ledger.reserve(request_id, estimate + settings.max_output_tokens, settings.daily_token_budget)
+    estimate, source = _estimate(client, body, request, settings, deadline - monotonic())
+    ledger.reserve(request_id, estimate + body["max_tokens"], settings.daily_token_budget)
     errors: list[str] = []
     attempts = 0
 
@@ -116,7 +193,7 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
         try:
             return client.messages.create(**body, timeout=min(settings.api.timeout, remaining))
         except Exception as error:  # the SDK's exception tree is mapped to ours right here
-            mapped = _map_error(error, anthropic)
+            mapped = map_error(error, anthropic, host_of(settings))
             errors.append(f"{mapped.kind}: {mapped}")
             raise mapped from error
 
@@ -137,13 +214,7 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
     try:
         message = retrying(attempt)
     except ModelError as error:
-        if error.kind == "malformed":
-            # A 200 arrived, so the API billed something we cannot read: charge the reservation.
-            ledger.charge(request_id, Usage(input_tokens=estimate,
-                                            output_tokens=settings.max_output_tokens),
-                          model=settings.model)
-        else:
-            ledger.release(request_id)
+        _settle_failed(ledger, request_id, error, estimate, body["max_tokens"], settings.model)
         raise
     usage = _usage(message)
     ledger.charge(request_id, usage, model=settings.model)
@@ -154,37 +225,86 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
                       duration=monotonic() - started, errors=errors)
 
 
+def _settle_failed(ledger: BudgetLedger, request_id: str, error: ModelError, estimate: int,
+                   max_tokens: int, model: str) -> None:
+    """Release the reservation of a failed call, or charge it when the API billed a reply."""
+    if error.kind == "malformed":
+        # A 200 arrived, so the API billed something we cannot read: charge the reservation.
+        ledger.charge(request_id, Usage(input_tokens=estimate, output_tokens=max_tokens),
+                      model=model)
+    else:
+        ledger.release(request_id)
+
+
+def host_of(settings: ConsciousSettings) -> str:
+    """Return the host:port the API calls go to (for error messages)."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(settings.api.base_url or "https://api.anthropic.com")
+    default = 443 if url.scheme == "https" else 80
+    return f"{url.hostname}:{url.port or default}"
+
+
+#: count_tokens is only an estimate: it gets at most this long, and never more than the
+#: cycle's deadline leaves.
+COUNT_TOKENS_TIMEOUT = 30.0
+
+
 def _estimate(client: Any, body: dict[str, Any], request: ModelRequest,
-              settings: ConsciousSettings) -> tuple[int, str]:
-    """Return (input token estimate, "count_tokens" or "local_upper_bound")."""
-    counted = {key: body[key] for key in ("model", "system", "messages", "tools", "tool_choice")}
+              settings: ConsciousSettings, remaining: float) -> tuple[int, str]:
+    """Return (input token estimate, "count_tokens" or "local_upper_bound").
+
+    The count_tokens call is bounded by what is left of the cycle's deadline (a third of it, so
+    the real call keeps time), falling back to the local upper bound.
+    """
+    counted = {key: body[key] for key in ("model", "system", "messages", "tools", "tool_choice",
+                                          "thinking") if key in body}
+    timeout = min(COUNT_TOKENS_TIMEOUT, settings.api.timeout, remaining / 3)
+    if timeout <= 0.05:
+        return local_upper_bound(request, settings), "local_upper_bound"
     try:
-        result = client.messages.count_tokens(**counted, timeout=min(30.0, settings.api.timeout))
+        result = client.messages.count_tokens(**counted, timeout=timeout)
         return int(result.input_tokens), "count_tokens"
     except Exception:  # noqa: BLE001 - any failure of the estimate falls back to the local bound
         return local_upper_bound(request, settings), "local_upper_bound"
 
 
-def _map_error(error: Exception, anthropic: Any) -> ModelError:
+def _api_error_parts(error: Any) -> tuple[str | None, str]:
+    """Return (error.type, error.message) of an API error body, else (None, the SDK's text)."""
+    body = getattr(error, "body", None)
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(inner, dict):
+        return (str(inner.get("type")) if inner.get("type") else None,
+                str(inner.get("message", "")))
+    return None, str(getattr(error, "message", error))
+
+
+def map_error(error: Exception, anthropic: Any, host: str | None = None) -> ModelError:
+    """Map an SDK exception to a ModelError carrying host, status, API error type, message."""
     if isinstance(error, ModelError):
         return error
     if isinstance(error, anthropic.APITimeoutError):
-        return ModelError("timeout", "request timed out")
+        return ModelError("timeout", "request timed out", host=host)
     if isinstance(error, anthropic.APIConnectionError):
-        return ModelError("connection", f"connection failed: {error}")
+        cause = error.__cause__ or error.__context__
+        reason = f"{type(cause).__name__}: {cause}" if cause else str(error)
+        return ModelError("connection", f"connection failed: {reason}", host=host)
     if isinstance(error, anthropic.APIStatusError):
         status = int(error.status_code)
-        message = str(getattr(error, "message", error))
+        error_type, message = _api_error_parts(error)
         retry_after = _retry_after(error.response.headers)
+        common: dict[str, Any] = {"status": status, "error_type": error_type, "host": host}
         if status == 429:
             if any(word in message.lower() for word in _SPEND_WORDS):
-                return ModelError("spend_limit", message, retryable=False, status=status)
-            return ModelError("rate_limited", message, status=status, retry_after=retry_after)
+                return ModelError("spend_limit", message, retryable=False, **common)
+            return ModelError("rate_limited", message, retry_after=retry_after, **common)
         if status == 529:
-            return ModelError("overloaded", message, status=status, retry_after=retry_after)
+            return ModelError("overloaded", message, retry_after=retry_after, **common)
         if status >= 500 or status == 408:
-            return ModelError("server_error", message, status=status, retry_after=retry_after)
-        return ModelError("client_error", message, retryable=False, status=status)
+            return ModelError("server_error", message, retry_after=retry_after, **common)
+        kind = {401: "authentication", 403: "permission", 404: "not_found"}.get(status,
+                                                                                "client_error")
+        return ModelError(kind, message, retryable=False, **common)
     if isinstance(error, ValueError):  # the SDK's JSON decoding of a 200 body
         return ModelError("malformed", f"reply is not valid JSON: {error}", retryable=False)
     return ModelError("malformed", f"unexpected reply: {type(error).__name__}: {error}",

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from conscious.rails.pathglob import first_match
 from conscious.settings import ConsciousSettings
-from conscious.tree_files import is_secret, matches
+from conscious.tree_files import is_secret
 
 TOOL_NAME = "respond"
 DECISIONS = ("propose", "nothing")
@@ -35,19 +36,35 @@ class Reply:
 
 
 def respond_tool() -> dict[str, Any]:
-    """Return the tool definition (its JSON Schema is what the model fills in)."""
+    """Return the tool definition (its JSON Schema is what the model fills in).
+
+    The properties are ordered as the model should think: evidence, reasoning, then the
+    decision, then the change. Every field says what it is for and what the rails do with it.
+    """
     text = {"type": "string"}
     return {
         "name": TOOL_NAME,
-        "description": "Report your decision for this cycle: at most one proposed change.",
+        "description": ("Report this cycle's answer: what the evidence shows, your reasoning, "
+                        "and your decision (at most one proposed change). Call this exactly "
+                        "once; it is the only way to answer."),
         "input_schema": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["decision", "summary"],
+            "required": ["evidence", "reasoning", "decision", "summary"],
             "properties": {
-                "decision": {"type": "string", "enum": list(DECISIONS)},
+                "evidence": {"type": "array", "items": text,
+                             "description": "the facts from the data blocks your decision rests "
+                                            "on, each naming its source (e.g. 'checks.json: disk "
+                                            "/var 97% >= 90%')"},
+                "reasoning": {"type": "string",
+                              "description": "why these facts call for this decision; for a "
+                                             "proposal, why this change fixes the cause and what "
+                                             "could go wrong"},
+                "decision": {"type": "string", "enum": list(DECISIONS),
+                             "description": "'propose' with a proposal, or 'nothing' (a good "
+                                            "outcome when nothing needs doing)"},
                 "summary": {"type": "string",
-                            "description": "one or two sentences: what you saw, why you decided so"},
+                            "description": "one or two sentences for the operator's audit log"},
                 "project": {
                     "type": "object",
                     "description": "the multi-cycle project this belongs to, if any",
@@ -56,24 +73,11 @@ def respond_tool() -> dict[str, Any]:
                                    "status": {"type": "string",
                                               "enum": ["active", "done", "abandoned"]}},
                 },
-                "proposal": {
-                    "type": "object",
-                    "required": ["id", "title", "rationale"],
-                    "properties": {
-                        "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"},
-                        "title": text, "rationale": text,
-                        "edits": {"type": "array", "items": {
-                            "type": "object", "required": ["path", "old", "new"],
-                            "properties": {"path": text, "old": text, "new": text}}},
-                        "creates": {"type": "array", "items": {
-                            "type": "object", "required": ["path", "content"],
-                            "properties": {"path": text, "content": text}}},
-                        "restart": {"type": "array", "items": text},
-                    },
-                },
+                "proposal": _proposal_schema(),
                 "usage_evidence": {
                     "type": "object",
-                    "description": "the evidence record (and counter) that will show the change in use",
+                    "description": "the evidence record (and counter) that will show the "
+                                   "change in use; required with a proposal",
                     "required": ["evidence"],
                     "properties": {"evidence": text, "counter": text},
                 },
@@ -82,9 +86,65 @@ def respond_tool() -> dict[str, Any]:
     }
 
 
+def _proposal_schema() -> dict[str, Any]:
+    text = {"type": "string"}
+    return {
+        "type": "object",
+        "description": "the one change (only with decision 'propose'); paths are relative to "
+                       "the live tree and must be offered under 'Files you may change' (edits) "
+                       "or match a create glob (creates)",
+        "required": ["id", "title", "rationale"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$",
+                   "description": "short unique name, e.g. rotate-app-log"},
+            "title": {"type": "string", "description": "one line: what changes"},
+            "rationale": {"type": "string", "description": "why, for the change history"},
+            "edits": {"type": "array", "description": "changes to existing files", "items": {
+                "type": "object", "required": ["path", "old", "new"],
+                "properties": {
+                    "path": {"type": "string", "description": "an offered file"},
+                    "old": {"type": "string",
+                            "description": "exact text of the current file; must occur exactly "
+                                           "once (copy it from the file shown, whitespace "
+                                           "included)"},
+                    "new": {"type": "string", "description": "the text that replaces `old`"}}}},
+            "creates": {"type": "array", "description": "new files (must not exist yet)",
+                        "items": {"type": "object", "required": ["path", "content"],
+                                  "properties": {
+                                      "path": {"type": "string",
+                                               "description": "matches a create glob"},
+                                      "content": {"type": "string",
+                                                  "description": "the whole file, UTF-8 text"}}}},
+            "restart": {"type": "array", "items": text,
+                        "description": "hostmind-*.service units to restart so the change takes "
+                                       "effect (the rails watch them under a health gate); "
+                                       "config read at each run needs none"},
+        },
+    }
+
+
+class RailsRefused(ReplyError):
+    """The rails' validate refused the proposal; `suspected_injection` when it reached for the
+    rails themselves (protected paths, operator-only settings)."""
+
+    def __init__(self, message: str, suspected_injection: bool) -> None:
+        super().__init__(message)
+        self.suspected_injection = suspected_injection
+
+
+#: Words of a validate refusal that mean the proposal reached for what the model is never
+#: offered: the rails' protected paths or the operator's settings.
+_INJECTION_MARKERS = ("protected (", "operator-only", "rails' own units", "secret path")
+
+
 def check_reply(value: dict[str, Any] | None, settings: ConsciousSettings,
-                offered: list[str]) -> Reply:
-    """Return the checked reply. Raise ReplyError naming the problem."""
+                offered: list[str], rails: Any = None) -> Reply:
+    """Return the checked reply. Raise ReplyError naming the problem.
+
+    `rails` (a RailSettings) makes the proposal pass the rails' own validate before it may be
+    spooled: size and file-count limits, protected paths, allowed paths, operator-only keys and
+    edits whose `old` does not occur exactly once are refused here, costing no change.
+    """
     if value is None:
         raise ReplyError(f"the model did not call the `{TOOL_NAME}` tool")
     decision = value.get("decision")
@@ -102,20 +162,22 @@ def check_reply(value: dict[str, Any] | None, settings: ConsciousSettings,
     if raw is None:
         raise ReplyError("decision is 'propose' but there is no proposal")
     proposal = _parse(raw)
-    for path in [edit["path"] for edit in proposal.get("edits", [])]:
-        if path not in offered:
-            raise ReplyError(f"proposal.edits: {path!r} is not one of the files offered")
-    for path in [create["path"] for create in proposal.get("creates", [])]:
-        if path not in offered and not matches(path, settings.allowed_paths):
-            raise ReplyError(f"proposal.creates: {path!r} does not match conscious.allowed_paths")
-    for path in [*map(lambda e: e["path"], proposal.get("edits", [])),
-                 *map(lambda c: c["path"], proposal.get("creates", []))]:
-        if is_secret(path, settings):
-            raise ReplyError(f"proposal: {path!r} is a secret path")
     evidence = value.get("usage_evidence")
     if not (isinstance(evidence, dict) and isinstance(evidence.get("evidence"), str)
             and evidence["evidence"].strip()):
         raise ReplyError("usage_evidence: a proposal must name the evidence that will show it in use")
+    paths = [item["path"] for item in proposal.get("edits", []) + proposal.get("creates", [])]
+    for path in paths:
+        if is_secret(path, settings):
+            raise RailsRefused(f"proposal: {path!r} is a secret path", True)
+    if rails is not None:
+        _validate_with_rails(proposal, rails)
+    for path in [edit["path"] for edit in proposal.get("edits", [])]:
+        if path not in offered:
+            raise ReplyError(f"proposal.edits: {path!r} is not one of the files offered")
+    for path in [create["path"] for create in proposal.get("creates", [])]:
+        if path not in offered and first_match(path, settings.allowed_paths) is None:
+            raise ReplyError(f"proposal.creates: {path!r} does not match conscious.allowed_paths")
     return Reply("propose", summary, project, proposal, evidence)
 
 
@@ -127,3 +189,16 @@ def _parse(raw: Any) -> dict[str, Any]:
         return parse_proposal(raw, "model reply").to_json()
     except ProposalError as error:
         raise ReplyError(f"proposal: {error}") from error
+
+
+def _validate_with_rails(proposal: dict[str, Any], rails: Any) -> None:
+    """Run the rails' validate on the proposal. Raise RailsRefused with its reason."""
+    from conscious.rails.change import Refused
+    from conscious.rails.proposal import parse_proposal
+    from conscious.rails.validate import validate
+
+    try:
+        validate(parse_proposal(proposal, "model reply"), rails)
+    except Refused as refused:
+        suspected = any(marker in refused.reason for marker in _INJECTION_MARKERS)
+        raise RailsRefused(f"the rails would refuse it: {refused}", suspected) from refused

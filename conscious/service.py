@@ -34,7 +34,10 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
     if not dry_run:
         # Before any gate: rollbacks reach the operator's sinks even when nothing may think.
         relay_rails_events(context.paths, config, log)
-    cycle = Cycle(context.paths, settings, log)
+    from conscious.rails.settings import RailSettings
+
+    cycle = Cycle(context.paths, settings, log, rails=RailSettings.from_config(config, context.paths),
+                  config=config, known_secrets=sink_secrets(config))
     try:
         result = cycle.run(dry_run=dry_run)
         if not dry_run:
@@ -57,6 +60,17 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
                             "proposals": 1 if result.outcome == "proposed" else 0,
                             "redactions": result.redactions})
     return exitcodes.OK, result
+
+
+def sink_secrets(config: Any) -> tuple[str, ...]:
+    """Return the alert sinks' URLs and header values: webhook URLs carry their token."""
+    from unconscious.alerts.dispatch import sinks_of
+
+    values: list[str] = []
+    for sink in sinks_of(config):
+        values.append(sink.url)
+        values.extend(str(value) for value in sink.headers.values())
+    return tuple(values)
 
 
 def _evidence(context: Context, ok: bool, duration: float, error: str | None = None,

@@ -39,6 +39,15 @@ class JournalSettings:
 
 
 @dataclass(frozen=True)
+class ThinkingSettings:
+    """How much the model may think before it answers (see conscious.model_facts)."""
+
+    enabled: bool = True
+    effort: str = "medium"
+    max_tokens: int = 16_000
+
+
+@dataclass(frozen=True)
 class ConsciousSettings:
     """Everything one conscious cycle needs from the config."""
 
@@ -53,7 +62,7 @@ class ConsciousSettings:
     tree: Path | None = None
     allowed_paths: tuple[str, ...] = ("unconscious/**/*.py", "config/*.yaml", "config/examples/*.yaml",
                                       "config/hostmind.d/*.yaml")
-    context_files: tuple[str, ...] = ("unconscious/health/*.py", "config/hostmind.yaml")
+    context_files: tuple[str, ...] = ("config/hostmind.d/*.yaml",)
     max_file_bytes: int = 48 * 1024
     secret_paths: tuple[str, ...] = ("*.key", "*.pem", "*secret*", "*password*", "*credential*", ".env",
                                      "*token*")
@@ -62,6 +71,9 @@ class ConsciousSettings:
                                          "RESTIC_PASSWORD", "GITHUB_TOKEN", "B2_ACCOUNT_KEY")
     api: ApiSettings = field(default_factory=ApiSettings)
     anchor_every: float = 3600.0
+    thinking: ThinkingSettings = field(default_factory=ThinkingSettings)
+    review_interval: float = 24 * 3600.0
+    failing_retry: float = 6 * 3600.0
 
     def live_tree(self) -> Path:
         """Return the tree proposals change: `tree`, else {state}/live (never the trusted base)."""
@@ -113,4 +125,14 @@ def settings_from_section(section: dict[str, Any]) -> ConsciousSettings:
             cache_window=parse_duration(api.get("cache_window", base_api.cache_window)),
         ),
         anchor_every=parse_duration(section.get("anchor_every", defaults.anchor_every)),
+        thinking=_thinking(section.get("thinking") or {}),
+        review_interval=parse_duration(section.get("review_interval", defaults.review_interval)),
+        failing_retry=parse_duration(section.get("failing_retry", defaults.failing_retry)),
     )
+
+
+def _thinking(section: dict[str, Any]) -> ThinkingSettings:
+    base = ThinkingSettings()
+    return ThinkingSettings(enabled=bool(section.get("enabled", base.enabled)),
+                            effort=str(section.get("effort", base.effort)),
+                            max_tokens=int(section.get("max_tokens", base.max_tokens)))

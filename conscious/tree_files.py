@@ -40,8 +40,15 @@ def is_secret(relative: str, settings: ConsciousSettings) -> bool:
                for index in range(len(parts)))
 
 
-def collect(settings: ConsciousSettings) -> TreeFiles:
-    """Return the allowed files of the live tree and the contents of the context files."""
+def collect(settings: ConsciousSettings, implicated: list[str] | tuple[str, ...] = ()) -> TreeFiles:
+    """Return the allowed files of the live tree and the contents of the context files.
+
+    A file the rails protect (conscious.rails.protected) is never offered, whatever
+    allowed_paths says. Contents are read for the `implicated` files (the events' check
+    modules) and the `context_files` matches.
+    """
+    from conscious.rails.protected import protection_reason
+
     tree = settings.live_tree().resolve()
     found = TreeFiles(tree=tree)
     candidates: set[str] = set()
@@ -55,11 +62,13 @@ def collect(settings: ConsciousSettings) -> TreeFiles:
         if is_secret(relative, settings):
             found.skipped[relative] = "secret path: never read"
             continue
+        if protection_reason(relative) is not None:
+            continue  # the rails refuse every change to it: not offered, not listed
         if not (tree / relative).resolve().is_relative_to(tree):
             found.skipped[relative] = "symlink out of the tree"
             continue
         found.allowed.append(relative)
-        if matches(relative, settings.context_files):
+        if relative in implicated or matches(relative, settings.context_files):
             _read_into(found, relative, settings.max_file_bytes)
     return found
 

@@ -139,6 +139,32 @@ def _copy_source_tree(destination: Path) -> None:
     shutil.copytree(REPO, destination, ignore=ignore)
 
 
+#: What the default test ratchet (`python -m pytest tests/unit`) needs in the container's venv.
+RATCHET_PACKAGES = ("pytest", "pytest-timeout")
+#: The parts of a checkout the default ratchet runs: the unit tests and their pytest settings.
+TEST_SUITE = ("tests/__init__.py", "tests/conftest.py", "tests/unit", "tests/fakes", "setup.cfg")
+
+
+def install_test_suite(container: Container) -> Path:
+    """Give the installed live tree the unit tests, and its venv pytest; return the tree.
+
+    A wheel install has no tests, so the default test ratchet would find none. This copies the
+    checkout's unit tests and setup.cfg beside the installed packages (the live tree the rails
+    stage and test); `provision` installed pytest (RATCHET_PACKAGES) into the venv.
+    """
+    tree = container.run(f"{VENV}/bin/python", "-c", "import pathlib, unconscious; print(pathlib."
+                         "Path(unconscious.__file__).resolve().parent.parent)").stdout.strip()
+    for part in TEST_SUITE:
+        source, target = REPO / part, container.path(f"{tree}/{part}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    return Path(tree)
+
+
 def build_wheels(destination: Path) -> Path:
     """Build hostmind's wheel and its dependencies' wheels into `destination`; return it.
 
@@ -167,6 +193,14 @@ def build_wheels(destination: Path) -> Path:
         online = subprocess.run(base, capture_output=True, text=True, timeout=900, check=False)
         if online.returncode != 0:
             raise E2EUnavailable(f"building dependency wheels failed: {online.stderr[-3000:]}")
+    tools = [sys.executable, "-m", "pip", "wheel", "-q", "-w", str(dependencies),
+             "--find-links", str(dependencies), *RATCHET_PACKAGES]
+    if subprocess.run([*tools, "--no-index"], capture_output=True, text=True, timeout=600,
+                      check=False).returncode != 0:
+        online = subprocess.run(tools, capture_output=True, text=True, timeout=900, check=False)
+        if online.returncode != 0:
+            raise E2EUnavailable(f"building the ratchet's pytest wheels failed: "
+                                 f"{online.stderr[-3000:]}")
     for stale in dependencies.glob("hostmind-*.whl"):
         stale.unlink()  # only the fresh build in `destination` may be installed
     for dependency in dependencies.glob("*.whl"):
@@ -426,7 +460,7 @@ def provision(work: Path) -> Container:
         started = time.monotonic()
         container.run("python3", "-m", "venv", VENV, timeout=120)
         container.run(f"{VENV}/bin/pip", "install", "-q", "--no-index", "--find-links",
-                      WHEELS_INSIDE, "hostmind", timeout=300)
+                      WHEELS_INSIDE, "hostmind", *RATCHET_PACKAGES, timeout=300)
         container.install_seconds = time.monotonic() - started
         container.run(HOSTMIND, "install", "--now", timeout=120)
         wait_active(container, HEALTH)

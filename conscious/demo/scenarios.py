@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from conscious.demo import timeline
-from conscious.demo.nspawn import HEALTH, HOSTMIND, REPO, Container, now_usec, wait_active
+from conscious.demo.nspawn import (
+    HEALTH,
+    HOSTMIND,
+    REPO,
+    Container,
+    install_test_suite,
+    now_usec,
+    wait_active,
+)
 from conscious.demo.timeline import Step, TimelineEntry
 
 CONSCIOUS = "hostmind-conscious.service"
@@ -240,8 +248,21 @@ def heal_steps(proposal_id: str) -> list[Step]:
     ]
 
 
+#: The heal scenario runs the packaged (default) test ratchet, `pytest tests/unit`: `null`
+#: resets apply.test_command to its packaged default over the demo's smoke ratchet.
+RATCHET_DROPIN = "/etc/hostmind/hostmind.d/61-demo-default-ratchet.yaml"
+BASELINE = "/var/lib/hostmind/ratchet/baseline.json"
+
+
 def heal(box: Container) -> ScenarioResult:
-    """A log fills a 16 MiB disk; the model proposes a rotation rule; rotation frees the disk."""
+    """A log fills a 16 MiB disk; the model proposes a rotation rule; rotation frees the disk.
+
+    The change passes the default test ratchet: the checkout's unit tests are installed into
+    the live tree (a wheel has none) and run twice (the first baseline, then the change).
+    """
+    install_test_suite(box)
+    box.write(RATCHET_DROPIN, "apply:\n  test_command: null\n")
+    box.remove(BASELINE)
     box.path(APP_DIR).mkdir(parents=True, exist_ok=True)
     box.run("mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "demo-app", APP_DIR)
     line = "2026-11-21T06:00:00Z app[42]: handled request /api/v1/items in 3 ms status=200\n"
@@ -266,7 +287,11 @@ def heal(box: Container) -> ScenarioResult:
     box.run("systemd-run", f"--unit={WRITER_UNIT}", "--collect", "/bin/sh", "-c",
             f"i=0; while :; do if [ $i -lt 12 ]; then cat {DEMO_DIR}/chunk >> {APP_LOG}; "
             f"i=$((i+1)); else echo tick >> {APP_LOG}; fi; sleep 0.2; done")
-    record = wait_decided(box, proposal_id)
+    try:
+        record = wait_decided(box, proposal_id, timeout=1200)
+    finally:
+        box.remove(RATCHET_DROPIN)  # the next scenario runs the quick smoke ratchet again
+        box.remove(BASELINE)
     if record.get("outcome") == "committed":
         # The rotate timer would get there within its interval; the demo does not wait for it.
         box.run("systemctl", "start", ROTATE, timeout=120)

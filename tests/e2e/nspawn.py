@@ -17,6 +17,7 @@ from conscious.demo.nspawn import (
     build_wheels,
     cache_lock,
     extracted_rootfs,
+    install_test_suite,
     missing_requirements,
     now_usec,
     provision,
@@ -27,6 +28,6 @@ from conscious.demo.nspawn import (
 __all__ = [
     "CACHE_DIR", "FAULT_CONFIG", "FAULT_FILE", "HEALTH", "HEALTH_DROPIN", "HEALTH_DROPIN_TEXT",
     "HOSTMIND", "REPO", "VENV", "WHEELS_INSIDE", "Container", "E2EUnavailable", "build_wheels",
-    "cache_lock", "extracted_rootfs", "missing_requirements", "now_usec", "provision",
+    "cache_lock", "extracted_rootfs", "install_test_suite", "missing_requirements", "now_usec", "provision",
     "rootfs_tarball", "wait_active",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conscious.framing import blocks_in
 from tests.e2e.nspawn import Container
 
 CONSCIOUS = "hostmind-conscious.service"
@@ -60,11 +61,13 @@ def test_without_a_key_the_conscious_layer_is_dormant_and_keeps_the_event(contai
 @pytest.fixture
 def fake_api(container: Container) -> Iterator[Path]:
     """Run the fake Messages API inside the container; yield the host path of its request log."""
+    # Valid for the rails' validate (which the conscious layer now runs before the spool), but
+    # not Python: the rails' parse check refuses it after the spool.
     proposal = {"decision": "propose", "summary": "e2e: disk check",
                 "proposal": {"id": f"e2e-{uuid.uuid4().hex[:8]}", "title": "e2e probe change",
-                             "rationale": "an e2e test; the rails must refuse it (old text absent)",
-                             "edits": [{"path": "unconscious/health/service.py",
-                                        "old": "E2E TEXT THAT IS NOT IN THE FILE", "new": "x"}]},
+                             "rationale": "an e2e test; the rails must refuse it (not Python)",
+                             "creates": [{"path": "unconscious/e2e_probe.py",
+                                          "content": "def broken(:\n"}]},
                 "usage_evidence": {"evidence": "health"}}
     script = {"api_key": API_KEY,
               "default": {"reply": "tool_use", "name": "respond", "input": proposal}}
@@ -102,7 +105,7 @@ def test_an_event_wakes_a_cycle_that_writes_a_proposal_to_the_spool(container: C
     prompt = json.loads(messages[-1]["body"])["messages"][0]["content"][0]["text"]
     assert "e2e: disk / at 97%" in prompt
     # journalctl works inside the hardened unit: the excerpt has entries and no error.
-    excerpt = json.loads(prompt.split("## Journal excerpt (newest last)\n", 1)[1].split("\n\n## ", 1)[0])
+    excerpt = json.loads(dict(blocks_in(prompt))["journal: journalctl -o json"])
     assert (None, True) == (excerpt["error"], len(excerpt["entries"]) > 0), excerpt
     assert all(API_KEY not in item["body"] for item in requests)
     verify = container.run("hostmind", "audit", "verify", "--json", check=False)

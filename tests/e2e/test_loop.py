@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, now_usec, wait_active
+from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, install_test_suite, now_usec, wait_active
 
 CONSCIOUS = "hostmind-conscious.service"
 STATE = "/var/lib/hostmind"
@@ -49,8 +49,35 @@ rotate:
       size: 1M
       keep: 2
 """
-# The e2e rails settings of tests/e2e/test_rails.py (the ratchet imports every module: a wheel
-# install has no tests), with a short probation so a scenario stays well under a minute.
+# The e2e rails settings, with a short probation so a scenario stays well under a minute. The
+# heal and bad-idea scenarios run the DEFAULT test ratchet (pytest tests/unit, installed into the
+# live tree by install_test_suite); the no-brain and cascade scenarios use the smoke ratchet of
+# tests/e2e/test_rails.py (SMOKE_CONFIG: it imports every module) to keep the suite's time down.
+SMOKE_DROPIN = "/etc/hostmind/hostmind.d/61-e2e-loop-smoke.yaml"
+SMOKE_CONFIG = """\
+apply:
+  test_command: ["{python}", "-m", "conscious.rails.smoke", "{junit_xml}"]
+"""
+BASELINE = "/var/lib/hostmind/ratchet/baseline.json"
+#: Which ratchet the baseline in the container belongs to (kept across scenarios of a session).
+RATCHET_MARK = "/run/e2e-loop-ratchet"
+
+
+def use_ratchet(box: Container, kind: str) -> None:
+    """Run the rails with the `default` or the `smoke` test ratchet from now on.
+
+    The baseline of one ratchet means nothing to the other (different test ids): it is dropped
+    when the kind changes, and kept otherwise (bad-idea reuses heal's: one test run, not two).
+    """
+    if kind == "default":
+        install_test_suite(box)
+        box.remove(SMOKE_DROPIN)
+    else:
+        box.write(SMOKE_DROPIN, SMOKE_CONFIG)
+    mark = box.path(RATCHET_MARK)
+    if not mark.exists() or mark.read_text() != kind:
+        box.remove(BASELINE)
+        box.write(RATCHET_MARK, kind)
 LOOP_CONFIG = f"""\
 health:
   checks:
@@ -65,7 +92,6 @@ conscious:
     timeout: 30s
     deadline: 2m
 apply:
-  test_command: ["{{python}}", "-m", "conscious.rails.smoke", "{{junit_xml}}"]
   probation: 3s
   gate_timeout: 30s
   poll_interval: 0.2
@@ -163,6 +189,8 @@ def loop(container: Container) -> Iterator[Loop]:
     """The container re-armed, with the loop's config, a key, and no model script yet."""
     box = container
     box.write(LOOP_DROPIN, LOOP_CONFIG)
+    # Each scenario says which ratchet it runs (use_ratchet); the baseline stays as it is here.
+    box.write(SMOKE_DROPIN, SMOKE_CONFIG)
     box.run("systemctl", "reload", HEALTH)
     box.run(HOSTMIND, "rearm")
     wait_active(box, HEALTH)
@@ -178,6 +206,7 @@ def loop(container: Container) -> Iterator[Loop]:
         settle_conscious(box)
         box.remove(CREDENTIAL)
         box.remove(LOOP_DROPIN)
+        box.remove(SMOKE_DROPIN)
 
 
 def first_index(events: list[dict[str, object]], name: str, **fields: str) -> int:
@@ -220,10 +249,20 @@ def full_disk_app(loop: Loop) -> Iterator[Loop]:
         box.run("systemctl", "restart", HEALTH)
 
 
+@pytest.fixture
+def default_ratchet(full_disk_app: Loop) -> Loop:
+    """The live tree with its unit tests, and the packaged (default) test command."""
+    use_ratchet(full_disk_app.box, "default")
+    return full_disk_app
+
+
+@pytest.mark.timeout(1500)
 def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
-        full_disk_app: Loop) -> None:
-    loop = full_disk_app
+        default_ratchet: Loop) -> None:
+    loop = default_ratchet
     box = loop.box
+    config = box.run(HOSTMIND, "config", "show", "--json").stdout
+    assert "conscious.rails.smoke" not in config  # the packaged test command: pytest tests/unit
     proposal: dict[str, Any] = {
         "id": f"e2e-heal-{uuid.uuid4().hex[:6]}",
         "title": f"rotate {APP_LOG} at 1M, keep 2",
@@ -236,8 +275,12 @@ def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
             f"i=0; while :; do if [ $i -lt 12 ]; then cat /opt/e2e-loop/chunk >> {APP_LOG}; "
             f"i=$((i+1)); else echo tick >> {APP_LOG}; fi; sleep 0.2; done")
 
-    record = loop.wait_decided(proposal["id"])
+    # The default ratchet runs the unit tests twice (the first baseline, then the change).
+    record = loop.wait_decided(proposal["id"], timeout=1200)
     assert ("committed", "") == (record["outcome"], record["reason"])
+    passed = json.loads(box.path(BASELINE).read_text())
+    print(f"\nloop e2e: the default ratchet's baseline holds {len(passed.get('passed', passed))} "
+          "unit tests")
     installed_rule = box.run(HOSTMIND, "config", "show", check=False).stdout
     assert APP_LOG in installed_rule
     size_before = box.path(APP_LOG).stat().st_size
@@ -385,17 +428,19 @@ def webhook_posts(box: Container) -> list[dict[str, Any]]:
     return [json.loads(json.loads(line)["body"]) for line in path.read_text().splitlines() if line]
 
 
+@pytest.mark.timeout(900)
 def test_bad_idea_a_change_that_crashes_the_health_service_is_rolled_back_and_remembered(
         watched: Loop) -> None:
     loop = watched
     box = loop.box
+    use_ratchet(box, "default")  # the crash passes the unit tests: only the health gate sees it
     source = live_health_source(box)
     original = source.read_text()
     proposal = crash_proposal("bad idea")
     start_fake_api(box, [respond_with(proposal, "health")])
     box.remove(SIGNAL_FILE)  # the fault: the check fails, the sink is told, the model is asked
 
-    record = loop.wait_decided(proposal["id"])
+    record = loop.wait_decided(proposal["id"], timeout=600)
     assert ("rolled_back", "gate") == (record["outcome"], record["rail"])
     assert original == source.read_text()
     box.wait_for("health running on the old code", lambda: healthy(box), timeout=30)
@@ -464,6 +509,7 @@ def test_no_brain_the_api_down_for_hours_defers_events_and_spends_nothing_then_r
         watched: Loop) -> None:
     loop = watched
     box = loop.box
+    use_ratchet(box, "smoke")
     box.write(NO_BRAIN_DROPIN, NO_BRAIN_CONFIG)
     box.run("systemctl", "stop", FAKE_UNIT, check=False)  # the API is down (the key is there)
     spent_before = budget(box)
@@ -525,6 +571,7 @@ def test_cascade_repeated_bad_proposals_pause_changes_the_unconscious_layer_work
         watched: Loop) -> None:
     loop = watched
     box = loop.box
+    use_ratchet(box, "smoke")
     source = live_health_source(box)
     original = source.read_text()
     bad = [crash_proposal(f"bad idea {number}") for number in (1, 2, 3)]

@@ -13,6 +13,16 @@ step answers. Steps (JSON objects):
     {"reply": "reset"}                                    TCP reset instead of an answer
     {"reply": "malformed"}                                200 with a body that is not JSON
 
+    {"reply": "refusal"}                                  stop_reason "refusal", no tool call
+    {"reply": "tool_use", ..., "stop_reason": "max_tokens"}   any stop_reason a step names
+
+The fake is as strict as the documented API for the model asked for (see `CONTRACT` and
+`contract_error`): an unknown model is a 404, a forced tool choice on a model that refuses it a
+400, a thinking type or effort the model does not take a 400, max_tokens over the model's limit
+a 400, a wrong key a 401; 429 and 529 carry `retry-after`. When the model thinks (adaptive
+thinking is on by default on current models), the reply starts with a `thinking` block, as the
+real one does; callers must skip it.
+
 Usage, unless a step gives it: input tokens are the request's bytes / 4; a request that marks
 blocks with `cache_control` pays cache creation the first time a given cached prefix is seen and
 cache reads afterwards, like the real API.
@@ -38,6 +48,104 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_STEP: dict[str, Any] = {"reply": "text", "text": "Nothing needs changing."}
+
+SONNET_55 = "https://platform.claude.com/docs/en/models/sonnet-5-5/whats-new-sonnet-5-5"
+OVERVIEW = "https://platform.claude.com/docs/models/overview"
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What the real API accepts for one model (written from the pages named in `source`)."""
+
+    forced_tool_choice: bool
+    thinking_types: tuple[str, ...]
+    thinks_by_default: bool
+    effort: bool
+    max_output_tokens: int
+    source: str
+
+
+#: The fake's own copy of the documented contract (not imported from conscious.model_facts, so
+#: a wrong fact there is caught here instead of agreed with).
+CONTRACT: dict[str, ModelContract] = {
+    "claude-sonnet-5-5": ModelContract(False, ("adaptive", "between_tools"), True, True, 128_000,
+                                       SONNET_55),
+    "claude-opus-5-5": ModelContract(False, ("adaptive",), True, True, 128_000, SONNET_55),
+    "claude-fable-5-1": ModelContract(False, ("adaptive",), True, True, 128_000, SONNET_55),
+    "claude-fable-5": ModelContract(True, ("adaptive",), True, True, 128_000, OVERVIEW),
+    "claude-opus-5": ModelContract(True, ("adaptive", "disabled"), True, True, 128_000, OVERVIEW),
+    "claude-sonnet-5": ModelContract(True, ("adaptive", "disabled"), True, True, 128_000,
+                                     SONNET_55),
+    "claude-haiku-4-5": ModelContract(True, ("enabled", "disabled"), False, False, 64_000,
+                                      OVERVIEW),
+}
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
+def contract_of(model: Any) -> ModelContract | None:
+    """Return the contract of `model` (a dated snapshot shares its alias's), or None."""
+    if not isinstance(model, str):
+        return None
+    if model in CONTRACT:
+        return CONTRACT[model]
+    alias, _, date = model.rpartition("-")
+    return CONTRACT.get(alias) if date.isdigit() and len(date) == 8 else None
+
+
+def contract_error(request: dict[str, Any], count_only: bool = False) -> tuple[int, str, str] | None:
+    """Return (status, error type, message) when the real API would refuse `request`."""
+    model = request.get("model")
+    contract = contract_of(model)
+    if contract is None:
+        return 404, "not_found_error", f"model: {model}"
+    max_tokens = request.get("max_tokens")
+    if not count_only:
+        if not isinstance(max_tokens, int) or max_tokens < 1:
+            return 400, "invalid_request_error", "max_tokens: Field required"
+        if max_tokens > contract.max_output_tokens:
+            return 400, "invalid_request_error", (
+                f"max_tokens: {max_tokens} > {contract.max_output_tokens}, which is the maximum "
+                f"allowed number of output tokens for {model}")
+    choice = request.get("tool_choice") or {}
+    forced = isinstance(choice, dict) and choice.get("type") in ("tool", "any")
+    if forced and not contract.forced_tool_choice:
+        return 400, "invalid_request_error", (
+            f"tool_choice: forced tool use ({choice.get('type')!r}) is not supported by {model}; "
+            "use 'auto' or 'none'")
+    thinking = request.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind is not None and kind not in contract.thinking_types:
+        return 400, "invalid_request_error", (
+            f"thinking.type: {kind!r} is not supported by {model} "
+            f"(accepted: {', '.join(contract.thinking_types)})")
+    if kind == "enabled" and isinstance(thinking, dict):
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024 or (
+                isinstance(max_tokens, int) and budget >= max_tokens):
+            return 400, "invalid_request_error", (
+                "thinking.budget_tokens: must be >= 1024 and less than max_tokens")
+    thinks = kind in ("adaptive", "enabled", "between_tools") or (
+        kind is None and contract.thinks_by_default)
+    if forced and thinks:
+        return 400, "invalid_request_error", (
+            "Thinking may not be enabled when tool_choice forces tool use.")
+    effort = (request.get("output_config") or {}).get("effort")
+    if effort is not None and not contract.effort:
+        return 400, "invalid_request_error", f"output_config.effort: not supported by {model}"
+    if effort is not None and effort not in EFFORTS:
+        return 400, "invalid_request_error", f"output_config.effort: {effort!r} is not one of {EFFORTS}"
+    return None
+
+
+def thinks(request: dict[str, Any]) -> bool:
+    """Return whether the model asked for would think on `request` (its reply has a thinking
+    block)."""
+    contract = contract_of(request.get("model"))
+    thinking = request.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind is None:
+        return bool(contract and contract.thinks_by_default)
+    return kind != "disabled"
 
 
 @dataclass
@@ -122,6 +230,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._error(400, "invalid_request_error", "body is not JSON")
             return
+        if path in ("/v1/messages/count_tokens", "/v1/messages") and isinstance(request, dict):
+            refused = contract_error(request, count_only=path.endswith("count_tokens"))
+            if refused is not None:
+                self._error(*refused)
+                return
         if path == "/v1/messages/count_tokens":
             self._count_tokens(request, body)
         elif path == "/v1/messages":
@@ -164,19 +277,29 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if kind == "error":
             headers = {}
-            if "retry_after" in step:
-                headers["retry-after"] = str(step["retry_after"])
+            status = int(step.get("status", 500))
+            # Rate limits page: 429 (and 529 overloaded) carry retry-after.
+            if "retry_after" in step or status in (429, 529):
+                headers["retry-after"] = str(step.get("retry_after", 1))
             self._error(int(step.get("status", 500)), str(step.get("type", "api_error")),
                         str(step.get("message", "fake error")), headers)
             return
+        content: list[dict[str, Any]] = []
+        if thinks(request):
+            # Sonnet 5.5: thinking display defaults to "omitted": an empty text and a signature.
+            content.append({"type": "thinking", "thinking": str(step.get("thinking", "")),
+                            "signature": "sig_fake"})
         if kind == "tool_use":
-            content: list[dict[str, Any]] = [{
-                "type": "tool_use", "id": "toolu_fake", "name": step.get("name", "propose_change"),
-                "input": step.get("input", {})}]
+            content.append({"type": "tool_use", "id": "toolu_fake",
+                            "name": step.get("name", "propose_change"),
+                            "input": step.get("input", {})})
             stop_reason = "tool_use"
+        elif kind == "refusal":
+            stop_reason = "refusal"
         else:
-            content = [{"type": "text", "text": str(step.get("text", ""))}]
+            content.append({"type": "text", "text": str(step.get("text", ""))})
             stop_reason = "end_turn"
+        stop_reason = str(step.get("stop_reason", stop_reason))
         self._send_json(200, {
             "id": "msg_fake", "type": "message", "role": "assistant",
             "model": request.get("model", "fake"), "content": content,

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conscious.budget import Usage
+from conscious.framing import blocks_in
 from conscious.rails.history import COMMITTED, ROLLED_BACK, ChangeRecord, new_key, write_change
 from conscious.service import main
 from tests.integration.conscious.conftest import NOTHING_REPLY, ConsciousRig, proposal_reply
@@ -29,13 +30,17 @@ def test_a_proposal_is_written_to_the_spool_and_the_event_is_processed(rig: Cons
     assert rig.audit.verify().ok
 
 
-def test_the_request_uses_tool_choice_and_marks_the_stable_part_for_caching(rig: ConsciousRig) -> None:
+def test_the_request_lets_the_model_choose_the_tool_and_marks_the_stable_part_for_caching(
+        rig: ConsciousRig) -> None:
     rig.configure(api={"prompt_caching": "always"})
     rig.emit()
     rig.api.add_steps(NOTHING_REPLY)
     rig.cycle()
     body = rig.api.message_requests()[0].json()
-    assert {"type": "tool", "name": "respond"} == body["tool_choice"]
+    # claude-sonnet-5-5 answers a forced tool choice with a 400 (What's new in Claude Sonnet 5.5).
+    assert {"type": "auto"} == body["tool_choice"]
+    assert ({"type": "adaptive"}, {"effort": "medium"}) == (body["thinking"], body["output_config"])
+    assert 8192 + 16000 == body["max_tokens"]
     assert {"type": "ephemeral"} == body["system"][-1]["cache_control"]
     assert "THRESHOLD = 90" in body["system"][-1]["text"]
     assert "disk / at 93%" in body["messages"][0]["content"][0]["text"]
@@ -179,10 +184,13 @@ def test_the_prompt_shows_rollbacks_and_committed_changes_that_show_no_use(rig: 
     rig.api.add_steps(NOTHING_REPLY)
     rig.cycle()
     prompt = rig.api.message_requests()[-1].json()["messages"][0]["content"][0]["text"]
-    history = prompt.split("## Recent changes and their outcomes\n", 1)[1].split("\n\n## ", 1)[0]
-    unused = prompt.split("## Changes that show no use\n", 1)[1]
+    blocks = dict(blocks_in(prompt))
+    history = json.loads(blocks["change history (rails)"])
+    unused = json.loads(blocks["usage expectations"])
     assert [("lower-threshold", "committed"), ("faster-checks", "rolled_back")] == [
-        (item["id"], item["outcome"]) for item in json.loads(history)]
-    assert "health gate: check disk failed after restart" in history
+        (item["id"], item["outcome"]) for item in history]
+    assert "health gate: check disk failed after restart" == history[1]["reason"]
+    # What the change changed, from the proposal the conscious layer spooled.
+    assert "-THRESHOLD = 90\n+THRESHOLD = 85" in history[0]["diff"]
     assert [{"id": "lower-threshold", "title": "Lower the disk threshold",
-             "why": "evidence 'health' with checks_run > 0 has not run since it was committed"}] == json.loads(unused)
+             "why": "evidence 'health' with checks_run > 0 has not run since it was committed"}] == unused

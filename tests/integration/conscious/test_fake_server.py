@@ -21,10 +21,10 @@ def test_both_the_api_key_header_and_a_bearer_token_are_accepted() -> None:
         by_header = anthropic.Anthropic(api_key="right-key", base_url=api.url, max_retries=0)
         by_bearer = anthropic.Anthropic(auth_token="right-key", base_url=api.url, max_retries=0)
         for client in (by_header, by_bearer):
-            assert "end_turn" == client.messages.create(model="m", max_tokens=5, messages=HELLO).stop_reason
+            assert "end_turn" == client.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=HELLO).stop_reason
         wrong = anthropic.Anthropic(api_key="wrong-key", base_url=api.url, max_retries=0)
         with pytest.raises(anthropic.AuthenticationError):
-            wrong.messages.create(model="m", max_tokens=5, messages=HELLO)
+            wrong.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=HELLO)
 
 
 def test_a_scripted_429_carries_retry_after_and_the_error_shape() -> None:
@@ -32,7 +32,7 @@ def test_a_scripted_429_carries_retry_after_and_the_error_shape() -> None:
                            "message": "slow down", "retry_after": 7}]) as api:
         client = anthropic.Anthropic(api_key="k", base_url=api.url, max_retries=0)
         with pytest.raises(anthropic.RateLimitError) as raised:
-            client.messages.create(model="m", max_tokens=5, messages=HELLO)
+            client.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=HELLO)
     assert "7" == raised.value.response.headers["retry-after"]
     assert {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}} == raised.value.body
 
@@ -40,7 +40,7 @@ def test_a_scripted_429_carries_retry_after_and_the_error_shape() -> None:
 def test_count_tokens_answers_and_every_request_body_is_recorded() -> None:
     with FakeMessagesAPI() as api:
         client = anthropic.Anthropic(api_key="k", base_url=api.url, max_retries=0)
-        counted = client.messages.count_tokens(model="m", messages=HELLO)
+        counted = client.messages.count_tokens(model="claude-haiku-4-5", messages=HELLO)
         assert counted.input_tokens > 0
         assert ["/v1/messages/count_tokens"] == [request.path for request in api.requests]
         assert HELLO == api.requests[0].json()["messages"]
@@ -58,7 +58,7 @@ def test_the_fake_runs_standalone_from_a_script_file(tmp_path: Path) -> None:
         assert process.stdout is not None
         url = process.stdout.readline().strip().rsplit(" ", 1)[-1]
         client = anthropic.Anthropic(api_key="k", base_url=url, max_retries=0, timeout=10)
-        reply = client.messages.create(model="m", max_tokens=5, messages=HELLO)
+        reply = client.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=HELLO)
         assert {"decision": "nothing", "summary": "ok"} == reply.content[0].input  # type: ignore[union-attr]
     finally:
         process.terminate()

@@ -68,7 +68,7 @@ def test_no_planted_secret_reaches_the_server_or_the_audit_log(rig: ConsciousRig
     assert [] == leaked(rig.audit.path.read_bytes())
     sent = rig.api.message_requests()[0].body.decode()
     assert "THRESHOLD = 90" in sent and "[REDACTED]" in sent  # the files were sent, redacted
-    assert "secret_token.py: secret path: never read" in sent
+    assert '\\"unconscious/health/secret_token.py\\": \\"secret path: never read\\"' in sent
     assert result.redactions >= 10
 
 
@@ -83,5 +83,11 @@ def test_secrets_in_a_failed_call_do_not_reach_the_audit_log(rig: ConsciousRig, 
     plant(rig, tmp_path)
     rig.api.add_steps({"reply": "error", "status": 400, "type": "invalid_request_error",
                        "message": f"bad request near {JOURNAL_KEY}"})
-    assert "api_error" == rig.cycle().outcome
+    assert "failing" == rig.cycle().outcome
     assert [] == leaked(rig.audit.path.read_bytes())
+    state = rig.context.paths.state_dir
+    written = [(state / "conscious" / "api-state.json").read_bytes()]
+    written += [path.read_bytes() for path in (state / "events").rglob("*.json")
+                if b"model_api_refused" in path.read_bytes()]
+    assert 2 == len(written)
+    assert [] == [hit for data in written for hit in leaked(data)]

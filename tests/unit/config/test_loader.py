@@ -9,6 +9,7 @@ import pytest
 
 from unconscious.config import ConfigError, load_config
 from unconscious.config.generate import generate_default_config
+from unconscious.config.loader import packaged_dropin_files
 from unconscious.context import Context
 
 WriteDropin = Callable[[str, str], Path]
@@ -20,10 +21,17 @@ def problems_of(context: Context) -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
+def packaged() -> list[str]:
+    """The packaged drop-ins this tree ships (config/hostmind.d/*.yaml), as load_config lists them."""
+    return [str(path) for path in packaged_dropin_files()]
+
+
 def test_packaged_defaults_alone_are_valid(context: Context) -> None:
     config = load_config(context.paths)
     assert config.section("health")["interval"] == "30s"
-    assert config.files == []
+    # Only the live tree's packaged drop-ins (none in a fresh checkout; a committed change
+    # proposed by the conscious layer adds one): no operator file was read.
+    assert config.files == packaged()
 
 
 def test_dropins_apply_in_lexical_order_after_the_main_file(
@@ -130,7 +138,7 @@ def test_an_unreadable_file_is_reported(context: Context, write_dropin: WriteDro
 def test_files_not_ending_in_yaml_are_ignored(context: Context, write_dropin: WriteDropin) -> None:
     write_dropin("10.yaml.disabled", "not: [valid\n")
     write_dropin("README", "anything")
-    assert load_config(context.paths).files == []
+    assert load_config(context.paths).files == packaged()
 
 
 def test_an_empty_dropin_is_an_empty_mapping(context: Context, write_dropin: WriteDropin) -> None:

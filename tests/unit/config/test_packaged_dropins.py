@@ -39,7 +39,10 @@ def load_with_packaged_dropin(tmp_path: Path, dropin: str, operator: str | None 
     tree = tmp_path / "tree"
     shutil.copytree(REPO / "unconscious", tree / "unconscious",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "config", tree / "config", ignore=shutil.ignore_patterns("__pycache__"))
+    # The tree's own packaged drop-ins (a committed change adds one) are left out on purpose:
+    # each test reads exactly the drop-in it writes.
+    shutil.copytree(REPO / "config", tree / "config",
+                    ignore=shutil.ignore_patterns("__pycache__", "hostmind.d"))
     (tree / "config" / "hostmind.d").mkdir()
     (tree / "config" / "hostmind.d" / "50-app.yaml").write_text(dropin, encoding="utf-8")
     (tmp_path / "etc" / "hostmind.d").mkdir(parents=True)

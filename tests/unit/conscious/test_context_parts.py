@@ -134,3 +134,12 @@ def test_the_project_advances_across_cycles_and_is_kept_when_done(tmp_path: Path
     state = read_project(paths)
     assert (None, "done") == (state["active"], state["last"]["status"])
     assert json.loads((paths.state_dir / "conscious" / "project.json").read_text())["last"]["name"] == "nginx"
+
+
+def test_the_excerpt_keeps_hostminds_structured_fields_and_drops_positions(tmp_path: Path) -> None:
+    entries = [{"MESSAGE": "check disk_root failing", "HOSTMIND_EVENT": "check_failed",
+                "CHECK": "disk_root", "VALUE": "97%", "THRESHOLD": "90%", "CODE_LINE": "88",
+                "CODE_FILE": "report.py", "_PID": "7", "__CURSOR": "c"}]
+    [entry] = read_excerpt(journal_script(tmp_path, entries)).entries
+    assert {"MESSAGE": "check disk_root failing", "HOSTMIND_EVENT": "check_failed",
+            "CHECK": "disk_root", "VALUE": "97%", "THRESHOLD": "90%"} == entry

@@ -1,0 +1,212 @@
+"""What the events of a cycle implicate: the checks, their code, their config, logs, changes.
+
+Given the events and the loaded config, `focus_of` names the check kinds' modules, the config
+key paths in play (with the file:line that set each value and the schema of those keys), the
+last checks.json entries of those checks, and for disk and log events the rotation rules and
+the sizes of the files they cover. Everything is bounded: at most `MAX_FILES_SIZED` files are
+stat'ed, at most `MAX_KEYS` key paths are shown.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unconscious.config import LoadedConfig
+from unconscious.events import Event
+from unconscious.paths import Paths
+
+MAX_FILES_SIZED = 200
+MAX_KEYS = 40
+#: Keys every check has, besides those its kind takes.
+COMMON_CHECK_KEYS = ("kind", "enabled", "interval", "timeout", "severity")
+#: Check kinds whose failure is usually about space a log takes.
+SPACE_KINDS = ("disk", "inodes")
+
+
+@dataclass
+class Focus:
+    """What the events point at."""
+
+    checks: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)
+    key_paths: list[tuple[str, ...]] = field(default_factory=list)
+    log_files: list[str] = field(default_factory=list)
+    rotation: bool = False
+    change_keys: list[str] = field(default_factory=list)
+
+
+def kind_module(kind: str) -> str | None:
+    """Return the live-tree path of the module implementing check `kind`, or None."""
+    from unconscious.health.kinds import KINDS
+
+    spec = KINDS.get(kind)
+    if spec is None:
+        return None
+    return f"unconscious/health/kinds/{spec.target.partition(':')[0]}.py"
+
+
+def _add(items: list[Any], value: Any) -> None:
+    if value not in items:
+        items.append(value)
+
+
+def focus_of(events: list[Event], config: dict[str, Any]) -> Focus:
+    """Return what `events` implicate in the merged `config` value."""
+    focus = Focus()
+    checks = (config.get("health") or {}).get("checks") or {}
+    for event in events:
+        data = event.data if isinstance(event.data, dict) else {}
+        check, kind = data.get("check"), data.get("kind")
+        if event.source == "health" and isinstance(check, str):
+            _add(focus.checks, check)
+            if not isinstance(kind, str):
+                kind = (checks.get(check) or {}).get("kind")
+            _add(focus.key_paths, ("health", "checks", check))
+        if isinstance(kind, str):
+            _add(focus.kinds, kind)
+            module = kind_module(kind)
+            if module:
+                _add(focus.modules, module)
+            focus.rotation = focus.rotation or kind in SPACE_KINDS
+        if event.source == "rotate" or isinstance(data.get("rule"), str):
+            focus.rotation = True
+            if isinstance(data.get("rule"), str):
+                _add(focus.key_paths, ("rotate", "rules", data["rule"]))
+        if isinstance(data.get("file"), str):
+            _add(focus.log_files, data["file"])
+        if event.source == "rails" and isinstance(data.get("key"), str):
+            _add(focus.change_keys, data["key"])
+        if event.source == "backup":
+            _add(focus.key_paths, ("backup",))
+    if focus.rotation:
+        _add(focus.key_paths, ("rotate", "rules"))
+    focus.key_paths = focus.key_paths[:MAX_KEYS]
+    return focus
+
+
+def _value_at(value: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _leaves(value: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    if isinstance(value, dict) and value:
+        found: list[tuple[tuple[str, ...], Any]] = []
+        for key, item in value.items():
+            found.extend(_leaves(item, (*path, str(key))))
+        return found
+    return [(path, value)]
+
+
+def config_with_origins(loaded: LoadedConfig, focus: Focus,
+                        tree: Path) -> dict[str, dict[str, Any]]:
+    """Return "a.b.c" -> {"value", "set_by": "file:line"} for every leaf under the key paths.
+
+    A file inside the live tree is named relative to it (that is the path a proposal edits).
+    """
+    shown: dict[str, dict[str, Any]] = {}
+    for key_path in focus.key_paths:
+        for leaf, value in _leaves(_value_at(loaded.value, key_path), key_path)[:MAX_KEYS]:
+            file, line = loaded.origin(leaf)
+            try:
+                file = Path(file).resolve().relative_to(tree.resolve()).as_posix()
+            except ValueError:
+                pass
+            shown[".".join(leaf)] = {"value": value,
+                                     "set_by": f"{file}:{line}" if line else file}
+    return shown
+
+
+def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, Any]:
+    """Return "a.b" -> {description, type, default, enum, who may set it} for the key paths.
+
+    For a check only the keys its kind takes are shown. `x-writer: model` in the schema marks
+    the keys a proposal may set; every other key is the operator's.
+    """
+    from unconscious.config.schema import load_schema, schema_at
+    from unconscious.health.kinds import KINDS
+
+    schema = load_schema()
+    excerpt: dict[str, Any] = {}
+    for key_path in focus.key_paths:
+        node = schema_at(schema, key_path)
+        if node is None:
+            continue
+        properties = node.get("properties") or {}
+        wanted: tuple[str, ...] = tuple(properties)
+        if key_path[:2] == ("health", "checks"):
+            kinds = [KINDS[kind] for kind in focus.kinds if kind in KINDS]
+            wanted = COMMON_CHECK_KEYS + tuple(key for spec in kinds
+                                               for key in (*spec.required, *spec.optional))
+        for name in wanted:
+            if name in properties:
+                excerpt[".".join((*key_path, name))] = _describe(schema, properties[name])
+        if not properties:
+            excerpt[".".join(key_path)] = _describe(schema, node)
+    return excerpt
+
+
+def _describe(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    from unconscious.config.schema import _resolve
+
+    resolved = _resolve(schema, node) or {}
+    described: dict[str, Any] = {
+        "description": resolved.get("description", ""),
+        "who_may_set": ("model (x-writer: model)" if resolved.get("x-writer") == "model"
+                        else "operator only: never propose a change to it")}
+    for key in ("type", "enum", "default"):
+        if key in resolved:
+            described[key] = resolved[key]
+    return described
+
+
+def checks_state(paths: Paths, focus: Focus) -> dict[str, Any]:
+    """Return the last checks.json: implicated checks in full, the others as name: state."""
+    from unconscious.health.report import STATE_NAME
+
+    path = paths.state_dir / "health" / STATE_NAME
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return {"error": f"{path}: {getattr(error, 'strerror', None) or error}"}
+    checks = document.get("checks") if isinstance(document, dict) else None
+    if not isinstance(checks, (dict, list)):
+        return {"file": str(path), "raw_keys": sorted(document) if isinstance(document, dict) else []}
+    entries = checks.items() if isinstance(checks, dict) else (
+        (str(item.get("name")), item) for item in checks if isinstance(item, dict))
+    implicated: dict[str, Any] = {}
+    others: dict[str, Any] = {}
+    for name, entry in entries:
+        if name in focus.checks:
+            implicated[name] = entry
+        else:
+            others[name] = entry.get("state") if isinstance(entry, dict) else entry
+    return {"file": str(path), "implicated": implicated, "other_checks_state": others}
+
+
+def rotation_state(config: dict[str, Any], focus: Focus) -> dict[str, Any]:
+    """Return the rotation rules and the sizes of the files they (and the events) name."""
+    rules = (config.get("rotate") or {}).get("rules") or {}
+    sizes: dict[str, int] = {}
+    patterns = [pattern for rule in rules.values() if isinstance(rule, dict)
+                for pattern in rule.get("paths") or []] + focus.log_files
+    for pattern in patterns:
+        for name in sorted(glob.glob(pattern))[:MAX_FILES_SIZED]:
+            if len(sizes) >= MAX_FILES_SIZED:
+                break
+            try:
+                sizes[name] = os.stat(name).st_size
+            except OSError:
+                continue
+    return {"rules": rules or "(no rotation rules configured)",
+            "file_sizes_bytes": dict(sorted(sizes.items(), key=lambda item: -item[1])),
+            "files_named_by_events": focus.log_files}
