@@ -155,7 +155,7 @@ class Restic:
     """One repository and the binary that reaches it."""
 
     def __init__(self, settings: ResticSettings, paths: Paths) -> None:
-        # A repository URL with a password in it (rest:https://user:secret@host/) comes from a
+        # A repository URL that carries a password (rest-server, user and password in the URL) comes from a
         # credential file (restic --repository-file), never from YAML or argv.
         self.repository_file = credential(settings.repository_credential)
         if not settings.repository and self.repository_file is None:
