@@ -280,3 +280,21 @@ def test_a_half_allowed_entry_is_dropped_whole(tmp_path: Path) -> None:
     assert "phone_home" not in loaded.value["health"]["checks"]
     assert ["health.checks.phone_home.url"] == [problem.key_path for problem in loaded.ignored]
     assert 5 == loaded.ignored[0].line
+
+
+#: Leaf names that run something, reach outside or name who to run as: never the model's.
+_REACHES_OUTSIDE = re.compile(r"(^|_)(command|shell|script|hook|hooks|url|webhook|ping|su|user|"
+                              r"credential|password|token|repository|destination|prerotate|"
+                              r"postrotate)($|_)")
+
+
+def test_every_key_that_runs_something_or_reaches_outside_is_operator_only() -> None:
+    # A rule or check map marked `x-writer: model` passes that on to keys added under it later;
+    # this is the guard that a new command, hook, URL or user key is annotated back to operator.
+    offenders = []
+    for path, node, reference in schema_leaves():
+        runs = reference == "argv" or "#/$defs/argv" in repr(node)
+        named = bool(_REACHES_OUTSIDE.search(str(path[-1])))
+        if (runs or named) and writer_of(path) != OPERATOR:
+            offenders.append(format_key_path(path))
+    assert [] == offenders
