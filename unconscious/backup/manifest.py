@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = 1
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 class ManifestError(ValueError):
@@ -37,9 +38,14 @@ class Member:
     def to_json(self) -> dict[str, Any]:
         value: dict[str, Any] = {"name": self.name, "type": self.type, "size": self.size,
                                  "mode": self.mode, "mtime": self.mtime}
-        for key in ("sha256", "target", "mtime_ns", "xattrs"):
-            if getattr(self, key) is not None:
-                value[key] = getattr(self, key)
+        if self.sha256 is not None:
+            value["sha256"] = self.sha256
+        if self.target is not None:
+            value["target"] = self.target
+        if self.mtime_ns is not None:
+            value["mtime_ns"] = self.mtime_ns
+        if self.xattrs is not None:
+            value["xattrs"] = self.xattrs
         return value
 
     @classmethod
@@ -95,8 +101,9 @@ class Manifest:
     def to_text(self) -> str:
         """The manifest file: the header, then one member per line (JSON lines), so a listing
         reads one line instead of parsing 15,000 members."""
-        lines = [json.dumps(self.header(), separators=(",", ":"))]
-        lines.extend(json.dumps(member.to_json(), separators=(",", ":")) for member in self.members)
+        encode = _COMPACT.encode  # one encoder: json.dumps with options builds one per call
+        lines = [encode(self.header())]
+        lines.extend([encode(member.to_json()) for member in self.members])
         return "\n".join(lines) + "\n"
 
     @classmethod

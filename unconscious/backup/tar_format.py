@@ -50,27 +50,24 @@ def header(name: str, kind: bytes, *, mode: int, uid: int, gid: int, size: int, 
               and gname.isascii() and 0 <= size <= _MAX_SIZE and 0 <= uid <= _MAX_ID
               and 0 <= gid <= _MAX_ID and 0 <= mtime <= _MAX_SIZE)
     if extra and simple and split is not None:
-        # The common pax case (a plain member plus ns mtime or xattrs): both blocks take the
-        # cached ustar path below.
-        data = b"".join(pax_record(key, value) for key, value in extra.items())
-        base = split[1].rstrip(b"/").rsplit(b"/", 1)[-1][:80].decode("ascii") or "member"
-        return b"".join((
-            header("PaxHeaders/" + base, b"x", mode=0o644, uid=0, gid=0, size=len(data), mtime=mtime),
-            data, padding(len(data)),
-            header(name, kind, mode=mode, uid=uid, gid=gid, size=size, mtime=mtime, linkname=linkname,
-                   uname=uname, gname=gname, devmajor=devmajor, devminor=devminor)))
+        # The common pax case (a plain member plus ns mtime or xattrs): the extended header is
+        # a plain member itself, packed directly (no second pass through the checks above).
+        data = b"".join([pax_record(key, value) for key, value in extra.items()])
+        base = split[1].rstrip(b"/").rsplit(b"/", 1)[-1][:80] or b"member"
+        if not split[0] and not raw_link and not devmajor and not devminor:
+            member = _plain(split[1], kind, mode, uid, gid, size, mtime, uname, gname)
+        else:
+            member = header(name, kind, mode=mode, uid=uid, gid=gid, size=size, mtime=mtime,
+                            linkname=linkname, uname=uname, gname=gname, devmajor=devmajor,
+                            devminor=devminor)
+        return b"".join((_plain(b"PaxHeaders/" + base, b"x", 0o644, 0, 0, len(data), mtime, "", ""),
+                         data, padding(len(data)), member))
     if not simple or split is None or extra:
         return _pax_header(raw_name, kind, mode, uid, gid, size, mtime, raw_link, uname, gname,
                            devmajor, devminor, extra or {})
     prefix, short = split
     if not prefix and not raw_link and not devmajor and not devminor:
-        # The common case (a short name, no link, no device): the tail of the block is the
-        # same for every member of one owner, so it and its checksum share are cached.
-        head = b"".join((short.ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"%07o\0" % uid,
-                         b"%07o\0" % gid, b"%011o\0" % size, b"%011o\0" % mtime))
-        tail, tail_sum = _tail(uname, gname)
-        checksum = sum(head) + _BLANK_CHECKSUM_SUM + kind[0] + tail_sum
-        return b"".join((head, b"%06o\0 " % checksum, kind, tail))
+        return _plain(short, kind, mode, uid, gid, size, mtime, uname, gname)
     block = b"".join((
         short.ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"%07o\0" % uid, b"%07o\0" % gid,
         b"%011o\0" % size, b"%011o\0" % mtime, b"        ", kind, raw_link.ljust(100, b"\0"),
@@ -81,6 +78,17 @@ def header(name: str, kind: bytes, *, mode: int, uid: int, gid: int, size: int, 
 
 
 _BLANK_CHECKSUM_SUM = sum(b"        ")  # the checksum field counts as eight spaces
+
+
+def _plain(short: bytes, kind: bytes, mode: int, uid: int, gid: int, size: int, mtime: int,
+           uname: str, gname: str) -> bytes:
+    """The ustar block of the common member: an ASCII name of at most 100 bytes, no link, no
+    device, every number in range (the caller checked). The tail of the block is the same for
+    every member of one owner, so it and its share of the checksum are cached."""
+    head = b"%s%07o\0%07o\0%07o\0%011o\0%011o\0" % (short.ljust(100, b"\0"), mode & 0o7777, uid, gid,
+                                                      size, mtime)
+    tail, tail_sum = _tail(uname, gname)
+    return b"".join((head, b"%06o\0 " % (sum(head) + _BLANK_CHECKSUM_SUM + kind[0] + tail_sum), kind, tail))
 
 
 @functools.lru_cache(maxsize=256)

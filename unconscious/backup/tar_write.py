@@ -42,6 +42,7 @@ _TAR_TYPES = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "fifo": tarfil
 
 
 WRITEBACK_STEP = 16 << 20
+ZSTD_OUTPUT_BUFFER = 2 * COPY_BUFFER + (64 << 10)  # above zstd's bound for a 1 MiB batch
 
 
 class HashingWriter:
@@ -121,7 +122,10 @@ def compressor(raw: HashingWriter, compression: str, level: int, threads: int) -
         return gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="wb", compresslevel=min(level, 9), mtime=0)
     workers = -1 if threads == 0 else (0 if threads == 1 else threads)
     context = zstandard.ZstdCompressor(level=level, threads=workers, write_checksum=True)
-    return context.stream_writer(cast(IO[bytes], raw), closefd=False)
+    # An output buffer larger than a batch's compressed size: zstd then compresses a whole
+    # 1 MiB batch with the GIL released and comes back once, instead of once per 128 KiB of
+    # output; each return has to win the GIL back from the reading thread.
+    return context.stream_writer(cast(IO[bytes], raw), closefd=False, write_size=ZSTD_OUTPUT_BUFFER)
 
 
 class _Names:
