@@ -11,6 +11,8 @@ and `compressoptions -3 -T0` (all cores), hostmind's default rule (zstd level 3)
 level 5 (the level docs/rotate.md recommends when the archive ratio must match gzip -6) and hostmind
 with gzip level 6. Every archive of every contender is decompressed and compared byte for byte with
 its source after the timed run. `--repeat N` keeps each contender's best of N runs.
+The rounds are interleaved (every contender once, then again) so a change of load hits all alike;
+`--quick` runs only logrotate with zstd -T0 and hostmind's default.
 `--big` rotates one file of that size with hostmind and prints the peak RSS of the process.
 `--window` measures copytruncate: lines a fast writer loses, with and without pause_writers.
 Installs logrotate and zstd with apt-get if they are missing. Not run by pytest.
@@ -181,42 +183,59 @@ CONTENDERS = [
     ("hostmind zstd level 5", "hostmind", {"level": 5}),
     ("hostmind compress: gzip (level 6)", "hostmind", {"compress": "gzip"}),
 ]
+QUICK = ("logrotate compresscmd zstd -3 -T0", "hostmind default (zstd 3)")
 
 
-def throughput(files: list[Path], work: Path, repeat: int) -> None:
+def _run_contender(files: list[Path], work: Path, index: int, engine: str,
+                   options: dict[str, object]) -> tuple[float, float, float]:
+    """Rotate a fresh copy of `files` with one contender; return (wall s, CPU s, ratio), verified."""
     total = sum(path.stat().st_size for path in files)
-    results: dict[str, tuple[float, float, float]] = {}
+    directory = work / f"copy{index}"
+    copy_tree(files, directory)
+    subprocess.run(["sync"], check=True, timeout=300)
+    if engine == "logrotate":
+        seconds, cpu = run_logrotate(directory, bool(options["zstd"]))
+    else:
+        seconds, cpu, _rss = run_hostmind(directory, options)
+    ratio = total / max(1, archives_size(directory))
+    verify_archives(files, directory)
+    shutil.rmtree(directory)
+    return seconds, cpu, ratio
+
+
+def throughput(files: list[Path], work: Path, repeat: int, quick: bool) -> None:
+    """Run every contender `repeat` times, interleaved (round after round, so a change in the
+    machine's load hits all of them alike), and print each one's best run and the ratios."""
+    total = sum(path.stat().st_size for path in files)
+    contenders = [item for item in CONTENDERS if not quick or item[0] in QUICK]
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _e, _o in contenders}
     print(f"\n{len(files)} files, {total / 1e6:.0f} MB of syslog-like text; each contender on its own copy, "
-          f"best of {repeat}; every archive verified after the run")
+          f"best of {repeat} (rounds interleaved); every archive verified after the run")
+    for _attempt in range(repeat):
+        for index, (name, engine, options) in enumerate(contenders):
+            runs[name].append(_run_contender(files, work, index, engine, options))
+            seconds, cpu, _ratio = runs[name][-1]
+            print(f"  {name}: {seconds:.2f} s, {cpu:.2f} CPU-s (load {os.getloadavg()[0]:.1f})", flush=True)
     print(f"{'contender':<40} {'seconds':>8} {'MB/s':>8} {'CPU s':>7} {'MB/CPU-s':>9} {'ratio':>7}")
-    for index, (name, engine, options) in enumerate(CONTENDERS):
-        best: tuple[float, float, float] | None = None
-        for _attempt in range(repeat):
-            directory = work / f"copy{index}"
-            copy_tree(files, directory)
-            subprocess.run(["sync"], check=True, timeout=300)
-            if engine == "logrotate":
-                seconds, cpu = run_logrotate(directory, bool(options["zstd"]))
-            else:
-                seconds, cpu, _rss = run_hostmind(directory, options)
-            ratio = total / max(1, archives_size(directory))
-            verify_archives(files, directory)
-            shutil.rmtree(directory)
-            if best is None or seconds < best[0]:
-                best = (seconds, cpu, ratio)
-        assert best is not None
-        seconds, cpu, ratio = best
+    results: dict[str, tuple[float, float, float]] = {}
+    for name, _engine, _options in contenders:
+        seconds, _cpu, ratio = min(runs[name])
+        cpu = min(run[1] for run in runs[name])
         results[name] = (total / 1e6 / seconds, ratio, total / 1e6 / cpu)
         print(f"{name:<40} {seconds:>8.2f} {total / 1e6 / seconds:>8.1f} {cpu:>7.2f} {total / 1e6 / cpu:>9.1f} "
-              f"{ratio:>7.2f}   (load {os.getloadavg()[0]:.1f})", flush=True)
-    base_speed, base_ratio, base_cpu = results[CONTENDERS[0][0]]
+              f"{ratio:>7.2f}")
+    base = results.get(CONTENDERS[0][0])
     zstd_speed, _zstd_ratio, zstd_cpu = results[CONTENDERS[1][0]]
     print()
-    for name, _engine, _options in CONTENDERS[2:]:
+    for name, engine, _options in contenders:
+        if engine != "hostmind":
+            continue
         speed, ratio, cpu_speed = results[name]
-        print(f"{name}: {speed / base_speed:.2f}x logrotate gzip and {speed / zstd_speed:.2f}x logrotate zstd -T0 "
-              f"(wall); {cpu_speed / base_cpu:.2f}x / {cpu_speed / zstd_cpu:.2f}x per CPU-second; ratio {ratio:.2f} "
-              f"vs gzip -6 {base_ratio:.2f} -> {'no worse' if ratio >= base_ratio else 'WORSE'}")
+        line = f"{name}: {speed / zstd_speed:.2f}x logrotate zstd -T0 (wall), {cpu_speed / zstd_cpu:.2f}x per CPU-second"
+        if base is not None:
+            line += (f"; {speed / base[0]:.2f}x logrotate gzip (wall), {cpu_speed / base[2]:.2f}x per CPU-second; "
+                     f"ratio {ratio:.2f} vs gzip -6 {base[1]:.2f} -> {'no worse' if ratio >= base[1] else 'WORSE'}")
+        print(line)
 
 
 def peak_rss(work: Path, size: int) -> None:
@@ -282,6 +301,8 @@ def main() -> int:
     parser.add_argument("--big", default="2G", help="size of the single file for the peak-RSS run; 0 skips")
     parser.add_argument("--window", type=int, default=10, help="copytruncate rotations to measure; 0 skips")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the best is kept (default 1)")
+    parser.add_argument("--quick", action="store_true",
+                        help="only logrotate with zstd -T0 and hostmind's default (no gzip, no level 5)")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp"), help="where to put the files (a disk)")
     args = parser.parse_args()
     if shutil.which("logrotate") is None or shutil.which("zstd") is None:
@@ -291,7 +312,7 @@ def main() -> int:
         started = time.perf_counter()
         files = generate(work / "source", parse_size(args.size), args.files)
         print(f"generated in {time.perf_counter() - started:.1f}s; {os.cpu_count()} CPUs")
-        throughput(files, work, args.repeat)
+        throughput(files, work, args.repeat, args.quick)
         shutil.rmtree(work / "source")
         if parse_size(args.big):
             peak_rss(work, parse_size(args.big))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unconscious.rotate.logrotate_conf import Block, Directive, Parsed
+from unconscious.rotate.naming import WORK_MARK
 
 PERIOD_NAMES = ("hourly", "daily", "weekly", "monthly", "yearly")
 SHELL_SYNTAX = re.compile(r"[|&;<>()$`\\\"'*?\[\]~{}\n#=]|^\s*(if|for|while|case|test|\[)\b")
@@ -24,7 +25,7 @@ IGNORED = {
     "shred": "hostmind deletes archives, it does not shred them (shred does not work on journaling or "
              "copy-on-write file systems anyway)",
     "shredcycles": "no shred", "renamecopy": "not supported: archives live on the log's file system",
-    "addextension": "not supported", "extension": "not supported: archives are named LOG.N[.gz]",
+    "addextension": "not supported (extension is)",
     "allowhardlink": "hostmind never rotates a log with several hard links",
     "minage": "not supported", "datehourago": "not supported",
     "firstaction": "not supported: run it from a unit's ExecStartPre= drop-in instead",
@@ -141,6 +142,11 @@ def _fold(directive: Directive, options: _Options, notes: list[str]) -> None:
         _create(options, directive, notes)
     elif name == "start" and args:
         values["start"] = int(args[0])
+    elif name == "extension" and args:
+        if "/" in args[0] or hostmind_work_mark(args[0]):
+            notes.append(f"{where}: extension {args[0]}: not honoured: a file name part only")
+        else:
+            values["extension"] = args[0]
     elif name in ("prerotate", "postrotate"):
         options.scripts[name] = directive.script
     elif name == "su":
@@ -149,6 +155,11 @@ def _fold(directive: Directive, options: _Options, notes: list[str]) -> None:
         notes.append(f"{where}: {name}: {IGNORED[name]}")
     elif name not in HARMLESS:
         notes.append(f"{where}: {name}: not understood; ignored")
+
+
+def hostmind_work_mark(text: str) -> bool:
+    """True when `text` holds the mark of hostmind's working files (archives would be hidden)."""
+    return WORK_MARK in text
 
 
 def _su(args: tuple[str, ...], values: dict[str, Any], where: str, notes: list[str]) -> None:
@@ -199,7 +210,7 @@ def _rule_of(options: _Options, block: Block, notes: list[str]) -> dict[str, Any
     else:
         rule["every"] = options.criterion
     for key in ("weekday", "minsize", "maxsize", "maxage", "missingok", "dateyesterday", "olddir",
-                "createolddir", "start", "su"):
+                "createolddir", "start", "su", "extension"):
         if key in values:
             rule[key] = values[key]
     rule["notifempty"] = values.get("notifempty", False)

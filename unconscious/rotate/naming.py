@@ -1,5 +1,8 @@
 """Archive names: numbered (app.log.1.zst, app.log.2.zst, ...) or dated (app.log-20261121.zst).
 
+With logrotate's `extension .log`, a log whose name ends with it keeps it after the number or
+date, before the compression extension: app.log -> app.1.log.zst, app-20261121.log.zst.
+
 Also the hidden working names of a rotation in flight (staging, tail, temp archive), which
 never look like a valid archive, and the plan that renames older numbered archives up by one.
 """
@@ -61,6 +64,19 @@ def _split_extension(name: str) -> tuple[str, str]:
     for extension in KNOWN_EXTENSIONS[:-1]:
         if name.endswith(extension):
             return name[: -len(extension)], extension
+    return name, ""
+
+
+def split_log_name(rule: Rule, source: Path) -> tuple[str, str]:
+    """Return (base, file extension) of `source`'s archive names.
+
+    As logrotate 3.21 (`prepareRotation`): the rule's `extension` is moved after the number or
+    date only when the log's name ends with it; otherwise archives are LOG.N as usual. A name
+    that is nothing but the extension keeps it (an empty base would claim every file).
+    """
+    name, extension = source.name, rule.extension
+    if extension and name.endswith(extension) and len(name) > len(extension):
+        return name[: -len(extension)], extension
     return name, ""
 
 
@@ -136,15 +152,16 @@ def list_archives(rule: Rule, source: Path) -> list[Archive]:
         return []
     found: list[Archive] = []
     pattern = date_pattern(rule.dateformat)
-    prefix = source.name
+    prefix, file_extension = split_log_name(rule, source)
     extensions = own_extensions(rule)
     for entry in directory.iterdir():
         name = entry.name
         if not name.startswith(prefix) or is_work_file(entry) or entry == source:
             continue
         stem, extension = _split_extension(name[len(prefix):])
-        if extension not in extensions:
+        if extension not in extensions or not stem.endswith(file_extension):
             continue
+        stem = stem[: len(stem) - len(file_extension)]
         number: int | None = None
         dated = (0.0, 0)
         if rule.dateext:
@@ -171,16 +188,17 @@ def list_archives(rule: Rule, source: Path) -> list[Archive]:
 def final_archive(rule: Rule, source: Path, extension: str, now: float | None = None) -> Path:
     """Return the name the new archive gets (dated names get a .N suffix on a collision)."""
     directory = archive_dir(rule, source)
+    prefix, file_extension = split_log_name(rule, source)
     if not rule.dateext:
-        return directory / f"{source.name}.{rule.start}{extension}"
+        return directory / f"{prefix}.{rule.start}{file_extension}{extension}"
     moment = (time.time() if now is None else now) - (86400 if rule.dateyesterday else 0)
     stamp = time.strftime(rule.dateformat, time.localtime(moment))
-    base = f"{source.name}{stamp}"
-    candidate = directory / f"{base}{extension}"
+    base = f"{prefix}{stamp}"
+    candidate = directory / f"{base}{file_extension}{extension}"
     counter = 1
     while any((directory / f"{_split_extension(candidate.name)[0]}{known}").exists()
               for known in KNOWN_EXTENSIONS):
-        candidate = directory / f"{base}.{counter}{extension}"
+        candidate = directory / f"{base}.{counter}{file_extension}{extension}"
         counter += 1
     return candidate
 
@@ -190,10 +208,11 @@ def shift_plan(rule: Rule, source: Path) -> list[list[str]]:
     if rule.dateext:
         return []
     plan: list[list[str]] = []
+    prefix, file_extension = split_log_name(rule, source)
     for archive in sorted(list_archives(rule, source), key=lambda item: item.number or 0, reverse=True):
         number = archive.number or 0
-        _stem, extension = _split_extension(archive.path.name[len(source.name):])
-        target = archive.path.parent / f"{source.name}.{number + 1}{extension}"
+        _stem, extension = _split_extension(archive.path.name[len(prefix):])
+        target = archive.path.parent / f"{prefix}.{number + 1}{file_extension}{extension}"
         plan.append([str(archive.path), str(target)])
     return plan
 

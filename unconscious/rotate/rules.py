@@ -73,6 +73,7 @@ class Rule:
     recreate: bool = True
     start: int = 1
     dateyesterday: bool = False
+    extension: str | None = None
     createolddir: bool = False
     sharedscripts: bool = True
     su: bool = False
@@ -144,6 +145,7 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
         recreate=bool(raw.get("recreate", True)),
         start=int(raw.get("start", 1)),
         dateyesterday=bool(raw.get("dateyesterday", False)),
+        extension=raw.get("extension") or None,
         createolddir=bool(raw.get("createolddir", False)),
         sharedscripts=bool(raw.get("sharedscripts", True)),
         su=raw.get("su") is not None,

@@ -104,15 +104,20 @@ def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:
 
 
 def is_plain_archive(rule: Rule, path: Path) -> bool:
-    """True for `app.log.1` or `app.log-20261121` beside an existing `app.log`: a glob like
-    `*` must not rotate the archives of another log (logrotate's classic pitfall)."""
-    numbered = re.fullmatch(r"(.+)\.\d+", path.name)
-    if numbered and (path.parent / numbered.group(1)).is_file():
-        return True
+    """True for `app.log.1` or `app.log-20261121` beside an existing `app.log` (or, with
+    `extension: .log`, `app.1.log` and `app-20261121.log`): a glob like `*` or `*.log` must not
+    rotate the archives of another log (logrotate's classic pitfall)."""
+    names = [(path.name, "")]
+    if rule.extension and path.name.endswith(rule.extension):
+        names.append((path.name[: -len(rule.extension)], rule.extension))
     dated = date_pattern(rule.dateformat)
-    for cut in range(1, len(path.name)):
-        if dated.fullmatch(path.name[cut:]) and (path.parent / path.name[:cut]).is_file():
+    for name, file_extension in names:
+        numbered = re.fullmatch(r"(.+)\.\d+", name)
+        if numbered and (path.parent / f"{numbered.group(1)}{file_extension}").is_file():
             return True
+        for cut in range(1, len(name)):
+            if dated.fullmatch(name[cut:]) and (path.parent / f"{name[:cut]}{file_extension}").is_file():
+                return True
     return False
 
 

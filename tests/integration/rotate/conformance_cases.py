@@ -159,6 +159,16 @@ CASES: tuple[Case, ...] = (
          {"test.log": "zero\n"}, note="not a numbered logrotate test"),
     Case("dateext-copytruncate", "&DIR&/test.log {\n daily\n dateext\n compress\n copytruncate\n rotate 3\n}",
          {"test.log": "zero\n", "test.log-20200101.gz": _gz("old\n")}, note="not a numbered logrotate test"),
+    Case("extension", "create\n&DIR&/test.log {\n monthly\n rotate 2\n extension .log\n}",
+         {"test.log": "zero\n"}, runs=(True, True), between=_append,
+         note="not a numbered logrotate test (0078/0101 are addextension): test.1.log, then shifted to test.2.log"),
+    Case("extension-compress", "create\n&DIR&/test.log {\n monthly\n rotate 2\n compress\n delaycompress\n"
+                               " extension .log\n}", {"test.log": "zero\n"},
+         runs=(True, True, True), between=_append,
+         note="not a numbered logrotate test: test.1.log, then test.2.log.gz (delaycompress)"),
+    Case("extension-dateext", "create\n&DIR&/test.log &DIR&/test.txt {\n daily\n dateext\n compress\n"
+                              " extension .log\n rotate 1\n}", {"test.log": "zero\n", "test.txt": "text\n"},
+         note="not a numbered logrotate test: test-DATE.log.gz; test.txt does not end with .log"),
     Case("ifempty", "create\n&DIR&/test.log {\n rotate 2\n}", {"test.log": ""},
          note="logrotate's default ifempty rotates an empty log"),
     Case("notifempty", "create\n&DIR&/test.log {\n rotate 2\n notifempty\n}", {"test.log": ""}),

@@ -100,6 +100,20 @@ def test_a_hostile_config_cannot_smuggle_a_shell_into_an_argv(tmp_path: Path) ->
     assert "command" not in rules["lr-logrotate-conf-2"]["postrotate"]  # type: ignore[index]
 
 
+def test_extension_is_translated_and_a_hostile_one_is_refused(tmp_path: Path) -> None:
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text("/var/log/a.log {\n  extension .log\n}\n/var/log/b.log {\n  extension /../../etc\n}\n"
+                    "/var/log/c.log {\n  extension .hostmind-x\n}\n")
+    result = import_config(conf)
+    rules = {item.name: item.rule for item in result.translated}
+    assert ".log" == rules["lr-logrotate-conf"]["extension"]  # type: ignore[index]
+    assert "extension" not in rules["lr-logrotate-conf-2"]  # type: ignore[operator]
+    assert "extension" not in rules["lr-logrotate-conf-3"]  # type: ignore[operator]
+    report = "\n".join(result.report)
+    assert f"{conf}:5: extension /../../etc: not honoured" in report
+    assert f"{conf}:8: extension .hostmind-x: not honoured" in report
+
+
 def test_includes_read_later_defaults_and_skip_taboo_files_and_loops(tmp_path: Path) -> None:
     directory = tmp_path / "d"
     directory.mkdir()

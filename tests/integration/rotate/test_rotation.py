@@ -254,6 +254,22 @@ def test_a_wide_glob_rotates_the_logs_but_not_their_plain_archives(
     assert (0, [str(log)]) == (outcome.code, [item.source for item in outcome.report.rotated])
 
 
+def test_with_extension_a_log_glob_never_takes_an_archive_for_a_log(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    # logrotate's pitfall, seen side by side: with `test*.log` and `extension .log` it rotates
+    # its own archive test.1.log as a log (test.1.1.log) and its delaycompress step then leaves
+    # an empty test.2.log.gz: the first round is lost. hostmind keeps every round.
+    log = _log(tmp_path / "logs" / "app.log", b"round 0\n")
+    _rule(write_dropin, tmp_path / "logs" / "*.log", "extension: .log\nkeep: 5\ndelaycompress: true")
+    for run in range(1, 4):
+        assert 0 == execute(context, force=True).code
+        _log(log, f"round {run}\n".encode())
+    assert ["app.1.log", "app.2.log.zst", "app.3.log.zst", "app.log"] == _names(log.parent)
+    rounds = [subprocess.run(["zstd", "-dcq", "--", str(log.parent / f"app.{n}.log.zst")], capture_output=True,
+                             timeout=10, check=True).stdout for n in (3, 2)]
+    assert [b"round 0\n", b"round 1\n", b"round 2\n"] == [*rounds, (log.parent / "app.1.log").read_bytes()]
+
+
 def test_a_state_file_lost_after_earlier_runs_is_rebuilt_with_a_warning(
         context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
     log = _log(tmp_path / "logs" / "app.log")

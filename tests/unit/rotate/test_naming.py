@@ -108,3 +108,34 @@ def test_dateyesterday_names_the_archive_after_the_day_before(tmp_path: Path) ->
 def test_start_numbers_the_newest_archive(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     assert "app.log.0.gz" == final_archive(build_rule("app", {"paths": [str(log)], "start": 0}), log, ".gz").name
+
+
+def test_extension_goes_after_the_number_and_before_the_compression_extension(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    for name in ("app.1.log.zst", "app.2.log.zst", "app.log.3.zst", "app.1.txt.zst", "app.x.log.zst"):
+        _touch(tmp_path / name)
+    rule = build_rule("app", {"paths": [str(log)], "extension": ".log"})
+    assert ["app.1.log.zst", "app.2.log.zst"] == [a.path.name for a in list_archives(rule, log)]
+    assert [["app.2.log.zst", "app.3.log.zst"], ["app.1.log.zst", "app.2.log.zst"]] == [
+        [Path(old).name, Path(new).name] for old, new in shift_plan(rule, log)]
+    assert "app.1.log.zst" == final_archive(rule, log, ".zst").name
+
+
+def test_extension_goes_after_the_date_and_a_collision_counter(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    rule = build_rule("app", {"paths": [str(log)], "extension": ".log", "dateext": True})
+    first = final_archive(rule, log, ".zst", NOON)
+    assert time.strftime("app-%Y%m%d.log.zst", time.localtime(NOON)) == first.name
+    _touch(first)
+    second = final_archive(rule, log, ".zst", NOON)
+    assert time.strftime("app-%Y%m%d.1.log.zst", time.localtime(NOON)) == second.name
+    _touch(second)
+    assert [second.name, first.name] == [a.path.name for a in list_archives(rule, log)]
+
+
+def test_a_log_not_ending_with_the_extension_is_named_as_usual(tmp_path: Path) -> None:
+    log = tmp_path / "app.txt"
+    rule = build_rule("app", {"paths": [str(log)], "extension": ".log"})
+    assert "app.txt.1.zst" == final_archive(rule, log, ".zst").name
+    bare = tmp_path / ".log"  # nothing but the extension: an empty base would claim every file
+    assert ".log.1.zst" == final_archive(rule, bare, ".zst").name

@@ -165,3 +165,15 @@ def test_ordinary_log_paths_are_accepted(context: Context, write_dropin: Callabl
                                          pattern: str) -> None:
     write_dropin("50-rotate.yaml", f"rotate:\n  rules:\n    app:\n      paths: ['{pattern}']\n")
     assert context.load_config() is not None
+
+
+@pytest.mark.parametrize("extension", ["/../../etc/x", "a/b", ".hostmind-tmp", ""])
+def test_an_extension_that_is_not_a_plain_name_part_is_refused(
+        context: Context, write_dropin: Callable[[str, str], Path], extension: str) -> None:
+    # `extension` may be set by the model: it must never turn an archive name into a path
+    # elsewhere, nor make archives look like hostmind's hidden working files.
+    write_dropin("50-rotate.yaml", f"rotate:\n  rules:\n    app:\n      paths: [/var/log/app.log]\n"
+                                   f"      extension: '{extension}'\n")
+    with pytest.raises(ConfigError) as raised:
+        context.load_config()
+    assert ["rotate.rules.app.extension"] == [problem.key_path for problem in raised.value.problems]
