@@ -53,6 +53,7 @@ OVERRIDES: dict[str, Any] = {
     "apply.unit_paths.probe": ["unconscious/**"],
     "rotate.rules.probe.dateformat": "-%Y%m%d%H",
     "rotate.rules.probe.create.mode": "0640",
+    "rotate.rules.probe.extension": ".txt",
 }
 
 
