@@ -24,13 +24,24 @@ GROUP = "hostmind.status"
 
 @dataclass
 class StatusSection:
-    """One part of the status screen: text lines, data for --json, and whether it is bad."""
+    """One part of the status screen: text lines, data for --json, and whether it is bad.
+
+    `reasons` are short phrases for the closing summary line ("backup failed 3h ago"); a
+    section that sets `problem` without a reason is summarised by its title.
+    """
 
     title: str
     lines: list[str] = field(default_factory=list)
     data: Any = None
     problem: bool = False
     order: int = 50
+    reasons: list[str] = field(default_factory=list)
+
+    def flag(self, reason: str) -> None:
+        """Mark the section as needing attention, for `reason`."""
+        self.problem = True
+        if reason not in self.reasons:
+            self.reasons.append(reason)
 
 
 Provider = Callable[[Context, LoadedConfig], StatusSection]

@@ -109,7 +109,9 @@ def test_health_is_a_watchdogged_notify_daemon_with_the_breaker(units: dict[str,
     assert one(health, "Service", "WatchdogSec") == "30s"
     assert one(health, "Service", "Restart") == "on-failure"
     assert one(health, "Service", "RestartPreventExitStatus") == "78"
-    assert one(health, "Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
+    # Validate first: a refused reload fails `systemctl reload` instead of returning 0.
+    assert values(health, "Service", "ExecReload") == [
+        "@HOSTMIND@ config validate", "/bin/kill -HUP $MAINPID"]
     assert one(health, "Service", "ExecStart") == "@HOSTMIND@ run health"
     # The breaker belongs in [Unit]; in [Service] systemd 252 ignores it with a warning.
     assert one(health, "Unit", "StartLimitBurst") == "4"
