@@ -41,7 +41,8 @@ SHOW_PROPERTIES = (
     "ExecMainStartTimestamp",
 )
 
-#: What PID 1 logs (with UNIT=) when the start limit refuses a start (systemd 252 unit.c).
+#: What PID 1 logs (with UNIT=, after a "UNIT: " prefix) when the start limit refuses a start
+#: (systemd 252 unit.c, unit_test_start_limit).
 START_LIMIT_MESSAGE = "Start request repeated too quickly."
 
 #: Results each Restart= policy restarts on (systemd.service(5), table 2).
@@ -288,6 +289,7 @@ def start_limit_logged(journalctl: tuple[str, ...], unit: str, failed_at: float,
             message = json.loads(line).get("MESSAGE")
         except (ValueError, AttributeError):
             continue
-        if message == START_LIMIT_MESSAGE:
+        # systemd 252 writes "UNIT: Start request repeated too quickly." (the unit as prefix).
+        if isinstance(message, str) and message.endswith(START_LIMIT_MESSAGE):
             return True
     return False

@@ -116,7 +116,7 @@ StateChangeTimestamp=Sat 2026-11-21 06:00:00 UTC
 
 def test_the_journal_line_decides_and_is_asked_only_about_failed_units(tmp_path: Path) -> None:
     journal = fake_journalctl(tmp_path, '{"MESSAGE": "Stopped x."}\n'
-                              '{"MESSAGE": "Start request repeated too quickly."}\n')
+                              '{"MESSAGE": "hostmind-health.service: Start request repeated too quickly."}\n')
     systemctl = Systemctl(command=fake_systemctl(tmp_path, SHOW), journalctl=journal)
     health, timer = systemctl.show("hostmind-health.service", "hostmind-rotate.timer")
     assert health.start_limit_logged is True and health.breaker_tripped
