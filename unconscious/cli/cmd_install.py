@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from unconscious import exitcodes
+from unconscious import exitcodes, uninstall_report
 from unconscious.atomic import AtomicWriteError
 from unconscious.cli.output import error, print_json
 from unconscious.context import Context
@@ -177,6 +177,8 @@ def install_command(args: argparse.Namespace, context: Context) -> int:
 
 def uninstall_command(args: argparse.Namespace, context: Context) -> int:
     """Run `hostmind uninstall`; return the exit code."""
+    # Read before --purge deletes the config that names them.
+    backups = uninstall_report.backup_paths(context.paths) if args.root == Path("/") else None
     try:
         report = uninstall(
             Layout(args.root),
@@ -188,7 +190,13 @@ def uninstall_command(args: argparse.Namespace, context: Context) -> int:
     except (InstallError, OSError, SystemctlError) as problem:
         error(f"uninstall failed: {problem}")
         return exitcodes.FAILURE
-    _print_report(report, args.json)
+    left = uninstall_report.leftovers(args.root, purge=args.purge, backup_paths=backups)
+    if args.json:
+        print_json({"dry_run": report.dry_run, "actions": report.actions,
+                    "warnings": report.warnings, "left": [item.to_json() for item in left]})
+    else:
+        _print_report(report, False)
+        print("\n".join(uninstall_report.render(left)))
     if not args.dry_run:
         audit(
             "uninstall",
