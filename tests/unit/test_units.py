@@ -152,6 +152,11 @@ def test_apply_and_rollback_have_no_network_and_conscious_gets_the_key_as_creden
     conscious = units["hostmind-conscious.service"]
     # A bare credential name: systemd 252 searches the credstore and tolerates a missing key.
     assert values(conscious, "Service", "LoadCredential") == ["anthropic-api-key"]
+    # Encrypted under its own name: on 252 one name's last line wins (e2e: test_credentials).
+    assert values(conscious, "Service", "LoadCredentialEncrypted") == ["anthropic-api-key.encrypted"]
+    backup = units["hostmind-backup.service"]
+    assert values(backup, "Service", "LoadCredential") == ["restic-password"]
+    assert values(backup, "Service", "LoadCredentialEncrypted") == ["restic-password.encrypted"]
     assert "Environment" not in dict(conscious["Service"])
 
 
