@@ -148,3 +148,14 @@ def test_a_stand_in_systemctl_is_never_paired_with_the_real_journal(tmp_path: Pa
     systemctl = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]))
     [health] = systemctl.show("hostmind-health.service")
     assert health.start_limit_logged is None
+
+
+def test_starts_that_ended_in_a_config_error_still_count_when_the_limit_refuses_one() -> None:
+    # Three starts exited 78 (not restarted), the config was fixed, the next start was refused:
+    # ExecMainStatus still says 78 from the last run, the journal says the limit.
+    state = unit("hostmind-health.service", "failed", "failed", "exit-code", exit_status=78,
+                 restart_prevent_statuses=frozenset({78}), restart="on-failure",
+                 start_limit_logged=True)
+    assert state.breaker_tripped
+    line, attention = describe(state, NOW)
+    assert attention and "BREAKER TRIPPED" in line and "config error" not in line
