@@ -69,7 +69,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=install_command)
 
     parser = subparsers.add_parser(
-        "uninstall", help="remove the units install recorded (state and config stay unless --purge)"
+        "uninstall", help="remove the units install recorded (state and config stay unless --purge)",
+        description="Stop and remove exactly the units `hostmind install` recorded. Then list "
+        "what is still on disk (config and state unless --purge, backups always, the program, "
+        "drop-ins, credentials), each with the command that removes it.",
     )
     parser.add_argument("--root", type=Path, default=Path("/"), metavar="DIR")
     parser.add_argument(
