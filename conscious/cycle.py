@@ -288,7 +288,10 @@ class Cycle:
                 self.logger.warning(
                     "conscious_dormant", events=len(events),
                     msg="no API key in $CREDENTIALS_DIRECTORY/anthropic-api-key: the conscious "
-                        "layer is dormant; events are deferred, the unconscious layer is unaffected")
+                        "layer is dormant; events are deferred, the unconscious layer is unaffected."
+                        " To wake it: `systemd-creds encrypt - /etc/credstore.encrypted/"
+                        "anthropic-api-key.encrypted` (paste the key, Ctrl-D), or put it in "
+                        "/etc/credstore/anthropic-api-key (mode 0600)")
                 atomic_write_text(marker, f"{self.clock()}\n")
 
     def _exhausted(self, reason: str) -> tuple[str, str]:

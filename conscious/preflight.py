@@ -96,11 +96,7 @@ def _credential_line(found: FoundCredential) -> str:
     kind = "encrypted (systemd-creds)" if found.encrypted else "plain"
     if found.problem:
         return f"credential: UNUSABLE: {found.path} ({kind}): {found.problem}"
-    note = ""
-    if found.encrypted:
-        note = ("; hostmind-conscious.service loads it only with a drop-in "
-                "`LoadCredentialEncrypted=anthropic-api-key`")
-    return f"credential: {found.path} ({kind}){note}"
+    return f"credential: {found.path} ({kind})"
 
 
 def count_probe(settings: ConsciousSettings, api_key: str) -> int:

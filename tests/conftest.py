@@ -1,13 +1,28 @@
-"""Fixtures shared by every test: a hostmind tree under tmp_path."""
+"""Fixtures shared by every test: a hostmind tree under tmp_path, and a guard that the whole
+run leaves the host's own hostmind directories untouched."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.host_guard import GUARDED, differences, snapshot
 from unconscious.context import Context
+
+
+@pytest.fixture(scope="session", autouse=True)
+def host_left_untouched() -> Iterator[None]:
+    """Fail the run if any test created, removed or changed a file under GUARDED on this host."""
+    before = snapshot()
+    yield
+    changed = differences(before, snapshot())
+    if changed:
+        shown = "\n  ".join(changed[:40])
+        more = f"\n  ... and {len(changed) - 40} more" if len(changed) > 40 else ""
+        pytest.fail(f"the test run wrote to the host ({', '.join(map(str, GUARDED))}):\n  "
+                    f"{shown}{more}", pytrace=False)
 
 
 @pytest.fixture

@@ -34,7 +34,8 @@ class JournalRenderer:
         self.sender = sender
         self.failures = 0
 
-    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    def entry(self, method_name: str, event_dict: MutableMapping[str, Any]) -> dict[str, str]:
+        """Return the journal fields of one structlog event."""
         fields = dict(event_dict)
         event = _text(fields.pop("event", ""))
         level = str(fields.pop("level", method_name))
@@ -51,6 +52,10 @@ class JournalRenderer:
         }
         for key, value in fields.items():
             entry.setdefault(field_name(key), _text(value))
+        return entry
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        entry = self.entry(method_name, event_dict)
         try:
             self.sender.send(entry)
         except OSError as error:
@@ -61,6 +66,27 @@ class JournalRenderer:
                 file=sys.stderr,
                 flush=True,
             )
+        raise structlog.DropEvent
+
+
+class ManualRunRenderer(JournalRenderer):
+    """For a command run by hand (`hostmind rotate`, `hostmind backup run`) on a terminal.
+
+    Each event goes to the journal with the same fields a timer run writes, so
+    `journalctl HOSTMIND_EVENT=log_rotated` finds manual runs too; the terminal shows only the
+    command's own report, so nothing prints twice. Without a reachable journal, warnings and
+    errors are printed instead (never lost) and routine events are left to the report.
+    """
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+        entry = self.entry(method_name, event_dict)
+        try:
+            self.sender.send(entry)
+        except OSError:
+            self.failures += 1
+            if int(entry["PRIORITY"]) <= _PRIORITIES["warning"]:
+                print(f"{entry['SYSLOG_IDENTIFIER']}: {entry['MESSAGE']}", file=sys.stderr,
+                      flush=True)
         raise structlog.DropEvent
 
 
@@ -93,17 +119,24 @@ def _stderr_logger_factory(*args: Any) -> _StderrLogger:
 def configure(service: str, level: str = "info", target: str | None = None) -> None:
     """Configure structlog for `service` (SYSLOG_IDENTIFIER=hostmind-<service>).
 
-    `target` is "journal", "console" or None (auto: journal when stderr is the journal or
-    HOSTMIND_LOG=journal). The journal socket path can be set with HOSTMIND_JOURNAL_SOCKET.
+    `target` is "journal", "console", "manual" (a command run by hand that prints its own
+    report: see ManualRunRenderer; HOSTMIND_LOG, when set, wins over it) or None (auto: journal
+    when stderr is the journal or HOSTMIND_LOG=journal). The journal socket path can be set
+    with HOSTMIND_JOURNAL_SOCKET.
     """
+    if target == "manual":
+        forced = os.environ.get("HOSTMIND_LOG")
+        target = forced or ("journal" if stderr_is_journal() else "manual")
     chosen = target or os.environ.get("HOSTMIND_LOG") or ("journal" if stderr_is_journal() else "console")
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_level,
     ]
+    socket_path = Path(os.environ.get("HOSTMIND_JOURNAL_SOCKET", str(DEFAULT_SOCKET)))
     if chosen == "journal":
-        socket_path = Path(os.environ.get("HOSTMIND_JOURNAL_SOCKET", str(DEFAULT_SOCKET)))
         processors.append(JournalRenderer(f"hostmind-{service}", JournalSender(socket_path)))
+    elif chosen == "manual":
+        processors.append(ManualRunRenderer(f"hostmind-{service}", JournalSender(socket_path)))
     else:
         processors.append(_message_first)
         processors.append(structlog.processors.TimeStamper(fmt="%H:%M:%S"))

@@ -113,8 +113,16 @@ class Watchdog:
         return self.notifier.send("WATCHDOG=1")
 
     def max_sleep(self, default: float) -> float:
-        """Return how long the loop may sleep and still ping in time."""
-        return default if self.interval is None else min(default, self.interval)
+        """Return how long the loop may sleep and still ping in time: until the next ping is
+        due, not a whole interval from now. (A whole interval let a loop that woke just before
+        a ping was due sleep past it: gaps of twice the interval plus a step, over
+        WatchdogSec=, which killed a healthy service on a loaded machine.)"""
+        if self.interval is None:
+            return default
+        if self._last_ping is None:
+            return min(default, self.interval)
+        due_in = self.interval - (self.clock() - self._last_ping)
+        return max(0.0, min(default, due_in))
 
 
 def notifier_enabled(notifier: Notifier) -> bool:

@@ -24,13 +24,24 @@ GROUP = "hostmind.status"
 
 @dataclass
 class StatusSection:
-    """One part of the status screen: text lines, data for --json, and whether it is bad."""
+    """One part of the status screen: text lines, data for --json, and whether it is bad.
+
+    `reasons` are short phrases for the closing summary line ("backup failed 3h ago"); a
+    section that sets `problem` without a reason is summarised by its title.
+    """
 
     title: str
     lines: list[str] = field(default_factory=list)
     data: Any = None
     problem: bool = False
     order: int = 50
+    reasons: list[str] = field(default_factory=list)
+
+    def flag(self, reason: str) -> None:
+        """Mark the section as needing attention, for `reason`."""
+        self.problem = True
+        if reason not in self.reasons:
+            self.reasons.append(reason)
 
 
 Provider = Callable[[Context, LoadedConfig], StatusSection]
@@ -74,7 +85,12 @@ def evidence_section(
         due = age is None and limit is not None and installed is not None and now - installed <= limit
         stale = limit is not None and not due and (age is None or age > limit)
         failed = bool(record and record.last_error)
-        section.problem = section.problem or stale or failed
+        if stale:
+            section.flag(f"{name} evidence stale ("
+                         + (f"last ok {format_age(age)} ago" if age is not None else "never ran")
+                         + f", max {format_age(limit)})")
+        if failed:
+            section.flag(f"{name} last run failed")
         flag = "STALE" if stale else ("FAILED" if failed else ("due" if due else "ok"))
         if age is not None:
             detail = f"last ok {format_age(age)} ago"
@@ -100,6 +116,18 @@ def evidence_section(
     return section
 
 
+def first_run_due(context: Context, limit: float | None, now: float) -> float | None:
+    """Return the seconds left until a never-run operation's first run is overdue, or None.
+
+    None when there is no limit, no install record, or the install is older than `limit`:
+    then a missing run is silence, not "due". A fresh install's first backup is due, not failed.
+    """
+    installed = _installed_at(context)
+    if limit is None or installed is None or now - installed > limit:
+        return None
+    return installed + limit - now
+
+
 def _installed_at(context: Context) -> float | None:
     """Return when `hostmind install` last ran here (its manifest's mtime), or None."""
     try:
@@ -112,6 +140,7 @@ def events_section(context: Context, config: LoadedConfig) -> StatusSection:
     """How many events wait in each spool state."""
     counts = EventSpool(context.paths.events_dir).counts()
     line = ", ".join(f"{state} {count}" for state, count in counts.items())
-    return StatusSection(
-        title="events", lines=[line], data=counts, problem=counts["quarantine"] > 0, order=40
-    )
+    made = StatusSection(title="events", lines=[line], data=counts, order=40)
+    if counts["quarantine"] > 0:
+        made.flag(f"{counts['quarantine']} event(s) quarantined (`hostmind events --state quarantine`)")
+    return made

@@ -3,12 +3,16 @@
 Everything here shells out to `systemctl` (never a shell), so unit tests swap the command for a
 fake script and the e2e suite runs the real one inside a container. It also reads unit states
 (`systemctl show`) and recognises a tripped restart breaker, which systemd 252 does not report
-as `start-limit-hit` (systemd issue 32203).
+as `start-limit-hit` (systemd issue 32203): from the journal line PID 1 writes when it refuses
+a start ("Start request repeated too quickly."), and where the journal cannot be read, from
+the unit being failed although its Restart= policy would have restarted it.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
+import json
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -33,7 +37,22 @@ SHOW_PROPERTIES = (
     "StatusText",
     "UnitFileState",
     "StateChangeTimestamp",
+    "Restart",
+    "ExecMainStartTimestamp",
 )
+
+#: What PID 1 logs (with UNIT=, after a "UNIT: " prefix) when the start limit refuses a start
+#: (systemd 252 unit.c, unit_test_start_limit).
+START_LIMIT_MESSAGE = "Start request repeated too quickly."
+
+#: Results each Restart= policy restarts on (systemd.service(5), table 2).
+_RESTARTED_ON = {
+    "always": {"exit-code", "signal", "core-dump", "watchdog", "timeout"},
+    "on-failure": {"exit-code", "signal", "core-dump", "watchdog", "timeout"},
+    "on-abnormal": {"signal", "core-dump", "watchdog", "timeout"},
+    "on-abort": {"signal", "core-dump"},
+    "on-watchdog": {"watchdog"},
+}
 
 
 class SystemctlError(RuntimeError):
@@ -61,22 +80,40 @@ class UnitState:
     status_text: str = ""
     #: Unix time of the last state change (None when systemd has none, e.g. never started).
     since: float | None = None
+    #: The Restart= policy ("no", "on-failure", ...; "" when systemctl did not say).
+    restart: str = ""
+    #: Unix time the main process last started (None: never started since boot or reset).
+    last_start: float | None = None
+    #: Whether PID 1 logged START_LIMIT_MESSAGE for this unit when it last failed (None: the
+    #: journal was not read or could not be).
+    start_limit_logged: bool | None = None
+
+    @property
+    def breaker_evidence(self) -> str:
+        """Why this unit counts as stopped by its start limit ("" when it does not).
+
+        On systemd 252 `Result` stays `exit-code`/`watchdog` (issue 32203), and NRestarts
+        counts only automatic restarts while the limit counts every start (an operator's
+        restart too), so neither is used. The journal's line is the evidence; without the
+        journal, a failed unit whose Restart= policy would have restarted it is one systemd
+        stopped restarting.
+        """
+        if self.active_state != "failed":
+            return ""
+        if self.result == "start-limit-hit":
+            return "Result=start-limit-hit"
+        if self.start_limit_logged is not None:
+            return f"journal: {START_LIMIT_MESSAGE}" if self.start_limit_logged else ""
+        if self.result == "exit-code" and self.exit_status in self.restart_prevent_statuses:
+            return ""
+        if self.result in _RESTARTED_ON.get(self.restart, set()):
+            return f"failed ({self.result}) although Restart={self.restart}"
+        return ""
 
     @property
     def breaker_tripped(self) -> bool:
-        """True when systemd gave up restarting this unit (start limit reached).
-
-        On systemd 252 `Result` stays `exit-code`/`watchdog`, so the sign is: failed, with as
-        many automatic restarts as the burst allows, and not a config error (which
-        RestartPreventExitStatus= keeps from restarting at all).
-        """
-        if self.active_state != "failed":
-            return False
-        if self.result == "start-limit-hit":
-            return True
-        if self.start_limit_burst <= 0 or self.exit_status in self.restart_prevent_statuses:
-            return False
-        return self.restarts >= self.start_limit_burst - 1
+        """True when systemd refuses to start this unit again (its start limit is used up)."""
+        return bool(self.breaker_evidence)
 
     @classmethod
     def from_properties(cls, properties: dict[str, str]) -> UnitState:
@@ -93,6 +130,8 @@ class UnitState:
             restart_prevent_statuses=_statuses(properties.get("RestartPreventExitStatus", "")),
             status_text=properties.get("StatusText", ""),
             since=parse_timestamp(properties.get("StateChangeTimestamp", "")),
+            restart=properties.get("Restart", ""),
+            last_start=parse_timestamp(properties.get("ExecMainStartTimestamp", "")),
         )
 
 
@@ -145,6 +184,9 @@ class Systemctl:
 
     command: tuple[str, ...] = ("systemctl",)
     timeout: float = 90.0
+    #: The journalctl that confirms a tripped start limit. None: the real one beside a real
+    #: `systemctl`, none beside a stand-in (tests); () never reads the journal.
+    journalctl: tuple[str, ...] | None = None
 
     def run(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `systemctl ARGUMENTS`; return the finished process.
@@ -209,4 +251,45 @@ class Systemctl:
         if not units:
             return []
         result = self.run("show", f"--property={','.join(SHOW_PROPERTIES)}", "--", *units)
-        return [UnitState.from_properties(block) for block in parse_show(result.stdout)]
+        states = [UnitState.from_properties(block) for block in parse_show(result.stdout)]
+        return [self._with_start_limit(state) for state in states]
+
+    def _journal_command(self) -> tuple[str, ...]:
+        if self.journalctl is not None:
+            return self.journalctl
+        return ("journalctl",) if Path(self.command[0]).name == "systemctl" else ()
+
+    def _with_start_limit(self, state: UnitState) -> UnitState:
+        """Add whether the journal says the start limit stopped a failed unit."""
+        command = self._journal_command()
+        if state.active_state != "failed" or state.since is None or not command:
+            return state
+        logged = start_limit_logged(command, state.name, state.since, min(self.timeout, 15.0))
+        return dataclasses.replace(state, start_limit_logged=logged)
+
+
+def start_limit_logged(journalctl: tuple[str, ...], unit: str, failed_at: float,
+                       timeout: float = 15.0) -> bool | None:
+    """Return whether PID 1 logged START_LIMIT_MESSAGE for `unit` around `failed_at` or later.
+
+    `failed_at` is the unit's StateChangeTimestamp (whole seconds), so the window opens 2 s
+    before it. Return None when the journal cannot be read (no journalctl, timeout, error).
+    """
+    argv = [*journalctl, "--no-pager", "--quiet", "--output=json", "--output-fields=MESSAGE",
+            f"--since=@{int(failed_at) - 2}", "_PID=1", f"UNIT={unit}"]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    for line in result.stdout.splitlines():
+        try:
+            message = json.loads(line).get("MESSAGE")
+        except (ValueError, AttributeError):
+            continue
+        # systemd 252 writes "UNIT: Start request repeated too quickly." (the unit as prefix).
+        if isinstance(message, str) and message.endswith(START_LIMIT_MESSAGE):
+            return True
+    return False

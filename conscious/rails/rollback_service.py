@@ -5,6 +5,10 @@ lock), then restores the change in probation if there is one (recovery), and let
 look at the units: a unit that exhausted its start limit pauses self-modification. Without a
 change in probation nothing is restored: a failure with no recent change is for a person, and
 the breaker makes sure one is asked.
+
+It needs no valid config: restoring a snapshot must not be hostage to a broken drop-in (which
+may be what made the unit fail). On a config error it logs each problem and goes on with the
+packaged defaults, and exits 0 so the handler instance does not stay failed.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any
 
 from conscious.audit import AuditError
 from conscious.rails import breaker
@@ -24,7 +29,9 @@ from conscious.rails.settings import RailSettings
 from conscious.rails.snapshot import SnapshotError
 from conscious.rails.watch import roll_back_watched
 from unconscious import exitcodes
+from unconscious.config import LoadedConfig
 from unconscious.context import Context
+from unconscious.default_config import without_broken_files
 from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
 
@@ -38,14 +45,26 @@ def failed_unit(service_args: list[str], environ: dict[str, str] | None = None) 
     return str(known.unit or env.get("MONITOR_UNIT", ""))
 
 
+def _config_or_defaults(context: Context, log: Any, unit: str) -> LoadedConfig:
+    """Return the config; on a config error (each problem logged) the config without the
+    broken files (or the packaged defaults), said in the journal."""
+    config = context.load_config_or_log(log)
+    if config is not None:
+        return config
+    fallback = without_broken_files(context.paths)
+    left_out = "all config files" if fallback.defaults_only else ", ".join(fallback.skipped)
+    log.warning("rollback_without_config", unit=unit, skipped=left_out,
+                msg=f"the config is invalid (problems above); restoring after {unit} without "
+                    f"{left_out}")
+    return fallback.config
+
+
 def main(context: Context) -> int:
     """Run one rollback pass; return the exit code."""
     configure("rollback")
     log = get_logger()
     unit = failed_unit(context.service_args) or "(unknown unit)"
-    config = context.load_config_or_log(log)
-    if config is None:
-        return exitcodes.CONFIG_ERROR
+    config = _config_or_defaults(context, log, unit)
     rails = Rails.create(context.paths, RailSettings.from_config(config, context.paths))
     started = time.monotonic()
     try:

@@ -23,7 +23,7 @@ def section(context: Context, config: LoadedConfig) -> StatusSection:
         hint = "" if "hostmind rearm" in paused.reason else " (`hostmind rearm` resumes)"
         made.lines.append(f"self-modification PAUSED {format_age(now - paused.since)} ago: "
                           f"{paused.reason}{hint}")
-        made.problem = True
+        made.flag("self-modification paused (`hostmind rearm` resumes)")
     mark = probation.read_mark(paths)
     if mark is not None:
         made.lines.append(f"in probation: {mark.key or '(unreadable mark)'} since "

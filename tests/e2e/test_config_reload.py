@@ -1,4 +1,5 @@
-"""Scenario 5: `systemctl reload` applies a valid drop-in and refuses an invalid one."""
+"""Scenario 5: `systemctl reload` applies a valid drop-in and fails on an invalid one (the
+service keeps its last good config; a raw SIGHUP is refused by the service itself)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _events(container: Container, name: str, pid: str, since: int) -> list[dict[
     return [entry for entry in found if str(entry.get("_PID")) == pid]
 
 
-def test_reload_applies_a_valid_dropin_and_keeps_the_last_good_config_on_a_bad_one(
+def test_reload_applies_a_valid_dropin_and_fails_on_a_bad_one_keeping_the_last_good_config(
     container: Container,
 ) -> None:
     before = container.show(HEALTH, "MainPID", "StatusText")
@@ -60,14 +61,32 @@ def test_reload_applies_a_valid_dropin_and_keeps_the_last_good_config_on_a_bad_o
     since = now_usec()
     container.write(INVALID, INVALID_TEXT)
     assert container.run(HOSTMIND, "config", "validate", check=False).returncode == 78
-    container.run("systemctl", "reload", HEALTH)
+    # ExecReload= validates before it signals: the operator's command fails visibly.
+    refused = container.run("systemctl", "reload", HEALTH, check=False)
+    assert refused.returncode != 0, "systemctl reload must fail on a config that is refused"
+    location = f"{INVALID}:3"
+    # The validation's output reaches the unit's journal through a stream: poll, do not race.
+    container.wait_for("the refused file:line in the unit's journal", lambda: any(
+        location in str(entry.get("MESSAGE", ""))
+        for entry in container.journal("-u", HEALTH, since_usec=since)), timeout=15)
+    wait_active(container, HEALTH, timeout=15)
+    kept = container.show(HEALTH, "MainPID", "ActiveState", "SubState", "StatusText")
+    assert kept["MainPID"] == pid, "a bad config must not stop or restart the service"
+    assert (kept["ActiveState"], kept["SubState"]) == ("active", "running")
+    # Not signalled at all: still on the last good config, nothing reloaded or refused.
+    assert _check_count(kept["StatusText"]) == _check_count(good["StatusText"]), kept
+    assert not _events(container, "config_reloaded", pid, since)
+    assert not _events(container, "config_reload_refused", pid, since)
+
+    # A SIGHUP that bypasses ExecReload= (kill -HUP by hand) is still refused by the service.
+    since = now_usec()
+    container.run("systemctl", "kill", "--kill-who=main", "--signal=HUP", HEALTH)
     container.wait_for("config_reload_refused in the journal",
                        lambda: bool(_events(container, "config_reload_refused", pid, since)), timeout=15)
-    refused = _events(container, "config_reload_refused", pid, since)[-1]
-    location = f"{INVALID}:3"
-    assert INVALID in str(refused.get("FILE")), refused
-    assert str(refused.get("LINE")) == "3", refused
-    assert location in str(refused["MESSAGE"]), refused["MESSAGE"]
+    refusal = _events(container, "config_reload_refused", pid, since)[-1]
+    assert INVALID in str(refusal.get("FILE")), refusal
+    assert str(refusal.get("LINE")) == "3", refusal
+    assert location in str(refusal["MESSAGE"]), refusal["MESSAGE"]
 
     wait_active(container, HEALTH, timeout=15)
     after = container.show(HEALTH, "MainPID", "ActiveState", "SubState", "StatusText")

@@ -67,7 +67,8 @@ def test_a_failing_check_reaches_the_journal_the_spool_the_conscious_layer_and_s
                        lambda: container.show(CONSCIOUS, "InvocationID")["InvocationID"] != before, timeout=20)
 
     status = container.run("systemctl", "status", "--no-pager", HEALTH, check=False).stdout
-    assert "1 failing (" in status and f"{HEARTBEAT} last changed 2h ago" in status, status
+    # The failing check is named in STATUS=; other checks are not this test's business.
+    assert "failing (" in status and f"{HEARTBEAT} last changed 2h ago" in status, status
 
     check = container.run(HOSTMIND, "check", "--json", "e2e_heartbeat", check=False)
     assert (check.returncode, json.loads(check.stdout)["checks"]["e2e_heartbeat"]["state"]) == (2, "failing")

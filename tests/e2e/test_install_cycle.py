@@ -28,8 +28,14 @@ def test_uninstall_removes_the_units_keeps_state_and_config_and_install_restores
     assert "keep /etc/hostmind/hostmind.yaml (never overwritten)" in again
 
     try:
-        container.run(HOSTMIND, "uninstall", timeout=120)
+        removed = container.run(HOSTMIND, "uninstall", timeout=120).stdout
         assert _unit_files(container) == []
+        # It says what it left and how to remove each (README "Removing hostmind").
+        assert "left in place (remove by hand if you want them gone):" in removed, removed
+        for path, command in (("/etc/hostmind", "rm -r /etc/hostmind"),
+                              ("/var/lib/hostmind", "rm -r /var/lib/hostmind"),
+                              ("/opt/hostmind", "rm -r /opt/hostmind")):
+            assert f"  {path} " in removed and f"-> {command}" in removed, (path, removed)
         assert container.show(HEALTH, "ActiveState")["ActiveState"] == "inactive"
         assert container.path("/etc/hostmind/hostmind.yaml").exists()
         assert container.path("/var/lib/hostmind/evidence").is_dir()

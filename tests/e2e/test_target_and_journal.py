@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.e2e.conftest import TEST_DROPIN_PREFIX
-from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, wait_active
+from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, now_usec, wait_active
 
 TIMERS = ("hostmind-rotate.timer", "hostmind-backup.timer", "hostmind-conscious.timer")
 PATHS = ("hostmind-conscious.path", "hostmind-apply.path")
@@ -117,3 +117,43 @@ def test_no_health_check_is_denied_by_the_sandbox(container: Container) -> None:
     denied = {name: check.get("summary") for name, check in _checks(container).items()
               if any(text in str(check.get("summary")) for text in SANDBOX_DENIALS)}
     assert not denied, denied
+
+
+def test_manual_runs_are_journalled_like_timer_runs_and_print_once(container: Container) -> None:
+    since = now_usec()
+    rotate = container.run(HOSTMIND, "rotate", timeout=120)
+    backup = container.run(HOSTMIND, "backup", "run", timeout=300)
+    # The report once on stdout; the events go to the journal, not to the terminal again.
+    assert (rotate.stderr, backup.stderr) == ("", ""), (rotate.stderr, backup.stderr)
+    assert sum("logs examined" in line for line in rotate.stdout.splitlines()) == 1, rotate.stdout
+    assert sum(line.startswith("backup hostmind-") for line in backup.stdout.splitlines()) == 1
+    for event, identifier in (("rotate_run", "hostmind-rotate"), ("backup_done", "hostmind-backup"),
+                              ("backup_verified", "hostmind-backup")):
+        found = container.journal(f"HOSTMIND_EVENT={event}", since_usec=since)
+        assert found, f"no {event} entry from the manual run"
+        assert found[-1]["SYSLOG_IDENTIFIER"] == identifier
+    # The same query finds the timer's runs: the unit logs the same event.
+    since = now_usec()
+    container.run("systemctl", "start", "hostmind-rotate.service", timeout=120)
+    timer = container.journal("HOSTMIND_EVENT=rotate_run", since_usec=since)
+    assert timer and timer[-1].get("_SYSTEMD_UNIT") == "hostmind-rotate.service"
+
+
+def test_with_a_broken_dropin_status_shows_everything_and_rollback_still_runs(
+        container: Container) -> None:
+    container.write(BAD_DROPIN, "# e2e: invalid on line 3\nhealth:\n  interval: soon\n")
+    status = container.run(HOSTMIND, "status", check=False)
+    assert status.returncode == 78, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].endswith("config") and f"{BAD_DROPIN}:3" in lines[2], lines[:4]
+    for title in ("units", "checks", "evidence", "backups", "changes"):
+        assert any(line.endswith(f" {title}") for line in lines), (title, lines)
+    assert lines[-1].startswith("needs attention: config invalid"), lines[-1]
+
+    since = now_usec()
+    handler = "hostmind-rollback@hostmind-health.service.service"
+    container.run("systemctl", "start", handler, timeout=300, check=False)
+    assert container.show(handler, "ActiveState", "Result", "ExecMainStatus") == {
+        "ActiveState": "inactive", "Result": "success", "ExecMainStatus": "0"}
+    said = container.journal("HOSTMIND_EVENT=rollback_without_config", since_usec=since)
+    assert said and BAD_DROPIN in str(said[-1].get("SKIPPED")), said[-1:]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.nspawn import FAULT_FILE, HEALTH, HOSTMIND, Container, now_usec
+from tests.e2e.nspawn import FAULT_FILE, HEALTH, HOSTMIND, Container, now_usec, wait_active
 
 STATE = ("ActiveState", "SubState", "Result", "NRestarts", "MainPID", "ExecMainStatus")
 
@@ -85,3 +85,45 @@ def test_crash_loop_trips_the_breaker_status_reports_it_and_rearm_rearms(contain
     assert container.show(HEALTH, "NRestarts")["NRestarts"] == "0"
     audit = container.journal("HOSTMIND_EVENT=rearm")
     assert audit and HEALTH in str(audit[-1].get("TRIPPED", "")), audit[-1:]
+
+
+def test_earlier_manual_starts_and_one_kill_trip_the_breaker_and_everything_sees_it(
+    container: Container,
+) -> None:
+    # The start limit counts every start: four by hand in the hour (the fixture's rearm reset
+    # the counter), then one crash whose automatic restart is refused. NRestarts is only 1 (the
+    # refused restart), far below StartLimitBurst - 1: a restart count cannot see this trip.
+    for _ in range(4):
+        container.run("systemctl", "restart", HEALTH)
+    since = now_usec()
+    container.run("systemctl", "kill", "--kill-who=main", "--signal=KILL", HEALTH)
+    container.wait_for("systemd to refuse the restart (unit failed)",
+                       lambda: container.show(HEALTH, "ActiveState")["ActiveState"] == "failed",
+                       timeout=30, interval=0.2)
+    state = container.show(HEALTH, *STATE)
+    assert state["NRestarts"] == "1", state
+    assert state["Result"] == "signal", state  # systemd 252: not start-limit-hit (issue 32203)
+    container.wait_for("PID 1's start-limit line in the journal", lambda: any(
+        "Start request repeated too quickly" in message for message in _messages(container, since)),
+        timeout=15)
+
+    status = container.run(HOSTMIND, "status", "--json", check=False)
+    assert status.returncode == 1, status.stderr
+    units = json.loads(status.stdout)["sections"]["units"]["data"]
+    assert units[HEALTH]["breaker_tripped"] is True, units[HEALTH]
+    assert "Start request repeated too quickly" in units[HEALTH]["breaker_evidence"]
+    text = container.run(HOSTMIND, "status", check=False).stdout
+    assert "BREAKER TRIPPED" in text and "hostmind rearm" in text, text
+    assert "`systemctl restart` too" in text, text
+
+    # The OnFailure= handler looked at the units and paused self-modification.
+    container.wait_for("the rollback handler to pause self-modification",
+                       lambda: container.path("/var/lib/hostmind/paused.json").exists(), timeout=30)
+    changes = container.run(HOSTMIND, "status", check=False).stdout
+    assert "self-modification PAUSED" in changes, changes
+
+    rearm = json.loads(container.run(HOSTMIND, "rearm", "--json").stdout)
+    assert HEALTH in rearm["tripped"], rearm
+    assert rearm["pause_cleared"] is True, rearm
+    wait_active(container, HEALTH, timeout=20)
+    assert not container.path("/var/lib/hostmind/paused.json").exists()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from unconscious.systemctl import UnitState, parse_timestamp
+from unconscious.context import Context
+from unconscious.evidence import record_run
+from unconscious.systemctl import Systemctl, UnitState, parse_timestamp, start_limit_logged
 from unconscious.systemd_status import _quiet, _summary, describe
 
 NOW = 1_795_243_801.0
@@ -28,17 +31,31 @@ def test_a_running_service_says_since_when_and_its_status_line() -> None:
             False) == describe(state, NOW)
 
 
-def test_a_tripped_breaker_needs_attention_and_names_the_way_out() -> None:
-    state = unit("hostmind-health.service", "failed", "failed", "exit-code", restarts=3, exit_status=1,
-                 start_limit_burst=4)
+def test_a_tripped_breaker_needs_attention_names_the_way_out_and_what_counts() -> None:
+    # Two earlier starts by hand and one crash: NRestarts is only 1, the journal says it all.
+    state = unit("hostmind-health.service", "failed", "failed", "signal", restarts=1, exit_status=9,
+                 start_limit_burst=4, restart="on-failure", start_limit_logged=True)
     line, attention = describe(state, NOW)
     assert attention
-    assert "BREAKER TRIPPED: failed after 3 restarts; fix the cause, then `hostmind rearm`" in line
+    assert "BREAKER TRIPPED" in line
+    assert "journal: Start request repeated too quickly." in line
+    assert "`systemctl restart` too" in line
+    assert line.endswith("then run `hostmind rearm`")
+
+
+def test_a_config_error_is_named_as_such_and_is_not_the_breaker() -> None:
+    state = unit("hostmind-health.service", "failed", "failed", "exit-code", exit_status=78,
+                 restart_prevent_statuses=frozenset({78}), restart="on-failure",
+                 start_limit_logged=False)
+    line, attention = describe(state, NOW)
+    assert attention and "BREAKER" not in line
+    assert "config error, see `hostmind config validate`" in line
 
 
 def test_quiet_units_are_summarised_and_failed_ones_are_not() -> None:
     states = [
-        unit("hostmind-rotate.service", "inactive", "dead"),
+        unit("hostmind-rotate.service", "inactive", "dead", last_start=NOW - 60),
+        unit("hostmind-apply.service", "inactive", "dead"),
         unit("hostmind-backup.service", "failed", "failed", "exit-code"),
         unit("hostmind-rotate.timer", "active", "waiting"),
         unit("hostmind-conscious.path", "active", "waiting"),
@@ -47,5 +64,98 @@ def test_quiet_units_are_summarised_and_failed_ones_are_not() -> None:
     ]
     quiet = [state for state in states if _quiet(state)]
     assert ["hostmind-backup.service"] == [state.name for state in states if state not in quiet]
-    assert ["services  idle, last run ok: rotate", "timers    waiting: rotate",
-            "paths     watching: conscious", "targets   active: hostmind"] == _summary(quiet)
+    assert ["services  idle, last run exited 0: rotate", "services  idle, never run: apply",
+            "timers    waiting: rotate", "paths     watching: conscious",
+            "targets   active: hostmind"] == _summary(quiet)
+
+
+def test_an_idle_service_is_ok_only_when_its_evidence_says_so(context: Context) -> None:
+    record_run(context.paths, "rotate", ok=True, duration=0.1)
+    record_run(context.paths, "conscious", ok=False, duration=0.1, error="API unreachable")
+    states = [unit("hostmind-rotate.service", "inactive", "dead", last_start=NOW - 60),
+              unit("hostmind-conscious.service", "inactive", "dead", last_start=NOW - 60),
+              unit("hostmind-apply.service", "inactive", "dead")]
+    assert ["services  idle, last run FAILED (see evidence): conscious",
+            "services  idle, last run ok: rotate",
+            "services  idle, never run: apply"] == _summary(states, context.paths)
+
+
+def fake_journalctl(directory: Path, output: str, code: int = 0) -> tuple[str, ...]:
+    """A journalctl script that logs its arguments and prints `output`."""
+    (directory / "journal.out").write_text(output, encoding="utf-8")
+    script = directory / "journalctl"
+    script.write_text(f'#!/bin/sh\necho "$*" >> {directory}/journal.log\n'
+                      f'cat {directory}/journal.out\nexit {code}\n', encoding="utf-8")
+    script.chmod(0o755)
+    return (str(script),)
+
+
+def fake_systemctl(directory: Path, show: str) -> tuple[str, ...]:
+    (directory / "show.out").write_text(show, encoding="utf-8")
+    script = directory / "systemctl-stand-in"
+    script.write_text(f"#!/bin/sh\ncat {directory}/show.out\n", encoding="utf-8")
+    script.chmod(0o755)
+    return (str(script),)
+
+
+SHOW = """Id=hostmind-health.service
+ActiveState=failed
+Result=signal
+NRestarts=1
+ExecMainStatus=9
+StartLimitBurst=4
+RestartPreventExitStatus=78
+Restart=on-failure
+StateChangeTimestamp=Sat 2026-11-21 06:50:01 UTC
+
+Id=hostmind-rotate.timer
+ActiveState=active
+StateChangeTimestamp=Sat 2026-11-21 06:00:00 UTC
+"""
+
+
+def test_the_journal_line_decides_and_is_asked_only_about_failed_units(tmp_path: Path) -> None:
+    journal = fake_journalctl(tmp_path, '{"MESSAGE": "Stopped x."}\n'
+                              '{"MESSAGE": "hostmind-health.service: Start request repeated too quickly."}\n')
+    systemctl = Systemctl(command=fake_systemctl(tmp_path, SHOW), journalctl=journal)
+    health, timer = systemctl.show("hostmind-health.service", "hostmind-rotate.timer")
+    assert health.start_limit_logged is True and health.breaker_tripped
+    assert timer.start_limit_logged is None and not timer.breaker_tripped
+    [call] = (tmp_path / "journal.log").read_text().splitlines()
+    assert f"--since=@{int(NOW) - 2}" in call
+    assert call.endswith("_PID=1 UNIT=hostmind-health.service")
+
+
+def test_a_journal_without_the_line_means_not_tripped_whatever_the_state_suggests(
+        tmp_path: Path) -> None:
+    # E.g. a stop that timed out: failed, Restart=on-failure, yet systemd did not refuse a start.
+    journal = fake_journalctl(tmp_path, '{"MESSAGE": "Failed with result \'signal\'."}\n')
+    [health] = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]),
+                         journalctl=journal).show("hostmind-health.service")
+    assert health.start_limit_logged is False and not health.breaker_tripped
+
+
+def test_an_unreadable_journal_falls_back_to_the_restart_policy(tmp_path: Path) -> None:
+    journal = fake_journalctl(tmp_path, "", code=1)
+    [health] = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]),
+                         journalctl=journal).show("hostmind-health.service")
+    assert health.start_limit_logged is None
+    assert health.breaker_evidence == "failed (signal) although Restart=on-failure"
+    assert start_limit_logged((str(tmp_path / "missing-journalctl"),), "x.service", NOW) is None
+
+
+def test_a_stand_in_systemctl_is_never_paired_with_the_real_journal(tmp_path: Path) -> None:
+    systemctl = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]))
+    [health] = systemctl.show("hostmind-health.service")
+    assert health.start_limit_logged is None
+
+
+def test_starts_that_ended_in_a_config_error_still_count_when_the_limit_refuses_one() -> None:
+    # Three starts exited 78 (not restarted), the config was fixed, the next start was refused:
+    # ExecMainStatus still says 78 from the last run, the journal says the limit.
+    state = unit("hostmind-health.service", "failed", "failed", "exit-code", exit_status=78,
+                 restart_prevent_statuses=frozenset({78}), restart="on-failure",
+                 start_limit_logged=True)
+    assert state.breaker_tripped
+    line, attention = describe(state, NOW)
+    assert attention and "BREAKER TRIPPED" in line and "config error" not in line

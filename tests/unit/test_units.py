@@ -115,7 +115,9 @@ def test_health_is_a_watchdogged_notify_daemon_with_the_breaker(units: dict[str,
     assert one(health, "Service", "WatchdogSec") == "30s"
     assert one(health, "Service", "Restart") == "on-failure"
     assert one(health, "Service", "RestartPreventExitStatus") == "78"
-    assert one(health, "Service", "ExecReload") == "/bin/kill -HUP $MAINPID"
+    # Validate first: a refused reload fails `systemctl reload` instead of returning 0.
+    assert values(health, "Service", "ExecReload") == [
+        "@HOSTMIND@ config validate", "/bin/kill -HUP $MAINPID"]
     assert one(health, "Service", "ExecStart") == "@PYTHON@ -P -m unconscious.cli.main run health"
     # The breaker belongs in [Unit]; in [Service] systemd 252 ignores it with a warning.
     assert one(health, "Unit", "StartLimitBurst") == "4"
@@ -187,6 +189,11 @@ def test_apply_and_rollback_have_no_network_and_conscious_gets_the_key_as_creden
     conscious = units["hostmind-conscious.service"]
     # A bare credential name: systemd 252 searches the credstore and tolerates a missing key.
     assert values(conscious, "Service", "LoadCredential") == ["anthropic-api-key"]
+    # Encrypted under its own name: on 252 one name's last line wins (e2e: test_credentials).
+    assert values(conscious, "Service", "LoadCredentialEncrypted") == ["anthropic-api-key.encrypted"]
+    backup = units["hostmind-backup.service"]
+    assert values(backup, "Service", "LoadCredential") == ["restic-password"]
+    assert values(backup, "Service", "LoadCredentialEncrypted") == ["restic-password.encrypted"]
     assert "Environment" not in dict(conscious["Service"])
 
 

@@ -68,9 +68,11 @@ def password_file(settings: ResticSettings, environ: dict[str, str] | None = Non
     env = os.environ if environ is None else environ
     credentials = env.get("CREDENTIALS_DIRECTORY")
     if credentials:
-        candidate = Path(credentials) / settings.password_credential
-        if candidate.is_file():
-            return candidate
+        # The unit also loads `<name>.encrypted` (made with systemd-creds encrypt): it wins.
+        for name in (f"{settings.password_credential}.encrypted", settings.password_credential):
+            candidate = Path(credentials) / name
+            if candidate.is_file():
+                return candidate
     if settings.password_file is not None:
         if settings.password_file.is_file():
             return settings.password_file

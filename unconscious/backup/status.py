@@ -14,7 +14,7 @@ from unconscious.config import LoadedConfig
 from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.evidence import read_evidence
-from unconscious.status import StatusSection
+from unconscious.status import StatusSection, first_run_due
 
 
 def section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:
@@ -51,9 +51,15 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
         "last_verified_age_seconds": verified.age(now) if verified else None,
         "last_restore_test_age_seconds": restore.age(now) if restore else None,
     })
-    if newest is None:
+    # A fresh install's first backup is due, not missing: attention only once it is overdue.
+    due = first_run_due(context, parse_duration(limits["backup"]) if "backup" in limits else None,
+                        now) if newest is None and run is None else None
+    if newest is None and due is not None:
+        result.lines.append(f"no backups yet ({settings.engine} engine): the first is due within "
+                            f"{format_age(due)}")
+    elif newest is None:
         result.lines.append(f"no backups yet ({settings.engine} engine)")
-        result.problem = True
+        result.flag("no backup yet")
     else:
         state = "verified" if newest.verify_ok else ("FAILED verification" if newest.verify_ok is False
                                                     else "NEVER VERIFIED")
@@ -62,7 +68,7 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
         result.problem = result.problem or not newest.verify_ok
     if last_verified is None:
         result.lines.append("last verified  NEVER: no backup has passed verification")
-        result.problem = True
+        result.problem = result.problem or due is None
     else:
         age = now - last_verified.time
         stale = limit is not None and age > limit

@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
 
 
 def _runner(context: Context) -> BackupRun:
-    configure("backup", target="console")
+    configure("backup", target="manual")
     config = context.load_config()
     settings = BackupSettings.from_config(config.section("backup"), context.paths)
     return BackupRun(context.paths, settings, get_logger(service="backup"))

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from unconscious import exitcodes
+from unconscious import exitcodes, uninstall_report
 from unconscious.atomic import AtomicWriteError
 from unconscious.cli.output import error, print_json
 from unconscious.context import Context
@@ -73,7 +73,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=install_command)
 
     parser = subparsers.add_parser(
-        "uninstall", help="remove the units install recorded (state and config stay unless --purge)"
+        "uninstall", help="remove the units install recorded (state and config stay unless --purge)",
+        description="Stop and remove exactly the units `hostmind install` recorded. Then list "
+        "what is still on disk (config and state unless --purge, backups always, the program, "
+        "drop-ins, credentials), each with the command that removes it.",
     )
     parser.add_argument("--root", type=Path, default=Path("/"), metavar="DIR")
     parser.add_argument(
@@ -191,6 +194,8 @@ def install_command(args: argparse.Namespace, context: Context) -> int:
 
 def uninstall_command(args: argparse.Namespace, context: Context) -> int:
     """Run `hostmind uninstall`; return the exit code."""
+    # Read before --purge deletes the config that names them.
+    backups = uninstall_report.backup_paths(context.paths) if args.root == Path("/") else None
     try:
         report = uninstall(
             Layout(args.root),
@@ -202,7 +207,13 @@ def uninstall_command(args: argparse.Namespace, context: Context) -> int:
     except (InstallError, OSError, SystemctlError) as problem:
         error(f"uninstall failed: {problem}")
         return exitcodes.FAILURE
-    _print_report(report, args.json)
+    left = uninstall_report.leftovers(args.root, purge=args.purge, backup_paths=backups)
+    if args.json:
+        print_json({"dry_run": report.dry_run, "actions": report.actions,
+                    "warnings": report.warnings, "left": [item.to_json() for item in left]})
+    else:
+        _print_report(report, False)
+        print("\n".join(uninstall_report.render(left)))
     if not args.dry_run:
         audit(
             "uninstall",

@@ -107,7 +107,7 @@ def adopt_command(args: argparse.Namespace, context: Context) -> int:
 
 
 def rotate_command(args: argparse.Namespace, context: Context) -> int:
-    configure("rotate")
+    configure("rotate", target="manual")
     outcome = execute(context, dry_run=args.dry_run, force=args.force)
     report = outcome.report
     if args.json:

@@ -60,6 +60,10 @@ def run_service(name: str, context: Context, seconds: float) -> list[str]:
 def test_an_unconscious_service_never_imports_anthropic_or_conscious(context: Context,
                                                                      service: str,
                                                                      seconds: float) -> None:
+    # The default destination is the host's /var/backups/hostmind: keep the archive in the
+    # test's own tree (the host guard in tests/conftest.py fails the run otherwise).
+    (context.paths.dropin_dir / "10-test.yaml").write_text(
+        f"backup:\n  destination: {context.paths.state_dir.parent / 'backups'}\n", encoding="utf-8")
     started = time.monotonic()
     assert [] == run_service(service, context, seconds=seconds)
     assert time.monotonic() - started < 150

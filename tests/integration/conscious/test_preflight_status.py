@@ -104,7 +104,7 @@ def test_an_encrypted_credential_is_decrypted_with_systemd_creds(
         rig: ConsciousRig, credstore: Path, tmp_path: Path) -> None:
     encrypted = Path(str(credstore) + ".encrypted")
     encrypted.mkdir()
-    (encrypted / "anthropic-api-key").write_bytes(b"not a systemd credential")
+    (encrypted / "anthropic-api-key.encrypted").write_bytes(b"not a systemd credential")
     # The real systemd-creds refuses a file that is not a credential: the check says why.
     refused = run_preflight(rig.settings(), rig.context.paths, environ={},
                             credstore_dirs=(str(credstore),))
@@ -119,4 +119,4 @@ def test_an_encrypted_credential_is_decrypted_with_systemd_creds(
                              credstore_dirs=(str(credstore),), decrypt_command=(str(stand_in),))
     assert accepted.ok, accepted.lines
     assert "(encrypted (systemd-creds))" in accepted.lines[0]
-    assert "LoadCredentialEncrypted=anthropic-api-key" in accepted.lines[0]
+    assert accepted.lines[0].endswith("anthropic-api-key.encrypted (encrypted (systemd-creds))")

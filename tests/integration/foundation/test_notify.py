@@ -85,6 +85,25 @@ def test_watchdog_pings_at_half_the_interval_and_only_on_progress(
     assert watchdog.max_sleep(30.0) == 5.0
 
 
+def test_watchdog_sleep_ends_when_the_next_ping_is_due_so_gaps_stay_within_the_interval(
+    notify_socket: tuple[socket.socket, str],
+) -> None:
+    server, address = notify_socket
+    now = [100.0]
+    environ = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "10000000"}
+    watchdog = Watchdog(Notifier(environ=environ), environ=environ, clock=lambda: now[0])
+    assert watchdog.progress() is True  # ping at 100.0
+    now[0] += 4.9  # woken early (a signal, a check due): too soon to ping
+    assert watchdog.progress() is False
+    # Sleeping a whole interval from here would ping at 109.9+, near WatchdogSec=10 s.
+    assert abs(watchdog.max_sleep(30.0) - 0.1) < 1e-9
+    now[0] += watchdog.max_sleep(30.0)
+    assert watchdog.progress() is True
+    assert server.recv(64) == b"WATCHDOG=1"
+    now[0] += 7.0  # a slow step overran the interval: no sleep at all before the next ping
+    assert watchdog.max_sleep(30.0) == 0.0
+
+
 def test_watchdog_stays_silent_when_it_belongs_to_another_pid(
     notify_socket: tuple[socket.socket, str],
 ) -> None:

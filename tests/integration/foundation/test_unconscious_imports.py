@@ -50,7 +50,12 @@ def run_probe(tmp_path: Path, arguments: list[str], long_running: bool = False) 
 def test_oneshot_services_never_import_the_conscious_layer(
     context: Context, tmp_path: Path, service: str
 ) -> None:
+    # The default destination is the host's /var/backups/hostmind: keep the archive in tmp_path.
+    (context.paths.dropin_dir / "10-test.yaml").write_text(
+        f"backup:\n  destination: {tmp_path / 'backups'}\n", encoding="utf-8")
     assert run_probe(tmp_path, ["run", service]) == "[]"
+    if service == "backup":
+        assert list((tmp_path / "backups").glob("*.tar.zst")), "the backup went somewhere else"
 
 
 def test_the_health_service_never_imports_the_conscious_layer(context: Context, tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def main() -> int:
                       "NRestarts": unit["restarts"], "ExecMainStartTimestampMonotonic":
                       unit["started"], "ExecMainPID": unit.get("pid", 0),
                       "ExecMainStatus": 1 if unit["result"] != "success" else 0,
-                      "StartLimitBurst": BURST, "RestartPreventExitStatus": "78"}
+                      "StartLimitBurst": BURST, "RestartPreventExitStatus": "78",
+                      "Restart": "no" if unit.get("type") == "oneshot" else "on-failure"}
             chosen = properties or list(values)
             blocks.append("\n".join(f"{key}={values.get(key, '')}" for key in chosen))
         print("\n\n".join(blocks))

@@ -109,6 +109,23 @@ def test_the_rollback_service_without_a_change_in_probation_restores_nothing(
     assert history.list_changes(configured.paths) == []
 
 
+def test_the_rollback_service_restores_with_a_broken_dropin_and_exits_0(
+        configured: Context, rails: Rails, kit: ModuleType, tree: Path) -> None:
+    old = kit.tree_bytes(tree)
+    key = leave_a_change_in_probation(rails, kit)
+    # A typo in another drop-in must not keep the last good code from coming back; the drop-in
+    # that points at the live tree still counts.
+    (configured.paths.dropin_dir / "90-broken.yaml").write_text(
+        "health:\n  interval: soon\n", encoding="utf-8")
+    configured.service_args = ["--unit", "hostmind-health.service"]
+    assert rollback_service.main(configured) == 0
+    assert old == kit.tree_bytes(tree)
+    record = history.read_change(configured.paths, key)
+    assert record is not None and record.outcome == "rolled_back"
+    evidence = read_evidence(configured.paths, "rollback")
+    assert evidence is not None and evidence.last_error is None
+
+
 def test_the_failed_unit_comes_from_the_argument_or_monitor_unit() -> None:
     assert rollback_service.failed_unit(["--unit", "a.service"], {}) == "a.service"
     assert rollback_service.failed_unit([], {"MONITOR_UNIT": "b.service"}) == "b.service"
