@@ -149,11 +149,13 @@ def install_test_suite(container: Container) -> Path:
     """Give the installed live tree the unit tests, and its venv pytest; return the tree.
 
     A wheel install has no tests, so the default test ratchet would find none. This copies the
-    checkout's unit tests and setup.cfg beside the installed packages (the live tree the rails
-    stage and test); `provision` installed pytest (RATCHET_PACKAGES) into the venv.
+    checkout's unit tests and setup.cfg into the live tree (what the rails stage and test);
+    `provision` installed pytest (RATCHET_PACKAGES) into the venv.
     """
-    tree = container.run(f"{VENV}/bin/python", "-c", "import pathlib, unconscious; print(pathlib."
-                         "Path(unconscious.__file__).resolve().parent.parent)").stdout.strip()
+    # The live tree `hostmind install` seeded ({state}/live), not the installed package: the
+    # rails stage and test the live tree; the trusted base stays as the wheel installed it.
+    tree = container.run(f"{VENV}/bin/python", "-I", "-c", "from unconscious.paths import Paths; "
+                         "print(Paths.from_environment().live_tree)").stdout.strip()
     for part in TEST_SUITE:
         source, target = REPO / part, container.path(f"{tree}/{part}")
         target.parent.mkdir(parents=True, exist_ok=True)

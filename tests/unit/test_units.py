@@ -192,7 +192,9 @@ def test_apply_and_rollback_have_no_network_and_conscious_gets_the_key_as_creden
     # Encrypted under its own name: on 252 one name's last line wins (e2e: test_credentials).
     assert values(conscious, "Service", "LoadCredentialEncrypted") == ["anthropic-api-key.encrypted"]
     backup = units["hostmind-backup.service"]
-    assert values(backup, "Service", "LoadCredential") == ["restic-password"]
+    assert values(backup, "Service", "LoadCredential") == [
+        "restic-password", "restic-repository", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+        "B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"]
     assert values(backup, "Service", "LoadCredentialEncrypted") == ["restic-password.encrypted"]
     assert "Environment" not in dict(conscious["Service"])
 
