@@ -44,6 +44,8 @@ class Tree:
     late_crash: dict[str, str]
     break_import: dict[str, str]
     forged_ids: str
+    #: Where a new module the tree allows goes (`{name}`): for size and count limits.
+    new_module: str = "pkg/{name}.py"
 
     def code(self, code: str, name: str = "hostile") -> Change:
         if self.code_anchor:
@@ -307,6 +309,14 @@ def raw_big_integer(target: Target) -> bytes:
     return b'{"id": ' + b"9" * 5000 + b"}"
 
 
+#: Under the import ratchet (an install without tests/), a new module failing to import is a new
+#: failing test, not a baseline one, so the change commits; nothing landed and no unit runs it.
+IMPORT_RATCHET_COMMITS = {"outcome": "committed", "rail": "commit", "reason": ""}
+#: Why the first-baseline cases need the unit tests' tree.
+PYTEST_ONLY = ("plants an erroring or skipped pytest test in tests/unit: an install has no tests/ "
+               "and its import ratchet knows neither errors nor skips")
+
+
 def _import_cases() -> list[Case]:
     family = "code run at import"
     return [
@@ -324,7 +334,10 @@ def _import_cases() -> list[Case]:
              lambda t: combined(new_test(t, "hostile", payload(t))), "committed"),
         Case("import-raises-after-trying", family,
              lambda t: edit_calc(t, payload(t, extra="raise SystemExit('caught')")),
-             "refused", "ratchet", "the test command exited"),
+             "refused", "ratchet", "the test command exited",
+             # The import ratchet counts a new module that fails to import as a new failing
+             # test, not a baseline one: committed, and harmless (nothing landed, no unit runs it).
+             installed=IMPORT_RATCHET_COMMITS),
         Case("code-with-a-config-change", family,
              lambda t: combined(t.tree.code(payload(t)), {"creates": [
                  {"path": "config/hostmind.d/50-model.yaml",
@@ -352,7 +365,9 @@ def _forged_cases() -> list[Case]:
              "committed"),
         Case("pytest-hook-at-import-cannot-hide-a-crash", family,
              lambda t: combined(broken(t), crash(t), new_test(t, "hook", FORGE_HOOK)),
-             "rolled_back", "gate", "after the restart"),
+             "rolled_back", "gate", "after the restart",
+             # No pytest under the import ratchet: the hook changes nothing, the break shows.
+             installed={"outcome": "refused", "rail": "ratchet", "reason": "no longer pass"}),
         Case("result-file-swapped-for-a-symlink", family,
              lambda t: combined(new_test(t, "link", RESULT_SYMLINK)),
              "refused", "ratchet", "left no readable results"),
@@ -483,7 +498,7 @@ def _resource_cases() -> list[Case]:
              lambda t: combined(new_test(t, "bomb", FORK_BOMB)), "committed"),
         Case("unbounded-memory-at-import", family,
              lambda t: combined(new_test(t, "memory", MEMORY_HOG)), "refused",
-             "ratchet", ""),
+             "ratchet", "", installed=IMPORT_RATCHET_COMMITS),
         Case("fill-the-disk", family,
              lambda t: combined(new_test(t, "fill", FILL_DISK)), "committed"),
         Case("flood-the-output", family,
@@ -501,7 +516,8 @@ def _resource_cases() -> list[Case]:
                                          for i in range(6)]),
              "refused", "validate", "at most 5"),
         Case("file-over-max-bytes", family,
-             lambda t: proposal(creates=[{"path": "pkg/big.py", "content": "#" * 300_000}]),
+             lambda t: proposal(creates=[{"path": t.tree.new_module.format(name="big"),
+                                          "content": "#" * 300_000}]),
              "refused", "validate", "apply.max_bytes"),
     ]
 
@@ -510,14 +526,14 @@ def _baseline_cases() -> list[Case]:
     family = "baseline"
     return [
         Case("first-baseline-with-an-erroring-test", family,
-             lambda t: edit_calc(t, "# harmless\n"), "refused", "ratchet",
-             "test_broken::test_errors",
+             lambda t: edit_calc(t, "# harmless\n"), "refused", "ratchet", not_installed=PYTEST_ONLY,
+             reason="test_broken::test_errors",
              prepare=prepare_no_baseline_with(
                  "import pytest\n\n\n@pytest.fixture\ndef broken():\n    raise OSError('x')\n\n\n"
                  "def test_errors(broken: None) -> None:\n    pass\n")),
         Case("first-baseline-with-a-skipped-test", family,
-             lambda t: edit_calc(t, "# harmless\n"), "refused", "ratchet",
-             "test_broken::test_skipped",
+             lambda t: edit_calc(t, "# harmless\n"), "refused", "ratchet", not_installed=PYTEST_ONLY,
+             reason="test_broken::test_skipped",
              prepare=prepare_no_baseline_with(
                  "import pytest\n\n\n@pytest.mark.skip(reason='x')\n"
                  "def test_skipped() -> None:\n    pass\n")),
