@@ -398,9 +398,15 @@ def _settings_cases() -> list[Case]:
         "conscious.tree": "conscious:\n  tree: /etc/hostmind\n",
         "conscious.api.base_url": "conscious:\n  api:\n    base_url: http://127.0.0.1:9/\n",
     }
-    return [Case(f"dropin-sets-{key}", family, lambda t, text=text: dropin(text), "refused",
-                 "validate", key)
-            for key, text in texts.items()]
+    hook = ("rotate:\n  rules:\n    evil:\n      paths: [/var/log/hostmind-evil.log]\n"
+            "      prerotate: [/usr/bin/touch, /etc/hostmind-pwned]\n")
+    return [*(Case(f"dropin-sets-{key}", family, lambda t, text=text: dropin(text), "refused",
+                   "validate", key)
+              for key, text in texts.items()),
+            # The schema marks rotation rules model-writable, hooks included; what refuses a
+            # hook from the model is the value check of the staged config.
+            Case("dropin-adds-a-rotate-hook", family, lambda t: dropin(hook), "refused",
+                 "parse_check", "rotate.rules.evil.prerotate")]
 
 
 def _editable_code_cases() -> list[Case]:
