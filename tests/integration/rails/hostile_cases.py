@@ -405,10 +405,10 @@ def _settings_cases() -> list[Case]:
     return [*(Case(f"dropin-sets-{key}", family, lambda t, text=text: dropin(text), "refused",
                    "validate", key)
               for key, text in texts.items()),
-            # The schema marks rotation rules model-writable, hooks included; what refuses a
-            # hook from the model is the value check of the staged config.
+            # Rotation rules are model-writable, but their hooks, su and createolddir are
+            # operator-only (x-writer: operator): refused at validate, naming the key.
             Case("dropin-adds-a-rotate-hook", family, lambda t: dropin(hook), "refused",
-                 "parse_check", "rotate.rules.evil.prerotate")]
+                 "validate", "rotate.rules.evil.prerotate")]
 
 
 def _editable_code_cases() -> list[Case]:
