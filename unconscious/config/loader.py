@@ -19,7 +19,7 @@ from typing import Any
 from unconscious.config import semantic, writers
 from unconscious.config.errors import ConfigError, ConfigProblem
 from unconscious.config.merge import MergedConfig, merge_documents
-from unconscious.config.schema import validate
+from unconscious.config.validation import schema_problems
 from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
 from unconscious.paths import Paths
 
@@ -195,7 +195,7 @@ def load_config(paths: Paths) -> LoadedConfig:
     def locator(path: KeyPath) -> tuple[str, int | None]:
         return locate(merged.origins, path)
 
-    problems.extend(validate(merged.value, locator))
+    problems.extend(schema_problems(merged.value, locator))
     if not problems:
         problems.extend(semantic.check(merged.value, locator))
     if problems:
