@@ -37,15 +37,18 @@ CGROUP_V2_ROOT = Path("/sys/fs/cgroup")
 
 HEALTH = "hostmind-health.service"
 FAULT_FILE = "/run/hostmind-e2e/fault"
+#: No longer written (the fault switch is HOSTMIND_FAULT in HEALTH_DROPIN); tests/e2e imports it.
 FAULT_CONFIG = "/etc/hostmind/hostmind.d/10-e2e-fault.yaml"
 # Test-only timings, as an operator would set them: a unit drop-in. Production keeps
 # WatchdogSec=30s and RestartSec=5s; here a hang is caught in 3 s and a crash loop trips the
-# breaker in seconds instead of half a minute.
+# breaker in seconds instead of half a minute. HOSTMIND_FAULT (unconscious.faults) makes
+# FAULT_FILE the health service's fault switch: `crash` or `hang` written into it.
 HEALTH_DROPIN = "/etc/systemd/system/hostmind-health.service.d/50-e2e.conf"
-HEALTH_DROPIN_TEXT = """\
+HEALTH_DROPIN_TEXT = f"""\
 [Service]
 WatchdogSec=3s
 RestartSec=1s
+Environment=HOSTMIND_FAULT={FAULT_FILE}
 """
 
 
@@ -421,7 +424,6 @@ def provision(work: Path) -> Container:
                                work / "console.log", binds_ro={wheels: WHEELS_INSIDE})
     try:
         container.write(HEALTH_DROPIN, HEALTH_DROPIN_TEXT)
-        container.write(FAULT_CONFIG, f"health:\n  fault_file: {FAULT_FILE}\n")
         container.path(FAULT_FILE).parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         container.run("python3", "-m", "venv", VENV, timeout=120)
