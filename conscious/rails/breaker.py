@@ -1,7 +1,7 @@
 """The breaker: pause self-modification when restarts cascade or rollbacks repeat.
 
 Trips when any loaded hostmind unit has exhausted its start limit (systemd 252 keeps Result at
-exit-code, so `UnitState.breaker_tripped` reads ActiveState=failed plus NRestarts, FACTS.md) or
+exit-code, so `UnitState.breaker_tripped` reads ActiveState=failed plus NRestarts, docs/FACTS.md) or
 after `apply.max_consecutive_rollbacks` rollbacks with no commit between. It sets the pause
 flag of `unconscious.pause`; apply refuses while it is set; `hostmind rearm` clears it.
 """
