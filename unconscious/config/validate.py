@@ -8,15 +8,18 @@ pulls in cost ~5 MB resident that the health service should not carry for its wh
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema
 
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.schema import load_schema
-from unconscious.config.validation import Locator, RawProblem, locate_problems
-from unconscious.config.yaml_source import KeyPath
+from unconscious.config.yaml_source import KeyPath, format_key_path
+
+Locator = Callable[[KeyPath], tuple[str, int | None]]
+#: A schema problem before it is located: the key path and what is wrong there.
+RawProblem = tuple[KeyPath, str]
 
 _TYPE_NAMES = {
     "integer": "an integer",
@@ -32,6 +35,15 @@ _TYPE_NAMES = {
 def validate(value: Any, locate: Locator) -> list[ConfigProblem]:
     """Validate the merged config `value`; return every problem, located with `locate`."""
     return locate_problems(raw_problems(value), locate)
+
+
+def locate_problems(raw: list[RawProblem], locate: Locator) -> list[ConfigProblem]:
+    """Turn (key path, message) pairs into ConfigProblems with the file and line of each path."""
+    problems: list[ConfigProblem] = []
+    for path, message in raw:
+        file, line = locate(path)
+        problems.append(ConfigProblem(file, line, format_key_path(path), message))
+    return problems
 
 
 def raw_problems(value: Any) -> list[RawProblem]:
