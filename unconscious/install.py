@@ -304,32 +304,9 @@ def uninstall(
     unit_names = {Path(path).name for path in recorded}
 
     if use_systemctl and unit_names:
-        report.add("run", f"systemctl disable --now {TARGET}, then stop hostmind units")
-        if not dry_run:
-            members = sorted(unit_names - {TARGET, "hostmind-rollback@.service"})
-            try:
-                systemctl.disable_now(TARGET)
-            except SystemctlError as problem:
-                report.warnings.append(str(problem))
-            try:
-                systemctl.stop(*members)
-            except SystemctlError as problem:
-                report.warnings.append(str(problem))
+        _stop_units(systemctl, unit_names, report)
     _remove_enablement_links(layout, unit_names, report)
-
-    for outside_path, digest in sorted(recorded.items()):
-        path = layout.inside(outside_path)
-        if not path.exists():
-            report.warnings.append(f"{outside_path} was already gone")
-            continue
-        if sha256_file(path) != digest:
-            report.warnings.append(
-                f"{outside_path} was edited after install; removed anyway "
-                "(put local changes in a drop-in: UNIT.d/*.conf)"
-            )
-        report.add("remove", outside_path)
-        if not dry_run:
-            path.unlink()
+    _remove_recorded_units(layout, recorded, report)
 
     if purge:
         for directory in (layout.state_dir, layout.config_dir, layout.runtime_dir):
@@ -352,6 +329,39 @@ def uninstall(
                 # Nothing failed is fine; systemctl says so with a non-zero exit on some versions.
                 report.warnings.append(str(problem))
     return report
+
+
+def _stop_units(systemctl: Systemctl, unit_names: set[str], report: Report) -> None:
+    """Disable the target and stop its units; a systemctl failure is a warning, not a stop."""
+    report.add("run", f"systemctl disable --now {TARGET}, then stop hostmind units")
+    if report.dry_run:
+        return
+    members = sorted(unit_names - {TARGET, "hostmind-rollback@.service"})
+    try:
+        systemctl.disable_now(TARGET)
+    except SystemctlError as problem:
+        report.warnings.append(str(problem))
+    try:
+        systemctl.stop(*members)
+    except SystemctlError as problem:
+        report.warnings.append(str(problem))
+
+
+def _remove_recorded_units(layout: Layout, recorded: dict[str, str], report: Report) -> None:
+    """Remove each unit file the manifest lists; warn about one that is gone or was edited."""
+    for outside_path, digest in sorted(recorded.items()):
+        path = layout.inside(outside_path)
+        if not path.exists():
+            report.warnings.append(f"{outside_path} was already gone")
+            continue
+        if sha256_file(path) != digest:
+            report.warnings.append(
+                f"{outside_path} was edited after install; removed anyway "
+                "(put local changes in a drop-in: UNIT.d/*.conf)"
+            )
+        report.add("remove", outside_path)
+        if not report.dry_run:
+            path.unlink()
 
 
 @dataclass

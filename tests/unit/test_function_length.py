@@ -26,7 +26,6 @@ KNOWN = {
     "conscious/model.py:call_model": 69,
     # not split yet
     "unconscious/install.py:install": 106,
-    "unconscious/install.py:uninstall": 74,
     "conscious/rails/engine.py:apply_proposal": 97,
 }
 
