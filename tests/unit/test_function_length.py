@@ -25,7 +25,6 @@ KNOWN = {
     "unconscious/rotate/create.py:rotate_create": 74,
     "conscious/model.py:call_model": 69,
     # not split yet
-    "unconscious/install.py:install": 106,
     "conscious/rails/engine.py:apply_proposal": 97,
 }
 
