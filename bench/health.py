@@ -34,7 +34,7 @@ from unconscious.health.model import CheckSpec  # noqa: E402
 from unconscious.health.specs import build_specs  # noqa: E402
 from unconscious.health.workers import WorkerPool  # noqa: E402
 
-LIBRARIES = "psutil, structlog, yaml, sdnotify, jsonschema, tenacity, multiprocessing.forkserver"
+LIBRARIES = "psutil, structlog, yaml, sdnotify, tenacity, multiprocessing.forkserver"
 
 
 def tree_of(pid: int) -> list[psutil.Process]:

@@ -13,17 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unconscious.config import ConfigError, LoadedConfig, semantic
+from unconscious.config import ConfigError, LoadedConfig
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.loader import (
     PACKAGED_DEFAULTS_NAME,
     config_files,
-    locate,
     packaged_defaults_text,
 )
 from unconscious.config.merge import merge_documents
-from unconscious.config.schema import validate
-from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
+from unconscious.config.validation import check_merged
+from unconscious.config.yaml_source import YamlDocument, load_yaml_file, load_yaml_text
 from unconscious.paths import Paths
 
 
@@ -61,12 +60,7 @@ def _try(defaults: YamlDocument, files: list[Path]) -> tuple[LoadedConfig | None
             documents.append(document)
     merged = merge_documents(defaults, documents)
 
-    def locator(path: KeyPath) -> tuple[str, int | None]:
-        return locate(merged.origins, path)
-
-    problems.extend(validate(merged.value, locator))
-    if not problems:
-        problems.extend(semantic.check(merged.value, locator))
+    problems.extend(check_merged(merged.value, merged.origins, semantic=not problems))
     if problems:
         return None, problems
     return LoadedConfig(merged.value, merged.origins, [str(file) for file in files]), []

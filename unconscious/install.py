@@ -155,55 +155,15 @@ def install(
             "PID 1 is not systemd here (no /run/systemd/system), so the units cannot run. "
             "Use --root DIR to prepare an image, or --dry-run to see what would be written."
         )
-    rendered = render_all(values)
     report = Report(dry_run=dry_run)
     previous = _read_manifest(layout) or {}
-    units: dict[str, str] = {}
-
-    if not layout.unit_dir.is_dir():
-        report.add("create", layout.outside(layout.unit_dir) + "/")
-        if not dry_run:
-            layout.unit_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in rendered.items():
-        path = layout.unit_dir / name
-        data = text.encode("utf-8")
-        digest = sha256_bytes(data)
-        units[layout.outside(path)] = digest
-        if path.is_file() and sha256_file(path) == digest:
-            report.actions.append(f"unchanged {layout.outside(path)}")
-            continue
-        report.add("replace" if path.exists() else "write", layout.outside(path))
-        if not dry_run:
-            atomic_write_text(path, text, mode=0o644)
-
-    # Units an older version installed and this one no longer ships.
-    for stale in sorted(set(previous.get("units", {})) - set(units)):
-        stale_path = layout.inside(stale)
-        if stale_path.exists():
-            report.add("remove stale", stale)
-            if not dry_run:
-                stale_path.unlink()
-
+    units = _write_units(layout, render_all(values), report)
+    _remove_stale_units(layout, set(previous.get("units", {})) - set(units), report)
     paths = Paths(
         config_dir=layout.config_dir, runtime_dir=layout.runtime_dir, state_dir=layout.state_dir
     )
-    directories = list(previous.get("directories", []))
-    for directory in (paths.dropin_dir, layout.state_dir):
-        if not directory.is_dir():
-            report.add("create", layout.outside(directory) + "/")
-            if layout.outside(directory) not in directories:
-                directories.append(layout.outside(directory))
-            if not dry_run:
-                directory.mkdir(parents=True, exist_ok=True)
-
-    config_stub = previous.get("config_stub")
-    if paths.config_file.exists():
-        report.actions.append(f"keep {layout.outside(paths.config_file)} (never overwritten)")
-    else:
-        report.add("write", f"{layout.outside(paths.config_file)} (commented stub)")
-        config_stub = layout.outside(paths.config_file)
-        if not dry_run:
-            atomic_write_text(paths.config_file, CONFIG_STUB, mode=0o644)
+    directories = _make_directories(layout, paths, list(previous.get("directories", [])), report)
+    config_stub = _write_config_stub(layout, paths, previous.get("config_stub"), report)
     # Rotation from the first minute: logrotate keeps its logs; a preview of the switch (docs/rotate.md).
     report.actions.extend(preview_logrotate_import(layout.inside("/etc/logrotate.conf"), layout.state_dir,
                                                    dry_run))
@@ -224,17 +184,75 @@ def install(
         _seed_live_tree(layout, values, trusted_base, report)
     _record_live_tree(layout, values, report)
 
+    _reload_systemd(layout, systemctl, now, report)
+    return report
+
+
+def _reload_systemd(layout: Layout, systemctl: Systemctl, now: bool, report: Report) -> None:
+    """daemon-reload (and with `now` enable --now the target) on the running machine only."""
     if not layout.live:
         report.actions.append("skip systemctl (--root: not the running machine)")
-        return report
+        return
     report.add("run", "systemctl daemon-reload")
     if now:
         report.add("run", f"systemctl enable --now {TARGET}")
-    if not dry_run:
+    if not report.dry_run:
         systemctl.daemon_reload()
         if now:
             systemctl.enable_now(TARGET)
-    return report
+
+
+def _write_units(layout: Layout, rendered: dict[str, str], report: Report) -> dict[str, str]:
+    """Write each rendered unit that differs; return {unit path as seen outside: SHA-256}."""
+    units: dict[str, str] = {}
+    if not layout.unit_dir.is_dir():
+        report.add("create", layout.outside(layout.unit_dir) + "/")
+        if not report.dry_run:
+            layout.unit_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in rendered.items():
+        path = layout.unit_dir / name
+        digest = sha256_bytes(text.encode("utf-8"))
+        units[layout.outside(path)] = digest
+        if path.is_file() and sha256_file(path) == digest:
+            report.actions.append(f"unchanged {layout.outside(path)}")
+            continue
+        report.add("replace" if path.exists() else "write", layout.outside(path))
+        if not report.dry_run:
+            atomic_write_text(path, text, mode=0o644)
+    return units
+
+
+def _remove_stale_units(layout: Layout, stale_units: set[str], report: Report) -> None:
+    """Remove units an older version installed and this one no longer ships."""
+    for stale in sorted(stale_units):
+        stale_path = layout.inside(stale)
+        if stale_path.exists():
+            report.add("remove stale", stale)
+            if not report.dry_run:
+                stale_path.unlink()
+
+
+def _make_directories(layout: Layout, paths: Paths, directories: list[str], report: Report) -> list[str]:
+    """Create the drop-in and state directories; return `directories` plus the ones created."""
+    for directory in (paths.dropin_dir, layout.state_dir):
+        if not directory.is_dir():
+            report.add("create", layout.outside(directory) + "/")
+            if layout.outside(directory) not in directories:
+                directories.append(layout.outside(directory))
+            if not report.dry_run:
+                directory.mkdir(parents=True, exist_ok=True)
+    return directories
+
+
+def _write_config_stub(layout: Layout, paths: Paths, config_stub: str | None, report: Report) -> str | None:
+    """Write the commented config stub if there is no config; return the stub install wrote, if any."""
+    if paths.config_file.exists():
+        report.actions.append(f"keep {layout.outside(paths.config_file)} (never overwritten)")
+        return config_stub
+    report.add("write", f"{layout.outside(paths.config_file)} (commented stub)")
+    if not report.dry_run:
+        atomic_write_text(paths.config_file, CONFIG_STUB, mode=0o644)
+    return layout.outside(paths.config_file)
 
 
 def _seed_live_tree(layout: Layout, values: RenderValues, base: Path, report: Report) -> None:
@@ -304,32 +322,9 @@ def uninstall(
     unit_names = {Path(path).name for path in recorded}
 
     if use_systemctl and unit_names:
-        report.add("run", f"systemctl disable --now {TARGET}, then stop hostmind units")
-        if not dry_run:
-            members = sorted(unit_names - {TARGET, "hostmind-rollback@.service"})
-            try:
-                systemctl.disable_now(TARGET)
-            except SystemctlError as problem:
-                report.warnings.append(str(problem))
-            try:
-                systemctl.stop(*members)
-            except SystemctlError as problem:
-                report.warnings.append(str(problem))
+        _stop_units(systemctl, unit_names, report)
     _remove_enablement_links(layout, unit_names, report)
-
-    for outside_path, digest in sorted(recorded.items()):
-        path = layout.inside(outside_path)
-        if not path.exists():
-            report.warnings.append(f"{outside_path} was already gone")
-            continue
-        if sha256_file(path) != digest:
-            report.warnings.append(
-                f"{outside_path} was edited after install; removed anyway "
-                "(put local changes in a drop-in: UNIT.d/*.conf)"
-            )
-        report.add("remove", outside_path)
-        if not dry_run:
-            path.unlink()
+    _remove_recorded_units(layout, recorded, report)
 
     if purge:
         for directory in (layout.state_dir, layout.config_dir, layout.runtime_dir):
@@ -352,6 +347,39 @@ def uninstall(
                 # Nothing failed is fine; systemctl says so with a non-zero exit on some versions.
                 report.warnings.append(str(problem))
     return report
+
+
+def _stop_units(systemctl: Systemctl, unit_names: set[str], report: Report) -> None:
+    """Disable the target and stop its units; a systemctl failure is a warning, not a stop."""
+    report.add("run", f"systemctl disable --now {TARGET}, then stop hostmind units")
+    if report.dry_run:
+        return
+    members = sorted(unit_names - {TARGET, "hostmind-rollback@.service"})
+    try:
+        systemctl.disable_now(TARGET)
+    except SystemctlError as problem:
+        report.warnings.append(str(problem))
+    try:
+        systemctl.stop(*members)
+    except SystemctlError as problem:
+        report.warnings.append(str(problem))
+
+
+def _remove_recorded_units(layout: Layout, recorded: dict[str, str], report: Report) -> None:
+    """Remove each unit file the manifest lists; warn about one that is gone or was edited."""
+    for outside_path, digest in sorted(recorded.items()):
+        path = layout.inside(outside_path)
+        if not path.exists():
+            report.warnings.append(f"{outside_path} was already gone")
+            continue
+        if sha256_file(path) != digest:
+            report.warnings.append(
+                f"{outside_path} was edited after install; removed anyway "
+                "(put local changes in a drop-in: UNIT.d/*.conf)"
+            )
+        report.add("remove", outside_path)
+        if not report.dry_run:
+            path.unlink()
 
 
 @dataclass

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from unconscious.cli.output import format_age
 from unconscious.config import LoadedConfig
 from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.evidence import list_evidence, read_evidence
+from unconscious.timefmt import format_age
 
 GROUP = "hostmind.status"
 

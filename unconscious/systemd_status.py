@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 
-from unconscious.cli.output import format_age
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.evidence import read_evidence
 from unconscious.paths import Paths
 from unconscious.status import StatusSection
 from unconscious.systemctl import Systemctl, SystemctlError, UnitState, systemd_is_pid1
+from unconscious.timefmt import format_age
 
 #: Unit types whose state is worth a line (templates and their instances only when present).
 _SHOWN_SUFFIXES = (".service", ".timer", ".path", ".target")

@@ -37,15 +37,19 @@ CGROUP_V2_ROOT = Path("/sys/fs/cgroup")
 
 HEALTH = "hostmind-health.service"
 FAULT_FILE = "/run/hostmind-e2e/fault"
+#: The e2e config drop-in (a load threshold no host load reaches; the fault switch itself is
+#: HOSTMIND_FAULT in HEALTH_DROPIN).
 FAULT_CONFIG = "/etc/hostmind/hostmind.d/10-e2e-fault.yaml"
 # Test-only timings, as an operator would set them: a unit drop-in. Production keeps
 # WatchdogSec=30s and RestartSec=5s; here a hang is caught in 3 s and a crash loop trips the
-# breaker in seconds instead of half a minute.
+# breaker in seconds instead of half a minute. HOSTMIND_FAULT (unconscious.faults) makes
+# FAULT_FILE the health service's fault switch: `crash` or `hang` written into it.
 HEALTH_DROPIN = "/etc/systemd/system/hostmind-health.service.d/50-e2e.conf"
-HEALTH_DROPIN_TEXT = """\
+HEALTH_DROPIN_TEXT = f"""\
 [Service]
 WatchdogSec=3s
 RestartSec=1s
+Environment=HOSTMIND_FAULT={FAULT_FILE}
 """
 
 
@@ -461,8 +465,7 @@ def provision(work: Path) -> Container:
         # machine the default load check (2 per CPU) failed, and its events woke the conscious
         # layer in the middle of other tests (an e2e flake). It still runs (the sandbox test
         # wants every check to run), with a threshold no host load reaches.
-        container.write(FAULT_CONFIG, f"health:\n  fault_file: {FAULT_FILE}\n"
-                                      "  checks:\n    load: {max_per_cpu: 1000}\n")
+        container.write(FAULT_CONFIG, "health:\n  checks:\n    load: {max_per_cpu: 1000}\n")
         container.path(FAULT_FILE).parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         container.run("python3", "-m", "venv", VENV, timeout=120)

@@ -1,16 +1,16 @@
 """Crash points: let a test kill the apply process at an exact step (SIGKILL, no cleanup).
 
-Disabled unless `HOSTMIND_CRASH_AT` names a point; no unit sets it. The crash-safety test
-runs the real apply in a subprocess once per point and checks that recovery leaves the live
-tree byte-for-byte old or new, with history and audit agreeing.
+The one fault-injection mechanism of hostmind (`unconscious.faults`): disabled unless
+`HOSTMIND_FAULT` names a point; no unit sets it. The crash-safety test runs the real apply in a
+subprocess once per point and checks that recovery leaves the live tree byte-for-byte old or
+new, with history and audit agreeing.
 """
 
 from __future__ import annotations
 
-import os
-import signal
+from unconscious.faults import ENVIRONMENT_VARIABLE, crash_point
 
-ENVIRONMENT_VARIABLE = "HOSTMIND_CRASH_AT"
+__all__ = ["ENVIRONMENT_VARIABLE", "POINTS", "crash_point"]
 
 #: Every crash point, in the order an apply passes them.
 POINTS = (
@@ -36,8 +36,3 @@ POINTS = (
     "rollback_recorded",
 )
 
-
-def crash_point(name: str) -> None:
-    """SIGKILL this process if HOSTMIND_CRASH_AT is `name`; otherwise do nothing."""
-    if os.environ.get(ENVIRONMENT_VARIABLE) == name:
-        os.kill(os.getpid(), signal.SIGKILL)

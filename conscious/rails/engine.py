@@ -104,17 +104,7 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         record = replace(record, units=units)
         crash_point("validated")
         timer.lap("validate")
-        check_tests_not_weakened(changes)
-        build_staging(settings.live_tree, staging, changes, settings.stage_exclude,
-                      settings.stage_include)
-        crash_point("staged")
-        timer.lap("stage")
-        parse_check(staging, changes, paths)
-        crash_point("parse_checked")
-        timer.lap("parse_check")
-        run, baseline = _ratchet(rails, staging)
-        crash_point("ratchet_passed")
-        timer.lap("ratchet")
+        run, baseline = _stage_and_check(rails, changes, staging, timer)
         if dry_run:
             return replace(record, outcome="dry_run", reason="every rail before the swap passed")
         atomic_write_json(change_dir(paths, record.key) / RATCHET_RESULT,
@@ -122,15 +112,7 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         record = rails.recorder.progress(record)
         health_before = _failing(rails) if units else set()
         timer.lap("health_before")
-        try:
-            snapshot.take(paths, record.key, changes)
-            crash_point("snapshot_taken")
-            timer.lap("snapshot")
-            probation.mark(paths, record.key, units)
-        except OSError as error:
-            # No way back means no way forward: nothing has been swapped yet.
-            raise Refused("snapshot", f"cannot record the way back: {error}") from error
-        crash_point("probation_marked")
+        _record_way_back(rails, record.key, changes, units, timer)
         swapped = True
         swap(settings.live_tree, changes, after_each=lambda _: crash_point("swap_file_written"))
         crash_point("swapped")
@@ -140,18 +122,7 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         crash_point("integrity_synced")
         timer.lap("swap")
         if units:
-            before = gate_rail.restart(rails.systemctl, units)
-            crash_point("restarted")
-            timer.lap("restart")
-            started = gate_rail.wait_active(rails.systemctl, before, settings.gate_timeout,
-                                            settings.poll_interval, sleep=rails.sleep)
-            crash_point("gate_passed")
-            timer.lap("gate")
-            gate_rail.probation(rails.systemctl, started, settings.probation,
-                                settings.poll_interval, sleep=rails.sleep)
-            health_compare.judge(health_before, _failing(rails))
-            crash_point("probation_passed")
-            timer.lap("probation")
+            _restart_and_gate(rails, units, health_before, timer)
         decided = commit(rails, record, run.passed)
         timer.lap("commit")
         return decided
@@ -159,21 +130,79 @@ def apply_proposal(rails: Rails, proposal: Proposal, key: str | None = None,
         if dry_run:
             return replace(record, outcome=history.REFUSED, rail=refusal.rail,
                            reason=refusal.reason)
-        if not swapped:
-            return rails.recorder.decide(record, history.REFUSED, refusal.rail, refusal.reason)
-        if refusal.rail == "swap":
-            # The swap undid its own partial writes; make sure, then record a refusal.
-            snapshot.restore(paths, record.key, settings.live_tree)
-            sync_integrity(paths, settings.live_tree, record.files)
-            decided = rails.recorder.decide(record, history.REFUSED, refusal.rail,
-                                            refusal.reason)
-            probation.clear(paths)
-            return decided
-        decided = roll_back(rails, record, refusal.rail, refusal.reason)
-        timer.lap("rollback")
-        return decided
+        return _refused(rails, record, refusal, swapped, timer)
     finally:
         remove_staging(staging)
+
+
+def _stage_and_check(rails: Rails, changes: Sequence[FileChange], staging: Path,
+                     timer: _Timer) -> tuple[ratchet.RatchetRun, frozenset[str]]:
+    """Stage the change, parse-check it and run the ratchet on it; return the run and baseline.
+
+    Raise Refused (tests weakened, parse check failed, ratchet failed).
+    """
+    settings = rails.settings
+    check_tests_not_weakened(changes)
+    build_staging(settings.live_tree, staging, changes, settings.stage_exclude,
+                  settings.stage_include)
+    crash_point("staged")
+    timer.lap("stage")
+    parse_check(staging, changes, rails.paths)
+    crash_point("parse_checked")
+    timer.lap("parse_check")
+    run, baseline = _ratchet(rails, staging)
+    crash_point("ratchet_passed")
+    timer.lap("ratchet")
+    return run, baseline
+
+
+def _record_way_back(rails: Rails, key: str, changes: Sequence[FileChange], units: tuple[str, ...],
+                     timer: _Timer) -> None:
+    """Snapshot what the change replaces and mark the probation. Raise Refused if either fails."""
+    try:
+        snapshot.take(rails.paths, key, changes)
+        crash_point("snapshot_taken")
+        timer.lap("snapshot")
+        probation.mark(rails.paths, key, units)
+    except OSError as error:
+        # No way back means no way forward: nothing has been swapped yet.
+        raise Refused("snapshot", f"cannot record the way back: {error}") from error
+    crash_point("probation_marked")
+
+
+def _restart_and_gate(rails: Rails, units: tuple[str, ...], health_before: set[str], timer: _Timer) -> None:
+    """Restart `units`, wait until active, hold the probation, compare health. Raise Refused."""
+    settings = rails.settings
+    before = gate_rail.restart(rails.systemctl, units)
+    crash_point("restarted")
+    timer.lap("restart")
+    started = gate_rail.wait_active(rails.systemctl, before, settings.gate_timeout,
+                                    settings.poll_interval, sleep=rails.sleep)
+    crash_point("gate_passed")
+    timer.lap("gate")
+    gate_rail.probation(rails.systemctl, started, settings.probation,
+                        settings.poll_interval, sleep=rails.sleep)
+    health_compare.judge(health_before, _failing(rails))
+    crash_point("probation_passed")
+    timer.lap("probation")
+
+
+def _refused(rails: Rails, record: ChangeRecord, refusal: Refused, swapped: bool,
+             timer: _Timer) -> ChangeRecord:
+    """Record a refusal: before the swap as refused; a failed swap restored; later rolled back."""
+    paths, settings = rails.paths, rails.settings
+    if not swapped:
+        return rails.recorder.decide(record, history.REFUSED, refusal.rail, refusal.reason)
+    if refusal.rail == "swap":
+        # The swap undid its own partial writes; make sure, then record a refusal.
+        snapshot.restore(paths, record.key, settings.live_tree)
+        sync_integrity(paths, settings.live_tree, record.files)
+        decided = rails.recorder.decide(record, history.REFUSED, refusal.rail, refusal.reason)
+        probation.clear(paths)
+        return decided
+    decided = roll_back(rails, record, refusal.rail, refusal.reason)
+    timer.lap("rollback")
+    return decided
 
 
 def _failing(rails: Rails) -> set[str]:

@@ -4,7 +4,7 @@ Python must compile (`compile()` of the source, so syntax errors such as a mispl
 are caught as well); YAML under `config/` must load, and the staged config must still validate
 against the staged schema: the packaged defaults, a schema fragment, or an example drop-in
 merged over the defaults. Unit-like files are checked with `systemd-analyze verify`, whose any
-output on stderr counts as failure (it exits 0 on warnings, FACTS.md).
+output on stderr counts as failure (it exits 0 on warnings, docs/FACTS.md).
 """
 
 from __future__ import annotations

@@ -195,7 +195,7 @@ def unit_properties(scratch: Path, timeout: float, limits: Limits) -> list[str]:
         f"BindPaths={scratch}:{INSIDE}", f"WorkingDirectory={INSIDE}",
         f"TasksMax={limits.tasks}", f"MemoryMax={limits.memory}",
         # The same limits as rlimits too: where controllers are not delegated (a container),
-        # TasksMax=/MemoryMax= are accepted but not enforced (FACTS.md).
+        # TasksMax=/MemoryMax= are accepted but not enforced (docs/FACTS.md).
         f"LimitNPROC={limits.tasks}", f"LimitAS={limits.memory}",
         f"LimitFSIZE={limits.file_size}", "LimitCORE=0",
         f"RuntimeMaxSec={max(1, int(timeout) + 1)}", "KillMode=control-group",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 from conscious.rails import breaker, history, probation
-from unconscious.cli.output import format_age
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.pause import read_pause
 from unconscious.status import StatusSection
+from unconscious.timefmt import format_age
 
 
 def section(context: Context, config: LoadedConfig) -> StatusSection:

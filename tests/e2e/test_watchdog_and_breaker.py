@@ -1,7 +1,7 @@
 """Scenarios 3 and 4: a hung main loop is killed by the watchdog; a crash loop trips the breaker.
 
-Both use the test-only fault switch: `health.fault_file` names FAULT_FILE (set by the session
-fixture); "hang" stops the loop's watchdog pings, "crash" exits 1 at start.
+Both use the test-only fault switch: the health unit's e2e drop-in sets HOSTMIND_FAULT=FAULT_FILE
+(unconscious/faults.py); "hang" in it stops the loop's watchdog pings, "crash" exits 1 at start.
 """
 
 from __future__ import annotations

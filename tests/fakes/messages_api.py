@@ -1,7 +1,7 @@
 """A fake Anthropic Messages API on 127.0.0.1, scriptable, recording every request.
 
 Serves `POST /v1/messages` and `POST /v1/messages/count_tokens` with the shapes the real API
-uses (FACTS.md). Accepts the key as `x-api-key` or `Authorization: Bearer`. Each call to
+uses (docs/FACTS.md). Accepts the key as `x-api-key` or `Authorization: Bearer`. Each call to
 /v1/messages takes the next step of the script; when the script is used up the `default`
 step answers. Steps (JSON objects):
 

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from unconscious.backup.engines import make_engine
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, annotate, newest_verified
-from unconscious.cli.output import format_age
 from unconscious.config import LoadedConfig
 from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.evidence import read_evidence
 from unconscious.status import StatusSection, first_run_due
+from unconscious.timefmt import format_age
 
 
 def section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:

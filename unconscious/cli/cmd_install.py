@@ -38,6 +38,12 @@ SYSTEMCTL_HELP = "systemctl command to run (default: systemctl; for tests and im
 
 def register(subparsers: Any) -> None:
     """Add the install, uninstall and rearm subcommands to `subparsers`."""
+    _register_install(subparsers)
+    _register_uninstall(subparsers)
+    _register_rearm(subparsers)
+
+
+def _register_install(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "install",
         help="install the systemd units (and a config stub if there is no config)",
@@ -72,6 +78,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=install_command)
 
+
+def _register_uninstall(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "uninstall", help="remove the units install recorded (state and config stay unless --purge)",
         description="Stop and remove exactly the units `hostmind install` recorded. Then list "
@@ -91,6 +99,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=uninstall_command)
 
+
+def _register_rearm(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "rearm",
         help="re-arm the restart breaker: reset-failed on hostmind units, start them again",

@@ -11,7 +11,6 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +19,21 @@ from unconscious.cli.output import error
 from unconscious.context import Context
 from unconscious.paths import Paths
 
-BUILTIN_COMMANDS = (
-    "cmd_config",
-    "cmd_events",
-    "cmd_status",
-    "cmd_run",
-    "cmd_install",
-    "cmd_check",
-    "cmd_rotate",
-    "cmd_backup",
-    "cmd_live",
-    "cmd_upgrade",
-)
+#: Each built-in command module and the commands it registers. Only the wanted command's module
+#: is imported: `hostmind run health` (a long-lived process) must not carry rotation's zstandard
+#: or backup's sqlite3 because `hostmind rotate` and `hostmind backup` exist.
+BUILTIN_COMMANDS: dict[str, tuple[str, ...]] = {
+    "cmd_config": ("config",),
+    "cmd_events": ("events",),
+    "cmd_status": ("status",),
+    "cmd_run": ("run",),
+    "cmd_install": ("install", "uninstall", "rearm"),
+    "cmd_check": ("check",),
+    "cmd_rotate": ("rotate",),
+    "cmd_backup": ("backup",),
+    "cmd_live": ("live",),
+    "cmd_upgrade": ("upgrade",),
+}
 PLUGIN_GROUP = "hostmind.commands"
 
 EPILOG = """\
@@ -43,10 +45,26 @@ Environment: HOSTMIND_CONFIG_DIR, HOSTMIND_STATE_DIR, HOSTMIND_RUNTIME_DIR overr
 
 
 def _package_version() -> str:
+    # importlib.metadata (with email, zipfile, csv: ~2.7 MB) only when a command needs it.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("hostmind")
     except PackageNotFoundError:
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """--version: looks the version up only when asked (the metadata lookup costs memory)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show program's version number and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"hostmind {_package_version()}")
+        parser.exit()
 
 
 def _wanted_command(argv: Sequence[str]) -> str | None:
@@ -74,7 +92,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"hostmind {_package_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     parser.add_argument(
         "--config-dir",
         type=Path,
@@ -82,15 +100,12 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         help="use DIR instead of /etc/hostmind (holds hostmind.yaml and hostmind.d/)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in BUILTIN_COMMANDS:
-        try:
-            module = importlib.import_module(f"unconscious.cli.{module_name}")
-        except ModuleNotFoundError as problem:
-            if problem.name != f"unconscious.cli.{module_name}":
-                raise
-            continue  # a command whose feature is not installed in this build
-        module.register(subparsers)
     wanted = _wanted_command(argv)
+    _register_builtins(subparsers, wanted)
+    if wanted in subparsers.choices:
+        return parser  # a built-in command: no plugin is needed (nor importlib.metadata)
+    from importlib.metadata import entry_points
+
     load_all = wanted is None or wanted == "help"
     for entry in entry_points(group=PLUGIN_GROUP):
         if entry.name in subparsers.choices:
@@ -105,6 +120,19 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         else:
             subparsers.add_parser(entry.name, help=f"(conscious layer) see `hostmind {entry.name} --help`")
     return parser
+
+
+def _register_builtins(subparsers: Any, wanted: str | None) -> None:
+    """Register the built-in commands: only the module of `wanted` when it is one of them."""
+    modules = [name for name, commands in BUILTIN_COMMANDS.items() if wanted in commands]
+    for module_name in modules or list(BUILTIN_COMMANDS):
+        try:
+            module = importlib.import_module(f"unconscious.cli.{module_name}")
+        except ModuleNotFoundError as problem:
+            if problem.name != f"unconscious.cli.{module_name}":
+                raise
+            continue  # a command whose feature is not installed in this build
+        module.register(subparsers)
 
 
 def _unavailable(subparsers: Any, name: str, reason: str) -> None:

@@ -6,6 +6,12 @@ import json
 import sys
 from typing import Any
 
+# Moved to the foundation (status sections and checks use it too); kept here for the modules
+# that still import it from the CLI.
+from unconscious.timefmt import format_age
+
+__all__ = ["error", "format_age", "print_json"]
+
 
 def print_json(value: Any) -> None:
     """Print `value` as indented JSON on stdout."""
@@ -16,14 +22,3 @@ def print_json(value: Any) -> None:
 def error(message: str) -> None:
     """Print `message` on stderr, prefixed so it is clear who said it."""
     print(f"hostmind: {message}", file=sys.stderr)
-
-
-def format_age(seconds: float | None) -> str:
-    """Render an age like 42s, 5m, 3h, 2d; 'never' for None."""
-    if seconds is None:
-        return "never"
-    # Days only from two days on, so "26h" reads as 26h and not as a rounded "1d".
-    for unit, size, from_value in (("d", 86400, 172800), ("h", 3600, 3600), ("m", 60, 60)):
-        if seconds >= from_value:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{seconds:.0f}s"

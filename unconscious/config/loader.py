@@ -16,14 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from unconscious.config import semantic, writers
+from unconscious.config import writers
 from unconscious.config.errors import ConfigError, ConfigProblem
 from unconscious.config.merge import MergedConfig, merge_documents
-from unconscious.config.schema import validate
+from unconscious.config.validation import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
+from unconscious.config.validation import check_merged, locate
 from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
 from unconscious.paths import Paths
-
-PACKAGED_DEFAULTS_NAME = "<packaged>/config/hostmind.yaml"
 
 
 @dataclass
@@ -46,15 +45,6 @@ class LoadedConfig:
     def origin(self, path: KeyPath) -> tuple[str, int | None]:
         """Return the (file, line) that set `path`, or of its nearest set parent."""
         return locate(self.origins, path)
-
-
-def locate(origins: dict[KeyPath, tuple[str, int | None]], path: KeyPath) -> tuple[str, int | None]:
-    """Return the origin of `path` or of its longest known prefix."""
-    for length in range(len(path), -1, -1):
-        found = origins.get(path[:length])
-        if found is not None:
-            return found
-    return (PACKAGED_DEFAULTS_NAME, None)
 
 
 def packaged_defaults_text() -> str:
@@ -192,12 +182,8 @@ def load_config(paths: Paths) -> LoadedConfig:
             below=[defaults.value]))
     merged: MergedConfig = merge_documents(defaults, live_documents + operator_documents)
 
-    def locator(path: KeyPath) -> tuple[str, int | None]:
-        return locate(merged.origins, path)
-
-    problems.extend(validate(merged.value, locator))
-    if not problems:
-        problems.extend(semantic.check(merged.value, locator))
+    # Semantic checks only on a config whose files parsed and whose schema holds, as before.
+    problems.extend(check_merged(merged.value, merged.origins, semantic=not problems))
     if problems:
         raise ConfigError(problems)
     files = [str(file) for file in live_files + operator_files(paths)]

@@ -3,34 +3,26 @@
 Each top-level section has its own fragment file (`config/schema/health.yaml` describes the
 `health:` key), so features own their part of the schema. Shared definitions (durations,
 sizes) live in `_defs.yaml` and are referenced as `#/$defs/<name>`.
+
+This module needs only yaml: validation against the schema (jsonschema, ~5 MB resident) is in
+`unconscious.config.validate`, so a long-lived process can keep jsonschema out (see
+`unconscious.config.validate_child`). That the assembled schema is itself a valid Draft 2020-12
+schema is checked by a test (tests/unit/config/test_schema_itself.py), not on every start.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
-import jsonschema
 import yaml
 
-from unconscious.config.errors import ConfigProblem
-from unconscious.config.yaml_source import KeyPath, format_key_path
+from unconscious.config.yaml_source import KeyPath
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
 _FAST_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-_TYPE_NAMES = {
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "boolean": "a boolean (true/false)",
-    "object": "a mapping",
-    "array": "a list",
-    "null": "null",
-}
 
 
 @functools.cache
@@ -57,7 +49,6 @@ def load_schema() -> dict[str, Any]:
         "properties": sections,
         "$defs": definitions,
     }
-    jsonschema.Draft202012Validator.check_schema(schema)
     return schema
 
 
@@ -93,47 +84,3 @@ def _resolve(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
         node = {**target, **merged}
     resolved: dict[str, Any] = node
     return resolved
-
-
-def validate(value: Any, locate: Locator) -> list[ConfigProblem]:
-    """Validate the merged config `value`; return every problem, located with `locate`."""
-    schema = load_schema()
-    validator = jsonschema.Draft202012Validator(schema)
-    problems: list[ConfigProblem] = []
-    for error in sorted(validator.iter_errors(value), key=lambda item: list(map(str, item.absolute_path))):
-        problems.extend(_explain(error, schema, locate))
-    return problems
-
-
-def _explain(
-    error: jsonschema.ValidationError, schema: dict[str, Any], locate: Locator
-) -> Iterator[ConfigProblem]:
-    path: KeyPath = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = set((error.schema or {}).get("properties", {}))  # type: ignore[union-attr]
-        for key in sorted(set(error.instance) - known):
-            key_path = (*path, key)
-            file, line = locate(key_path)
-            hint = difflib.get_close_matches(key, sorted(known), n=1)
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            yield ConfigProblem(file, line, format_key_path(key_path), f"unknown key{suggestion}")
-        return
-    file, line = locate(path)
-    if error.validator == "type":
-        expected: Any = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
-        wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
-        message = f"{error.instance!r} is not {wanted}"
-    elif error.validator == "enum":
-        allowed: Any = error.validator_value
-        choices = ", ".join(repr(choice) for choice in allowed)
-        message = f"{error.instance!r} is not one of {choices}"
-    elif error.validator in ("oneOf", "anyOf"):
-        described = (error.schema or {}).get("description", "")  # type: ignore[union-attr]
-        message = f"{error.instance!r} is not valid" + (f": expected {described}" if described else "")
-    elif error.validator == "pattern":
-        described = (error.schema or {}).get("description", "")  # type: ignore[union-attr]
-        message = f"{error.instance!r} is not valid" + (f" ({described})" if described else "")
-    else:
-        message = error.message
-    yield ConfigProblem(file, line, format_key_path(path), message)

@@ -141,40 +141,7 @@ def _build(
         if node.tag != "tag:yaml.org,2002:map":
             problems.append(ConfigProblem(document.file, line, key_text, f"tag {node.tag} is not allowed"))
             return None
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                problems.append(
-                    ConfigProblem(
-                        document.file,
-                        key_node.start_mark.line + 1,
-                        key_text,
-                        "merge keys (<<) are not supported",
-                    )
-                )
-                continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _ALLOWED_SCALAR_TAGS:
-                problems.append(
-                    ConfigProblem(
-                        document.file, key_node.start_mark.line + 1, key_text, "keys must be plain strings"
-                    )
-                )
-                continue
-            key = str(key_node.value)
-            child_path = (*path, key)
-            if key in result:
-                problems.append(
-                    ConfigProblem(
-                        document.file,
-                        key_node.start_mark.line + 1,
-                        format_key_path(child_path),
-                        "duplicate key",
-                    )
-                )
-                continue
-            document.lines[child_path] = key_node.start_mark.line + 1
-            result[key] = _build(value_node, child_path, document, problems, budget, loader)
-        return result
+        return _build_mapping(node, path, document, problems, budget, loader)
     if isinstance(node, yaml.SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
             problems.append(ConfigProblem(document.file, line, key_text, f"tag {node.tag} is not allowed"))
@@ -191,3 +158,34 @@ def _build(
     except (yaml.YAMLError, ValueError) as error:
         problems.append(ConfigProblem(document.file, line, key_text, f"bad value: {error}"))
         return None
+
+
+def _build_mapping(
+    node: yaml.MappingNode,
+    path: KeyPath,
+    document: YamlDocument,
+    problems: list[ConfigProblem],
+    budget: _Budget,
+    loader: yaml.SafeLoader,
+) -> dict[str, Any]:
+    """Build a mapping's value; a merge key, a non-string key or a duplicate is a problem and skipped."""
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key_line = key_node.start_mark.line + 1
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            problems.append(ConfigProblem(document.file, key_line, format_key_path(path),
+                                          "merge keys (<<) are not supported"))
+            continue
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _ALLOWED_SCALAR_TAGS:
+            problems.append(ConfigProblem(document.file, key_line, format_key_path(path),
+                                          "keys must be plain strings"))
+            continue
+        key = str(key_node.value)
+        child_path = (*path, key)
+        if key in result:
+            problems.append(ConfigProblem(document.file, key_line, format_key_path(child_path),
+                                          "duplicate key"))
+            continue
+        document.lines[child_path] = key_line
+        result[key] = _build(value_node, child_path, document, problems, budget, loader)
+    return result

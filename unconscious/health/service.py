@@ -7,10 +7,15 @@ A reload keeps the state of every check whose config did not change.
 
 from __future__ import annotations
 
+import signal
 import time
+from types import FrameType
+from typing import Any
 
+from unconscious import exitcodes, faults
 from unconscious.alerts.dispatch import Dispatcher
 from unconscious.config import LoadedConfig
+from unconscious.config.validation import keep_validator_out_of_process
 from unconscious.context import Context
 from unconscious.daemon import run_daemon
 from unconscious.health.engine import Engine
@@ -29,7 +34,11 @@ class HealthService:
     def __init__(self, config: LoadedConfig, context: Context) -> None:
         self.context = context
         self.since = time.time()
+        self.stepped = False
         self.log = get_logger(service="health")
+        if faults.active() == "crash":
+            self.log.critical("fault_injected", fault="crash", msg="test fault switch: crashing at start")
+            raise SystemExit(exitcodes.FAILURE)
         section = config.section("health")
         self.pool = WorkerPool(size=int(section.get("workers", 2)), max_hung=int(section.get("max_hung", 4)))
         self.engine = Engine({}, self.pool)
@@ -53,6 +62,9 @@ class HealthService:
 
     def step(self) -> float:
         """Run what is due, report state changes; return seconds until more work is due."""
+        if self.stepped and faults.active() == "hang":
+            hang_until_stopped(self.log)  # after READY=1, as a real hang would be: the watchdog's case
+        self.stepped = True
         transitions = self.engine.step(max_wait=STEP_WAIT)
         for change in transitions:
             self.reporter.transition(change)
@@ -73,6 +85,23 @@ class HealthService:
         self.alerts.close()
 
 
+def hang_until_stopped(log: Any) -> None:
+    """The `hang` test fault: never return, so the watchdog goes unpinged and systemd kills us.
+
+    SIGTERM (a stop while hanging) ends the process cleanly instead of waiting for SIGKILL.
+    """
+    log.critical("fault_injected", fault="hang", msg="test fault switch: main loop hangs")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(exitcodes.OK)
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        time.sleep(0.5)
+
+
 def main(context: Context) -> int:
     """Entry point of `hostmind run health`."""
-    return run_daemon("health", context, HealthService, fault_key=("health", "fault_file"))
+    # Long-lived: validate each config (start, SIGHUP) in a child, keep jsonschema out of here.
+    keep_validator_out_of_process()
+    return run_daemon("health", context, HealthService)

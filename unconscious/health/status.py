@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from unconscious.cli.output import format_age
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.health.report import state_file
 from unconscious.status import StatusSection
 from unconscious.systemctl import Systemctl, SystemctlError, parse_show, systemd_is_pid1
+from unconscious.timefmt import format_age
 
 #: checks.json is rewritten every 30 s; older than this means the service is not running.
 STALE_AFTER = 300.0

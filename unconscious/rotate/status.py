@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from unconscious.cli.output import format_age
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.evidence import read_evidence
 from unconscious.rotate import intent as intents
 from unconscious.rotate import state as states
 from unconscious.status import StatusSection
+from unconscious.timefmt import format_age
 
 
 def section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:

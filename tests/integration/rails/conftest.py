@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conscious.rails import ratchet
+from conscious.rails import crash, ratchet
 from tests.unit.rails import livetree
 from unconscious.context import Context
 from unconscious.health import integrity
@@ -55,7 +55,7 @@ class Host:
         """Run the real `hostmind` command against this host."""
         environment = self.environment
         if crash_at:
-            environment["HOSTMIND_CRASH_AT"] = crash_at
+            environment[crash.ENVIRONMENT_VARIABLE] = crash_at
         return subprocess.run([str(HOSTMIND), *arguments], env=environment, text=True,
                               capture_output=True, timeout=timeout, check=False)
 

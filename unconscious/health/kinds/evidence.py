@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from unconscious.cli.output import format_age
 from unconscious.config.duration import parse_duration
 from unconscious.evidence import read_evidence
 from unconscious.health.model import Outcome
 from unconscious.paths import Paths
+from unconscious.timefmt import format_age
 
 
 def evidence(params: dict[str, Any], timeout: float) -> Outcome:

@@ -8,9 +8,9 @@ from typing import Any
 
 import psutil
 
-from unconscious.cli.output import format_age
 from unconscious.config.duration import parse_duration
 from unconscious.health.model import Outcome
+from unconscious.timefmt import format_age
 
 #: A directory with more entries than this is not scanned to the end; the check says so.
 MAX_SCAN = 100_000

@@ -1,0 +1,30 @@
+"""The README's example of `hostmind config validate` is what the command prints, in its order."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from unconscious.context import Context
+
+ROOT = Path(__file__).resolve().parents[3]
+DROPIN = "/etc/hostmind/hostmind.d/20-health.yaml"
+
+
+def readme_example() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("$ hostmind config validate\n", 1)[1].split("```", 1)[0]
+    return block.splitlines()
+
+
+def test_the_readme_example_output_is_the_real_output_in_the_same_order(context: Context) -> None:
+    expected = readme_example()
+    assert len(expected) == 3
+    (context.paths.dropin_dir / "20-health.yaml").write_text("health:\n  interval: 7x\n  chekcs: {}\n")
+    done = subprocess.run([sys.executable, "-m", "unconscious.cli.main", "config", "validate"],
+                          env=dict(os.environ), capture_output=True, text=True, timeout=120, check=False)
+    printed = (done.stdout + done.stderr).replace(str(context.paths.dropin_dir / "20-health.yaml"), DROPIN)
+    assert done.returncode == 78
+    assert printed.splitlines() == expected

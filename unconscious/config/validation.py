@@ -1,0 +1,146 @@
+"""Where the merged config is checked: in this process, or in a short-lived child for long-lived services.
+
+The checks (jsonschema against the schema, then the features' semantic checks, which import
+their feature: backup pulls in sqlite3, rotation zstandard) cost ~8 MB resident. A command or a
+oneshot service pays that for seconds; the health service would carry it for weeks, although
+it checks a config only at start and on SIGHUP. A long-lived service calls
+`keep_validator_out_of_process()` once; from then on `check_merged` sends the merged config and
+the origin of each key (JSON) to a fresh interpreter that imports the same `unconscious` package
+(its directory first on sys.path, `-I` so nothing else is), runs the same checks there and
+answers the located problems. If the child cannot answer (no interpreter, a timeout, a value
+JSON cannot carry, a malformed answer), the checks run in this process: the result is the same,
+only the memory saving is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from unconscious.config.errors import ConfigProblem
+from unconscious.config.yaml_source import KeyPath
+
+Origins = dict[KeyPath, tuple[str, int | None]]
+#: Longest the validation child may take (a loaded 2-core machine needs ~1-2 s).
+CHILD_TIMEOUT = 30.0
+#: Largest answer read from the child (a config with thousands of problems fits easily).
+MAX_ANSWER = 4 * 1024 * 1024
+PACKAGED_DEFAULTS_NAME = "<packaged>/config/hostmind.yaml"
+_CHILD_CODE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from unconscious.config.validation import child_main; raise SystemExit(child_main())"
+)
+_state = {"out_of_process": False}
+
+
+def keep_validator_out_of_process() -> None:
+    """From now on, check configs in a child process unless jsonschema is already loaded here."""
+    _state["out_of_process"] = True
+
+
+def locate(origins: Origins, path: KeyPath) -> tuple[str, int | None]:
+    """Return the origin (file, line) of `path` or of its longest known prefix."""
+    for length in range(len(path), -1, -1):
+        found = origins.get(path[:length])
+        if found is not None:
+            return found
+    return (PACKAGED_DEFAULTS_NAME, None)
+
+
+def check_merged(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
+    """Return the schema problems of the merged `value`; with none and `semantic`, its semantic ones."""
+    if _state["out_of_process"] and "jsonschema" not in sys.modules and _json_safe(value):
+        answer = problems_from_child(value, origins, semantic)
+        if answer is not None:
+            return answer
+    return check_here(value, origins, semantic)
+
+
+def check_here(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
+    """The checks themselves, in this process (imports jsonschema and every feature's checks)."""
+    from unconscious.config import semantic as semantic_checks
+    from unconscious.config.validate import validate
+
+    def locator(path: KeyPath) -> tuple[str, int | None]:
+        return locate(origins, path)
+
+    problems = validate(value, locator)
+    if semantic and not problems:
+        problems = semantic_checks.check(value, locator)
+    return problems
+
+
+def problems_from_child(value: Any, origins: Origins, semantic: bool = True,
+                        timeout: float = CHILD_TIMEOUT) -> list[ConfigProblem] | None:
+    """Check `value` in a fresh interpreter; return its problems, or None if it did not answer.
+
+    The child is its own process group, killed whole when it runs over `timeout` seconds.
+    """
+    package_root = str(Path(__file__).resolve().parent.parent.parent)
+    request = {"value": value, "semantic": semantic,
+               "origins": [[list(path), file, line] for path, (file, line) in origins.items()]}
+    argv = [sys.executable, "-I", "-c", _CHILD_CODE, package_root]
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return None
+    try:
+        answer, _ = process.communicate(json.dumps(request).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it ended just now; communicate() below reaps it
+        process.communicate()
+        return None
+    if process.returncode != 0 or len(answer) > MAX_ANSWER:
+        return None
+    return parse_answer(answer)
+
+
+def parse_answer(answer: bytes) -> list[ConfigProblem] | None:
+    """Return the child's answer [[file, line, key path, message], ...], or None if malformed."""
+    try:
+        decoded = json.loads(answer)
+    except ValueError:
+        return None
+    if not isinstance(decoded, list):
+        return None
+    problems: list[ConfigProblem] = []
+    for item in decoded:
+        if not (isinstance(item, list) and len(item) == 4 and isinstance(item[0], str)
+                and (item[1] is None or (isinstance(item[1], int) and not isinstance(item[1], bool)))
+                and isinstance(item[2], str) and isinstance(item[3], str)):
+            return None
+        problems.append(ConfigProblem(item[0], item[1], item[2], item[3]))
+    return problems
+
+
+def _json_safe(value: Any) -> bool:
+    """True if JSON carries `value` unchanged (str keys, finite numbers, no dates or bytes)."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_safe(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_safe(item) for key, item in value.items())
+    return False
+
+
+def child_main() -> int:
+    """The child's side: read {value, semantic, origins} (JSON) on stdin, print the located problems."""
+    request = json.loads(sys.stdin.buffer.read())
+    origins: Origins = {tuple(path): (file, line) for path, file, line in request["origins"]}
+    problems = check_here(request["value"], origins, bool(request["semantic"]))
+    sys.stdout.write(json.dumps([[problem.file, problem.line, problem.key_path, problem.message]
+                                 for problem in problems]))
+    return 0
