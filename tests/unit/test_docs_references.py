@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 REPO_PATH = re.compile(r"`((?:unconscious|conscious|tests|bench|config|units|scripts|docs|bin|\.ci)/[\w./*-]+)`")

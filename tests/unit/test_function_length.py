@@ -10,6 +10,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
+
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 60
 PACKAGES = ("unconscious", "conscious", "bench", "scripts")

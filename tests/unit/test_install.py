@@ -311,6 +311,7 @@ def test_systemctl_timeout_and_missing_command_are_errors(tmp_path: Path) -> Non
         Systemctl(command=(str(tmp_path / "missing"),)).daemon_reload()
 
 
+@pytest.mark.host
 def test_cli_install_root_and_uninstall(root: Path, fake: FakeSystemctl, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["install", "--root", str(root), "--hostmind", "/usr/bin/hostmind",
                  "--systemctl", str(fake.script), "--json"])

@@ -111,6 +111,7 @@ def test_the_rails_lock_makes_a_reset_wait_and_then_give_up(tmp_path: Path) -> N
         pass
 
 
+@pytest.mark.host
 def test_cli_live_diff_and_reset(context: object, capsys: pytest.CaptureFixture[str]) -> None:
     state = Path(os.environ["HOSTMIND_STATE_DIR"])
     assert 1 == main(["live", "diff"])

@@ -235,6 +235,7 @@ def test_render_fills_every_placeholder_and_rejects_bad_values() -> None:
         render("X=@NOPE@", values_)
 
 
+@pytest.mark.host
 def test_systemd_analyze_verify_is_silent(rendered_dir: Path) -> None:
     analyze = systemd_analyze()
     files = sorted(str(path) for path in rendered_dir.iterdir())
@@ -252,6 +253,7 @@ def exposure(analyze: str, unit_path: Path) -> float:
     return float(match.group(1))
 
 
+@pytest.mark.host
 def test_exposure_ratchet(rendered_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     analyze = systemd_analyze()
     baseline = json.loads((resources.files("units") / "security-baseline.json").read_text())

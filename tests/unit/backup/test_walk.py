@@ -6,6 +6,8 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
 from unconscious.backup.settings import Source
 from unconscious.backup.walk import Problems, matches, walk_source
 
@@ -112,6 +114,7 @@ def test_exclude_caches_keeps_the_tag_and_drops_the_rest_of_a_tagged_directory(t
     assert ["s", "s/cache", "s/cache/CACHEDIR.TAG", "s/fake", "s/fake/CACHEDIR.TAG", "s/fake/kept"] == sorted(names)
 
 
+@pytest.mark.host
 def test_one_file_system_keeps_the_mount_point_but_not_what_is_mounted(tmp_path: Path) -> None:
     from tests.integration.foundation.mounts import tmpfs
 

@@ -7,7 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from unconscious.context import Context
+
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
 
 ROOT = Path(__file__).resolve().parents[3]
 DROPIN = "/etc/hostmind/hostmind.d/20-health.yaml"

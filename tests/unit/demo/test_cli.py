@@ -22,6 +22,7 @@ def run_demo(*argv: str, env: dict[str, str] | None = None,
                           timeout=60, check=False, env={**os.environ, **(env or {})})
 
 
+@pytest.mark.host
 def test_the_source_checkout_this_runs_from_is_usable() -> None:
     assert source_problem(REPO) is None
 
@@ -35,6 +36,7 @@ def test_a_tree_without_the_setup_script_and_the_fake_model_is_not_a_source_chec
         problem.split(" Install from")[0])
 
 
+@pytest.mark.host
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the command as another user")
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
 def test_without_root_it_says_so_and_exits_3() -> None:
@@ -48,6 +50,7 @@ def test_without_root_it_says_so_and_exits_3() -> None:
                "(run it with sudo)\n") == (result.returncode, result.stderr)
 
 
+@pytest.mark.host
 @pytest.mark.skipif(os.geteuid() != 0, reason="the source check comes after the root check")
 def test_installed_from_something_that_is_not_a_checkout_it_says_exactly_that_and_exits_3(
         tmp_path: Path) -> None:

@@ -323,6 +323,7 @@ def test_allow_entries_match_port_address_and_protocol() -> None:
         [True, True, True, False, False, False]
 
 
+@pytest.mark.host
 def test_a_new_listening_socket_is_reported_after_the_baseline(tmp_path: Path,
                                                                listening_socket: socket.socket) -> None:
     if sockets.only_loopback():

@@ -17,6 +17,9 @@ from conscious.rails.proposal import parse_proposal
 from conscious.rails.protected import PROTECTED_PATTERNS
 from unconscious.context import Context
 
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
+
 CALC_EDIT = {"path": "pkg/calc.py", "old": "LIMIT = 90", "new": "LIMIT = 95"}
 TEST_FILE = "tests/unit/test_calc.py"
 

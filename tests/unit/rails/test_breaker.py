@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from conscious.audit import AuditLog, audit_path
 from conscious.rails import breaker, history, rearm
 from conscious.rails.engine import Rails
 from unconscious.context import Context
 from unconscious.pause import clear_pause, read_pause
+
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
 
 
 def rolled_back(context: Context, number: int) -> None:

@@ -17,6 +17,9 @@ from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.pause import read_pause
 
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
+
 
 def run(rails: Rails, value: dict[str, object]) -> history.ChangeRecord:
     return apply_proposal(rails, parse_proposal(value, "test"))

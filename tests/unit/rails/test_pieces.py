@@ -133,6 +133,7 @@ def test_settings_come_from_the_apply_and_conscious_sections(
     assert settings.staging_root == context.paths.state_dir / "staging"
 
 
+@pytest.mark.host
 def test_the_smoke_ratchet_fails_the_module_that_no_longer_imports(tmp_path: Path) -> None:
     package = tmp_path / "pkgx"
     package.mkdir()

@@ -6,11 +6,16 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from conscious.audit import AuditLog, audit_path
 from conscious.rails import history, probation, ratchet
 from conscious.rails.engine import RATCHET_RESULT, Rails
 from conscious.rails.recovery import recover
 from unconscious.context import Context
+
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
 
 
 def record(context: Context, outcome: str, key: str = "20260101T000000Z-c") -> history.ChangeRecord:

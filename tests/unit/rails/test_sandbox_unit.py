@@ -15,6 +15,9 @@ import pytest
 
 from conscious.rails.sandbox import HIDDEN_TREES, INSIDE, Limits, unit_properties
 
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
+
 CEILING = 3.0
 
 

@@ -21,6 +21,9 @@ from unconscious.context import Context
 from unconscious.evidence import read_evidence
 from unconscious.pause import read_pause, set_pause
 
+#: Needs the host or the checkout (see the `host` marker in setup.cfg).
+pytestmark = pytest.mark.host
+
 EDIT = {"path": "pkg/calc.py", "old": "LIMIT = 90", "new": "LIMIT = 95"}
 
 
