@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 from unconscious.backup.engines import make_engine
 from unconscious.backup.settings import BackupSettings
-from unconscious.backup.snapshot import BackupError, annotate, newest_verified
+from unconscious.backup.snapshot import BackupError, Snapshot, annotate, newest_verified
 from unconscious.config import LoadedConfig
 from unconscious.config.duration import parse_duration
 from unconscious.context import Context
-from unconscious.evidence import read_evidence
+from unconscious.evidence import EvidenceRecord, read_evidence
 from unconscious.status import StatusSection, first_run_due
 from unconscious.timefmt import format_age
 
@@ -30,16 +30,7 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     run = read_evidence(context.paths, "backup")
     verified = read_evidence(context.paths, "backup_verified")
     restore = read_evidence(context.paths, "backup_restore_test")
-    try:
-        engine = make_engine(settings, context.paths)
-        snapshots = annotate(context.paths, engine.snapshots())
-        for unreadable in engine.unreadable:
-            result.lines.append(f"UNREADABLE     {unreadable}")
-            result.problem = True
-    except (BackupError, OSError) as error:
-        snapshots = []
-        result.lines.append(f"cannot list backups: {error}")
-        result.problem = True
+    snapshots = _listed_snapshots(settings, context, result)
     newest = snapshots[-1] if snapshots else None
     last_verified = newest_verified(snapshots)
     result.data.update({
@@ -75,12 +66,7 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
         result.lines.append(f"last verified  {last_verified.id}, {format_age(age)} ago"
                             + (f" (STALE: max {format_age(limit)})" if stale else ""))
         result.problem = result.problem or stale
-    if restore is None or restore.last_ok is None:
-        result.lines.append("restore test   never run")
-    else:
-        flag = "" if restore.last_error is None else f"; last one FAILED: {restore.last_error}"
-        result.lines.append(f"restore test   last passed {format_age(restore.age(now))} ago{flag}")
-        result.problem = result.problem or restore.last_error is not None
+    _restore_test_line(restore, now, result)
     if run is not None and run.last_error:
         result.lines.append(f"last run       FAILED: {run.last_error}")
         result.problem = True
@@ -94,3 +80,31 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     if unverified:
         result.lines.append(f"never verified {unverified} of {len(snapshots)} backups")
     return result
+
+
+def _listed_snapshots(settings: BackupSettings, context: Context,
+                      result: StatusSection) -> list[Snapshot]:
+    """Return the engine's snapshots, annotated; unreadable ones and a failed listing are
+    lines and problems of `result`."""
+    try:
+        engine = make_engine(settings, context.paths)
+        snapshots = annotate(context.paths, engine.snapshots())
+        for unreadable in engine.unreadable:
+            result.lines.append(f"UNREADABLE     {unreadable}")
+            result.problem = True
+    except (BackupError, OSError) as error:
+        result.lines.append(f"cannot list backups: {error}")
+        result.problem = True
+        return []
+    return snapshots
+
+
+def _restore_test_line(restore: EvidenceRecord | None, now: float,
+                       result: StatusSection) -> None:
+    """Add the restore test's line to `result`; a failed last test is a problem."""
+    if restore is None or restore.last_ok is None:
+        result.lines.append("restore test   never run")
+        return
+    flag = "" if restore.last_error is None else f"; last one FAILED: {restore.last_error}"
+    result.lines.append(f"restore test   last passed {format_age(restore.age(now))} ago{flag}")
+    result.problem = result.problem or restore.last_error is not None

@@ -98,7 +98,7 @@ def echoing_reply() -> dict[str, Any]:
         "proposal": {"id": "rotate-app", "title": "rotate " + line_of("github-pat"),
                      "rationale": text,
                      "creates": [{"path": "config/hostmind.d/60-rotate.yaml",
-                                  "content": "# " + text.replace("\n", "\n# ") + "\nrotate: {}\n"}]},
+                                  "content": "# " + text.replace("\n", "\n# ") + "\nrotate:\n  rules:\n    app:\n      paths: [/var/log/app.log]\n"}]},
         "usage_evidence": {"evidence": "rotate"},
         "project": {"name": "p", "status": "active", "goal": text, "next_step": text}}}
 
