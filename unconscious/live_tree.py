@@ -18,15 +18,15 @@ from __future__ import annotations
 import compileall
 import contextlib
 import difflib
-import fcntl
 import os
 import shutil
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from unconscious.atomic import fsync_directory, sha256_file
+from unconscious.rails_lock import RAILS_LOCK_NAME, LockTimeout
+from unconscious.rails_lock import rails_lock as shared_rails_lock
 
 #: What the live tree holds: the always-on services' code and config, the rest of the package
 #: (the tests import it) and the tests the rails' ratchet runs. Entries the trusted base lacks
@@ -184,7 +184,6 @@ def _text_lines(path: Path) -> list[str] | None:
 
 #: The rails' lock (conscious/rails/lock.py holds the same file): a reset or upgrade waits for
 #: an apply or rollback in progress, and none starts while the tree is being replaced.
-RAILS_LOCK_NAME = "rails.lock"
 #: The ratchet's record of the tests that passed at the last commit. A reset replaces the
 #: tests it names, so it is removed and the next apply takes a new baseline.
 RATCHET_BASELINE = Path("ratchet") / "baseline.json"
@@ -192,24 +191,13 @@ RATCHET_BASELINE = Path("ratchet") / "baseline.json"
 
 @contextlib.contextmanager
 def rails_lock(state_dir: Path, timeout: float) -> Iterator[None]:
-    """Hold the rails' flock on {state}/rails.lock. Raise LiveTreeError after `timeout` s."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / RAILS_LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    """Hold the rails' lock (`unconscious.rails_lock`). Raise LiveTreeError after `timeout` s."""
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LiveTreeError(f"{path} is held by the rails (an apply or rollback "
-                                        f"is running; waited {timeout:g} s)") from None
-                time.sleep(0.1)
-        yield
-    finally:
-        os.close(fd)
+        with shared_rails_lock(state_dir, timeout):
+            yield
+    except LockTimeout:
+        raise LiveTreeError(f"{state_dir / RAILS_LOCK_NAME} is held by the rails (an apply or "
+                            f"rollback is running; waited {timeout:g} s)") from None
 
 
 def reset(base: Path, live: Path, state_dir: Path) -> int:

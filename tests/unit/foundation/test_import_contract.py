@@ -24,7 +24,7 @@ FOUNDATION = {
     "unconscious", "unconscious.exitcodes", "unconscious.paths", "unconscious.atomic",
     "unconscious.timefmt", "unconscious.faults", "unconscious.journal", "unconscious.log",
     "unconscious.notify", "unconscious.systemctl", "unconscious.systemd_units",
-    "unconscious.context", "unconscious.default_config",
+    "unconscious.context", "unconscious.default_config", "unconscious.rails_lock",
 }
 #: What the features read and write: the event spool, evidence, the pause flag.
 RECORDS = {"unconscious.events", "unconscious.evidence", "unconscious.pause"}
