@@ -50,6 +50,8 @@ FINAL = ("committed", "rolled_back", "refused")
 SERVICE = "unconscious/health/service.py"
 SERVICE_ANCHOR = "def main(context: Context) -> int:\n"
 FUTURE = "from __future__ import annotations\n"
+#: The file whose presence makes the late-crashing health service exit (see INSTALLED).
+LATE_CRASH = "/run/hostmind-e2e/late-crash"
 
 #: The installed tree: hostile code goes into a new module of `unconscious` (the import ratchet
 #: imports it in the sandbox, no always-on service does); the health service's main is what
@@ -59,9 +61,15 @@ INSTALLED = Tree(
     code_path="unconscious/hostile_{name}.py", code_anchor="", test_dir="",
     crash_at_start={"path": SERVICE, "old": SERVICE_ANCHOR,
                     "new": SERVICE_ANCHOR + "    raise RuntimeError('broken by the change')\n"},
+    # Crashes once the test says so (after the commit, so after probation: a timer crashed
+    # inside probation when start-up was slow on a loaded machine), and on every start after.
     late_crash={"path": SERVICE, "old": SERVICE_ANCHOR,
-                "new": SERVICE_ANCHOR + "    import os, threading\n"
-                                        "    threading.Timer(8.0, os._exit, args=(3,)).start()\n"},
+                "new": SERVICE_ANCHOR + "    import os, threading, time\n"
+                                        "    def _late_crash() -> None:\n"
+                                        f"        while not os.path.exists({LATE_CRASH!r}):\n"
+                                        "            time.sleep(0.2)\n"
+                                        "        os._exit(3)\n"
+                                        "    threading.Thread(target=_late_crash, daemon=True).start()\n"},
     break_import={"path": "unconscious/backup/tar_read.py", "old": FUTURE,
                   "new": FUTURE + "raise ImportError('broken by the change')\n"},
     new_module="unconscious/hostile_{name}.py",
@@ -282,10 +290,15 @@ def _run(box: Container, case: Case, target: Target) -> dict[str, Any]:
             mine = [item for item in history(box) if item["key"] == key]
             return bool(mine) and mine[-1]["outcome"] == "rolled_back"
 
-        # Each start lives 8 s; after the restart burst the unit fails, OnFailure= starts
-        # hostmind-rollback@ (trusted), and the watch window takes the change back.
-        box.wait_for("the watch window to roll the change back", rolled_back, timeout=240,
-                     interval=1.0)
+        # Past probation now: every start dies at once; after the restart burst the unit
+        # fails, OnFailure= starts hostmind-rollback@ (trusted), and the watch window takes
+        # the change back.
+        box.write(LATE_CRASH, "crash\n")
+        try:
+            box.wait_for("the watch window to roll the change back", rolled_back, timeout=240,
+                         interval=1.0)
+        finally:
+            box.remove(LATE_CRASH)
         record = [item for item in history(box) if item["key"] == key][-1]
     return record
 
