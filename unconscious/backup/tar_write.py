@@ -206,25 +206,54 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
     manifest = Manifest(id=backup_id, created=time.time(), archive=archive_name, compression=compression,
                         encryption="age" if recipients else "")
     manifest.sources = {name: SourceTotals(path) for name, path in (sources or {}).items()}
-    names = _Names()
-    handoff = Handoff()
 
     def fill(sink: Callable[[bytes | bytearray], object]) -> None:
-        # Walk, read, hash, build headers. With `pipelined` this runs in the reading thread;
-        # its problems and members are read by the caller only after join().
-        archive = TarStream(sink)
-        for entry in entries:
-            member = _add(archive, entry, names, problems)
-            if member is None:
-                continue
-            manifest.members.append(member)
-            totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
-            if member.type == "file":
-                totals.files += 1
-                totals.bytes += member.size
-                manifest.files += 1
-                manifest.bytes += member.size
-        archive.close()
+        _fill(sink, entries, manifest, problems)
+
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        raw = HashingWriter(fd)
+        _compress(raw, fill, compression=compression, level=level, threads=threads, pipelined=pipelined,
+                  recipients=recipients)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    manifest.archive_sha256 = raw.digest.hexdigest()
+    manifest.archive_bytes = raw.count
+    manifest.problems = [item.to_json() for item in problems.items]
+    return manifest
+
+
+def _fill(sink: Callable[[bytes | bytearray], object], entries: Iterable[Entry], manifest: Manifest,
+          problems: Problems) -> None:
+    """Walk, read, hash, build headers: the whole tar stream into `sink`, members into `manifest`.
+
+    With pipelining this runs in the reading thread; its problems and members are read by the
+    caller only after the thread ended."""
+    names = _Names()
+    archive = TarStream(sink)
+    for entry in entries:
+        member = _add(archive, entry, names, problems)
+        if member is None:
+            continue
+        manifest.members.append(member)
+        totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
+        if member.type == "file":
+            totals.files += 1
+            totals.bytes += member.size
+            manifest.files += 1
+            manifest.bytes += member.size
+    archive.close()
+
+
+Sink = Callable[[bytes | bytearray], object]
+
+
+def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: str, level: int,
+              threads: int, pipelined: bool, recipients: list[Any] | None) -> None:
+    """Run `fill` into a compressor (and age encryption) writing into `raw`: in a reading
+    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised."""
+    handoff = Handoff()
 
     def produce() -> None:
         error: BaseException | None = None
@@ -236,13 +265,11 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
             error = failure
         handoff.finish(error)
 
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     reader = threading.Thread(target=produce, name="hostmind-backup-reader", daemon=True)
     try:
-        raw = HashingWriter(fd)
         encrypting = Encrypting(raw, recipients) if recipients else None
-        target_stream = cast(HashingWriter, encrypting) if encrypting else raw
-        stream = compressor(target_stream, compression, level, threads)
+        into = cast(HashingWriter, encrypting) if encrypting else raw
+        stream = compressor(into, compression, level, threads)
         if pipelined:
             reader.start()
             handoff.drain_into(stream.write)
@@ -251,16 +278,10 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
         stream.close()
         if encrypting is not None:
             encrypting.close()
-        os.fsync(fd)
     finally:
         handoff.stopped.set()
         if reader.is_alive():
             reader.join()
-        os.close(fd)
-    manifest.archive_sha256 = raw.digest.hexdigest()
-    manifest.archive_bytes = raw.count
-    manifest.problems = [item.to_json() for item in problems.items]
-    return manifest
 
 
 def _header(entry: Entry, status: os.stat_result, names: _Names, kind: bytes, size: int = 0,
