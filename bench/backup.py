@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -206,6 +207,7 @@ def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> Non
         snapshot = engine.snapshots()[-1]
         print(f"    (archive {Path(snapshot.location).stat().st_size / MB:.1f} MB, manifest "
               f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB)")
+    bench_tar_threads(work, tree, repeat)
     bench_tar_encrypted(work, tree, files, size, repeat, peer)
     engine = engines[0]
     snapshot = engine.snapshots()[-1]
@@ -226,6 +228,69 @@ def bench_tar_encrypted(work: Path, tree: Path, files: int, size: int, repeat: i
                                          age_recipients=(recipient,)))
     timing = best(repeat, backup_and_verify(encrypted), clear(destination))
     line("hostmind tar engine, age-encrypted (backup + verify)", timing, files, size, peer)
+
+
+def bench_tar_threads(work: Path, tree: Path, repeat: int) -> None:
+    """Print the CPU seconds of each side's parallel parts: GNU tar and the zstd CLI (two
+    processes), and hostmind's reading thread and compressing thread (one zstd thread). On an
+    idle machine a run takes about its busiest part, so this estimates the idle wall ratio
+    where the host's load makes wall times meaningless. Best of `repeat`."""
+    from unconscious.backup import tar_write
+    original = tar_write._fill
+    reader: list[float] = []
+
+    def timed(*args: Any, **kwargs: Any) -> None:
+        started = time.thread_time()
+        original(*args, **kwargs)
+        reader.append(time.thread_time() - started)
+
+    peer: list[tuple[float, float]] = []
+    ours: list[tuple[float, float]] = []
+    out = work / "threads"
+    for _ in range(repeat):
+        peer.append(tar_then_zstd(tree, work / "peer-threads.tar.zst"))
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        engine = TarEngine(BackupSettings(destination=out, sources=(Source("tree", tree),), compression_threads=1))
+        tar_write._fill = timed
+        try:
+            main = time.thread_time()
+            snapshot = engine.backup(Problems())
+            main = time.thread_time() - main
+        finally:
+            tar_write._fill = original
+        ours.append((reader[-1], main))
+        engine.verify(snapshot)
+    tar_cpu, zstd_cpu = min(peer, key=max)
+    read_cpu, main_cpu = min(ours, key=max)
+    print(f"  parallel parts (CPU s): tar {tar_cpu:.2f} | zstd CLI (all its threads) {zstd_cpu:.2f}  vs  hostmind reading thread "
+          f"{read_cpu:.2f} | compressing thread (+ fsync, read-back, manifest) {main_cpu:.2f}: "
+          f"busiest part {max(read_cpu, main_cpu) / max(tar_cpu, zstd_cpu):.2f}x the peer's")
+
+
+def tar_then_zstd(tree: Path, out: Path) -> tuple[float, float]:
+    """Run `tar -cf - | zstd -c > out` (what `tar --zstd` runs); return each process's CPU
+    seconds (children's rusage read after reaping each one in turn)."""
+    def children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    with open(out, "wb") as sink:
+        tar = subprocess.Popen(["tar", "-C", str(tree.parent), "-cf", "-", tree.name], stdout=subprocess.PIPE)
+        zstd = subprocess.Popen(["zstd", "-q", "-c"], stdin=tar.stdout, stdout=sink)
+        if tar.stdout is not None:
+            tar.stdout.close()
+        cpu: list[float] = []
+        for process in (tar, zstd):
+            before = children()
+            try:
+                process.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                tar.kill()
+                zstd.kill()
+                raise
+            cpu.append(children() - before)
+    return cpu[0], cpu[1]
 
 
 def bench_restic(work: Path, tree: Path, files: int, size: int) -> None:
