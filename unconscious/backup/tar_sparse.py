@@ -29,7 +29,10 @@ STAND_IN_DIRECTORY = "GNUSparseFile.0"
 
 def data_map(fd: int, size: int) -> list[tuple[int, int]] | None:
     """Return the (offset, length) data regions of the open regular file `fd` of `size` bytes,
-    in order, or None when it has no hole or the file system cannot tell."""
+    in order ([] for a file that is one hole), or None when it is empty, has no hole, or the file
+    system cannot tell."""
+    if size <= 0:
+        return None
     regions: list[tuple[int, int]] = []
     offset = 0
     try:
