@@ -13,6 +13,7 @@ import pytest
 import zstandard
 
 from tests.integration.backup.conftest import settings_for
+from unconscious.backup import tar_sparse
 from unconscious.backup.tar_engine import TarEngine
 from unconscious.backup.tar_sparse import data_map
 from unconscious.backup.walk import Problems
@@ -131,3 +132,27 @@ def check_restored(path: Path) -> None:
         for offset, data in PIECES.items():
             handle.seek(offset)
             assert handle.read(len(data)) == data
+
+
+def test_a_sparse_file_cut_short_after_its_map_was_taken_keeps_the_archive_valid(
+        tmp_path: Path, sparse_source: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race: the data regions are known, then the file is truncated before they are read.
+    (Forced by truncating inside data_map's return; a real writer cannot hit the window reliably.)"""
+    source, _ = sparse_source
+    real_map = tar_sparse.data_map
+
+    def map_then_truncate(fd: int, size: int) -> list[tuple[int, int]] | None:
+        regions = real_map(fd, size)
+        os.truncate(source / "disk.img", GIB // 4)  # the middle and last pieces are gone
+        return regions
+
+    monkeypatch.setattr(tar_sparse, "data_map", map_then_truncate)
+    engine = TarEngine(settings_for(tmp_path, source))
+    problems = Problems()
+    snapshot = engine.backup(problems)
+    reported = [(item.kind, item.detail) for item in problems.items if item.path.endswith("disk.img")]
+    assert len(reported) == 1 and reported[0][0] == "changed" and "padded with zeros" in reported[0][1]
+    assert engine.verify(snapshot, full=True).ok  # the member is whole: the lost bytes stored as zeros
+    listed = subprocess.run(["tar", "--zstd", "-tvf", snapshot.location], capture_output=True, text=True,
+                            timeout=120, check=True).stdout
+    assert f" {GIB} " in listed and "data/disk.img" in listed
