@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -138,10 +139,28 @@ def interleaved(repeat: int, runs: dict[str, tuple[Callable[[], object], Callabl
     return {label: min(timings) for label, timings in results.items()}
 
 
-def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> None:
-    print("tar engine vs tar --zstd (GNU tar 1.34 piping into the zstd CLI: level 3, one compression "
-          "thread, in a second process)")
-    out = work / "peer.tar.zst"
+def clear(path: Path) -> Callable[[], None]:
+    """Return an action that empties (recreates) the directory `path`."""
+    def action() -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir()
+    return action
+
+
+def backup_and_verify(engine: TarEngine) -> Callable[[], None]:
+    """Return what a run with the defaults does: write (hashing), fsync, read back once, verify."""
+    def action() -> None:
+        if not engine.verify(engine.backup(Problems())).ok:
+            raise SystemExit("hostmind tar verification failed")
+    return action
+
+
+TAR_ENGINE_LABELS = {0: "hostmind tar engine (defaults: zstd on every CPU)", 1: "hostmind tar engine (zstd 1 thread)"}
+
+
+def tar_runs(work: Path, tree: Path, out: Path) -> tuple[dict[str, tuple[Callable[[], object], Callable[[], None]]],
+                                                          dict[int, TarEngine]]:
+    """The interleaved tar contenders, (action, untimed setup) by label, and our engines by thread count."""
     tar = ["tar", "-C", str(tree.parent)]
     plain = [*tar, "--zstd", "-cf", str(out), tree.name]
     # The same metadata as ours: pax headers with ns mtimes, every xattr, ACLs.
@@ -151,65 +170,127 @@ def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> Non
     def remove_peer() -> None:
         out.unlink(missing_ok=True)
 
-    def clear(path: Path) -> Callable[[], None]:
-        def action() -> None:
-            shutil.rmtree(path, ignore_errors=True)
-            path.mkdir()
-        return action
-
     def tar_and_fsync() -> None:
         run(plain)
         descriptor = os.open(out, os.O_RDONLY)
         os.fsync(descriptor)
         os.close(descriptor)
 
-    def backup_and_verify(engine: TarEngine) -> Callable[[], None]:
-        def action() -> None:
-            # What a run with the defaults does: write (hashing), fsync, read back once, verify.
-            if not engine.verify(engine.backup(Problems())).ok:
-                raise SystemExit("hostmind tar verification failed")
-        return action
-
     engines = {threads: TarEngine(BackupSettings(destination=work / f"hostmind-t{threads}",
                                                  sources=(Source("tree", tree),), compression_threads=threads))
                for threads in (0, 1)}
-    labels = {0: "hostmind tar engine (defaults: zstd on every CPU)", 1: "hostmind tar engine (zstd 1 thread)"}
     runs: dict[str, tuple[Callable[[], object], Callable[[], None]]] = {
         "tar --zstd -cf": (lambda: run(plain), remove_peer),
         "tar --zstd -cf, then fsync": (tar_and_fsync, remove_peer),
         "tar --zstd --format=posix --xattrs --acls -cf": (lambda: run(posix), remove_peer),
     }
     for threads, engine in engines.items():
-        runs[labels[threads]] = (backup_and_verify(engine), clear(engine.destination))
+        runs[TAR_ENGINE_LABELS[threads]] = (backup_and_verify(engine), clear(engine.destination))
+    return runs, engines
+
+
+def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> None:
+    print("tar engine vs tar --zstd (GNU tar 1.34 piping into the zstd CLI: level 3, one compression "
+          "thread, in a second process)")
+    out = work / "peer.tar.zst"
+    runs, engines = tar_runs(work, tree, out)
     timings = interleaved(repeat, runs)
     peer = timings["tar --zstd -cf"]
     line("tar --zstd -cf", peer, files, size)
-    line("tar --zstd -cf, then fsync", timings["tar --zstd -cf, then fsync"], files, size, peer)
-    line("tar --zstd --format=posix --xattrs --acls -cf", timings["tar --zstd --format=posix --xattrs --acls -cf"],
-         files, size, peer)
+    for label in ("tar --zstd -cf, then fsync", "tar --zstd --format=posix --xattrs --acls -cf"):
+        line(label, timings[label], files, size, peer)
     print(f"    (peer archive {out.stat().st_size / MB:.1f} MB, pax format)" if out.exists() else "")
     print("  hostmind: walk + pax headers + SHA-256 of every member + zstd level 3 + SHA-256 of the "
           "archive + fsync + re-read and hash the archive once + manifest")
     for threads, engine in engines.items():
-        line(labels[threads], timings[labels[threads]], files, size, peer)
+        line(TAR_ENGINE_LABELS[threads], timings[TAR_ENGINE_LABELS[threads]], files, size, peer)
         snapshot = engine.snapshots()[-1]
         print(f"    (archive {Path(snapshot.location).stat().st_size / MB:.1f} MB, manifest "
               f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB)")
-    try:
-        import pyrage  # type: ignore[import-untyped]
-    except ImportError:
-        print("  (pyrage not installed: no encrypted run)")
-    else:
-        destination = work / "hostmind-age"
-        recipient = str(pyrage.x25519.Identity.generate().to_public())
-        encrypted = TarEngine(BackupSettings(destination=destination, sources=(Source("tree", tree),),
-                                             age_recipients=(recipient,)))
-        timing = best(repeat, backup_and_verify(encrypted), clear(destination))
-        line("hostmind tar engine, age-encrypted (backup + verify)", timing, files, size, peer)
+    bench_tar_threads(work, tree, repeat)
+    bench_tar_encrypted(work, tree, files, size, repeat, peer)
     engine = engines[0]
     snapshot = engine.snapshots()[-1]
     verify = best(repeat, lambda: engine.verify(snapshot, full=True))
     line("hostmind tar full check (decompress, every member hashed)", verify, files, size)
+
+
+def bench_tar_encrypted(work: Path, tree: Path, files: int, size: int, repeat: int,
+                        peer: tuple[float, float]) -> None:
+    try:
+        import pyrage  # type: ignore[import-untyped]
+    except ImportError:
+        print("  (pyrage not installed: no encrypted run)")
+        return
+    destination = work / "hostmind-age"
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    encrypted = TarEngine(BackupSettings(destination=destination, sources=(Source("tree", tree),),
+                                         age_recipients=(recipient,)))
+    timing = best(repeat, backup_and_verify(encrypted), clear(destination))
+    line("hostmind tar engine, age-encrypted (backup + verify)", timing, files, size, peer)
+
+
+def bench_tar_threads(work: Path, tree: Path, repeat: int) -> None:
+    """Print the CPU seconds of each side's parallel parts: GNU tar and the zstd CLI (two
+    processes), and hostmind's reading thread and compressing thread (one zstd thread). On an
+    idle machine a run takes about its busiest part, so this estimates the idle wall ratio
+    where the host's load makes wall times meaningless. Best of `repeat`."""
+    from unconscious.backup import tar_write
+    original = tar_write._fill
+    reader: list[float] = []
+
+    def timed(*args: Any, **kwargs: Any) -> None:
+        started = time.thread_time()
+        original(*args, **kwargs)
+        reader.append(time.thread_time() - started)
+
+    peer: list[tuple[float, float]] = []
+    ours: list[tuple[float, float]] = []
+    out = work / "threads"
+    for _ in range(repeat):
+        peer.append(tar_then_zstd(tree, work / "peer-threads.tar.zst"))
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        engine = TarEngine(BackupSettings(destination=out, sources=(Source("tree", tree),), compression_threads=1))
+        tar_write._fill = timed
+        try:
+            main = time.thread_time()
+            snapshot = engine.backup(Problems())
+            main = time.thread_time() - main
+        finally:
+            tar_write._fill = original
+        ours.append((reader[-1], main))
+        engine.verify(snapshot)
+    tar_cpu, zstd_cpu = min(peer, key=max)
+    read_cpu, main_cpu = min(ours, key=max)
+    print(f"  parallel parts (CPU s): tar {tar_cpu:.2f} | zstd CLI (all its threads) {zstd_cpu:.2f}  vs  hostmind reading thread "
+          f"{read_cpu:.2f} | compressing thread (+ fsync, read-back, manifest) {main_cpu:.2f}: "
+          f"busiest part {max(read_cpu, main_cpu) / max(tar_cpu, zstd_cpu):.2f}x the peer's")
+
+
+def tar_then_zstd(tree: Path, out: Path) -> tuple[float, float]:
+    """Run `tar -cf - | zstd -c > out` (what `tar --zstd` runs); return each process's CPU
+    seconds (children's rusage read after reaping each one in turn)."""
+    def children() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    with open(out, "wb") as sink:
+        tar = subprocess.Popen(["tar", "-C", str(tree.parent), "-cf", "-", tree.name], stdout=subprocess.PIPE)
+        zstd = subprocess.Popen(["zstd", "-q", "-c"], stdin=tar.stdout, stdout=sink)
+        if tar.stdout is not None:
+            tar.stdout.close()
+        cpu: list[float] = []
+        for process in (tar, zstd):
+            before = children()
+            try:
+                process.wait(timeout=600)
+            except subprocess.TimeoutExpired:
+                tar.kill()
+                zstd.kill()
+                raise
+            cpu.append(children() - before)
+    return cpu[0], cpu[1]
 
 
 def bench_restic(work: Path, tree: Path, files: int, size: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import IO, Any
 
 from unconscious.backup.credentials import credential
@@ -52,6 +53,24 @@ def load_identity(name: str) -> Any:
         raise BackupError(f"systemd credential {name} ({path}) is not an age identity: {error}") from error
     except Exception as error:
         raise BackupError(f"systemd credential {name} ({path}) is not an age identity") from error
+
+
+def sealer(recipients: list[Any]) -> Callable[[bytes], bytes]:
+    """Return a function encrypting a small whole plaintext (a manifest's members) to `recipients`."""
+    pyrage = _pyrage()
+    return lambda plaintext: bytes(pyrage.encrypt(plaintext, recipients))
+
+
+def opener(identity: Any) -> Callable[[bytes], bytes]:
+    """Return a function decrypting what `sealer` made; it raises ValueError when it cannot."""
+    pyrage = _pyrage()
+
+    def open_sealed(ciphertext: bytes) -> bytes:
+        try:
+            return bytes(pyrage.decrypt(ciphertext, [identity]))
+        except Exception as error:  # pyrage raises its own DecryptError types
+            raise ValueError(f"age: {error}") from error
+    return open_sealed
 
 
 class Encrypting:

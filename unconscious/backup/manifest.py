@@ -4,17 +4,31 @@
 byte counts and per-source totals; then one line per member: its type, size, mode, mtime and
 (for files) the SHA-256 of the bytes stored. It is computed while the archive is streamed, so
 every source file is read once; listings read only the first line.
+
+The manifest of an age-encrypted backup is **sealed**: its header stays plain (id, archive
+name, the archive's SHA-256 and size, counts and per-source totals: what listing, the
+archive's hash check and retention need, without the identity), while the member lines and
+the problems (file names, sizes, hashes) are encrypted to the same recipients and stored as
+the second line, `{"sealed": "<base64 of the age file>"}`; the header carries the SHA-256 of
+that base64 text, so a truncated or altered sealed part is caught without the identity.
+`read_manifest(path, identity=...)` opens it; without the identity the members stay unread
+(`Manifest.sealed` is True and `members` empty).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 FORMAT = 1
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
+#: Encrypts (or decrypts) a whole age file: plaintext bytes -> ciphertext bytes, or back.
+Seal = Callable[[bytes], bytes]
 
 
 class ManifestError(ValueError):
@@ -86,6 +100,9 @@ class Manifest:
     members: list[Member] = field(default_factory=list)
     sources: dict[str, SourceTotals] = field(default_factory=dict)
     problems: list[dict[str, str]] = field(default_factory=list)
+    #: The members and problems are encrypted in the file and were not opened (no identity).
+    sealed: bool = False
+    sealed_sha256: str = ""  # SHA-256 of the sealed line's base64 text ("" when not sealed)
 
     def header(self) -> dict[str, Any]:
         """Everything but the members: the first line of the manifest file."""
@@ -98,13 +115,19 @@ class Manifest:
             "problems": self.problems,
         }
 
-    def to_text(self) -> str:
+    def to_text(self, seal: Seal | None = None) -> str:
         """The manifest file: the header, then one member per line (JSON lines), so a listing
-        reads one line instead of parsing 15,000 members."""
+        reads one line instead of parsing 15,000 members. With `seal` (bytes -> age file), the
+        members and problems are encrypted into one sealed line (see the module doc)."""
         encode = _COMPACT.encode  # one encoder: json.dumps with options builds one per call
-        lines = [encode(self.header())]
-        lines.extend([encode(member.to_json()) for member in self.members])
-        return "\n".join(lines) + "\n"
+        members = [encode(member.to_json()) for member in self.members]
+        if seal is None:
+            return "\n".join([encode(self.header()), *members]) + "\n"
+        inner = "\n".join([encode({"problems": self.problems}), *members]) + "\n"
+        sealed = base64.b64encode(seal(inner.encode("utf-8"))).decode("ascii")
+        digest = hashlib.sha256(sealed.encode()).hexdigest()
+        header = {**self.header(), "problems": [], "sealed_sha256": digest}
+        return encode(header) + "\n" + encode({"sealed": sealed}) + "\n"
 
     @classmethod
     def from_header(cls, value: Any, origin: str) -> Manifest:
@@ -121,6 +144,7 @@ class Manifest:
                 sources={name: SourceTotals(str(totals["path"]), int(totals["files"]), int(totals["bytes"]))
                          for name, totals in value.get("sources", {}).items()},
                 problems=list(value.get("problems", [])),
+                sealed_sha256=str(value.get("sealed_sha256", "")),
             )
         except ManifestError:
             raise
@@ -128,8 +152,11 @@ class Manifest:
             raise ManifestError(f"{origin}: not a valid manifest header ({error!r})") from error
 
 
-def read_manifest(path: Path, header_only: bool = False) -> Manifest:
-    """Read the manifest at `path` (only its first line if `header_only`).
+def read_manifest(path: Path, header_only: bool = False,
+                  open_sealed: Seal | None = None) -> Manifest:
+    """Read the manifest at `path` (only its first line if `header_only`). A sealed manifest's
+    members are decrypted with `open_sealed` (age file -> plaintext); without it they stay
+    unread and `sealed` is set, after the sealed line's hash was checked.
 
     Raise ManifestError when it is unreadable, invalid, or its member count disagrees with
     the header (a truncated manifest).
@@ -139,11 +166,13 @@ def read_manifest(path: Path, header_only: bool = False) -> Manifest:
             manifest = Manifest.from_header(json.loads(handle.readline()), str(path))
             if header_only:
                 return manifest
-            for number, line in enumerate(handle, start=2):
-                try:
-                    manifest.members.append(Member.from_json(json.loads(line)))
-                except (KeyError, TypeError, ValueError) as error:
-                    raise ManifestError(f"{path}:{number}: not a valid member ({error!r})") from error
+            if manifest.sealed_sha256:
+                lines: Any = _unseal(path, manifest, handle.read(), open_sealed)
+                if manifest.sealed:
+                    return manifest
+            else:
+                lines = handle
+            _read_members(path, manifest, lines)
     except (OSError, ValueError) as error:
         if isinstance(error, ManifestError):
             raise
@@ -152,3 +181,32 @@ def read_manifest(path: Path, header_only: bool = False) -> Manifest:
     if counted != manifest.files:
         raise ManifestError(f"{path}: {counted} file members, the header says {manifest.files}")
     return manifest
+
+
+def _read_members(path: Path, manifest: Manifest, lines: Any) -> None:
+    for number, line in enumerate(lines, start=2):
+        try:
+            manifest.members.append(Member.from_json(json.loads(line)))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ManifestError(f"{path}:{number}: not a valid member ({error!r})") from error
+
+
+def _unseal(path: Path, manifest: Manifest, rest: str,
+            open_sealed: Seal | None) -> list[str]:
+    """Check the sealed line against the header's hash; return the member lines (decrypted with
+    `open_sealed`), or [] with `manifest.sealed` set when there is nothing to open it with."""
+    try:
+        sealed = str(json.loads(rest)["sealed"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ManifestError(f"{path}:2: not a valid sealed member list ({error!r})") from error
+    if hashlib.sha256(sealed.encode()).hexdigest() != manifest.sealed_sha256:
+        raise ManifestError(f"{path}:2: the sealed member list does not match the header's sealed_sha256")
+    if open_sealed is None:
+        manifest.sealed = True
+        return []
+    try:
+        inner = open_sealed(base64.b64decode(sealed, validate=True)).decode("utf-8").splitlines()
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ManifestError(f"{path}:2: the sealed member list cannot be opened ({error})") from error
+    manifest.problems = list(json.loads(inner[0]).get("problems", [])) if inner else []
+    return inner[1:]

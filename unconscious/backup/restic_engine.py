@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from unconscious.atomic import atomic_write_json, sha256_file
+from unconscious.backup.changed_files import changed_since, start_mark
 from unconscious.backup.credentials import credential
 from unconscious.backup.restic_cli import RepositoryLocked, Restic, messages, password_file, restic_message
 from unconscious.backup.settings import BackupSettings, ResticSettings, Source
@@ -34,6 +35,7 @@ INCOMPLETE = 3  # restic: snapshot made, but some source files could not be read
 # restic matches every --include pattern against every path of the snapshot: a sample of N
 # files costs N x (files in the snapshot) matches, so a partial restore test stops at this many.
 MAX_SAMPLE = 500
+CHANGED_CHECK_BUDGET = 300.0  # seconds for the stat pass after a backup (changed_files.py)
 LIST_TIMEOUT = 120.0  # listing snapshots (also for `hostmind status`) must not hang for hours
 
 
@@ -107,26 +109,8 @@ class ResticEngine:
         run calls first; restic opens it again itself, so no extra call is spent here.
         """
         started = time.time()
-        # --quiet: no progress messages, only the summary (and errors) to parse.
-        arguments = ["backup", "--json", "--quiet", "--tag", TAG, *self.settings.restic.extra_args]
-        if any(source.exclude_caches for source in self.settings.sources):
-            arguments.append("--exclude-caches")
-        if any(source.one_file_system for source in self.settings.sources):
-            arguments.append("--one-file-system")
-        listed: list[bytes] = []
-        positional: list[str] = []
-        for source in self.settings.sources:
-            if not source.path.exists():
-                if not source.optional:
-                    problems.add(source.path, "missing_source", f"source {source.name!r}: does not exist")
-            elif source.include or source.exclude:
-                listed.extend(os.fsencode(entry.path) for entry in walk_source(source, problems)
-                              if entry.kind != "dir")
-            else:
-                positional.append(str(source.path))
-        if not listed and not positional:
-            raise BackupError("nothing to back up: no configured source exists")
-        arguments.extend(positional)
+        start_ns = start_mark(self.paths.state_dir / "backup")
+        arguments, listed = self._backup_arguments(problems)
         with tempfile.NamedTemporaryFile(prefix="hostmind-restic-files-") as file_list:
             if listed:
                 file_list.write(b"\0".join(listed) + b"\0")
@@ -148,6 +132,9 @@ class ResticEngine:
             problems.add("(restic)", "unreadable", restic_message(completed.stderr))
         if "snapshot_id" not in summary:
             raise BackupError(f"restic backup reported no snapshot: {restic_message(completed.stderr)}")
+        # restic does not say when a file changed while it read it: look for them ourselves.
+        budget = min(CHANGED_CHECK_BUDGET, self.settings.restic.timeout)
+        changed_since(self.settings.sources, start_ns, problems, budget)
         snapshot_id = str(summary["snapshot_id"])
         files = int(summary.get("total_files_processed", 0))
         size = int(summary.get("total_bytes_processed", 0))
@@ -156,6 +143,30 @@ class ResticEngine:
         # retention re-reads the exact time from `restic snapshots`.
         return Snapshot(id=snapshot_id, time=started, engine=self.name, files=files, bytes=size,
                         location=f"{self.restic.repository}#{snapshot_id}")
+
+    def _backup_arguments(self, problems: Problems) -> tuple[list[str], list[bytes]]:
+        """Return restic's backup arguments (sources given as paths) and the raw paths of the
+        files of sources with globs (walked here; they go in a `--files-from-raw` list)."""
+        # --quiet: no progress messages, only the summary (and errors) to parse.
+        arguments = ["backup", "--json", "--quiet", "--tag", TAG, *self.settings.restic.extra_args]
+        if any(source.exclude_caches for source in self.settings.sources):
+            arguments.append("--exclude-caches")
+        if any(source.one_file_system for source in self.settings.sources):
+            arguments.append("--one-file-system")
+        listed: list[bytes] = []
+        positional: list[str] = []
+        for source in self.settings.sources:
+            if not source.path.exists():
+                if not source.optional:
+                    problems.add(source.path, "missing_source", f"source {source.name!r}: does not exist")
+            elif source.include or source.exclude:
+                listed.extend(os.fsencode(entry.path) for entry in walk_source(source, problems)
+                              if entry.kind != "dir")
+            else:
+                positional.append(str(source.path))
+        if not listed and not positional:
+            raise BackupError("nothing to back up: no configured source exists")
+        return [*arguments, *positional], listed
 
     def _run_backup(self, arguments: list[str]) -> subprocess.CompletedProcess[str]:
         # The usual case costs one restic call; the repository is created (with `init`) only

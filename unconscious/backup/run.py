@@ -341,12 +341,15 @@ class BackupRun:
         snapshot = report.snapshot
         files = snapshot.files if snapshot else 0
         size = snapshot.bytes if snapshot else 0
+        # Files that changed while they were read (both engines): stored, but maybe torn.
+        changed = sum(1 for problem in report.problems if problem.get("kind") == "changed")
         fields = {"files": files, "bytes": size, "duration": round(report.duration, 3),
-                  "engine": self.engine.name, "problems": len(report.problems)}
+                  "engine": self.engine.name, "problems": len(report.problems), "changed": changed}
         if snapshot is not None:
             self.log.info("backup_done", backup=snapshot.id, **fields,
                           msg=f"backup {snapshot.id} made: {files} files, {size} bytes "
-                              f"in {report.duration:.1f}s ({self.engine.name})")
+                              f"in {report.duration:.1f}s ({self.engine.name})"
+                              + (f"; {changed} changed while read" if changed else ""))
         if not report.ok:
             self.log.error("backup_failed", **fields, error=report.errors[0],
                            msg=f"backup run failed: {'; '.join(report.errors)}")
@@ -359,7 +362,7 @@ class BackupRun:
             return  # not run at all (deferred): no verdict on the backups
         record_run(self.paths, "backup", ok=snapshot is not None and report.ok, duration=report.duration,
                    counters={"files": files, "bytes": size, "problems": len(report.problems),
-                             "pruned": len(report.pruned), "engine": self.engine.name},
+                             "changed": changed, "pruned": len(report.pruned), "engine": self.engine.name},
                    error=None if report.ok else "; ".join(report.errors)[:500])
 
     def _copy(self, snapshot: Snapshot, destination: str, report: RunReport) -> None:

@@ -67,6 +67,14 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
                             + (f" (STALE: max {format_age(limit)})" if stale else ""))
         result.problem = result.problem or stale
     _restore_test_line(restore, now, result)
+    _last_run_lines(context, run, snapshots, now, result)
+    return result
+
+
+def _last_run_lines(context: Context, run: EvidenceRecord | None, snapshots: list[Snapshot], now: float,
+                    result: StatusSection) -> None:
+    """Add the lines of a failed or deferred last run and of never verified backups to `result`;
+    a failed last run is a problem."""
     if run is not None and run.last_error:
         result.lines.append(f"last run       FAILED: {run.last_error}")
         result.problem = True
@@ -79,7 +87,6 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     unverified = sum(1 for snapshot in snapshots if snapshot.verify_ok is None)
     if unverified:
         result.lines.append(f"never verified {unverified} of {len(snapshots)} backups")
-    return result
 
 
 def _listed_snapshots(settings: BackupSettings, context: Context,

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from unconscious.atomic import atomic_write, fsync_directory, sha256_file
-from unconscious.backup.age_stream import AGE_SUFFIX, load_identity, parse_recipients
+from unconscious.backup.age_stream import AGE_SUFFIX, load_identity, opener, parse_recipients, sealer
 from unconscious.backup.manifest import Manifest, ManifestError, read_manifest
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot
@@ -80,7 +80,8 @@ class TarEngine:
             if landed != manifest.archive_sha256:
                 raise BackupError(f"{partial}: archive read back as sha256 {landed}, "
                                   f"written as {manifest.archive_sha256}")
-            atomic_write(self.manifest_path(backup_id), manifest.to_text().encode("utf-8"), mode=0o600)
+            seal = sealer(recipients) if recipients else None  # names and hashes encrypted too
+            atomic_write(self.manifest_path(backup_id), manifest.to_text(seal).encode("utf-8"), mode=0o600)
             os.replace(partial, final)
             fsync_directory(self.destination)
         except OSError as error:
@@ -120,6 +121,20 @@ class TarEngine:
                 raise BackupError(str(error)) from error
             self._manifests[backup_id] = manifest
         return self._manifests[backup_id]
+
+    def opened(self, backup_id: str) -> Manifest:
+        """Return the manifest of `backup_id` with its members: a sealed one (an encrypted
+        backup's) is decrypted with the age identity. Raise BackupError (no identity, unreadable)."""
+        manifest = self.manifest(backup_id)
+        if not manifest.sealed:
+            return manifest
+        identity = load_identity(self.settings.age_identity_credential)
+        try:
+            manifest = read_manifest(self.manifest_path(backup_id), open_sealed=opener(identity))
+        except ManifestError as error:
+            raise BackupError(str(error)) from error
+        self._manifests[backup_id] = manifest
+        return manifest
 
     def _check_names(self, backup_id: str, manifest: Manifest) -> None:
         """Raise ManifestError unless `manifest` is the one its file name says."""
@@ -173,6 +188,7 @@ class TarEngine:
         manifest = self.manifest(snapshot.id)
         path = self.destination / manifest.archive
         if full:
+            manifest = self.opened(snapshot.id)
             return verify_archive(path, manifest, self._identity(manifest))
         if self._landed.pop(snapshot.id, None) != self._file_identity(path):
             try:
@@ -184,18 +200,19 @@ class TarEngine:
                 expected = f"{manifest.archive_sha256} ({manifest.archive_bytes} bytes)"
                 return CheckResult(differences=[f"{path.name}: archive sha256 {landed} ({size} bytes) != "
                                                 f"manifest {expected}"], full=False)
-        return CheckResult(checked=len(manifest.members), bytes=manifest.bytes, full=False)
+        checked = manifest.files if manifest.sealed else len(manifest.members)
+        return CheckResult(checked=checked, bytes=manifest.bytes, full=False)
 
     def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult:
         """Restore the members in `names` (all if None) under `target`, compared as they land."""
-        manifest = self.manifest(snapshot.id)
+        manifest = self.opened(snapshot.id)
         wanted = None if names is None else set(names)
         return restore_members(self.destination / manifest.archive, manifest, target, wanted,
                                identity=self._identity(manifest))
 
     def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult:
         """Restore a random `percent` of the files (at least one) into a temporary directory."""
-        manifest = self.manifest(snapshot.id)
+        manifest = self.opened(snapshot.id)
         files = [member.name for member in manifest.members if member.type == "file"]
         count = len(files) if percent >= 100 else max(1, round(len(files) * percent / 100))
         sample = random.sample(files, min(count, len(files)))
@@ -213,12 +230,12 @@ class TarEngine:
     def sample_files(self, snapshot: Snapshot) -> dict[str, tuple[int, int]]:
         """Return member name -> (size, mtime) of every file in the backup."""
         return {member.name: (member.size, member.mtime)
-                for member in self.manifest(snapshot.id).members if member.type == "file"}
+                for member in self.opened(snapshot.id).members if member.type == "file"}
 
     def stored_sha256(self, snapshot: Snapshot, names: list[str]) -> dict[str, str]:
         """Return the manifest's SHA-256 of each file in `names`."""
         wanted = set(names)
-        return {member.name: member.sha256 for member in self.manifest(snapshot.id).members
+        return {member.name: member.sha256 for member in self.opened(snapshot.id).members
                 if member.name in wanted and member.sha256 is not None}
 
     def copy(self, snapshot: Snapshot, destination: str) -> None:

@@ -53,15 +53,13 @@ def header(name: str, kind: bytes, *, mode: int, uid: int, gid: int, size: int, 
         # The common pax case (a plain member plus ns mtime or xattrs): the extended header is
         # a plain member itself, packed directly (no second pass through the checks above).
         data = b"".join([pax_record(key, value) for key, value in extra.items()])
-        base = split[1].rstrip(b"/").rsplit(b"/", 1)[-1][:80] or b"member"
         if not split[0] and not raw_link and not devmajor and not devminor:
             member = _plain(split[1], kind, mode, uid, gid, size, mtime, uname, gname)
         else:
             member = header(name, kind, mode=mode, uid=uid, gid=gid, size=size, mtime=mtime,
                             linkname=linkname, uname=uname, gname=gname, devmajor=devmajor,
                             devminor=devminor)
-        return b"".join((_plain(b"PaxHeaders/" + base, b"x", 0o644, 0, 0, len(data), mtime, "", ""),
-                         data, padding(len(data)), member))
+        return b"".join((_extended_block(len(data)), data, padding(len(data)), member))
     if not simple or split is None or extra:
         return _pax_header(raw_name, kind, mode, uid, gid, size, mtime, raw_link, uname, gname,
                            devmajor, devminor, extra or {})
@@ -89,6 +87,17 @@ def _plain(short: bytes, kind: bytes, mode: int, uid: int, gid: int, size: int, 
                                                       size, mtime)
     tail, tail_sum = _tail(uname, gname)
     return b"".join((head, b"%06o\0 " % (sum(head) + _BLANK_CHECKSUM_SUM + kind[0] + tail_sum), kind, tail))
+
+
+@functools.lru_cache(maxsize=1024)
+def _extended_block(size: int) -> bytes:
+    """The ustar block announcing `size` bytes of pax records for the next member.
+
+    Its name and fields are the same for every member (Python's tarfile writes it so too:
+    readers that know pax never look at them; one that does not extracts a file named
+    `@PaxHeader`), so the block depends on the size alone and is built once per size: the
+    common member's records (its ns mtime) all have the same size."""
+    return _plain(b"././@PaxHeader", b"x", 0o644, 0, 0, size, 0, "", "")
 
 
 @functools.lru_cache(maxsize=256)

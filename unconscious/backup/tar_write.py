@@ -29,7 +29,7 @@ from typing import IO, Any, cast
 
 import zstandard
 
-from unconscious.backup import tar_meta
+from unconscious.backup import tar_meta, tar_sparse
 from unconscious.backup.age_stream import Encrypting
 from unconscious.backup.handoff import Handoff, Stopped
 from unconscious.backup.manifest import Manifest, Member, SourceTotals
@@ -83,13 +83,14 @@ class HashingWriter:
 
 
 class HashingReader:
-    """Read exactly `size` bytes from the file descriptor `fd`, hashing them; pad with zeros
-    if the file shrinks or a read fails (the error is kept in `error`)."""
+    """Read exactly `size` bytes from the file descriptor `fd`, hashing them into `digest` (a new
+    SHA-256 by default); pad with zeros if the file shrinks or a read fails (the error is kept
+    in `error`)."""
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int, size: int, digest: Any = None) -> None:
         self.fd = fd
         self.remaining = size
-        self.digest = hashlib.sha256()
+        self.digest = digest if digest is not None else hashlib.sha256()
         self.padded = 0
         self.error: OSError | None = None
 
@@ -205,25 +206,54 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
     manifest = Manifest(id=backup_id, created=time.time(), archive=archive_name, compression=compression,
                         encryption="age" if recipients else "")
     manifest.sources = {name: SourceTotals(path) for name, path in (sources or {}).items()}
-    names = _Names()
-    handoff = Handoff()
 
     def fill(sink: Callable[[bytes | bytearray], object]) -> None:
-        # Walk, read, hash, build headers. With `pipelined` this runs in the reading thread;
-        # its problems and members are read by the caller only after join().
-        archive = TarStream(sink)
-        for entry in entries:
-            member = _add(archive, entry, names, problems)
-            if member is None:
-                continue
-            manifest.members.append(member)
-            totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
-            if member.type == "file":
-                totals.files += 1
-                totals.bytes += member.size
-                manifest.files += 1
-                manifest.bytes += member.size
-        archive.close()
+        _fill(sink, entries, manifest, problems)
+
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        raw = HashingWriter(fd)
+        _compress(raw, fill, compression=compression, level=level, threads=threads, pipelined=pipelined,
+                  recipients=recipients)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    manifest.archive_sha256 = raw.digest.hexdigest()
+    manifest.archive_bytes = raw.count
+    manifest.problems = [item.to_json() for item in problems.items]
+    return manifest
+
+
+def _fill(sink: Callable[[bytes | bytearray], object], entries: Iterable[Entry], manifest: Manifest,
+          problems: Problems) -> None:
+    """Walk, read, hash, build headers: the whole tar stream into `sink`, members into `manifest`.
+
+    With pipelining this runs in the reading thread; its problems and members are read by the
+    caller only after the thread ended."""
+    names = _Names()
+    archive = TarStream(sink)
+    for entry in entries:
+        member = _add(archive, entry, names, problems)
+        if member is None:
+            continue
+        manifest.members.append(member)
+        totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
+        if member.type == "file":
+            totals.files += 1
+            totals.bytes += member.size
+            manifest.files += 1
+            manifest.bytes += member.size
+    archive.close()
+
+
+Sink = Callable[[bytes | bytearray], object]
+
+
+def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: str, level: int,
+              threads: int, pipelined: bool, recipients: list[Any] | None) -> None:
+    """Run `fill` into a compressor (and age encryption) writing into `raw`: in a reading
+    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised."""
+    handoff = Handoff()
 
     def produce() -> None:
         error: BaseException | None = None
@@ -235,13 +265,11 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
             error = failure
         handoff.finish(error)
 
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     reader = threading.Thread(target=produce, name="hostmind-backup-reader", daemon=True)
     try:
-        raw = HashingWriter(fd)
         encrypting = Encrypting(raw, recipients) if recipients else None
-        target_stream = cast(HashingWriter, encrypting) if encrypting else raw
-        stream = compressor(target_stream, compression, level, threads)
+        into = cast(HashingWriter, encrypting) if encrypting else raw
+        stream = compressor(into, compression, level, threads)
         if pipelined:
             reader.start()
             handoff.drain_into(stream.write)
@@ -250,28 +278,24 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
         stream.close()
         if encrypting is not None:
             encrypting.close()
-        os.fsync(fd)
     finally:
         handoff.stopped.set()
         if reader.is_alive():
             reader.join()
-        os.close(fd)
-    manifest.archive_sha256 = raw.digest.hexdigest()
-    manifest.archive_bytes = raw.count
-    manifest.problems = [item.to_json() for item in problems.items]
-    return manifest
 
 
 def _header(entry: Entry, status: os.stat_result, names: _Names, kind: bytes, size: int = 0,
-            linkname: str = "", meta: dict[str, bytes] | None = None) -> tuple[bytes, int, int]:
+            linkname: str = "", meta: dict[str, bytes] | None = None,
+            name: str | None = None) -> tuple[bytes, int, int]:
     mode = stat.S_IMODE(status.st_mode)
     mtime = int(status.st_mtime)
     devmajor = devminor = 0
     if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         devmajor, devminor = os.major(status.st_rdev), os.minor(status.st_rdev)
-    block = header(entry.name, kind, mode=mode, uid=status.st_uid, gid=status.st_gid, size=size,
-                   mtime=mtime, linkname=linkname, uname=names.user(status.st_uid),
-                   gname=names.group(status.st_gid), devmajor=devmajor, devminor=devminor, extra=meta)
+    block = header(entry.name if name is None else name, kind, mode=mode, uid=status.st_uid,
+                   gid=status.st_gid, size=size, mtime=mtime, linkname=linkname,
+                   uname=names.user(status.st_uid), gname=names.group(status.st_gid),
+                   devmajor=devmajor, devminor=devminor, extra=meta)
     return block, mode, mtime
 
 
@@ -314,14 +338,21 @@ def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) ->
     return _member(entry, kind, status, meta, target=target)
 
 
-def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
+def _open_source(entry: Entry, problems: Problems) -> int | None:
+    """Open the regular file of `entry` for reading, or report why not and return None."""
     try:
         # O_NOFOLLOW/O_NONBLOCK: a file swapped for a symlink or a FIFO since the walk is not
         # followed, and never blocks the backup.
-        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         kind = {errno.ENOENT: "vanished", errno.ELOOP: "changed"}.get(error.errno or 0, "unreadable")
         problems.add(entry.path, kind, error.strerror or str(error))
+        return None
+
+
+def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
+    fd = _open_source(entry, problems)
+    if fd is None:
         return None
     try:
         before = os.fstat(fd)
@@ -336,22 +367,102 @@ def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problem
                 block, _, _ = _header(entry, before, names, tarfile.LNKTYPE, linkname=first, meta=meta)
                 archive.write(block)
                 return _member(entry, "hardlink", before, meta, target=first)
-        size = before.st_size
-        block, _, _ = _header(entry, before, names, tarfile.REGTYPE, size=size, meta=meta)
-        archive.write(block)
-        reader = HashingReader(fd, size)
-        # Exactly `size` bytes follow the header, whatever the file does meanwhile.
-        while reader.remaining:
-            archive.write(reader.read(COPY_BUFFER))
-        archive.write(padding(size))
+        copied = _copy_content(archive, entry, fd, before, names, meta)
         after = os.fstat(fd)
     finally:
         os.close(fd)
-    if reader.error is not None:
+    if copied.error is not None:
         problems.add(entry.path, "unreadable",
-                     f"read failed ({reader.error.strerror}); {reader.padded} bytes stored as zeros")
-    elif reader.padded:
-        problems.add(entry.path, "changed", f"shrank by {reader.padded} bytes while read; padded with zeros")
+                     f"read failed ({copied.error.strerror}); {copied.padded} bytes stored as zeros")
+    elif copied.padded:
+        problems.add(entry.path, "changed", f"shrank by {copied.padded} bytes while read; padded with zeros")
     elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         problems.add(entry.path, "changed", "modified while read; stored as read")
-    return _member(entry, "file", before, meta, size=size, sha256=reader.digest.hexdigest())
+    return _member(entry, "file", before, meta, size=before.st_size, sha256=copied.sha256)
+
+
+class _Copied:
+    """What copying one file's content gave: the SHA-256 of the bytes stored, the zeros padded
+    in for bytes that could not be read, and the read error if there was one."""
+
+    __slots__ = ("error", "padded", "sha256")
+
+    def __init__(self, sha256: str, padded: int, error: OSError | None) -> None:
+        self.sha256 = sha256
+        self.padded = padded
+        self.error = error
+
+
+def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_result, names: _Names,
+                  meta: dict[str, bytes]) -> _Copied:
+    """Write the header and exactly st_size bytes of content (whatever the file does meanwhile)."""
+    size = status.st_size
+    # st_blocks below the size is the cheap sign of a hole; only then ask for the data map.
+    regions = (tar_sparse.data_map(fd, size) if status.st_blocks * 512 < size and _utf8(entry.name)
+               else None)
+    if regions is not None:
+        return _copy_sparse(archive, entry, fd, status, names, meta, regions)
+    block, _, _ = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
+    archive.write(block)
+    reader = HashingReader(fd, size)
+    if size <= COPY_BUFFER:
+        # Most files: one read, one hash call, one write of content and padding.
+        if size:
+            archive.write(reader.read(size) + padding(size))
+    else:
+        while reader.remaining:
+            archive.write(reader.read(COPY_BUFFER))
+        archive.write(padding(size))
+    return _Copied(reader.digest.hexdigest(), reader.padded, reader.error)
+
+
+def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_result, names: _Names,
+                 meta: dict[str, bytes], regions: list[tuple[int, int]]) -> _Copied:
+    """Store a file with holes as GNU sparse 1.0 (tar_sparse.py): only its data regions are read.
+
+    The manifest's SHA-256 is still of the whole content (the holes hashed as the zeros they
+    read as), so verification and restore compare it like any other file's.
+    """
+    size = status.st_size
+    stored = tar_sparse.stored_size(regions, size)
+    block, _, _ = _header(entry, status, names, tarfile.REGTYPE, size=stored,
+                          meta={**tar_sparse.records(entry.name, size), **meta},
+                          name=tar_sparse.stand_in_name(entry.name))
+    archive.write(block)
+    archive.write(tar_sparse.map_block(regions, size))
+    digest = hashlib.sha256()
+    position = padded = 0
+    error: OSError | None = None
+    for offset, length in regions:
+        _hash_zeros(digest, offset - position)
+        os.lseek(fd, offset, os.SEEK_SET)
+        reader = HashingReader(fd, length, digest)
+        while reader.remaining:
+            archive.write(reader.read(COPY_BUFFER))
+        padded += reader.padded
+        error = error or reader.error
+        position = offset + length
+    _hash_zeros(digest, size - position)
+    archive.write(padding(stored))
+    return _Copied(digest.hexdigest(), padded, error)
+
+
+_ZEROS = bytes(COPY_BUFFER)
+
+
+def _hash_zeros(digest: Any, count: int) -> None:
+    """Feed `count` zero bytes (a hole) to `digest` without reading anything."""
+    view = memoryview(_ZEROS)
+    while count > 0:
+        step = min(count, COPY_BUFFER)
+        digest.update(view[:step])
+        count -= step
+
+
+def _utf8(name: str) -> bool:
+    """True if `name` is valid UTF-8 (a sparse member's name goes into a pax record as such)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

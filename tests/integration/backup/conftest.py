@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from tests.integration.foundation.journal_server import JournalSocket
 from unconscious.backup.settings import BackupSettings, Source
+from unconscious.log import configure
 
 
 def make_tree(root: Path, files: int = 40, size: int = 3000) -> Path:
@@ -68,3 +70,21 @@ def template_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run(["restic", "init", "--repo", str(base / "repo"), "--password-file",
                     str(base / "restic-password")], capture_output=True, timeout=120, check=True)
     return base / "repo"
+
+
+@pytest.fixture
+def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JournalSocket]:
+    server = JournalSocket(tmp_path / "journal.socket")
+    monkeypatch.setenv("HOSTMIND_JOURNAL_SOCKET", str(server.path))
+    configure("backup", target="journal")
+    yield server
+    server.close()
+    structlog.reset_defaults()
+
+
+def entries_until(journal: JournalSocket, event: str) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    while event not in found:
+        entry = journal.receive()
+        found[entry["HOSTMIND_EVENT"]] = entry
+    return found

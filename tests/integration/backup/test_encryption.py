@@ -68,3 +68,47 @@ def test_a_flipped_byte_in_an_encrypted_archive_is_caught(encrypted: BackupSetti
     quick = TarEngine(encrypted).verify(snapshot)
 
     assert not full.ok and not quick.ok
+
+
+def test_an_encrypted_backups_manifest_names_no_file_and_lists_and_checks_without_the_identity(
+        encrypted: BackupSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = TarEngine(encrypted).backup(Problems())
+    manifest_file = TarEngine(encrypted).manifest_path(snapshot.id)
+    text = manifest_file.read_bytes()
+    assert b"secret.txt" not in text and b"file000.dat" not in text  # names (and their hashes) sealed
+    assert snapshot.id.encode() in text and b"archive_sha256" in text  # what listing needs stays plain
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+
+    engine = TarEngine(encrypted)  # a fresh engine: nothing cached from the backup
+    assert [item.id for item in engine.snapshots()] == [snapshot.id] and engine.unreadable == []
+    quick = engine.verify(snapshot)
+    assert quick.ok and quick.checked == snapshot.files
+    with pytest.raises(BackupError, match="age identity"):
+        engine.restore(snapshot, tmp_path / "restored", None)
+
+
+def test_with_the_identity_the_sealed_members_are_opened_and_compared(encrypted: BackupSettings) -> None:
+    snapshot = TarEngine(encrypted).backup(Problems())
+    engine = TarEngine(encrypted)
+    opened = engine.opened(snapshot.id)
+    assert "data/secret.txt" in {member.name for member in opened.members}
+    assert len([member for member in opened.members if member.type == "file"]) == snapshot.files
+    assert engine.verify(snapshot, full=True).ok
+
+
+def test_a_changed_sealed_member_list_is_caught_without_the_identity(
+        encrypted: BackupSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot = TarEngine(encrypted).backup(Problems())
+    manifest_file = TarEngine(encrypted).manifest_path(snapshot.id)
+    header, sealed, _ = manifest_file.read_text().split("\n")
+    # Another backup's (validly encrypted) member list swapped in, or one flipped character.
+    tampered = sealed[:40] + ("A" if sealed[40] != "A" else "B") + sealed[41:]
+    manifest_file.write_text(header + "\n" + tampered + "\n")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+
+    engine = TarEngine(encrypted)
+    with pytest.raises(BackupError, match="does not match the header's sealed_sha256"):
+        engine.verify(snapshot)
+    manifest_file.write_text(header + "\n")  # truncated: the sealed line gone
+    with pytest.raises(BackupError, match="not a valid sealed member list"):
+        TarEngine(encrypted).verify(snapshot)

@@ -6,13 +6,12 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import structlog
 
-from tests.integration.backup.conftest import settings_for
+from tests.integration.backup.conftest import entries_until, settings_for
 from tests.integration.foundation.journal_server import JournalSocket
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import Hook
@@ -23,25 +22,7 @@ from unconscious.cli.main import main
 from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.evidence import read_evidence, record_run
-from unconscious.log import configure, get_logger
-
-
-@pytest.fixture
-def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[JournalSocket]:
-    server = JournalSocket(tmp_path / "journal.socket")
-    monkeypatch.setenv("HOSTMIND_JOURNAL_SOCKET", str(server.path))
-    configure("backup", target="journal")
-    yield server
-    server.close()
-    structlog.reset_defaults()
-
-
-def entries_until(journal: JournalSocket, event: str) -> dict[str, dict[str, str]]:
-    found: dict[str, dict[str, str]] = {}
-    while event not in found:
-        entry = journal.receive()
-        found[entry["HOSTMIND_EVENT"]] = entry
-    return found
+from unconscious.log import get_logger
 
 
 def test_a_run_logs_backup_done_with_files_bytes_duration_engine(
