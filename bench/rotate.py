@@ -140,7 +140,7 @@ def hostmind_env(root: Path, directory: Path, rule: dict[str, object]) -> dict[s
     (root / "etc" / "hostmind.d" / "50-bench.yaml").write_text(yaml.safe_dump(body))
     env = dict(os.environ, HOSTMIND_CONFIG_DIR=str(root / "etc"), HOSTMIND_STATE_DIR=str(root / "state"),
                HOSTMIND_RUNTIME_DIR=str(root / "run"), HOSTMIND_LOG="console")
-    env.pop("HOSTMIND_ROTATE_CRASH_AT", None)
+    env.pop("HOSTMIND_FAULT", None)
     return env
 
 
