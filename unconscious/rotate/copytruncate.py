@@ -63,11 +63,11 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
                             f"it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
     crash_point("copy_after_intent")
-    fd = os.open(source, os.O_RDWR)
+    fd = os.open(source, os.O_RDWR | os.O_NOFOLLOW)
     try:
         head_end = _archive_head(env, planned, fd, codec)
         try:
-            tail_fd = os.open(tail, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            tail_fd = os.open(tail, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         except BaseException:
             undo(env, planned)
             raise
@@ -164,7 +164,7 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Ro
     started = time.monotonic()
     source, temp = Path(planned.source), Path(planned.temp_archive)
     intents.save(env.state_dir, planned)
-    fd = os.open(source, os.O_RDONLY)
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         stat = os.fstat(fd)
         try:
@@ -197,7 +197,7 @@ def append_tail(planned: Intent, codec: Codec) -> int:
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
     stat = temp.stat()
-    tail_fd = os.open(tail, os.O_RDONLY)
+    tail_fd = os.open(tail, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         raw = open_temp(temp, stat.st_mode & 0o7777, None, keep_length=planned.head_archive_length)
         try:

@@ -33,9 +33,18 @@ from unconscious.rotate.rules import Rule
 
 
 def new_log_attributes(rule: Rule, stat: os.stat_result) -> tuple[int, int, int]:
-    """Return (mode, uid, gid) for the new log: the rule's `create` settings, else the old file's."""
+    """Return (mode, uid, gid) for the new log: the rule's `create` settings, else the old file's.
+
+    A `su` rotation (not root) cannot give a file away: an owner or group not set by the rule
+    that it could not apply becomes its own, as logrotate does under su.
+    """
     mode = rule.create_mode if rule.create_mode is not None else stat.st_mode & 0o7777
     uid, gid = owner_ids(rule.create_owner, rule.create_group, stat.st_uid, stat.st_gid)
+    if os.geteuid() != 0:
+        if rule.create_owner is None:
+            uid = os.geteuid()
+        if rule.create_group is None and gid not in (os.getegid(), *os.getgroups()):
+            gid = os.getegid()
     return mode, uid, gid
 
 
@@ -55,9 +64,10 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
                             f"archived; it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
     crash_point("create_after_intent")
-    fd = os.open(source, os.O_RDONLY)
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         stat = os.fstat(fd)
+        _check_new_log_owner(env, rule, planned, stat)
         raw, writer, head_end = _compress_head(env, planned, fd, stat, codec)
         # From here on the staging file holds every byte: failures leave the intent for recovery.
         try:
@@ -136,6 +146,23 @@ def _switch_to_new_log(env: RotateEnv, rule: Rule, planned: Intent, fd: int, sta
         warnings.append(f"{staging}: the writer kept writing to the old file for "
                         f"{rule.reopen.timeout:g}s after being told to reopen")
     return warnings
+
+
+def _check_new_log_owner(env: RotateEnv, rule: Rule, planned: Intent, stat: os.stat_result) -> None:
+    """Refuse, before anything is touched, a new log this process could not give its owner.
+
+    Only a `su` rotation (not root) whose rule sets a `create` owner or group the user cannot
+    give can hit this: logrotate fails there too, but after the rename; here the log stays as
+    it is. Raise RotationError.
+    """
+    if os.geteuid() == 0 or not rule.recreate:
+        return
+    _mode, uid, gid = new_log_attributes(rule, stat)
+    if uid != os.geteuid() or gid not in (os.getegid(), *os.getgroups()):
+        _undo(env, planned)
+        raise RotationError(f"{planned.source}: rotating as uid {os.geteuid()}, the new log could not be "
+                            f"given owner {uid}:{gid}; not rotated (set create owner/group to the su user, "
+                            f"or use mode: copytruncate)")
 
 
 def _reopen(env: RotateEnv, rule: Rule) -> list[str]:
