@@ -206,7 +206,8 @@ CONTENDERS: list[tuple[str, str, dict[str, object]]] = [
     ("hostmind compress: gzip (level 6)", "hostmind", {"compress": "gzip"}),
 ]
 #: Each hostmind contender is also compared with the logrotate that runs zstd at its level.
-PEER_AT_LEVEL = {"hostmind zstd level 6": "logrotate compresscmd zstd -6 -T0"}
+PEER_AT_LEVEL = {"hostmind zstd level 6": "logrotate compresscmd zstd -6 -T0",
+                 "hostmind compress: gzip (level 6)": "logrotate compress (gzip -6)"}
 QUICK = ("logrotate compresscmd zstd -3 -T0", "hostmind default (zstd 3)")
 
 
