@@ -232,3 +232,9 @@ def _listing(directory: Path, unpack: object, extension: str) -> dict[str, tuple
             data, name = unpack(data), name[: -len(extension)]  # type: ignore[operator]
         found[name] = (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode), data)
     return found
+
+
+def test_a_reply_larger_than_the_cap_is_refused() -> None:
+    who = Identity(user="nobody", uid=NOBODY.pw_uid, gid=NOBODY.pw_gid)
+    with pytest.raises(RotationError, match="reply is larger than"):
+        run_as(who, lambda: {"padding": "x" * (9 << 20)}, timeout=60)
