@@ -4,15 +4,18 @@
     .venv/bin/python bench/rotate.py                  # 1 GiB over 8 files, plus a 2 GiB RSS run
     .venv/bin/python bench/rotate.py --size 200M --big 0 --window 0   # a quick look
 
-Generates syslog-like text (every line distinct), copies it once per contender, rotates each copy
-and prints wall time, MB/s, CPU seconds, compression ratio (input/output), and hostmind/logrotate
-ratios. Contenders: logrotate with `compress` (its default gzip -6), logrotate with `compresscmd zstd`
-and `compressoptions -3 -T0` (all cores), hostmind's default rule (zstd level 3), hostmind at zstd
-level 5 (the level docs/rotate.md recommends when the archive ratio must match gzip -6) and hostmind
-with gzip level 6. Every archive of every contender is decompressed and compared byte for byte with
-its source after the timed run. `--repeat N` keeps each contender's best of N runs.
+Generates syslog-like text (runs of 5-20 lines copied from a 24 MB pool of distinct lines), copies
+it once per contender, rotates each copy and prints wall time, MB/s, CPU seconds, compression ratio
+(input/output), and hostmind/logrotate ratios. Contenders: logrotate with `compress` (its default
+gzip -6), logrotate with `compresscmd zstd` and `compressoptions -3 -T0` (all cores), hostmind's
+default rule (zstd level 3), logrotate with zstd `-6 -T0` and hostmind at zstd level 6 (the level
+docs/rotate.md recommends when the archive must be no larger than gzip -6's) and hostmind with gzip
+level 6. Every archive of every contender is decompressed and compared byte for byte with its
+source after the timed run. hostmind runs from compiled bytecode, as the installed live tree does.
+`--repeat N` keeps each contender's best of N runs and prints the median of the per-round ratios.
 The rounds are interleaved (every contender once, then again) so a change of load hits all alike;
-`--quick` runs only logrotate with zstd -T0 and hostmind's default.
+`--quick` runs only logrotate with zstd -3 -T0 and hostmind's default. `--levels 40M` also prints
+ratio and CPU of gzip -6 and zstd 3-8 on the corpus and on freshly generated lines.
 `--big` rotates one file of that size with hostmind and prints the peak RSS of the process.
 `--window` measures copytruncate: lines a fast writer loses, with and without pause_writers.
 Installs logrotate and zstd with apt-get if they are missing. Not run by pytest.
@@ -26,6 +29,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,10 +125,10 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, fl
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def run_logrotate(directory: Path, zstd: bool) -> tuple[float, float]:
+def run_logrotate(directory: Path, zstd: bool, level: int = 3) -> tuple[float, float]:
     conf = directory.parent / f"{directory.name}.conf"
-    extra = ("compresscmd /usr/bin/zstd\ncompressext .zst\ncompressoptions -3 -T0\nuncompresscmd /usr/bin/unzstd\n"
-             if zstd else "")
+    extra = (f"compresscmd /usr/bin/zstd\ncompressext .zst\ncompressoptions -{level} -T0\n"
+             f"uncompresscmd /usr/bin/unzstd\n" if zstd else "")
     conf.write_text(f"{directory}/*.log {{\n  rotate 5\n  compress\n  create\n  missingok\n{extra}}}\n")
     seconds, cpu, _rss = timed(["logrotate", "-f", "-s", str(directory.parent / f"{directory.name}.state"),
                                 str(conf)])
@@ -140,8 +144,24 @@ def hostmind_env(root: Path, directory: Path, rule: dict[str, object]) -> dict[s
     (root / "etc" / "hostmind.d" / "50-bench.yaml").write_text(yaml.safe_dump(body))
     env = dict(os.environ, HOSTMIND_CONFIG_DIR=str(root / "etc"), HOSTMIND_STATE_DIR=str(root / "state"),
                HOSTMIND_RUNTIME_DIR=str(root / "run"), HOSTMIND_LOG="console")
-    env.pop("HOSTMIND_ROTATE_CRASH_AT", None)
+    env.pop("HOSTMIND_FAULT", None)
+    # Production runs a live tree compiled at install (live_tree.py) and reads its bytecode; the
+    # bench does the same from a compiled cache (compile_once) instead of compiling every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     return env
+
+
+#: Where the bench keeps hostmind's bytecode (set by main to a directory under the work dir).
+PYCACHE = Path("/nonexistent")
+
+
+def compile_once() -> None:
+    """Compile hostmind's modules into PYCACHE, as `hostmind install` compiles the live tree."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(PYCACHE))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "unconscious"], cwd=REPO, env=env,
+                   check=True, timeout=300, stdout=subprocess.DEVNULL)
 
 
 def run_hostmind(directory: Path, rule: dict[str, object]) -> tuple[float, float, int]:
@@ -176,13 +196,18 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-CONTENDERS = [
+CONTENDERS: list[tuple[str, str, dict[str, object]]] = [
     ("logrotate compress (gzip -6)", "logrotate", {"zstd": False}),
     ("logrotate compresscmd zstd -3 -T0", "logrotate", {"zstd": True}),
     ("hostmind default (zstd 3)", "hostmind", {}),
-    ("hostmind zstd level 5", "hostmind", {"level": 5}),
+    ("hostmind zstd 3, threads: 0", "hostmind", {"threads": 0}),
+    ("logrotate compresscmd zstd -6 -T0", "logrotate", {"zstd": True, "level": 6}),
+    ("hostmind zstd level 6", "hostmind", {"level": 6}),
     ("hostmind compress: gzip (level 6)", "hostmind", {"compress": "gzip"}),
 ]
+#: Each hostmind contender is also compared with the logrotate that runs zstd at its level.
+PEER_AT_LEVEL = {"hostmind zstd level 6": "logrotate compresscmd zstd -6 -T0",
+                 "hostmind compress: gzip (level 6)": "logrotate compress (gzip -6)"}
 QUICK = ("logrotate compresscmd zstd -3 -T0", "hostmind default (zstd 3)")
 
 
@@ -194,7 +219,7 @@ def _run_contender(files: list[Path], work: Path, index: int, engine: str,
     copy_tree(files, directory)
     subprocess.run(["sync"], check=True, timeout=300)
     if engine == "logrotate":
-        seconds, cpu = run_logrotate(directory, bool(options["zstd"]))
+        seconds, cpu = run_logrotate(directory, bool(options["zstd"]), int(str(options.get("level", 3))))
     else:
         seconds, cpu, _rss = run_hostmind(directory, options)
     ratio = total / max(1, archives_size(directory))
@@ -231,11 +256,56 @@ def throughput(files: list[Path], work: Path, repeat: int, quick: bool) -> None:
         if engine != "hostmind":
             continue
         speed, ratio, cpu_speed = results[name]
-        line = f"{name}: {speed / zstd_speed:.2f}x logrotate zstd -T0 (wall), {cpu_speed / zstd_cpu:.2f}x per CPU-second"
+        line = f"{name}: {speed / zstd_speed:.2f}x logrotate zstd -3 -T0 (wall), {cpu_speed / zstd_cpu:.2f}x per CPU-second"
+        peer = PEER_AT_LEVEL.get(name)
+        if peer in results:
+            line += (f"; {speed / results[peer][0]:.2f}x {peer} (wall), "
+                     f"{cpu_speed / results[peer][2]:.2f}x per CPU-second")
         if base is not None:
             line += (f"; {speed / base[0]:.2f}x logrotate gzip (wall), {cpu_speed / base[2]:.2f}x per CPU-second; "
                      f"ratio {ratio:.2f} vs gzip -6 {base[1]:.2f} -> {'no worse' if ratio >= base[1] else 'WORSE'}")
         print(line)
+    paired(runs, contenders)
+
+
+def paired(runs: dict[str, list[tuple[float, float, float]]], contenders: list[tuple[str, str, dict[str, object]]]) -> None:
+    """Print the median over rounds of hostmind's wall and CPU ratio to its peer in the same round
+    (rounds are interleaved, so both ran under nearly the same load: steadier than best-of)."""
+    names = {name for name, _engine, _options in contenders}
+    for name, engine, _options in contenders:
+        peer = PEER_AT_LEVEL.get(name, CONTENDERS[1][0])
+        if engine != "hostmind" or peer not in names:
+            continue
+        walls = sorted(theirs[0] / ours[0] for ours, theirs in zip(runs[name], runs[peer], strict=True))
+        cpus = sorted(theirs[1] / ours[1] for ours, theirs in zip(runs[name], runs[peer], strict=True))
+        print(f"{name} / {peer}, per round: wall {', '.join(f'{r:.2f}' for r in walls)} "
+              f"(median {statistics.median(walls):.2f}); CPU median {statistics.median(cpus):.2f}")
+
+
+def _gzip6(data: bytes) -> bytes:
+    return zlib.compress(data, 6)
+
+
+def levels(files: list[Path], sample: int) -> None:
+    """Print the ratio and single-thread CPU seconds of gzip -6 and zstd levels 3-8 in memory, on the
+    bench corpus and on freshly generated lines (no run repeated from the pool: a compressor with a
+    window larger than 2 MB finds the pool's repeats in the bench corpus, which real logs lack)."""
+    import zstandard
+
+    rng = random.Random(5)
+    fresh = bytearray()
+    while len(fresh) < sample:
+        fresh += "".join(_line(rng, (len(fresh) // 100 + index) // 20) for index in range(5000)).encode()
+    corpora = {"bench corpus": files[0].read_bytes()[:sample], "fresh lines": bytes(fresh[:sample])}
+    print(f"\nratio (CPU-s) on {sample / 1e6:.0f} MB, single thread, in memory:")
+    for label, data in corpora.items():
+        cells = []
+        for name, compress in [("gzip -6", _gzip6)] + [
+                (f"zstd {level}", zstandard.ZstdCompressor(level=level).compress) for level in range(3, 9)]:
+            started = time.process_time()
+            size = len(compress(data))
+            cells.append(f"{name} {len(data) / size:.2f} ({time.process_time() - started:.2f})")
+        print(f"  {label}: " + "; ".join(cells))
 
 
 def peak_rss(work: Path, size: int) -> None:
@@ -302,16 +372,23 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=10, help="copytruncate rotations to measure; 0 skips")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the best is kept (default 1)")
     parser.add_argument("--quick", action="store_true",
-                        help="only logrotate with zstd -T0 and hostmind's default (no gzip, no level 5)")
+                        help="only logrotate with zstd -3 -T0 and hostmind's default (no gzip, no level 6)")
+    parser.add_argument("--levels", default="0",
+                        help="also print ratio and CPU of gzip -6 and zstd 3-8 on this much text (e.g. 40M)")
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp"), help="where to put the files (a disk)")
     args = parser.parse_args()
     if shutil.which("logrotate") is None or shutil.which("zstd") is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "logrotate", "zstd"], check=True, timeout=600)
     work = Path(tempfile.mkdtemp(prefix="hostmind-bench-", dir=args.workdir))
+    global PYCACHE
+    PYCACHE = work / "pycache"
     try:
+        compile_once()
         started = time.perf_counter()
         files = generate(work / "source", parse_size(args.size), args.files)
         print(f"generated in {time.perf_counter() - started:.1f}s; {os.cpu_count()} CPUs")
+        if parse_size(args.levels):
+            levels(files, parse_size(args.levels))
         throughput(files, work, args.repeat, args.quick)
         shutil.rmtree(work / "source")
         if parse_size(args.big):

@@ -99,3 +99,41 @@ def test_a_unit_told_to_reopen_by_signal_loses_no_line(container: Container) -> 
     counted = container.run(f"{VENV}/bin/python", "-c", script, WRITER_LOG).stdout.split()
     assert [str(written), str(written)] == counted
     assert container.path(f"{WRITER_LOG}.2.zst").exists()
+
+
+SU_DIR = "/var/log/e2e-su"
+SU_LOG = f"{SU_DIR}/app.log"
+SECRET = "/var/lib/e2e-su-secret"
+
+
+def test_su_rotates_as_the_user_under_the_unit_and_never_writes_through_a_planted_link(
+        container: Container) -> None:
+    """`su nobody nogroup` under the real unit's sandbox (CAP_SETUID/SETGID, @setuid): the archive
+    is nobody's; then a link nobody planted at the temp archive name leaves its root-only target
+    (standing in for /etc/shadow) as it was, and the run fails naming the archive."""
+    container.run("mkdir", "-p", SU_DIR)
+    container.run("chown", "nobody:nogroup", SU_DIR)
+    container.write(SU_LOG, TEXT, mode=0o640)
+    container.run("chown", "nobody:nogroup", SU_LOG)
+    container.write(SECRET, "root:secret-hash:20000::::::\n", mode=0o600)
+    container.write(RULE_DROPIN, json.dumps({"rotate": {"rules": {"e2e-su": {
+        "paths": [SU_LOG], "size": 1, "keep": 3, "su": {"user": "nobody", "group": "nogroup"}}}}}))
+    try:
+        container.run("systemctl", "start", ROTATE, timeout=120)
+        assert {"Result": "success"} == container.show(ROTATE, "Result")
+        owner = container.run("stat", "-c", "%U:%G %a", f"{SU_LOG}.1.zst", SU_LOG).stdout.split("\n")[:2]
+        assert ["nobody:nogroup 640", "nobody:nogroup 640"] == owner
+        unpacked = container.run(f"{VENV}/bin/python", "-c",
+                                 "import sys, zstandard; sys.stdout.write(zstandard.ZstdDecompressor()"
+                                 ".stream_reader(open(sys.argv[1], 'rb')).read().decode())", f"{SU_LOG}.1.zst")
+        assert TEXT == unpacked.stdout
+        container.write(SU_LOG, TEXT, mode=0o640)
+        container.run("chown", "nobody:nogroup", SU_LOG)
+        container.run("runuser", "-u", "nobody", "--", "ln", "-s", SECRET, f"{SU_DIR}/.app.log.1.zst.hostmind-tmp")
+        container.run("systemctl", "start", ROTATE, timeout=120, check=False)
+        assert {"Result": "exit-code"} == container.show(ROTATE, "Result")
+        assert "root:secret-hash:20000::::::\n" == container.path(SECRET).read_text()
+        assert TEXT == container.path(SU_LOG).read_text()
+    finally:
+        container.remove(RULE_DROPIN)
+        container.run("rm", "-rf", SU_DIR, SECRET)

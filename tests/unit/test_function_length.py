@@ -24,8 +24,6 @@ KNOWN = {
     # in files under other work at the time of writing
     "unconscious/backup/settings.py:from_config": 71,
     "unconscious/daemon.py:run_daemon": 72,
-    "unconscious/rotate/copytruncate.py:rotate_copytruncate": 76,
-    "unconscious/rotate/create.py:rotate_create": 74,
 }
 
 

@@ -17,14 +17,16 @@ from unconscious.rotate.codecs import Codec, Span, copy_range, verify
 def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0) -> BinaryIO:
     """Open `path` for writing after its first `keep_length` bytes (a fresh file when 0).
 
-    Raise OSError (EROFS, ENOSPC, EACCES) before anything of the log is touched.
+    Root gives the archive `owner` (the log's); a rotation running as a `su` user creates it as
+    that user and group, as logrotate does. A symbolic link at `path` is refused (ELOOP), never
+    followed. Raise OSError (EROFS, ENOSPC, EACCES, ELOOP) before anything of the log is touched.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         os.ftruncate(fd, keep_length)
         os.lseek(fd, keep_length, os.SEEK_SET)
         os.fchmod(fd, mode)
-        if owner is not None and owner != (os.geteuid(), os.getegid()):
+        if owner is not None and os.geteuid() == 0 and owner != (os.geteuid(), os.getegid()):
             os.fchown(fd, *owner)
     except OSError:
         os.close(fd)
@@ -58,7 +60,7 @@ def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
     Return (bytes that went in, archive size). Raise OSError or VerifyError; the temp file is
     removed on failure.
     """
-    fd = os.open(source, os.O_RDONLY)
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         raw = open_temp(temp, mode, owner)
         try:

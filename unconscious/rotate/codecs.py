@@ -13,17 +13,26 @@ import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Protocol
+from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
 CHUNK = 1 << 20
+#: Compressed bytes zstd reads from the archive at a time while verifying (fewer, larger reads).
+DECOMPRESS_READ = 1 << 18
 EXTENSIONS = {"zstd": ".zst", "gzip": ".gz", "none": ""}
 DEFAULT_LEVELS = {"zstd": 3, "gzip": 6, "none": 0}
 
 
 class VerifyError(Exception):
     """An archive that does not decompress to exactly what went in."""
+
+
+class DecompressedReader(Protocol):
+    """What verification reads decompressed bytes from: a zstd stream reader, a GzipFile, a file."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 class FrameWriter(Protocol):
@@ -77,15 +86,19 @@ class Codec:
             return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=level, mtime=0)
         return _RawWriter(raw)
 
+    def reader(self, raw: BinaryIO) -> DecompressedReader:
+        """Return a file-like reader of the decompressed content of `raw`, across frames."""
+        if self.name == "zstd":
+            stream = zstandard.ZstdDecompressor().stream_reader(
+                raw, read_size=DECOMPRESS_READ, read_across_frames=True, closefd=False)
+            return cast(DecompressedReader, stream)
+        if self.name == "gzip":
+            return cast(DecompressedReader, gzip.GzipFile(fileobj=raw, mode="rb"))
+        return cast(DecompressedReader, raw)
+
     def chunks(self, raw: BinaryIO) -> Iterator[bytes]:
         """Yield the decompressed content of `raw`, across frames, CHUNK bytes at a time."""
-        reader: IO[bytes] | gzip.GzipFile
-        if self.name == "zstd":
-            reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
-        elif self.name == "gzip":
-            reader = gzip.GzipFile(fileobj=raw, mode="rb")
-        else:
-            reader = raw
+        reader = self.reader(raw)
         while chunk := reader.read(CHUNK):
             yield chunk
 
@@ -159,35 +172,48 @@ def verify(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], ar
     byte, with `spans` in order. Return the number of bytes compared.
 
     A byte-exact comparison with the source (still on disk, usually in the page cache) is both
-    stronger and faster than hashing each side. Raise VerifyError on the first difference, on
-    a length mismatch or on a decompression error (zstd frames also carry their own checksum);
-    OSError if unreadable.
+    stronger and faster than hashing each side. Both sides are read into two reused CHUNK
+    buffers (no new object per chunk) and compared as bytearrays (a memcmp). Raise VerifyError
+    on the first difference, on a length mismatch or on a decompression error (zstd frames also
+    carry their own checksum); OSError if unreadable.
     """
     expected = sum(span.length for span in spans)
-    index, position, compared = 0, 0, 0
+    decoded, original = bytearray(CHUNK), bytearray(CHUNK)
+    compared = 0
     try:
-        with open(path, "rb") as raw:
+        with open(path, "rb", buffering=0) as raw:
             raw.seek(archive_offset)
-            for chunk in codec.chunks(raw):
-                offset = 0
-                while offset < len(chunk):
-                    while index < len(spans) and position == spans[index].length:
-                        index, position = index + 1, 0
-                    if index >= len(spans):
-                        raise VerifyError(f"{path}: holds more than the {expected} bytes that went in")
-                    span = spans[index]
-                    take = min(len(chunk) - offset, span.length - position)
-                    original = os.pread(span.fd, take, span.start + position)
-                    piece = chunk[offset:offset + take] if (offset, take) != (0, len(chunk)) else chunk
-                    if original != piece:  # bytes against bytes: a memcmp
-                        where = compared + _first_difference(original, piece)
+            reader = codec.reader(raw)
+            for span in spans:
+                position = 0
+                while position < span.length:
+                    got = _fill(reader, decoded, min(CHUNK, span.length - position))
+                    if got == 0:
+                        raise VerifyError(f"{path}: decompresses to {compared} bytes, {expected} went in")
+                    read = os.preadv(span.fd, [memoryview(original)[:got]], span.start + position)
+                    same = decoded == original if got == CHUNK == read else (
+                        read == got and decoded[:got] == original[:got])
+                    if not same:
+                        where = compared + _first_difference(bytes(original[:read]), bytes(decoded[:got]))
                         raise VerifyError(f"{path}: differs from its source at byte {where}")
-                    offset, position, compared = offset + take, position + take, compared + take
+                    position, compared = position + got, compared + got
+            if _fill(reader, decoded, 1):
+                raise VerifyError(f"{path}: holds more than the {expected} bytes that went in")
     except (zstandard.ZstdError, gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise VerifyError(f"{path}: does not decompress: {error}") from error
-    if compared != expected:
-        raise VerifyError(f"{path}: decompresses to {compared} bytes, {expected} went in")
     return compared
+
+
+def _fill(reader: DecompressedReader, buffer: bytearray, want: int) -> int:
+    """Read up to `want` decompressed bytes into the start of `buffer`; fewer only at the end."""
+    view = memoryview(buffer)
+    filled = 0
+    while filled < want:
+        got = reader.readinto(view[filled:want])
+        if not got:
+            break
+        filled += got
+    return filled
 
 
 def _first_difference(left: bytes, right: bytes) -> int:

@@ -46,10 +46,6 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         if mode == "copytruncate" and asks_reopen:
             problem((name, "reopen"), "mode copytruncate never renames the log, so nothing reopens it; "
                                       "use mode: create with reopen, or drop reopen")
-        su = rule.get("su") or {}
-        if su and str(su.get("user")) not in ("root", "0"):
-            problem((name, "su", "user"), f"{su.get('user')!r}: hostmind rotates as root; only root is "
-                                          f"accepted (rotating as another user is not built)")
         if rule.get("delaycompress") and rule.get("compress") == "none":
             problem((name, "delaycompress"), "has no effect with compress: none")
         minsize, maxsize = rule.get("minsize"), rule.get("maxsize")

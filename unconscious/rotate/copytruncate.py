@@ -25,7 +25,7 @@ from unconscious.rotate import intent as intents
 from unconscious.rotate import writers
 from unconscious.rotate.archive import add_frame, open_temp, seal
 from unconscious.rotate.codecs import CHUNK, Codec, Span, verify
-from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
 from unconscious.rotate.fsutil import RotationError, remove_durably
@@ -57,76 +57,103 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
     Until the truncate, a failure undoes everything and leaves the log untouched.
     """
     started = time.monotonic()
-    source, temp, tail = Path(planned.source), Path(planned.temp_archive), Path(planned.tail_file)
+    source, tail = Path(planned.source), Path(planned.tail_file)
     if os.path.lexists(tail):
         raise RotationError(f"{tail} is left from an earlier rotation and may hold bytes not archived; "
                             f"it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
-    crashpoint("copy_after_intent")
-    fd = os.open(source, os.O_RDWR)
+    crash_point("copy_after_intent")
+    fd = os.open(source, os.O_RDWR | os.O_NOFOLLOW)
     try:
-        stat = os.fstat(fd)
+        head_end = _archive_head(env, planned, fd, codec)
         try:
-            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
-        except OSError as error:
-            undo(env, planned)
-            raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
-        try:
-            try:
-                head_end = add_frame(raw, codec, fd, 0, stat.st_size, lambda: crashpoint("copy_during_head"))
-            finally:
-                head_archive_length = seal(raw)
-            verify(temp, codec, [Span(fd, 0, head_end)])
-            crashpoint("copy_after_head_verified")
-            planned.phase = intents.HEAD_VERIFIED
-            planned.head_length = head_end
-            planned.head_archive_length = head_archive_length
-            planned.prefix_length = min(head_end, PREFIX_LENGTH)
-            planned.prefix_sha256 = prefix_digest(fd, planned.prefix_length)
-            intents.save(env.state_dir, planned)
-            crashpoint("copy_after_intent_head")
-            tail_fd = os.open(tail, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+            tail_fd = os.open(tail, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         except BaseException:
             undo(env, planned)
             raise
         try:
-            offset = head_end
-            for _round in range(CATCH_UP_ROUNDS):
-                reached = _append_from(fd, offset, tail_fd)
-                small = reached - offset < SMALL_TAIL
-                offset = reached
-                if small:
-                    break
-            crashpoint("copy_after_catch_up")
-            planned.phase = intents.TRUNCATING
-            planned.mtime_ns = os.fstat(fd).st_mtime_ns
-            if rule.pause_writers:
-                planned.paused = writers.pause(writers.holders(source))
-            intents.save(env.state_dir, planned)
-            crashpoint("copy_after_intent_truncating")
-            # The window: from the read that finds end-of-file to the truncate. Nothing else in it.
-            reached = _append_from(fd, offset, tail_fd)
-            window_start = time.perf_counter()
-            os.ftruncate(fd, 0)
-            window = time.perf_counter() - window_start
-            writers.resume(planned.paused)
-            caught_up = reached - head_end
-            crashpoint("copy_after_truncate")
-            os.fsync(tail_fd)
-            crashpoint("copy_after_tail_fsync")
+            reached, window = _catch_up_and_truncate(env, rule, planned, fd, tail_fd, head_end)
         finally:
             writers.resume(planned.paused)  # never leave a writer stopped, whatever failed
             os.close(tail_fd)
     finally:
         os.close(fd)
     size = append_tail(planned, codec)
-    crashpoint("copy_after_tail_frame")
+    crash_point("copy_after_tail_frame")
     planned.phase = intents.VERIFIED
     planned.window_seconds = window
     intents.save(env.state_dir, planned)
     final = finish(env, rule, planned)
     return Rotated(source=str(source), archive=str(final), bytes_in=reached, bytes_out=size,
-                   seconds=time.monotonic() - started, window_seconds=window, caught_up_bytes=caught_up)
+                   seconds=time.monotonic() - started, window_seconds=window,
+                   caught_up_bytes=reached - head_end)
+
+
+def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> int:
+    """Compress [0, size) of the open log into the temp archive, fsync and verify it, and record
+    it in the intent (HEAD_VERIFIED, with the digest of the log's first bytes).
+
+    Return the offset the head reached. Raise RotationError, VerifyError or OSError after
+    undoing everything: the log is untouched.
+    """
+    temp = Path(planned.temp_archive)
+    stat = os.fstat(fd)
+    try:
+        raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+    except OSError as error:
+        undo(env, planned)
+        raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
+    try:
+        try:
+            head_end = add_frame(raw, codec, fd, 0, stat.st_size, lambda: crash_point("copy_during_head"))
+        finally:
+            head_archive_length = seal(raw)
+        verify(temp, codec, [Span(fd, 0, head_end)])
+        crash_point("copy_after_head_verified")
+        planned.phase = intents.HEAD_VERIFIED
+        planned.head_length = head_end
+        planned.head_archive_length = head_archive_length
+        planned.prefix_length = min(head_end, PREFIX_LENGTH)
+        planned.prefix_sha256 = prefix_digest(fd, planned.prefix_length)
+        intents.save(env.state_dir, planned)
+        crash_point("copy_after_intent_head")
+    except BaseException:
+        undo(env, planned)
+        raise
+    return head_end
+
+
+def _catch_up_and_truncate(env: RotateEnv, rule: Rule, planned: Intent, fd: int, tail_fd: int,
+                           head_end: int) -> tuple[int, float]:
+    """Copy what was appended since the head into the tail file, truncate the log, fsync the tail.
+
+    Return (the log offset reached before the truncate, the loss window in seconds). Writers
+    paused here are resumed right after the truncate (and again by the caller on failure).
+    """
+    offset = head_end
+    for _round in range(CATCH_UP_ROUNDS):
+        reached = _append_from(fd, offset, tail_fd)
+        small = reached - offset < SMALL_TAIL
+        offset = reached
+        if small:
+            break
+    crash_point("copy_after_catch_up")
+    planned.phase = intents.TRUNCATING
+    planned.mtime_ns = os.fstat(fd).st_mtime_ns
+    if rule.pause_writers:
+        planned.paused = writers.pause(writers.holders(Path(planned.source)))
+    intents.save(env.state_dir, planned)
+    crash_point("copy_after_intent_truncating")
+    # The window: from the read that finds end-of-file to the truncate. Nothing else in it.
+    reached = _append_from(fd, offset, tail_fd)
+    window_start = time.perf_counter()
+    os.ftruncate(fd, 0)
+    window = time.perf_counter() - window_start
+    writers.resume(planned.paused)
+    crash_point("copy_after_truncate")
+    os.fsync(tail_fd)
+    crash_point("copy_after_tail_fsync")
+    return reached, window
 
 
 def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
@@ -137,7 +164,7 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Ro
     started = time.monotonic()
     source, temp = Path(planned.source), Path(planned.temp_archive)
     intents.save(env.state_dir, planned)
-    fd = os.open(source, os.O_RDONLY)
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         stat = os.fstat(fd)
         try:
@@ -170,7 +197,7 @@ def append_tail(planned: Intent, codec: Codec) -> int:
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
     stat = temp.stat()
-    tail_fd = os.open(tail, os.O_RDONLY)
+    tail_fd = os.open(tail, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         raw = open_temp(temp, stat.st_mode & 0o7777, None, keep_length=planned.head_archive_length)
         try:

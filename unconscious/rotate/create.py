@@ -17,12 +17,13 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from unconscious.atomic import fsync_directory
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import open_temp, seal
-from unconscious.rotate.codecs import Codec, Span, copy_range, flush_block, verify
-from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.codecs import Codec, FrameWriter, Span, copy_range, flush_block, verify
+from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
 from unconscious.rotate.fsutil import RotationError, create_log, owner_ids, remove_durably
@@ -32,9 +33,18 @@ from unconscious.rotate.rules import Rule
 
 
 def new_log_attributes(rule: Rule, stat: os.stat_result) -> tuple[int, int, int]:
-    """Return (mode, uid, gid) for the new log: the rule's `create` settings, else the old file's."""
+    """Return (mode, uid, gid) for the new log: the rule's `create` settings, else the old file's.
+
+    A `su` rotation (not root) cannot give a file away: an owner or group not set by the rule
+    that it could not apply becomes its own, as logrotate does under su.
+    """
     mode = rule.create_mode if rule.create_mode is not None else stat.st_mode & 0o7777
     uid, gid = owner_ids(rule.create_owner, rule.create_group, stat.st_uid, stat.st_gid)
+    if os.geteuid() != 0:
+        if rule.create_owner is None:
+            uid = os.geteuid()
+        if rule.create_group is None and gid not in (os.getegid(), *os.getgroups()):
+            gid = os.getegid()
     return mode, uid, gid
 
 
@@ -53,65 +63,106 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
         raise RotationError(f"{staging} is left from an earlier rotation and may hold bytes not "
                             f"archived; it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
-    crashpoint("create_after_intent")
-    fd = os.open(source, os.O_RDONLY)
+    crash_point("create_after_intent")
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         stat = os.fstat(fd)
-        try:
-            raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
-        except OSError as error:
-            _undo(env, planned)
-            raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
-        try:
-            writer = codec.frame_writer(raw)
-            head_end = copy_range(fd, 0, stat.st_size, writer, lambda: crashpoint("create_during_head"))
-            flush_block(writer)
-            os.fsync(raw.fileno())
-            crashpoint("create_after_head")
-            now = os.stat(source)
-            if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino):
-                raise RotationError(f"{source} was replaced by another file while it was being rotated")
-            planned.phase = intents.RENAMING
-            intents.save(env.state_dir, planned)
-        except BaseException:
-            raw.close()
-            _undo(env, planned)
-            raise
+        _check_new_log_owner(env, rule, planned, stat)
+        raw, writer, head_end = _compress_head(env, planned, fd, stat, codec)
         # From here on the staging file holds every byte: failures leave the intent for recovery.
-        warnings: list[str] = []
         try:
-            os.rename(source, staging)
-            fsync_directory(source.parent)
-            crashpoint("create_after_rename")
-            if rule.recreate:
-                mode, uid, gid = new_log_attributes(rule, stat)
-                create_log(source, mode, uid, gid)
-            crashpoint("create_after_new_file")
-            warnings.extend(after_rename() if after_rename is not None else _reopen(env, rule))
-            crashpoint("create_after_reopen")
-            # Without a reopen nobody will leave the old file: waiting for it to go quiet only
-            # costs the settle time (200 ms a file); a late writer's bytes are caught by finish.
-            told = rule.reopen.configured or rule.postrotate is not None
-            if told and not wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout):
-                warnings.append(f"{staging}: the writer kept writing to the old file for "
-                                f"{rule.reopen.timeout:g}s after being told to reopen")
+            warnings = _switch_to_new_log(env, rule, planned, fd, stat, after_rename)
             end = copy_range(fd, head_end, None, writer)
             planned.mtime_ns = os.fstat(fd).st_mtime_ns
             writer.close()
-            crashpoint("create_after_tail")
+            crash_point("create_after_tail")
         finally:
             size = seal(raw)
         verify(temp, codec, [Span(fd, 0, end)])
-        crashpoint("create_after_verify")
+        crash_point("create_after_verify")
     finally:
         os.close(fd)
     planned.phase = intents.VERIFIED
     planned.archived = [end]
     intents.save(env.state_dir, planned)
-    crashpoint("create_after_intent_verified")
+    crash_point("create_after_intent_verified")
     final = finish(env, rule, planned)
     return Rotated(source=str(source), archive=str(final), bytes_in=end, bytes_out=size,
                    seconds=time.monotonic() - started, warnings=warnings)
+
+
+def _compress_head(env: RotateEnv, planned: Intent, fd: int, stat: os.stat_result,
+                   codec: Codec) -> tuple[BinaryIO, FrameWriter, int]:
+    """Compress [0, size) of the open log into the temp archive, flushed and fsynced, and move
+    the intent to RENAMING. Return (the open archive, its still-open frame, the offset reached).
+
+    Raise RotationError or OSError after undoing everything (temp archive and intent removed):
+    the log is untouched until this returns.
+    """
+    source, temp = Path(planned.source), Path(planned.temp_archive)
+    try:
+        raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+    except OSError as error:
+        _undo(env, planned)
+        raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
+    try:
+        writer = codec.frame_writer(raw)
+        head_end = copy_range(fd, 0, stat.st_size, writer, lambda: crash_point("create_during_head"))
+        flush_block(writer)
+        os.fsync(raw.fileno())
+        crash_point("create_after_head")
+        now = os.stat(source)
+        if (now.st_dev, now.st_ino) != (stat.st_dev, stat.st_ino):
+            raise RotationError(f"{source} was replaced by another file while it was being rotated")
+        planned.phase = intents.RENAMING
+        intents.save(env.state_dir, planned)
+    except BaseException:
+        raw.close()
+        _undo(env, planned)
+        raise
+    return raw, writer, head_end
+
+
+def _switch_to_new_log(env: RotateEnv, rule: Rule, planned: Intent, fd: int, stat: os.stat_result,
+                       after_rename: Callable[[], list[str]] | None) -> list[str]:
+    """Rename the log to its staging name, create the new log, tell the writer, and wait until
+    the old file goes quiet. Return the warnings (failed reopen or postrotate, a writer that
+    kept writing). Raise OSError if the rename or the new file fails.
+    """
+    source, staging = Path(planned.source), Path(planned.staging)
+    os.rename(source, staging)
+    fsync_directory(source.parent)
+    crash_point("create_after_rename")
+    if rule.recreate:
+        mode, uid, gid = new_log_attributes(rule, stat)
+        create_log(source, mode, uid, gid)
+    crash_point("create_after_new_file")
+    warnings = list(after_rename() if after_rename is not None else _reopen(env, rule))
+    crash_point("create_after_reopen")
+    # Without a reopen nobody will leave the old file: waiting for it to go quiet only
+    # costs the settle time (200 ms a file); a late writer's bytes are caught by finish.
+    told = rule.reopen.configured or rule.postrotate is not None
+    if told and not wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout):
+        warnings.append(f"{staging}: the writer kept writing to the old file for "
+                        f"{rule.reopen.timeout:g}s after being told to reopen")
+    return warnings
+
+
+def _check_new_log_owner(env: RotateEnv, rule: Rule, planned: Intent, stat: os.stat_result) -> None:
+    """Refuse, before anything is touched, a new log this process could not give its owner.
+
+    Only a `su` rotation (not root) whose rule sets a `create` owner or group the user cannot
+    give can hit this: logrotate fails there too, but after the rename; here the log stays as
+    it is. Raise RotationError.
+    """
+    if os.geteuid() == 0 or not rule.recreate:
+        return
+    _mode, uid, gid = new_log_attributes(rule, stat)
+    if uid != os.geteuid() or gid not in (os.getegid(), *os.getgroups()):
+        _undo(env, planned)
+        raise RotationError(f"{planned.source}: rotating as uid {os.geteuid()}, the new log could not be "
+                            f"given owner {uid}:{gid}; not rotated (set create owner/group to the su user, "
+                            f"or use mode: copytruncate)")
 
 
 def _reopen(env: RotateEnv, rule: Rule) -> list[str]:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from unconscious.rotate import intent as intents
-from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.fsutil import RotationError, remove_durably, rename_durably
 from unconscious.rotate.intent import Intent
@@ -33,28 +33,28 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
                 if os.path.lexists(old) and not os.path.lexists(new):
                     rename_durably(Path(old), Path(new))
                     if index == 0:
-                        crashpoint("finish_during_shift")
-            crashpoint("finish_after_shift")
+                        crash_point("finish_during_shift")
+            crash_point("finish_after_shift")
             if os.path.lexists(final):
                 raise RotationError(f"{final} exists and was not made by this rotation; "
                                     f"the verified archive is kept as {temp}")
             if planned.mtime_ns:
                 os.utime(temp, ns=(planned.mtime_ns, planned.mtime_ns))
             rename_durably(temp, final)
-            crashpoint("finish_after_final_rename")
+            crash_point("finish_after_final_rename")
         elif not final.exists():
             raise RotationError(f"neither {temp} nor {final} exists; the log's bytes are still "
                                 f"in {planned.staging or planned.tail_file}")
         planned.phase = intents.ARCHIVED
         intents.save(env.state_dir, planned)
-        crashpoint("finish_after_intent_archived")
+        crash_point("finish_after_intent_archived")
     for work_file in (planned.staging, planned.tail_file):
         if work_file:
             _remove_work_file(Path(work_file), planned)
-    crashpoint("finish_after_source_removed")
+    crash_point("finish_after_source_removed")
     if rule is not None:
         prune(env, rule, Path(planned.source))
-    crashpoint("finish_after_prune")
+    crash_point("finish_after_prune")
     intents.remove(env.state_dir, planned)
     return final
 

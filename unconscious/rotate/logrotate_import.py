@@ -163,11 +163,12 @@ def hostmind_work_mark(text: str) -> bool:
 
 
 def _su(args: tuple[str, ...], values: dict[str, Any], where: str, notes: list[str]) -> None:
-    if args and args[0] in ("root", "0"):
-        values["su"] = {"user": "root", "group": args[1] if len(args) > 1 else None}
-    elif args:
-        notes.append(f"{where}: su {' '.join(args)}: not honoured: hostmind rotates as root (CAP_CHOWN, "
-                     f"CAP_FOWNER); archives keep the log's owner and the new log the old one's")
+    """`su USER [GROUP]`: rotate as that user (as root for `su root`); a bare `su` is logrotate's
+    error (it needs a user), reported and left out."""
+    if args:
+        values["su"] = {"user": args[0], "group": args[1] if len(args) > 1 else None}
+    else:
+        notes.append(f"{where}: su: not honoured: logrotate requires a user (su USER [GROUP])")
 
 
 def script_rule(text: str, shared: bool) -> dict[str, Any]:

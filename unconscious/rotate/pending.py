@@ -14,7 +14,7 @@ from pathlib import Path
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import compress_whole
 from unconscious.rotate.codecs import Codec
-from unconscious.rotate.crashpoint import crashpoint
+from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.fsutil import remove_durably, rename_durably
 from unconscious.rotate.intent import Intent
@@ -31,7 +31,7 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
                      threads=codec.threads, temp_archive=str(temp), final_archive=str(final),
                      rule=rule_name, started=env.clock())
     intents.save(env.state_dir, planned)
-    crashpoint("pending_after_intent")
+    crash_point("pending_after_intent")
     stat = plain.stat()
     try:
         length, size = compress_whole(plain, temp, codec, stat.st_mode & 0o7777, (stat.st_uid, stat.st_gid))
@@ -39,9 +39,9 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
         intents.remove(env.state_dir, planned)
         raise
     os.utime(temp, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # age-based pruning keeps working
-    crashpoint("pending_after_compress")
+    crash_point("pending_after_compress")
     rename_durably(temp, final)
-    crashpoint("pending_after_rename")
+    crash_point("pending_after_rename")
     remove_durably(plain)
     intents.remove(env.state_dir, planned)
     return Rotated(source=str(plain), archive=str(final), bytes_in=length, bytes_out=size)

@@ -108,7 +108,7 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
             except RotationError as error:
                 env.log.warning("postrotate_failed", file=str(source), msg=str(error))
         # The writer may not have been told before the crash: let it move to the new file.
-        fd = os.open(staging, os.O_RDONLY)
+        fd = os.open(staging, os.O_RDONLY | os.O_NOFOLLOW)
         try:
             wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout)
         finally:
@@ -128,7 +128,7 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
 def _still_untruncated(planned: Intent) -> bool:
     """True if the log still begins with the bytes recorded before the truncate."""
     try:
-        fd = os.open(planned.source, os.O_RDONLY)
+        fd = os.open(planned.source, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return False
     try:

@@ -77,6 +77,8 @@ class Rule:
     createolddir: bool = False
     sharedscripts: bool = True
     su: bool = False
+    su_user: str | None = None  # rotate as this user (None or root: as root)
+    su_group: str | None = None
     prerotate: Script | None = None
     postrotate: Script | None = None
 
@@ -149,6 +151,8 @@ def build_rule(name: str, raw: dict[str, Any]) -> Rule:
         createolddir=bool(raw.get("createolddir", False)),
         sharedscripts=bool(raw.get("sharedscripts", True)),
         su=raw.get("su") is not None,
+        su_user=(raw.get("su") or {}).get("user"),
+        su_group=(raw.get("su") or {}).get("group"),
         prerotate=_script(raw.get("prerotate")),
         postrotate=_script(raw.get("postrotate")),
     )

@@ -36,9 +36,9 @@ class Tree:
         env = dict(os.environ)
         env.update(HOSTMIND_CONFIG_DIR=str(self.root / "etc"), HOSTMIND_STATE_DIR=str(self.state),
                    HOSTMIND_RUNTIME_DIR=str(self.root / "run"), HOSTMIND_LOG="console")
-        env.pop("HOSTMIND_ROTATE_CRASH_AT", None)
+        env.pop("HOSTMIND_FAULT", None)
         if crash_at:
-            env["HOSTMIND_ROTATE_CRASH_AT"] = crash_at
+            env["HOSTMIND_FAULT"] = crash_at
         return env
 
     def configure(self, rules: dict[str, object], extra: dict[str, object] | None = None) -> None:

@@ -1,7 +1,7 @@
 """Kill the rotator with SIGKILL at every step while a writer appends numbered lines.
 
 For each crash point: a real writer process appends `line NNNNNNNNN` lines; a real rotation
-subprocess is killed there (HOSTMIND_ROTATE_CRASH_AT); every archive left looking valid must
+subprocess is killed there (HOSTMIND_FAULT, unconscious/faults.py); every archive left looking valid must
 decompress; the next run recovers (and rotates again); then the live log plus every archive,
 decompressed, must hold each line the writer wrote exactly once, with no working file or
 intent left behind. The scenarios run side by side (they are mostly waiting on processes).
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tests.integration.rotate.harness import Writer, accounting, all_lines, make_tree, prefill, work_files
 from unconscious.rotate.codecs import codec_for_name
-from unconscious.rotate.crashpoint import POINTS
+from unconscious.rotate.crash import POINTS
 
 PREFILL_LINES = 100_000  # 1.5 MB: more than one compression chunk, so "during" points fire
 CREATE_POINTS = [name for name in POINTS if name.startswith(("create_", "finish_"))]

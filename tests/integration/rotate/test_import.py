@@ -80,15 +80,24 @@ def test_this_machines_logrotate_configuration_translates_and_validates(tmp_path
 
 def test_what_cannot_be_honoured_is_reported_with_file_line_and_why(tmp_path: Path) -> None:
     conf = tmp_path / "logrotate.conf"
-    conf.write_text("compress\n/var/log/a.log {\n  mail root@example.org\n  shred\n  su www-data www-data\n"
+    conf.write_text("compress\n/var/log/a.log {\n  mail root@example.org\n  shred\n  su\n"
                     "  compresscmd /usr/bin/xz\n  bogus 3\n}\nrelative.log {\n  daily\n}\n/var/log/b.log {\n")
     result = import_config(conf)
     report = "\n".join(result.report)
     for expected in (f"{conf}:3: mail: hostmind never mails logs", f"{conf}:4: shred:",
-                     f"{conf}:5: su www-data www-data: not honoured", f"{conf}:2: compresscmd xz: only gzip and zstd",
+                     f"{conf}:5: su: not honoured: logrotate requires a user", f"{conf}:2: compresscmd xz: only gzip and zstd",
                      f"{conf}:7: 'bogus' is not a directive", f"{conf}:9: relative.log: not an absolute path",
                      f"{conf}:12: block without its closing '}}'"):
         assert expected in report
+
+
+def test_su_is_translated_to_the_user_and_group_the_rule_rotates_as(tmp_path: Path) -> None:
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text("/var/log/a.log {\n  su www-data adm\n}\n/var/log/b.log {\n  su nobody\n}\n"
+                    "/var/log/c.log {\n  su root adm\n}\n")
+    rules = {item.name: item.rule for item in import_config(conf).translated}
+    assert [{"user": "www-data", "group": "adm"}, {"user": "nobody", "group": None},
+            {"user": "root", "group": "adm"}] == [rules[name]["su"] for name in sorted(rules)]
 
 
 def test_a_hostile_config_cannot_smuggle_a_shell_into_an_argv(tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ def test_rule_defaults_agree_with_the_schema_defaults() -> None:
                               "prerotate", "postrotate", "maxsize", "maxage")}
     assert simple == {name: getattr(built, name) for name in simple}
     assert (None, None, None, None, None) == (built.every, built.size, built.minsize, built.maxsize, built.maxage)
-    assert (False, None, None) == (built.su, built.prerotate, built.postrotate)
+    assert (False, None, None, None, None) == (built.su, built.su_user, built.su_group, built.prerotate,
+                                               built.postrotate)
     reopen_defaults = {name: spec["default"] for name, spec in schema["reopen"]["properties"].items()}
     assert Reopen(timeout=30.0, settle=0.2) == built.reopen
     assert {"signal_unit": None, "signal": "HUP", "reload_unit": None, "command": None,
@@ -39,7 +40,8 @@ def test_rule_defaults_agree_with_the_schema_defaults() -> None:
 
 def test_every_rule_field_is_described_in_the_schema() -> None:
     schema = load_schema()["properties"]["rotate"]["properties"]["rules"]["additionalProperties"]["properties"]
-    covered = set(schema) | {"name", "period", "create_mode", "create_owner", "create_group"}  # period: from every
+    covered = set(schema) | {"name", "period", "create_mode", "create_owner", "create_group",  # period: from every
+                             "su_user", "su_group"}
     assert set() == {item.name for item in fields(Rule)} - covered
 
 

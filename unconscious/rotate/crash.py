@@ -1,18 +1,17 @@
-"""Fault injection for the crash-safety test: `crashpoint("name")` kills the process there.
+"""Crash points of rotation: let a test kill the rotator at an exact step (SIGKILL, no cleanup).
 
-Disabled unless HOSTMIND_ROTATE_CRASH_AT names the point. The test
-suite uses it to SIGKILL the rotator at every step and prove the next run finishes or undoes
-the interrupted rotation. In production the variable is unset and this is a dict lookup.
+The one fault-injection mechanism of hostmind (`unconscious.faults`): disabled unless
+`HOSTMIND_FAULT` names a point; no unit sets it. The crash-safety test runs the real rotation in
+a subprocess once per point and proves the next run finishes or undoes the interrupted rotation.
 """
 
 from __future__ import annotations
 
-import os
-import signal
+from unconscious.faults import ENVIRONMENT_VARIABLE, crash_point
 
-ENVIRONMENT_VARIABLE = "HOSTMIND_ROTATE_CRASH_AT"
+__all__ = ["ENVIRONMENT_VARIABLE", "POINTS", "crash_point"]
 
-# Every point the rotation code calls, so the test can assert it covers each one.
+#: Every point the rotation code calls, so the test can assert it covers each one.
 POINTS: dict[str, str] = {
     # create mode (rename, reopen, compress)
     "create_after_intent": "intent written, nothing touched yet",
@@ -47,8 +46,3 @@ POINTS: dict[str, str] = {
     "pending_after_rename": "compressed archive renamed to its final name",
 }
 
-
-def crashpoint(name: str) -> None:
-    """SIGKILL this process if HOSTMIND_ROTATE_CRASH_AT equals `name`; otherwise return."""
-    if os.environ.get(ENVIRONMENT_VARIABLE) == name:
-        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,59 @@
+"""The `su` child's reply is untrusted: checked whole before anything of it is taken."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from unconscious.rotate.fsutil import RotationError
+from unconscious.rotate.runner import RunReport
+from unconscious.rotate.state import LogState, RotateState
+from unconscious.rotate.su_pass import _merge
+
+LOG = Path("/var/log/app/app.log")
+
+
+def _reply(**changes: Any) -> dict[str, Any]:
+    reply: dict[str, Any] = {
+        "rotated": [{"source": str(LOG), "archive": f"{LOG}.1.zst", "bytes_in": 10, "bytes_out": 4,
+                     "seconds": 0.5, "window_seconds": 0, "caught_up_bytes": 0, "warnings": []}],
+        "compressed": [], "planned": [], "pruned": [f"{LOG}.4.zst"], "recovered": [], "errors": [],
+        "warnings": [], "state": {str(LOG): {"last_rotated": 100.0, "over_limit_runs": 0, "last_size": 0}}}
+    reply.update(changes)
+    return reply
+
+
+def test_a_well_formed_reply_is_merged() -> None:
+    state, report = RotateState(), RunReport()
+    _merge(_reply(), [LOG], state, report)
+    assert ([f"{LOG}.1.zst"], [f"{LOG}.4.zst"], LogState(100.0, 0, 0)) == (
+        [item.archive for item in report.rotated], report.pruned, state.logs[str(LOG)])
+
+
+@pytest.mark.parametrize("hostile", [
+    {"rotated": [{**_reply()["rotated"][0], "source": "/etc/shadow"}]},  # a log it was not given
+    {"rotated": [{**_reply()["rotated"][0], "bytes_in": True}]},        # a bool for a number
+    {"rotated": [{**_reply()["rotated"][0], "bytes_out": "4"}]},        # a string for a number
+    {"rotated": [{"source": str(LOG)}]},                                 # fields missing
+    {"errors": "one string, not a list"},
+    {"pruned": [1, 2]},
+    {"state": [["not", "a", "dict"]]},
+    {"state": {str(LOG): {"last_rotated": "soon", "over_limit_runs": 0, "last_size": 0}}},
+], ids=["foreign-log", "bool", "string-number", "missing", "errors-not-list", "pruned-not-text",
+        "state-not-dict", "state-bad-type"])
+def test_a_malformed_reply_is_an_error_and_changes_nothing(hostile: dict[str, Any]) -> None:
+    state = RotateState({str(LOG): LogState(1.0, 0, 7)})
+    report = RunReport()
+    with pytest.raises(RotationError, match="su child's reply"):
+        _merge(_reply(**hostile), [LOG], state, report)
+    assert (RotateState({str(LOG): LogState(1.0, 0, 7)}), RunReport()) == (state, report)
+
+
+def test_state_of_a_log_it_was_not_given_is_ignored() -> None:
+    state = RotateState()
+    _merge(_reply(state={"/etc/cron.d/x": {"last_rotated": 1.0, "over_limit_runs": 0, "last_size": 0},
+                         str(LOG): {"last_rotated": 2.0, "over_limit_runs": 1, "last_size": 3}}),
+           [LOG], state, RunReport())
+    assert {str(LOG): LogState(2.0, 1, 3)} == state.logs

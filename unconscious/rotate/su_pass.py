@@ -1,0 +1,150 @@
+"""A rule with `su USER [GROUP]`: its whole pass runs as that user (su.py says why and how).
+
+Recovery of the rule's interrupted rotations, the rotations themselves, the rule's hooks, the
+delayed compression of older archives and pruning all run in one child that has dropped to the
+user, as logrotate runs them under `su`. The user's intents live in its own state directory
+(su.private_state_dir), so root never finishes them in the user's directory either. Archives
+and new logs are created by the user (owned by it and the su group). The event spool is root's
+and is not written from the child: a log outgrowing its rotation is logged, not spooled.
+
+The child's reply is untrusted: it is checked field by field, and only logs the parent handed
+to the child are taken from it; a malformed reply is an error and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from unconscious.events import EventSpool
+from unconscious.rotate.env import Rotated, RotateEnv
+from unconscious.rotate.fsutil import RotationError
+from unconscious.rotate.intent import load_all as load_intents
+from unconscious.rotate.recovery import recover_all
+from unconscious.rotate.rules import Rule
+from unconscious.rotate.state import LogState, RotateState
+from unconscious.rotate.su import Identity, identity, private_state_dir, run_as
+
+if TYPE_CHECKING:
+    from unconscious.rotate.runner import RunReport
+
+#: How long one rule's child may run (the rotate unit's TimeoutStartSec).
+SU_TIMEOUT = 3600.0
+
+RulePass = Callable[[RotateEnv, Rule, list[Path], RotateState, "RunReport", EventSpool | None,
+                     bool, bool, int], None]
+
+
+def rule_pass_as(env: RotateEnv, rule: Rule, candidates: list[Path], state: RotateState, report: RunReport,
+                 rule_pass: RulePass, spool: EventSpool | None, flags: tuple[bool, bool, int]) -> None:
+    """Run `rule_pass` for `rule` as its su user and merge what it did into `state` and `report`.
+
+    `flags` is (dry_run, force, workers). Never raises for the rule's failure: it becomes an error
+    in `report`, and the logs are left as the child left them (its intents finish them next run).
+    """
+    dry_run = flags[0]
+    try:
+        who = identity(rule.su_user, rule.su_group)
+        if who is None:  # su root: root's own pass
+            rule_pass(env, rule, candidates, state, report, spool, *flags)
+            return
+        user_dir = _user_dir(env, who, dry_run)
+        remembered = {str(source): asdict(state.logs[str(source)])
+                      for source in candidates if str(source) in state.logs}
+        reply = run_as(who, lambda: _work(env, rule, user_dir, candidates, remembered, report,
+                                          rule_pass, flags), SU_TIMEOUT)
+        _merge(reply, candidates, state, report)
+    except (OSError, RotationError) as error:
+        message = f"rule {rule.name}: {error}"
+        report.errors.append(message)
+        env.log.error("rotation_failed", rule=rule.name, msg=message)
+
+
+def _user_dir(env: RotateEnv, who: Identity, dry_run: bool) -> Path:
+    if dry_run:  # a dry run writes nothing: the directory is only named
+        return env.state_dir / "rotate" / "su" / str(who.uid)
+    return private_state_dir(env.state_dir, who)
+
+
+def _work(env: RotateEnv, rule: Rule, user_dir: Path, candidates: list[Path], remembered: dict[str, Any],
+          report: RunReport, rule_pass: RulePass, flags: tuple[bool, bool, int]) -> dict[str, Any]:
+    """In the child, as the user: recover the user's intents, run the pass, describe the result."""
+    child_env = replace(env, state_dir=user_dir, pruned=[])
+    child_report = type(report)(pruned=child_env.pruned)
+    child_state = RotateState({key: LogState(**value) for key, value in remembered.items()})
+    stuck: set[str] = set()
+    if not flags[0]:
+        child_report.recovered, problems = recover_all(child_env, {rule.name: rule})
+        child_report.errors.extend(problems)
+        stuck = {item.source for item in load_intents(user_dir)[0]}
+    todo = []
+    for source in candidates:
+        if str(source) in stuck:
+            child_report.errors.append(f"{source}: not rotated while its interrupted rotation is unfinished")
+        else:
+            todo.append(source)
+    rule_pass(child_env, rule, todo, child_state, child_report, None, *flags)
+    return {"rotated": [asdict(item) for item in child_report.rotated],
+            "compressed": [asdict(item) for item in child_report.compressed],
+            "planned": child_report.planned, "pruned": child_report.pruned,
+            "recovered": child_report.recovered, "errors": child_report.errors,
+            "warnings": child_report.warnings,
+            "state": {key: asdict(value) for key, value in child_state.logs.items()}}
+
+
+def _merge(reply: dict[str, Any], candidates: list[Path], state: RotateState, report: RunReport) -> None:
+    """Check the whole reply, then add it to `state` and `report`. Raise RotationError if malformed."""
+    allowed = {str(source) for source in candidates}
+    rotated = [_rotated(item, allowed) for item in _items(reply, "rotated", dict)]
+    compressed = [_rotated(item, None) for item in _items(reply, "compressed", dict)]
+    planned = [item for item in _items(reply, "planned", dict) if item.get("file") in allowed]
+    texts = {key: _items(reply, key, str) for key in ("pruned", "recovered", "errors", "warnings")}
+    states = reply.get("state")
+    if not isinstance(states, dict):
+        raise RotationError("the su child's reply has no state")
+    logs = {key: _log_state(value) for key, value in states.items() if key in allowed}
+    report.rotated.extend(rotated)
+    report.compressed.extend(compressed)
+    report.planned.extend(planned)
+    report.pruned.extend(texts["pruned"])
+    report.recovered.extend(texts["recovered"])
+    report.errors.extend(texts["errors"])
+    report.warnings.extend(texts["warnings"])
+    state.logs.update(logs)
+
+
+def _items(reply: dict[str, Any], key: str, kind: type) -> list[Any]:
+    items = reply.get(key)
+    if not isinstance(items, list) or not all(isinstance(item, kind) for item in items):
+        raise RotationError(f"the su child's reply has a malformed {key!r}")
+    return items
+
+
+def _rotated(item: dict[str, Any], allowed: set[str] | None) -> Rotated:
+    """Return the Rotated an item of the reply describes. Raise RotationError if it is not one."""
+    done = Rotated(source=_typed(item, "source", str), archive=_typed(item, "archive", str),
+                   bytes_in=_typed(item, "bytes_in", int), bytes_out=_typed(item, "bytes_out", int),
+                   seconds=float(_typed(item, "seconds", (int, float))),
+                   window_seconds=float(_typed(item, "window_seconds", (int, float))),
+                   caught_up_bytes=_typed(item, "caught_up_bytes", int),
+                   warnings=[str(text) for text in _typed(item, "warnings", list)])
+    if allowed is not None and done.source not in allowed:
+        raise RotationError(f"the su child's reply names {done.source!r}, a log it was not given")
+    return done
+
+
+def _log_state(value: Any) -> LogState:
+    if not isinstance(value, dict):
+        raise RotationError("the su child's reply has a malformed log state")
+    return LogState(last_rotated=float(_typed(value, "last_rotated", (int, float))),
+                    over_limit_runs=_typed(value, "over_limit_runs", int),
+                    last_size=_typed(value, "last_size", int))
+
+
+def _typed(item: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = item.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise RotationError(f"the su child's reply has a malformed {key!r}")
+    return value
