@@ -182,7 +182,8 @@ def load_config(paths: Paths) -> LoadedConfig:
             below=[defaults.value]))
     merged: MergedConfig = merge_documents(defaults, live_documents + operator_documents)
 
-    # Semantic checks only on a config whose files parsed and whose schema holds, as before.
+    # Semantic checks only when every file parsed (a file that did not is missing from the
+    # merge); on what the schema accepted, so both kinds of problem come out in one run.
     problems.extend(check_merged(merged.value, merged.origins, semantic=not problems))
     if problems:
         raise ConfigError(problems)

@@ -54,7 +54,10 @@ def locate(origins: Origins, path: KeyPath) -> tuple[str, int | None]:
 
 
 def check_merged(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
-    """Return the schema problems of the merged `value`; with none and `semantic`, its semantic ones."""
+    """Return the schema problems of the merged `value`, then (with `semantic`) its semantic ones.
+
+    The semantic checks run on the part of `value` the schema accepted (config.accepted).
+    """
     if _state["out_of_process"] and "jsonschema" not in sys.modules and _json_safe(value):
         answer = problems_from_child(value, origins, semantic)
         if answer is not None:
@@ -65,14 +68,22 @@ def check_merged(value: Any, origins: Origins, semantic: bool = True) -> list[Co
 def check_here(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
     """The checks themselves, in this process (imports jsonschema and every feature's checks)."""
     from unconscious.config import semantic as semantic_checks
-    from unconscious.config.validate import validate
+    from unconscious.config.accepted import accepted_part, echoes_a_removed_key
+    from unconscious.config.validate import locate_problems, raw_problems
 
     def locator(path: KeyPath) -> tuple[str, int | None]:
         return locate(origins, path)
 
-    problems = validate(value, locator)
-    if semantic and not problems:
-        problems = semantic_checks.check(value, locator)
+    raw = raw_problems(value)
+    problems = locate_problems(raw, locator)
+    if semantic:
+        # Semantic checks see what the schema accepted (refused values reset or removed), so
+        # both kinds of problem come out of one run: schema problems first, by key path.
+        removed: list[KeyPath] = []
+        accepted = accepted_part(value, raw, removed) if raw else value
+        if accepted is not None:
+            problems.extend(problem for problem in semantic_checks.check(accepted, locator)
+                            if not echoes_a_removed_key(problem, removed))
     return problems
 
 
