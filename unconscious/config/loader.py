@@ -20,7 +20,7 @@ from unconscious.config import writers
 from unconscious.config.errors import ConfigError, ConfigProblem
 from unconscious.config.merge import MergedConfig, merge_documents
 from unconscious.config.validation import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
-from unconscious.config.validation import check_merged, locate
+from unconscious.config.validation import check_and_type, locate
 from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
 from unconscious.paths import Paths
 
@@ -36,10 +36,26 @@ class LoadedConfig:
     ignored: list[ConfigProblem] = field(default_factory=list)
     #: The live tree whose layers were read (`conscious.tree`, else {state}/live).
     live_tree: Path | None = None
+    #: `value` typed (config.typed), computed with the checks; on first use when not given.
+    typed_value: dict[str, Any] | None = None
 
     def section(self, name: str) -> dict[str, Any]:
         """Return the top-level section `name` (a dict; empty if absent)."""
         section = self.value.get(name, {})
+        return section if isinstance(section, dict) else {}
+
+    @property
+    def typed(self) -> dict[str, Any]:
+        """Return the typed view: schema defaults filled in, durations in s, sizes in bytes."""
+        if self.typed_value is None:
+            from unconscious.config.typed import typed_config
+
+            self.typed_value = typed_config(self.value)
+        return self.typed_value
+
+    def typed_section(self, name: str) -> dict[str, Any]:
+        """Return the typed top-level section `name` (see `typed`; empty if absent)."""
+        section = self.typed.get(name, {})
         return section if isinstance(section, dict) else {}
 
     def origin(self, path: KeyPath) -> tuple[str, int | None]:
@@ -184,9 +200,10 @@ def load_config(paths: Paths) -> LoadedConfig:
 
     # Semantic checks only when every file parsed (a file that did not is missing from the
     # merge); on what the schema accepted, so both kinds of problem come out in one run.
-    problems.extend(check_merged(merged.value, merged.origins, semantic=not problems))
+    found, typed = check_and_type(merged.value, merged.origins, semantic=not problems)
+    problems.extend(found)
     if problems:
         raise ConfigError(problems)
     files = [str(file) for file in live_files + operator_files(paths)]
     return LoadedConfig(value=merged.value, origins=merged.origins, files=files, ignored=ignored,
-                        live_tree=tree)
+                        live_tree=tree, typed_value=typed)

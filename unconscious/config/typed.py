@@ -1,0 +1,72 @@
+"""The validated config as values code can use: the schema's defaults in place, durations
+in seconds and sizes in bytes. Computed once per load, from the schema alone.
+
+Every settings builder reads this view (`LoadedConfig.typed`), so none restates a default
+or parses a duration: a key the schema gives a default is always present, a duration
+(`x-type: duration` in config/schema/_defs.yaml) is a float of seconds, a size
+(`x-type: size`) an int of bytes. Defaults are filled in at every level the schema declares
+one, named map entries included (`health.checks.NAME.severity`); a key without a default
+stays absent. Needs only yaml: the validation child computes it for long-lived services.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from unconscious.config.duration import parse_duration, parse_size
+from unconscious.config.schema import load_schema, resolve
+
+TYPE_KEY = "x-type"
+_CONVERT: dict[str, Callable[[Any], Any]] = {"duration": parse_duration, "size": parse_size}
+
+
+def typed_config(value: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the typed view of the merged, schema-valid config `value` (a new dict).
+
+    Raise ValueError if a duration or a size does not parse (the schema's patterns make that
+    impossible for a validated config).
+    """
+    root = load_schema() if schema is None else schema
+    result: dict[str, Any] = _typed(value, root, root)
+    return result
+
+
+def _typed(value: Any, node: dict[str, Any] | None, root: dict[str, Any]) -> Any:
+    if node is None:
+        return copy.deepcopy(value)
+    converter = _converter(node, root, value)
+    if converter is not None:
+        return converter(value)
+    if isinstance(value, dict):
+        return _typed_mapping(value, node, root)
+    if isinstance(value, list):
+        return [_typed(item, resolve(root, node.get("items")), root) for item in value]
+    return value
+
+
+def _typed_mapping(value: dict[str, Any], node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    properties: dict[str, Any] = node.get("properties") or {}
+    extra = resolve(root, node.get("additionalProperties"))
+    result: dict[str, Any] = {}
+    for key, child in value.items():
+        child_node = resolve(root, properties[key]) if key in properties else extra
+        result[key] = _typed(child, child_node, root)
+    for key, child in properties.items():
+        child_node = resolve(root, child)
+        if key not in result and child_node is not None and "default" in child_node:
+            result[key] = _typed(copy.deepcopy(child_node["default"]), child_node, root)
+    return result
+
+
+def _converter(node: dict[str, Any], root: dict[str, Any], value: Any) -> Callable[[Any], Any] | None:
+    """Return how to convert `value` at `node` (x-type, or a oneOf/anyOf branch's), or None."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    kind = node.get(TYPE_KEY)
+    if kind is None:
+        branches = [resolve(root, branch) for branch in node.get("oneOf", node.get("anyOf", []))]
+        kinds = {branch.get(TYPE_KEY) for branch in branches if branch is not None} - {None}
+        kind = kinds.pop() if len(kinds) == 1 else None
+    return _CONVERT.get(str(kind)) if kind is not None else None
