@@ -5,8 +5,9 @@ Every settings builder reads this view (`LoadedConfig.typed`), so none restates 
 or parses a duration: a key the schema gives a default is always present, a duration
 (`x-type: duration` in config/schema/_defs.yaml) is a float of seconds, a size
 (`x-type: size`) an int of bytes. Defaults are filled in at every level the schema declares
-one, named map entries included (`health.checks.NAME.severity`); a key without a default
-stays absent. Needs only yaml: the validation child computes it for long-lived services.
+one, named map entries included (`health.checks.NAME.severity`), and an absent group of
+keys (`conscious.journal`) is filled with its keys' defaults; a key without a default stays
+absent. Needs only yaml: the validation child computes it for long-lived services.
 """
 
 from __future__ import annotations
@@ -55,8 +56,13 @@ def _typed_mapping(value: dict[str, Any], node: dict[str, Any], root: dict[str, 
         result[key] = _typed(child, child_node, root)
     for key, child in properties.items():
         child_node = resolve(root, child)
-        if key not in result and child_node is not None and "default" in child_node:
+        if key in result or child_node is None:
+            continue
+        if "default" in child_node:
             result[key] = _typed(copy.deepcopy(child_node["default"]), child_node, root)
+        elif child_node.get("properties"):
+            # A group without a default of its own (conscious.journal): its keys' defaults.
+            result[key] = _typed_mapping({}, child_node, root)
     return result
 
 

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from conscious.settings import ConsciousSettings, settings_from_section
+from conscious.settings import (
+    ApiSettings,
+    ConsciousSettings,
+    JournalSettings,
+    ThinkingSettings,
+    settings_from_section,
+    settings_from_typed,
+)
 from unconscious.context import Context
 
 
-def test_the_code_defaults_equal_the_packaged_config_defaults(context: Context) -> None:
-    assert ConsciousSettings() == settings_from_section(context.load_config().section("conscious"))
+def test_the_settings_restate_no_default_of_the_schema() -> None:
+    for settings_class in (ConsciousSettings, ApiSettings, JournalSettings, ThinkingSettings):
+        with_defaults = [field.name for field in dataclasses.fields(settings_class)
+                         if field.default is not dataclasses.MISSING
+                         or field.default_factory is not dataclasses.MISSING]
+        assert with_defaults == [], f"{settings_class.__name__} restates defaults: {with_defaults}"
+
+
+def test_an_empty_section_gives_the_packaged_defaults(context: Context) -> None:
+    loaded = settings_from_typed(context.load_config().typed_section("conscious"))
+    assert settings_from_section({}) == loaded
+    assert (loaded.journal.since, loaded.max_file_bytes, loaded.api.timeout) == (6 * 3600.0, 48 * 1024, 120.0)
 
 
 def test_durations_and_sizes_are_parsed(context: Context, write_dropin: Callable[[str, str], Path]) -> None:
