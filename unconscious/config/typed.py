@@ -13,6 +13,7 @@ absent. Needs only yaml: the validation child computes it for long-lived service
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -76,3 +77,21 @@ def _converter(node: dict[str, Any], root: dict[str, Any], value: Any) -> Callab
         kinds = {branch.get(TYPE_KEY) for branch in branches if branch is not None} - {None}
         kind = kinds.pop() if len(kinds) == 1 else None
     return _CONVERT.get(str(kind)) if kind is not None else None
+
+
+@functools.cache
+def _typed_defaults() -> dict[str, Any]:
+    return typed_config({})
+
+
+def schema_default(*path: str) -> Any:
+    """Return the typed schema default at `path` (a fresh copy), e.g. ("apply", "probation").
+
+    For dataclasses that may be built without a config (in tests, or for one field): their
+    field defaults come from here, so the schema stays the only place a default is written.
+    Raise KeyError if the schema gives `path` no default.
+    """
+    node: Any = _typed_defaults()
+    for part in path:
+        node = node[part]
+    return copy.deepcopy(node)

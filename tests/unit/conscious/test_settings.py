@@ -38,3 +38,13 @@ def test_durations_and_sizes_are_parsed(context: Context, write_dropin: Callable
     assert (7200.0, 1 << 20, 90.0, "http://127.0.0.1:9") == (
         settings.journal.since, settings.journal.max_bytes, settings.api.deadline, settings.api.base_url)
     assert ("journalctl",) == settings.journal.command  # untouched keys keep their defaults
+
+
+def test_rail_settings_built_without_a_config_equal_the_packaged_defaults(context: Context) -> None:
+    from conscious.rails.settings import RailSettings
+
+    loaded = RailSettings.from_config(context.load_config(), context.paths)
+    built = RailSettings(live_tree=loaded.live_tree, state_dir=context.paths.state_dir,
+                         allowed_paths=loaded.allowed_paths)
+    assert built == loaded
+    assert (built.probation, built.max_bytes, built.sandbox_limits.memory) == (60.0, 256 * 1024, 2 << 30)
