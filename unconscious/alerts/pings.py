@@ -13,7 +13,6 @@ from typing import Any
 
 from unconscious.alerts.sinks import RefusedError, SendError, deliver
 from unconscious.config import LoadedConfig
-from unconscious.config.duration import parse_duration
 from unconscious.evidence import read_evidence
 from unconscious.paths import Paths
 
@@ -31,13 +30,10 @@ def ping_url(base: str, phase: str) -> str:
 def ping_settings(config: LoadedConfig) -> dict[str, dict[str, Any]]:
     """Return alerts.pings: service -> {url, timeout (s), retries}."""
     found: dict[str, dict[str, Any]] = {}
-    for service, raw in (config.section("alerts").get("pings") or {}).items():
-        if isinstance(raw, dict) and raw.get("url"):
-            found[str(service)] = {
-                "url": str(raw["url"]),
-                "timeout": parse_duration(raw.get("timeout", "5s")),
-                "retries": int(raw.get("retries", 2)),
-            }
+    for service, raw in config.typed_section("alerts")["pings"].items():
+        if raw.get("url"):
+            found[str(service)] = {"url": str(raw["url"]), "timeout": raw["timeout"],
+                                   "retries": int(raw["retries"])}
     return found
 
 
