@@ -103,7 +103,7 @@ def check_command(args: argparse.Namespace, context: Context) -> int:
     except ConfigError as problem:
         error(str(problem))
         return exitcodes.CONFIG_ERROR
-    settings = settings_from_typed(config.typed_section("conscious"))
+    settings = settings_from_typed(config.typed["conscious"])
     try:
         result = run_preflight(settings, context.paths)
     except AtomicWriteError as problem:
@@ -129,7 +129,7 @@ def budget_command(args: argparse.Namespace, context: Context) -> int:
     from conscious.settings import settings_from_typed
 
     try:
-        settings = settings_from_typed(context.load_config().typed_section("conscious"))
+        settings = settings_from_typed(context.load_config().typed["conscious"])
     except ConfigError as problem:
         for item in problem.problems:
             error(str(item))

@@ -30,7 +30,7 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
     config = context.load_config_or_log(log)
     if config is None:
         return exitcodes.CONFIG_ERROR, None
-    settings = settings_from_typed(config.typed_section("conscious"))
+    settings = settings_from_typed(config.typed["conscious"])
     if not dry_run:
         # Before any gate: rollbacks reach the operator's sinks even when nothing may think.
         relay_rails_events(context.paths, config, log)

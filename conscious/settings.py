@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from unconscious.config.sections import ConsciousSection
 from unconscious.config.typed import typed_config
 
 
@@ -90,11 +91,12 @@ def settings_from_section(section: dict[str, Any]) -> ConsciousSettings:
     The section is typed through the schema here (the conscious layer runs in short-lived
     processes, which may load it). Raise ValueError for a duration or size that does not parse.
     """
-    return settings_from_typed(typed_config({"conscious": section})["conscious"])
+    typed: ConsciousSection = typed_config({"conscious": section})["conscious"]
+    return settings_from_typed(typed)
 
 
-def settings_from_typed(section: dict[str, Any]) -> ConsciousSettings:
-    """Build settings from the typed `conscious:` section (`LoadedConfig.typed_section`)."""
+def settings_from_typed(section: ConsciousSection) -> ConsciousSettings:
+    """Build settings from the typed `conscious:` section (`LoadedConfig.typed["conscious"]`)."""
     journal, api, thinking = section["journal"], section["api"], section["thinking"]
     tree = section["tree"]
     return ConsciousSettings(

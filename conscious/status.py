@@ -52,7 +52,7 @@ def conscious_state(paths: Paths, settings: ConsciousSettings) -> tuple[str, str
 
 def budget_section(context: Context, config: LoadedConfig) -> StatusSection:
     """Return the layer's state, tokens used/left and changes today."""
-    settings = settings_from_typed(config.typed_section("conscious"))
+    settings = settings_from_typed(config.typed["conscious"])
     section = StatusSection(title="budget", order=70)
     try:
         today = BudgetLedger(ledger_path(context.paths)).today()

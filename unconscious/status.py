@@ -69,7 +69,7 @@ def evidence_section(
 ) -> StatusSection:
     """Evidence age per operation, stale ones flagged against evidence.max_age."""
     now = clock()
-    limits: dict[str, float] = config.typed_section("evidence")["max_age"]
+    limits = config.typed["evidence"]["max_age"]
     names = sorted(set(limits) | set(list_evidence(context.paths)))
     installed = _installed_at(context)
     width = max((len(name) for name in names), default=0)

@@ -15,6 +15,7 @@ from typing import Any
 
 from conscious.rails.sandbox import Limits
 from unconscious.config import LoadedConfig
+from unconscious.config.sections import ApplySection
 from unconscious.config.typed import schema_default
 from unconscious.paths import Paths
 
@@ -49,7 +50,7 @@ def _tuple_default(key: str) -> Any:
     return field(default_factory=lambda: tuple(schema_default("apply", key)))
 
 
-def _limits_from(apply: dict[str, Any]) -> Limits:
+def _limits_from(apply: ApplySection) -> Limits:
     return Limits(tasks=int(apply["sandbox_tasks"]), memory=int(apply["sandbox_memory"]))
 
 
@@ -104,8 +105,7 @@ class RailSettings:
     @classmethod
     def from_config(cls, config: LoadedConfig, paths: Paths) -> RailSettings:
         """Build settings from a validated config's typed `apply:` and `conscious:` sections."""
-        apply = config.typed_section("apply")
-        conscious = config.typed_section("conscious")
+        apply, conscious = config.typed["apply"], config.typed["conscious"]
         tree, staging = conscious["tree"], apply["staging_dir"]
         return cls(
             live_tree=Path(tree) if tree else installed_tree(paths),

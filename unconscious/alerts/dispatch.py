@@ -52,7 +52,7 @@ class DispatchStats:
 def sinks_of(config: LoadedConfig) -> list[Sink]:
     """Return the configured sinks (alerts.sinks of the typed config), enabled ones only."""
     found: list[Sink] = []
-    for name, raw in sorted(config.typed_section("alerts")["sinks"].items()):
+    for name, raw in sorted(config.typed["alerts"]["sinks"].items()):
         if not raw["enabled"]:
             continue
         found.append(Sink(
@@ -83,12 +83,12 @@ class Dispatcher:
         self.configure(config)
 
     def configure(self, config: LoadedConfig) -> None:
-        section = config.typed_section("alerts")
+        section = config.typed["alerts"]
         self.sinks = sinks_of(config)
         self.pings = ping_settings(config)
-        self.rate_limit: float = section["rate_limit"]
+        self.rate_limit = section["rate_limit"]
         self.queue_size = int(section["queue_size"])
-        self.heartbeat_interval: float = section["heartbeat_interval"]
+        self.heartbeat_interval = section["heartbeat_interval"]
 
     # -- producing (called from the check loop; never blocks) ------------------------------------
 

@@ -30,7 +30,7 @@ def ping_url(base: str, phase: str) -> str:
 def ping_settings(config: LoadedConfig) -> dict[str, dict[str, Any]]:
     """Return alerts.pings: service -> {url, timeout (s), retries}."""
     found: dict[str, dict[str, Any]] = {}
-    for service, raw in config.typed_section("alerts")["pings"].items():
+    for service, raw in config.typed["alerts"]["pings"].items():
         if raw.get("url"):
             found[str(service)] = {"url": str(raw["url"]), "timeout": raw["timeout"],
                                    "retries": int(raw["retries"])}

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from unconscious.backup.dumps import Database
+from unconscious.config.sections import BackupSection, DatabaseEntry, ResticSection, SourceEntry
 from unconscious.config.typed import schema_default, typed_config
 from unconscious.paths import Paths
 
@@ -105,7 +106,7 @@ class BackupSettings:
 
         `paths` locates hostmind state. Raise ValueError for a duration that does not parse.
         """
-        backup: dict[str, Any] = typed_config({"backup": section})["backup"]
+        backup: BackupSection = typed_config({"backup": section})["backup"]
         destination = Path(backup["destination"])
         sources = [_source(name, entry, backup, destination)
                    for name, entry in sorted(backup["sources"].items())]
@@ -131,7 +132,7 @@ class BackupSettings:
             copy_to=backup["copy_to"],
             age_recipients=tuple(str(item) for item in encryption["recipients"]),
             age_identity_credential=str(encryption["identity_credential"]),
-            keep={kind: int(backup["keep"][kind]) for kind in KEEP_KINDS},
+            keep=dict(cast(dict[str, int], backup["keep"])),
             prune_after_backup=bool(backup["prune_after_backup"]),
             verify_after_backup=bool(verify["after_backup"]),
             read_data_subset=str(verify["read_data_subset"]),
@@ -148,7 +149,7 @@ class BackupSettings:
         )
 
 
-def _source(name: str, entry: dict[str, Any], backup: dict[str, Any], destination: Path) -> Source:
+def _source(name: str, entry: SourceEntry, backup: BackupSection, destination: Path) -> Source:
     path = Path(entry["path"])
     return Source(name=name, path=path, include=tuple(entry["include"]),
                   exclude=tuple(entry["exclude"]) + _inside(destination, path),
@@ -157,7 +158,7 @@ def _source(name: str, entry: dict[str, Any], backup: dict[str, Any], destinatio
                   one_file_system=bool(backup["one_file_system"]))
 
 
-def _restic(restic: dict[str, Any]) -> ResticSettings:
+def _restic(restic: ResticSection) -> ResticSettings:
     password_file = restic["password_file"]
     return ResticSettings(
         binary=str(restic["binary"]),
@@ -195,7 +196,7 @@ def _argv(value: Any) -> tuple[str, ...] | None:
     return tuple(str(part) for part in value) if value else None
 
 
-def _databases(section: dict[str, Any]) -> tuple[Database, ...]:
+def _databases(section: dict[str, DatabaseEntry]) -> tuple[Database, ...]:
     return tuple(
         Database(name=name, kind=str(entry["kind"]), path=Path(entry["path"]) if entry.get("path") else None,
                  database=entry.get("database"), run_as=entry["run_as"],

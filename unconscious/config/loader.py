@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from unconscious.config import writers
 from unconscious.config.errors import ConfigError, ConfigProblem
 from unconscious.config.merge import MergedConfig, merge_documents
+from unconscious.config.sections import TypedConfig
 from unconscious.config.validation import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
 from unconscious.config.validation import check_and_type, locate
 from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
@@ -45,18 +46,17 @@ class LoadedConfig:
         return section if isinstance(section, dict) else {}
 
     @property
-    def typed(self) -> dict[str, Any]:
-        """Return the typed view: schema defaults filled in, durations in s, sizes in bytes."""
+    def typed(self) -> TypedConfig:
+        """Return the typed view: schema defaults filled in, durations in s, sizes in bytes.
+
+        Its shape is `unconscious.config.sections.TypedConfig` (checked against the schema by
+        a test). Computed with the checks when the config was loaded, else here on first use.
+        """
         if self.typed_value is None:
             from unconscious.config.typed import typed_config
 
             self.typed_value = typed_config(self.value)
-        return self.typed_value
-
-    def typed_section(self, name: str) -> dict[str, Any]:
-        """Return the typed top-level section `name` (see `typed`; empty if absent)."""
-        section = self.typed.get(name, {})
-        return section if isinstance(section, dict) else {}
+        return cast(TypedConfig, self.typed_value)
 
     def origin(self, path: KeyPath) -> tuple[str, int | None]:
         """Return the (file, line) that set `path`, or of its nearest set parent."""

@@ -9,9 +9,10 @@ manifest).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from unconscious.config import LoadedConfig
+from unconscious.config.sections import CheckEntry, HealthSection
 from unconscious.health.integrity import manifest_path
 from unconscious.health.kinds import KINDS
 from unconscious.health.model import CheckSpec
@@ -26,8 +27,8 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
 
     The config was validated (schema and `config_checks`), so its typed view is complete.
     """
-    section = config.typed_section("health")
-    max_ages: dict[str, float] = config.typed_section("evidence")["max_age"]
+    section = config.typed["health"]
+    max_ages = config.typed["evidence"]["max_age"]
     specs: dict[str, CheckSpec] = {}
     for name, raw in sorted(section["checks"].items()):
         if not raw["enabled"]:
@@ -37,7 +38,8 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
             if service is None:
                 continue  # refused by config_checks; never reached with a validated config
             # Tuning an automatic dead-man's switch (`evidence_backup: {interval: 1m}`).
-            raw = {"kind": "evidence", "service": service, "interval": EVIDENCE_INTERVAL, **raw}
+            raw = cast(CheckEntry, {"kind": "evidence", "service": service, "interval": EVIDENCE_INTERVAL,
+                                    **raw})
         kind = str(raw["kind"])
         specs[name] = CheckSpec(
             name=name,
@@ -53,7 +55,7 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
     return specs
 
 
-def _params(kind: str, raw: dict[str, Any], max_ages: dict[str, float], paths: Paths,
+def _params(kind: str, raw: CheckEntry, max_ages: dict[str, float], paths: Paths,
             since: float) -> dict[str, Any]:
     """Return the parameters of one check: the keys its kind takes, and hostmind's paths."""
     accepted = KINDS[kind].required + KINDS[kind].optional
@@ -84,7 +86,7 @@ def automatic_evidence_service(name: str, max_ages: dict[str, Any]) -> str | Non
 
 def _add_missing_evidence_checks(
     specs: dict[str, CheckSpec],
-    section: dict[str, Any],
+    section: HealthSection,
     max_ages: dict[str, float],
     paths: Paths,
     since: float,

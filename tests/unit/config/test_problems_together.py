@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 
 from unconscious.config import ConfigError, load_config
@@ -78,18 +75,3 @@ def test_a_wrong_type_for_a_whole_section_is_replaced_by_its_defaults_or_dropped
 def test_a_root_that_is_not_a_mapping_has_no_accepted_part() -> None:
     assert accepted_part(["x"], raw_problems(["x"])) is None
 
-
-def test_the_readme_example_output_is_what_the_loader_prints(context: Context) -> None:
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    example = readme[readme.index("For the drop-in below"):]
-    blocks = re.findall(r"```(?:yaml)?\n(.*?)```", example, re.DOTALL)
-    dropin_text, output = blocks[0], blocks[1]
-    dropin_name = dropin_text.splitlines()[0].removeprefix("# ")
-    dropin = context.paths.dropin_dir / Path(dropin_name).name
-    dropin.parent.mkdir(parents=True, exist_ok=True)
-    dropin.write_text(dropin_text)
-    with pytest.raises(ConfigError) as caught:
-        load_config(context.paths)
-    printed = [str(problem).replace(str(dropin), dropin_name) for problem in caught.value.problems]
-    expected = output.splitlines()[1:-1]  # without the command and the summary line
-    assert printed == expected

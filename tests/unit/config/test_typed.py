@@ -42,4 +42,4 @@ def test_the_raw_value_is_left_as_written(context: Context) -> None:
     context.paths.config_file.write_text("health:\n  interval: 2m\n")
     config = load_config(context.paths)
     assert config.section("health")["interval"] == "2m"  # what `config show` prints
-    assert config.typed_section("health")["interval"] == 120.0
+    assert config.typed["health"]["interval"] == 120.0

@@ -26,7 +26,7 @@ def test_the_settings_restate_no_default_of_the_schema() -> None:
 
 
 def test_an_empty_section_gives_the_packaged_defaults(context: Context) -> None:
-    loaded = settings_from_typed(context.load_config().typed_section("conscious"))
+    loaded = settings_from_typed(context.load_config().typed["conscious"])
     assert settings_from_section({}) == loaded
     assert (loaded.journal.since, loaded.max_file_bytes, loaded.api.timeout) == (6 * 3600.0, 48 * 1024, 120.0)
 
