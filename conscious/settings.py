@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from unconscious.config.sections import ConsciousSection
 from unconscious.config.typed import typed_config
@@ -85,7 +84,7 @@ class ConsciousSettings:
         return Paths.from_environment().live_tree
 
 
-def settings_from_section(section: dict[str, Any]) -> ConsciousSettings:
+def settings_from_section(section: dict[str, object]) -> ConsciousSettings:
     """Build settings from a validated `conscious:` section as written (missing keys: defaults).
 
     The section is typed through the schema here (the conscious layer runs in short-lived

@@ -37,12 +37,15 @@ def hostmind_command() -> str:
     return shutil.which("hostmind") or "hostmind"
 
 
-def _optional_argv(value: Any) -> tuple[str, ...] | None:
+def _optional_argv(value: list[str] | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(str(item) for item in value)
 
 
 def _apply_default(key: str) -> Any:
-    """A dataclass field whose default is the schema's `apply.<key>` (typed)."""
+    """A dataclass field whose default is the schema's `apply.<key>` (typed).
+
+    Any: `field()` stands in for a default of whatever type the field has.
+    """
     return field(default_factory=lambda: schema_default("apply", key))
 
 

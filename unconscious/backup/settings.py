@@ -52,7 +52,10 @@ class Hook:
 
 
 def _default(*path: str) -> Any:
-    """A dataclass field whose default is the schema's `backup.<path>` (typed)."""
+    """A dataclass field whose default is the schema's `backup.<path>` (typed).
+
+    Any: `field()` stands in for a default of whatever type the field has.
+    """
     return field(default_factory=lambda: schema_default("backup", *path))
 
 
@@ -101,7 +104,7 @@ class BackupSettings:
     restic: ResticSettings = field(default_factory=ResticSettings)
 
     @classmethod
-    def from_config(cls, section: dict[str, Any], paths: Paths) -> BackupSettings:
+    def from_config(cls, section: dict[str, object], paths: Paths) -> BackupSettings:
         """Build settings from the validated `backup:` section (as written, or typed).
 
         `paths` locates hostmind state. Raise ValueError for a duration that does not parse.
@@ -192,7 +195,7 @@ def _inside(destination: Path, root: Path) -> tuple[str, ...]:
     return (str(relative),) if str(relative) != "." else ()
 
 
-def _argv(value: Any) -> tuple[str, ...] | None:
+def _argv(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(str(part) for part in value) if value else None
 
 

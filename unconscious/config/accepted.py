@@ -10,7 +10,6 @@ a few rounds at most. Imported only where validation runs (it needs jsonschema).
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.schema import load_schema, schema_at
@@ -23,8 +22,8 @@ from unconscious.config.yaml_source import KeyPath, format_key_path
 MAX_ROUNDS = 3
 
 
-def accepted_part(value: Any, problems: list[RawProblem],
-                  removed: list[KeyPath] | None = None) -> dict[str, Any] | None:
+def accepted_part(value: object, problems: list[RawProblem],
+                  removed: list[KeyPath] | None = None) -> dict[str, object] | None:
     """Return a copy of the merged config `value` with every refused value repaired.
 
     `problems` are `value`'s schema problems (validate.raw_problems). The result passes the
@@ -34,7 +33,7 @@ def accepted_part(value: Any, problems: list[RawProblem],
     """
     if not isinstance(value, dict):
         return None
-    accepted: dict[str, Any] = copy.deepcopy(value)
+    accepted: dict[str, object] = copy.deepcopy(value)
     schema = load_schema()
     for _ in range(MAX_ROUNDS):
         if not problems:
@@ -57,11 +56,11 @@ def _without_list_items(path: KeyPath) -> KeyPath:
     return path
 
 
-def _repair(value: dict[str, Any], path: KeyPath, schema: dict[str, Any]) -> bool | None:
+def _repair(value: dict[str, object], path: KeyPath, schema: dict[str, object]) -> bool | None:
     """Reset `path` to its schema default (False) or delete it (True); None for the root."""
     if not path:
         return None
-    parent: Any = value
+    parent: object = value
     for part in path[:-1]:
         if not isinstance(parent, dict) or part not in parent:
             return False  # an earlier repair already removed or reset the branch

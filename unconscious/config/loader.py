@@ -14,16 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from unconscious.config import writers
 from unconscious.config.errors import ConfigError, ConfigProblem
 from unconscious.config.merge import MergedConfig, merge_documents
-from unconscious.config.sections import TypedConfig
 from unconscious.config.validation import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
 from unconscious.config.validation import check_and_type, locate
 from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    # Types only: the TypedDict classes cost the long-lived health service memory.
+    from unconscious.config.sections import TypedConfig
 
 
 @dataclass
@@ -56,7 +59,7 @@ class LoadedConfig:
             from unconscious.config.typed import typed_config
 
             self.typed_value = typed_config(self.value)
-        return cast(TypedConfig, self.typed_value)
+        return cast("TypedConfig", self.typed_value)
 
     def origin(self, path: KeyPath) -> tuple[str, int | None]:
         """Return the (file, line) that set `path`, or of its nearest set parent."""

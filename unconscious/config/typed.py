@@ -21,26 +21,36 @@ from unconscious.config.duration import parse_duration, parse_size
 from unconscious.config.schema import load_schema, resolve
 
 TYPE_KEY = "x-type"
-_CONVERT: dict[str, Callable[[Any], Any]] = {"duration": parse_duration, "size": parse_size}
+#: A schema node (resolved): JSON Schema keywords to their values.
+Node = dict[str, object]
+Scalar = int | float | str
 
 
-def typed_config(value: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def _size(value: Scalar) -> int:
+    # The schema allows a size only as an integer or text; a float never gets here.
+    return parse_size(int(value) if isinstance(value, float) else value)
+
+
+_CONVERT: dict[str, Callable[[Scalar], Scalar]] = {"duration": parse_duration, "size": _size}
+
+
+def typed_config(value: dict[str, object], schema: Node | None = None) -> dict[str, Any]:
     """Return the typed view of the merged, schema-valid config `value` (a new dict).
 
-    Raise ValueError if a duration or a size does not parse (the schema's patterns make that
-    impossible for a validated config).
+    The result is `Any`-valued on purpose: its shape is `sections.TypedConfig`, which
+    `LoadedConfig.typed` casts it to. Raise ValueError if a duration or a size does not
+    parse (the schema's patterns make that impossible for a validated config).
     """
-    root = load_schema() if schema is None else schema
-    result: dict[str, Any] = _typed(value, root, root)
-    return result
+    root: Node = load_schema() if schema is None else schema
+    return _typed_mapping(value, root, root)
 
 
-def _typed(value: Any, node: dict[str, Any] | None, root: dict[str, Any]) -> Any:
+def _typed(value: object, node: Node | None, root: Node) -> object:
     if node is None:
         return copy.deepcopy(value)
-    converter = _converter(node, root, value)
-    if converter is not None:
-        return converter(value)
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        converter = _converter(node, root)
+        return converter(value) if converter is not None else value
     if isinstance(value, dict):
         return _typed_mapping(value, node, root)
     if isinstance(value, list):
@@ -48,14 +58,15 @@ def _typed(value: Any, node: dict[str, Any] | None, root: dict[str, Any]) -> Any
     return value
 
 
-def _typed_mapping(value: dict[str, Any], node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    properties: dict[str, Any] = node.get("properties") or {}
+def _typed_mapping(value: dict[str, object], node: Node, root: Node) -> dict[str, object]:
+    properties = node.get("properties")
+    declared: dict[str, object] = properties if isinstance(properties, dict) else {}
     extra = resolve(root, node.get("additionalProperties"))
-    result: dict[str, Any] = {}
+    result: dict[str, object] = {}
     for key, child in value.items():
-        child_node = resolve(root, properties[key]) if key in properties else extra
+        child_node = resolve(root, declared[key]) if key in declared else extra
         result[key] = _typed(child, child_node, root)
-    for key, child in properties.items():
+    for key, child in declared.items():
         child_node = resolve(root, child)
         if key in result or child_node is None:
             continue
@@ -67,13 +78,13 @@ def _typed_mapping(value: dict[str, Any], node: dict[str, Any], root: dict[str, 
     return result
 
 
-def _converter(node: dict[str, Any], root: dict[str, Any], value: Any) -> Callable[[Any], Any] | None:
-    """Return how to convert `value` at `node` (x-type, or a oneOf/anyOf branch's), or None."""
-    if value is None or isinstance(value, bool | dict | list):
-        return None
+def _converter(node: Node, root: Node) -> Callable[[Scalar], Scalar] | None:
+    """Return how to convert a scalar at `node` (its x-type, or a oneOf/anyOf branch's), or None."""
     kind = node.get(TYPE_KEY)
     if kind is None:
-        branches = [resolve(root, branch) for branch in node.get("oneOf", node.get("anyOf", []))]
+        alternatives = node.get("oneOf", node.get("anyOf", []))
+        listed = alternatives if isinstance(alternatives, list) else []
+        branches = [resolve(root, branch) for branch in listed]
         kinds = {branch.get(TYPE_KEY) for branch in branches if branch is not None} - {None}
         kind = kinds.pop() if len(kinds) == 1 else None
     return _CONVERT.get(str(kind)) if kind is not None else None
@@ -91,7 +102,7 @@ def schema_default(*path: str) -> Any:
     field defaults come from here, so the schema stays the only place a default is written.
     Raise KeyError if the schema gives `path` no default.
     """
-    node: Any = _typed_defaults()
+    node: Any = _typed_defaults()  # Any: each caller's field has its own type
     for part in path:
         node = node[part]
     return copy.deepcopy(node)

@@ -53,7 +53,7 @@ def locate(origins: Origins, path: KeyPath) -> tuple[str, int | None]:
     return (PACKAGED_DEFAULTS_NAME, None)
 
 
-def check_merged(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
+def check_merged(value: object, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
     """Return the schema problems of the merged `value`, then (with `semantic`) its semantic ones.
 
     The semantic checks run on the part of `value` the schema accepted (config.accepted).
@@ -65,7 +65,7 @@ def check_merged(value: Any, origins: Origins, semantic: bool = True) -> list[Co
     return check_here(value, origins, semantic)
 
 
-def check_here(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
+def check_here(value: object, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
     """The checks themselves, in this process (imports jsonschema and every feature's checks)."""
     from unconscious.config import semantic as semantic_checks
     from unconscious.config.accepted import accepted_part, echoes_a_removed_key
@@ -81,13 +81,13 @@ def check_here(value: Any, origins: Origins, semantic: bool = True) -> list[Conf
         # both kinds of problem come out of one run: schema problems first, by key path.
         removed: list[KeyPath] = []
         accepted = accepted_part(value, raw, removed) if raw else value
-        if accepted is not None:
+        if isinstance(accepted, dict):
             problems.extend(problem for problem in semantic_checks.check(accepted, locator)
                             if not echoes_a_removed_key(problem, removed))
     return problems
 
 
-def check_and_type(value: Any, origins: Origins,
+def check_and_type(value: object, origins: Origins,
                    semantic: bool = True) -> tuple[list[ConfigProblem], dict[str, Any] | None]:
     """Return check_merged's problems and, when there are none, the typed view of `value`.
 
@@ -102,22 +102,22 @@ def check_and_type(value: Any, origins: Origins,
     from unconscious.config.typed import typed_config
 
     problems = check_here(value, origins, semantic)
-    return problems, (None if problems else typed_config(value))
+    return problems, (typed_config(value) if not problems and isinstance(value, dict) else None)
 
 
-def problems_from_child(value: Any, origins: Origins, semantic: bool = True,
+def problems_from_child(value: object, origins: Origins, semantic: bool = True,
                         timeout: float = CHILD_TIMEOUT) -> list[ConfigProblem] | None:
     """Check `value` in a fresh interpreter; return its problems, or None if it did not answer."""
     answer = _ask_child(_request(value, origins, semantic, typed=False), timeout)
     return parse_answer(answer) if answer is not None else None
 
 
-def _request(value: Any, origins: Origins, semantic: bool, typed: bool) -> dict[str, Any]:
+def _request(value: object, origins: Origins, semantic: bool, typed: bool) -> dict[str, object]:
     return {"value": value, "semantic": semantic, "typed": typed,
             "origins": [[list(path), file, line] for path, (file, line) in origins.items()]}
 
 
-def _ask_child(request: dict[str, Any], timeout: float) -> bytes | None:
+def _ask_child(request: dict[str, object], timeout: float) -> bytes | None:
     """Send `request` to a fresh interpreter; return its answer, or None if it did not answer.
 
     The child is its own process group, killed whole when it runs over `timeout` seconds.
@@ -169,7 +169,7 @@ def parse_answer(answer: bytes) -> list[ConfigProblem] | None:
     return _problems_of(decoded)
 
 
-def _problems_of(decoded: Any) -> list[ConfigProblem] | None:
+def _problems_of(decoded: object) -> list[ConfigProblem] | None:
     if not isinstance(decoded, list):
         return None
     problems: list[ConfigProblem] = []
@@ -182,7 +182,7 @@ def _problems_of(decoded: Any) -> list[ConfigProblem] | None:
     return problems
 
 
-def _json_safe(value: Any) -> bool:
+def _json_safe(value: object) -> bool:
     """True if JSON carries `value` unchanged (str keys, finite numbers, no dates or bytes)."""
     if value is None or isinstance(value, (str, bool, int)):
         return True

@@ -9,14 +9,17 @@ manifest).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 from unconscious.config import LoadedConfig
-from unconscious.config.sections import CheckEntry, HealthSection
 from unconscious.health.integrity import manifest_path
 from unconscious.health.kinds import KINDS
 from unconscious.health.model import CheckSpec
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from unconscious.config.sections import CheckEntry, HealthSection
 
 #: How often the automatic dead-man's switches look at evidence.
 EVIDENCE_INTERVAL = 300.0
@@ -38,7 +41,7 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
             if service is None:
                 continue  # refused by config_checks; never reached with a validated config
             # Tuning an automatic dead-man's switch (`evidence_backup: {interval: 1m}`).
-            raw = cast(CheckEntry, {"kind": "evidence", "service": service, "interval": EVIDENCE_INTERVAL,
+            raw = cast("CheckEntry", {"kind": "evidence", "service": service, "interval": EVIDENCE_INTERVAL,
                                     **raw})
         kind = str(raw["kind"])
         specs[name] = CheckSpec(
@@ -78,7 +81,7 @@ def _params(kind: str, raw: CheckEntry, max_ages: dict[str, float], paths: Paths
     return params
 
 
-def automatic_evidence_service(name: str, max_ages: dict[str, Any]) -> str | None:
+def automatic_evidence_service(name: str, max_ages: Mapping[str, object]) -> str | None:
     """Return X when `name` is `evidence_X` for a service X of `evidence.max_age`, else None."""
     service = name.removeprefix("evidence_")
     return service if name.startswith("evidence_") and service in max_ages and service != "health" else None
