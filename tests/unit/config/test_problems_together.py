@@ -75,3 +75,12 @@ def test_a_wrong_type_for_a_whole_section_is_replaced_by_its_defaults_or_dropped
 def test_a_root_that_is_not_a_mapping_has_no_accepted_part() -> None:
     assert accepted_part(["x"], raw_problems(["x"])) is None
 
+
+
+def test_a_bad_list_item_is_repaired_as_a_whole_list(context: Context) -> None:
+    context.paths.config_file.write_text(
+        "health:\n  checks:\n    a: {kind: load, depends_on: [3, b]}\n    b: {kind: load, depends_on: [a]}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(context.paths)
+    assert [problem.key_path for problem in caught.value.problems] == ["health.checks.a.depends_on[0]"]
+    # depends_on of `a` was dropped as a whole for the semantic checks: no cycle through it.
