@@ -139,7 +139,7 @@ def live_tree_of(defaults: YamlDocument | None, operator_documents: list[YamlDoc
     `conscious.tree` is operator-only, so only the packaged defaults and the operator's files
     are asked (a later file wins; null means the default, {state}/live).
     """
-    tree: Any = None
+    tree: object = None
     for document in [*([defaults] if defaults else []), *operator_documents]:
         section = document.value.get("conscious") if isinstance(document.value, dict) else None
         if isinstance(section, dict) and "tree" in section:
