@@ -95,7 +95,7 @@ def think_command(args: argparse.Namespace, context: Context) -> int:
 def check_command(args: argparse.Namespace, context: Context) -> int:
     """`hostmind think --check`: print each preflight line; exit 0 only when all is fine."""
     from conscious.preflight import run_preflight
-    from conscious.settings import settings_from_section
+    from conscious.settings import settings_from_typed
     from unconscious.atomic import AtomicWriteError
 
     try:
@@ -103,7 +103,7 @@ def check_command(args: argparse.Namespace, context: Context) -> int:
     except ConfigError as problem:
         error(str(problem))
         return exitcodes.CONFIG_ERROR
-    settings = settings_from_section(config.section("conscious"))
+    settings = settings_from_typed(config.typed["conscious"])
     try:
         result = run_preflight(settings, context.paths)
     except AtomicWriteError as problem:
@@ -126,10 +126,10 @@ def register_budget(subparsers: Any) -> None:
 
 def budget_command(args: argparse.Namespace, context: Context) -> int:
     from conscious.budget import BudgetExhausted, BudgetLedger, ledger_path
-    from conscious.settings import settings_from_section
+    from conscious.settings import settings_from_typed
 
     try:
-        settings = settings_from_section(context.load_config().section("conscious"))
+        settings = settings_from_typed(context.load_config().typed["conscious"])
     except ConfigError as problem:
         for item in problem.problems:
             error(str(item))

@@ -15,7 +15,7 @@ from conscious.audit import AuditError
 from conscious.budget import Usage
 from conscious.cycle import Cycle, CycleResult
 from conscious.relay import relay_rails_events
-from conscious.settings import settings_from_section
+from conscious.settings import settings_from_typed
 from unconscious import exitcodes
 from unconscious.atomic import AtomicWriteError
 from unconscious.context import Context
@@ -30,7 +30,7 @@ def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tup
     config = context.load_config_or_log(log)
     if config is None:
         return exitcodes.CONFIG_ERROR, None
-    settings = settings_from_section(config.section("conscious"))
+    settings = settings_from_typed(config.typed["conscious"])
     if not dry_run:
         # Before any gate: rollbacks reach the operator's sinks even when nothing may think.
         relay_rails_events(context.paths, config, log)

@@ -1,79 +1,79 @@
-"""The `conscious:` config section as typed settings (durations and sizes already parsed).
+"""The `conscious:` config section as typed settings.
 
-The defaults here repeat config/schema/conscious.yaml (a unit test keeps them equal), so code
-that builds settings without a loaded config behaves like the packaged defaults.
+The schema (config/schema/conscious.yaml) is the only place defaults are written: these
+dataclasses have none, and `settings_from_section` builds them from the typed view
+(unconscious.config.typed), where durations are seconds, sizes bytes, and every key the
+schema gives a default is present. Code and tests that want "the defaults, except X" call
+`settings_from_section({"X": ...})`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from unconscious.config.duration import parse_duration, parse_size
+from unconscious.config.sections import ConsciousSection
+from unconscious.config.typed import typed_config
 
 
 @dataclass(frozen=True)
 class ApiSettings:
     """How the Messages API is reached and how hard we try."""
 
-    base_url: str | None = None
-    timeout: float = 120.0
-    max_attempts: int = 4
-    backoff_initial: float = 2.0
-    backoff_max: float = 60.0
-    deadline: float = 300.0
-    prompt_caching: str = "auto"
-    cache_window: float = 300.0
+    base_url: str | None
+    timeout: float
+    max_attempts: int
+    backoff_initial: float
+    backoff_max: float
+    deadline: float
+    prompt_caching: str
+    cache_window: float
 
 
 @dataclass(frozen=True)
 class JournalSettings:
     """The bounds of a journal excerpt."""
 
-    command: tuple[str, ...] = ("journalctl",)
-    since: float = 6 * 3600.0
-    max_lines: int = 200
-    max_bytes: int = 32 * 1024
-    timeout: float = 10.0
+    command: tuple[str, ...]
+    since: float
+    max_lines: int
+    max_bytes: int
+    timeout: float
 
 
 @dataclass(frozen=True)
 class ThinkingSettings:
     """How much the model may think before it answers (see conscious.model_facts)."""
 
-    enabled: bool = True
-    effort: str = "medium"
-    max_tokens: int = 16_000
+    enabled: bool
+    effort: str
+    max_tokens: int
 
 
 @dataclass(frozen=True)
 class ConsciousSettings:
     """Everything one conscious cycle needs from the config."""
 
-    enabled: bool = True
-    model: str = "claude-sonnet-5-5"
-    max_output_tokens: int = 8192
-    daily_token_budget: int = 400_000
-    daily_change_cap: int = 6
-    max_context_tokens: int = 60_000
-    journal: JournalSettings = field(default_factory=JournalSettings)
-    goals: tuple[str, ...] = ()
-    tree: Path | None = None
-    allowed_paths: tuple[str, ...] = ("unconscious/**/*.py", "config/*.yaml", "config/examples/*.yaml",
-                                      "config/hostmind.d/*.yaml")
-    context_files: tuple[str, ...] = ("config/hostmind.d/*.yaml",)
-    max_file_bytes: int = 48 * 1024
-    secret_paths: tuple[str, ...] = ("*.key", "*.pem", "*secret*", "*password*", "*credential*", ".env",
-                                     "*token*")
-    secret_files: tuple[str, ...] = ()
-    secret_env_names: tuple[str, ...] = ("ANTHROPIC_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                         "RESTIC_PASSWORD", "GITHUB_TOKEN", "B2_ACCOUNT_KEY")
-    api: ApiSettings = field(default_factory=ApiSettings)
-    anchor_every: float = 3600.0
-    thinking: ThinkingSettings = field(default_factory=ThinkingSettings)
-    review_interval: float = 24 * 3600.0
-    failing_retry: float = 6 * 3600.0
+    enabled: bool
+    model: str
+    max_output_tokens: int
+    daily_token_budget: int
+    daily_change_cap: int
+    max_context_tokens: int
+    journal: JournalSettings
+    goals: tuple[str, ...]
+    tree: Path | None
+    allowed_paths: tuple[str, ...]
+    context_files: tuple[str, ...]
+    max_file_bytes: int
+    secret_paths: tuple[str, ...]
+    secret_files: tuple[str, ...]
+    secret_env_names: tuple[str, ...]
+    api: ApiSettings
+    anchor_every: float
+    thinking: ThinkingSettings
+    review_interval: float
+    failing_retry: float
 
     def live_tree(self) -> Path:
         """Return the tree proposals change: `tree`, else {state}/live (never the trusted base)."""
@@ -84,55 +84,45 @@ class ConsciousSettings:
         return Paths.from_environment().live_tree
 
 
-def settings_from_section(section: dict[str, Any]) -> ConsciousSettings:
-    """Build settings from a validated `conscious:` section (missing keys take defaults)."""
-    defaults = ConsciousSettings()
-    journal = section.get("journal") or {}
-    api = section.get("api") or {}
-    base = JournalSettings()
-    base_api = ApiSettings()
-    tree = section.get("tree")
+def settings_from_section(section: dict[str, object]) -> ConsciousSettings:
+    """Build settings from a validated `conscious:` section as written (missing keys: defaults).
+
+    The section is typed through the schema here (the conscious layer runs in short-lived
+    processes, which may load it). Raise ValueError for a duration or size that does not parse.
+    """
+    typed: ConsciousSection = typed_config({"conscious": section})["conscious"]
+    return settings_from_typed(typed)
+
+
+def settings_from_typed(section: ConsciousSection) -> ConsciousSettings:
+    """Build settings from the typed `conscious:` section (`LoadedConfig.typed["conscious"]`)."""
+    journal, api, thinking = section["journal"], section["api"], section["thinking"]
+    tree = section["tree"]
     return ConsciousSettings(
-        enabled=bool(section.get("enabled", defaults.enabled)),
-        model=str(section.get("model", defaults.model)),
-        max_output_tokens=int(section.get("max_output_tokens", defaults.max_output_tokens)),
-        daily_token_budget=int(section.get("daily_token_budget", defaults.daily_token_budget)),
-        daily_change_cap=int(section.get("daily_change_cap", defaults.daily_change_cap)),
-        max_context_tokens=int(section.get("max_context_tokens", defaults.max_context_tokens)),
-        journal=JournalSettings(
-            command=tuple(journal.get("command", base.command)),
-            since=parse_duration(journal.get("since", base.since)),
-            max_lines=int(journal.get("max_lines", base.max_lines)),
-            max_bytes=parse_size(journal.get("max_bytes", base.max_bytes)),
-            timeout=parse_duration(journal.get("timeout", base.timeout)),
-        ),
-        goals=tuple(str(goal) for goal in section.get("goals", ())),
+        enabled=bool(section["enabled"]),
+        model=str(section["model"]),
+        max_output_tokens=int(section["max_output_tokens"]),
+        daily_token_budget=int(section["daily_token_budget"]),
+        daily_change_cap=int(section["daily_change_cap"]),
+        max_context_tokens=int(section["max_context_tokens"]),
+        journal=JournalSettings(command=tuple(journal["command"]), since=journal["since"],
+                                max_lines=int(journal["max_lines"]), max_bytes=journal["max_bytes"],
+                                timeout=journal["timeout"]),
+        goals=tuple(str(goal) for goal in section["goals"]),
         tree=Path(tree) if tree else None,
-        allowed_paths=tuple(section.get("allowed_paths", defaults.allowed_paths)),
-        context_files=tuple(section.get("context_files", defaults.context_files)),
-        max_file_bytes=parse_size(section.get("max_file_bytes", defaults.max_file_bytes)),
-        secret_paths=tuple(section.get("secret_paths", defaults.secret_paths)),
-        secret_files=tuple(section.get("secret_files", defaults.secret_files)),
-        secret_env_names=tuple(section.get("secret_env_names", defaults.secret_env_names)),
-        api=ApiSettings(
-            base_url=api.get("base_url") or None,
-            timeout=parse_duration(api.get("timeout", base_api.timeout)),
-            max_attempts=int(api.get("max_attempts", base_api.max_attempts)),
-            backoff_initial=parse_duration(api.get("backoff_initial", base_api.backoff_initial)),
-            backoff_max=parse_duration(api.get("backoff_max", base_api.backoff_max)),
-            deadline=parse_duration(api.get("deadline", base_api.deadline)),
-            prompt_caching=str(api.get("prompt_caching", base_api.prompt_caching)),
-            cache_window=parse_duration(api.get("cache_window", base_api.cache_window)),
-        ),
-        anchor_every=parse_duration(section.get("anchor_every", defaults.anchor_every)),
-        thinking=_thinking(section.get("thinking") or {}),
-        review_interval=parse_duration(section.get("review_interval", defaults.review_interval)),
-        failing_retry=parse_duration(section.get("failing_retry", defaults.failing_retry)),
+        allowed_paths=tuple(section["allowed_paths"]),
+        context_files=tuple(section["context_files"]),
+        max_file_bytes=section["max_file_bytes"],
+        secret_paths=tuple(section["secret_paths"]),
+        secret_files=tuple(section["secret_files"]),
+        secret_env_names=tuple(section["secret_env_names"]),
+        api=ApiSettings(base_url=api["base_url"] or None, timeout=api["timeout"],
+                        max_attempts=int(api["max_attempts"]), backoff_initial=api["backoff_initial"],
+                        backoff_max=api["backoff_max"], deadline=api["deadline"],
+                        prompt_caching=str(api["prompt_caching"]), cache_window=api["cache_window"]),
+        anchor_every=section["anchor_every"],
+        thinking=ThinkingSettings(enabled=bool(thinking["enabled"]), effort=str(thinking["effort"]),
+                                  max_tokens=int(thinking["max_tokens"])),
+        review_interval=section["review_interval"],
+        failing_retry=section["failing_retry"],
     )
-
-
-def _thinking(section: dict[str, Any]) -> ThinkingSettings:
-    base = ThinkingSettings()
-    return ThinkingSettings(enabled=bool(section.get("enabled", base.enabled)),
-                            effort=str(section.get("effort", base.effort)),
-                            max_tokens=int(section.get("max_tokens", base.max_tokens)))

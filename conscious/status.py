@@ -18,7 +18,7 @@ import time
 from conscious.api_state import read_state
 from conscious.budget import BudgetExhausted, BudgetLedger, ledger_path
 from conscious.credentials import find_credential, read_api_key
-from conscious.settings import ConsciousSettings, settings_from_section
+from conscious.settings import ConsciousSettings, settings_from_typed
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.paths import Paths
@@ -52,7 +52,7 @@ def conscious_state(paths: Paths, settings: ConsciousSettings) -> tuple[str, str
 
 def budget_section(context: Context, config: LoadedConfig) -> StatusSection:
     """Return the layer's state, tokens used/left and changes today."""
-    settings = settings_from_section(config.section("conscious"))
+    settings = settings_from_typed(config.typed["conscious"])
     section = StatusSection(title="budget", order=70)
     try:
         today = BudgetLedger(ledger_path(context.paths)).today()

@@ -1,13 +1,15 @@
 """The files of the live tree the model may see: listed by name, some with their contents.
 
-A file is offered when it matches an `allowed_paths` glob, stays inside the tree after
-resolving symlinks, and matches no `secret_paths` glob. Secret files are never opened here,
+A file is offered when its name matches an `allowed_paths` glob (`conscious.rails.pathglob`,
+the dialect the rails check a proposal's paths with), it is not a symlink (the rails refuse a
+path through one), and it matches no `secret_paths` glob. Secret files are never opened here,
 whatever the other globs say. Contents are read only for `context_files` matches that are
 UTF-8 text within `max_file_bytes`.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,26 +53,40 @@ def collect(settings: ConsciousSettings, implicated: list[str] | tuple[str, ...]
 
     tree = settings.live_tree().resolve()
     found = TreeFiles(tree=tree)
-    candidates: set[str] = set()
-    for pattern in settings.allowed_paths:
-        for path in tree.glob(pattern):
-            if path.is_file():
-                candidates.add(path.relative_to(tree).as_posix())
-    for relative in sorted(candidates):
-        if "__pycache__" in relative:
+    for relative in _names_in(tree):
+        if "__pycache__" in relative or not matches(relative, settings.allowed_paths):
             continue
         if is_secret(relative, settings):
             found.skipped[relative] = "secret path: never read"
             continue
         if protection_reason(relative) is not None:
             continue  # the rails refuse every change to it: not offered, not listed
-        if not (tree / relative).resolve().is_relative_to(tree):
-            found.skipped[relative] = "symlink out of the tree"
+        path = tree / relative
+        if path.is_symlink():
+            # The rails refuse a path through a symlink (name the real path), so it is not offered.
+            inside = path.resolve().is_relative_to(tree)
+            found.skipped[relative] = ("symlink: the rails take only the real path" if inside
+                                       else "symlink out of the tree")
             continue
         found.allowed.append(relative)
         if relative in implicated or matches(relative, settings.context_files):
             _read_into(found, relative, settings.max_file_bytes)
     return found
+
+
+def _names_in(tree: Path) -> list[str]:
+    """Return the relative POSIX names of the files in `tree`, sorted, symlinks named not followed.
+
+    One walk and `conscious.rails.pathglob` decide what is offered, not `Path.glob` (whose
+    `*.py` matches only at the top, which follows `..` and symlinked directories, and which
+    rejects `/etc/*` with an exception): the rails match the same names with the same globs.
+    A symlink to a file is listed (and skipped by the caller); one to a directory is not entered.
+    """
+    names: list[str] = []
+    for directory, _subdirectories, files in os.walk(tree):
+        base = Path(directory).relative_to(tree)
+        names.extend((base / name).as_posix() for name in files)
+    return sorted(names)
 
 
 def _read_into(found: TreeFiles, relative: str, max_bytes: int) -> None:

@@ -13,7 +13,6 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from unconscious.config import LoadedConfig
-from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.evidence import list_evidence, read_evidence
@@ -70,9 +69,7 @@ def evidence_section(
 ) -> StatusSection:
     """Evidence age per operation, stale ones flagged against evidence.max_age."""
     now = clock()
-    limits = {
-        name: parse_duration(value) for name, value in config.section("evidence").get("max_age", {}).items()
-    }
+    limits = config.typed["evidence"]["max_age"]
     names = sorted(set(limits) | set(list_evidence(context.paths)))
     installed = _installed_at(context)
     width = max((len(name) for name in names), default=0)

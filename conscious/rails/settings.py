@@ -15,14 +15,9 @@ from typing import Any
 
 from conscious.rails.sandbox import Limits
 from unconscious.config import LoadedConfig
-from unconscious.config.duration import parse_duration, parse_size
+from unconscious.config.sections import ApplySection
+from unconscious.config.typed import schema_default
 from unconscious.paths import Paths
-
-DEFAULT_TEST_COMMAND = ("{python}", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit")
-DEFAULT_STAGE_INCLUDE = ("unconscious", "conscious", "config", "units", "tests", "setup.cfg",
-                         "pyproject.toml")
-DEFAULT_STAGE_EXCLUDE = (".git", ".venv", "__pycache__", ".pytest_cache", ".mypy_cache",
-                         ".ruff_cache", "*.egg-info", "build", "dist")
 
 
 def installed_tree(paths: Paths | None = None) -> Path:
@@ -42,39 +37,59 @@ def hostmind_command() -> str:
     return shutil.which("hostmind") or "hostmind"
 
 
-def _optional_argv(value: Any) -> tuple[str, ...] | None:
+def _optional_argv(value: list[str] | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(str(item) for item in value)
+
+
+def _apply_default(key: str) -> Any:
+    """A dataclass field whose default is the schema's `apply.<key>` (typed).
+
+    Any: `field()` stands in for a default of whatever type the field has.
+    """
+    return field(default_factory=lambda: schema_default("apply", key))
+
+
+def _tuple_default(key: str) -> Any:
+    return field(default_factory=lambda: tuple(schema_default("apply", key)))
+
+
+def _limits_from(apply: ApplySection) -> Limits:
+    return Limits(tasks=int(apply["sandbox_tasks"]), memory=int(apply["sandbox_memory"]))
 
 
 @dataclass(frozen=True)
 class RailSettings:
-    """Everything the rails need; build with `from_config` or directly in tests."""
+    """Everything the rails need; build with `from_config`, or directly in tests.
+
+    Built directly, a field not given takes the schema's default (config/schema/apply.yaml,
+    through `schema_default`): no default is written here.
+    """
 
     live_tree: Path
     state_dir: Path
     allowed_paths: tuple[str, ...] = ()
     staging_dir: Path | None = None
-    stage_exclude: tuple[str, ...] = DEFAULT_STAGE_EXCLUDE
-    stage_include: tuple[str, ...] = DEFAULT_STAGE_INCLUDE
-    test_command: tuple[str, ...] = DEFAULT_TEST_COMMAND
-    test_timeout: float = 600.0
-    max_files: int = 5
-    max_bytes: int = 256 * 1024
-    probation: float = 60.0
-    gate_timeout: float = 30.0
-    poll_interval: float = 1.0
-    keep_snapshots: int = 50
-    max_consecutive_rollbacks: int = 3
-    systemctl_command: tuple[str, ...] = ("systemctl",)
-    systemctl_timeout: float = 90.0
+    stage_exclude: tuple[str, ...] = _tuple_default("stage_exclude")
+    stage_include: tuple[str, ...] = _tuple_default("stage_include")
+    test_command: tuple[str, ...] = _tuple_default("test_command")
+    test_timeout: float = _apply_default("test_timeout")
+    max_files: int = _apply_default("max_files")
+    max_bytes: int = _apply_default("max_bytes")
+    probation: float = _apply_default("probation")
+    gate_timeout: float = _apply_default("gate_timeout")
+    poll_interval: float = _apply_default("poll_interval")
+    keep_snapshots: int = _apply_default("keep_snapshots")
+    max_consecutive_rollbacks: int = _apply_default("max_consecutive_rollbacks")
+    systemctl_command: tuple[str, ...] = _tuple_default("systemctl_command")
+    systemctl_timeout: float = _apply_default("systemctl_timeout")
     #: None: the gate's health judgement is the rails' own import of the checks
     #: (conscious.rails.trusted_health); an argv runs that command instead (operator-only).
     health_command: tuple[str, ...] | None = None
-    health_timeout: float = 60.0
-    unit_paths: dict[str, tuple[str, ...]] = field(
-        default_factory=lambda: {"hostmind-health.service": ("unconscious/**", "config/**")})
-    watch_window: float = 4 * 3600.0
-    sandbox_limits: Limits = field(default_factory=Limits)
+    health_timeout: float = _apply_default("health_timeout")
+    unit_paths: dict[str, tuple[str, ...]] = field(default_factory=lambda: {
+        unit: tuple(globs) for unit, globs in schema_default("apply", "unit_paths").items()})
+    watch_window: float = _apply_default("watch_window")
+    sandbox_limits: Limits = field(default_factory=lambda: _limits_from(schema_default("apply")))
 
     @property
     def staging_root(self) -> Path:
@@ -92,39 +107,30 @@ class RailSettings:
 
     @classmethod
     def from_config(cls, config: LoadedConfig, paths: Paths) -> RailSettings:
-        """Build settings from a validated config (missing keys take the defaults)."""
-        apply = config.section("apply")
-        conscious = config.section("conscious")
-        tree = conscious.get("tree")
-        defaults = cls(live_tree=Path("."), state_dir=paths.state_dir)
-        staging = apply.get("staging_dir")
-        unit_paths: dict[str, Any] = apply.get("unit_paths", defaults.unit_paths)
+        """Build settings from a validated config's typed `apply:` and `conscious:` sections."""
+        apply, conscious = config.typed["apply"], config.typed["conscious"]
+        tree, staging = conscious["tree"], apply["staging_dir"]
         return cls(
             live_tree=Path(tree) if tree else installed_tree(paths),
             state_dir=paths.state_dir,
-            allowed_paths=tuple(str(item) for item in conscious.get("allowed_paths", ())),
+            allowed_paths=tuple(str(item) for item in conscious["allowed_paths"]),
             staging_dir=Path(staging) if staging else None,
-            stage_exclude=tuple(apply.get("stage_exclude", defaults.stage_exclude)),
-            stage_include=tuple(apply.get("stage_include", defaults.stage_include)),
-            test_command=tuple(apply.get("test_command", defaults.test_command)),
-            test_timeout=parse_duration(apply.get("test_timeout", defaults.test_timeout)),
-            max_files=int(apply.get("max_files", defaults.max_files)),
-            max_bytes=parse_size(apply.get("max_bytes", defaults.max_bytes)),
-            probation=parse_duration(apply.get("probation", defaults.probation)),
-            gate_timeout=parse_duration(apply.get("gate_timeout", defaults.gate_timeout)),
-            poll_interval=parse_duration(apply.get("poll_interval", defaults.poll_interval)),
-            keep_snapshots=int(apply.get("keep_snapshots", defaults.keep_snapshots)),
-            max_consecutive_rollbacks=int(
-                apply.get("max_consecutive_rollbacks", defaults.max_consecutive_rollbacks)),
-            systemctl_command=tuple(apply.get("systemctl_command", defaults.systemctl_command)),
-            systemctl_timeout=parse_duration(
-                apply.get("systemctl_timeout", defaults.systemctl_timeout)),
-            health_command=_optional_argv(apply.get("health_command")),
-            health_timeout=parse_duration(apply.get("health_timeout", defaults.health_timeout)),
-            unit_paths={str(unit): tuple(globs) for unit, globs in unit_paths.items()},
-            watch_window=parse_duration(apply.get("watch_window", defaults.watch_window)),
-            sandbox_limits=Limits(
-                tasks=int(apply.get("sandbox_tasks", defaults.sandbox_limits.tasks)),
-                memory=parse_size(apply.get("sandbox_memory", defaults.sandbox_limits.memory)),
-            ),
+            stage_exclude=tuple(apply["stage_exclude"]),
+            stage_include=tuple(apply["stage_include"]),
+            test_command=tuple(apply["test_command"]),
+            test_timeout=apply["test_timeout"],
+            max_files=int(apply["max_files"]),
+            max_bytes=apply["max_bytes"],
+            probation=apply["probation"],
+            gate_timeout=apply["gate_timeout"],
+            poll_interval=apply["poll_interval"],
+            keep_snapshots=int(apply["keep_snapshots"]),
+            max_consecutive_rollbacks=int(apply["max_consecutive_rollbacks"]),
+            systemctl_command=tuple(apply["systemctl_command"]),
+            systemctl_timeout=apply["systemctl_timeout"],
+            health_command=_optional_argv(apply["health_command"]),
+            health_timeout=apply["health_timeout"],
+            unit_paths={str(unit): tuple(globs) for unit, globs in apply["unit_paths"].items()},
+            watch_window=apply["watch_window"],
+            sandbox_limits=_limits_from(apply),
         )

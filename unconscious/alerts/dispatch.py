@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from unconscious.alerts.pings import EvidenceRelay, ping_settings, ping_url
 from unconscious.alerts.sinks import RefusedError, SendError, Sink, deliver, payload
 from unconscious.config import LoadedConfig
-from unconscious.config.duration import parse_duration
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
@@ -51,18 +50,16 @@ class DispatchStats:
 
 
 def sinks_of(config: LoadedConfig) -> list[Sink]:
-    """Return the configured sinks (alerts.sinks), enabled ones only."""
+    """Return the configured sinks (alerts.sinks of the typed config), enabled ones only."""
     found: list[Sink] = []
-    for name, raw in sorted((config.section("alerts").get("sinks") or {}).items()):
-        if not isinstance(raw, dict) or raw.get("enabled", True) is False:
+    for name, raw in sorted(config.typed["alerts"]["sinks"].items()):
+        if not raw["enabled"]:
             continue
         found.append(Sink(
-            name=str(name), kind=str(raw.get("kind", "webhook")), url=str(raw["url"]),
-            timeout=parse_duration(raw.get("timeout", "5s")), retries=int(raw.get("retries", 3)),
-            backoff=parse_duration(raw.get("backoff", "1s")),
-            headers={str(key): str(value) for key, value in (raw.get("headers") or {}).items()},
-            events=tuple(raw.get("events") or ("check_failed", "check_recovered", "check_timeout")),
-            min_severity=str(raw.get("min_severity", "warning"))))
+            name=str(name), kind=str(raw["kind"]), url=str(raw["url"]), timeout=raw["timeout"],
+            retries=int(raw["retries"]), backoff=raw["backoff"],
+            headers={str(key): str(value) for key, value in raw["headers"].items()},
+            events=tuple(raw["events"]), min_severity=str(raw["min_severity"])))
     return found
 
 
@@ -86,12 +83,12 @@ class Dispatcher:
         self.configure(config)
 
     def configure(self, config: LoadedConfig) -> None:
-        section = config.section("alerts")
+        section = config.typed["alerts"]
         self.sinks = sinks_of(config)
         self.pings = ping_settings(config)
-        self.rate_limit = parse_duration(section.get("rate_limit", "15m"))
-        self.queue_size = int(section.get("queue_size", 100))
-        self.heartbeat_interval = parse_duration(section.get("heartbeat_interval", "1m"))
+        self.rate_limit = section["rate_limit"]
+        self.queue_size = int(section["queue_size"])
+        self.heartbeat_interval = section["heartbeat_interval"]
 
     # -- producing (called from the check loop; never blocks) ------------------------------------
 

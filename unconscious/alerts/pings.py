@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious.alerts.sinks import RefusedError, SendError, deliver
 from unconscious.config import LoadedConfig
-from unconscious.config.duration import parse_duration
 from unconscious.evidence import read_evidence
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from unconscious.config.sections import PingEntry
 
 PHASES = ("start", "success", "fail")
 
@@ -28,16 +30,12 @@ def ping_url(base: str, phase: str) -> str:
     return base if phase == "success" else f"{base}/{phase}"
 
 
-def ping_settings(config: LoadedConfig) -> dict[str, dict[str, Any]]:
+def ping_settings(config: LoadedConfig) -> dict[str, PingEntry]:
     """Return alerts.pings: service -> {url, timeout (s), retries}."""
-    found: dict[str, dict[str, Any]] = {}
-    for service, raw in (config.section("alerts").get("pings") or {}).items():
-        if isinstance(raw, dict) and raw.get("url"):
-            found[str(service)] = {
-                "url": str(raw["url"]),
-                "timeout": parse_duration(raw.get("timeout", "5s")),
-                "retries": int(raw.get("retries", 2)),
-            }
+    found: dict[str, PingEntry] = {}
+    for service, raw in config.typed["alerts"]["pings"].items():
+        if raw.get("url"):
+            found[str(service)] = raw
     return found
 
 

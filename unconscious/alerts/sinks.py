@@ -8,7 +8,7 @@ Kinds: `webhook` (our JSON document), `slack` ({"text": ...}) and `discord` ({"c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 USER_AGENT = "hostmind-alerts"
@@ -24,17 +24,17 @@ class RefusedError(Exception):
 
 @dataclass(frozen=True)
 class Sink:
-    """A configured destination."""
+    """A configured destination (alerts.sinks.NAME; the defaults are the schema's)."""
 
     name: str
     kind: str
     url: str
-    timeout: float = 5.0
-    retries: int = 3
-    backoff: float = 1.0
-    headers: dict[str, str] = field(default_factory=dict)
-    events: tuple[str, ...] = ("check_failed", "check_recovered", "check_timeout")
-    min_severity: str = "warning"
+    timeout: float
+    retries: int
+    backoff: float
+    headers: dict[str, str]
+    events: tuple[str, ...]
+    min_severity: str
 
 
 def text_of(notification: dict[str, Any]) -> str:

@@ -1,18 +1,21 @@
-"""The `backup:` config section as typed settings, with the defaults the schema documents.
+"""The `backup:` config section as typed settings.
 
-`BackupSettings.from_config(section, paths)` turns the validated section into dataclasses;
-sources and hooks come from maps whose entries may omit optional keys, so their defaults
-are applied here. hostmind's own state is added as two sources when asked.
+`BackupSettings.from_config(section, paths)` turns the validated section into dataclasses
+through its typed view (unconscious.config.typed: the schema's defaults filled in, named
+entries included; durations in seconds), so no default is restated here and nothing is
+parsed twice. A field built directly (in tests) takes the schema's default too
+(`schema_default`). hostmind's own state is added as two sources when asked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from unconscious.backup.dumps import Database
-from unconscious.config.duration import parse_duration
+from unconscious.config.sections import BackupSection, DatabaseEntry, ResticSection, SourceEntry
+from unconscious.config.typed import schema_default, typed_config
 from unconscious.paths import Paths
 
 KEEP_KINDS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
@@ -48,15 +51,23 @@ class Hook:
     timeout: float
 
 
+def _default(*path: str) -> Any:
+    """A dataclass field whose default is the schema's `backup.<path>` (typed).
+
+    Any: `field()` stands in for a default of whatever type the field has.
+    """
+    return field(default_factory=lambda: schema_default("backup", *path))
+
+
 @dataclass(frozen=True)
 class ResticSettings:
-    binary: str = "restic"
+    binary: str = _default("restic", "binary")
     repository: str | None = None
-    password_credential: str = "restic-password"  # noqa: S105 (a credential name, not a secret)
+    password_credential: str = _default("restic", "password_credential")
     password_file: Path | None = None
-    repository_credential: str = "restic-repository"
-    init: bool = False
-    timeout: float = 4 * 3600.0
+    repository_credential: str = _default("restic", "repository_credential")
+    init: bool = _default("restic", "init")
+    timeout: float = _default("restic", "timeout")
     extra_args: tuple[str, ...] = ()
 
 
@@ -64,104 +75,104 @@ class ResticSettings:
 class BackupSettings:
     """Everything a backup run needs to know."""
 
-    engine: str = "tar"
-    destination: Path = Path("/var/backups/hostmind")
-    compression: str = "zstd"
-    compression_level: int = 3
-    compression_threads: int = 0
+    engine: str = _default("engine")
+    destination: Path = field(default_factory=lambda: Path(schema_default("backup", "destination")))
+    compression: str = _default("compression")
+    compression_level: int = _default("compression_level")
+    compression_threads: int = _default("compression_threads")
     sources: tuple[Source, ...] = ()
     hooks: tuple[Hook, ...] = ()
     databases: tuple[Database, ...] = ()
     dumps_dir: Path | None = None  # where database dumps are written (a source of its own)
     copy_to: str | None = None  # tar: a second directory; restic: a second repository
     age_recipients: tuple[str, ...] = ()  # tar: encrypt archives to these age public keys
-    age_identity_credential: str = "age-identity"  # tar: the credential to read them back
+    age_identity_credential: str = _default("encryption", "identity_credential")
+    #: Built directly, nothing is pruned (every kind 0); the schema's retention needs a config.
     keep: dict[str, int] = field(default_factory=lambda: {kind: 0 for kind in KEEP_KINDS})
-    prune_after_backup: bool = True
-    verify_after_backup: bool = True
-    read_data_subset: str = "5%"
-    read_data_parts: int = 0
-    full_check_every: float = 30 * 86400.0
-    restore_test_every: float = 7 * 86400.0
-    restore_sample_percent: float = 10.0
+    prune_after_backup: bool = _default("prune_after_backup")
+    verify_after_backup: bool = _default("verify", "after_backup")
+    read_data_subset: str = _default("verify", "read_data_subset")
+    read_data_parts: int = _default("verify", "read_data_parts")
+    full_check_every: float = _default("verify", "full_check_every")
+    restore_test_every: float = _default("verify", "restore_test_every")
+    restore_sample_percent: float = _default("verify", "restore_sample_percent")
     restore_dir: Path | None = None
-    spot_check: bool = True
-    count_tolerance: float = 0.05
-    sample_files: int = 20
-    shrink_tolerance: float = 0.2
+    spot_check: bool = _default("spot_check", "enabled")
+    count_tolerance: float = _default("spot_check", "count_tolerance")
+    sample_files: int = _default("spot_check", "sample_files")
+    shrink_tolerance: float = _default("spot_check", "shrink_tolerance")
     restic: ResticSettings = field(default_factory=ResticSettings)
 
     @classmethod
-    def from_config(cls, section: dict[str, Any], paths: Paths) -> BackupSettings:
-        """Build settings from the validated `backup:` section; `paths` locates hostmind state."""
-        destination = Path(section.get("destination", "/var/backups/hostmind"))
-        sources = [
-            Source(
-                name=name,
-                path=Path(entry["path"]),
-                include=tuple(entry.get("include") or ()),
-                exclude=tuple(entry.get("exclude") or ()) + _inside(destination, Path(entry["path"])),
-                shrink_tolerance=entry.get("shrink_tolerance"),
-                exclude_caches=bool(section.get("exclude_caches", False)),
-                one_file_system=bool(section.get("one_file_system", False)),
-            )
-            for name, entry in sorted((section.get("sources") or {}).items())
-        ]
-        if section.get("include_hostmind_state", True):
+    def from_config(cls, section: dict[str, object], paths: Paths) -> BackupSettings:
+        """Build settings from the validated `backup:` section (as written, or typed).
+
+        `paths` locates hostmind state. Raise ValueError for a duration that does not parse.
+        """
+        backup: BackupSection = typed_config({"backup": section})["backup"]
+        destination = Path(backup["destination"])
+        sources = [_source(name, entry, backup, destination)
+                   for name, entry in sorted(backup["sources"].items())]
+        if backup["include_hostmind_state"]:
             sources.extend(hostmind_sources(paths, destination))
-        databases = _databases(section.get("databases") or {})
+        databases = _databases(backup["databases"])
         dumps_dir = paths.state_dir / "backup" / "dumps"
         if databases:
             sources.append(Source(name=DATABASES_SOURCE, path=dumps_dir))
-        hooks = tuple(
-            Hook(name=name, pre=_argv(entry.get("pre")), post=_argv(entry.get("post")),
-                 timeout=parse_duration(entry.get("timeout", "5m")))
-            for name, entry in sorted((section.get("hooks") or {}).items())
-        )
-        verify = section.get("verify") or {}
-        spot = section.get("spot_check") or {}
-        restic = section.get("restic") or {}
-        keep = section.get("keep") or {}
-        encryption = section.get("encryption") or {}
-        restore_dir = verify.get("restore_dir")
-        password_file = restic.get("password_file")
+        hooks = tuple(Hook(name=name, pre=_argv(entry["pre"]), post=_argv(entry["post"]),
+                           timeout=entry["timeout"]) for name, entry in sorted(backup["hooks"].items()))
+        verify, spot, encryption = backup["verify"], backup["spot_check"], backup["encryption"]
         return cls(
-            engine=section.get("engine", "tar"),
+            engine=str(backup["engine"]),
             destination=destination,
-            compression=section.get("compression", "zstd"),
-            compression_level=int(section.get("compression_level", 3)),
-            compression_threads=int(section.get("compression_threads", 0)),
+            compression=str(backup["compression"]),
+            compression_level=int(backup["compression_level"]),
+            compression_threads=int(backup["compression_threads"]),
             sources=tuple(sources),
             hooks=hooks,
             databases=databases,
             dumps_dir=dumps_dir,
-            copy_to=section.get("copy_to"),
-            age_recipients=tuple(str(item) for item in encryption.get("recipients") or ()),
-            age_identity_credential=str(encryption.get("identity_credential", "age-identity")),
-            keep={kind: int(keep.get(kind, 0) or 0) for kind in KEEP_KINDS},
-            prune_after_backup=bool(section.get("prune_after_backup", True)),
-            verify_after_backup=bool(verify.get("after_backup", True)),
-            read_data_subset=str(verify.get("read_data_subset", "5%")),
-            read_data_parts=int(verify.get("read_data_parts", 0)),
-            full_check_every=parse_duration(verify.get("full_check_every", "30d")),
-            restore_test_every=parse_duration(verify.get("restore_test_every", "7d")),
-            restore_sample_percent=float(verify.get("restore_sample_percent", 10)),
-            restore_dir=Path(restore_dir) if restore_dir else None,
-            spot_check=bool(spot.get("enabled", True)),
-            count_tolerance=float(spot.get("count_tolerance", 0.05)),
-            sample_files=int(spot.get("sample_files", 20)),
-            shrink_tolerance=float(spot.get("shrink_tolerance", 0.2)),
-            restic=ResticSettings(
-                binary=str(restic.get("binary", "restic")),
-                repository=restic.get("repository"),
-                password_credential=str(restic.get("password_credential", "restic-password")),
-                password_file=Path(password_file) if password_file else None,
-                repository_credential=str(restic.get("repository_credential", "restic-repository")),
-                init=bool(restic.get("init", False)),
-                timeout=parse_duration(restic.get("timeout", "4h")),
-                extra_args=tuple(restic.get("extra_args") or ()),
-            ),
+            copy_to=backup["copy_to"],
+            age_recipients=tuple(str(item) for item in encryption["recipients"]),
+            age_identity_credential=str(encryption["identity_credential"]),
+            keep=dict(cast(dict[str, int], backup["keep"])),
+            prune_after_backup=bool(backup["prune_after_backup"]),
+            verify_after_backup=bool(verify["after_backup"]),
+            read_data_subset=str(verify["read_data_subset"]),
+            read_data_parts=int(verify["read_data_parts"]),
+            full_check_every=verify["full_check_every"],
+            restore_test_every=verify["restore_test_every"],
+            restore_sample_percent=float(verify["restore_sample_percent"]),
+            restore_dir=Path(verify["restore_dir"]) if verify["restore_dir"] else None,
+            spot_check=bool(spot["enabled"]),
+            count_tolerance=float(spot["count_tolerance"]),
+            sample_files=int(spot["sample_files"]),
+            shrink_tolerance=float(spot["shrink_tolerance"]),
+            restic=_restic(backup["restic"]),
         )
+
+
+def _source(name: str, entry: SourceEntry, backup: BackupSection, destination: Path) -> Source:
+    path = Path(entry["path"])
+    return Source(name=name, path=path, include=tuple(entry["include"]),
+                  exclude=tuple(entry["exclude"]) + _inside(destination, path),
+                  shrink_tolerance=entry["shrink_tolerance"],
+                  exclude_caches=bool(backup["exclude_caches"]),
+                  one_file_system=bool(backup["one_file_system"]))
+
+
+def _restic(restic: ResticSection) -> ResticSettings:
+    password_file = restic["password_file"]
+    return ResticSettings(
+        binary=str(restic["binary"]),
+        repository=restic["repository"],
+        password_credential=str(restic["password_credential"]),
+        password_file=Path(password_file) if password_file else None,
+        repository_credential=str(restic["repository_credential"]),
+        init=bool(restic["init"]),
+        timeout=restic["timeout"],
+        extra_args=tuple(restic["extra_args"]),
+    )
 
 
 def hostmind_sources(paths: Paths, destination: Path) -> list[Source]:
@@ -184,14 +195,13 @@ def _inside(destination: Path, root: Path) -> tuple[str, ...]:
     return (str(relative),) if str(relative) != "." else ()
 
 
-def _argv(value: Any) -> tuple[str, ...] | None:
+def _argv(value: list[str] | None) -> tuple[str, ...] | None:
     return tuple(str(part) for part in value) if value else None
 
 
-def _databases(section: dict[str, Any]) -> tuple[Database, ...]:
+def _databases(section: dict[str, DatabaseEntry]) -> tuple[Database, ...]:
     return tuple(
         Database(name=name, kind=str(entry["kind"]), path=Path(entry["path"]) if entry.get("path") else None,
-                 database=entry.get("database"), run_as=entry.get("run_as"),
-                 options=tuple(str(option) for option in entry.get("options") or ()),
-                 timeout=parse_duration(entry.get("timeout", "1h")))
+                 database=entry.get("database"), run_as=entry["run_as"],
+                 options=tuple(str(option) for option in entry["options"]), timeout=entry["timeout"])
         for name, entry in sorted(section.items()))

@@ -14,15 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from unconscious.config import writers
 from unconscious.config.errors import ConfigError, ConfigProblem
 from unconscious.config.merge import MergedConfig, merge_documents
 from unconscious.config.validation import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
-from unconscious.config.validation import check_merged, locate
+from unconscious.config.validation import check_and_type, locate
 from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    # Types only: the TypedDict classes cost the long-lived health service memory.
+    from unconscious.config.sections import TypedConfig
 
 
 @dataclass
@@ -36,11 +40,26 @@ class LoadedConfig:
     ignored: list[ConfigProblem] = field(default_factory=list)
     #: The live tree whose layers were read (`conscious.tree`, else {state}/live).
     live_tree: Path | None = None
+    #: `value` typed (config.typed), computed with the checks; on first use when not given.
+    typed_value: dict[str, Any] | None = None
 
     def section(self, name: str) -> dict[str, Any]:
         """Return the top-level section `name` (a dict; empty if absent)."""
         section = self.value.get(name, {})
         return section if isinstance(section, dict) else {}
+
+    @property
+    def typed(self) -> TypedConfig:
+        """Return the typed view: schema defaults filled in, durations in s, sizes in bytes.
+
+        Its shape is `unconscious.config.sections.TypedConfig` (checked against the schema by
+        a test). Computed with the checks when the config was loaded, else here on first use.
+        """
+        if self.typed_value is None:
+            from unconscious.config.typed import typed_config
+
+            self.typed_value = typed_config(self.value)
+        return cast("TypedConfig", self.typed_value)
 
     def origin(self, path: KeyPath) -> tuple[str, int | None]:
         """Return the (file, line) that set `path`, or of its nearest set parent."""
@@ -120,7 +139,7 @@ def live_tree_of(defaults: YamlDocument | None, operator_documents: list[YamlDoc
     `conscious.tree` is operator-only, so only the packaged defaults and the operator's files
     are asked (a later file wins; null means the default, {state}/live).
     """
-    tree: Any = None
+    tree: object = None
     for document in [*([defaults] if defaults else []), *operator_documents]:
         section = document.value.get("conscious") if isinstance(document.value, dict) else None
         if isinstance(section, dict) and "tree" in section:
@@ -182,10 +201,12 @@ def load_config(paths: Paths) -> LoadedConfig:
             below=[defaults.value]))
     merged: MergedConfig = merge_documents(defaults, live_documents + operator_documents)
 
-    # Semantic checks only on a config whose files parsed and whose schema holds, as before.
-    problems.extend(check_merged(merged.value, merged.origins, semantic=not problems))
+    # Semantic checks only when every file parsed (a file that did not is missing from the
+    # merge); on what the schema accepted, so both kinds of problem come out in one run.
+    found, typed = check_and_type(merged.value, merged.origins, semantic=not problems)
+    problems.extend(found)
     if problems:
         raise ConfigError(problems)
     files = [str(file) for file in live_files + operator_files(paths)]
     return LoadedConfig(value=merged.value, origins=merged.origins, files=files, ignored=ignored,
-                        live_tree=tree)
+                        live_tree=tree, typed_value=typed)

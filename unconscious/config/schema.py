@@ -54,25 +54,26 @@ def load_schema() -> dict[str, Any]:
 
 def schema_at(schema: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
     """Return the sub-schema describing `path`, following properties, items and $refs."""
-    node: dict[str, Any] | None = _resolve(schema, schema)
+    node: dict[str, Any] | None = resolve(schema, schema)
     for part in path:
         if node is None:
             return None
         if isinstance(part, int):
             items = node.get("items")
-            node = _resolve(schema, items) if isinstance(items, dict) else None
+            node = resolve(schema, items) if isinstance(items, dict) else None
             continue
         properties = node.get("properties", {})
         if part in properties:
-            node = _resolve(schema, properties[part])
+            node = resolve(schema, properties[part])
         elif isinstance(node.get("additionalProperties"), dict):
-            node = _resolve(schema, node["additionalProperties"])
+            node = resolve(schema, node["additionalProperties"])
         else:
             return None
     return node
 
 
-def _resolve(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
+def resolve(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
+    """Return `node` with its $ref (if any) merged in; None when `node` is not a mapping."""
     if not isinstance(node, dict):
         return None
     while "$ref" in node:
@@ -84,3 +85,7 @@ def _resolve(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
         node = {**target, **merged}
     resolved: dict[str, Any] = node
     return resolved
+
+
+#: The old private name, still imported by conscious/event_focus.py.
+_resolve = resolve

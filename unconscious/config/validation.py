@@ -53,8 +53,11 @@ def locate(origins: Origins, path: KeyPath) -> tuple[str, int | None]:
     return (PACKAGED_DEFAULTS_NAME, None)
 
 
-def check_merged(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
-    """Return the schema problems of the merged `value`; with none and `semantic`, its semantic ones."""
+def check_merged(value: object, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
+    """Return the schema problems of the merged `value`, then (with `semantic`) its semantic ones.
+
+    The semantic checks run on the part of `value` the schema accepted (config.accepted).
+    """
     if _state["out_of_process"] and "jsonschema" not in sys.modules and _json_safe(value):
         answer = problems_from_child(value, origins, semantic)
         if answer is not None:
@@ -62,29 +65,64 @@ def check_merged(value: Any, origins: Origins, semantic: bool = True) -> list[Co
     return check_here(value, origins, semantic)
 
 
-def check_here(value: Any, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
+def check_here(value: object, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
     """The checks themselves, in this process (imports jsonschema and every feature's checks)."""
     from unconscious.config import semantic as semantic_checks
-    from unconscious.config.validate import validate
+    from unconscious.config.accepted import accepted_part, echoes_a_removed_key
+    from unconscious.config.validate import locate_problems, raw_problems
 
     def locator(path: KeyPath) -> tuple[str, int | None]:
         return locate(origins, path)
 
-    problems = validate(value, locator)
-    if semantic and not problems:
-        problems = semantic_checks.check(value, locator)
+    raw = raw_problems(value)
+    problems = locate_problems(raw, locator)
+    if semantic:
+        # Semantic checks see what the schema accepted (refused values reset or removed), so
+        # both kinds of problem come out of one run: schema problems first, by key path.
+        removed: list[KeyPath] = []
+        accepted = accepted_part(value, raw, removed) if raw else value
+        if isinstance(accepted, dict):
+            problems.extend(problem for problem in semantic_checks.check(accepted, locator)
+                            if not echoes_a_removed_key(problem, removed))
     return problems
 
 
-def problems_from_child(value: Any, origins: Origins, semantic: bool = True,
+def check_and_type(value: object, origins: Origins,
+                   semantic: bool = True) -> tuple[list[ConfigProblem], dict[str, Any] | None]:
+    """Return check_merged's problems and, when there are none, the typed view of `value`.
+
+    The typed view (config.typed: defaults filled in, durations and sizes converted) is built
+    where the checks run, so a long-lived service never loads the schema either.
+    """
+    if _state["out_of_process"] and "jsonschema" not in sys.modules and _json_safe(value):
+        answer = _ask_child(_request(value, origins, semantic, typed=True), CHILD_TIMEOUT)
+        parsed = parse_typed_answer(answer) if answer is not None else None
+        if parsed is not None:
+            return parsed
+    from unconscious.config.typed import typed_config
+
+    problems = check_here(value, origins, semantic)
+    return problems, (typed_config(value) if not problems and isinstance(value, dict) else None)
+
+
+def problems_from_child(value: object, origins: Origins, semantic: bool = True,
                         timeout: float = CHILD_TIMEOUT) -> list[ConfigProblem] | None:
-    """Check `value` in a fresh interpreter; return its problems, or None if it did not answer.
+    """Check `value` in a fresh interpreter; return its problems, or None if it did not answer."""
+    answer = _ask_child(_request(value, origins, semantic, typed=False), timeout)
+    return parse_answer(answer) if answer is not None else None
+
+
+def _request(value: object, origins: Origins, semantic: bool, typed: bool) -> dict[str, object]:
+    return {"value": value, "semantic": semantic, "typed": typed,
+            "origins": [[list(path), file, line] for path, (file, line) in origins.items()]}
+
+
+def _ask_child(request: dict[str, object], timeout: float) -> bytes | None:
+    """Send `request` to a fresh interpreter; return its answer, or None if it did not answer.
 
     The child is its own process group, killed whole when it runs over `timeout` seconds.
     """
     package_root = str(Path(__file__).resolve().parent.parent.parent)
-    request = {"value": value, "semantic": semantic,
-               "origins": [[list(path), file, line] for path, (file, line) in origins.items()]}
     argv = [sys.executable, "-I", "-c", _CHILD_CODE, package_root]
     try:
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -102,7 +140,24 @@ def problems_from_child(value: Any, origins: Origins, semantic: bool = True,
         return None
     if process.returncode != 0 or len(answer) > MAX_ANSWER:
         return None
-    return parse_answer(answer)
+    return answer
+
+
+def parse_typed_answer(answer: bytes) -> tuple[list[ConfigProblem], dict[str, Any] | None] | None:
+    """Return the child's {"problems": [...], "typed": {...} or null}, or None if malformed."""
+    try:
+        decoded = json.loads(answer)
+    except ValueError:
+        return None
+    if not isinstance(decoded, dict) or set(decoded) != {"problems", "typed"}:
+        return None
+    problems = _problems_of(decoded["problems"])
+    typed = decoded["typed"]
+    if problems is None or not (typed is None or isinstance(typed, dict)):
+        return None
+    if (typed is None) != bool(problems):
+        return None  # a typed view comes exactly with a config that has no problems
+    return problems, typed
 
 
 def parse_answer(answer: bytes) -> list[ConfigProblem] | None:
@@ -111,6 +166,10 @@ def parse_answer(answer: bytes) -> list[ConfigProblem] | None:
         decoded = json.loads(answer)
     except ValueError:
         return None
+    return _problems_of(decoded)
+
+
+def _problems_of(decoded: object) -> list[ConfigProblem] | None:
     if not isinstance(decoded, list):
         return None
     problems: list[ConfigProblem] = []
@@ -123,7 +182,7 @@ def parse_answer(answer: bytes) -> list[ConfigProblem] | None:
     return problems
 
 
-def _json_safe(value: Any) -> bool:
+def _json_safe(value: object) -> bool:
     """True if JSON carries `value` unchanged (str keys, finite numbers, no dates or bytes)."""
     if value is None or isinstance(value, (str, bool, int)):
         return True
@@ -137,10 +196,20 @@ def _json_safe(value: Any) -> bool:
 
 
 def child_main() -> int:
-    """The child's side: read {value, semantic, origins} (JSON) on stdin, print the located problems."""
+    """The child's side: read {value, semantic, typed, origins} (JSON) on stdin, print the answer.
+
+    The answer is the located problems, [[file, line, key path, message], ...]; with `typed`,
+    {"problems": those, "typed": the typed view, or null when there are problems}.
+    """
     request = json.loads(sys.stdin.buffer.read())
     origins: Origins = {tuple(path): (file, line) for path, file, line in request["origins"]}
     problems = check_here(request["value"], origins, bool(request["semantic"]))
-    sys.stdout.write(json.dumps([[problem.file, problem.line, problem.key_path, problem.message]
-                                 for problem in problems]))
+    located = [[problem.file, problem.line, problem.key_path, problem.message] for problem in problems]
+    if not request.get("typed"):
+        sys.stdout.write(json.dumps(located))
+        return 0
+    from unconscious.config.typed import typed_config
+
+    typed = None if problems else typed_config(request["value"])
+    sys.stdout.write(json.dumps({"problems": located, "typed": typed}))
     return 0

@@ -31,13 +31,13 @@ OPERATOR_VALUES_KEY = "x-operator-values"
 OPERATOR_WHEN_KEY = "x-operator-when"
 
 #: Returns the value at a key path (None when unset): what `x-operator-when` looks at.
-Lookup = Callable[[KeyPath], Any]
+Lookup = Callable[[KeyPath], object]
 _MISSING = object()
 
 
-def lookup_in(*values: Any) -> Lookup:
+def lookup_in(*values: object) -> Lookup:
     """Return a Lookup that asks each mapping of `values` in turn (first one set wins)."""
-    def find(path: KeyPath) -> Any:
+    def find(path: KeyPath) -> object:
         for value in values:
             found = _value_at(value, path)
             if found is not _MISSING:
@@ -46,7 +46,7 @@ def lookup_in(*values: Any) -> Lookup:
     return find
 
 
-def _value_at(value: Any, path: KeyPath) -> Any:
+def _value_at(value: object, path: KeyPath) -> object:
     node = value
     for part in path:
         if not isinstance(node, dict) or part not in node:
@@ -55,7 +55,7 @@ def _value_at(value: Any, path: KeyPath) -> Any:
     return node
 
 
-def writer_of(path: KeyPath, value: Any = None, schema: dict[str, Any] | None = None,
+def writer_of(path: KeyPath, value: object = None, schema: dict[str, Any] | None = None,
               lookup: Lookup | None = None) -> str:
     """Return MODEL or OPERATOR: who may set `path` (to `value`).
 
@@ -89,7 +89,7 @@ def _operator_when(node: dict[str, Any], at: KeyPath, lookup: Lookup | None) -> 
                if isinstance(values, list))
 
 
-def leaves(value: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
+def leaves(value: object, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, object]]:
     """Yield (key path, value) for every leaf of a config mapping.
 
     A leaf is a scalar, a list (lists replace as a whole), null or an empty mapping.
@@ -101,7 +101,7 @@ def leaves(value: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
     yield prefix, value
 
 
-def restrict(document: YamlDocument, above: Sequence[Any] = (), below: Sequence[Any] = (),
+def restrict(document: YamlDocument, above: Sequence[object] = (), below: Sequence[object] = (),
              schema: dict[str, Any] | None = None) -> list[ConfigProblem]:
     """Drop every operator-only key from the live-tree layer `document`, in place.
 
@@ -164,8 +164,8 @@ def prune(value: dict[str, Any], path: KeyPath) -> None:
             break
 
 
-def operator_only_changes(before: Any, after: Any, above: Sequence[Any] = (),
-                          below: Sequence[Any] = (),
+def operator_only_changes(before: object, after: object, above: Sequence[object] = (),
+                          below: Sequence[object] = (),
                           schema: dict[str, Any] | None = None) -> list[str]:
     """Return the key paths (as text) of operator-only keys whose value differs.
 

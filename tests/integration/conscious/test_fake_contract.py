@@ -15,7 +15,7 @@ import pytest
 from conscious.model import ModelRequest, max_tokens_for, stop_problem
 from conscious.model_facts import KNOWN
 from conscious.reply import TOOL_NAME, respond_tool
-from conscious.settings import ConsciousSettings, ThinkingSettings
+from conscious.settings import settings_from_section
 from tests.fakes.messages_api import FakeMessagesAPI
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -125,7 +125,7 @@ def test_our_request_is_accepted_for_every_model_in_the_table(api: FakeMessagesA
                                                               model: str) -> None:
     """The request hostmind builds, for each model of conscious.model_facts, passes the fake."""
     for thinking in (True, False):
-        settings = ConsciousSettings(model=model, thinking=ThinkingSettings(enabled=thinking))
+        settings = settings_from_section({"model": model, "thinking": {"enabled": thinking}})
         request = ModelRequest(system=[{"type": "text", "text": "s"}], messages=HELLO,
                                tools=[TOOL], tool_name=TOOL_NAME)
         body: dict[str, Any] = request.body(settings)

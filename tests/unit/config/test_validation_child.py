@@ -13,6 +13,7 @@ import pytest
 
 from unconscious.config import ConfigError, load_config, validation
 from unconscious.config.schema import load_schema
+from unconscious.config.typed import typed_config
 from unconscious.config.validate import raw_problems
 from unconscious.context import Context
 
@@ -116,3 +117,25 @@ def test_a_value_json_cannot_carry_is_validated_here(monkeypatch: pytest.MonkeyP
     assert problems
     assert {problem.key_path for problem in problems} == {"log.level"}
     assert [problem.message for problem in problems] == [message for _, message in raw_problems(value)]
+
+
+def test_the_child_answers_the_typed_view_a_long_lived_process_uses(context: Context) -> None:
+    context.paths.config_file.write_text("health:\n  interval: 2m\n")
+    value = load_config(context.paths).value
+    answer = validation._ask_child(validation._request(value, {}, True, typed=True), 60)
+    assert answer is not None
+    parsed = validation.parse_typed_answer(answer)
+    assert parsed is not None
+    problems, typed = parsed
+    assert problems == []
+    assert typed == typed_config(value)
+    assert typed["health"]["interval"] == 120.0
+
+
+@pytest.mark.parametrize("answer", [
+    b"[]", b'{"problems": []}', b'{"problems": [], "typed": null}', b'{"problems": [], "typed": []}',
+    b'{"problems": [["f", 1, "k", "m"]], "typed": {}}', b'{"problems": [1], "typed": null}',
+    b'{"problems": [], "typed": {}, "more": 1}',
+])
+def test_a_malformed_typed_answer_is_not_trusted(answer: bytes) -> None:
+    assert validation.parse_typed_answer(answer) is None

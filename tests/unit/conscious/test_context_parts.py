@@ -11,7 +11,7 @@ from conscious.context_builder import ContextParts
 from conscious.journal_excerpt import Excerpt, read_excerpt
 from conscious.project import read_project, update_project
 from conscious.prompt import INSTRUCTIONS, bound, should_cache
-from conscious.settings import ApiSettings, ConsciousSettings, JournalSettings
+from conscious.settings import ConsciousSettings, JournalSettings, settings_from_section
 from conscious.tree_files import collect, matches
 from conscious.usage import record_expectation, unused_changes
 from unconscious.evidence import record_run
@@ -28,8 +28,8 @@ def make_tree(root: Path) -> ConsciousSettings:
     (root / "outside.py").write_text("ESCAPE = 1\n")
     (root / "unconscious" / "link.py").symlink_to(root.parent / "elsewhere.py")
     (root.parent / "elsewhere.py").write_text("OUT = 1\n")
-    return ConsciousSettings(tree=root, allowed_paths=("unconscious/**/*.py",),
-                             context_files=("unconscious/**/*.py",), max_file_bytes=1000)
+    return settings_from_section({"tree": str(root), "allowed_paths": ["unconscious/**/*.py"],
+                                  "context_files": ["unconscious/**/*.py"], "max_file_bytes": 1000})
 
 
 def test_allowed_files_exclude_secrets_and_symlinks_out_of_the_tree(tmp_path: Path) -> None:
@@ -49,13 +49,18 @@ def test_globs_span_directories_only_with_double_star() -> None:
     assert not matches("other/unconscious/disk.py", ["unconscious/**/*.py"])
 
 
+def journal_settings(**journal: object) -> JournalSettings:
+    """The default journal settings with `journal` changed (keys as in the config)."""
+    return settings_from_section({"journal": journal}).journal
+
+
 def journal_script(tmp_path: Path, entries: list[dict[str, object]], sleep: float = 0) -> JournalSettings:
     script = tmp_path / "journalctl"
     script.write_text(f"#!{sys.executable}\nimport json, sys, time\ntime.sleep({sleep})\n"
                       f"print(' '.join(sys.argv[1:]), file=sys.stderr)\n"
                       f"for e in {entries!r}: print(json.dumps(e))\n")
     script.chmod(0o755)
-    return JournalSettings(command=(str(script),), max_lines=3, max_bytes=10_000, timeout=5)
+    return journal_settings(command=[str(script)], max_lines=3, max_bytes=10_000, timeout=5)
 
 
 def test_the_excerpt_keeps_the_newest_lines_and_readable_fields(tmp_path: Path) -> None:
@@ -78,7 +83,7 @@ def test_a_hanging_journalctl_is_cut_off_by_its_timeout(tmp_path: Path) -> None:
 
 
 def test_a_missing_journalctl_is_reported_not_raised(tmp_path: Path) -> None:
-    excerpt = read_excerpt(JournalSettings(command=(str(tmp_path / "absent"),)))
+    excerpt = read_excerpt(journal_settings(command=[str(tmp_path / "absent")]))
     assert excerpt.error is not None and excerpt.error.startswith("journalctl could not run")
 
 
@@ -100,9 +105,9 @@ def test_the_bound_drops_file_contents_before_journal_lines(tmp_path: Path) -> N
 
 
 def test_auto_caching_follows_the_time_since_the_last_call() -> None:
-    auto = ConsciousSettings(api=ApiSettings(prompt_caching="auto", cache_window=300))
+    auto = settings_from_section({"api": {"prompt_caching": "auto", "cache_window": 300}})
     assert [False, True, False] == [should_cache(auto, age) for age in (None, 120, 1800)]
-    always = ConsciousSettings(api=ApiSettings(prompt_caching="always"))
+    always = settings_from_section({"api": {"prompt_caching": "always"}})
     assert should_cache(always, None)
 
 

@@ -85,7 +85,7 @@ def test_specs_take_section_defaults_and_disabled_checks_are_dropped(context: Co
 
 def test_evidence_checks_default_to_the_evidence_max_age_of_their_service(context: Context) -> None:
     specs = build_specs(context.load_config(), context.paths, since=1000.0)
-    assert specs["evidence_backup"].params == {"service": "backup", "max_age": "26h",
+    assert specs["evidence_backup"].params == {"service": "backup", "max_age": 26 * 3600.0,
                                                "state_dir": str(context.paths.state_dir), "since": 1000.0}
 
 
@@ -95,7 +95,7 @@ def test_every_service_with_a_max_age_gets_a_dead_mans_switch(context: Context, 
     specs = build_specs(context.load_config(), context.paths, since=1000.0)
     watched = {spec.params["service"] for spec in specs.values() if spec.kind == "evidence"}
     assert ({"conscious", "rotate"} <= watched, "backup" in watched, "health" in watched) == (True, False, False)
-    assert specs["evidence_conscious"].params["max_age"] == "2h"
+    assert specs["evidence_conscious"].params["max_age"] == 7200.0
 
 
 def test_an_automatic_evidence_check_can_be_tuned_without_repeating_its_kind(
@@ -105,7 +105,7 @@ def test_an_automatic_evidence_check_can_be_tuned_without_repeating_its_kind(
                               "health:\n  checks:\n    evidence_conscious: {interval: 2s, min_duration: 1s}\n")
     spec = build_specs(context.load_config(), context.paths, since=1000.0)["evidence_conscious"]
     assert (spec.kind, spec.interval, spec.params["service"], spec.params["max_age"], spec.params["min_duration"]) == (
-        "evidence", 2.0, "conscious", "2h", "1s")
+        "evidence", 2.0, "conscious", 7200.0, 1.0)
 
 
 def test_a_check_without_a_kind_is_refused(context: Context, write_dropin: WriteDropin) -> None:
