@@ -131,7 +131,7 @@ def test_trusted_services_run_isolated_with_the_whole_state_directory(
     for name, arguments in TRUSTED_SERVICES.items():
         service = units[name]
         assert one(service, "Service", "ExecStart") == (
-            f"@PYTHON@ -I -m unconscious.cli.main run {arguments}"), name
+            f"@PYTHON@ -I -m hostmind run {arguments}"), name
         assert "PYTHONPATH" not in " ".join(values(service, "Service", "Environment")), name
         for key in ("StateDirectory", "ConfigurationDirectory", "RuntimeDirectory"):
             assert one(service, "Service", key) == "hostmind", f"{name} {key}"
@@ -226,7 +226,7 @@ def test_render_fills_every_placeholder_and_rejects_bad_values() -> None:
     assert "ExecStart=/opt/hostmind/venv/bin/python -P -m unconscious.cli.main run health" in health
     assert "Environment=PYTHONPATH=/var/lib/hostmind/live PYTHONDONTWRITEBYTECODE=1" in health
     apply = render_all(values_)["hostmind-apply.service"]
-    assert "ExecStart=/opt/hostmind/venv/bin/python -I -m unconscious.cli.main run apply" in apply
+    assert "ExecStart=/opt/hostmind/venv/bin/python -I -m hostmind run apply" in apply
     with pytest.raises(UnitTemplateError, match="absolute"):
         render("ExecStart=@HOSTMIND@", RenderValues(Path("relative/hostmind"), Path("/x")))
     with pytest.raises(UnitTemplateError, match="spaces"):
