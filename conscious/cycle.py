@@ -9,7 +9,6 @@ through the redactor.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -42,6 +41,7 @@ from conscious.settings import ConsciousSettings
 from conscious.usage import record_expectation
 from unconscious.atomic import AtomicWriteError, atomic_write_json, atomic_write_text
 from unconscious.events import Event, EventSpool
+from unconscious.locks import FileLock, LockBusy
 from unconscious.paths import Paths
 from unconscious.pause import read_pause
 
@@ -140,13 +140,12 @@ class Cycle:
         Only one cycle runs at a time (the service and `hostmind think` may overlap): a second
         one returns the outcome `busy` at once and leaves the events where they are.
         """
-        self.conscious_dir.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(self.conscious_dir / "cycle.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock = FileLock(self.conscious_dir / "cycle.lock", 0)
         try:
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return CycleResult(outcome="busy", reason="another cycle is running")
+            lock.acquire()
+        except LockBusy:
+            return CycleResult(outcome="busy", reason="another cycle is running")
+        with lock:
             try:
                 return self._run(dry_run)
             except (AtomicWriteError, AuditError):
@@ -155,8 +154,6 @@ class Cycle:
                     # inbox, where the path unit would start us again at once, in a loop.
                     self._settle(self.spool.read("inbox"), [], "deferred")
                 raise
-        finally:
-            os.close(lock_fd)
 
     def _run(self, dry_run: bool) -> CycleResult:
         inbox = self.spool.read("inbox")

@@ -21,10 +21,7 @@ from typing import Any
 from conscious.audit import AuditError
 from conscious.rails import breaker
 from conscious.rails.engine import Rails
-from conscious.rails.lock import LockTimeout, rails_lock
-from conscious.rails.probation import read_mark
-from conscious.rails.recovery import recover
-from conscious.rails.service import lock_timeout
+from conscious.rails.lock import LockTimeout, recovered
 from conscious.rails.settings import RailSettings
 from conscious.rails.snapshot import SnapshotError
 from conscious.rails.watch import roll_back_watched
@@ -68,11 +65,10 @@ def main(context: Context) -> int:
     rails = Rails.create(context.paths, RailSettings.from_config(config, context.paths))
     started = time.monotonic()
     try:
-        with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
-            in_probation = read_mark(rails.paths) is not None
-            repaired = recover(rails)
+        with recovered(rails) as recovery:
+            repaired = recovery.repairs
             # Past probation, a committed change is still watched (apply.watch_window).
-            watched = None if in_probation else roll_back_watched(rails, unit)
+            watched = None if recovery.was_in_probation else roll_back_watched(rails, unit)
             repaired += [watched] if watched else []
             paused = breaker.check(rails.paths, rails.settings, rails.systemctl)
     except (LockTimeout, SnapshotError, AuditError, OSError) as error:

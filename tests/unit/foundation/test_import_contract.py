@@ -25,7 +25,7 @@ FOUNDATION = {
     "unconscious", "unconscious.exitcodes", "unconscious.paths", "unconscious.atomic",
     "unconscious.timefmt", "unconscious.faults", "unconscious.journal", "unconscious.log",
     "unconscious.notify", "unconscious.systemctl", "unconscious.systemd_units",
-    "unconscious.context", "unconscious.default_config", "unconscious.rails_lock",
+    "unconscious.context", "unconscious.default_config", "unconscious.rails_lock", "unconscious.locks",
 }
 #: What the features read and write: the event spool, evidence, the pause flag.
 RECORDS = {"unconscious.events", "unconscious.evidence", "unconscious.pause"}
