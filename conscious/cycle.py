@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conscious.api_state import ApiState, blocks_calls, fingerprint, ok_state, read_state, write_state
 from conscious.audit import AuditError, AuditLog, anchor, audit_path
@@ -44,6 +44,9 @@ from unconscious.events import Event, EventSpool
 from unconscious.locks import FileLock, LockBusy
 from unconscious.paths import Paths
 from unconscious.pause import read_pause
+
+if TYPE_CHECKING:
+    from unconscious.log import Logger
 
 #: After this many cycles in a row whose reply was unusable, the events are given up (processed,
 #: audited) so a model that keeps answering badly cannot keep the same events forever.
@@ -83,7 +86,7 @@ class Cycle:
 
     paths: Paths
     settings: ConsciousSettings
-    logger: Any
+    logger: Logger
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))

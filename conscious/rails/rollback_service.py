@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any
 
 from conscious.audit import AuditError
 from conscious.rails import breaker
@@ -30,7 +29,7 @@ from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.default_config import without_broken_files
 from unconscious.evidence import record_run
-from unconscious.log import configure, get_logger
+from unconscious.log import Logger, configure, get_logger
 
 
 def failed_unit(service_args: list[str], environ: dict[str, str] | None = None) -> str:
@@ -42,7 +41,7 @@ def failed_unit(service_args: list[str], environ: dict[str, str] | None = None) 
     return str(known.unit or env.get("MONITOR_UNIT", ""))
 
 
-def _config_or_defaults(context: Context, log: Any, unit: str) -> LoadedConfig:
+def _config_or_defaults(context: Context, log: Logger, unit: str) -> LoadedConfig:
     """Return the config; on a config error (each problem logged) the config without the
     broken files (or the packaged defaults), said in the journal."""
     config = context.load_config_or_log(log)

@@ -25,7 +25,6 @@ KNOWN = {
     "unconscious/backup/settings.py:from_config": 71,
     "unconscious/backup/status.py:section": 71,
     "unconscious/backup/tar_write.py:write_archive": 72,
-    "unconscious/daemon.py:run_daemon": 72,
     "unconscious/rotate/copytruncate.py:rotate_copytruncate": 76,
     "unconscious/rotate/create.py:rotate_create": 74,
     "bench/backup.py:bench_tar": 72,
