@@ -259,9 +259,8 @@ def _seed_live_tree(layout: Layout, values: RenderValues, base: Path, report: Re
     tree = layout.inside(str(values.live_tree))
     if tree.is_dir():
         changed = live_diff(base, tree)
-        count = len(changed.changed) + len(changed.added) + len(changed.removed)
-        note = (f"{count} file(s) differ from the trusted base: `hostmind live diff`"
-                if count else "same as the trusted base")
+        note = (f"{changed.count} file(s) differ from the trusted base: `hostmind live diff`"
+                if changed.count else "same as the trusted base")
         report.actions.append(f"keep {values.live_tree} (live tree; {note})")
         return
     report.add("seed", f"{values.live_tree} (live tree) from the trusted base {base}")

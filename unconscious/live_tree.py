@@ -21,12 +21,12 @@ import difflib
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from unconscious.atomic import fsync_directory, sha256_file
 from unconscious.rails_lock import RAILS_LOCK_NAME, LockTimeout
 from unconscious.rails_lock import rails_lock as shared_rails_lock
+from unconscious.tree_diff import TreeDiff
 
 #: What the live tree holds: the always-on services' code and config, the rest of the package
 #: (the tests import it) and the tests the rails' ratchet runs. Entries the trusted base lacks
@@ -41,22 +41,6 @@ _MAX_DIFF_BYTES = 1 << 20
 
 class LiveTreeError(RuntimeError):
     """The live tree could not be seeded or reset; the message names the file."""
-
-
-@dataclass
-class LiveDiff:
-    """How the live tree differs from the trusted base (relative paths, sorted)."""
-
-    changed: list[str] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not (self.changed or self.added or self.removed)
-
-    def to_json(self) -> dict[str, list[str]]:
-        return {"changed": self.changed, "added": self.added, "removed": self.removed}
 
 
 def trusted_base() -> Path:
@@ -151,11 +135,11 @@ def _swap_in(fresh: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def diff(base: Path, live: Path) -> LiveDiff:
+def diff(base: Path, live: Path) -> TreeDiff:
     """Return how the LIVE_ENTRIES files of `live` differ from those of `base`."""
     base_files = set(tree_files(base))
     live_files = set(tree_files(live))
-    result = LiveDiff(added=sorted(live_files - base_files), removed=sorted(base_files - live_files))
+    result = TreeDiff(added=sorted(live_files - base_files), removed=sorted(base_files - live_files))
     for relative in sorted(base_files & live_files):
         if sha256_file(base / relative) != sha256_file(live / relative):
             result.changed.append(relative)

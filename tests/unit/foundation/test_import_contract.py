@@ -26,6 +26,7 @@ FOUNDATION = {
     "unconscious.timefmt", "unconscious.faults", "unconscious.journal", "unconscious.log",
     "unconscious.notify", "unconscious.systemctl", "unconscious.systemd_units",
     "unconscious.context", "unconscious.default_config", "unconscious.rails_lock", "unconscious.locks",
+    "unconscious.tree_diff",
 }
 #: What the features read and write: the event spool, evidence, the pause flag.
 RECORDS = {"unconscious.events", "unconscious.evidence", "unconscious.pause"}
