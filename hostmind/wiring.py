@@ -79,8 +79,8 @@ def _rollback_command() -> CommandRegistrar:
 
 
 def _demo_command() -> CommandRegistrar:
-    from conscious.demo import cli as demo_cli
-    return demo_cli.register
+    from hostmind import demo_command
+    return demo_command.register
 
 
 CONSCIOUS = Registry(
