@@ -146,8 +146,8 @@ def _copy_source_tree(destination: Path) -> None:
 #: What the default test ratchet (`python -m pytest tests/unit`) needs in the container's venv.
 RATCHET_PACKAGES = ("pytest", "pytest-timeout")
 #: The parts of a checkout the default ratchet runs: the unit tests and their pytest settings.
-TEST_SUITE = ("tests/__init__.py", "tests/conftest.py", "tests/contexts.py", "tests/host_guard.py", "tests/unit",
-              "tests/fakes", "setup.cfg")
+TEST_SUITE = ("tests/__init__.py", "tests/conftest.py", "tests/contexts.py", "tests/host_guard.py",
+              "tests/unit", "tests/fakes", "setup.cfg")
 
 
 def install_test_suite(container: Container) -> Path:
