@@ -7,11 +7,11 @@ import os
 import re
 import shutil
 import subprocess
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from unconscious.package_data import units_dir
 from unconscious.systemd_units import (
     PLACEHOLDER,
     RenderValues,
@@ -201,7 +201,7 @@ def test_apply_and_rollback_have_no_network_and_conscious_gets_the_key_as_creden
 
 def test_every_hardening_line_and_privilege_says_why() -> None:
     for name in SERVICES:
-        text = (resources.files("units") / name).read_text()
+        text = (units_dir() / name).read_text()
         lines = text.splitlines()
         assert HARDENING_MARKER in text, name
         start = next(i for i, line in enumerate(lines) if line.startswith(HARDENING_MARKER))
@@ -256,7 +256,7 @@ def exposure(analyze: str, unit_path: Path) -> float:
 @pytest.mark.host
 def test_exposure_ratchet(rendered_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     analyze = systemd_analyze()
-    baseline = json.loads((resources.files("units") / "security-baseline.json").read_text())
+    baseline = json.loads((units_dir() / "security-baseline.json").read_text())
     allowed: dict[str, float] = baseline["allowed"]
     assert set(allowed) == set(SERVICES)
     too_high: list[str] = []
