@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,11 +49,8 @@ def test_the_lock_makes_its_directory_and_records_the_holder_pid(tmp_path: Path)
 
 def test_a_live_holder_makes_a_try_fail_at_once_naming_its_pid(tmp_path: Path) -> None:
     path = tmp_path / "run.lock"
-    with held_elsewhere(path) as holder:
-        started = time.monotonic()
-        with pytest.raises(LockBusy) as busy, FileLock(path, 0):
-            pass
-        assert time.monotonic() - started < 5
+    with held_elsewhere(path) as holder, pytest.raises(LockBusy) as busy, FileLock(path, 0):
+        pass
     assert holder.pid == busy.value.holder_pid
     assert f"{path} is held by PID {holder.pid} (waited 0 s)" == str(busy.value)
     assert isinstance(busy.value, TimeoutError)
