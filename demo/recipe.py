@@ -23,6 +23,23 @@ ROTATE = "hostmind-rotate.service"
 STATE = "/var/lib/hostmind"
 CREDENTIAL = "/etc/credstore/anthropic-api-key"
 FAKE_SOURCE = REPO / "tests" / "fakes" / "messages_api.py"
+#: The bad idea both play: the health service exits at start (it parses and imports, so it
+#: passes the ratchet; only the health gate sees it).
+HEALTH_SOURCE = "unconscious/health/service.py"
+CRASH_ANCHOR = "def main(context: Context) -> int:\n"
+
+
+def crash_edit(note: str) -> dict[str, str]:
+    """Return the proposal edit that makes the health service exit 1 at start."""
+    return {"path": HEALTH_SOURCE, "old": CRASH_ANCHOR,
+            "new": CRASH_ANCHOR + f"    raise SystemExit(1)  # {note}\n"}
+
+
+def signal_check(name: str, path: str, description: str) -> str:
+    """Return a `health:` config with the check `name`: failing (1 s) while `path` is missing."""
+    return (f"health:\n  checks:\n    {name}:\n      kind: file_age\n      path: {path}\n"
+            "      max_age: 1h\n      interval: 1s\n      consecutive: 1\n"
+            f"      description: \"{description}\"\n")
 
 
 def nothing(summary: str) -> dict[str, Any]:

@@ -27,9 +27,11 @@ from demo.recipe import (
     ROTATE,
     ScriptedModel,
     check_state,
+    crash_edit,
     nothing,
     respond_with,
     settle,
+    signal_check,
     wait,
     wait_decided,
 )
@@ -216,19 +218,7 @@ def heal(box: Container) -> ScenarioResult:
 SIGNAL_CHECK = "demo_signal"
 SIGNAL_FILE = "/run/hostmind-demo/signal"
 SIGNAL_DROPIN = "/etc/hostmind/hostmind.d/60-demo-signal.yaml"
-SIGNAL_CONFIG = f"""\
-health:
-  checks:
-    {SIGNAL_CHECK}:
-      kind: file_age
-      path: {SIGNAL_FILE}
-      max_age: 1h
-      interval: 1s
-      consecutive: 1
-      description: "demo: fails while {SIGNAL_FILE} is missing"
-"""
-HEALTH_SOURCE = "unconscious/health/service.py"
-ANCHOR = "def main(context: Context) -> int:\n"
+SIGNAL_CONFIG = signal_check(SIGNAL_CHECK, SIGNAL_FILE, f"demo: fails while {SIGNAL_FILE} is missing")
 
 
 def healthy(box: Container) -> bool:
@@ -270,8 +260,7 @@ def bad_idea(box: Container) -> ScenarioResult:
     proposal: dict[str, Any] = {
         "id": proposal_id, "title": "exit early in the health service",
         "rationale": "demo: a bad idea the rails must roll back",
-        "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
-                   "new": ANCHOR + "    raise SystemExit(1)  # demo: a bad idea\n"}],
+        "edits": [crash_edit("demo: a bad idea")],
         "restart": [HEALTH]}
     MODEL.start(box, [respond_with(proposal, "health")])
     # The restarts so far count against hostmind-health's StartLimitBurst; rearm resets the

@@ -28,9 +28,11 @@ from demo.recipe import (
     STATE,
     ScriptedModel,
     check_state,
+    crash_edit,
     nothing,
     respond_with,
     settle,
+    signal_check,
     wait_decided,
 )
 from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, install_test_suite, now_usec, wait_active
@@ -296,16 +298,9 @@ HTTPServer(("127.0.0.1", {WEBHOOK_PORT}), Receiver).serve_forever()
 SIGNAL_CHECK = "e2e_loop_signal"
 SIGNAL_FILE = "/run/e2e-loop/signal"
 SIGNAL_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop-signal.yaml"
-SIGNAL_CONFIG = f"""\
-health:
-  checks:
-    {SIGNAL_CHECK}:
-      kind: file_age
-      path: {SIGNAL_FILE}
-      max_age: 1h
-      interval: 1s
-      consecutive: 1
-      description: "e2e: a fault the scenario switches on by removing {SIGNAL_FILE}"
+SIGNAL_CONFIG = signal_check(
+    SIGNAL_CHECK, SIGNAL_FILE, f"e2e: a fault the scenario switches on by removing {SIGNAL_FILE}"
+) + f"""\
 alerts:
   sinks:
     e2e:
@@ -314,8 +309,6 @@ alerts:
       timeout: 2s
       retries: 1
 """
-HEALTH_SOURCE = "unconscious/health/service.py"
-ANCHOR = "def main(context: Context) -> int:\n"
 
 
 def crash_proposal(note: str) -> dict[str, Any]:
@@ -323,8 +316,7 @@ def crash_proposal(note: str) -> dict[str, Any]:
     return {"id": f"e2e-crash-{uuid.uuid4().hex[:6]}",
             "title": f"exit early in the health service ({note})",
             "rationale": "e2e: a bad idea the rails must roll back",
-            "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
-                       "new": ANCHOR + f"    raise SystemExit(1)  # {note}\n"}],
+            "edits": [crash_edit(note)],
             "restart": [HEALTH]}
 
 
