@@ -35,6 +35,7 @@ import yaml  # noqa: E402
 from conscious.budget import Usage  # noqa: E402
 from conscious.cycle import Cycle  # noqa: E402
 from conscious.settings import settings_from_section  # noqa: E402
+from tests.contexts import context_under  # noqa: E402
 from tests.fakes.messages_api import FakeMessagesAPI  # noqa: E402
 from unconscious.context import Context  # noqa: E402
 from unconscious.events import EventSpool  # noqa: E402
@@ -57,7 +58,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 def make_rig(root: Path, api_url: str, caching: str) -> tuple[Context, dict[str, Any], dict[str, str]]:
-    context = Context.for_tests(root)
+    context = context_under(root)
     for directory in (context.paths.config_dir, context.paths.dropin_dir, context.paths.state_dir):
         directory.mkdir(parents=True, exist_ok=True)
     credentials = root / "credentials"

@@ -104,13 +104,14 @@ def run_scenario(name: str, spec: dict[str, Any], code: Path) -> dict[str, Any]:
     from tests.fakes.messages_api import FakeMessagesAPI
     from unconscious.context import Context
     from unconscious.events import EventSpool
+    from unconscious.paths import Paths
 
     nothing = {"reply": "tool_use", "name": "respond",
                "input": {"decision": "nothing", "summary": "bench"}}
     with tempfile.TemporaryDirectory(prefix="bench-context-") as temporary, \
             FakeMessagesAPI(default=nothing, api_key=API_KEY) as api:
         root = Path(temporary)
-        context = Context.for_tests(root)
+        context = Context(Paths(root / "etc", root / "run", root / "state"))
         for directory in (context.paths.config_dir, context.paths.dropin_dir, context.paths.state_dir):
             directory.mkdir(parents=True, exist_ok=True)
         credentials = root / "credentials"

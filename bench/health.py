@@ -28,7 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from unconscious.context import Context  # noqa: E402
+from tests.contexts import context_under  # noqa: E402
 from unconscious.health.engine import Engine, run_once  # noqa: E402
 from unconscious.health.model import CheckSpec  # noqa: E402
 from unconscious.health.specs import build_specs  # noqa: E402
@@ -90,7 +90,7 @@ def measure_idle(command: list[str], environment: dict[str, str], settle: float,
 
 
 def idle_footprint(work: Path, seconds: float) -> None:
-    context = Context.for_tests(work)
+    context = context_under(work)
     context.paths.config_dir.mkdir(parents=True, exist_ok=True)
     context.paths.config_file.write_text("health:\n  interval: 10s\n")
     environment = dict(os.environ, HOSTMIND_CONFIG_DIR=str(context.paths.config_dir),
@@ -110,7 +110,7 @@ def idle_footprint(work: Path, seconds: float) -> None:
 
 
 def cycle_time(work: Path, rounds: int) -> None:
-    context = Context.for_tests(work)
+    context = context_under(work)
     specs = build_specs(context.load_config(), context.paths, since=time.time())
     pool = WorkerPool(size=2)
     try:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from conscious.rails import ratchet  # noqa: E402
 from conscious.rails.engine import apply_proposal  # noqa: E402
 from conscious.rails.proposal import parse_proposal  # noqa: E402
-from unconscious.context import Context  # noqa: E402
+from tests.contexts import context_under  # noqa: E402
 from unconscious.log import configure  # noqa: E402
 
 
@@ -58,7 +58,7 @@ def load_livetree() -> ModuleType:
 def one_run(livetree: ModuleType, root: Path, number: int) -> tuple[dict[str, float], float]:
     """Apply one one-file change on a fresh tree; return (rail timings, whole seconds)."""
     tree = livetree.build_tree(root)
-    paths = Context.for_tests(root).paths
+    paths = context_under(root).paths
     settings = livetree.make_settings(tree, paths)
     ratchet.write_baseline(paths.state_dir, ratchet.run_tests(tree, settings).passed, "bench")
     rails = livetree.make_rails(tree, paths)
@@ -76,7 +76,7 @@ def one_run(livetree: ModuleType, root: Path, number: int) -> tuple[dict[str, fl
 
 def bare_pytest(livetree: ModuleType, root: Path) -> float:
     tree = livetree.build_tree(root)
-    settings = livetree.make_settings(tree, Context.for_tests(root).paths)
+    settings = livetree.make_settings(tree, context_under(root).paths)
     argv = settings.expanded(settings.test_command)
     started = time.monotonic()
     subprocess.run(argv, cwd=tree, capture_output=True, timeout=300, check=False)

@@ -26,10 +26,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from unconscious.log import Logger
 
 GENESIS = "0" * 64
 ANCHOR_EVENT = "audit_anchor"
@@ -204,7 +207,7 @@ class AuditLog:
             return None
 
 
-def anchor(log: AuditLog, logger: Any | None = None) -> Anchor:
+def anchor(log: AuditLog, logger: Logger | None = None) -> Anchor:
     """Write the chain head to the journal and to the anchor file; return the anchor.
 
     Raise AtomicWriteError if the anchor file cannot be written.

@@ -18,10 +18,8 @@ the API prices them relative to input tokens.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from unconscious.atomic import atomic_write_json
+from unconscious.locks import FileLock
 from unconscious.paths import Paths
 
 KEEP_DAYS = 31
@@ -95,18 +94,14 @@ class BudgetLedger:
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         """Yield the ledger under an exclusive lock; write it back atomically if it changed."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o640)
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        # Held only for one read-modify-write of a small file, so waiting without a bound is safe.
+        with FileLock(self.path.with_name(self.path.name + ".lock"), None, mode=0o640):
             data = self._read()
             before = json.dumps(data, sort_keys=True)
             yield data
             if json.dumps(data, sort_keys=True) != before:
                 self._prune(data)
                 atomic_write_json(self.path, data, mode=0o640)
-        finally:
-            os.close(lock_fd)
 
     def _read(self) -> dict[str, Any]:
         try:

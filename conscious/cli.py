@@ -1,14 +1,13 @@
-"""The conscious layer's commands: think, budget, audit (here) and apply, history, rollback
-(the rails' own, in `conscious.rails.cli`, imported only when one of them is registered).
+"""The conscious layer's commands: think, budget, audit (the rails' apply, history and rollback
+are in `conscious.rails.cli`).
 
-Each `register_*` is an entry point of `hostmind.commands`; `unconscious.cli.main` loads only
-the one being run, so other commands never import the conscious layer.
+The composition root `hostmind.wiring` lists each `register_*`; the CLI loads only the one
+being run, so other commands never import the conscious layer.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 from typing import Any
 
@@ -16,37 +15,6 @@ from unconscious import exitcodes
 from unconscious.cli.output import error, print_json
 from unconscious.config import ConfigError
 from unconscious.context import Context
-
-
-def _delegate(subparsers: Any, name: str) -> None:
-    """Register the rails' command `name`; if the rails cannot be imported, explain instead."""
-    try:
-        module = importlib.import_module("conscious.rails.cli")
-        register = getattr(module, f"register_{name}")
-    except (ImportError, AttributeError) as problem:
-        parser = subparsers.add_parser(name, help=f"(unavailable: {problem})")
-        reason = str(problem)
-
-        def explain(args: argparse.Namespace, context: Context) -> int:
-            error(f"command {name!r} is not available in this installation: {reason}")
-            return exitcodes.FAILURE
-
-        parser.set_defaults(func=explain)
-        return
-    register(subparsers)
-
-
-def register_apply(subparsers: Any) -> None:
-    _delegate(subparsers, "apply")
-
-
-def register_history(subparsers: Any) -> None:
-    _delegate(subparsers, "history")
-
-
-def register_rollback(subparsers: Any) -> None:
-    _delegate(subparsers, "rollback")
-
 
 # -- think --------------------------------------------------------------------------------------
 

@@ -9,7 +9,6 @@ through the redactor.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -17,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conscious.api_state import ApiState, blocks_calls, fingerprint, ok_state, read_state, write_state
 from conscious.audit import AuditError, AuditLog, anchor, audit_path
@@ -42,8 +41,12 @@ from conscious.settings import ConsciousSettings
 from conscious.usage import record_expectation
 from unconscious.atomic import AtomicWriteError, atomic_write_json, atomic_write_text
 from unconscious.events import Event, EventSpool
+from unconscious.locks import FileLock, LockBusy
 from unconscious.paths import Paths
 from unconscious.pause import read_pause
+
+if TYPE_CHECKING:
+    from unconscious.log import Logger
 
 #: After this many cycles in a row whose reply was unusable, the events are given up (processed,
 #: audited) so a model that keeps answering badly cannot keep the same events forever.
@@ -83,7 +86,7 @@ class Cycle:
 
     paths: Paths
     settings: ConsciousSettings
-    logger: Any
+    logger: Logger
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
@@ -140,13 +143,12 @@ class Cycle:
         Only one cycle runs at a time (the service and `hostmind think` may overlap): a second
         one returns the outcome `busy` at once and leaves the events where they are.
         """
-        self.conscious_dir.mkdir(parents=True, exist_ok=True)
-        lock_fd = os.open(self.conscious_dir / "cycle.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        lock = FileLock(self.conscious_dir / "cycle.lock", 0)
         try:
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return CycleResult(outcome="busy", reason="another cycle is running")
+            lock.acquire()
+        except LockBusy:
+            return CycleResult(outcome="busy", reason="another cycle is running")
+        with lock:
             try:
                 return self._run(dry_run)
             except (AtomicWriteError, AuditError):
@@ -155,8 +157,6 @@ class Cycle:
                     # inbox, where the path unit would start us again at once, in a loop.
                     self._settle(self.spool.read("inbox"), [], "deferred")
                 raise
-        finally:
-            os.close(lock_fd)
 
     def _run(self, dry_run: bool) -> CycleResult:
         inbox = self.spool.read("inbox")

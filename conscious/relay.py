@@ -20,7 +20,7 @@ import json
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unconscious.alerts.dispatch import sinks_of
 from unconscious.alerts.sinks import RefusedError, SendError, Sink, deliver
@@ -29,6 +29,9 @@ from unconscious.config import LoadedConfig
 from unconscious.events import Event, EventSpool
 from unconscious.paths import Paths
 from unconscious.pause import read_pause
+
+if TYPE_CHECKING:
+    from unconscious.log import Logger
 
 RELAYED_KINDS = ("change_rolled_back",)
 KEEP_IDS = 500
@@ -68,7 +71,7 @@ def body_for(sink: Sink, notification: dict[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True).encode("utf-8")
 
 
-def relay_rails_events(paths: Paths, config: LoadedConfig, log: Any,
+def relay_rails_events(paths: Paths, config: LoadedConfig, log: Logger,
                        send: Sender = _send) -> int:
     """Send each not yet relayed rails rollback in the inbox to the sinks; return posts made."""
     sinks = sinks_of(config)

@@ -20,10 +20,11 @@ from unconscious import exitcodes
 from unconscious.atomic import AtomicWriteError
 from unconscious.context import Context
 from unconscious.evidence import record_run
-from unconscious.log import configure, get_logger
+from unconscious.log import Logger, configure, get_logger
 
 
-def run_once(context: Context, dry_run: bool = False, logger: Any = None) -> tuple[int, CycleResult | None]:
+def run_once(context: Context, dry_run: bool = False,
+             logger: Logger | None = None) -> tuple[int, CycleResult | None]:
     """Run one cycle; return (exit code, result). Evidence is recorded unless `dry_run`."""
     log = logger or get_logger()
     started = time.monotonic()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.contexts import context_under
 from tests.host_guard import GUARDED, differences, snapshot
 from unconscious.context import Context
 
@@ -28,7 +29,7 @@ def host_left_untouched() -> Iterator[None]:
 @pytest.fixture
 def context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
     """A Context whose config, runtime and state directories live under tmp_path."""
-    made = Context.for_tests(tmp_path)
+    made = context_under(tmp_path)
     for directory in (made.paths.config_dir, made.paths.dropin_dir, made.paths.state_dir):
         directory.mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("HOSTMIND_CONFIG_DIR", str(made.paths.config_dir))

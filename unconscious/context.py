@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious.config import ConfigError, LoadedConfig, load_config
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from unconscious.log import Logger
 
 
 @dataclass
@@ -22,7 +24,7 @@ class Context:
         """Load and validate the config. Raise ConfigError with every problem."""
         return load_config(self.paths)
 
-    def load_config_or_log(self, log: Any) -> LoadedConfig | None:
+    def load_config_or_log(self, log: Logger) -> LoadedConfig | None:
         """Load the config; on failure log each problem (FILE=, LINE=, KEY= fields) and return None.
 
         What every service does before its work: the caller then exits 78 (EX_CONFIG).
@@ -34,8 +36,3 @@ class Context:
                 log.error("config_invalid", file=problem.file, line=problem.line or 0,
                           key=problem.key_path, msg=str(problem))
             return None
-
-    @classmethod
-    def for_tests(cls, root: Path) -> Context:
-        """A context whose every directory is under `root`."""
-        return cls(Paths(config_dir=root / "etc", runtime_dir=root / "run", state_dir=root / "state"))

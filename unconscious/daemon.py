@@ -10,17 +10,16 @@ from __future__ import annotations
 import os
 import select
 import signal
-import time
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from types import FrameType
-from typing import Any, Protocol
+from typing import Protocol
 
 from unconscious import exitcodes
 from unconscious.config import ConfigError, LoadedConfig
 from unconscious.context import Context
+from unconscious.log import Logger, get_logger
 from unconscious.log import configure as configure_logging
-from unconscious.log import get_logger
 from unconscious.notify import Notifier, Watchdog
 
 
@@ -72,23 +71,10 @@ class _Signals:
         os.close(self.write_fd)
 
 
-def _fault(config: LoadedConfig, fault_key: tuple[str, str] | None) -> str:
-    if fault_key is None:
-        return ""
-    value = config.section(fault_key[0]).get(fault_key[1])
-    if not value:
-        return ""
-    try:
-        return Path(value).read_text(encoding="utf-8").strip()
-    except OSError:
-        return ""
-
-
 def run_daemon(
     name: str,
     context: Context,
     factory: Callable[[LoadedConfig, Context], DaemonService],
-    fault_key: tuple[str, str] | None = None,
     max_sleep: float = 5.0,
 ) -> int:
     """Run service `name` until SIGTERM; return its exit code (78 on a bad first config)."""
@@ -99,67 +85,67 @@ def run_daemon(
             "notify_failed", what=what, error=str(error), msg=f"sd_notify {what} failed: {error}"
         )
     )
-    try:
-        config = context.load_config()
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error(
-                "config_invalid",
-                file=problem.file,
-                line=problem.line or 0,
-                key=problem.key_path,
-                msg=str(problem),
-            )
-        notifier.status(f"config invalid: {error.problems[0]}")
+    config = context.load_config_or_log(log)
+    if config is None:
+        notifier.status("config invalid: each problem is in the journal (HOSTMIND_EVENT=config_invalid)")
         return exitcodes.CONFIG_ERROR
     configure_logging(name, level=str(config.section("log").get("level", "info")))
     log = get_logger(service=name)
-    if _fault(config, fault_key) == "crash":
-        log.critical("fault_injected", fault="crash", msg="test fault switch: crashing at start")
-        return exitcodes.FAILURE
     service = factory(config, context)
     signals = _Signals()
-    watchdog = Watchdog(notifier)
     try:
-        delay = service.step()
-        watchdog.progress()
-        notifier.ready(service.status())
-        log.info(
-            "service_started",
-            msg=f"hostmind-{name} ready: {service.status()}",
-            watchdog_interval=watchdog.interval or 0,
-        )
-        last_status = service.status()
-        reload_note = ""
-        while not signals.stop:
-            if signals.reload:
-                signals.reload = False
-                config, reload_note = _reload(name, context, service, config, notifier, log)
-                watchdog.progress()  # a finished reload is progress: it must not cost a watchdog kill
-                last_status = ""
-            if _fault(config, fault_key) == "hang":
-                log.critical("fault_injected", fault="hang", msg="test fault switch: main loop hangs")
-                while not signals.stop:
-                    time.sleep(0.5)  # no watchdog ping: systemd must kill us
-                break
-            delay = service.step()
-            watchdog.progress()
-            # A refused reload stays visible in STATUS= until a good config is loaded.
-            status = f"{service.status()}; {reload_note}" if reload_note else service.status()
-            if status != last_status:
-                notifier.status(status)
-                last_status = status
-            signals.wait(watchdog.max_sleep(min(delay, max_sleep)))
-        notifier.stopping()
-        log.info("service_stopping", msg=f"hostmind-{name} stopping")
+        _serve(_Running(name, context, service, config, notifier, log), signals, max_sleep)
     finally:
         service.close()
         signals.close()
     return exitcodes.OK
 
 
+@dataclass
+class _Running:
+    """A started service and what its loop needs: the config in force, where to report."""
+
+    name: str
+    context: Context
+    service: DaemonService
+    config: LoadedConfig
+    notifier: Notifier
+    log: Logger
+
+
+def _serve(running: _Running, signals: _Signals, max_sleep: float) -> None:
+    """Step the service until a stop signal: READY after the first step, reload on SIGHUP."""
+    service, notifier, log = running.service, running.notifier, running.log
+    watchdog = Watchdog(notifier)
+    delay = service.step()
+    watchdog.progress()
+    notifier.ready(service.status())
+    log.info("service_started", msg=f"hostmind-{running.name} ready: {service.status()}",
+             watchdog_interval=watchdog.interval or 0)
+    last_status = service.status()
+    reload_note = ""
+    while not signals.stop:
+        if signals.reload:
+            signals.reload = False
+            running.config, reload_note = _reload(running.name, running.context, service,
+                                                  running.config, notifier, log)
+            watchdog.progress()  # a finished reload is progress: it must not cost a watchdog kill
+            last_status = ""
+        delay = service.step()
+        watchdog.progress()
+        # A refused reload stays visible in STATUS= until a good config is loaded.
+        status = f"{service.status()}; {reload_note}" if reload_note else service.status()
+        if status != last_status:
+            notifier.status(status)
+            last_status = status
+        signals.wait(watchdog.max_sleep(min(delay, max_sleep)))
+    notifier.stopping()
+    log.info("service_stopping", msg=f"hostmind-{running.name} stopping")
+
+
 def _reload(
-    name: str, context: Context, service: DaemonService, current: LoadedConfig, notifier: Notifier, log: Any
+    name: str, context: Context, service: DaemonService, current: LoadedConfig, notifier: Notifier,
+    log: Logger,
 ) -> tuple[LoadedConfig, str]:
     """Try the new config; return (config in force, note for STATUS= or "")."""
     notifier.reloading()

@@ -19,7 +19,6 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,6 @@ from unconscious.systemctl import Systemctl, SystemctlError, UnitState
 from unconscious.systemd_units import TARGET, RenderValues, render_all
 
 MANIFEST_FORMAT = 1
-REARM_HOOK_GROUP = "hostmind.rearm"
 
 CONFIG_STUB = """\
 # hostmind configuration (admin layer).
@@ -261,9 +259,8 @@ def _seed_live_tree(layout: Layout, values: RenderValues, base: Path, report: Re
     tree = layout.inside(str(values.live_tree))
     if tree.is_dir():
         changed = live_diff(base, tree)
-        count = len(changed.changed) + len(changed.added) + len(changed.removed)
-        note = (f"{count} file(s) differ from the trusted base: `hostmind live diff`"
-                if count else "same as the trusted base")
+        note = (f"{changed.count} file(s) differ from the trusted base: `hostmind live diff`"
+                if changed.count else "same as the trusted base")
         report.actions.append(f"keep {values.live_tree} (live tree; {note})")
         return
     report.add("seed", f"{values.live_tree} (live tree) from the trusted base {base}")
@@ -397,26 +394,18 @@ class RearmResult:
 RearmHook = Callable[[Paths], str]
 
 
-def rearm_hooks() -> list[RearmHook]:
-    """Return the hooks registered under the `hostmind.rearm` entry point group.
-
-    Each is `hook(paths) -> message` and runs after the units are reset; the rails use this
-    to lift the self-modification pause.
-    """
-    return [entry.load() for entry in entry_points(group=REARM_HOOK_GROUP)]
-
-
 def rearm(
     paths: Paths,
     systemctl: Systemctl,
     *,
     start: bool = True,
-    hooks: Sequence[RearmHook] | None = None,
+    hooks: Sequence[RearmHook] = (),
 ) -> RearmResult:
     """Reset the failed state and start-limit counters of every loaded hostmind unit.
 
-    Then clear the self-modification pause, run the rearm hooks and, with `start`, start
-    hostmind.target again. Return what was found and done. Raise SystemctlError if systemctl fails.
+    Then clear the self-modification pause, run `hooks` (each `hook(paths) -> message`: the
+    rails audit the re-arm) and, with `start`, start hostmind.target again. Return what was
+    found and done. Raise SystemctlError if systemctl fails.
     """
     result = RearmResult()
     names = systemctl.loaded_units()
@@ -430,7 +419,7 @@ def rearm(
         result.reset = list(names)
     # The breaker also paused self-modification; re-arming is the person's word to go on.
     result.pause_cleared = clear_pause(paths)
-    for hook in rearm_hooks() if hooks is None else hooks:
+    for hook in hooks:
         result.hook_messages.append(hook(paths))
     if start:
         systemctl.start(TARGET)

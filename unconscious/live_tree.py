@@ -21,12 +21,13 @@ import difflib
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from unconscious.atomic import fsync_directory, sha256_file
+from unconscious.package_data import entry_source, source_of
 from unconscious.rails_lock import RAILS_LOCK_NAME, LockTimeout
 from unconscious.rails_lock import rails_lock as shared_rails_lock
+from unconscious.tree_diff import TreeDiff
 
 #: What the live tree holds: the always-on services' code and config, the rest of the package
 #: (the tests import it) and the tests the rails' ratchet runs. Entries the trusted base lacks
@@ -41,22 +42,6 @@ _MAX_DIFF_BYTES = 1 << 20
 
 class LiveTreeError(RuntimeError):
     """The live tree could not be seeded or reset; the message names the file."""
-
-
-@dataclass
-class LiveDiff:
-    """How the live tree differs from the trusted base (relative paths, sorted)."""
-
-    changed: list[str] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not (self.changed or self.added or self.removed)
-
-    def to_json(self) -> dict[str, list[str]]:
-        return {"changed": self.changed, "added": self.added, "removed": self.removed}
 
 
 def trusted_base() -> Path:
@@ -79,7 +64,7 @@ def tree_files(root: Path, entries: Iterable[str] = LIVE_ENTRIES) -> list[str]:
     found: list[str] = []
     resolved_root = root.resolve()
     for entry in entries:
-        base = root / entry
+        base = entry_source(root, entry)  # a wheel keeps config/ and units/ under hostmind/
         if base.is_file():
             found.append(entry)
             continue
@@ -95,7 +80,7 @@ def tree_files(root: Path, entries: Iterable[str] = LIVE_ENTRIES) -> list[str]:
                     continue
                 if path.is_symlink() and resolved_root not in path.resolve().parents:
                     continue
-                found.append(path.relative_to(root).as_posix())
+                found.append(f"{entry}/{path.relative_to(base).as_posix()}")
     return sorted(found)
 
 
@@ -118,7 +103,7 @@ def seed(base: Path, live: Path) -> int:
     files = tree_files(base)
     try:
         for relative in files:
-            _copy_verified(base / relative, fresh / relative)
+            _copy_verified(source_of(base, relative), fresh / relative)
         # The live units cannot write bytecode into their (read-only) tree: compile it now,
         # or every start compiles every module again (about 0.6 s of each service start).
         # A file the rails change later has a stale cache, which Python notices and ignores.
@@ -151,20 +136,20 @@ def _swap_in(fresh: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def diff(base: Path, live: Path) -> LiveDiff:
+def diff(base: Path, live: Path) -> TreeDiff:
     """Return how the LIVE_ENTRIES files of `live` differ from those of `base`."""
     base_files = set(tree_files(base))
     live_files = set(tree_files(live))
-    result = LiveDiff(added=sorted(live_files - base_files), removed=sorted(base_files - live_files))
+    result = TreeDiff(added=sorted(live_files - base_files), removed=sorted(base_files - live_files))
     for relative in sorted(base_files & live_files):
-        if sha256_file(base / relative) != sha256_file(live / relative):
+        if sha256_file(source_of(base, relative)) != sha256_file(live / relative):
             result.changed.append(relative)
     return result
 
 
 def unified_diff(base: Path, live: Path, relative: str) -> str:
     """Return a unified diff of `relative` from the trusted base to the live tree ('' if equal)."""
-    before = _text_lines(base / relative)
+    before = _text_lines(source_of(base, relative))
     after = _text_lines(live / relative)
     if before is None or after is None:
         return f"Binary or large file {relative} differs\n"

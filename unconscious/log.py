@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -149,6 +149,22 @@ def configure(service: str, level: str = "info", target: str | None = None) -> N
     )
 
 
-def get_logger(**initial: Any) -> Any:
+class Logger(Protocol):
+    """What hostmind calls on a logger: structlog's bound logger, as `get_logger` returns it.
+
+    Each method takes the event name (HOSTMIND_EVENT) and fields (upper-cased journal fields;
+    `msg` is the MESSAGE).
+    """
+
+    def bind(self, **fields: Any) -> Logger: ...
+    def debug(self, event: str, **fields: Any) -> Any: ...
+    def info(self, event: str, **fields: Any) -> Any: ...
+    def warning(self, event: str, **fields: Any) -> Any: ...
+    def error(self, event: str, **fields: Any) -> Any: ...
+    def critical(self, event: str, **fields: Any) -> Any: ...
+
+
+def get_logger(**initial: Any) -> Logger:
     """Return a bound structlog logger carrying `initial` fields."""
-    return structlog.get_logger().bind(**initial)
+    bound: Logger = structlog.get_logger().bind(**initial)
+    return bound

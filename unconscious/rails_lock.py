@@ -9,14 +9,15 @@ and the rails (conscious) share one lock without the unconscious layer naming th
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from unconscious.locks import FileLock, LockBusy
+
 RAILS_LOCK_NAME = "rails.lock"
+#: A rails holder keeps the lock for a whole apply: waiting callers look every 0.1 s.
+POLL_SECONDS = 0.1
 
 
 class LockTimeout(TimeoutError):
@@ -26,20 +27,13 @@ class LockTimeout(TimeoutError):
 @contextmanager
 def rails_lock(state_dir: Path, timeout: float) -> Iterator[None]:
     """Hold the rails lock for the `with` block. Raise LockTimeout after `timeout` seconds."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / RAILS_LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    lock = FileLock(path, timeout, poll=POLL_SECONDS)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(f"{path} is held by another rails process "
-                                      f"(waited {timeout:g} s)") from None
-                time.sleep(0.1)
+        lock.acquire()
+    except LockBusy as busy:
+        holder = f" (PID {busy.holder_pid})" if busy.holder_pid is not None else ""
+        raise LockTimeout(f"{path} is held by another rails process{holder} "
+                          f"(waited {timeout:g} s)") from None
+    with lock:
         yield
-    finally:
-        os.close(fd)

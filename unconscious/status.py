@@ -1,15 +1,15 @@
-"""Sections of `hostmind status`, contributed through the `hostmind.status` entry points.
+"""Sections of `hostmind status`: the section type, and the evidence and events sections.
 
 Each provider is `section(context, config) -> StatusSection`. Features add their own section
-(units, checks, backups, budget, changes) without editing the status command.
+(units, checks, backups, budget, changes) to a `Registry` (unconscious.cli.registry, and the
+composition root hostmind.wiring for the conscious layer's) without editing the status command.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from unconscious.config import LoadedConfig
@@ -17,8 +17,6 @@ from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.evidence import list_evidence, read_evidence
 from unconscious.timefmt import format_age
-
-GROUP = "hostmind.status"
 
 
 @dataclass
@@ -46,14 +44,14 @@ class StatusSection:
 Provider = Callable[[Context, LoadedConfig], StatusSection]
 
 
-def providers() -> list[tuple[str, Provider]]:
-    """Return the installed (name, provider) pairs; one that cannot load reports why."""
+def providers(loaders: Mapping[str, Callable[[], Provider]]) -> list[tuple[str, Provider]]:
+    """Return the (name, provider) pairs of `loaders`; one that cannot load reports why."""
     found: list[tuple[str, Provider]] = []
-    for entry in entry_points(group=GROUP):
+    for name, load in loaders.items():
         try:
-            found.append((entry.name, entry.load()))
+            found.append((name, load()))
         except ImportError as error:
-            found.append((entry.name, _unavailable(entry.name, str(error))))
+            found.append((name, _unavailable(name, str(error))))
     return found
 
 

@@ -13,8 +13,9 @@ import re
 import shutil
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
+
+from unconscious.package_data import units_dir
 
 UNIT_SUFFIXES = (".service", ".timer", ".path", ".target", ".socket")
 PLACEHOLDER = re.compile(r"@[A-Z_]+@")
@@ -40,9 +41,9 @@ class RenderValues:
 
 
 def packaged_units() -> dict[str, str]:
-    """Return {unit file name: template text} for every unit shipped in the `units` package."""
+    """Return {unit file name: template text} for every unit template the install ships."""
     found: dict[str, str] = {}
-    for entry in resources.files("units").iterdir():
+    for entry in units_dir().iterdir():
         if entry.name.endswith(UNIT_SUFFIXES) and entry.is_file():
             found[entry.name] = entry.read_text(encoding="utf-8")
     return dict(sorted(found.items()))

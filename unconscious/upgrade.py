@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
-from unconscious.live_tree import LiveDiff, diff, seed, trusted_base
+from unconscious.live_tree import diff, seed, trusted_base
+from unconscious.tree_diff import TreeDiff
 
 PIP_TIMEOUT = 900.0
 COMMAND_TIMEOUT = 300.0
@@ -68,7 +69,7 @@ class UpgradePlan:
     mode: InstallMode
     source: Path
     live_tree: Path
-    live_diff: LiveDiff
+    live_diff: TreeDiff
     live_action: str  # "reseed" (no changes), "reset" (--reset-live) or "keep" (--keep-live)
     steps: list[str] = field(default_factory=list)
 
@@ -105,7 +106,7 @@ def plan(mode: InstallMode, source: Path, live_tree: Path, *, reset_live: bool,
     if mode.editable and not is_checkout:
         raise UpgradeError(f"this install is editable from {mode.base}: upgrade it from a "
                            "checkout, not a wheel (the install mode is kept)")
-    found = diff(mode.base, live_tree) if live_tree.is_dir() else LiveDiff()
+    found = diff(mode.base, live_tree) if live_tree.is_dir() else TreeDiff()
     if found.clean:
         action = "reseed"
     elif reset_live:
@@ -195,7 +196,7 @@ def finish(upgrade: UpgradePlan, hostmind: Path, systemctl: Sequence[str], runne
         count = seed(upgrade.mode.base, upgrade.live_tree)
         upgrade.steps.append(f"{upgrade.live_action} {upgrade.live_tree} ({count} files)")
     else:
-        upgrade.steps.append(f"kept {upgrade.live_tree} with its {_count(upgrade.live_diff)} "
+        upgrade.steps.append(f"kept {upgrade.live_tree} with its {upgrade.live_diff.count} "
                              "change(s)")
     if not systemd:
         upgrade.steps.append("PID 1 is not systemd: no units to install or restart")
@@ -212,7 +213,3 @@ def stop_triggers(upgrade: UpgradePlan, systemctl: Sequence[str], runner: Runner
     """Step 2: stop the .path units and timers. Raise UpgradeError."""
     _checked(runner, [*systemctl, "stop", *TRIGGERS], COMMAND_TIMEOUT, "stop the triggers")
     upgrade.steps.append("stopped " + " ".join(TRIGGERS))
-
-
-def _count(found: LiveDiff) -> int:
-    return len(found.changed) + len(found.added) + len(found.removed)

@@ -15,11 +15,10 @@ from typing import Any
 from conscious.rails import breaker, history
 from conscious.rails.engine import Rails
 from conscious.rails.history import ChangeRecord
-from conscious.rails.lock import LockTimeout, rails_lock
+from conscious.rails.lock import LockTimeout, recovered
 from conscious.rails.operator import OperatorError, operator_rollback
 from conscious.rails.proposal import ProposalError
-from conscious.rails.recovery import recover
-from conscious.rails.service import lock_timeout, process_file
+from conscious.rails.service import process_file
 from conscious.rails.settings import RailSettings
 from unconscious import exitcodes
 from unconscious.cli.output import error, print_json
@@ -87,8 +86,7 @@ def apply_command(args: argparse.Namespace, context: Context) -> int:
         if args.dry_run:
             record = process_file(rails, args.proposal, dry_run=True)
         else:
-            with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
-                recover(rails)
+            with recovered(rails):
                 breaker.check(rails.paths, rails.settings, rails.systemctl)
                 record = process_file(rails, args.proposal, keep_original=True)
     except ProposalError as problem:
@@ -121,8 +119,7 @@ def rollback_command(args: argparse.Namespace, context: Context) -> int:
     if rails is None:
         return exitcodes.CONFIG_ERROR
     try:
-        with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
-            recover(rails)
+        with recovered(rails):
             record = operator_rollback(rails, args.id)
     except OperatorError as problem:
         error(str(problem))

@@ -2,34 +2,26 @@
 
     python -I -m conscious.rails.config_probe PACKAGE_DIR CONFIG_DIR RUNTIME_DIR
 
-PACKAGE_DIR is a data-only copy of the staged `config/` package (YAML files and an empty
-`__init__.py` the rails wrote): it stands in for the `config` package, so the packaged
-defaults, packaged drop-ins and schema fragments are the staged ones while every line of code
-that reads and judges them is the trusted base's. `-I` keeps the live tree, the cwd and
+PACKAGE_DIR is a data-only copy of the staged `config/` directory (YAML files and an empty
+`__init__.py` the rails wrote): it stands in for the packaged config
+(`unconscious.package_data.use_config_dir`), so the packaged defaults, packaged drop-ins and
+schema fragments are the staged ones while every line of code that reads and judges them is
+the trusted base's. `-I` keeps the live tree, the cwd and
 PYTHONPATH off the import path. Prints one JSON list of "file:line: key: message" strings.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
-
-def _use_as_config_package(directory: Path) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "config", directory / "__init__.py", submodule_search_locations=[str(directory)])
-    if spec is None or spec.loader is None:
-        raise RuntimeError(f"cannot use {directory} as the config package")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["config"] = module
-    spec.loader.exec_module(module)
+from unconscious.package_data import use_config_dir
 
 
 def problems(package: Path, config_dir: Path, runtime_dir: Path) -> list[str]:
     """Return the problems of the config made of `package` and the operator's layers."""
-    _use_as_config_package(package)
+    use_config_dir(package)
     from unconscious.config import ConfigError, load_config
     from unconscious.paths import Paths
 

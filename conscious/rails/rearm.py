@@ -1,4 +1,4 @@
-"""The rails' part of `hostmind rearm` (entry point `hostmind.rearm`): audit the re-arm.
+"""The rails' part of `hostmind rearm` (listed in hostmind/wiring.py): audit the re-arm.
 
 `unconscious.install.rearm` resets the failed units and clears the pause flag; this hook
 records that a person re-armed self-modification, with the streak of rollbacks it ended, in

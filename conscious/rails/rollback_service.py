@@ -16,15 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from typing import Any
 
 from conscious.audit import AuditError
 from conscious.rails import breaker
 from conscious.rails.engine import Rails
-from conscious.rails.lock import LockTimeout, rails_lock
-from conscious.rails.probation import read_mark
-from conscious.rails.recovery import recover
-from conscious.rails.service import lock_timeout
+from conscious.rails.lock import LockTimeout, recovered
 from conscious.rails.settings import RailSettings
 from conscious.rails.snapshot import SnapshotError
 from conscious.rails.watch import roll_back_watched
@@ -33,7 +29,7 @@ from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.default_config import without_broken_files
 from unconscious.evidence import record_run
-from unconscious.log import configure, get_logger
+from unconscious.log import Logger, configure, get_logger
 
 
 def failed_unit(service_args: list[str], environ: dict[str, str] | None = None) -> str:
@@ -45,7 +41,7 @@ def failed_unit(service_args: list[str], environ: dict[str, str] | None = None) 
     return str(known.unit or env.get("MONITOR_UNIT", ""))
 
 
-def _config_or_defaults(context: Context, log: Any, unit: str) -> LoadedConfig:
+def _config_or_defaults(context: Context, log: Logger, unit: str) -> LoadedConfig:
     """Return the config; on a config error (each problem logged) the config without the
     broken files (or the packaged defaults), said in the journal."""
     config = context.load_config_or_log(log)
@@ -68,11 +64,10 @@ def main(context: Context) -> int:
     rails = Rails.create(context.paths, RailSettings.from_config(config, context.paths))
     started = time.monotonic()
     try:
-        with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
-            in_probation = read_mark(rails.paths) is not None
-            repaired = recover(rails)
+        with recovered(rails) as recovery:
+            repaired = recovery.repairs
             # Past probation, a committed change is still watched (apply.watch_window).
-            watched = None if in_probation else roll_back_watched(rails, unit)
+            watched = None if recovery.was_in_probation else roll_back_watched(rails, unit)
             repaired += [watched] if watched else []
             paused = breaker.check(rails.paths, rails.settings, rails.systemctl)
     except (LockTimeout, SnapshotError, AuditError, OSError) as error:

@@ -17,20 +17,14 @@ from conscious.rails import breaker, history, spool
 from conscious.rails.crash import crash_point
 from conscious.rails.engine import Rails, apply_proposal
 from conscious.rails.history import ChangeRecord
-from conscious.rails.lock import LockTimeout, rails_lock
+from conscious.rails.lock import LockTimeout, recovered
 from conscious.rails.proposal import ProposalError, load_proposal
-from conscious.rails.recovery import recover
 from conscious.rails.settings import RailSettings
 from conscious.rails.snapshot import SnapshotError
 from unconscious import exitcodes
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.log import configure, get_logger
-
-
-def lock_timeout(settings: RailSettings) -> float:
-    """How long a rails process waits for another: long enough for one whole apply."""
-    return settings.test_timeout * 2 + settings.gate_timeout + settings.probation + 60
 
 
 def main(context: Context) -> int:
@@ -45,8 +39,7 @@ def main(context: Context) -> int:
     outcomes: Counter[str] = Counter()
     problem = ""
     try:
-        with rails_lock(context.paths.state_dir, lock_timeout(rails.settings)):
-            recover(rails)
+        with recovered(rails):
             breaker.check(rails.paths, rails.settings, rails.systemctl)
             for file in spool.pending(context.paths):
                 outcomes[process_file(rails, file).outcome] += 1

@@ -1,7 +1,7 @@
-"""The e2e suite's view of the container harness, which lives in conscious/demo/nspawn.py so
-`hostmind demo` can boot the same container from an installed checkout."""
+"""The e2e suite's view of the container harness, which lives in demo/nspawn.py (in the
+checkout, not the wheel) so `hostmind demo` boots the same container."""
 
-from conscious.demo.nspawn import (
+from demo.nspawn import (
     CACHE_DIR,
     FAULT_CONFIG,
     FAULT_FILE,

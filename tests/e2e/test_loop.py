@@ -22,16 +22,26 @@ from typing import Any
 
 import pytest
 
+from demo.recipe import (
+    CONSCIOUS,
+    CREDENTIAL,
+    STATE,
+    ScriptedModel,
+    check_state,
+    crash_edit,
+    nothing,
+    respond_with,
+    settle,
+    signal_check,
+    wait_decided,
+)
 from tests.e2e.nspawn import HEALTH, HOSTMIND, Container, install_test_suite, now_usec, wait_active
 
-CONSCIOUS = "hostmind-conscious.service"
-STATE = "/var/lib/hostmind"
-CREDENTIAL = "/etc/credstore/anthropic-api-key"
 API_KEY = "e2e-loop-key-5a0e2c41"
-FAKE_SOURCE = Path(__file__).resolve().parents[1] / "fakes" / "messages_api.py"
 FAKE_DIR = "/opt/e2e-loop"
 FAKE_UNIT = "e2e-loop-fake-api.service"
-FAKE_PORT = 18775
+#: The recipe `hostmind demo` plays (demo/recipe.py), with the suite's own key, unit and port.
+MODEL = ScriptedModel(FAKE_DIR, FAKE_UNIT, 18775, API_KEY, nothing("e2e: nothing more to change"))
 LOOP_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop.yaml"
 CHECK_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop-check.yaml"
 
@@ -78,35 +88,17 @@ def use_ratchet(box: Container, kind: str) -> None:
     if not mark.exists() or mark.read_text() != kind:
         box.remove(BASELINE)
         box.write(RATCHET_MARK, kind)
-LOOP_CONFIG = f"""\
+LOOP_CONFIG = MODEL.api_config() + """\
 health:
   checks:
     # The container shares the host's load average: a busy CI machine is not this scenario.
     load:
       enabled: false
-conscious:
-  daily_token_budget: 50000000
-  daily_change_cap: 100
-  api:
-    base_url: http://127.0.0.1:{FAKE_PORT}
-    timeout: 30s
-    deadline: 2m
 apply:
   probation: 3s
   gate_timeout: 30s
   poll_interval: 0.2
 """
-NOTHING = {"reply": "tool_use", "name": "respond",
-           "input": {"decision": "nothing", "summary": "e2e: nothing more to change"}}
-
-
-def respond_with(proposal: dict[str, Any], evidence: str) -> dict[str, Any]:
-    """Return a fake-server step in which the model proposes `proposal`."""
-    return {"reply": "tool_use", "name": "respond",
-            "input": {"decision": "propose", "summary": proposal["title"], "proposal": proposal,
-                      "usage_evidence": {"evidence": evidence}}}
-
-
 @dataclass
 class Loop:
     """The container with the model scripted; `requests` is the host path of the request log."""
@@ -120,10 +112,7 @@ class Loop:
 
     def message_bodies(self) -> list[str]:
         """Return the body of every /v1/messages request the fake received, oldest first."""
-        if not self.requests.exists():
-            return []
-        lines = [json.loads(line) for line in self.requests.read_text().splitlines() if line]
-        return [line["body"] for line in lines if line["path"] == "/v1/messages"]
+        return MODEL.message_bodies(self.box)
 
     def events(self) -> list[dict[str, object]]:
         """Return this scenario's journal entries that carry HOSTMIND_EVENT, oldest first."""
@@ -131,24 +120,14 @@ class Loop:
                 if "HOSTMIND_EVENT" in entry]
 
     def history(self) -> list[dict[str, Any]]:
+        """Return `hostmind history --json`; fail when it cannot be read (nothing assumed)."""
         records: list[dict[str, Any]] = json.loads(
             self.run(HOSTMIND, "history", "--json", "-n", "50"))
         return records
 
     def wait_decided(self, proposal_id: str, timeout: float = 120.0) -> dict[str, Any]:
         """Wait until the rails recorded a final outcome for `proposal_id`; return the record."""
-        found: dict[str, Any] = {}
-
-        def decided() -> bool:
-            mine = [record for record in self.history() if record["id"] == proposal_id
-                    and record["outcome"] in ("committed", "rolled_back", "refused")]
-            if mine:
-                found.update(mine[0])
-            return bool(mine)
-
-        self.box.wait_for(f"the rails to decide on {proposal_id}", decided, timeout=timeout,
-                          interval=0.5)
-        return found
+        return wait_decided(self.box, proposal_id, timeout=timeout)
 
     def show_status(self, title: str) -> str:
         """Print `hostmind status` under `title` (the test log is what a person reads)."""
@@ -156,32 +135,6 @@ class Loop:
         print(f"\n===== hostmind status: {title} (exit {status.returncode}, "
               f"{len(status.stdout.splitlines())} lines) =====\n{status.stdout}{status.stderr}")
         return status.stdout
-
-
-def start_fake_api(box: Container, steps: list[dict[str, Any]]) -> Path:
-    """(Re)start the fake Messages API inside the container with `steps`; return its log."""
-    box.run("systemctl", "stop", FAKE_UNIT, check=False)
-    box.run("systemctl", "reset-failed", FAKE_UNIT, check=False)
-    box.write(f"{FAKE_DIR}/messages_api.py", FAKE_SOURCE.read_text(encoding="utf-8"))
-    box.write(f"{FAKE_DIR}/script.json",
-              json.dumps({"api_key": API_KEY, "steps": steps, "default": NOTHING}))
-    box.remove(f"{FAKE_DIR}/requests.jsonl")
-    box.run("systemd-run", f"--unit={FAKE_UNIT}", "--collect", "/usr/bin/python3",
-            f"{FAKE_DIR}/messages_api.py", "--port", str(FAKE_PORT),
-            "--script", f"{FAKE_DIR}/script.json", "--record", f"{FAKE_DIR}/requests.jsonl")
-    box.wait_for("the fake API to listen", lambda: box.run(
-        "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {FAKE_PORT}), 1)",
-        check=False).returncode == 0, timeout=20, interval=0.2)
-    return box.path(f"{FAKE_DIR}/requests.jsonl")
-
-
-def settle_conscious(box: Container) -> None:
-    """Wait until no conscious cycle or apply run is running or queued."""
-    def idle() -> bool:
-        states = [box.show(unit, "ActiveState")["ActiveState"]
-                  for unit in (CONSCIOUS, "hostmind-apply.service")]
-        return all(state in ("inactive", "failed") for state in states)
-    box.wait_for("the conscious and apply services to be idle", idle, timeout=120, interval=0.2)
 
 
 @pytest.fixture
@@ -195,15 +148,15 @@ def loop(container: Container) -> Iterator[Loop]:
     box.run(HOSTMIND, "rearm")
     wait_active(box, HEALTH)
     box.write(CREDENTIAL, API_KEY + "\n", mode=0o600)
-    settle_conscious(box)
+    settle(box)
     for leftover in box.path(f"{STATE}/events/deferred").glob("*.json"):
         leftover.unlink()  # events earlier tests left would be part of this scenario's cycles
-    loop = Loop(box, box.path(f"{FAKE_DIR}/requests.jsonl"), now_usec())
+    loop = Loop(box, box.path(MODEL.requests_log), now_usec())
     try:
         yield loop
     finally:
         box.run("systemctl", "stop", FAKE_UNIT, check=False)
-        settle_conscious(box)
+        settle(box)
         box.remove(CREDENTIAL)
         box.remove(LOOP_DROPIN)
         box.remove(SMOKE_DROPIN)
@@ -217,12 +170,6 @@ def first_index(events: list[dict[str, object]], name: str, **fields: str) -> in
             return index
     raise AssertionError(f"no {name} {fields} in the journal; saw "
                          f"{[entry['HOSTMIND_EVENT'] for entry in events]}")
-
-
-def check_state(box: Container, name: str) -> str:
-    checks = json.loads(box.path(f"{STATE}/health/checks.json").read_text())
-    found = checks["checks"][name] if isinstance(checks.get("checks"), dict) else {}
-    return str(found.get("state", "")) if isinstance(found, dict) else ""
 
 
 @pytest.fixture
@@ -269,7 +216,7 @@ def test_heal_a_filling_disk_is_found_fixed_by_a_rotation_rule_and_recovers(
         "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no rotation rule",
         "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
         "restart": []}
-    start_fake_api(box, [respond_with(proposal, "rotate")])
+    MODEL.start(box, [respond_with(proposal, "rotate")])
     # The application: 12 MiB quickly (75% of the disk), then a line a second.
     box.run("systemd-run", f"--unit={WRITER_UNIT}", "--collect", "/bin/sh", "-c",
             f"i=0; while :; do if [ $i -lt 12 ]; then cat /opt/e2e-loop/chunk >> {APP_LOG}; "
@@ -351,16 +298,9 @@ HTTPServer(("127.0.0.1", {WEBHOOK_PORT}), Receiver).serve_forever()
 SIGNAL_CHECK = "e2e_loop_signal"
 SIGNAL_FILE = "/run/e2e-loop/signal"
 SIGNAL_DROPIN = "/etc/hostmind/hostmind.d/60-e2e-loop-signal.yaml"
-SIGNAL_CONFIG = f"""\
-health:
-  checks:
-    {SIGNAL_CHECK}:
-      kind: file_age
-      path: {SIGNAL_FILE}
-      max_age: 1h
-      interval: 1s
-      consecutive: 1
-      description: "e2e: a fault the scenario switches on by removing {SIGNAL_FILE}"
+SIGNAL_CONFIG = signal_check(
+    SIGNAL_CHECK, SIGNAL_FILE, f"e2e: a fault the scenario switches on by removing {SIGNAL_FILE}"
+) + f"""\
 alerts:
   sinks:
     e2e:
@@ -369,8 +309,6 @@ alerts:
       timeout: 2s
       retries: 1
 """
-HEALTH_SOURCE = "unconscious/health/service.py"
-ANCHOR = "def main(context: Context) -> int:\n"
 
 
 def crash_proposal(note: str) -> dict[str, Any]:
@@ -378,8 +316,7 @@ def crash_proposal(note: str) -> dict[str, Any]:
     return {"id": f"e2e-crash-{uuid.uuid4().hex[:6]}",
             "title": f"exit early in the health service ({note})",
             "rationale": "e2e: a bad idea the rails must roll back",
-            "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
-                       "new": ANCHOR + f"    raise SystemExit(1)  # {note}\n"}],
+            "edits": [crash_edit(note)],
             "restart": [HEALTH]}
 
 
@@ -437,7 +374,7 @@ def test_bad_idea_a_change_that_crashes_the_health_service_is_rolled_back_and_re
     source = live_health_source(box)
     original = source.read_text()
     proposal = crash_proposal("bad idea")
-    start_fake_api(box, [respond_with(proposal, "health")])
+    MODEL.start(box, [respond_with(proposal, "health")])
     box.remove(SIGNAL_FILE)  # the fault: the check fails, the sink is told, the model is asked
 
     record = loop.wait_decided(proposal["id"], timeout=600)
@@ -449,14 +386,14 @@ def test_bad_idea_a_change_that_crashes_the_health_service_is_rolled_back_and_re
     box.wait_for("a model request that shows the rollback", lambda: any(
         proposal["id"] in body and "rolled_back" in body for body in loop.message_bodies()[1:]),
         timeout=90)
-    settle_conscious(box)
+    settle(box)
     # A model that proposes the same change anyway is refused before the spool.
     again = {**proposal, "id": f"{proposal['id']}-again"}
-    start_fake_api(box, [respond_with(again, "health")])
+    MODEL.start(box, [respond_with(again, "health")])
     box.write(SIGNAL_FILE, "back\n")  # the check recovers: an event, so a cycle that thinks
     box.wait_for("the model to be asked again", lambda: len(loop.message_bodies()) >= 1,
                  timeout=60)
-    settle_conscious(box)
+    settle(box)
     last_cycle = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "conscious_cycle"][-1]
     print(f"\nloop e2e: the same change again: {last_cycle.get('MESSAGE')}")
     assert "rejected" == last_cycle.get("OUTCOME")
@@ -519,16 +456,16 @@ def test_no_brain_the_api_down_for_hours_defers_events_and_spends_nothing_then_r
         box.wait_for(f"{SIGNAL_CHECK} failing", lambda: check_state(box, SIGNAL_CHECK) == "failing",
                      timeout=30, interval=0.2)
         for _ in range(TIMER_WAKES):
-            settle_conscious(box)
+            settle(box)
             box.run("systemctl", "start", CONSCIOUS, timeout=120)
         box.write(SIGNAL_FILE, "back\n")
         box.wait_for(f"{SIGNAL_CHECK} ok", lambda: check_state(box, SIGNAL_CHECK) == "ok",
                      timeout=30, interval=0.2)
-        settle_conscious(box)
+        settle(box)
         # Meanwhile the unconscious layer does its rounds as its timers would.
         box.run("systemctl", "start", "hostmind-rotate.service", timeout=120)
         box.run("systemctl", "start", "hostmind-backup.service", timeout=300, check=False)
-        settle_conscious(box)
+        settle(box)
 
         mine = {key: event for key, event in spooled(box, "deferred").items()
                 if event.get("data", {}).get("check") == SIGNAL_CHECK}
@@ -552,7 +489,7 @@ def test_no_brain_the_api_down_for_hours_defers_events_and_spends_nothing_then_r
         box.remove(NO_BRAIN_DROPIN)
 
     # The API is back: the next wake (the timer's, here by hand) takes the deferred events.
-    start_fake_api(box, [])
+    MODEL.start(box, [])
     box.run("systemctl", "start", CONSCIOUS, timeout=120)
     processed = spooled(box, "processed")
     assert set(mine) <= set(processed)
@@ -575,7 +512,7 @@ def test_cascade_repeated_bad_proposals_pause_changes_the_unconscious_layer_work
     source = live_health_source(box)
     original = source.read_text()
     bad = [crash_proposal(f"bad idea {number}") for number in (1, 2, 3)]
-    start_fake_api(box, [respond_with(proposal, "health") for proposal in bad])
+    MODEL.start(box, [respond_with(proposal, "health") for proposal in bad])
     box.remove(SIGNAL_FILE)  # one fault; each rollback wakes the next cycle, which tries again
 
     outcomes = [loop.wait_decided(proposal["id"], timeout=150)["outcome"] for proposal in bad]
@@ -587,7 +524,7 @@ def test_cascade_repeated_bad_proposals_pause_changes_the_unconscious_layer_work
     print(f"\nloop e2e: paused: {reason}")
     assert original == source.read_text()
     box.wait_for("health running on the old code", lambda: healthy(box), timeout=30)
-    settle_conscious(box)
+    settle(box)
     relayed = [(post["change"], post["severity"], post["paused"]) for post in webhook_posts(box)
                if post["event"] == "change_rolled_back"]
     print(f"loop e2e: rollbacks relayed to the webhook: {relayed}")
@@ -595,7 +532,7 @@ def test_cascade_repeated_bad_proposals_pause_changes_the_unconscious_layer_work
     assert ("critical", reason) == relayed[-1][1:]
     # The next wake sees the pause: no model call, its events wait in deferred/.
     calls = len(loop.message_bodies())
-    settle_conscious(box)
+    settle(box)
     box.run("systemctl", "start", CONSCIOUS, timeout=120)
     last_cycle = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "conscious_cycle"][-1]
     assert ("paused", calls) == (last_cycle.get("OUTCOME"), len(loop.message_bodies()))
@@ -614,7 +551,7 @@ def test_cascade_repeated_bad_proposals_pause_changes_the_unconscious_layer_work
 
     box.run(HOSTMIND, "rearm")
     assert not box.path(PAUSE_FILE).exists()
-    settle_conscious(box)
+    settle(box)
     box.run("systemctl", "start", CONSCIOUS, timeout=120)
     resumed = [entry for entry in loop.events() if entry["HOSTMIND_EVENT"] == "conscious_cycle"][-1]
     assert ("nothing", calls + 1) == (resumed.get("OUTCOME"), len(loop.message_bodies()))

@@ -21,11 +21,17 @@ import pytest
 
 from unconscious.live_tree import seed, trusted_base
 
-#: Dumps {module: file} of everything loaded at exit, then runs the CLI exactly like `-m`.
+#: Dumps {module: file} of everything loaded at exit, then runs a module exactly like `-m`:
+#: `hostmind` (the composition root: the hostmind command and the trusted units) or
+#: `unconscious.cli.main` (what the always-on units start).
 DRIVER = """
 import atexit, importlib.util, json, runpy, sys
 out = sys.argv.pop(1)
-main_file = importlib.util.find_spec("unconscious.cli.main").origin
+module = sys.argv.pop(1)
+spec = importlib.util.find_spec(module)
+if spec.submodule_search_locations is not None:  # a package runs its __main__, as -m does
+    spec = importlib.util.find_spec(module + ".__main__")
+main_file = spec.origin
 def dump():
     with open(out, "w") as handle:
         json.dump({"(run as __main__)": main_file,
@@ -33,7 +39,7 @@ def dump():
                       for name, module in list(sys.modules.items())}}, handle)
 atexit.register(dump)
 sys.argv[0] = "hostmind"
-runpy.run_module("unconscious.cli.main", run_name="__main__", alter_sys=True)
+runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 HOSTILE = """
@@ -80,6 +86,9 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for package in ("unconscious", "conscious"):
         init = live / package / "__init__.py"
         init.write_text(init.read_text() + HOSTILE.format(marker=str(marker)))
+    # The composition root is not part of the live tree; one planted there must not load either.
+    (live / "hostmind").mkdir()
+    (live / "hostmind" / "__init__.py").write_text(HOSTILE.format(marker=str(marker)))
     (root / "etc" / "hostmind.d").mkdir(parents=True)
     # The import ratchet, not the whole unit suite: the closure of `apply` is what is tested.
     (root / "etc" / "hostmind.d" / "50-ratchet.yaml").write_text(
@@ -128,13 +137,13 @@ def loaded_from_live(dump: Path, live: Path) -> list[str]:
 def test_a_trusted_entry_point_started_like_its_unit_imports_nothing_from_the_live_tree(
         name: str, hostile: dict[str, Path], tmp_path: Path) -> None:
     dump = tmp_path / "modules.json"
-    argv = [sys.executable, "-I", "-c", DRIVER, str(dump),
+    argv = [sys.executable, "-I", "-c", DRIVER, str(dump), "hostmind",
             *arguments(ENTRY_POINTS[name], hostile)]
     subprocess.run(argv, cwd=hostile["live"], env=environment(hostile), capture_output=True,
                    text=True, timeout=120, check=False)
     assert dump.exists(), f"{name}: the interpreter did not get to exit normally"
     modules = json.loads(dump.read_text())
-    assert Path(modules["(run as __main__)"]).resolve() == trusted_base() / "unconscious/cli/main.py"
+    assert Path(modules["(run as __main__)"]).resolve() == trusted_base() / "hostmind/__main__.py"
     assert [] == loaded_from_live(dump, hostile["live"]), name
     assert [] == marked_from_live(hostile), name
 
@@ -157,7 +166,8 @@ def test_the_same_start_without_isolation_does_import_the_live_tree(
     dump = tmp_path / "modules.json"
     marker = hostile["marker"]
     try:
-        subprocess.run([sys.executable, "-P", "-c", DRIVER, str(dump), "--version"],
+        subprocess.run([sys.executable, "-P", "-c", DRIVER, str(dump), "unconscious.cli.main",
+                        "--version"],
                        cwd=tmp_path, env=environment(hostile), capture_output=True, text=True,
                        timeout=120, check=False)
         assert "(run as __main__)" in loaded_from_live(dump, hostile["live"])

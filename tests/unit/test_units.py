@@ -7,11 +7,11 @@ import os
 import re
 import shutil
 import subprocess
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
+from unconscious.package_data import units_dir
 from unconscious.systemd_units import (
     PLACEHOLDER,
     RenderValues,
@@ -131,7 +131,7 @@ def test_trusted_services_run_isolated_with_the_whole_state_directory(
     for name, arguments in TRUSTED_SERVICES.items():
         service = units[name]
         assert one(service, "Service", "ExecStart") == (
-            f"@PYTHON@ -I -m unconscious.cli.main run {arguments}"), name
+            f"@PYTHON@ -I -m hostmind run {arguments}"), name
         assert "PYTHONPATH" not in " ".join(values(service, "Service", "Environment")), name
         for key in ("StateDirectory", "ConfigurationDirectory", "RuntimeDirectory"):
             assert one(service, "Service", key) == "hostmind", f"{name} {key}"
@@ -201,7 +201,7 @@ def test_apply_and_rollback_have_no_network_and_conscious_gets_the_key_as_creden
 
 def test_every_hardening_line_and_privilege_says_why() -> None:
     for name in SERVICES:
-        text = (resources.files("units") / name).read_text()
+        text = (units_dir() / name).read_text()
         lines = text.splitlines()
         assert HARDENING_MARKER in text, name
         start = next(i for i, line in enumerate(lines) if line.startswith(HARDENING_MARKER))
@@ -226,7 +226,7 @@ def test_render_fills_every_placeholder_and_rejects_bad_values() -> None:
     assert "ExecStart=/opt/hostmind/venv/bin/python -P -m unconscious.cli.main run health" in health
     assert "Environment=PYTHONPATH=/var/lib/hostmind/live PYTHONDONTWRITEBYTECODE=1" in health
     apply = render_all(values_)["hostmind-apply.service"]
-    assert "ExecStart=/opt/hostmind/venv/bin/python -I -m unconscious.cli.main run apply" in apply
+    assert "ExecStart=/opt/hostmind/venv/bin/python -I -m hostmind run apply" in apply
     with pytest.raises(UnitTemplateError, match="absolute"):
         render("ExecStart=@HOSTMIND@", RenderValues(Path("relative/hostmind"), Path("/x")))
     with pytest.raises(UnitTemplateError, match="spaces"):
@@ -256,7 +256,7 @@ def exposure(analyze: str, unit_path: Path) -> float:
 @pytest.mark.host
 def test_exposure_ratchet(rendered_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     analyze = systemd_analyze()
-    baseline = json.loads((resources.files("units") / "security-baseline.json").read_text())
+    baseline = json.loads((units_dir() / "security-baseline.json").read_text())
     allowed: dict[str, float] = baseline["allowed"]
     assert set(allowed) == set(SERVICES)
     too_high: list[str] = []

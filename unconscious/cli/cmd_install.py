@@ -10,6 +10,7 @@ from typing import Any
 
 from unconscious import exitcodes, uninstall_report
 from unconscious.atomic import AtomicWriteError
+from unconscious.cli import registry
 from unconscious.cli.output import error, print_json
 from unconscious.context import Context
 from unconscious.install import (
@@ -243,7 +244,8 @@ def rearm_command(args: argparse.Namespace, context: Context) -> int:
         error("PID 1 is not systemd here (no /run/systemd/system): there is no breaker to re-arm")
         return exitcodes.NOT_POSSIBLE_HERE
     try:
-        result = rearm(context.paths, _systemctl(args), start=not args.no_start)
+        hooks = [load() for load in registry.of(args).rearm_hooks]
+        result = rearm(context.paths, _systemctl(args), start=not args.no_start, hooks=hooks)
     except SystemctlError as problem:
         error(f"rearm failed: {problem}")
         audit("rearm", f"rearm failed: {problem}", outcome="failed")

@@ -12,7 +12,6 @@ from unconscious.cli.output import error, print_json
 from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.live_tree import (
-    LiveDiff,
     LiveTreeError,
     diff,
     rails_lock,
@@ -20,6 +19,7 @@ from unconscious.live_tree import (
     trusted_base,
     unified_diff,
 )
+from unconscious.tree_diff import TreeDiff
 
 #: How long a reset waits for an apply or rollback in progress.
 LOCK_WAIT = 900.0
@@ -60,7 +60,7 @@ def live_tree_of(context: Context) -> Path:
     return tree or context.paths.live_tree
 
 
-def _summary(found: LiveDiff) -> list[str]:
+def _summary(found: TreeDiff) -> list[str]:
     return ([f"changed  {path}" for path in found.changed]
             + [f"added    {path}" for path in found.added]
             + [f"removed  {path}" for path in found.removed])
@@ -89,7 +89,7 @@ def diff_command(args: argparse.Namespace, context: Context) -> int:
 def reset_command(args: argparse.Namespace, context: Context) -> int:
     """Reset the live tree to the trusted base (only with --yes when it holds changes)."""
     base, live = trusted_base(), live_tree_of(context)
-    found = diff(base, live) if live.is_dir() else LiveDiff()
+    found = diff(base, live) if live.is_dir() else TreeDiff()
     if not found.clean and not args.yes:
         for line in _summary(found):
             print(line)

@@ -6,12 +6,12 @@ import argparse
 from typing import Any
 
 from unconscious import exitcodes
+from unconscious.cli import registry
 from unconscious.cli.output import error
 from unconscious.context import Context
-from unconscious.services import load_service
 
-#: A static list: computing it loads importlib.metadata into every service (about 1 MB of the
-#: health service's idle RSS). A test checks it names every service there is.
+#: A static list: computing it would import every service's loader table; a test checks it
+#: names every service the full `hostmind` command (hostmind.wiring.REGISTRY) can run.
 SERVICES_HELP = ("one of: health, rotate, backup (the always-on services), conscious, apply, "
                  "rollback")
 
@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace, context: Context) -> int:
     try:
-        main = load_service(args.service)
+        main = registry.of(args).load_service(args.service)
     except LookupError as problem:
         error(str(problem))
         return exitcodes.USAGE

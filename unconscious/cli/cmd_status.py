@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from unconscious import exitcodes
+from unconscious.cli import registry
 from unconscious.cli.output import print_json
 from unconscious.config import ConfigError, LoadedConfig
 from unconscious.context import Context
 from unconscious.default_config import without_broken_files
-from unconscious.status import StatusSection, providers
+from unconscious.status import Provider, StatusSection, providers
 
 
 def register(subparsers: Any) -> None:
@@ -57,10 +59,11 @@ def config_section(context: Context) -> tuple[StatusSection, LoadedConfig]:
     return made, config
 
 
-def collect(context: Context, config: LoadedConfig) -> list[StatusSection]:
-    """Return every provider's section; a provider that raises becomes a section saying so."""
+def collect(context: Context, config: LoadedConfig,
+            loaders: Mapping[str, Callable[[], Provider]]) -> list[StatusSection]:
+    """Return the section of every provider in `loaders`; one that raises becomes a section saying so."""
     sections: list[StatusSection] = []
-    for name, provider in providers():
+    for name, provider in providers(loaders):
         try:
             sections.append(provider(context, config))
         except Exception as error:  # noqa: BLE001 - one broken section must not hide the rest
@@ -88,7 +91,7 @@ def status_command(args: argparse.Namespace, context: Context) -> int:
     except ConfigError as error:
         print(f"the packaged defaults cannot be loaded (broken install): {error}", file=sys.stderr)
         return exitcodes.CONFIG_ERROR
-    sections = [config_part, *collect(context, config)]
+    sections = [config_part, *collect(context, config, registry.of(args).status_sections)]
     sections.sort(key=lambda section: (section.order, section.title))
     attention = any(section.problem for section in sections)
     summary = summary_line(sections)

@@ -1,40 +1,25 @@
 """Entry point of the `hostmind` command: argparse subcommands, one module each.
 
-Commands of the conscious layer come from the `hostmind.commands` entry points and are
-imported only when one of them is the command being run (or help is asked for), so
-`hostmind run health` never loads the conscious layer or the model SDK.
+What the command can run comes from a `Registry` (unconscious.cli.registry): this layer's own
+table by default, or the full one the composition root `hostmind.wiring` passes in (with the
+conscious layer's commands, services and status sections). Only the wanted command's module is
+imported (every one when help is asked for), so `hostmind run health` never loads rotation's
+zstandard, backup's sqlite3, the conscious layer or the model SDK.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from unconscious import exitcodes
 from unconscious.cli.output import error
+from unconscious.cli.registry import UNCONSCIOUS, Registry
 from unconscious.context import Context
 from unconscious.paths import Paths
-
-#: Each built-in command module and the commands it registers. Only the wanted command's module
-#: is imported: `hostmind run health` (a long-lived process) must not carry rotation's zstandard
-#: or backup's sqlite3 because `hostmind rotate` and `hostmind backup` exist.
-BUILTIN_COMMANDS: dict[str, tuple[str, ...]] = {
-    "cmd_config": ("config",),
-    "cmd_events": ("events",),
-    "cmd_status": ("status",),
-    "cmd_run": ("run",),
-    "cmd_install": ("install", "uninstall", "rearm"),
-    "cmd_check": ("check",),
-    "cmd_rotate": ("rotate",),
-    "cmd_backup": ("backup",),
-    "cmd_live": ("live",),
-    "cmd_upgrade": ("upgrade",),
-}
-PLUGIN_GROUP = "hostmind.commands"
 
 EPILOG = """\
 exit codes: 0 ok; 1 failure or needs attention; 2 usage error (check: critical);
@@ -82,8 +67,8 @@ def _wanted_command(argv: Sequence[str]) -> str | None:
     return None
 
 
-def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """Return the parser; plugin commands are loaded only if `argv` needs them."""
+def build_parser(argv: Sequence[str] = (), registry: Registry = UNCONSCIOUS) -> argparse.ArgumentParser:
+    """Return the parser with the commands `argv` needs: only the wanted one, or all of them."""
     parser = argparse.ArgumentParser(
         prog="hostmind",
         description="hostmind: a systemd-supervised host agent. The unconscious layer (health, "
@@ -99,40 +84,20 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         metavar="DIR",
         help="use DIR instead of /etc/hostmind (holds hostmind.yaml and hostmind.d/)",
     )
+    parser.set_defaults(registry=registry)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = _wanted_command(argv)
-    _register_builtins(subparsers, wanted)
-    if wanted in subparsers.choices:
-        return parser  # a built-in command: no plugin is needed (nor importlib.metadata)
-    from importlib.metadata import entry_points
-
-    load_all = wanted is None or wanted == "help"
-    for entry in entry_points(group=PLUGIN_GROUP):
-        if entry.name in subparsers.choices:
-            continue
-        if load_all or entry.name == wanted:
-            try:
-                register: Callable[[Any], None] = entry.load()
-            except ImportError as problem:
-                _unavailable(subparsers, entry.name, str(problem))
-                continue
-            register(subparsers)
-        else:
-            subparsers.add_parser(entry.name, help=f"(conscious layer) see `hostmind {entry.name} --help`")
-    return parser
-
-
-def _register_builtins(subparsers: Any, wanted: str | None) -> None:
-    """Register the built-in commands: only the module of `wanted` when it is one of them."""
-    modules = [name for name, commands in BUILTIN_COMMANDS.items() if wanted in commands]
-    for module_name in modules or list(BUILTIN_COMMANDS):
+    names = [wanted] if wanted is not None and wanted in registry.commands else list(registry.commands)
+    for name in names:
+        if name in subparsers.choices:
+            continue  # registered with another command of the same module
         try:
-            module = importlib.import_module(f"unconscious.cli.{module_name}")
-        except ModuleNotFoundError as problem:
-            if problem.name != f"unconscious.cli.{module_name}":
-                raise
-            continue  # a command whose feature is not installed in this build
-        module.register(subparsers)
+            register = registry.commands[name]()
+        except ImportError as problem:
+            _unavailable(subparsers, name, str(problem))
+            continue
+        register(subparsers)
+    return parser
 
 
 def _unavailable(subparsers: Any, name: str, reason: str) -> None:
@@ -145,10 +110,10 @@ def _unavailable(subparsers: Any, name: str, reason: str) -> None:
     parser.set_defaults(func=explain)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (see EPILOG)."""
+def main(argv: Sequence[str] | None = None, registry: Registry = UNCONSCIOUS) -> int:
+    """Run the command line with what `registry` holds; return the exit code (see EPILOG)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(arguments)
+    parser = build_parser(arguments, registry)
     args = parser.parse_args(arguments)
     if args.command is None or not hasattr(args, "func"):
         parser.print_help()

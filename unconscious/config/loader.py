@@ -12,7 +12,6 @@ come only from the defaults and the operator.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +21,7 @@ from unconscious.config.merge import MergedConfig, merge_documents
 from unconscious.config.validation import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
 from unconscious.config.validation import check_and_type, locate
 from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
+from unconscious.package_data import config_dir
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class LoadedConfig:
 
 def packaged_defaults_text() -> str:
     """Return the text of the packaged config/hostmind.yaml."""
-    return (resources.files("config") / "hostmind.yaml").read_text(encoding="utf-8")
+    return (config_dir() / "hostmind.yaml").read_text(encoding="utf-8")
 
 
 def packaged_dropin_files() -> list[Path]:
@@ -79,7 +79,7 @@ def packaged_dropin_files() -> list[Path]:
     layer proposed lands, reviewable and taken back by `hostmind rollback` like code. They are
     a live-tree layer wherever they come from: only model-writable keys count.
     """
-    return _yaml_files(Path(str(resources.files("config"))) / "hostmind.d")
+    return _yaml_files(config_dir() / "hostmind.d")
 
 
 def _yaml_files(directory: Path) -> list[Path]:
@@ -103,7 +103,7 @@ def live_layer_files(tree: Path) -> list[Path]:
 
     Each file appears once, even when the running package is the live tree itself.
     """
-    running_defaults = Path(str(resources.files("config"))) / "hostmind.yaml"
+    running_defaults = config_dir() / "hostmind.yaml"
     candidates = [tree / "config" / "hostmind.yaml", *packaged_dropin_files(),
                   *_yaml_files(tree / "config" / "hostmind.d")]
     seen = {_identity(running_defaults)}

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from importlib import resources
 from typing import Any
 
 import yaml
 
 from unconscious.config.yaml_source import KeyPath
+from unconscious.package_data import config_dir
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
 _FAST_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -28,7 +28,7 @@ _FAST_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 @functools.cache
 def load_schema() -> dict[str, Any]:
     """Return the assembled JSON Schema (cached). Raise RuntimeError if a fragment is broken."""
-    schema_dir = resources.files("config") / "schema"
+    schema_dir = config_dir() / "schema"
     sections: dict[str, Any] = {}
     definitions: dict[str, Any] = {}
     for entry in sorted(schema_dir.iterdir(), key=lambda item: item.name):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from unconscious.atomic import atomic_write_json, sha256_file
 from unconscious.paths import Paths
+from unconscious.tree_diff import TreeDiff
 
 MANIFEST_NAME = "live-manifest.json"
 #: Top-level directories of the live tree that `live_files` lists by default.
@@ -26,19 +26,6 @@ _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 
 class ManifestError(ValueError):
     """A manifest that is not a JSON map of relative paths to SHA-256 hex digests."""
-
-
-@dataclass
-class Drift:
-    """How the tree differs from its manifest; empty lists mean it matches."""
-
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    added: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not (self.changed or self.missing or self.added)
 
 
 def manifest_path(paths: Paths) -> Path:
@@ -101,19 +88,19 @@ def read_manifest(manifest_file: Path) -> dict[str, str]:
     return data
 
 
-def compare(root: Path, manifest: dict[str, str], scan_new: bool = True) -> Drift:
-    """Compare the files under `root` with `manifest`; return the Drift.
+def compare(root: Path, manifest: dict[str, str], scan_new: bool = True) -> TreeDiff:
+    """Compare the files under `root` with `manifest`; return how they differ.
 
     With `scan_new`, files under the manifest's top-level directories that the manifest does
     not list count as added (a module dropped in outside the rails).
     """
-    drift = Drift()
+    drift = TreeDiff()
     for relative, digest in sorted(manifest.items()):
         try:
             if sha256_file(root / relative) != digest:
                 drift.changed.append(relative)
         except FileNotFoundError:
-            drift.missing.append(relative)
+            drift.removed.append(relative)
         except OSError:
             drift.changed.append(relative)  # unreadable is not the file we recorded
     if scan_new:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unconscious.atomic import atomic_write_json, atomic_write_text
 from unconscious.events import EventSpool
@@ -22,6 +22,9 @@ from unconscious.evidence import metric_name, record_run
 from unconscious.health.engine import Engine, Transition
 from unconscious.health.model import FAILING, OK, TIMEOUT
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from unconscious.log import Logger
 
 STATE_NAME = "checks.json"
 MAX_PENDING_EVENTS = 1000
@@ -48,7 +51,7 @@ class Reporter:
     def __init__(
         self,
         paths: Paths,
-        log: Any,
+        log: Logger,
         notify: Callable[[Transition], None] | None = None,
         clock: Callable[[], float] = time.time,
         state_every: float = 30.0,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import signal
 import time
 from types import FrameType
-from typing import Any
 
 from unconscious import exitcodes, faults
 from unconscious.alerts.dispatch import Dispatcher
@@ -22,7 +21,7 @@ from unconscious.health.engine import Engine
 from unconscious.health.report import Reporter
 from unconscious.health.specs import build_specs
 from unconscious.health.workers import WorkerPool
-from unconscious.log import get_logger
+from unconscious.log import Logger, get_logger
 
 #: Longest the service blocks waiting for a result inside one step (bounds SIGTERM latency).
 STEP_WAIT = 0.5
@@ -85,7 +84,7 @@ class HealthService:
         self.alerts.close()
 
 
-def hang_until_stopped(log: Any) -> None:
+def hang_until_stopped(log: Logger) -> None:
     """The `hang` test fault: never return, so the watchdog goes unpinged and systemd kills us.
 
     SIGTERM (a stop while hanging) ends the process cleanly instead of waiting for SIGKILL.

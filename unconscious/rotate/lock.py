@@ -1,12 +1,11 @@
-"""One rotation at a time: fcntl.flock on a lock file, waiting a bounded time for the holder."""
+"""One rotation at a time: the foundation's FileLock, waiting a bounded time for the holder."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
 from pathlib import Path
 from types import TracebackType
+
+from unconscious import locks
 
 
 class LockBusy(Exception):
@@ -19,30 +18,22 @@ class RunLock:
     def __init__(self, path: Path, wait: float) -> None:
         self.path = path
         self.wait = wait
-        self.fd: int | None = None
+        self.lock = locks.FileLock(path, wait)
+
+    @property
+    def fd(self) -> int | None:
+        """The lock file's descriptor while held, else None."""
+        return self.lock.fd
 
     def __enter__(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-                    os.close(fd)
-                    raise LockBusy(f"another rotation (PID {holder}) holds {self.path}; "
-                                   f"waited {self.wait:g}s") from None
-                time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.fd = fd
+        try:
+            self.lock.acquire()
+        except locks.LockBusy as busy:
+            holder = busy.holder_pid if busy.holder_pid is not None else "unknown"
+            raise LockBusy(f"another rotation (PID {holder}) holds {self.path}; "
+                           f"waited {self.wait:g}s") from None
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing releases the flock; a SIGKILL releases it too
-            self.fd = None
+        self.lock.release()  # a SIGKILL releases it too

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.contexts import context_under
 from tests.integration.backup.conftest import RESTIC_PASSWORD as PASSWORD
 from tests.integration.backup.conftest import settings_for
 from unconscious.backup.restic_cli import Restic, password_file
@@ -159,7 +160,7 @@ def test_the_password_comes_from_the_systemd_credential_first(tmp_path: Path,
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     monkeypatch.setenv("RESTIC_PASSWORD", "must not leak through")
 
-    restic = Restic(settings, Context.for_tests(tmp_path).paths)
+    restic = Restic(settings, context_under(tmp_path).paths)
     environment = restic.environment()
 
     assert credentials / "restic-password" == password_file(settings)

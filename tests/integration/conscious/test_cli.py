@@ -9,8 +9,8 @@ import structlog
 
 from conscious.audit import AuditLog, anchor, audit_path
 from conscious.budget import Usage
+from hostmind.wiring import main
 from tests.integration.conscious.conftest import ConsciousRig, proposal_reply
-from unconscious.cli.main import main
 from unconscious.context import Context
 
 

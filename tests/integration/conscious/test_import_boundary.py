@@ -32,7 +32,7 @@ def report():
     loaded = {m for m in sys.modules if m.split('.')[0] in ('anthropic', 'conscious')}
     print('BOUNDARY ' + json.dumps(sorted(seen | loaded)), flush=True)
 atexit.register(report)
-from unconscious.cli.main import main
+from hostmind.wiring import main  # the full command: its `run health` must not load them either
 sys.exit(main(sys.argv[1:]))
 """
 

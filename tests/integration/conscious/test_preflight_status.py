@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conscious.preflight import run_preflight
+from hostmind.wiring import main
 from tests.integration.conscious.conftest import API_KEY, ConsciousRig
-from unconscious.cli.main import main
 
 
 @pytest.fixture

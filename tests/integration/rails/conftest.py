@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conscious.rails import crash, ratchet
+from tests.contexts import context_under
 from tests.unit.rails import livetree
 from unconscious.context import Context
 from unconscious.health import integrity
@@ -71,7 +72,7 @@ def make_host(root: Path, template: tuple[Path, frozenset[str]],
     source, passed = template
     tree = root / "live"
     shutil.copytree(source, tree, symlinks=True)
-    context = Context.for_tests(root)
+    context = context_under(root)
     paths = context.paths
     for directory in (paths.dropin_dir, paths.state_dir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ def make_host(root: Path, template: tuple[Path, frozenset[str]],
 def template_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, frozenset[str]]:
     root = tmp_path_factory.mktemp("template")
     tree = livetree.build_tree(root)
-    settings = livetree.make_settings(tree, Context.for_tests(root).paths)
+    settings = livetree.make_settings(tree, context_under(root).paths)
     return tree, ratchet.run_tests(tree, settings).passed
 
 

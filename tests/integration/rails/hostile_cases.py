@@ -426,9 +426,9 @@ def _editable_code_cases() -> list[Case]:
              "validate", "protected"),
         Case("patched-live-cli-cannot-unprotect-the-rails", family,
              lambda t: proposal(edits=[{"path": "unconscious/cli/main.py",
-                                        "old": "def main(argv: Sequence[str] | None = None)",
+                                        "old": "def main(argv: Sequence[str] | None = None,",
                                         "new": sabotage.lstrip() + "\n\ndef main(argv: "
-                                               "Sequence[str] | None = None)"}]), "committed",
+                                               "Sequence[str] | None = None,"}]), "committed",
              then=lambda t: proposal(edits=[{"path": "conscious/rails/protected.py",
                                              "old": "a", "new": "b"}], identifier="second")),
         Case("staged-loader-patched-to-accept-anything", family,

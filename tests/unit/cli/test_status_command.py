@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from hostmind.wiring import main
 from unconscious.atomic import atomic_write_json
-from unconscious.cli.main import main
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.health.report import state_file

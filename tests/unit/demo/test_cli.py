@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from conscious.demo.cli import prune_runs, source_problem
-from conscious.demo.nspawn import REPO
+from demo.cli import prune_runs
+from demo.nspawn import REPO
+from hostmind.demo_command import source_problem
 
 HOSTMIND = Path(sys.executable).with_name("hostmind")
 
@@ -32,8 +33,8 @@ def test_a_tree_without_the_setup_script_and_the_fake_model_is_not_a_source_chec
     (tmp_path / "setup.cfg").write_text("[metadata]\nname = hostmind\n")
     problem = source_problem(tmp_path) or ""
     assert (f"hostmind demo needs a source checkout, but hostmind is installed from {tmp_path}, "
-            "which is not one (no .ci/setup-e2e.sh, tests/fakes/messages_api.py).") == (
-        problem.split(" Install from")[0])
+            "which is not one (no demo/cli.py, .ci/setup-e2e.sh, tests/fakes/messages_api.py).") == (
+        problem.split(" The demo and")[0])
 
 
 @pytest.mark.host
@@ -41,7 +42,7 @@ def test_a_tree_without_the_setup_script_and_the_fake_model_is_not_a_source_chec
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) not installed")
 def test_without_root_it_says_so_and_exits_3() -> None:
     as_nobody = ("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups")
-    reachable = subprocess.run([*as_nobody, sys.executable, "-c", "import conscious.demo.cli"],
+    reachable = subprocess.run([*as_nobody, sys.executable, "-c", "import hostmind.demo_command"],
                                capture_output=True, timeout=60, check=False)
     if reachable.returncode != 0:
         pytest.skip("user nobody cannot run this venv (a checkout under a private home?)")

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conscious.demo import scenarios, timeline
-from conscious.demo.timeline import Step, TimelineEntry
+from demo import scenarios, timeline
+from demo.timeline import Step, TimelineEntry
 
 RECORDED = Path(__file__).parent / "data" / "journal.json"
 HEAL_ID = "demo-heal-60b39b"

@@ -1,9 +1,10 @@
 """The call direction of README "Development", enforced statically (ast) over every module.
 
 `cli -> services -> (checks, rotate, backup, events, evidence) -> (config, journal, notify,
-atomic)`, and `conscious -> unconscious`, never the reverse. Inside unconscious/ each module has
-a layer; a module may import its own layer and the ones below, never one above. Imports inside
-functions and under TYPE_CHECKING count too: a lazy import is still a dependency.
+atomic)`, and `hostmind (the composition root) -> conscious -> unconscious`, never the reverse.
+Inside unconscious/ each module has a layer; a module may import its own layer and the ones
+below, never one above. Imports inside functions and under TYPE_CHECKING count too: a lazy
+import is still a dependency.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ FOUNDATION = {
     "unconscious", "unconscious.exitcodes", "unconscious.paths", "unconscious.atomic",
     "unconscious.timefmt", "unconscious.faults", "unconscious.journal", "unconscious.log",
     "unconscious.notify", "unconscious.systemctl", "unconscious.systemd_units",
-    "unconscious.context", "unconscious.default_config", "unconscious.rails_lock",
+    "unconscious.context", "unconscious.default_config", "unconscious.rails_lock", "unconscious.locks",
+    "unconscious.tree_diff", "unconscious.package_data",
 }
 #: What the features read and write: the event spool, evidence, the pause flag.
 RECORDS = {"unconscious.events", "unconscious.evidence", "unconscious.pause"}
 #: Entry points of the live services and what `hostmind status` and install assemble from them.
 SERVICES = {
-    "unconscious.daemon", "unconscious.services", "unconscious.status",
+    "unconscious.daemon", "unconscious.status",
     "unconscious.systemd_status", "unconscious.install", "unconscious.upgrade",
     "unconscious.uninstall_report",
     "unconscious.health.service", "unconscious.health.status", "unconscious.rotate.service",
@@ -39,6 +41,15 @@ SERVICES = {
 }
 FEATURE_PACKAGES = ("unconscious.health", "unconscious.rotate", "unconscious.backup",
                     "unconscious.alerts")
+#: Known imports against the direction, each with its reason. The semantic config checks were
+#: found through an entry-point group (invisible to this test); listed in code, they show that
+#: the config loader (foundation) reaches up into three features. Where they are listed belongs
+#: to the config-model part of issue 18.
+KNOWN_UPWARD = {
+    ("unconscious.config.semantic", "unconscious.health.config_checks"),
+    ("unconscious.config.semantic", "unconscious.backup.config_checks"),
+    ("unconscious.config.semantic", "unconscious.rotate.config_checks"),
+}
 
 
 
@@ -54,7 +65,8 @@ def all_modules(package: str) -> dict[str, Path]:
     return {module_name(path): path for path in sorted((ROOT / package).rglob("*.py"))}
 
 
-MODULES = {**all_modules("unconscious"), **all_modules("conscious")}
+MODULES = {**all_modules("unconscious"), **all_modules("conscious"), **all_modules("hostmind")}
+ROOT_PACKAGES = ("unconscious", "conscious", "hostmind")
 
 
 def layer_of(module: str) -> str:
@@ -87,16 +99,21 @@ def imported_modules(source: str, name: str, is_package: bool = False) -> set[st
             for alias in node.names:
                 candidate = f"{base}.{alias.name}"
                 found.add(candidate if candidate in MODULES else base)
-    return {module for module in found if module.split(".")[0] in ("unconscious", "conscious")}
+    return {module for module in found if module.split(".")[0] in ROOT_PACKAGES}
 
 
 def against_direction(module: str, targets: set[str]) -> set[tuple[str, str]]:
     """Return the (module, target) imports that go against the call direction."""
     found: set[tuple[str, str]] = set()
-    if not module.startswith("unconscious"):
-        return found  # conscious may import any of unconscious; its own boundary is tested elsewhere
+    if module.startswith("hostmind"):
+        return found  # the composition root may import both layers
     for target in targets:
-        if target.startswith("conscious") or (target in MODULES and LAYERS.index(layer_of(target)) > LAYERS.index(layer_of(module))):
+        if target.startswith("hostmind"):
+            found.add((module, target))  # nothing imports the composition root
+        elif not module.startswith("unconscious"):
+            continue  # conscious may import any of unconscious; its own boundary is tested elsewhere
+        elif target.startswith("conscious") or (
+                target in MODULES and LAYERS.index(layer_of(target)) > LAYERS.index(layer_of(module))):
             found.add((module, target))
     return found
 
@@ -106,7 +123,7 @@ def violations() -> set[tuple[str, str]]:
     for module, path in MODULES.items():
         source = path.read_text(encoding="utf-8")
         found |= against_direction(module, imported_modules(source, module, path.name == "__init__.py"))
-    return found
+    return found - KNOWN_UPWARD
 
 
 def test_every_unconscious_module_has_a_layer() -> None:
@@ -129,6 +146,8 @@ def test_no_module_imports_a_layer_above_its_own_and_unconscious_never_imports_c
     ("unconscious.atomic", "from unconscious import status\n", "unconscious.status"),
     ("unconscious.paths", "if TYPE_CHECKING:\n    from unconscious.health.engine import Engine\n",
      "unconscious.health.engine"),
+    ("unconscious.cli.main", "def later():\n    from hostmind.wiring import REGISTRY\n", "hostmind.wiring"),
+    ("conscious.cycle", "import hostmind.wiring\n", "hostmind.wiring"),
 ])
 def test_the_scanner_sees_every_form_of_import_against_the_direction(
         module: str, source: str, expected: str) -> None:

@@ -38,7 +38,7 @@ def test_changed_missing_and_added_files_are_each_reported(tree: Path, tmp_path:
     (tree / "unconscious" / "b.py").unlink()
     (tree / "unconscious" / "c.py").write_text("C = 3\n")
     drift = integrity.compare(tree, manifest)
-    assert (drift.changed, drift.missing, drift.added) == (["unconscious/a.py"], ["unconscious/b.py"],
+    assert (drift.changed, drift.removed, drift.added) == (["unconscious/a.py"], ["unconscious/b.py"],
                                                            ["unconscious/c.py"])
 
 

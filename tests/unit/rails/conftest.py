@@ -10,6 +10,7 @@ import pytest
 
 from conscious.rails import ratchet
 from conscious.rails.engine import Rails
+from tests.contexts import context_under
 from tests.unit.rails import livetree
 from unconscious.context import Context
 
@@ -19,7 +20,7 @@ def template_tree(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, froze
     """One built tree and its baseline test ids, copied for each test (saves a pytest run)."""
     root = tmp_path_factory.mktemp("template")
     tree = livetree.build_tree(root)
-    settings = livetree.make_settings(tree, Context.for_tests(root).paths)
+    settings = livetree.make_settings(tree, context_under(root).paths)
     return tree, ratchet.run_tests(tree, settings).passed
 
 

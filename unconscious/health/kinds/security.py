@@ -122,10 +122,9 @@ def integrity_check(params: dict[str, Any], timeout: float) -> Outcome:
         return Outcome(True, f"{len(manifest)} live file(s) match the manifest", "match", "match")
     parts = [
         f"{label} {', '.join(files[:3])}{' ...' if len(files) > 3 else ''}"
-        for label, files in (("changed", drift.changed), ("missing", drift.missing), ("added", drift.added))
+        for label, files in (("changed", drift.changed), ("missing", drift.removed), ("added", drift.added))
         if files
     ]
-    count = len(drift.changed) + len(drift.missing) + len(drift.added)
     return Outcome(
-        False, "live tree changed outside the rails: " + "; ".join(parts), f"{count} file(s)", "match"
+        False, "live tree changed outside the rails: " + "; ".join(parts), f"{drift.count} file(s)", "match"
     )

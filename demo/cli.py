@@ -1,7 +1,8 @@
-"""`hostmind demo`: boot a real systemd in a container, run the loop's scenarios, print the timeline.
-
-Needs root and a source checkout (the container's hostmind is a wheel built from it, the
-rootfs comes from its .ci/setup-e2e.sh, the scripted model is its tests/fakes/messages_api.py).
+"""`hostmind demo`'s body: boot a real systemd in a container, run the loop's scenarios, print
+the timeline. Lives in the checkout, not the wheel; `hostmind/demo_command.py` parses the
+arguments and loads it. Needs root and a source checkout (the container's hostmind is a wheel
+built from it, the rootfs comes from its .ci/setup-e2e.sh, the scripted model is its
+tests/fakes/messages_api.py).
 Progress goes to stderr, the result to stdout. Exit 0 when every scenario reached its expected
 outcome, 1 when one did not or the container failed, 3 when this machine cannot run it.
 """
@@ -18,9 +19,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from conscious.demo import nspawn, scenarios, timeline
+from demo import nspawn, scenarios, timeline
 from unconscious import exitcodes
 from unconscious.cli.output import error
 from unconscious.context import Context
@@ -30,26 +30,6 @@ EXPECTED = {"heal": "committed", "bad-idea": "rolled_back"}
 #: Runs whose work directory (journal, console log: ~8 MB each) is kept.
 KEEP_RUNS = 5
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z")
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="see the whole loop work in a throw-away container (root, source checkout)",
-        description="Boot systemd in a systemd-nspawn container, install hostmind in it from "
-                    "this source checkout, and run scenarios with a scripted model (no API key "
-                    "needed): 'heal' (a log fills its disk; a rotation rule is proposed, "
-                    "committed and frees it) and 'bad-idea' (a change crashes a service; the "
-                    "rails roll it back). Prints a timeline proven by the container's journal, "
-                    "then `hostmind status` and `hostmind history` from inside, then stops the "
-                    "container (the journal is kept). Exit 0 when every scenario ended as "
-                    "expected, 1 otherwise, 3 when this machine cannot run it (not root, not a "
-                    "source checkout).")
-    parser.add_argument("--scenario", choices=("heal", "bad-idea", "all"), default="all",
-                        help="which scenario to run (default: all)")
-    parser.add_argument("--keep", action="store_true",
-                        help="leave the container running and print how to enter it")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.set_defaults(func=demo_command)
 
 
 class Progress:
@@ -63,17 +43,6 @@ class Progress:
 
     def __call__(self, message: str) -> None:
         print(f"[{self.elapsed():6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def source_problem(repo: Path) -> str | None:
-    """Return why `repo` is not a usable source checkout, or None when it is."""
-    needed = ("setup.cfg", ".ci/setup-e2e.sh", "tests/fakes/messages_api.py")
-    missing = [name for name in needed if not (repo / name).is_file()]
-    if not missing:
-        return None
-    return (f"hostmind demo needs a source checkout, but hostmind is installed from {repo}, "
-            f"which is not one (no {', '.join(missing)}). Install from a clone with "
-            "scripts/quickstart.sh, or set HOSTMIND_SOURCE_TREE to the checkout.")
 
 
 def prune_runs(root: Path, keep: int = KEEP_RUNS) -> list[Path]:
@@ -117,18 +86,18 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def demo_command(args: argparse.Namespace, context: Context) -> int:
-    """Run the demo (see the module docstring); return the exit code."""
+def demo_command(args: argparse.Namespace, context: Context, repo: Path) -> int:
+    """Run the demo from the checkout `repo` (see the module docstring); return the exit code.
+
+    `hostmind demo` (hostmind/demo_command.py) has checked root and the checkout already.
+    """
     progress = Progress()
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
-    if os.geteuid() != 0:
-        error("hostmind demo needs root: it boots a container with systemd-nspawn "
-              "(run it with sudo)")
+    if repo.resolve() != nspawn.REPO.resolve():
+        error(f"the demo package of {nspawn.REPO} was loaded to run the checkout {repo}")
         return exitcodes.NOT_POSSIBLE_HERE
-    problem = source_problem(nspawn.REPO)
-    if problem is None:
-        problem = prepare_machine(progress)
+    problem = prepare_machine(progress)
     if problem is not None:
         error(problem)
         return exitcodes.NOT_POSSIBLE_HERE

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(os.environ.get("HOSTMIND_SOURCE_TREE", Path(__file__).resolve().parents[2]))
+REPO = Path(os.environ.get("HOSTMIND_SOURCE_TREE", Path(__file__).resolve().parents[1]))
 SETUP_SCRIPT = REPO / ".ci" / "setup-e2e.sh"
 CACHE_DIR = Path(os.environ.get("HOSTMIND_E2E_CACHE", "/var/cache/hostmind-e2e"))
 INSIDE_PATH = "/opt/hostmind/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -146,8 +146,8 @@ def _copy_source_tree(destination: Path) -> None:
 #: What the default test ratchet (`python -m pytest tests/unit`) needs in the container's venv.
 RATCHET_PACKAGES = ("pytest", "pytest-timeout")
 #: The parts of a checkout the default ratchet runs: the unit tests and their pytest settings.
-TEST_SUITE = ("tests/__init__.py", "tests/conftest.py", "tests/host_guard.py", "tests/unit",
-              "tests/fakes", "setup.cfg")
+TEST_SUITE = ("tests/__init__.py", "tests/conftest.py", "tests/contexts.py", "tests/host_guard.py",
+              "tests/unit", "tests/fakes", "setup.cfg")
 
 
 def install_test_suite(container: Container) -> Path:

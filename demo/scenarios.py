@@ -1,10 +1,11 @@
-"""The two scenarios of `hostmind demo`, run in a booted container (conscious/demo/nspawn.py).
+"""The two scenarios of `hostmind demo`, run in a booted container (demo/nspawn.py).
 
 Everything is real except the model: the fake Messages API (REPO/tests/fakes/messages_api.py)
 runs inside the container with a scripted `respond` reply. `prepare` points the conscious
 layer at it and writes a demo key; `heal` and `bad_idea` each cause a fault, wait for the
 loop to deal with it, and return a `ScenarioResult` whose timeline is built from the
-container's journal (conscious/demo/timeline.py). The recipe follows tests/e2e/test_loop.py.
+container's journal (demo/timeline.py). The recipe (demo/recipe.py) is the one
+tests/e2e/test_loop.py uses.
 Functions raise AssertionError (from Container) when the container does not do what is
 expected in time; the message says what was being waited for.
 """
@@ -14,46 +15,39 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conscious.demo import timeline
-from conscious.demo.nspawn import (
-    HEALTH,
-    HOSTMIND,
-    REPO,
-    Container,
-    install_test_suite,
-    now_usec,
-    wait_active,
+from demo import timeline
+from demo.nspawn import HEALTH, HOSTMIND, Container, install_test_suite, now_usec, wait_active
+from demo.recipe import (
+    APPLY,
+    CONSCIOUS,
+    CREDENTIAL,
+    ROTATE,
+    ScriptedModel,
+    check_state,
+    crash_edit,
+    nothing,
+    respond_with,
+    settle,
+    signal_check,
+    wait,
+    wait_decided,
 )
-from conscious.demo.timeline import Step, TimelineEntry
+from demo.timeline import Step, TimelineEntry
 
-CONSCIOUS = "hostmind-conscious.service"
-APPLY = "hostmind-apply.service"
-ROTATE = "hostmind-rotate.service"
-STATE = "/var/lib/hostmind"
-CREDENTIAL = "/etc/credstore/anthropic-api-key"
 #: Not a real key: the fake API accepts exactly this one.
 DEMO_KEY = "demo-not-a-real-key-7f3a"
-FAKE_SOURCE = REPO / "tests" / "fakes" / "messages_api.py"
 DEMO_DIR = "/opt/hostmind-demo"
-FAKE_UNIT = "demo-model.service"
-FAKE_PORT = 18775
+MODEL = ScriptedModel(DEMO_DIR, "demo-model.service", 18775, DEMO_KEY,
+                      nothing("demo: nothing more to change"))
 CONFIG_DROPIN = "/etc/hostmind/hostmind.d/60-demo.yaml"
 # The rails settings of the e2e loop: the smoke ratchet (a wheel install has no tests) and a
 # 3 s probation, so each scenario takes seconds, not the production minutes.
-CONFIG_TEXT = f"""\
-conscious:
-  daily_token_budget: 50000000
-  daily_change_cap: 100
-  api:
-    base_url: http://127.0.0.1:{FAKE_PORT}
-    timeout: 30s
-    deadline: 2m
+CONFIG_TEXT = MODEL.api_config() + """\
 apply:
-  test_command: ["{{python}}", "-m", "conscious.rails.smoke", "{{junit_xml}}"]
+  test_command: ["{python}", "-m", "conscious.rails.smoke", "{junit_xml}"]
   probation: 3s
   gate_timeout: 30s
   poll_interval: 0.2
@@ -64,8 +58,6 @@ health:
     load:
       max_per_cpu: 1000
 """
-NOTHING = {"reply": "tool_use", "name": "respond",
-           "input": {"decision": "nothing", "summary": "demo: nothing more to change"}}
 
 # systemd's own journal entries (MESSAGE_ID of sd-messages.h) that prove a unit's life.
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"
@@ -119,88 +111,6 @@ def prepare(box: Container) -> None:
     box.run("systemctl", "reload", HEALTH)
     wait_active(box, HEALTH)
     box.write(CREDENTIAL, DEMO_KEY + "\n", mode=0o600)
-
-
-def start_model(box: Container, steps: list[dict[str, Any]]) -> None:
-    """(Re)start the fake Messages API inside the container, scripted with `steps`."""
-    box.run("systemctl", "stop", FAKE_UNIT, check=False)
-    box.run("systemctl", "reset-failed", FAKE_UNIT, check=False)
-    box.write(f"{DEMO_DIR}/messages_api.py", FAKE_SOURCE.read_text(encoding="utf-8"))
-    box.write(f"{DEMO_DIR}/script.json",
-              json.dumps({"api_key": DEMO_KEY, "steps": steps, "default": NOTHING}))
-    box.remove(f"{DEMO_DIR}/requests.jsonl")
-    box.run("systemd-run", f"--unit={FAKE_UNIT}", "--collect", "/usr/bin/python3",
-            f"{DEMO_DIR}/messages_api.py", "--port", str(FAKE_PORT),
-            "--script", f"{DEMO_DIR}/script.json", "--record", f"{DEMO_DIR}/requests.jsonl")
-    wait(box, "the scripted model to listen", lambda: box.run(
-        "python3", "-c", f"import socket; socket.create_connection(('127.0.0.1', {FAKE_PORT}), 1)",
-        check=False).returncode == 0, timeout=20, interval=0.2)
-
-
-def model_requests(box: Container) -> int:
-    """Return how many /v1/messages requests the scripted model received since its start."""
-    try:
-        lines = box.path(f"{DEMO_DIR}/requests.jsonl").read_text().splitlines()
-    except OSError:
-        return 0
-    # The fake writes `{"path": ..., "body": ...}` per request; a line being written is skipped.
-    return sum(1 for line in lines if line.startswith('{"path": "/v1/messages"'))
-
-
-def respond_with(proposal: dict[str, Any], evidence: str) -> dict[str, Any]:
-    """Return a scripted model reply that proposes `proposal`."""
-    return {"reply": "tool_use", "name": "respond",
-            "input": {"decision": "propose", "summary": proposal["title"], "proposal": proposal,
-                      "usage_evidence": {"evidence": evidence}}}
-
-
-def wait(box: Container, what: str, predicate: Callable[[], bool], timeout: float,
-         interval: float = 0.2) -> float:
-    """Container.wait_for, but give up at once when the container itself has stopped.
-
-    Raise AssertionError naming `what` on timeout or when the container is gone.
-    """
-    def alive_and(predicate_: Callable[[], bool]) -> bool:
-        if box.nspawn is not None and box.nspawn.poll() is not None:
-            raise AssertionError(f"the container stopped (exit {box.nspawn.returncode}) while "
-                                 f"waiting for {what}")
-        return predicate_()
-    return box.wait_for(what, lambda: alive_and(predicate), timeout=timeout, interval=interval)
-
-
-def settle(box: Container) -> None:
-    """Wait until no conscious cycle or apply run is running or queued."""
-    def idle() -> bool:
-        return all(box.show(unit, "ActiveState")["ActiveState"] in ("inactive", "failed")
-                   for unit in (CONSCIOUS, APPLY))
-    wait(box, "the conscious and apply services to be idle", idle, timeout=120)
-
-
-def wait_decided(box: Container, proposal_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    """Wait until the rails recorded a final outcome for `proposal_id`; return the record."""
-    found: dict[str, Any] = {}
-
-    def decided() -> bool:
-        result = box.run(HOSTMIND, "history", "--json", "-n", "50", check=False)
-        records = json.loads(result.stdout) if result.returncode == 0 and result.stdout else []
-        mine = [record for record in records if record.get("id") == proposal_id
-                and record.get("outcome") in ("committed", "rolled_back", "refused")]
-        if mine:
-            found.update(mine[0])
-        return bool(mine)
-
-    wait(box, f"the rails to decide on {proposal_id}", decided, timeout=timeout, interval=0.5)
-    return found
-
-
-def check_state(box: Container, name: str) -> str:
-    """Return the health check's state from the health service's state file ("" if unknown)."""
-    try:
-        checks = json.loads(box.path(f"{STATE}/health/checks.json").read_text())
-    except (OSError, ValueError):
-        return ""
-    found = checks.get("checks", {}).get(name) if isinstance(checks.get("checks"), dict) else None
-    return str(found.get("state", "")) if isinstance(found, dict) else ""
 
 
 def _result(box: Container, name: str, title: str, origin: int, started_at: float, outcome: str,
@@ -279,7 +189,7 @@ def heal(box: Container) -> ScenarioResult:
         "rationale": f"{DISK_CHECK} failed: {APP_LOG} filled {APP_DIR} and has no rotation rule",
         "creates": [{"path": RULE_PATH, "content": RULE_TEXT}],
         "restart": []}
-    start_model(box, [respond_with(proposal, "rotate")])
+    MODEL.start(box, [respond_with(proposal, "rotate")])
     settle(box)  # cycles woken by the restart end before the scenario starts
 
     origin, started_at = now_usec(), time.monotonic()
@@ -308,19 +218,7 @@ def heal(box: Container) -> ScenarioResult:
 SIGNAL_CHECK = "demo_signal"
 SIGNAL_FILE = "/run/hostmind-demo/signal"
 SIGNAL_DROPIN = "/etc/hostmind/hostmind.d/60-demo-signal.yaml"
-SIGNAL_CONFIG = f"""\
-health:
-  checks:
-    {SIGNAL_CHECK}:
-      kind: file_age
-      path: {SIGNAL_FILE}
-      max_age: 1h
-      interval: 1s
-      consecutive: 1
-      description: "demo: fails while {SIGNAL_FILE} is missing"
-"""
-HEALTH_SOURCE = "unconscious/health/service.py"
-ANCHOR = "def main(context: Context) -> int:\n"
+SIGNAL_CONFIG = signal_check(SIGNAL_CHECK, SIGNAL_FILE, f"demo: fails while {SIGNAL_FILE} is missing")
 
 
 def healthy(box: Container) -> bool:
@@ -362,10 +260,9 @@ def bad_idea(box: Container) -> ScenarioResult:
     proposal: dict[str, Any] = {
         "id": proposal_id, "title": "exit early in the health service",
         "rationale": "demo: a bad idea the rails must roll back",
-        "edits": [{"path": HEALTH_SOURCE, "old": ANCHOR,
-                   "new": ANCHOR + "    raise SystemExit(1)  # demo: a bad idea\n"}],
+        "edits": [crash_edit("demo: a bad idea")],
         "restart": [HEALTH]}
-    start_model(box, [respond_with(proposal, "health")])
+    MODEL.start(box, [respond_with(proposal, "health")])
     # The restarts so far count against hostmind-health's StartLimitBurst; rearm resets the
     # counter, so the crash below is the only thing that can fail the service.
     box.run(HOSTMIND, "rearm", timeout=60)
@@ -379,11 +276,11 @@ def bad_idea(box: Container) -> ScenarioResult:
     settle(box)
     # The same bad idea again, once the rollback is in history: the conscious layer must
     # refuse it before the spool. The file put back (the check recovers) wakes that cycle.
-    start_model(box, [respond_with({**proposal, "id": f"{proposal_id}-again"}, "health")])
+    MODEL.start(box, [respond_with({**proposal, "id": f"{proposal_id}-again"}, "health")])
     box.write(SIGNAL_FILE, "present\n")
     wait(box, f"{SIGNAL_CHECK} to recover", lambda: check_state(box, SIGNAL_CHECK) == "ok",
          timeout=30, interval=0.2)
-    wait(box, "the model to be asked again", lambda: model_requests(box) >= 1, timeout=60)
+    wait(box, "the model to be asked again", lambda: len(MODEL.message_bodies(box)) >= 1, timeout=60)
     settle(box)
     outcome = str(record.get("outcome", ""))
     history = json.loads(box.run(HOSTMIND, "history", "--json", "-n", "50").stdout or "[]")
