@@ -46,9 +46,22 @@ def _hostmind_events(container: Container, *arguments: str) -> list[dict[str, ob
 def test_journal_carries_hostmind_event_and_structured_fields_across_units(
     container: Container,
 ) -> None:
-    # The oneshots log too: run them so events from several units are in the journal.
+    # The oneshots log too: run them so events from several units are in the journal. Their
+    # timers are stopped first: a timer run that loaded the config before the bad drop-in below
+    # was written would absorb our start and exit 0 (the hourly rotate timer did, at 08:00).
+    timers = ("hostmind-rotate.timer", "hostmind-backup.timer")
+    container.run("systemctl", "stop", *timers, timeout=120)
+    try:
+        _events_across_units(container)
+    finally:
+        container.remove(BAD_DROPIN)
+        container.run("systemctl", "start", *timers, timeout=120)
+
+
+def _events_across_units(container: Container) -> None:
     for oneshot in ("hostmind-rotate.service", "hostmind-backup.service"):
-        container.run("systemctl", "start", oneshot, timeout=120, check=False)
+        # Waits for a run already under way (a start joins it), so the next start is fresh.
+        container.run("systemctl", "start", oneshot, timeout=300, check=False)
 
     health_entries = _hostmind_events(container, "-u", HEALTH)
     assert health_entries, "no journal entry of hostmind-health carries HOSTMIND_EVENT"
