@@ -41,8 +41,8 @@ def describe_model(settings: ConsciousSettings) -> str:
         known = "not in hostmind's model table: no thinking parameters are sent"
     else:
         known = f"documented in {facts.sources[0][1]}"
-    thinks = thinking.get("thinking", {}).get("type", "the model's default")
-    effort = thinking.get("output_config", {}).get("effort")
+    thinks = thinking["thinking"]["type"] if "thinking" in thinking else "the model's default"
+    effort = thinking["output_config"].get("effort") if "output_config" in thinking else None
     return (f"model: {settings.model} ({known}); tool_choice auto; max_tokens "
             f"{max_tokens_for(settings)}; thinking {thinks}"
             + (f", effort {effort}" if effort else ""))
