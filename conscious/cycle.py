@@ -46,6 +46,7 @@ from unconscious.paths import Paths
 from unconscious.pause import read_pause
 
 if TYPE_CHECKING:
+    from conscious.budget import UsageCounts
     from conscious.json_types import JSONObject, JSONValue
     from conscious.model import ModelReply
     from conscious.rails.proposal import ProposalJSON
@@ -70,7 +71,7 @@ class CycleResult:
     processed: int = 0
     deferred: int = 0
     request_id: str | None = None
-    usage: dict[str, int] | None = None
+    usage: UsageCounts | None = None
     proposal_id: str | None = None
     proposal_path: str | None = None
     estimate: int | None = None
