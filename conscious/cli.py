@@ -179,9 +179,13 @@ def audit_show_command(args: argparse.Namespace, context: Context) -> int:
         print_json(records)
         return exitcodes.OK
     for record in records:
-        moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(record.get("time", 0))))
+        # Records are read back for display, not trusted: a field of the wrong type shows as empty.
+        stamp = record.get("time", 0)
+        moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(
+            float(stamp) if isinstance(stamp, int | float | str) else 0.0))
         fields = record.get("fields", {})
-        detail = " ".join(f"{key}={value}" for key, value in fields.items()
+        shown = fields if isinstance(fields, dict) else {}
+        detail = " ".join(f"{key}={value}" for key, value in shown.items()
                           if key in ("outcome", "id", "title", "reason", "tokens", "decision"))
         print(f"{record.get('seq'):>6}  {moment}  {record.get('kind'):<16} {detail}")
     return exitcodes.OK
