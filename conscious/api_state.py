@@ -16,7 +16,6 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from conscious.settings import ConsciousSettings
 from unconscious.atomic import atomic_write_json
@@ -37,7 +36,7 @@ class ApiState:
     host: str | None = None
     kind: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | float | int | None]:
         return asdict(self)
 
 

@@ -23,20 +23,32 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
+    from conscious.json_types import JSONObject, JSONValue
     from unconscious.log import Logger
 
 GENESIS = "0" * 64
 ANCHOR_EVENT = "audit_anchor"
 _RECORD_KEYS = {"seq", "time", "kind", "fields", "prev", "hash"}
+
+
+class AuditRecord(TypedDict):
+    """One line of the log as `append` writes it; `hash` covers every other key."""
+
+    seq: int
+    time: float
+    kind: str
+    fields: JSONValue
+    prev: str
+    hash: str
 
 
 class AuditError(OSError):
@@ -52,7 +64,7 @@ class AuditVerdict:
     first_bad_seq: int | None = None
     reason: str = ""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, bool | int | str | None]:
         return {"ok": self.ok, "records": self.records,
                 "first_bad_seq": self.first_bad_seq, "reason": self.reason}
 
@@ -71,12 +83,12 @@ def line_hash(line: bytes) -> str:
     return hashlib.sha256(line).hexdigest()
 
 
-def _canonical(value: Any) -> bytes:
+def _canonical(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str).encode("utf-8")
 
 
-def record_hash(record: dict[str, Any]) -> str:
+def record_hash(record: Mapping[str, object]) -> str:
     """Return the hash of a record: SHA-256 of its canonical JSON without the `hash` key."""
     body = {key: value for key, value in record.items() if key != "hash"}
     return hashlib.sha256(_canonical(body)).hexdigest()
@@ -95,7 +107,8 @@ class AuditLog:
     """
 
     def __init__(self, path: Path, clock: Callable[[], float] = time.time,
-                 redact: Callable[[Any], Any] | None = None) -> None:
+                 redact: Callable[[dict[str, object]], dict[str, object]] | None = None,
+                 ) -> None:
         self.path = Path(path)
         self.clock = clock
         self.redact = redact
@@ -104,7 +117,7 @@ class AuditLog:
     def anchor_path(self) -> Path:
         return self.path.with_name(self.path.name + ".anchor")
 
-    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
+    def append(self, kind: str, **fields: object) -> AuditRecord:
         """Append one record of `kind` with `fields`; return it. Raise AuditError if not written."""
         if self.redact is not None:
             fields = self.redact(fields)
@@ -118,12 +131,13 @@ class AuditLog:
             fcntl.flock(fd, fcntl.LOCK_EX)
             last_line, torn = _last_line(self.path)
             previous_seq = _seq_of(last_line, self)
-            record: dict[str, Any] = {
+            record: AuditRecord = {
                 "seq": previous_seq + 1,
                 "time": self.clock(),
                 "kind": kind,
                 "fields": json.loads(_canonical(fields)),
                 "prev": line_hash(last_line) if last_line is not None else GENESIS,
+                "hash": "",  # record_hash leaves the hash key out
             }
             record["hash"] = record_hash(record)
             # A torn tail (crash mid-write) stays visible as a bad record; we start a new line.
@@ -152,7 +166,7 @@ class AuditLog:
             parts.pop()
         return parts
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self) -> Iterator[JSONObject]:
         """Yield the records that parse as JSON objects (for display, not for trust)."""
         for line in self.lines():
             try:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from unconscious.atomic import atomic_write_json
 from unconscious.locks import FileLock
@@ -35,8 +35,52 @@ KEEP_DAYS = 31
 STALE_RESERVATION_SECONDS = 3600.0
 
 
+class Charge(TypedDict, total=False):
+    """A charged call: billable tokens, when, the model, and the reply's token counts (or
+    `settled` when a stale reservation was charged at its reserved amount)."""
+
+    tokens: int
+    time: float
+    model: str
+    settled: str
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+
+
+class Reservation(TypedDict):
+    """Tokens held for a call in flight."""
+
+    tokens: int
+    time: float
+
+
+class LedgerDay(TypedDict):
+    """One UTC day of the ledger file."""
+
+    charges: dict[str, Charge]
+    reservations: dict[str, Reservation]
+    changes: list[str]
+
+
+class Ledger(TypedDict):
+    """The ledger file: UTC day -> its charges, reservations and changes."""
+
+    days: dict[str, LedgerDay]
+
+
 class BudgetExhausted(Exception):
     """A call or change that the daily budget or cap does not allow; the message says which."""
+
+
+class UsageCounts(TypedDict):
+    """The token counts of one reply as JSON."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
 
 
 @dataclass(frozen=True)
@@ -55,7 +99,7 @@ class Usage:
                 + math.ceil(self.cache_creation_input_tokens * 1.25)
                 + math.ceil(self.cache_read_input_tokens * 0.1))
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> UsageCounts:
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                 "cache_creation_input_tokens": self.cache_creation_input_tokens,
                 "cache_read_input_tokens": self.cache_read_input_tokens}
@@ -71,7 +115,7 @@ class DayUsage:
     changes: int
     calls: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | int]:
         return {"day": self.day, "tokens": self.tokens, "reserved": self.reserved,
                 "changes": self.changes, "calls": self.calls}
 
@@ -92,7 +136,7 @@ class BudgetLedger:
         self.clock = clock
 
     @contextmanager
-    def _locked(self) -> Iterator[dict[str, Any]]:
+    def _locked(self) -> Iterator[Ledger]:
         """Yield the ledger under an exclusive lock; write it back atomically if it changed."""
         # Held only for one read-modify-write of a small file, so waiting without a bound is safe.
         with FileLock(self.path.with_name(self.path.name + ".lock"), None, mode=0o640):
@@ -103,7 +147,7 @@ class BudgetLedger:
                 self._prune(data)
                 atomic_write_json(self.path, data, mode=0o640)
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self) -> Ledger:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -112,19 +156,30 @@ class BudgetLedger:
             # A ledger we cannot read must not mean "nothing spent": refuse until a person looks.
             raise BudgetExhausted(f"budget ledger {self.path} is unreadable ({error}); "
                                   "no model call until it is repaired or removed") from error
-        if not isinstance(data, dict) or not isinstance(data.get("days"), dict):
+        days = data.get("days") if isinstance(data, dict) else None
+        if not isinstance(days, dict):
             raise BudgetExhausted(f"budget ledger {self.path} has an unexpected shape; "
                                   "no model call until it is repaired or removed")
-        return data
+        return {"days": {str(day): self._checked_day(day, entry) for day, entry in days.items()}}
 
-    def _day(self, data: dict[str, Any], day: str | None = None) -> dict[str, Any]:
+    def _checked_day(self, day: object, entry: object) -> LedgerDay:
+        """Return one day of the file; raise BudgetExhausted naming it when it is malformed."""
+        if isinstance(entry, dict):
+            charges = entry.get("charges", {})
+            reservations = entry.get("reservations", {})
+            changes = entry.get("changes", [])
+            if (isinstance(charges, dict) and isinstance(reservations, dict)
+                    and isinstance(changes, list)):
+                return {"charges": charges, "reservations": reservations, "changes": changes}
+        raise BudgetExhausted(f"budget ledger {self.path}: day {day!r} has an unexpected shape; "
+                              "no model call until it is repaired or removed")
+
+    def _day(self, data: Ledger, day: str | None = None) -> LedgerDay:
         key = day or utc_day(self.clock())
-        entry: dict[str, Any] = data["days"].setdefault(
-            key, {"charges": {}, "reservations": {}, "changes": []})
-        return entry
+        return data["days"].setdefault(key, {"charges": {}, "reservations": {}, "changes": []})
 
     @staticmethod
-    def _prune(data: dict[str, Any]) -> None:
+    def _prune(data: Ledger) -> None:
         for day in sorted(data["days"])[:-KEEP_DAYS]:
             del data["days"][day]
 
@@ -150,8 +205,12 @@ class BudgetLedger:
             day = self._day(data)
             for entry in data["days"].values():
                 entry["reservations"].pop(request_id, None)
-            day["charges"][request_id] = {"tokens": usage.billable, "time": self.clock(),
-                                          "model": model, **usage.to_json()}
+            counts = usage.to_json()
+            day["charges"][request_id] = {
+                "tokens": usage.billable, "time": self.clock(), "model": model,
+                "input_tokens": counts["input_tokens"], "output_tokens": counts["output_tokens"],
+                "cache_creation_input_tokens": counts["cache_creation_input_tokens"],
+                "cache_read_input_tokens": counts["cache_read_input_tokens"]}
             return True
 
     def release(self, request_id: str) -> None:
@@ -190,12 +249,13 @@ class BudgetLedger:
         """Return today's usage (reading only; an unreadable ledger raises BudgetExhausted)."""
         data = self._read()
         key = utc_day(self.clock())
-        return _summarise(key, data["days"].get(key, {}))
+        return _summarise(key, data["days"].get(key, {"charges": {}, "reservations": {},
+                                                       "changes": []}))
 
     def last_call_time(self) -> float | None:
         """Return when the newest charged call was recorded, None if there is none."""
         moments = [float(charge.get("time", 0)) for entry in self._read()["days"].values()
-                   for charge in entry.get("charges", {}).values() if not charge.get("settled")]
+                   for charge in entry["charges"].values() if not charge.get("settled")]
         return max(moments) if moments else None
 
     def history(self) -> list[DayUsage]:
@@ -204,13 +264,13 @@ class BudgetLedger:
         return [_summarise(day, entry) for day, entry in sorted(data["days"].items())]
 
 
-def _summarise(day: str, entry: dict[str, Any]) -> DayUsage:
-    charges = entry.get("charges", {})
-    reservations = entry.get("reservations", {})
+def _summarise(day: str, entry: LedgerDay) -> DayUsage:
+    charges = entry["charges"]
+    reservations = entry["reservations"]
     return DayUsage(
         day=day,
         tokens=sum(int(item.get("tokens", 0)) for item in charges.values()),
         reserved=sum(int(item.get("tokens", 0)) for item in reservations.values()),
-        changes=len(entry.get("changes", [])),
+        changes=len(entry["changes"]),
         calls=len(charges),
     )

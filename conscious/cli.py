@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli.output import error, print_json
 from unconscious.config import ConfigError
 from unconscious.context import Context
 
+if TYPE_CHECKING:
+    from conscious.cli_types import Subparsers
+
 # -- think --------------------------------------------------------------------------------------
 
-def register_think(subparsers: Any) -> None:
+def register_think(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "think", help="run one conscious cycle now (what hostmind-conscious.service does)",
         description="Take the pending events, ask the model for at most one change within the "
@@ -86,7 +89,7 @@ def check_command(args: argparse.Namespace, context: Context) -> int:
 
 # -- budget -------------------------------------------------------------------------------------
 
-def register_budget(subparsers: Any) -> None:
+def register_budget(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("budget", help="today's token use and changes, what is left, history")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=budget_command)
@@ -128,7 +131,7 @@ def budget_command(args: argparse.Namespace, context: Context) -> int:
 
 # -- audit --------------------------------------------------------------------------------------
 
-def register_audit(subparsers: Any) -> None:
+def register_audit(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("audit", help="the hash-chained audit log")
     actions = parser.add_subparsers(dest="audit_action", metavar="ACTION")
     verify = actions.add_parser(
@@ -179,9 +182,13 @@ def audit_show_command(args: argparse.Namespace, context: Context) -> int:
         print_json(records)
         return exitcodes.OK
     for record in records:
-        moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(record.get("time", 0))))
+        # Records are read back for display, not trusted: a field of the wrong type shows as empty.
+        stamp = record.get("time", 0)
+        moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(
+            float(stamp) if isinstance(stamp, int | float | str) else 0.0))
         fields = record.get("fields", {})
-        detail = " ".join(f"{key}={value}" for key, value in fields.items()
+        shown = fields if isinstance(fields, dict) else {}
+        detail = " ".join(f"{key}={value}" for key, value in shown.items()
                           if key in ("outcome", "id", "title", "reason", "tokens", "decision"))
         print(f"{record.get('seq'):>6}  {moment}  {record.get('kind'):<16} {detail}")
     return exitcodes.OK

@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from conscious.event_focus import (
     Focus,
+    ShownValue,
     checks_state,
     config_with_origins,
     focus_of,
@@ -29,14 +30,18 @@ from conscious.event_focus import (
     schema_excerpt,
 )
 from conscious.journal_excerpt import Excerpt, default_matches, read_excerpt
-from conscious.project import read_project
+from conscious.project import ProjectState, read_project
 from conscious.settings import ConsciousSettings
 from conscious.tree_files import TreeFiles, collect
-from conscious.usage import unused_changes
+from conscious.usage import UnusedChange, unused_changes
 from unconscious.config import ConfigError, LoadedConfig, load_config
 from unconscious.events import Event
 from unconscious.evidence import list_evidence, read_evidence
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from conscious.json_types import JSONObject
+    from conscious.rails.history import ChangeRecord
 
 HISTORY_LIMIT = 15
 #: Changes whose diff is shown (the newest); older ones are listed by title and outcome.
@@ -45,28 +50,74 @@ MAX_DIFF_CHARS = 3000
 MAX_REASON_CHARS = 240
 
 
+class EvidenceShown(TypedDict):
+    """One evidence record as the prompt shows it (ages in seconds, None when never)."""
+
+    last_run_seconds_ago: int | None
+    last_ok_seconds_ago: int | None
+    last_error: str | None
+    runs: int
+    failures: int
+    counters: dict[str, object]
+
+
+class HistoryItem(TypedDict, total=False):
+    """One change of the history as the prompt shows it; `diff` only for the newest."""
+
+    id: str
+    title: str
+    outcome: str
+    reason: str
+    files: list[str]
+    when: str
+    diff: str
+
+
+class BudgetShown(TypedDict, total=False):
+    """Today's budget as the prompt shows it (empty until the cycle has read the ledger)."""
+
+    tokens_used: int
+    token_budget: int
+    changes: int
+    change_cap: int
+
+
+class Implicated(TypedDict, total=False):
+    """What the events implicate; only `config_error` when the config could not be loaded."""
+
+    config_error: str
+    checks: list[str]
+    kinds: list[str]
+    modules: list[str]
+    config_with_origins: dict[str, ShownValue]
+    schema_of_those_keys: dict[str, dict[str, object]]
+    checks_json: dict[str, object]
+    rotation: dict[str, object]
+
+
 @dataclass
 class ContextParts:
     """The raw material of one prompt."""
 
-    events: list[dict[str, Any]]
-    evidence: dict[str, Any]
+    events: list[JSONObject]
+    evidence: dict[str, EvidenceShown]
     journal: Excerpt
     files: TreeFiles
-    history: list[dict[str, Any]]
+    history: list[HistoryItem]
     history_note: str
-    unused: list[dict[str, Any]]
-    project: dict[str, Any]
+    unused: list[UnusedChange]
+    project: ProjectState
     goals: list[str]
-    budget: dict[str, Any] = field(default_factory=dict)
-    implicated: dict[str, Any] = field(default_factory=dict)
+    budget: BudgetShown = field(default_factory=lambda: BudgetShown())
+    implicated: Implicated = field(default_factory=lambda: Implicated())
     create_globs: list[str] = field(default_factory=list)
 
 
-def evidence_summary(paths: Paths, clock: Callable[[], float] = time.time) -> dict[str, Any]:
+def evidence_summary(paths: Paths,
+                     clock: Callable[[], float] = time.time) -> dict[str, EvidenceShown]:
     """Return name -> {age of last run, last ok, last error, runs, failures, counters}."""
     now = clock()
-    summary: dict[str, Any] = {}
+    summary: dict[str, EvidenceShown] = {}
     for name in list_evidence(paths):
         record = read_evidence(paths, name)
         if record is None:
@@ -80,7 +131,7 @@ def evidence_summary(paths: Paths, clock: Callable[[], float] = time.time) -> di
     return summary
 
 
-def change_history(paths: Paths) -> tuple[list[Any], str]:
+def change_history(paths: Paths) -> tuple[list[ChangeRecord], str]:
     """Return (the rails' change records, a note); the note says when none could be read."""
     try:
         from conscious.rails.history import list_changes
@@ -137,13 +188,13 @@ def proposal_diff(paths: Paths, proposal_id: str) -> str | None:
     return text if len(text) <= MAX_DIFF_CHARS else text[:MAX_DIFF_CHARS] + "\n… (diff cut)"
 
 
-def history_of(paths: Paths, changes: list[Any], focus: Focus) -> list[dict[str, Any]]:
+def history_of(paths: Paths, changes: list[ChangeRecord], focus: Focus) -> list[HistoryItem]:
     """Return recent changes, newest last; the newest (and the events' own) with their diff."""
     shown = changes[-HISTORY_LIMIT:]
     with_diff = {change.key for change in shown[-DIFF_LIMIT:]} | set(focus.change_keys)
-    history: list[dict[str, Any]] = []
+    history: list[HistoryItem] = []
     for change in shown:
-        item: dict[str, Any] = {
+        item: HistoryItem = {
             "id": change.id, "title": change.title, "outcome": change.outcome,
             "reason": summarize_reason(change.reason), "files": list(change.files),
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(change.time))}
@@ -154,7 +205,7 @@ def history_of(paths: Paths, changes: list[Any], focus: Focus) -> list[dict[str,
 
 
 def implicated_context(paths: Paths, settings: ConsciousSettings, events: list[Event],
-                       loaded: LoadedConfig | None) -> tuple[Focus, dict[str, Any]]:
+                       loaded: LoadedConfig | None) -> tuple[Focus, Implicated]:
     """Return the focus of `events` and what it implicates (config, schema, checks, logs)."""
     if loaded is None:
         try:
@@ -164,7 +215,7 @@ def implicated_context(paths: Paths, settings: ConsciousSettings, events: list[E
     focus = focus_of(events, loaded.value)
     if not events:
         return focus, {}
-    implicated: dict[str, Any] = {
+    implicated: Implicated = {
         "checks": focus.checks, "kinds": focus.kinds, "modules": focus.modules,
         "config_with_origins": config_with_origins(loaded, focus, settings.live_tree()),
         "schema_of_those_keys": schema_excerpt(focus),

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from conscious.api_state import ApiState, blocks_calls, fingerprint, ok_state, read_state, write_state
 from conscious.audit import AuditError, AuditLog, anchor, audit_path
@@ -46,6 +46,12 @@ from unconscious.paths import Paths
 from unconscious.pause import read_pause
 
 if TYPE_CHECKING:
+    from conscious.budget import UsageCounts
+    from conscious.json_types import JSONObject, JSONValue
+    from conscious.model import ModelReply
+    from conscious.rails.proposal import ProposalJSON
+    from conscious.rails.settings import RailSettings
+    from unconscious.config.loader import LoadedConfig
     from unconscious.log import Logger
 
 #: After this many cycles in a row whose reply was unusable, the events are given up (processed,
@@ -65,14 +71,14 @@ class CycleResult:
     processed: int = 0
     deferred: int = 0
     request_id: str | None = None
-    usage: dict[str, int] | None = None
+    usage: UsageCounts | None = None
     proposal_id: str | None = None
     proposal_path: str | None = None
     estimate: int | None = None
     cuts: list[str] = field(default_factory=list)
     redactions: int = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         return asdict(self)
 
     @property
@@ -90,8 +96,8 @@ class Cycle:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    rails: Any = None
-    config: Any = None
+    rails: RailSettings | None = None
+    config: LoadedConfig | None = None
     known_secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -101,6 +107,7 @@ class Cycle:
             self.rails = RailSettings(live_tree=self.settings.live_tree(),
                                       state_dir=self.paths.state_dir,
                                       allowed_paths=self.settings.allowed_paths)
+        self.rail_settings: RailSettings = self.rails
         self.spool = EventSpool(self.paths.events_dir, clock=self.clock)
         self.api_key = read_api_key(self.environ)
         self.redactor = Redactor.build(self.settings.secret_files, self.settings.secret_env_names,
@@ -330,7 +337,7 @@ class Cycle:
                              f"{reply.usage.billable} tokens")
         return self._use_reply(reply, offered, request_id, result, inbox, deferred)
 
-    def _use_reply(self, reply: Any, offered: list[str], request_id: str, result: CycleResult,
+    def _use_reply(self, reply: ModelReply, offered: list[str], request_id: str, result: CycleResult,
                    inbox: list[Event], deferred: list[Event]) -> CycleResult:
         """Act on an answered call: stop reason, size, redaction, the reply check, the spool."""
         problem = stop_problem(reply.stop_reason, reply.tool_input)
@@ -343,7 +350,7 @@ class Cycle:
         # a secret the model echoed from its context never reaches the spool or the journal.
         tool_input = self.redactor.value(reply.tool_input)
         try:
-            checked = check_reply(tool_input, self.settings, offered, self.rails)
+            checked = check_reply(tool_input, self.settings, offered, self.rail_settings)
         except RailsRefused as error:
             if error.suspected_injection:
                 self.audit.append("suspected_injection", request_id=request_id,
@@ -367,18 +374,19 @@ class Cycle:
         return self._propose(checked.proposal, checked.summary, checked.usage_evidence or {},
                              request_id, result, inbox, deferred)
 
-    def _oversized(self, tool_input: dict[str, Any] | None) -> str | None:
+    def _oversized(self, tool_input: JSONObject | None) -> str | None:
         """Return why a reply is too big for any proposal the rails accept, or None.
 
         Checked before the reply is redacted or parsed: a reply of megabytes costs no more
         than its size to refuse, and it is never spooled nor counted against the change cap.
         """
         size = len(json.dumps(tool_input or {}, ensure_ascii=False).encode("utf-8"))
-        limit = self.rails.max_files * self.rails.max_bytes + REPLY_OVERHEAD_BYTES
+        rails = self.rail_settings
+        limit = rails.max_files * rails.max_bytes + REPLY_OVERHEAD_BYTES
         if size <= limit:
             return None
         return (f"the reply is {size} bytes: more than any proposal the rails accept "
-                f"({self.rails.max_files} files of at most {self.rails.max_bytes} bytes, "
+                f"({rails.max_files} files of at most {rails.max_bytes} bytes, "
                 "apply.max_files and apply.max_bytes); nothing was spooled")
 
     def _api_failed(self, error: ModelError, request_id: str, request_sha: str,
@@ -412,7 +420,7 @@ class Cycle:
                         dedup_key=f"model_api_refused:{error.status}:{error.error_type}")
         return self._defer(result, inbox, deferred)
 
-    def _propose(self, proposal: dict[str, Any], summary: str, evidence: dict[str, Any],
+    def _propose(self, proposal: ProposalJSON, summary: str, evidence: JSONObject,
                  request_id: str, result: CycleResult, inbox: list[Event],
                  deferred: list[Event]) -> CycleResult:
         spool_dir = self.paths.spool_dir
@@ -420,7 +428,7 @@ class Cycle:
             spool_dir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise AtomicWriteError(error.errno or 0, f"spool {spool_dir}: {error.strerror}") from error
-        proposal = dict(proposal)
+        proposal = proposal.copy()
         base, suffix = proposal["id"], 1
         while (spool_dir / f"{proposal['id']}.json").exists():
             suffix += 1
@@ -443,9 +451,10 @@ class Cycle:
         # A copy for the next cycles' change history (the diff of what this change changed).
         proposals_dir(self.paths).mkdir(parents=True, exist_ok=True)
         atomic_write_json(proposals_dir(self.paths) / f"{proposal['id']}.json", proposal, mode=0o640)
-        files = [item["path"] for item in proposal.get("edits", []) + proposal.get("creates", [])]
+        files = ([item["path"] for item in proposal["edits"]]
+                 + [item["path"] for item in proposal["creates"]])
         self.audit.append("proposal", request_id=request_id, id=proposal["id"],
-                          title=proposal["title"], files=files, restart=proposal.get("restart", []),
+                          title=proposal["title"], files=files, restart=proposal["restart"],
                           spool_file=str(path), sha256=digest, summary=summary,
                           usage_evidence=evidence)
         self.logger.info("proposal_written", proposal=proposal["id"], file=str(path),
@@ -504,11 +513,14 @@ class Cycle:
         return True
 
 
-def _proposal_outline(value: dict[str, Any] | None) -> dict[str, Any]:
+def _proposal_outline(value: JSONObject | None) -> JSONObject:
     """Return the paths and title of a refused proposal (never its content) for the audit."""
     proposal = (value or {}).get("proposal")
     if not isinstance(proposal, dict):
         return {}
-    paths = [item.get("path") for key in ("edits", "creates")
-             for item in proposal.get(key) or [] if isinstance(item, dict)]
+    paths: list[JSONValue] = []
+    for key in ("edits", "creates"):
+        items = proposal.get(key)
+        if isinstance(items, list):
+            paths.extend(item.get("path") for item in items if isinstance(item, dict))
     return {"id": proposal.get("id"), "title": proposal.get("title"), "paths": paths}

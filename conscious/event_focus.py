@@ -12,9 +12,10 @@ from __future__ import annotations
 import glob
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, TypeVar
 
 from unconscious.config import LoadedConfig
 from unconscious.events import Event
@@ -51,22 +52,30 @@ def kind_module(kind: str) -> str | None:
     return f"unconscious/health/kinds/{spec.target.partition(':')[0]}.py"
 
 
-def _add(items: list[Any], value: Any) -> None:
+_Item = TypeVar("_Item")
+
+
+def _add(items: list[_Item], value: _Item) -> None:
     if value not in items:
         items.append(value)
 
 
-def focus_of(events: list[Event], config: dict[str, Any]) -> Focus:
+def _mapping(value: object) -> Mapping[str, object]:
+    """Return `value` when it is a JSON object, else an empty one (a missing section)."""
+    return value if isinstance(value, dict) else {}
+
+
+def focus_of(events: list[Event], config: Mapping[str, object]) -> Focus:
     """Return what `events` implicate in the merged `config` value."""
     focus = Focus()
-    checks = (config.get("health") or {}).get("checks") or {}
+    checks = _mapping(_mapping(config.get("health")).get("checks"))
     for event in events:
-        data = event.data if isinstance(event.data, dict) else {}
+        data = _mapping(event.data)
         check, kind = data.get("check"), data.get("kind")
         if event.source == "health" and isinstance(check, str):
             _add(focus.checks, check)
             if not isinstance(kind, str):
-                kind = (checks.get(check) or {}).get("kind")
+                kind = _mapping(checks.get(check)).get("kind")
             _add(focus.key_paths, ("health", "checks", check))
         if isinstance(kind, str):
             _add(focus.kinds, kind)
@@ -74,14 +83,15 @@ def focus_of(events: list[Event], config: dict[str, Any]) -> Focus:
             if module:
                 _add(focus.modules, module)
             focus.rotation = focus.rotation or kind in SPACE_KINDS
-        if event.source == "rotate" or isinstance(data.get("rule"), str):
+        rule, file, key = data.get("rule"), data.get("file"), data.get("key")
+        if event.source == "rotate" or isinstance(rule, str):
             focus.rotation = True
-            if isinstance(data.get("rule"), str):
-                _add(focus.key_paths, ("rotate", "rules", data["rule"]))
-        if isinstance(data.get("file"), str):
-            _add(focus.log_files, data["file"])
-        if event.source == "rails" and isinstance(data.get("key"), str):
-            _add(focus.change_keys, data["key"])
+            if isinstance(rule, str):
+                _add(focus.key_paths, ("rotate", "rules", rule))
+        if isinstance(file, str):
+            _add(focus.log_files, file)
+        if event.source == "rails" and isinstance(key, str):
+            _add(focus.change_keys, key)
         if event.source == "backup":
             _add(focus.key_paths, ("backup",))
     if focus.rotation:
@@ -90,7 +100,7 @@ def focus_of(events: list[Event], config: dict[str, Any]) -> Focus:
     return focus
 
 
-def _value_at(value: Any, path: tuple[str, ...]) -> Any:
+def _value_at(value: object, path: tuple[str, ...]) -> object:
     for part in path:
         if not isinstance(value, dict) or part not in value:
             return None
@@ -98,22 +108,29 @@ def _value_at(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def _leaves(value: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+def _leaves(value: object, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], object]]:
     if isinstance(value, dict) and value:
-        found: list[tuple[tuple[str, ...], Any]] = []
+        found: list[tuple[tuple[str, ...], object]] = []
         for key, item in value.items():
             found.extend(_leaves(item, (*path, str(key))))
         return found
     return [(path, value)]
 
 
+class ShownValue(TypedDict):
+    """A config leaf as the prompt shows it: its value and the file:line that set it."""
+
+    value: object
+    set_by: str
+
+
 def config_with_origins(loaded: LoadedConfig, focus: Focus,
-                        tree: Path) -> dict[str, dict[str, Any]]:
+                        tree: Path) -> dict[str, ShownValue]:
     """Return "a.b.c" -> {"value", "set_by": "file:line"} for every leaf under the key paths.
 
     A file inside the live tree is named relative to it (that is the path a proposal edits).
     """
-    shown: dict[str, dict[str, Any]] = {}
+    shown: dict[str, ShownValue] = {}
     for key_path in focus.key_paths:
         for leaf, value in _leaves(_value_at(loaded.value, key_path), key_path)[:MAX_KEYS]:
             file, line = loaded.origin(leaf)
@@ -126,7 +143,7 @@ def config_with_origins(loaded: LoadedConfig, focus: Focus,
     return shown
 
 
-def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, Any]:
+def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, dict[str, object]]:
     """Return "a.b" -> {description, type, default, enum, who may set it} for the key paths.
 
     For a check only the keys its kind takes are shown. `x-writer: model` in the schema marks
@@ -136,7 +153,7 @@ def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, Any]:
     from unconscious.health.kinds import KINDS
 
     schema = load_schema()
-    excerpt: dict[str, Any] = {}
+    excerpt: dict[str, dict[str, object]] = {}
     for key_path in focus.key_paths:
         node = schema_at(schema, key_path)
         if node is None:
@@ -155,11 +172,12 @@ def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, Any]:
     return excerpt
 
 
-def _describe(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+def _describe(schema: dict[str, object], node: dict[str, object]) -> dict[str, object]:
+    """Return the description, who may set it, and type/enum/default of a schema `node`."""
     from unconscious.config.schema import _resolve
 
     resolved = _resolve(schema, node) or {}
-    described: dict[str, Any] = {
+    described: dict[str, object] = {
         "description": resolved.get("description", ""),
         "who_may_set": ("model (x-writer: model)" if resolved.get("x-writer") == "model"
                         else "operator only: never propose a change to it")}
@@ -169,7 +187,12 @@ def _describe(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     return described
 
 
-def checks_state(paths: Paths, focus: Focus) -> dict[str, Any]:
+def _strings(value: object) -> list[str]:
+    """Return the strings of a JSON list (a rule's `paths`), else none."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def checks_state(paths: Paths, focus: Focus) -> dict[str, object]:
     """Return the last checks.json: implicated checks in full, the others as name: state."""
     from unconscious.health.report import STATE_NAME
 
@@ -183,8 +206,8 @@ def checks_state(paths: Paths, focus: Focus) -> dict[str, Any]:
         return {"file": str(path), "raw_keys": sorted(document) if isinstance(document, dict) else []}
     entries = checks.items() if isinstance(checks, dict) else (
         (str(item.get("name")), item) for item in checks if isinstance(item, dict))
-    implicated: dict[str, Any] = {}
-    others: dict[str, Any] = {}
+    implicated: dict[str, object] = {}
+    others: dict[str, object] = {}
     for name, entry in entries:
         if name in focus.checks:
             implicated[name] = entry
@@ -193,12 +216,12 @@ def checks_state(paths: Paths, focus: Focus) -> dict[str, Any]:
     return {"file": str(path), "implicated": implicated, "other_checks_state": others}
 
 
-def rotation_state(config: dict[str, Any], focus: Focus) -> dict[str, Any]:
+def rotation_state(config: Mapping[str, object], focus: Focus) -> dict[str, object]:
     """Return the rotation rules and the sizes of the files they (and the events) name."""
-    rules = (config.get("rotate") or {}).get("rules") or {}
+    rules = _mapping(_mapping(config.get("rotate")).get("rules"))
     sizes: dict[str, int] = {}
-    patterns = [pattern for rule in rules.values() if isinstance(rule, dict)
-                for pattern in rule.get("paths") or []] + focus.log_files
+    patterns = [pattern for rule in rules.values()
+                for pattern in _strings(_mapping(rule).get("paths"))] + focus.log_files
     for pattern in patterns:
         for name in sorted(glob.glob(pattern))[:MAX_FILES_SIZED]:
             if len(sizes) >= MAX_FILES_SIZED:

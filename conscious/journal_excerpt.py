@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from conscious.settings import JournalSettings
 
@@ -29,15 +29,23 @@ MAX_FIELDS = 16
 MAX_VALUE_CHARS = 500
 
 
+class ExcerptJSON(TypedDict):
+    """An excerpt as the prompt shows it."""
+
+    entries: list[dict[str, str]]
+    truncated: bool
+    error: str | None
+
+
 @dataclass
 class Excerpt:
     """Journal entries (trimmed dicts, oldest first) and what was left out."""
 
-    entries: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[dict[str, str]] = field(default_factory=list)
     truncated: bool = False
     error: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ExcerptJSON:
         return {"entries": self.entries, "truncated": self.truncated, "error": self.error}
 
 
@@ -70,7 +78,7 @@ def read_excerpt(settings: JournalSettings, matches: Sequence[str] = (),
     lines = done.stdout.splitlines()[-settings.max_lines:] if settings.max_lines else []
     if len(done.stdout.splitlines()) > len(lines):
         excerpt.truncated = True
-    kept: list[dict[str, Any]] = []
+    kept: list[dict[str, str]] = []
     for raw in reversed(lines):  # newest first, so the byte bound keeps the latest entries
         try:
             entry = json.loads(raw)
@@ -89,8 +97,9 @@ def read_excerpt(settings: JournalSettings, matches: Sequence[str] = (),
     return excerpt
 
 
-def _trim(entry: dict[str, Any]) -> dict[str, Any]:
-    trimmed: dict[str, Any] = {}
+def _trim(entry: Mapping[str, object]) -> dict[str, str]:
+    """Return the readable fields of one journal entry as bounded strings (binary as a mark)."""
+    trimmed: dict[str, str] = {}
     stamp = entry.get("__REALTIME_TIMESTAMP")
     if isinstance(stamp, str) and stamp.isdigit():
         trimmed["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(stamp) / 1e6))

@@ -16,13 +16,30 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from conscious.budget import BudgetLedger, Usage
 from conscious.model_facts import facts_for
 from conscious.settings import ConsciousSettings
+
+if TYPE_CHECKING:  # the SDK's request/response types; anthropic itself loads only in call_model
+    import types
+
+    import anthropic
+    from anthropic.types import (
+        Message,
+        MessageCountTokensParams,
+        MessageParam,
+        OutputConfigParam,
+        TextBlockParam,
+        ThinkingConfigParam,
+        ToolParam,
+    )
+    from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+
+    from conscious.json_types import JSONObject
 
 #: Claude's tokenisers average 3-4 bytes per token on code and JSON; counting one token per two
 #: bytes is a safe upper bound when count_tokens is not available.
@@ -65,12 +82,12 @@ class ModelError(Exception):
 class ModelRequest:
     """Everything sent to /v1/messages (already redacted)."""
 
-    system: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]]
+    system: list[TextBlockParam]
+    messages: list[MessageParam]
+    tools: list[ToolParam]
     tool_name: str
 
-    def body(self, settings: ConsciousSettings) -> dict[str, Any]:
+    def body(self, settings: ConsciousSettings) -> MessageCreateParamsNonStreaming:
         """Return the /v1/messages body, shaped by the model's documented facts.
 
         The tool is never forced: `tool_choice` is `auto` for every model (Sonnet 5.5, Opus 5.5
@@ -78,10 +95,15 @@ class ModelRequest:
         instructions tell the model to answer only by calling it. Thinking follows the model:
         adaptive models get `output_config.effort`, extended-thinking models a `budget_tokens`.
         """
-        body: dict[str, Any] = {"model": settings.model, "max_tokens": max_tokens_for(settings),
-                                "system": self.system, "messages": self.messages,
-                                "tools": self.tools, "tool_choice": {"type": "auto"}}
-        body.update(thinking_parameters(settings))
+        body: MessageCreateParamsNonStreaming = {
+            "model": settings.model, "max_tokens": max_tokens_for(settings),
+            "system": self.system, "messages": self.messages, "tools": self.tools,
+            "tool_choice": {"type": "auto"}}
+        thinking = thinking_parameters(settings)
+        if "thinking" in thinking:
+            body["thinking"] = thinking["thinking"]
+        if "output_config" in thinking:
+            body["output_config"] = thinking["output_config"]
         return body
 
 
@@ -97,14 +119,35 @@ def max_tokens_for(settings: ConsciousSettings) -> int:
     return min(total, facts.max_output_tokens) if facts.max_output_tokens else total
 
 
-def thinking_parameters(settings: ConsciousSettings) -> dict[str, Any]:
+class ThinkingParameters(TypedDict, total=False):
+    """The thinking keys of a /v1/messages body (each absent when the model takes none)."""
+
+    thinking: ThinkingConfigParam
+    output_config: OutputConfigParam
+
+
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+_EFFORTS: tuple[Effort, ...] = ("low", "medium", "high", "xhigh", "max")
+
+
+def effort_of(settings: ConsciousSettings) -> Effort:
+    """Return `conscious.thinking.effort` as the API's literal; raise ValueError for another word
+    (the schema's enum already refuses it at load)."""
+    for effort in _EFFORTS:
+        if settings.thinking.effort == effort:
+            return effort
+    raise ValueError(f"conscious.thinking.effort: {settings.thinking.effort!r} is not one of "
+                     f"{', '.join(_EFFORTS)}")
+
+
+def thinking_parameters(settings: ConsciousSettings) -> ThinkingParameters:
     """Return the thinking/output_config keys of the body for the configured model."""
     facts = facts_for(settings.model)
     if facts.thinking == "adaptive":
         if not settings.thinking.enabled and not facts.thinking_always_on:
             return {"thinking": {"type": "disabled"}}
         return {"thinking": {"type": "adaptive"},
-                "output_config": {"effort": settings.thinking.effort}}
+                "output_config": {"effort": effort_of(settings)}}
     if facts.thinking == "extended" and settings.thinking.enabled:
         return {"thinking": {"type": "enabled", "budget_tokens": settings.thinking.max_tokens}}
     return {}
@@ -123,7 +166,7 @@ STOP_REASON_PROBLEMS = {
 }
 
 
-def stop_problem(stop_reason: str | None, tool_input: dict[str, Any] | None) -> str | None:
+def stop_problem(stop_reason: str | None, tool_input: JSONObject | None) -> str | None:
     """Return why a reply with `stop_reason` cannot be used, or None when it can.
 
     `tool_use` and `end_turn` are usable when the `respond` tool was called (end_turn without
@@ -141,7 +184,7 @@ class ModelReply:
     """What came back: the tool input (None when the model did not call the tool) and usage."""
 
     request_id: str
-    tool_input: dict[str, Any] | None
+    tool_input: JSONObject | None
     text: str
     usage: Usage
     stop_reason: str | None
@@ -184,7 +227,7 @@ def call_model(settings: ConsciousSettings, api_key: str, request: ModelRequest,
     errors: list[str] = []
     attempts = 0
 
-    def attempt() -> Any:
+    def attempt() -> Message:
         nonlocal attempts
         attempts += 1
         remaining = deadline - monotonic()
@@ -250,15 +293,17 @@ def host_of(settings: ConsciousSettings) -> str:
 COUNT_TOKENS_TIMEOUT = 30.0
 
 
-def _estimate(client: Any, body: dict[str, Any], request: ModelRequest,
+def _estimate(client: anthropic.Anthropic, body: MessageCreateParamsNonStreaming, request: ModelRequest,
               settings: ConsciousSettings, remaining: float) -> tuple[int, str]:
     """Return (input token estimate, "count_tokens" or "local_upper_bound").
 
     The count_tokens call is bounded by what is left of the cycle's deadline (a third of it, so
     the real call keeps time), falling back to the local upper bound.
     """
-    counted = {key: body[key] for key in ("model", "system", "messages", "tools", "tool_choice",
-                                          "thinking") if key in body}
+    counted: MessageCountTokensParams = {"model": body["model"], "messages": body["messages"]}
+    for key in ("system", "tools", "tool_choice", "thinking"):
+        if key in body:
+            counted[key] = body[key]
     timeout = min(COUNT_TOKENS_TIMEOUT, settings.api.timeout, remaining / 3)
     if timeout <= 0.05:
         return local_upper_bound(request, settings), "local_upper_bound"
@@ -269,7 +314,7 @@ def _estimate(client: Any, body: dict[str, Any], request: ModelRequest,
         return local_upper_bound(request, settings), "local_upper_bound"
 
 
-def _api_error_parts(error: Any) -> tuple[str | None, str]:
+def _api_error_parts(error: anthropic.APIStatusError) -> tuple[str | None, str]:
     """Return (error.type, error.message) of an API error body, else (None, the SDK's text)."""
     body = getattr(error, "body", None)
     inner = body.get("error") if isinstance(body, dict) else None
@@ -279,7 +324,13 @@ def _api_error_parts(error: Any) -> tuple[str | None, str]:
     return None, str(getattr(error, "message", error))
 
 
-def map_error(error: Exception, anthropic: Any, host: str | None = None) -> ModelError:
+class _StatusParts(TypedDict):
+    status: int
+    error_type: str | None
+    host: str | None
+
+
+def map_error(error: Exception, anthropic: types.ModuleType, host: str | None = None) -> ModelError:
     """Map an SDK exception to a ModelError carrying host, status, API error type, message."""
     if isinstance(error, ModelError):
         return error
@@ -293,7 +344,7 @@ def map_error(error: Exception, anthropic: Any, host: str | None = None) -> Mode
         status = int(error.status_code)
         error_type, message = _api_error_parts(error)
         retry_after = _retry_after(error.response.headers)
-        common: dict[str, Any] = {"status": status, "error_type": error_type, "host": host}
+        common: _StatusParts = {"status": status, "error_type": error_type, "host": host}
         if status == 429:
             if any(word in message.lower() for word in _SPEND_WORDS):
                 return ModelError("spend_limit", message, retryable=False, **common)
@@ -311,7 +362,7 @@ def map_error(error: Exception, anthropic: Any, host: str | None = None) -> Mode
                       retryable=False)
 
 
-def _retry_after(headers: Any) -> float | None:
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         value = headers.get(name) if headers is not None else None
         if value is None:
@@ -323,7 +374,7 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _usage(message: Any) -> Usage:
+def _usage(message: Message) -> Usage:
     usage = getattr(message, "usage", None)
 
     def number(name: str) -> int:
@@ -335,9 +386,9 @@ def _usage(message: Any) -> Usage:
                  cache_read_input_tokens=number("cache_read_input_tokens"))
 
 
-def _tool_input(message: Any, tool_name: str) -> tuple[dict[str, Any] | None, str]:
+def _tool_input(message: Message, tool_name: str) -> tuple[JSONObject | None, str]:
     texts: list[str] = []
-    found: dict[str, Any] | None = None
+    found: JSONObject | None = None
     for block in getattr(message, "content", None) or []:
         kind = getattr(block, "type", None)
         if kind == "text":

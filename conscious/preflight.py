@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conscious.api_state import ApiState, fingerprint, ok_state, write_state
 from conscious.credentials import FoundCredential, credstore_dirs_of, find_credential
@@ -20,6 +20,9 @@ from conscious.model_facts import facts_for
 from conscious.reply import respond_tool
 from conscious.settings import ConsciousSettings
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageCountTokensParams
 
 PREFLIGHT_TIMEOUT = 30.0
 
@@ -41,8 +44,8 @@ def describe_model(settings: ConsciousSettings) -> str:
         known = "not in hostmind's model table: no thinking parameters are sent"
     else:
         known = f"documented in {facts.sources[0][1]}"
-    thinks = thinking.get("thinking", {}).get("type", "the model's default")
-    effort = thinking.get("output_config", {}).get("effort")
+    thinks = thinking["thinking"]["type"] if "thinking" in thinking else "the model's default"
+    effort = thinking["output_config"].get("effort") if "output_config" in thinking else None
     return (f"model: {settings.model} ({known}); tool_choice auto; max_tokens "
             f"{max_tokens_for(settings)}; thinking {thinks}"
             + (f", effort {effort}" if effort else ""))
@@ -106,9 +109,9 @@ def count_probe(settings: ConsciousSettings, api_key: str) -> int:
     client = anthropic.Anthropic(api_key=api_key, base_url=settings.api.base_url,
                                  max_retries=0, timeout=min(settings.api.timeout,
                                                             PREFLIGHT_TIMEOUT))
-    body: dict[str, Any] = {"model": settings.model, "tools": [respond_tool()],
-                            "tool_choice": {"type": "auto"},
-                            "messages": [{"role": "user", "content": "preflight"}]}
+    body: MessageCountTokensParams = {"model": settings.model, "tools": [respond_tool()],
+                                      "tool_choice": {"type": "auto"},
+                                      "messages": [{"role": "user", "content": "preflight"}]}
     if "thinking" in thinking_parameters(settings):
         body["thinking"] = thinking_parameters(settings)["thinking"]
     try:

@@ -11,19 +11,29 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
 
+if TYPE_CHECKING:
+    from conscious.json_types import JSONObject, JSONValue
+
 STATUSES = ("active", "done", "abandoned")
+
+
+class ProjectState(TypedDict):
+    """The project file: the active project and the last one finished (objects, or None)."""
+
+    active: JSONValue
+    last: JSONValue
 
 
 def project_path(paths: Paths) -> Path:
     return paths.state_dir / "conscious" / "project.json"
 
 
-def read_project(paths: Paths) -> dict[str, Any]:
+def read_project(paths: Paths) -> ProjectState:
     """Return `{"active": {...} | None, "last": {...} | None}`; unreadable counts as none."""
     try:
         data = json.loads(project_path(paths).read_text(encoding="utf-8"))
@@ -34,8 +44,15 @@ def read_project(paths: Paths) -> dict[str, Any]:
     return {"active": data.get("active"), "last": data.get("last")}
 
 
-def update_project(paths: Paths, reported: dict[str, Any] | None,
-                   clock: Callable[[], float] = time.time) -> dict[str, Any]:
+def _cycles(value: JSONValue) -> int:
+    """Return the recorded cycle count as a number (`int()` of it, as written)."""
+    if isinstance(value, bool | int | float | str):
+        return int(value)
+    raise TypeError(f"project cycles: {value!r} is not a number")
+
+
+def update_project(paths: Paths, reported: JSONObject | None,
+                   clock: Callable[[], float] = time.time) -> ProjectState:
     """Merge the model's `reported` project into the state; return the new state.
 
     Raise AtomicWriteError if it cannot be written.
@@ -47,14 +64,15 @@ def update_project(paths: Paths, reported: dict[str, Any] | None,
     active = state["active"] if isinstance(state["active"], dict) else None
     same = active is not None and active.get("name") == reported.get("name")
     status = str(reported.get("status", "active"))
-    project = {
+    earlier: JSONObject = active or {}
+    project: JSONObject = {
         "name": str(reported["name"])[:200],
-        "goal": str(reported.get("goal") or (active or {}).get("goal", ""))[:1000],
+        "goal": str(reported.get("goal") or earlier.get("goal", ""))[:1000],
         "next_step": str(reported.get("next_step", ""))[:1000],
         "status": status if status in STATUSES else "active",
-        "started": (active or {}).get("started", now) if same else now,
+        "started": earlier.get("started", now) if same else now,
         "updated": now,
-        "cycles": int((active or {}).get("cycles", 0)) + 1 if same else 1,
+        "cycles": _cycles(earlier.get("cycles", 0)) + 1 if same else 1,
     }
     if project["status"] == "active":
         state = {"active": project, "last": state["last"] if same else active or state["last"]}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conscious.context_builder import ContextParts
 from conscious.framing import data_block, json_block
@@ -30,6 +30,9 @@ from conscious.redact import Redactor
 from conscious.reply import TOOL_NAME, respond_tool
 from conscious.settings import ConsciousSettings
 from conscious.tree_files import TreeFiles
+
+if TYPE_CHECKING:
+    from anthropic.types import TextBlockParam
 
 INSTRUCTIONS = """\
 You are the conscious layer of hostmind, a host agent on a Linux server. The unconscious layer \
@@ -100,7 +103,7 @@ def _files_block(parts: ContextParts) -> str:
 
 
 def _dynamic_block(parts: ContextParts) -> str:
-    sections: list[tuple[str, str, Any]] = [
+    sections: list[tuple[str, str, object]] = [
         ("Events (the reason you were woken)", "event spool: events/inbox and deferred",
          parts.events or "(none: a timer wake)"),
         ("What the events implicate", "hostmind: config, schema, checks.json, rotation",
@@ -120,7 +123,7 @@ def _dynamic_block(parts: ContextParts) -> str:
 
 def assemble(parts: ContextParts, settings: ConsciousSettings, cache: bool) -> ModelRequest:
     """Return the unredacted request for `parts` (no bounding); `cache` marks the stable part."""
-    files_block: dict[str, Any] = {"type": "text", "text": _files_block(parts)}
+    files_block: TextBlockParam = {"type": "text", "text": _files_block(parts)}
     if cache:
         files_block["cache_control"] = {"type": "ephemeral"}
     return ModelRequest(

@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar, cast
 
 MARK = "[REDACTED]"
 #: Known values this long are replaced wherever they occur; shorter ones only as whole words.
@@ -183,6 +183,22 @@ def credential_names() -> list[str]:
     return names
 
 
+#: A JSON-like document that redaction copies with its shape kept (any value: only its strings
+#: change).
+_Document = TypeVar("_Document")
+
+
+def _map_strings(value: object, change: Callable[[str], str]) -> object:
+    """Return a copy of `value` with `change` applied to every string, mapping keys included."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, Mapping):
+        return {change(str(key)): _map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_map_strings(item, change) for item in value]
+    return value
+
+
 @dataclass
 class Redactor:
     """Removes known secret values and secret-shaped text; counts what it removed."""
@@ -277,28 +293,21 @@ class Redactor:
         self._count("high-entropy-token", 1)
         return MARK
 
-    def known_values(self, value: Any) -> Any:
-        """Return a copy of `value` (JSON-like) with only the known secret values replaced."""
-        if isinstance(value, str):
-            return self.known(value)
-        if isinstance(value, Mapping):
-            return {self.known_values(str(key)): self.known_values(item)
-                    for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.known_values(item) for item in value]
-        return value
+    def known_values(self, value: _Document) -> _Document:
+        """Return a copy of `value` (JSON-like) with only the known secret values replaced.
 
-    def value(self, value: Any) -> Any:
-        """Return a copy of `value` (JSON-like) with every string (keys too) redacted."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {self.text(str(key)): self.value(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.value(item) for item in value]
-        return value
+        The copy has the shape of `value` (a tuple comes back as a list: JSON has no tuples).
+        """
+        return cast("_Document", _map_strings(value, self.known))
 
-    def __call__(self, value: Any) -> Any:
+    def value(self, value: _Document) -> _Document:
+        """Return a copy of `value` (JSON-like) with every string (keys too) redacted.
+
+        The copy has the shape of `value` (a tuple comes back as a list: JSON has no tuples).
+        """
+        return cast("_Document", _map_strings(value, self.text))
+
+    def __call__(self, value: _Document) -> _Document:
         return self.value(value)
 
     @property

@@ -20,7 +20,7 @@ import json
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from unconscious.alerts.dispatch import sinks_of
 from unconscious.alerts.sinks import RefusedError, SendError, Sink, deliver
@@ -31,6 +31,7 @@ from unconscious.paths import Paths
 from unconscious.pause import read_pause
 
 if TYPE_CHECKING:
+    from conscious.json_types import JSONValue
     from unconscious.log import Logger
 
 RELAYED_KINDS = ("change_rolled_back",)
@@ -45,7 +46,29 @@ def _send(url: str, body: bytes, timeout: float, retries: int, backoff: float,
     return deliver(url, body, timeout, retries, backoff, headers)
 
 
-def notification_of(event: Event, host: str, paused: str | None) -> dict[str, Any]:
+class Notification(TypedDict):
+    """The webhook document of a rails rollback: the health sinks' keys plus the change's."""
+
+    source: str
+    host: str
+    event: str
+    check: None
+    kind: str
+    state: str
+    previous: None
+    severity: str
+    summary: str
+    value: str
+    threshold: str
+    time: float
+    suppressed: int
+    change: JSONValue
+    rail: JSONValue
+    reason: JSONValue
+    paused: str | None
+
+
+def notification_of(event: Event, host: str, paused: str | None) -> Notification:
     """Return the webhook document for a rails `event` (the health sinks' shape, plus change)."""
     data = event.data if isinstance(event.data, dict) else {}
     return {"source": "hostmind", "host": host, "event": event.kind, "check": None,
@@ -56,14 +79,14 @@ def notification_of(event: Event, host: str, paused: str | None) -> dict[str, An
             "paused": paused}
 
 
-def body_for(sink: Sink, notification: dict[str, Any]) -> bytes:
+def body_for(sink: Sink, notification: Notification) -> bytes:
     """Return the request body for `sink`: our document, or one line for chat sinks."""
     line = (f"[hostmind {notification['host']}] change {notification['change']} rolled back: "
             f"{notification['summary']}")
     if notification["paused"]:
         line += f"; self-modification PAUSED ({notification['paused']})"
     if sink.kind == "slack":
-        document: dict[str, Any] = {"text": line}
+        document: Notification | dict[str, str] = {"text": line}
     elif sink.kind == "discord":
         document = {"content": line}
     else:

@@ -12,14 +12,16 @@ compared (its record stays in history, its hashes are gone).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious.paths import Paths
 
+if TYPE_CHECKING:
+    from conscious.rails.proposal import ProposalJSON
 
-def resulting_hashes(live_tree: Path, proposal: Mapping[str, Any]) -> dict[str, str] | None:
+
+def resulting_hashes(live_tree: Path, proposal: ProposalJSON) -> dict[str, str] | None:
     """Return {path: SHA-256 of the file after `proposal`}, or None if it cannot be applied.
 
     Edits are applied like the rails' validate rail (each `old` exactly once, in order);
@@ -27,7 +29,7 @@ def resulting_hashes(live_tree: Path, proposal: Mapping[str, Any]) -> dict[str, 
     rails refuse such a proposal anyway, so it can repeat nothing).
     """
     after: dict[str, bytes] = {}
-    for edit in proposal.get("edits", []):
+    for edit in proposal["edits"]:
         path = str(edit["path"])
         if path not in after:
             try:
@@ -42,12 +44,12 @@ def resulting_hashes(live_tree: Path, proposal: Mapping[str, Any]) -> dict[str, 
         if text.count(old) != 1:
             return None
         after[path] = text.replace(old, new, 1).encode("utf-8")
-    for create in proposal.get("creates", []):
+    for create in proposal["creates"]:
         after[str(create["path"])] = str(create["content"]).encode("utf-8")
     return {path: hashlib.sha256(data).hexdigest() for path, data in after.items()}
 
 
-def repeated_rollback(paths: Paths, live_tree: Path, proposal: Mapping[str, Any]) -> str | None:
+def repeated_rollback(paths: Paths, live_tree: Path, proposal: ProposalJSON) -> str | None:
     """Return why `proposal` repeats a rolled-back change (naming it), or None if it does not.
 
     Never raises: history that cannot be read is treated as no history (the rails still

@@ -10,11 +10,18 @@ offered (or, for a create, match `allowed_paths`) and no path may be secret.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conscious.rails.pathglob import first_match
 from conscious.settings import ConsciousSettings
 from conscious.tree_files import is_secret
+
+if TYPE_CHECKING:
+    from anthropic.types import ToolParam
+
+    from conscious.json_types import JSONObject
+    from conscious.rails.proposal import ProposalJSON
+    from conscious.rails.settings import RailSettings
 
 TOOL_NAME = "respond"
 DECISIONS = ("propose", "nothing")
@@ -30,18 +37,18 @@ class Reply:
 
     decision: str
     summary: str
-    project: dict[str, Any] | None
-    proposal: dict[str, Any] | None
-    usage_evidence: dict[str, Any] | None
+    project: JSONObject | None
+    proposal: ProposalJSON | None
+    usage_evidence: JSONObject | None
 
 
-def respond_tool() -> dict[str, Any]:
+def respond_tool() -> ToolParam:
     """Return the tool definition (its JSON Schema is what the model fills in).
 
     The properties are ordered as the model should think: evidence, reasoning, then the
     decision, then the change. Every field says what it is for and what the rails do with it.
     """
-    text = {"type": "string"}
+    text: JSONObject = {"type": "string"}
     return {
         "name": TOOL_NAME,
         "description": ("Report this cycle's answer: what the evidence shows, your reasoning, "
@@ -86,8 +93,8 @@ def respond_tool() -> dict[str, Any]:
     }
 
 
-def _proposal_schema() -> dict[str, Any]:
-    text = {"type": "string"}
+def _proposal_schema() -> JSONObject:
+    text: JSONObject = {"type": "string"}
     return {
         "type": "object",
         "description": "the one change (only with decision 'propose'); paths are relative to "
@@ -137,8 +144,8 @@ class RailsRefused(ReplyError):
 _INJECTION_MARKERS = ("protected (", "operator-only", "rails' own units", "secret path")
 
 
-def check_reply(value: dict[str, Any] | None, settings: ConsciousSettings,
-                offered: list[str], rails: Any = None) -> Reply:
+def check_reply(value: JSONObject | None, settings: ConsciousSettings,
+                offered: list[str], rails: RailSettings | None = None) -> Reply:
     """Return the checked reply. Raise ReplyError naming the problem.
 
     `rails` (a RailSettings) makes the proposal pass the rails' own validate before it may be
@@ -153,8 +160,10 @@ def check_reply(value: dict[str, Any] | None, settings: ConsciousSettings,
     summary = value.get("summary")
     if not isinstance(summary, str):
         raise ReplyError("summary: must be a string")
-    project = value.get("project")
-    if project is not None and not (isinstance(project, dict) and isinstance(project.get("name"), str)):
+    raw_project = value.get("project")
+    project = raw_project if isinstance(raw_project, dict) else None
+    if raw_project is not None and not (project is not None
+                                        and isinstance(project.get("name"), str)):
         raise ReplyError("project: must be an object with a name")
     if decision == "nothing":
         return Reply("nothing", summary, project, None, None)
@@ -162,26 +171,28 @@ def check_reply(value: dict[str, Any] | None, settings: ConsciousSettings,
     if raw is None:
         raise ReplyError("decision is 'propose' but there is no proposal")
     proposal = _parse(raw)
-    evidence = value.get("usage_evidence")
-    if not (isinstance(evidence, dict) and isinstance(evidence.get("evidence"), str)
-            and evidence["evidence"].strip()):
+    raw_evidence = value.get("usage_evidence")
+    evidence = raw_evidence if isinstance(raw_evidence, dict) else None
+    named = evidence.get("evidence") if evidence is not None else None
+    if evidence is None or not (isinstance(named, str) and named.strip()):
         raise ReplyError("usage_evidence: a proposal must name the evidence that will show it in use")
-    paths = [item["path"] for item in proposal.get("edits", []) + proposal.get("creates", [])]
+    paths = [item["path"] for item in proposal["edits"]] + [
+        item["path"] for item in proposal["creates"]]
     for path in paths:
         if is_secret(path, settings):
             raise RailsRefused(f"proposal: {path!r} is a secret path", True)
     if rails is not None:
         _validate_with_rails(proposal, rails)
-    for path in [edit["path"] for edit in proposal.get("edits", [])]:
+    for path in [edit["path"] for edit in proposal["edits"]]:
         if path not in offered:
             raise ReplyError(f"proposal.edits: {path!r} is not one of the files offered")
-    for path in [create["path"] for create in proposal.get("creates", [])]:
+    for path in [create["path"] for create in proposal["creates"]]:
         if path not in offered and first_match(path, settings.allowed_paths) is None:
             raise ReplyError(f"proposal.creates: {path!r} does not match conscious.allowed_paths")
     return Reply("propose", summary, project, proposal, evidence)
 
 
-def _parse(raw: Any) -> dict[str, Any]:
+def _parse(raw: object) -> ProposalJSON:
     """Check the proposal's shape with the rails' parser; return its canonical JSON."""
     from conscious.rails.proposal import ProposalError, parse_proposal
 
@@ -191,7 +202,7 @@ def _parse(raw: Any) -> dict[str, Any]:
         raise ReplyError(f"proposal: {error}") from error
 
 
-def _validate_with_rails(proposal: dict[str, Any], rails: Any) -> None:
+def _validate_with_rails(proposal: ProposalJSON, rails: RailSettings) -> None:
     """Run the rails' validate on the proposal. Raise RailsRefused with its reason."""
     from conscious.rails.change import Refused
     from conscious.rails.proposal import parse_proposal

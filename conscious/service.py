@@ -9,7 +9,7 @@ bad config, 1 when a write that matters failed (a proposal, the audit log, the l
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conscious.audit import AuditError
 from conscious.budget import Usage
@@ -21,6 +21,9 @@ from unconscious.atomic import AtomicWriteError
 from unconscious.context import Context
 from unconscious.evidence import record_run
 from unconscious.log import Logger, configure, get_logger
+
+if TYPE_CHECKING:
+    from unconscious.config import LoadedConfig
 
 
 def run_once(context: Context, dry_run: bool = False,
@@ -63,7 +66,7 @@ def run_once(context: Context, dry_run: bool = False,
     return exitcodes.OK, result
 
 
-def sink_secrets(config: Any) -> tuple[str, ...]:
+def sink_secrets(config: LoadedConfig) -> tuple[str, ...]:
     """Return the alert sinks' URLs and header values: webhook URLs carry their token."""
     from unconscious.alerts.dispatch import sinks_of
 

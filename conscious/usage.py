@@ -10,29 +10,45 @@ before building anything new.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from unconscious.atomic import atomic_write_json
 from unconscious.evidence import read_evidence
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from conscious.json_types import JSONObject
+    from conscious.rails.history import ChangeRecord
+
+
+class UnusedChange(TypedDict):
+    """A committed change whose expected evidence of use has not shown up."""
+
+    id: str
+    title: str
+    why: str
 
 
 def expectations_path(paths: Paths) -> Path:
     return paths.state_dir / "conscious" / "expected_use.json"
 
 
-def read_expectations(paths: Paths) -> dict[str, dict[str, Any]]:
-    """Return proposal id -> {"evidence", "counter", "title"}; unreadable counts as empty."""
+def read_expectations(paths: Paths) -> dict[str, JSONObject]:
+    """Return proposal id -> {"evidence", "counter", "title"}; unreadable counts as empty (an
+    entry that is not an object too)."""
     try:
         data = json.loads(expectations_path(paths).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(key): entry for key, entry in data.items() if isinstance(entry, dict)}
 
 
 def record_expectation(paths: Paths, proposal_id: str, title: str,
-                       expected: dict[str, Any]) -> None:
+                       expected: JSONObject) -> None:
     """Remember what evidence would show `proposal_id` in use. Raise AtomicWriteError."""
     data = read_expectations(paths)
     data[proposal_id] = {"title": title, "evidence": str(expected.get("evidence", "")),
@@ -41,7 +57,7 @@ def record_expectation(paths: Paths, proposal_id: str, title: str,
     atomic_write_json(expectations_path(paths), data)
 
 
-def shows_use(paths: Paths, expected: dict[str, Any], since: float) -> bool:
+def shows_use(paths: Paths, expected: Mapping[str, object], since: float) -> bool:
     """Return whether the expected evidence ran after `since` (with its counter non-zero)."""
     name = str(expected.get("evidence") or "")
     record = read_evidence(paths, name) if name else None
@@ -54,10 +70,10 @@ def shows_use(paths: Paths, expected: dict[str, Any], since: float) -> bool:
     return True
 
 
-def unused_changes(paths: Paths, changes: list[Any]) -> list[dict[str, Any]]:
-    """Return the committed changes (ChangeRecord-like) whose expected evidence is missing."""
+def unused_changes(paths: Paths, changes: list[ChangeRecord]) -> list[UnusedChange]:
+    """Return the committed changes whose expected evidence is missing."""
     expectations = read_expectations(paths)
-    found: list[dict[str, Any]] = []
+    found: list[UnusedChange] = []
     for change in changes:
         if getattr(change, "outcome", None) != "committed":
             continue

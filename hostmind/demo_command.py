@@ -14,17 +14,20 @@ import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli.output import error
 from unconscious.context import Context
 
+if TYPE_CHECKING:
+    from conscious.cli_types import Subparsers
+
 #: What a checkout has that the demo needs.
 CHECKOUT_FILES = ("setup.cfg", "demo/cli.py", ".ci/setup-e2e.sh", "tests/fakes/messages_api.py")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="see the whole loop work in a throw-away container (root, source checkout)",
         description="Boot systemd in a systemd-nspawn container, install hostmind in it from "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conscious.rails import breaker, history
 from conscious.rails.engine import Rails
@@ -26,8 +26,11 @@ from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.log import configure
 
+if TYPE_CHECKING:
+    from conscious.cli_types import Subparsers
 
-def register_apply(subparsers: Any) -> None:
+
+def register_apply(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "apply", help="run one proposal file through the rails",
         description="Validate, stage, parse-check and test a proposal; unless --dry-run, "
@@ -39,14 +42,14 @@ def register_apply(subparsers: Any) -> None:
     parser.set_defaults(func=apply_command)
 
 
-def register_history(subparsers: Any) -> None:
+def register_history(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("history", help="list the changes the rails decided on")
     parser.add_argument("-n", "--limit", type=int, default=20, help="newest N (default 20)")
     parser.add_argument("--json", action="store_true", help="print the records as JSON")
     parser.set_defaults(func=history_command)
 
 
-def register_rollback(subparsers: Any) -> None:
+def register_rollback(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "rollback", help="roll back a committed change (the newest if no ID)",
         description="Restore the snapshot of a committed change, restart its units and check "

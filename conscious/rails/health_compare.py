@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
-from typing import Any
 
 from conscious.rails.change import Refused
 
@@ -37,14 +36,15 @@ def failing_checks(argv: Sequence[str], timeout: float) -> set[str]:
     return {name for name, check in _checks(value) if _is_failing(check)}
 
 
-def _checks(value: Any) -> list[tuple[str, Any]]:
+def _checks(value: object) -> list[tuple[str, object]]:
+    """Return (name, check) for each check of the health command's JSON (any of its shapes)."""
     if isinstance(value, dict):
         for key in ("checks", "results"):
             if key in value:
                 return _checks(value[key])
         return [(str(name), check) for name, check in value.items() if isinstance(check, dict)]
     if isinstance(value, list):
-        found: list[tuple[str, Any]] = []
+        found: list[tuple[str, object]] = []
         for index, check in enumerate(value):
             name = str(check.get("name", index)) if isinstance(check, dict) else str(index)
             found.append((name, check))
@@ -52,7 +52,7 @@ def _checks(value: Any) -> list[tuple[str, Any]]:
     return []
 
 
-def _is_failing(check: Any) -> bool:
+def _is_failing(check: object) -> bool:
     if not isinstance(check, dict):
         return False
     if check.get("ok") is False:

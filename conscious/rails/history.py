@@ -17,10 +17,13 @@ import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from conscious.json_types import JSONObject, JSONValue
 
 COMMITTED = "committed"
 ROLLED_BACK = "rolled_back"
@@ -52,16 +55,16 @@ class ChangeRecord:
     updated: float = 0.0
     #: The rail that decided (validate, parse_check, ratchet, swap, gate, operator, ...).
     rail: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, JSONValue] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONObject:
         value = asdict(self)
         value["files"] = list(self.files)
         value["units"] = list(self.units)
         return value
 
     @classmethod
-    def from_json(cls, value: Any, key: str) -> ChangeRecord:
+    def from_json(cls, value: object, key: str) -> ChangeRecord:
         """Build a record from parsed JSON. Raise ValueError/KeyError/TypeError if malformed."""
         if not isinstance(value, dict):
             raise TypeError("a change record must be a JSON object")

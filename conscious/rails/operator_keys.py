@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
 
 from conscious.rails.change import FileChange, Refused
 from unconscious.config.loader import (
@@ -53,9 +52,9 @@ def check_operator_keys(changes: Sequence[FileChange], paths: Paths | None = Non
                                 "the operator may set them (in /etc/hostmind)")
 
 
-def _operator_layers(paths: Paths) -> list[Any]:
+def _operator_layers(paths: Paths) -> list[object]:
     """Return the values of the operator's config files, the last (strongest) first."""
-    values: list[Any] = []
+    values: list[object] = []
     for file in operator_files(paths):
         document, _ = load_yaml_file(file)
         if document is not None and isinstance(document.value, dict):
@@ -64,12 +63,12 @@ def _operator_layers(paths: Paths) -> list[Any]:
 
 
 @functools.cache
-def _defaults() -> Any:
+def _defaults() -> object:
     document, _ = load_yaml_text(packaged_defaults_text(), PACKAGED_DEFAULTS_NAME)
     return document.value if document is not None else {}
 
 
-def _parsed(path: str, data: bytes | None) -> Any:
+def _parsed(path: str, data: bytes | None) -> object:
     """Return the YAML value of `data` ({} when absent, None when it does not parse)."""
     if data is None:
         return {}

@@ -12,7 +12,6 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
@@ -27,7 +26,7 @@ class ProbationMark:
     since: float
     pid: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | list[str] | float | int]:
         return {"key": self.key, "units": list(self.units), "since": self.since,
                 "pid": self.pid}
 

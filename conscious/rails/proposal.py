@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from conscious.rails.path_rules import path_problem
 
@@ -45,6 +45,32 @@ MAX_JSON_DEPTH = 8
 #: The most edits plus creates one proposal may hold, checked before any of them is looked at
 #: (apply.max_files caps the distinct files later; this caps the work validate does).
 MAX_EDITS = 50
+
+
+class EditJSON(TypedDict):
+    """An edit as the contract's JSON object."""
+
+    path: str
+    old: str
+    new: str
+
+
+class CreateJSON(TypedDict):
+    """A create as the contract's JSON object."""
+
+    path: str
+    content: str
+
+
+class ProposalJSON(TypedDict):
+    """A proposal as the contract's JSON object (what `Proposal.to_json` returns)."""
+
+    id: str
+    title: str
+    rationale: str
+    edits: list[EditJSON]
+    creates: list[CreateJSON]
+    restart: list[str]
 
 
 class ProposalError(ValueError):
@@ -94,7 +120,7 @@ class Proposal:
             seen.setdefault(path, None)
         return list(seen)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ProposalJSON:
         """Return the proposal as the JSON object of the contract."""
         return {
             "id": self.id,
@@ -206,7 +232,7 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def _not_too_many(value: dict[str, Any], origin: str) -> None:
+def _not_too_many(value: dict[str, object], origin: str) -> None:
     count = 0
     for key in ("edits", "creates"):
         items = value.get(key, [])
@@ -222,7 +248,7 @@ def _kind(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _no_unknown_keys(value: dict[str, Any], allowed: tuple[str, ...], origin: str,
+def _no_unknown_keys(value: dict[str, object], allowed: tuple[str, ...], origin: str,
                      prefix: str) -> None:
     unknown = sorted(set(value) - set(allowed))
     if unknown:
@@ -249,10 +275,10 @@ def _path(value: object, origin: str, key: str) -> str:
 
 
 def _objects(value: object, origin: str, key: str,
-             allowed: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+             allowed: tuple[str, ...]) -> list[tuple[str, dict[str, object]]]:
     if not isinstance(value, list):
         raise ProposalError(origin, key, f"must be a list, not {_kind(value)}")
-    found: list[tuple[str, dict[str, Any]]] = []
+    found: list[tuple[str, dict[str, object]]] = []
     for index, item in enumerate(value):
         item_key = f"{key}[{index}]"
         if not isinstance(item, dict):

@@ -17,7 +17,6 @@ import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from conscious.rails.change import Refused
 from conscious.rails.sandbox import INSIDE, SandboxError, run_sandboxed
@@ -44,7 +43,7 @@ class RatchetRun:
     seconds: float
     exit_code: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, list[str] | float | int]:
         return {"passed": sorted(self.passed), "failed": sorted(self.failed),
                 "skipped": sorted(self.skipped), "seconds": self.seconds,
                 "exit_code": self.exit_code}

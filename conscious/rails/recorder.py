@@ -12,8 +12,9 @@ records, so the history and the audit always end up telling the same story.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conscious.audit import AuditLog, audit_path
 from conscious.rails import history
@@ -21,6 +22,9 @@ from conscious.rails.history import ChangeRecord
 from unconscious.events import EventSpool
 from unconscious.log import get_logger
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from conscious.json_types import JSONObject, JSONValue
 
 #: The journal event of each outcome (the operator's `journalctl HOSTMIND_EVENT=...` keys).
 JOURNAL_EVENTS = {
@@ -44,14 +48,14 @@ class Recorder:
         self.audit = audit or AuditLog(audit_path(paths))
         self.log = get_logger()
 
-    def progress(self, record: ChangeRecord, **extra: Any) -> ChangeRecord:
+    def progress(self, record: ChangeRecord, **extra: JSONValue) -> ChangeRecord:
         """Write an in-progress record (no audit: nothing is decided yet)."""
         merged = {**record.extra, **extra}
         return history.write_change(self.paths, replace(record, outcome=history.IN_PROGRESS,
                                                         extra=merged))
 
     def decide(self, record: ChangeRecord, outcome: str, rail: str, reason: str,
-               after_history: Any = None) -> ChangeRecord:
+               after_history: Callable[[], object] | None = None) -> ChangeRecord:
         """Record the final `outcome` of `record` with the deciding `rail` and `reason`.
 
         `after_history` (a callable) runs between the history write and the audit append; the
@@ -88,16 +92,22 @@ class Recorder:
     def audited(self, record: ChangeRecord) -> bool:
         """Return True if the audit log holds the decision of `record`."""
         kind = audit_kind(record.outcome)
-        return any(entry.get("kind") == kind and entry.get("fields", {}).get("key") == record.key
+        return any(entry.get("kind") == kind and _field(entry, "key") == record.key
                    for entry in self.audit.records())
 
     def ensure_audited(self, record: ChangeRecord, recovered: bool = False) -> None:
         """Append the audit record of a final `record` unless it is already there."""
         if record.outcome not in JOURNAL_EVENTS or self.audited(record):
             return
-        fields: dict[str, Any] = {"key": record.key, "id": record.id, "title": record.title,
+        fields: dict[str, object] = {"key": record.key, "id": record.id, "title": record.title,
                                   "outcome": record.outcome, "rail": record.rail,
                                   "reason": record.reason, "files": list(record.files)}
         if recovered:
             fields["recovered"] = True
         self.audit.append(audit_kind(record.outcome), **fields)
+
+
+def _field(entry: JSONObject, name: str) -> JSONValue:
+    """Return `fields[name]` of an audit record read back (None when it has no such field)."""
+    fields = entry.get("fields")
+    return fields.get(name) if isinstance(fields, dict) else None

@@ -49,7 +49,7 @@ def _apply_default(key: str) -> Any:
     return field(default_factory=lambda: schema_default("apply", key))
 
 
-def _tuple_default(key: str) -> Any:
+def _tuple_default(key: str) -> tuple[str, ...]:
     return field(default_factory=lambda: tuple(schema_default("apply", key)))
 
 

@@ -14,7 +14,6 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from conscious.rails.change import FileChange
 from conscious.rails.history import change_dir
@@ -39,7 +38,7 @@ class SnapshotEntry:
     sha256_before: str | None
     sha256_after: str
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | bool | int | None]:
         return {"path": self.path, "existed": self.existed, "mode": self.mode,
                 "sha256_before": self.sha256_before, "sha256_after": self.sha256_after}
 

@@ -92,3 +92,14 @@ def test_audit_show_prints_the_last_records(context: Context, capsys: pytest.Cap
         log.append("proposal", id=f"p{number}", title="t")
     code, out = run(capsys, "audit", "show", "-n", "2", "--json")
     assert (0, [2, 3]) == (code, [record["seq"] for record in json.loads(out)])
+
+
+def test_audit_show_prints_a_forged_record_of_the_wrong_shape_instead_of_crashing(
+        context: Context, capsys: pytest.CaptureFixture[str]) -> None:
+    log = AuditLog(audit_path(context.paths))
+    log.append("proposal", id="p0", title="t")
+    with log.path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps({"seq": 2, "time": [1], "kind": "forged", "fields": ["id=x"]}) + "\n")
+    code, out = run(capsys, "audit", "show", "-n", "5")
+    assert (0, True) == (code, "1970-01-01 00:00:00  forged" in out)
+    assert "id=p0" in out

@@ -95,6 +95,20 @@ def test_an_unreadable_ledger_refuses_calls_instead_of_forgetting_spend(tmp_path
         BudgetLedger(path, clock=Clock(DAY)).reserve("call", 1, budget=10)
 
 
+@pytest.mark.parametrize("day", [["not", "a", "day"], {"charges": "none", "reservations": {},
+                                                         "changes": []}])
+def test_a_ledger_day_of_the_wrong_shape_refuses_calls_and_names_the_day(
+        tmp_path: Path, day: object) -> None:
+    path = tmp_path / "budget.json"
+    path.write_text(json.dumps({"days": {"2025-11-20": day}}), encoding="utf-8")
+    before = path.read_bytes()
+    with pytest.raises(BudgetExhausted, match="day '2025-11-20' has an unexpected shape"):
+        BudgetLedger(path, clock=Clock(DAY)).reserve("call", 1, budget=10)
+    with pytest.raises(BudgetExhausted, match="2025-11-20"):
+        BudgetLedger(path, clock=Clock(DAY)).today()
+    assert before == path.read_bytes()
+
+
 def test_the_ledger_file_is_json_that_survives_a_new_process(tmp_path: Path) -> None:
     path = tmp_path / "budget.json"
     BudgetLedger(path, clock=Clock(DAY)).reserve("call-1", 10, budget=100)

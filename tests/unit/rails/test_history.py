@@ -48,3 +48,19 @@ def test_consecutive_rollbacks_count_back_to_the_last_commit(context: Context) -
     record(context, "d", history.REFUSED, 4.0)
     record(context, "e", history.ROLLED_BACK, 5.0)
     assert history.consecutive_rollbacks(history.list_changes(context.paths)) == 2
+
+
+def test_a_forged_audit_record_without_object_fields_does_not_count_as_the_decision(
+        context: Context) -> None:
+    import json
+
+    from conscious.rails.recorder import Recorder, audit_kind
+
+    decided = record(context, "c", history.COMMITTED, 3000.0)
+    recorder = Recorder(context.paths)
+    recorder.audit.path.parent.mkdir(parents=True, exist_ok=True)
+    recorder.audit.path.write_text(json.dumps({"kind": audit_kind(decided.outcome),
+                                               "fields": [decided.key]}) + "\n", encoding="utf-8")
+    assert not recorder.audited(decided)
+    recorder.ensure_audited(decided)
+    assert recorder.audited(decided)

@@ -1,0 +1,43 @@
+"""What events implicate, when the config or an event's data has a shape nobody expected.
+
+Event data comes from the host (a check's output, a file name); the merged config is validated,
+but the focus is built before anything is trusted, so a wrong shape is skipped, never a crash.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conscious.cycle import _proposal_outline
+from conscious.event_focus import Focus, focus_of, rotation_state
+from unconscious.events import Event
+
+
+def event(source: str, data: dict[str, object]) -> Event:
+    return Event(id="e1", time=0.0, source=source, kind="k", severity="warning", summary="s",
+                 data=data)
+
+
+def test_a_health_section_that_is_not_an_object_implicates_the_check_but_no_kind() -> None:
+    focus = focus_of([event("health", {"check": "disk-root"})], {"health": ["not", "a", "map"]})
+    assert (["disk-root"], []) == (focus.checks, focus.kinds)
+
+
+def test_event_fields_of_the_wrong_type_are_not_taken_as_rule_file_or_change() -> None:
+    data: dict[str, object] = {"rule": 5, "file": ["/var/log/x"], "key": {"a": 1}}
+    focus = focus_of([event("rails", data)], {})
+    assert (False, [], [], []) == (focus.rotation, focus.log_files, focus.change_keys,
+                                   focus.key_paths)
+
+
+def test_a_rule_whose_paths_is_a_string_is_not_globbed_letter_by_letter(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("x", encoding="utf-8")
+    config = {"rotate": {"rules": {"app": {"paths": str(tmp_path / "a")}}}}
+    state = rotation_state(config, Focus(log_files=[]))
+    assert {} == state["file_sizes_bytes"]
+
+
+def test_a_refused_reply_with_edits_of_the_wrong_type_is_outlined_without_them() -> None:
+    outline = _proposal_outline({"proposal": {"id": "x", "title": "t", "edits": 7,
+                                              "creates": [{"path": "a.py"}, "b.py"]}})
+    assert {"id": "x", "title": "t", "paths": ["a.py"]} == outline
