@@ -16,12 +16,14 @@ already loaded: the user needs no read access to hostmind's tree.
 
 from __future__ import annotations
 
+import ctypes
 import grp
 import json
 import os
 import pwd
 import select
 import signal
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +34,10 @@ from unconscious.rotate.fsutil import RotationError
 
 #: Longest reply read from a child (a few thousand rotated logs fit many times over).
 MAX_REPLY = 8 << 20
+#: How often a waiting parent checks whether the child was stopped (seconds).
+_STOP_CHECK = 0.5
+_PR_SET_DUMPABLE = 4
+_PR_SET_NO_NEW_PRIVS = 38
 
 
 @dataclass(frozen=True)
@@ -105,26 +111,43 @@ def private_state_dir(state_dir: Path, who: Identity) -> Path:
 def run_as(who: Identity, work: Callable[[], dict[str, Any]], timeout: float) -> dict[str, Any]:
     """Run `work` in a child that has dropped to `who`; return the dict it returned.
 
-    Raise RotationError if the child fails, raises, runs past `timeout` seconds (its whole
+    Raise RotationError if this process runs other threads (a lock one of them holds at fork
+    time would stay held in the child), or if the child fails, raises, is stopped or killed by
+    a signal (the user may signal its own processes), runs past `timeout` seconds (its whole
     process group is killed) or replies with something that is not one JSON object.
     """
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:
+        raise RotationError(f"su {who.user}: not forking with {threads} threads running (a lock one "
+                            f"of them holds would stay held in the child)")
+    environment = _user_environment(who)
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
         os.close(reader)
-        _child(who, work, writer)
+        _child(who, work, writer, environment)
     os.close(writer)
     try:
         os.setpgid(pid, pid)
     except OSError:
         pass  # the child already made itself a group leader (or has exited)
+    status: int | None = None
     try:
-        data = _read_reply(reader, pid, timeout)
+        data, status = _read_reply(reader, pid, timeout)
     finally:
         os.close(reader)
-        _, status = os.waitpid(pid, 0)
+        if status is None:
+            _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise RotationError(f"su {who.user}: the child was killed by signal {os.WTERMSIG(status)} "
+                            f"(its interrupted rotations are finished next run)")
+    return _reply(who, data, status)
+
+
+def _reply(who: Identity, data: bytes, status: int) -> dict[str, Any]:
+    """Return the child's reply as a dict. Raise RotationError if it is not one or reports an error."""
     try:
-        reply = json.loads(data)
+        reply = json.loads(data, parse_constant=_no_constant)
     except ValueError as error:
         raise RotationError(f"su {who.user}: the child's reply is not JSON: {error}") from error
     if not isinstance(reply, dict):
@@ -137,12 +160,33 @@ def run_as(who: Identity, work: Callable[[], dict[str, Any]], timeout: float) ->
     return reply
 
 
-def _child(who: Identity, work: Callable[[], dict[str, Any]], writer: int) -> None:
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _user_environment(who: Identity) -> dict[str, str]:
+    """The environment the child and its hooks get: the user's HOME, USER and LOGNAME; root's
+    PATH, language and time zone; nothing else of root's (its paths, its invocation's secrets)."""
+    try:
+        entry = pwd.getpwuid(who.uid)
+        name, home = entry.pw_name, entry.pw_dir or "/"
+    except KeyError:
+        name, home = who.user, "/"
+    kept = {key: value for key, value in os.environ.items()
+            if key in ("PATH", "LANG", "TZ") or key.startswith("LC_")}
+    kept.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    return {**kept, "HOME": home, "USER": name, "LOGNAME": name}
+
+
+def _child(who: Identity, work: Callable[[], dict[str, Any]], writer: int,
+           environment: dict[str, str]) -> None:
     """In the forked child: own process group, drop to `who`, run `work`, write its JSON reply."""
     code = 1
     try:
         os.setpgid(0, 0)
+        _shed_roots_process(writer, environment)
         drop_privileges(who)
+        _seal()
         reply = work()
         code = 0
     except BaseException as error:  # noqa: BLE001 - everything goes back to the parent as text
@@ -156,25 +200,78 @@ def _child(who: Identity, work: Callable[[], dict[str, Any]], writer: int) -> No
         os._exit(code)
 
 
-def _read_reply(reader: int, pid: int, timeout: float) -> bytes:
-    """Read the child's reply until end of file, at most MAX_REPLY bytes, within `timeout`."""
+def _shed_roots_process(writer: int, environment: dict[str, str]) -> None:
+    """Leave nothing of root's process to the user: no descriptor but stdio, the reply pipe and
+    our own (close-on-exec) journal socket; the user's environment; `/` as working directory."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd in (0, 1, 2, writer):
+            continue
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISSOCK(info.st_mode) and not os.get_inheritable(fd):
+                continue  # the logger's journald socket: it reaches no exec'd hook
+            os.close(fd)
+        except OSError:
+            continue  # the descriptor of the listing itself, already closed
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir("/")
+
+
+def _seal() -> None:
+    """After the drop: no new privileges through exec (a setuid binary a hook runs) and not
+    dumpable (no ptrace, no /proc/<pid>/mem, no core file of root's memory image), whatever
+    fs.suid_dumpable says. Raise RuntimeError if a tracer got in before that."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for option, value in ((_PR_SET_NO_NEW_PRIVS, 1), (_PR_SET_DUMPABLE, 0)):
+        if libc.prctl(option, value, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("TracerPid:") and line.split()[1] != "0":
+            raise RuntimeError(f"the su child is being traced by pid {line.split()[1]}")
+
+
+def _read_reply(reader: int, pid: int, timeout: float) -> tuple[bytes, int | None]:
+    """Read the child's reply until end of file, at most MAX_REPLY bytes, within `timeout`.
+
+    Return (reply, the child's wait status if it was reaped meanwhile). A child stopped by a
+    signal is killed at once: only the user could have stopped it, to hold the run.
+    """
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
     size = 0
+    status: int | None = None
     while True:
         left = deadline - time.monotonic()
-        ready = select.select([reader], [], [], max(0.0, left))[0] if left > 0 else []
-        if not ready:
+        if left <= 0:
             _kill_group(pid)
             raise RotationError(f"the su child ran past {timeout:g}s; its process group was killed")
+        ready = select.select([reader], [], [], min(left, _STOP_CHECK))[0]
+        if status is None:
+            status = _stopped_or_exited(pid)
+        if not ready:
+            continue
         chunk = os.read(reader, 1 << 16)
         if not chunk:
-            return b"".join(chunks)
+            return b"".join(chunks), status
         size += len(chunk)
         if size > MAX_REPLY:
             _kill_group(pid)
             raise RotationError(f"the su child's reply is larger than {MAX_REPLY} bytes")
         chunks.append(chunk)
+
+
+def _stopped_or_exited(pid: int) -> int | None:
+    """Return the child's wait status if it has exited; kill its group and raise if it is stopped."""
+    done, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
+    if done == 0:
+        return None
+    if os.WIFSTOPPED(status):
+        _kill_group(pid)  # reaped by run_as
+        raise RotationError(f"the su child was stopped by signal {os.WSTOPSIG(status)} (by its user?); "
+                            f"its process group was killed")
+    return status
 
 
 def _kill_group(pid: int) -> None:

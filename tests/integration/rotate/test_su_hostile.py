@@ -1,0 +1,127 @@
+"""`su` child under attack by the user it runs as (who owns the log directory and its files).
+
+The user may send signals to the child (same uid), may ptrace its own processes when the kernel
+allows it, and gets whatever the child hands on to the hooks it runs. Each case below is what
+that user could do or get; the child must give it nothing of root's and must not stall the run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from unconscious.rotate.fsutil import RotationError
+from unconscious.rotate.su import Identity, run_as
+
+NOBODY = pwd.getpwnam("nobody")
+WHO = Identity(user="nobody", uid=NOBODY.pw_uid, gid=NOBODY.pw_gid)
+PR_GET_DUMPABLE = 3
+PR_GET_NO_NEW_PRIVS = 39
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another user needs root")
+
+
+def _status(field: str) -> str:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def _prctl(option: int) -> int:
+    return int(ctypes.CDLL(None, use_errno=True).prctl(option, 0, 0, 0, 0))
+
+
+def test_the_child_holds_no_capability_and_cannot_be_traced_or_dumped() -> None:
+    """Root's memory image (config, anything read before the fork) must not reach the user:
+    non-dumpable (no ptrace, no /proc/<pid>/mem, no core file), whatever fs.suid_dumpable says."""
+    def inside() -> dict[str, object]:
+        return {"caps": [_status(name) for name in ("CapPrm", "CapEff", "CapAmb")],
+                "dumpable": _prctl(PR_GET_DUMPABLE), "no_new_privs": _prctl(PR_GET_NO_NEW_PRIVS),
+                "tracer": _status("TracerPid")}
+
+    assert {"caps": ["0000000000000000"] * 3, "dumpable": 0, "no_new_privs": 1, "tracer": "0"} == run_as(
+        WHO, inside, timeout=30)
+
+
+def test_no_descriptor_of_roots_reaches_the_child(tmp_path: Path) -> None:
+    """A descriptor root had open (a state file, a lock, one inherited from whoever started the
+    run) is not left to the user's process, and so not to the hooks it execs."""
+    secret = tmp_path / "root-only"
+    secret.write_bytes(b"root's")
+    os.chmod(secret, 0o600)
+    inherited = os.open(secret, os.O_RDONLY)
+    os.set_inheritable(inherited, True)
+    private = os.open(secret, os.O_RDONLY)
+    try:
+        def inside() -> dict[str, object]:
+            leaked = []
+            for name in os.listdir("/proc/self/fd"):
+                try:
+                    target = os.readlink(f"/proc/self/fd/{name}")
+                except OSError:
+                    continue
+                if target == str(secret):
+                    leaked.append(int(name))
+            return {"leaked": leaked}
+
+        assert {"leaked": []} == run_as(WHO, inside, timeout=30)
+    finally:
+        os.close(inherited)
+        os.close(private)
+
+
+def test_the_child_has_the_users_environment_home_and_a_neutral_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOSTMIND_TEST_ROOT_SECRET", "root's")
+    monkeypatch.setenv("HOME", "/root")
+    monkeypatch.chdir("/root" if os.path.isdir("/root") else "/tmp")
+
+    def inside() -> dict[str, object]:
+        return {"secret": os.environ.get("HOSTMIND_TEST_ROOT_SECRET"), "home": os.environ.get("HOME"),
+                "user": os.environ.get("USER"), "logname": os.environ.get("LOGNAME"), "cwd": os.getcwd()}
+
+    assert {"secret": None, "home": NOBODY.pw_dir, "user": "nobody", "logname": "nobody", "cwd": "/"} == run_as(
+        WHO, inside, timeout=30)
+
+
+def test_a_child_the_user_stops_is_killed_at_once_not_at_the_deadline() -> None:
+    """`kill -STOP` by the user (its own uid) must not hold the whole rotation until the deadline."""
+    def stopped() -> dict[str, object]:
+        os.kill(os.getpid(), signal.SIGSTOP)  # what the user can do to the child from outside
+        return {}
+
+    started = time.monotonic()
+    with pytest.raises(RotationError, match="was stopped by signal 19"):
+        run_as(WHO, stopped, timeout=120)
+    # Not a timing assertion on speed: the deadline here is 120 s; being under it is the point.
+    assert time.monotonic() - started < 60
+
+
+def test_a_child_the_user_kills_is_reported_as_killed() -> None:
+    def killed() -> dict[str, object]:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return {}
+
+    with pytest.raises(RotationError, match="killed by signal 9"):
+        run_as(WHO, killed, timeout=30)
+
+
+def test_fork_is_refused_while_another_thread_runs() -> None:
+    """A thread that holds a lock at fork time leaves it held forever in the child (the child
+    would deadlock until the deadline); run_as refuses to fork unless it is the only thread."""
+    release = threading.Event()
+    holder = threading.Thread(target=release.wait, args=(30,), daemon=True)
+    holder.start()
+    try:
+        with pytest.raises(RotationError, match="2 threads"):
+            run_as(WHO, dict, timeout=30)
+    finally:
+        release.set()
+        holder.join(timeout=30)
