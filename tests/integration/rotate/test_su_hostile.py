@@ -125,3 +125,9 @@ def test_fork_is_refused_while_another_thread_runs() -> None:
     finally:
         release.set()
         holder.join(timeout=30)
+
+
+def test_a_reply_with_nan_is_refused() -> None:
+    """Python's json reads NaN and Infinity; a log state of NaN would be saved by root."""
+    with pytest.raises(RotationError, match="not JSON: NaN is not a number"):
+        run_as(WHO, lambda: {"state": {"x": {"last_rotated": float("nan")}}}, timeout=30)
