@@ -32,8 +32,10 @@ from unconscious.rotate.su import Identity, identity, private_state_dir, run_as
 if TYPE_CHECKING:
     from unconscious.rotate.runner import RunReport
 
-#: How long one rule's child may run (the rotate unit's TimeoutStartSec).
-SU_TIMEOUT = 3600.0
+#: How long one rule's child may run: well inside the rotate unit's TimeoutStartSec=1h, so a
+#: child held by its user (a hung file system under the log) is killed and reported by us and
+#: the other rules still rotate and the state is saved, instead of systemd killing the whole run.
+SU_TIMEOUT = 1200.0
 #: Longest text (an error, a warning, a path) taken from a child's reply.
 MAX_TEXT = 4096
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 import ctypes
 import os
 import pwd
+import shutil
 import signal
+import stat
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.rotate.harness import Tree, make_tree
 from unconscious.rotate.fsutil import RotationError
+from unconscious.rotate.naming import temp_path
 from unconscious.rotate.su import Identity, run_as
 
 NOBODY = pwd.getpwnam("nobody")
@@ -131,3 +137,45 @@ def test_a_reply_with_nan_is_refused() -> None:
     """Python's json reads NaN and Infinity; a log state of NaN would be saved by root."""
     with pytest.raises(RotationError, match="not JSON: NaN is not a number"):
         run_as(WHO, lambda: {"state": {"x": {"last_rotated": float("nan")}}}, timeout=30)
+
+
+@pytest.fixture
+def tree() -> Iterator[Tree]:
+    """A tree whose log directory belongs to `nobody` (pytest's own temp dirs are 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="hostmind-su-"))
+    os.chmod(root, 0o755)
+    made = make_tree(root)
+    os.chown(made.logs, NOBODY.pw_uid, NOBODY.pw_gid)
+    try:
+        yield made
+    finally:
+        shutil.rmtree(root)
+
+
+@pytest.mark.parametrize("mode", ["create", "copytruncate", "copy"])
+def test_a_log_swapped_for_a_fifo_does_not_hang_the_run(tree: Tree, mode: str) -> None:
+    """The user swaps its log for a named pipe between the check and the open: an open that
+    waits for a writer would hold the child, and with it every later rule, until the deadline."""
+    log = tree.logs / "app.log"
+    log.write_bytes(b"line\n" * 100)
+    os.chown(log, NOBODY.pw_uid, NOBODY.pw_gid)
+    swap = ["/bin/sh", "-c", f"mv {log} {log}.mine && mkfifo {log}"]
+    tree.configure({"app": {"paths": [str(log)], "size": 1, "mode": mode, "reopen": {"settle": "10ms"},
+                            "prerotate": {"command": swap}, "su": {"user": "nobody", "group": "nogroup"}}})
+    result = tree.rotate("--force", timeout=60)
+    assert 1 == result.returncode, result.stderr
+    assert "not a regular file" in result.stderr
+    assert stat.S_ISFIFO(log.lstat().st_mode)
+    assert b"line\n" * 100 == (tree.logs / "app.log.mine").read_bytes()
+    assert [] == [path.name for path in tree.logs.iterdir() if path.name.endswith(".zst")]
+
+
+def test_a_fifo_planted_at_the_temp_archive_name_does_not_hang_the_run(tree: Tree) -> None:
+    log = tree.logs / "app.log"
+    log.write_bytes(b"line\n" * 100)
+    os.chown(log, NOBODY.pw_uid, NOBODY.pw_gid)
+    os.mkfifo(tree.logs / temp_path(tree.logs / "app.log.1.zst").name)
+    tree.configure({"app": {"paths": [str(log)], "size": 1, "reopen": {"settle": "10ms"},
+                            "su": {"user": "nobody", "group": "nogroup"}}})
+    result = tree.rotate("--force", timeout=60)
+    assert (1, b"line\n" * 100) == (result.returncode, log.read_bytes()), result.stderr

@@ -10,7 +10,7 @@ import pytest
 from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.runner import RunReport
 from unconscious.rotate.state import LogState, RotateState
-from unconscious.rotate.su_pass import _merge
+from unconscious.rotate.su_pass import SU_TIMEOUT, _merge
 
 LOG = Path("/var/log/app/app.log")
 
@@ -91,3 +91,12 @@ def test_paths_in_the_rules_olddir_are_accepted() -> None:
     _merge(_reply(rotated=[{**_reply()["rotated"][0], "archive": f"{olddir}/app.log.1.zst"}],
                   pruned=[f"{olddir}/app.log.4.zst"]), [LOG], state, report, {olddir})
     assert [f"{olddir}/app.log.4.zst"] == report.pruned
+
+
+def test_the_su_deadline_leaves_the_unit_time_to_finish_the_run() -> None:
+    """A child held by its user is killed by us, not with the whole run by systemd."""
+    unit = (Path(__file__).parents[3] / "units" / "hostmind-rotate.service").read_text()
+    line = next(line for line in unit.splitlines() if line.startswith("TimeoutStartSec="))
+    hours = line.split("=", 1)[1]
+    assert hours.endswith("h")
+    assert SU_TIMEOUT <= float(hours[:-1]) * 3600 / 2
