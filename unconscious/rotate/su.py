@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from unconscious.faults import ENVIRONMENT_VARIABLE
 from unconscious.rotate.fsutil import RotationError
 
 #: Longest reply read from a child (a few thousand rotated logs fit many times over).
@@ -166,14 +167,14 @@ def _no_constant(name: str) -> Any:
 
 def _user_environment(who: Identity) -> dict[str, str]:
     """The environment the child and its hooks get: the user's HOME, USER and LOGNAME; root's
-    PATH, language and time zone; nothing else of root's (its paths, its invocation's secrets)."""
+    PATH, language and time zone (and the tests' fault point); nothing else of root's."""
     try:
         entry = pwd.getpwuid(who.uid)
         name, home = entry.pw_name, entry.pw_dir or "/"
     except KeyError:
         name, home = who.user, "/"
     kept = {key: value for key, value in os.environ.items()
-            if key in ("PATH", "LANG", "TZ") or key.startswith("LC_")}
+            if key in ("PATH", "LANG", "TZ", ENVIRONMENT_VARIABLE) or key.startswith("LC_")}
     kept.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     return {**kept, "HOME": home, "USER": name, "LOGNAME": name}
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from tests.integration.rotate.harness import Tree, make_tree
 from unconscious.rotate.fsutil import RotationError
@@ -179,3 +180,30 @@ def test_a_fifo_planted_at_the_temp_archive_name_does_not_hang_the_run(tree: Tre
                             "su": {"user": "nobody", "group": "nogroup"}}})
     result = tree.rotate("--force", timeout=60)
     assert (1, b"line\n" * 100) == (result.returncode, log.read_bytes()), result.stderr
+
+
+def test_two_su_rules_of_one_user_recover_each_its_own_interrupted_rotation(tree: Tree) -> None:
+    """Both rules' children share the user's intent directory: each finishes only its rule's
+    intents (with its rule's keep), so neither reply names the other rule's archives (which
+    root would refuse as not beside the rule's logs, and lose the rule's state)."""
+    rules = {}
+    for name in ("a", "b"):
+        directory = tree.logs / name
+        directory.mkdir()
+        log = directory / "app.log"
+        log.write_bytes(f"{name} line\n".encode() * 50)
+        (directory / "app.log.1.zst").write_bytes(zstandard.ZstdCompressor().compress(b"old\n"))
+        for path in (directory, log, directory / "app.log.1.zst"):
+            os.chown(path, NOBODY.pw_uid, NOBODY.pw_gid)
+        rules[name] = {"paths": [str(log)], "size": 1, "keep": 1, "reopen": {"settle": "10ms"},
+                       "su": {"user": "nobody", "group": "nogroup"}}
+    tree.configure(rules)
+    crashed = tree.rotate("--force", crash_at="finish_after_final_rename")
+    assert 1 == crashed.returncode and "killed by signal 9" in crashed.stderr, crashed.stderr
+    result = tree.rotate()
+    assert 0 == result.returncode, result.stderr
+    for name in ("a", "b"):
+        directory = tree.logs / name
+        assert ["app.log", "app.log.1.zst"] == sorted(path.name for path in directory.iterdir())
+        archive = zstandard.ZstdDecompressor().stream_reader((directory / "app.log.1.zst").read_bytes()).read()
+        assert f"{name} line\n".encode() * 50 == archive
