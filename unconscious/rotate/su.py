@@ -5,13 +5,17 @@ made to follow a symbolic link or a hard link the user planted (a temp archive n
 /etc/shadow, a log swapped for a link between two steps) and write through it. With `su`, every
 file operation of the rule runs in a forked child that has dropped to the user for good
 (setgroups to the one group, setgid, setuid: real, effective and saved ids), so the kernel
-refuses what the user could not do anyway. Dropping the ids also makes the child non-dumpable:
-the user cannot ptrace it or open its file descriptors through /proc.
+refuses what the user could not do anyway. Before the drop the child sheds what is root's
+(descriptors, environment, working directory); after it, it sets no_new_privs and makes itself
+non-dumpable explicitly (changing ids does that only while fs.suid_dumpable is 0), so the user
+cannot ptrace it, read root's memory image or get it in a core file.
 
 The child is its own process group, has a deadline, and is killed whole (SIGKILL to the group)
-when it runs over. It reports back one JSON document on a pipe; the parent treats that reply as
-untrusted input (size-capped, type-checked by the caller). Forking without exec keeps the code
-already loaded: the user needs no read access to hostmind's tree.
+when it runs over or is stopped (the user may signal its own processes). It reports back one
+JSON document on a pipe; the parent treats that reply as untrusted input (size-capped here,
+type-checked by the caller). Forking without exec keeps the code already loaded: the user needs
+no read access to hostmind's tree; a fork is refused while other threads run (a lock one of
+them holds would stay held in the child).
 """
 
 from __future__ import annotations
