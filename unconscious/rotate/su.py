@@ -28,6 +28,7 @@ import pwd
 import select
 import signal
 import stat
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def run_as(who: Identity, work: Callable[[], dict[str, Any]], timeout: float) ->
     a signal (the user may signal its own processes), runs past `timeout` seconds (its whole
     process group is killed) or replies with something that is not one JSON object.
     """
-    threads = len(os.listdir("/proc/self/task"))
+    threads = _threads_once_joined_ones_are_gone()
     if threads != 1:
         raise RotationError(f"su {who.user}: not forking with {threads} threads running (a lock one "
                             f"of them holds would stay held in the child)")
@@ -138,7 +139,7 @@ def run_as(who: Identity, work: Callable[[], dict[str, Any]], timeout: float) ->
         pass  # the child already made itself a group leader (or has exited)
     status: int | None = None
     try:
-        data, status = _read_reply(reader, pid, timeout)
+        data, status = _read_reply(reader, pid, who, timeout)
     finally:
         os.close(reader)
         if status is None:
@@ -147,6 +148,21 @@ def run_as(who: Identity, work: Callable[[], dict[str, Any]], timeout: float) ->
         raise RotationError(f"su {who.user}: the child was killed by signal {os.WTERMSIG(status)} "
                             f"(its interrupted rotations are finished next run)")
     return _reply(who, data, status)
+
+
+def _threads_once_joined_ones_are_gone(grace: float = 2.0) -> int:
+    """Return how many threads this process runs (C ones too, from /proc/self/task).
+
+    A thread Python has joined (the rotation pool's, just shut down) still finishes its exit in
+    the kernel for a moment: while only Python's own thread is alive, wait up to `grace`
+    seconds for the kernel's count to follow.
+    """
+    deadline = time.monotonic() + grace
+    while True:
+        count = len(os.listdir("/proc/self/task"))
+        if count == 1 or threading.active_count() > 1 or time.monotonic() > deadline:
+            return count
+        time.sleep(0.001)  # the exit is a matter of microseconds; nothing to wait on
 
 
 def _reply(who: Identity, data: bytes, status: int) -> dict[str, Any]:
@@ -237,7 +253,7 @@ def _seal() -> None:
             raise RuntimeError(f"the su child is being traced by pid {line.split()[1]}")
 
 
-def _read_reply(reader: int, pid: int, timeout: float) -> tuple[bytes, int | None]:
+def _read_reply(reader: int, pid: int, who: Identity, timeout: float) -> tuple[bytes, int | None]:
     """Read the child's reply until end of file, at most MAX_REPLY bytes, within `timeout`.
 
     Return (reply, the child's wait status if it was reaped meanwhile). A child stopped by a
@@ -250,11 +266,12 @@ def _read_reply(reader: int, pid: int, timeout: float) -> tuple[bytes, int | Non
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            _kill_group(pid)
+            if status is None:  # not reaped: the pid is still the child's
+                _kill_group(pid, who)
             raise RotationError(f"the su child ran past {timeout:g}s; its process group was killed")
         ready = select.select([reader], [], [], min(left, _STOP_CHECK))[0]
         if status is None:
-            status = _stopped_or_exited(pid)
+            status = _stopped_or_exited(pid, who)
         if not ready:
             continue
         chunk = os.read(reader, 1 << 16)
@@ -262,25 +279,49 @@ def _read_reply(reader: int, pid: int, timeout: float) -> tuple[bytes, int | Non
             return b"".join(chunks), status
         size += len(chunk)
         if size > MAX_REPLY:
-            _kill_group(pid)
+            if status is None:
+                _kill_group(pid, who)
             raise RotationError(f"the su child's reply is larger than {MAX_REPLY} bytes")
         chunks.append(chunk)
 
 
-def _stopped_or_exited(pid: int) -> int | None:
+def _stopped_or_exited(pid: int, who: Identity) -> int | None:
     """Return the child's wait status if it has exited; kill its group and raise if it is stopped."""
     done, status = os.waitpid(pid, os.WNOHANG | os.WUNTRACED)
     if done == 0:
         return None
     if os.WIFSTOPPED(status):
-        _kill_group(pid)  # reaped by run_as
+        _kill_group(pid, who)  # reaped by run_as
         raise RotationError(f"the su child was stopped by signal {os.WSTOPSIG(status)} (by its user?); "
                             f"its process group was killed")
     return status
 
 
-def _kill_group(pid: int) -> None:
+def _kill_group(pid: int, who: Identity) -> None:
+    """SIGKILL the child's process group. Under the rotate unit root has no CAP_KILL and may not
+    signal the user's processes: then a helper forked for the purpose drops to the user (who may
+    signal its own) and kills the group. Raise RotationError if even that fails."""
     try:
         os.killpg(pid, signal.SIGKILL)
+        return
     except ProcessLookupError:
+        return
+    except PermissionError:
         pass
+    killer = os.fork()
+    if killer == 0:  # never returns
+        code = 1
+        try:
+            drop_privileges(who)
+            _seal()
+            os.killpg(pid, signal.SIGKILL)
+            code = 0
+        except ProcessLookupError:
+            code = 0
+        except BaseException:  # noqa: BLE001, S110 - the exit status tells the parent
+            pass
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(killer, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RotationError(f"su {who.user}: the child's process group {pid} could not be killed")

@@ -13,6 +13,8 @@ import pwd
 import shutil
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -22,7 +24,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.integration.rotate.harness import Tree, make_tree
+from tests.integration.rotate.harness import REPO, Tree, make_tree
 from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.naming import temp_path
 from unconscious.rotate.su import Identity, run_as
@@ -207,3 +209,30 @@ def test_two_su_rules_of_one_user_recover_each_its_own_interrupted_rotation(tree
         assert ["app.log", "app.log.1.zst"] == sorted(path.name for path in directory.iterdir())
         archive = zstandard.ZstdDecompressor().stream_reader((directory / "app.log.1.zst").read_bytes()).read()
         assert f"{name} line\n".encode() * 50 == archive
+
+
+_UNDER_THE_UNITS_CAPABILITIES = """
+import os, signal, sys
+sys.path.insert(0, sys.argv[1])
+from unconscious.rotate.fsutil import RotationError
+from unconscious.rotate.su import Identity, run_as
+def stopped():
+    os.kill(os.getpid(), signal.SIGSTOP)
+    return {}
+try:
+    run_as(Identity("nobody", int(sys.argv[2]), int(sys.argv[3])), stopped, timeout=30)
+except RotationError as error:
+    print(error)
+"""
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is not installed")
+def test_the_child_is_killed_without_cap_kill_as_under_the_unit() -> None:
+    """The rotate unit's bounding set has no CAP_KILL, so root there may not signal the user's
+    processes: the kill on a deadline or a stop must still reach the child's group."""
+    script = [shutil.which("setpriv") or "setpriv", "--bounding-set", "-kill", "--inh-caps", "-kill",
+              sys.executable, "-c", _UNDER_THE_UNITS_CAPABILITIES, str(REPO), str(NOBODY.pw_uid),
+              str(NOBODY.pw_gid)]
+    result = subprocess.run(script, capture_output=True, text=True, timeout=90, check=False)
+    assert (0, "") == (result.returncode, result.stderr[-2000:])
+    assert "was stopped by signal 19" in result.stdout
