@@ -236,3 +236,22 @@ def test_the_child_is_killed_without_cap_kill_as_under_the_unit() -> None:
     result = subprocess.run(script, capture_output=True, text=True, timeout=90, check=False)
     assert (0, "") == (result.returncode, result.stderr[-2000:])
     assert "was stopped by signal 19" in result.stdout
+
+
+def test_a_su_rule_after_rules_rotated_by_the_thread_pool_still_forks(tree: Tree) -> None:
+    """The pass forks only single-threaded: the rotation pool and zstd's workers of the rules
+    before are gone by the time the su rule's child is forked (else the fork would be refused)."""
+    rules: dict[str, object] = {}
+    for name in ("a", "b", "c"):
+        log = tree.logs / f"{name}.log"
+        log.write_bytes(os.urandom(1 << 18).hex().encode())
+        rules[name] = {"paths": [str(log)], "size": 1, "threads": 2, "reopen": {"settle": "10ms"}}
+    nobody_log = tree.logs / "z.log"
+    nobody_log.write_bytes(b"z line\n" * 100)
+    os.chown(nobody_log, NOBODY.pw_uid, NOBODY.pw_gid)
+    rules["z"] = {"paths": [str(nobody_log)], "size": 1, "reopen": {"settle": "10ms"},
+                  "su": {"user": "nobody", "group": "nogroup"}}
+    tree.configure(rules, {"workers": 3})
+    result = tree.rotate("--force")
+    assert 0 == result.returncode, result.stderr
+    assert (NOBODY.pw_uid, 0) == ((tree.logs / "z.log.1.zst").stat().st_uid, nobody_log.stat().st_size)
