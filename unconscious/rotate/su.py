@@ -169,7 +169,7 @@ def _reply(who: Identity, data: bytes, status: int) -> dict[str, Any]:
     """Return the child's reply as a dict. Raise RotationError if it is not one or reports an error."""
     try:
         reply = json.loads(data, parse_constant=_no_constant)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nesting past Python's limit
         raise RotationError(f"su {who.user}: the child's reply is not JSON: {error}") from error
     if not isinstance(reply, dict):
         raise RotationError(f"su {who.user}: the child's reply is not an object")

@@ -115,9 +115,8 @@ def _merge(reply: dict[str, Any], candidates: list[Path], state: RotateState, re
     if len({item.source for item in rotated}) != len(rotated):
         raise RotationError("the su child's reply has a log rotated twice")
     compressed = [_rotated(item, None, places) for item in _items(reply, "compressed", dict)]
-    planned = [item for item in _items(reply, "planned", dict) if item.get("file") in allowed]
-    for item in planned:
-        _beside(_typed(item, "archive", str), places)
+    planned = [_planned(item, places) for item in _items(reply, "planned", dict)
+               if item.get("file") in allowed]
     texts = {key: _items(reply, key, str) for key in ("pruned", "recovered", "errors", "warnings")}
     for path in texts["pruned"]:
         _beside(path, places)
@@ -149,6 +148,12 @@ def _beside(path: str, places: set[str]) -> str:
     if str(Path(path).parent) not in places or Path(path).name in ("", ".", ".."):
         raise RotationError(f"the su child's reply names {path[:300]!r}, not beside the rule's logs")
     return path
+
+
+def _planned(item: dict[str, Any], places: set[str]) -> dict[str, Any]:
+    """Return the known fields of a dry run's planned rotation, checked. Raise RotationError if not."""
+    texts = {key: _typed(item, key, str)[:MAX_TEXT] for key in ("file", "rule", "reason", "mode")}
+    return {**texts, "archive": _beside(_typed(item, "archive", str), places), "bytes": _count(item, "bytes")}
 
 
 def _rotated(item: dict[str, Any], allowed: set[str] | None, places: set[str]) -> Rotated:

@@ -255,3 +255,17 @@ def test_a_su_rule_after_rules_rotated_by_the_thread_pool_still_forks(tree: Tree
     result = tree.rotate("--force")
     assert 0 == result.returncode, result.stderr
     assert (NOBODY.pw_uid, 0) == ((tree.logs / "z.log.1.zst").stat().st_uid, nobody_log.stat().st_size)
+
+
+def test_a_dry_run_of_a_su_rule_plans_through_the_checked_reply_and_changes_nothing(tree: Tree) -> None:
+    log = tree.logs / "app.log"
+    log.write_bytes(b"line\n" * 100)
+    os.chown(log, NOBODY.pw_uid, NOBODY.pw_gid)
+    tree.configure({"app": {"paths": [str(log)], "size": 1, "su": {"user": "nobody", "group": "nogroup"}}})
+    result = subprocess.run([sys.executable, "-m", "unconscious.cli.main", "rotate", "--dry-run", "--force",
+                             "--json"], env=tree.environment(), cwd=REPO, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert 0 == result.returncode, result.stderr
+    assert f"{log}.1.zst" in result.stdout and '"reason"' in result.stdout
+    assert (["app.log"], b"line\n" * 100) == (sorted(path.name for path in tree.logs.iterdir()), log.read_bytes())
+    assert not (tree.state / "rotate" / "su").exists()

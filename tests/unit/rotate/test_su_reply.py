@@ -10,6 +10,8 @@ import pytest
 from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.runner import RunReport
 from unconscious.rotate.state import LogState, RotateState
+from unconscious.rotate.su import Identity
+from unconscious.rotate.su import _reply as _reply_of
 from unconscious.rotate.su_pass import SU_TIMEOUT, _merge
 
 LOG = Path("/var/log/app/app.log")
@@ -100,3 +102,19 @@ def test_the_su_deadline_leaves_the_unit_time_to_finish_the_run() -> None:
     hours = line.split("=", 1)[1]
     assert hours.endswith("h")
     assert SU_TIMEOUT <= float(hours[:-1]) * 3600 / 2
+
+
+def test_a_deeply_nested_reply_is_an_error_not_a_crash_of_the_run() -> None:
+    """json.loads raises RecursionError (not ValueError) on deep nesting: it must not escape."""
+    with pytest.raises(RotationError, match="not JSON"):
+        _reply_of(Identity("nobody", 65534, 65534), b"[" * 200_000 + b"]" * 200_000, 0)
+
+
+def test_planned_items_keep_only_their_known_typed_fields() -> None:
+    planned = {"file": str(LOG), "rule": "app", "reason": "size", "archive": f"{LOG}.1.zst", "mode": "create",
+               "bytes": 10, "extra": {"nested": ["x" * 100]}}
+    report = RunReport()
+    _merge(_reply(planned=[planned]), [LOG], RotateState(), report)
+    assert [{key: value for key, value in planned.items() if key != "extra"}] == report.planned
+    with pytest.raises(RotationError, match="su child's reply"):
+        _merge(_reply(planned=[{**planned, "bytes": -1}]), [LOG], RotateState(), RunReport())
