@@ -74,16 +74,30 @@ def identity(user: str | None, group: str | None) -> Identity | None:
 
 
 def drop_privileges(who: Identity) -> None:
-    """Become `who` for good: one group, then the group id, then the user id (all of real,
-    effective and saved). Raise RuntimeError if root can be regained afterwards."""
+    """Become `who` for good: one group, then the group ids, then the user ids (real, effective
+    and saved), never dumpable on the way. Raise RuntimeError if root can be regained afterwards.
+
+    Changing the effective uid resets dumpability to fs.suid_dumpable; with 1 the user could
+    ptrace us from that moment. So the saved uid stays 0 (the user cannot trace a process whose
+    saved uid is not its own) until dumpability is off; dropping only the saved uid after that
+    does not reset it (the kernel resets on an effective-id or capability gain, not a loss).
+    """
     os.setgroups([who.gid])
-    os.setgid(who.gid)
-    os.setuid(who.uid)
+    os.setresgid(who.gid, who.gid, who.gid)
+    os.setresuid(who.uid, who.uid, 0)
+    _prctl(_PR_SET_DUMPABLE, 0)
+    os.setresuid(who.uid, who.uid, who.uid)
     try:
         os.setuid(0)
     except PermissionError:
         return
     raise RuntimeError(f"dropped to uid {who.uid} but could become root again")
+
+
+def _prctl(option: int, value: int) -> None:
+    """Call prctl(2) with one argument. Raise OSError if it fails."""
+    if ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
 
 
 def private_state_dir(state_dir: Path, who: Identity) -> Path:
@@ -243,11 +257,9 @@ def _shed_roots_process(writer: int, environment: dict[str, str]) -> None:
 def _seal() -> None:
     """After the drop: no new privileges through exec (a setuid binary a hook runs) and not
     dumpable (no ptrace, no /proc/<pid>/mem, no core file of root's memory image), whatever
-    fs.suid_dumpable says. Raise RuntimeError if a tracer got in before that."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for option, value in ((_PR_SET_NO_NEW_PRIVS, 1), (_PR_SET_DUMPABLE, 0)):
-        if libc.prctl(option, value, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+    fs.suid_dumpable says. Raise RuntimeError if a tracer is attached all the same."""
+    _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+    _prctl(_PR_SET_DUMPABLE, 0)  # drop_privileges did; a caller that dropped otherwise is covered too
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("TracerPid:") and line.split()[1] != "0":
             raise RuntimeError(f"the su child is being traced by pid {line.split()[1]}")

@@ -269,3 +269,31 @@ def test_a_dry_run_of_a_su_rule_plans_through_the_checked_reply_and_changes_noth
     assert f"{log}.1.zst" in result.stdout and '"reason"' in result.stdout
     assert (["app.log"], b"line\n" * 100) == (sorted(path.name for path in tree.logs.iterdir()), log.read_bytes())
     assert not (tree.state / "rotate" / "su").exists()
+
+
+def test_the_kernel_keeps_dumpability_when_only_the_saved_uid_is_dropped() -> None:
+    """The fact drop_privileges' order relies on (it cannot be shown through fs.suid_dumpable,
+    a host-wide setting a test must not change): an effective-uid change resets dumpability,
+    dropping the saved uid afterwards does not, so setting it to 0 in between leaves no moment
+    where the user could trace the child."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setgroups([NOBODY.pw_gid])
+            os.setresgid(NOBODY.pw_gid, NOBODY.pw_gid, NOBODY.pw_gid)
+            os.setresuid(NOBODY.pw_uid, NOBODY.pw_uid, 0)
+            ctypes.CDLL(None, use_errno=True).prctl(4, 1, 0, 0, 0)  # dumpable on, to watch it
+            os.setresuid(NOBODY.pw_uid, NOBODY.pw_uid, NOBODY.pw_uid)
+            os.write(writer, str(_prctl(PR_GET_DUMPABLE)).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writer)
+    try:
+        seen = os.read(reader, 16)
+    finally:
+        os.close(reader)
+        os.waitpid(pid, 0)
+    assert b"1" == seen
