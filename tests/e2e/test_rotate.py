@@ -137,3 +137,38 @@ def test_su_rotates_as_the_user_under_the_unit_and_never_writes_through_a_plante
     finally:
         container.remove(RULE_DROPIN)
         container.run("rm", "-rf", SU_DIR, SECRET)
+
+
+STOP_DIR = "/var/log/e2e-su-stop"
+
+
+def test_a_su_child_its_user_stops_is_killed_under_the_unit(container: Container) -> None:
+    """The user stops its su child (`kill -STOP`, allowed on its own processes) to hold the run.
+    Under the unit root has no CAP_KILL, yet the child's group is killed within seconds and the
+    run fails naming the stop, long before the child's deadline or the hook's own sleep."""
+    started = now_usec()
+    container.run("mkdir", "-p", STOP_DIR)
+    container.run("chown", "nobody:nogroup", STOP_DIR)
+    container.write(f"{STOP_DIR}/app.log", TEXT, mode=0o640)
+    container.run("chown", "nobody:nogroup", f"{STOP_DIR}/app.log")
+    hook = ["/bin/sh", "-c", f"echo $PPID > {STOP_DIR}/child.pid && exec sleep 600"]
+    container.write(RULE_DROPIN, json.dumps({"rotate": {"rules": {"e2e-su-stop": {
+        "paths": [f"{STOP_DIR}/app.log"], "size": 1, "su": {"user": "nobody", "group": "nogroup"},
+        "prerotate": {"command": hook, "timeout": "900s"}}}}}))
+    try:
+        container.run("systemctl", "start", "--no-block", ROTATE)
+        container.wait_for("the hook to name the su child",
+                           lambda: container.path(f"{STOP_DIR}/child.pid").exists()
+                           and container.path(f"{STOP_DIR}/child.pid").read_text().strip() != "", timeout=60)
+        child = container.path(f"{STOP_DIR}/child.pid").read_text().strip()
+        container.run("runuser", "-u", "nobody", "--", "kill", "-STOP", child)
+        container.wait_for(f"{ROTATE} to end", lambda: container.show(ROTATE, "ActiveState")["ActiveState"]
+                           not in ("activating", "deactivating"), timeout=120)
+        assert {"Result": "exit-code"} == container.show(ROTATE, "Result")
+        messages = [str(entry.get("MESSAGE", "")) for entry in
+                    container.journal("-u", ROTATE, since_usec=started)]
+        assert any("was stopped by signal 19" in message for message in messages), messages[-10:]
+        assert TEXT == container.path(f"{STOP_DIR}/app.log").read_text()
+    finally:
+        container.remove(RULE_DROPIN)
+        container.run("rm", "-rf", STOP_DIR)

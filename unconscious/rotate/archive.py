@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from unconscious.rotate.codecs import Codec, Span, copy_range, verify
+from unconscious.rotate.fsutil import open_regular
 
 
 def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0) -> BinaryIO:
@@ -21,7 +22,7 @@ def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length:
     that user and group, as logrotate does. A symbolic link at `path` is refused (ELOOP), never
     followed. Raise OSError (EROFS, ENOSPC, EACCES, ELOOP) before anything of the log is touched.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fd = open_regular(path, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         os.ftruncate(fd, keep_length)
         os.lseek(fd, keep_length, os.SEEK_SET)
@@ -60,7 +61,7 @@ def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
     Return (bytes that went in, archive size). Raise OSError or VerifyError; the temp file is
     removed on failure.
     """
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = open_regular(source, os.O_RDONLY)
     try:
         raw = open_temp(temp, mode, owner)
         try:

@@ -28,7 +28,7 @@ from unconscious.rotate.codecs import CHUNK, Codec, Span, verify
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import RotationError, remove_durably
+from unconscious.rotate.fsutil import RotationError, open_regular, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.rules import Rule
 
@@ -63,7 +63,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
                             f"it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
     crash_point("copy_after_intent")
-    fd = os.open(source, os.O_RDWR | os.O_NOFOLLOW)
+    fd = open_regular(source, os.O_RDWR)
     try:
         head_end = _archive_head(env, planned, fd, codec)
         try:
@@ -164,7 +164,7 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Ro
     started = time.monotonic()
     source, temp = Path(planned.source), Path(planned.temp_archive)
     intents.save(env.state_dir, planned)
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = open_regular(source, os.O_RDONLY)
     try:
         stat = os.fstat(fd)
         try:

@@ -26,7 +26,7 @@ from unconscious.rotate.codecs import Codec, FrameWriter, Span, copy_range, flus
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import RotationError, create_log, owner_ids, remove_durably
+from unconscious.rotate.fsutil import RotationError, create_log, open_regular, owner_ids, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.reopen import tell_writer, wait_until_quiet
 from unconscious.rotate.rules import Rule
@@ -64,7 +64,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
                             f"archived; it is never overwritten: archive or remove it by hand")
     intents.save(env.state_dir, planned)
     crash_point("create_after_intent")
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = open_regular(source, os.O_RDONLY)
     try:
         stat = os.fstat(fd)
         _check_new_log_owner(env, rule, planned, stat)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 from pathlib import Path
 
 from unconscious.atomic import fsync_directory
@@ -12,6 +13,24 @@ from unconscious.atomic import fsync_directory
 
 class RotationError(Exception):
     """A rotation that could not be done; the message says which file and why."""
+
+
+def open_regular(path: Path | str, flags: int, mode: int = 0o600) -> int:
+    """Open `path` with `flags` and return the descriptor; never follow a link, never wait.
+
+    A named pipe (or a device) planted at the name, where the user of a `su` rule may plant
+    anything, would make a plain open wait for a writer forever. Raise OSError (ELOOP for a
+    link) or RotationError if what was opened is not a regular file (it is closed again).
+    """
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, mode)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RotationError(f"{path}: not a regular file; not rotated")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def remove_durably(path: Path) -> bool:

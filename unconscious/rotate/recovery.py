@@ -23,7 +23,7 @@ from unconscious.rotate.copytruncate import append_tail, prefix_digest, undo
 from unconscious.rotate.create import new_log_attributes
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import RotationError, create_log, remove_durably
+from unconscious.rotate.fsutil import RotationError, create_log, open_regular, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.pending import recover_compress
 from unconscious.rotate.reopen import tell_writer, wait_until_quiet
@@ -108,7 +108,7 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
             except RotationError as error:
                 env.log.warning("postrotate_failed", file=str(source), msg=str(error))
         # The writer may not have been told before the crash: let it move to the new file.
-        fd = os.open(staging, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = open_regular(staging, os.O_RDONLY)
         try:
             wait_until_quiet(fd, rule.reopen.settle, rule.reopen.timeout)
         finally:
@@ -128,7 +128,7 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
 def _still_untruncated(planned: Intent) -> bool:
     """True if the log still begins with the bytes recorded before the truncate."""
     try:
-        fd = os.open(planned.source, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = open_regular(planned.source, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:

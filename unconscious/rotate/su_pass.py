@@ -13,6 +13,7 @@ to the child are taken from it; a malformed reply is an error and changes nothin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from unconscious.events import EventSpool
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.intent import load_all as load_intents
+from unconscious.rotate.naming import archive_dir
 from unconscious.rotate.recovery import recover_all
 from unconscious.rotate.rules import Rule
 from unconscious.rotate.state import LogState, RotateState
@@ -30,8 +32,12 @@ from unconscious.rotate.su import Identity, identity, private_state_dir, run_as
 if TYPE_CHECKING:
     from unconscious.rotate.runner import RunReport
 
-#: How long one rule's child may run (the rotate unit's TimeoutStartSec).
-SU_TIMEOUT = 3600.0
+#: How long one rule's child may run: well inside the rotate unit's TimeoutStartSec=1h, so a
+#: child held by its user (a hung file system under the log) is killed and reported by us and
+#: the other rules still rotate and the state is saved, instead of systemd killing the whole run.
+SU_TIMEOUT = 1200.0
+#: Longest text (an error, a warning, a path) taken from a child's reply.
+MAX_TEXT = 4096
 
 RulePass = Callable[[RotateEnv, Rule, list[Path], RotateState, "RunReport", EventSpool | None,
                      bool, bool, int], None]
@@ -55,7 +61,7 @@ def rule_pass_as(env: RotateEnv, rule: Rule, candidates: list[Path], state: Rota
                       for source in candidates if str(source) in state.logs}
         reply = run_as(who, lambda: _work(env, rule, user_dir, candidates, remembered, report,
                                           rule_pass, flags), SU_TIMEOUT)
-        _merge(reply, candidates, state, report)
+        _merge(reply, candidates, state, report, {archive_dir(rule, source) for source in candidates})
     except (OSError, RotationError) as error:
         message = f"rule {rule.name}: {error}"
         report.errors.append(message)
@@ -94,13 +100,28 @@ def _work(env: RotateEnv, rule: Rule, user_dir: Path, candidates: list[Path], re
             "state": {key: asdict(value) for key, value in child_state.logs.items()}}
 
 
-def _merge(reply: dict[str, Any], candidates: list[Path], state: RotateState, report: RunReport) -> None:
-    """Check the whole reply, then add it to `state` and `report`. Raise RotationError if malformed."""
+def _merge(reply: dict[str, Any], candidates: list[Path], state: RotateState, report: RunReport,
+           archive_dirs: set[Path] | None = None) -> None:
+    """Check the whole reply, then add it to `state` and `report`. Raise RotationError if malformed.
+
+    Root records what the reply says (state, journal, evidence, the prune counter), so every
+    log named must be one the child was given (each rotated once), every archive path must be
+    in `archive_dirs` (default: the logs' own directories), every number finite and not
+    negative, every text at most MAX_TEXT characters.
+    """
     allowed = {str(source) for source in candidates}
-    rotated = [_rotated(item, allowed) for item in _items(reply, "rotated", dict)]
-    compressed = [_rotated(item, None) for item in _items(reply, "compressed", dict)]
-    planned = [item for item in _items(reply, "planned", dict) if item.get("file") in allowed]
+    places = {str(place) for place in (archive_dirs or set())} | {str(source.parent) for source in candidates}
+    rotated = [_rotated(item, allowed, places) for item in _items(reply, "rotated", dict)]
+    if len({item.source for item in rotated}) != len(rotated):
+        raise RotationError("the su child's reply has a log rotated twice")
+    compressed = [_rotated(item, None, places) for item in _items(reply, "compressed", dict)]
+    planned = [_planned(item, places) for item in _items(reply, "planned", dict)
+               if item.get("file") in allowed]
     texts = {key: _items(reply, key, str) for key in ("pruned", "recovered", "errors", "warnings")}
+    for path in texts["pruned"]:
+        _beside(path, places)
+    if any(len(text) > MAX_TEXT for values in texts.values() for text in values):
+        raise RotationError(f"the su child's reply has a text longer than {MAX_TEXT} characters")
     states = reply.get("state")
     if not isinstance(states, dict):
         raise RotationError("the su child's reply has no state")
@@ -122,25 +143,52 @@ def _items(reply: dict[str, Any], key: str, kind: type) -> list[Any]:
     return items
 
 
-def _rotated(item: dict[str, Any], allowed: set[str] | None) -> Rotated:
+def _beside(path: str, places: set[str]) -> str:
+    """Return `path` if it names a file directly in one of `places`; raise RotationError if not."""
+    if str(Path(path).parent) not in places or Path(path).name in ("", ".", ".."):
+        raise RotationError(f"the su child's reply names {path[:300]!r}, not beside the rule's logs")
+    return path
+
+
+def _planned(item: dict[str, Any], places: set[str]) -> dict[str, Any]:
+    """Return the known fields of a dry run's planned rotation, checked. Raise RotationError if not."""
+    texts = {key: _typed(item, key, str)[:MAX_TEXT] for key in ("file", "rule", "reason", "mode")}
+    return {**texts, "archive": _beside(_typed(item, "archive", str), places), "bytes": _count(item, "bytes")}
+
+
+def _rotated(item: dict[str, Any], allowed: set[str] | None, places: set[str]) -> Rotated:
     """Return the Rotated an item of the reply describes. Raise RotationError if it is not one."""
-    done = Rotated(source=_typed(item, "source", str), archive=_typed(item, "archive", str),
-                   bytes_in=_typed(item, "bytes_in", int), bytes_out=_typed(item, "bytes_out", int),
-                   seconds=float(_typed(item, "seconds", (int, float))),
-                   window_seconds=float(_typed(item, "window_seconds", (int, float))),
-                   caught_up_bytes=_typed(item, "caught_up_bytes", int),
-                   warnings=[str(text) for text in _typed(item, "warnings", list)])
+    done = Rotated(source=_typed(item, "source", str), archive=_beside(_typed(item, "archive", str), places),
+                   bytes_in=_count(item, "bytes_in"), bytes_out=_count(item, "bytes_out"),
+                   seconds=_number(item, "seconds"), window_seconds=_number(item, "window_seconds"),
+                   caught_up_bytes=_count(item, "caught_up_bytes"),
+                   warnings=[str(text)[:MAX_TEXT] for text in _typed(item, "warnings", list)])
     if allowed is not None and done.source not in allowed:
         raise RotationError(f"the su child's reply names {done.source!r}, a log it was not given")
+    if allowed is None:  # an older archive compressed: it lies beside the logs too
+        _beside(done.source, places)
     return done
 
 
 def _log_state(value: Any) -> LogState:
     if not isinstance(value, dict):
         raise RotationError("the su child's reply has a malformed log state")
-    return LogState(last_rotated=float(_typed(value, "last_rotated", (int, float))),
-                    over_limit_runs=_typed(value, "over_limit_runs", int),
-                    last_size=_typed(value, "last_size", int))
+    return LogState(last_rotated=_number(value, "last_rotated"),
+                    over_limit_runs=_count(value, "over_limit_runs"), last_size=_count(value, "last_size"))
+
+
+def _count(item: dict[str, Any], key: str) -> int:
+    value: int = _typed(item, key, int)
+    if value < 0:
+        raise RotationError(f"the su child's reply has a negative {key!r}")
+    return value
+
+
+def _number(item: dict[str, Any], key: str) -> float:
+    value = float(_typed(item, key, (int, float)))
+    if not math.isfinite(value) or value < 0:
+        raise RotationError(f"the su child's reply has {key!r} = {value}, not a finite non-negative number")
+    return value
 
 
 def _typed(item: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
