@@ -8,6 +8,7 @@ the others still rotate.
 from __future__ import annotations
 
 import glob
+import os
 import re
 import stat
 from dataclasses import dataclass, field
@@ -94,14 +95,43 @@ def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:
     if info.st_nlink != 1:
         return (f"{source}: has {info.st_nlink} hard links; not rotated (as logrotate): another name "
                 f"would keep or lose the bytes"), False
-    parent = source.parent.stat()
-    world = parent.st_mode & stat.S_IWOTH and not parent.st_mode & stat.S_ISVTX
-    group = parent.st_mode & stat.S_IWGRP and parent.st_gid != 0
-    if (world or group) and not vouched:
-        return (f"{source}: its directory {source.parent} is writable by "
-                f"{'everyone' if world else f'group {parent.st_gid}'}; not rotated (as logrotate): "
-                f"tighten the directory's mode"), True
+    if vouched:
+        return None, False
+    writer = _other_writer(source.parent.stat())
+    if writer:
+        return (f"{source}: its directory {source.parent} is writable by {writer}; not rotated "
+                f"(as logrotate): tighten the directory's mode"), True
+    link = _link_in_open_directory(source)
+    if link is not None:
+        return (f"{source}: {link} is a symbolic link in a directory writable by "
+                f"{_other_writer(link.parent.stat())}: whoever can write there chooses where root "
+                f"rotates; not rotated (name the real directory in the rule, or tighten the mode)"), True
     return None, False
+
+
+def _other_writer(directory: os.stat_result) -> str:
+    """Return who besides root may replace entries of `directory` ("" when nobody may)."""
+    if directory.st_mode & stat.S_IWOTH and not directory.st_mode & stat.S_ISVTX:
+        return "everyone"
+    if directory.st_mode & stat.S_IWGRP and directory.st_gid != 0:
+        return f"group {directory.st_gid}"
+    return ""
+
+
+def _link_in_open_directory(source: Path) -> Path | None:
+    """Return the first directory link on `source`'s path that sits in a directory others may write.
+
+    logrotate checks only the log's own (resolved) directory, so `/var/log/app/*/x.log` with a
+    writable `/var/log/app` lets its writer plant `app/evil -> /etc` and have root rotate
+    `/etc/x.log`. A link placed by root in a root-only directory is fine.
+    """
+    reached = Path(source.anchor)
+    for part in source.parent.parts[1:]:
+        entry = reached / part
+        if entry.is_symlink() and _other_writer(reached.stat()):
+            return entry
+        reached = entry
+    return None
 
 
 def is_plain_archive(rule: Rule, path: Path) -> bool:

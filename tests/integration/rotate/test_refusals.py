@@ -74,3 +74,22 @@ def test_a_sparse_logs_plain_archive_stays_sparse_and_holds_the_same_bytes(
     assert 0 == execute(context, force=True).code
     archive = logs / "app.log.1"
     assert (original, True) == (archive.read_bytes(), archive.stat().st_blocks * 512 < 1 << 20)
+
+
+def test_a_directory_link_planted_in_a_writable_directory_does_not_lead_root_elsewhere(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    # /var/log/app is writable by the application's user; the rule says /var/log/app/*/x.log.
+    # The user plants app/evil -> a root-only directory holding an x.log of root's.
+    app = tmp_path / "app"
+    (app / "good").mkdir(parents=True)
+    (app / "good" / "x.log").write_bytes(b"the app's own log\n")
+    protected = tmp_path / "protected"
+    protected.mkdir(mode=0o700)
+    (protected / "x.log").write_bytes(b"root's file\n")
+    (app / "evil").symlink_to(protected)
+    os.chmod(app, 0o777)
+    _rule(write_dropin, app / "*" / "x.log", mode="copytruncate")
+    outcome = execute(context, force=True)
+    assert (protected / "x.log").read_bytes() == b"root's file\n"
+    assert sorted(p.name for p in protected.iterdir()) == ["x.log"], "root rotated through the link"
+    assert any("evil" in text and "symbolic link" in text for text in outcome.report.errors), outcome.report
