@@ -8,7 +8,6 @@ from typing import Any
 
 import psutil
 
-from unconscious.config.duration import parse_duration
 from unconscious.health.model import Outcome
 from unconscious.timefmt import format_age
 
@@ -17,10 +16,15 @@ MAX_SCAN = 100_000
 _MAX_PIDFILE = 64
 
 
+#: Seconds. Per kind, so not in the schema: `max_age` is shared with `evidence`, whose
+#: default is its service's `evidence.max_age`.
+DEFAULT_MAX_AGE = 86400.0
+
+
 def file_age(params: dict[str, Any], timeout: float) -> Outcome:
     """Fail when `path` (or the newest file in the directory `path`) is older than `max_age`."""
     path = str(params["path"])
-    limit = parse_duration(params.get("max_age", "1d"))
+    limit = float(params.get("max_age", DEFAULT_MAX_AGE))
     try:
         if os.path.isdir(path):
             newest, scanned = _newest_in(path)

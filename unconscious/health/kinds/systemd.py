@@ -6,7 +6,6 @@ import ctypes
 import os
 from typing import Any
 
-from unconscious.config.duration import parse_duration
 from unconscious.health.kinds.bounded import run_bounded
 from unconscious.health.model import Outcome
 
@@ -16,6 +15,10 @@ TIMEDATECTL = ["timedatectl", "show", "--property=NTPSynchronized", "--value"]
 _SYSTEMD_MARKER = "/run/systemd/system"
 _TIME_ERROR = 5  # adjtimex(2): clock not synchronised
 _JOURNAL_OUTPUT = 4 << 20
+
+
+#: Seconds. Per kind (the schema's `window` is shared by several kinds): journal_errors.
+DEFAULT_WINDOW = 600.0
 
 
 def systemd_failed(params: dict[str, Any], timeout: float) -> Outcome:
@@ -45,7 +48,7 @@ def systemd_failed(params: dict[str, Any], timeout: float) -> Outcome:
 def journal_errors(params: dict[str, Any], timeout: float) -> Outcome:
     """Fail when `unit` logged more than `max_count` entries of priority err or worse in `window`."""
     unit = str(params["unit"])
-    window = parse_duration(params.get("window", "10m"))
+    window = float(params.get("window", DEFAULT_WINDOW))
     limit = int(params.get("max_count", 10))
     command = [str(word) for word in params.get("command") or JOURNALCTL]
     argv = [
