@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.rotate.typed_rule import build_rule, typed_journal
+from unconscious.log import get_logger
 from unconscious.rotate import state as states
 from unconscious.rotate import writers
 from unconscious.rotate.env import RotateEnv
@@ -103,7 +104,7 @@ def test_recovery_removes_temp_files_a_killed_intent_write_left(tmp_path: Path) 
     intents_dir.mkdir(parents=True)
     (intents_dir / ".abc.json.x1y2.tmp").write_text("{half")
     (tmp_path / "rotate" / ".state.json.z9.tmp").write_text("{half")
-    assert ([], []) == recover_all(RotateEnv(state_dir=tmp_path, log=None), {})
+    assert ([], []) == recover_all(RotateEnv(state_dir=tmp_path, log=get_logger()), {})
     assert ([], []) == (list(intents_dir.iterdir()), list((tmp_path / "rotate").glob(".*")))
 
 
