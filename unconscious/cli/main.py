@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from unconscious import exitcodes
+from unconscious import exitcodes, semantic_checks
 from unconscious.cli.output import error
 from unconscious.cli.registry import UNCONSCIOUS, Registry
 from unconscious.context import Context
@@ -112,6 +112,7 @@ def _unavailable(subparsers: Any, name: str, reason: str) -> None:
 
 def main(argv: Sequence[str] | None = None, registry: Registry = UNCONSCIOUS) -> int:
     """Run the command line with what `registry` holds; return the exit code (see EPILOG)."""
+    semantic_checks.install()  # the config layer cannot import the features' checks itself
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(arguments, registry)
     args = parser.parse_args(arguments)
