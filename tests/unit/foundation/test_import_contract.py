@@ -26,7 +26,7 @@ FOUNDATION = {
     "unconscious.timefmt", "unconscious.faults", "unconscious.journal", "unconscious.log",
     "unconscious.notify", "unconscious.systemctl", "unconscious.systemd_units",
     "unconscious.context", "unconscious.default_config", "unconscious.rails_lock", "unconscious.locks",
-    "unconscious.tree_diff", "unconscious.package_data",
+    "unconscious.tree_diff", "unconscious.package_data", "unconscious.json_types",
 }
 #: What the features read and write: the event spool, evidence, the pause flag.
 RECORDS = {"unconscious.events", "unconscious.evidence", "unconscious.pause"}
