@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from unconscious.health.kinds import WORKER_MODULES
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 
 _PR_SET_PDEATHSIG = 1
 #: Seconds a finished result may take to cross the pipe after the check's own timeout.
@@ -156,7 +156,7 @@ class WorkerPool:
     def running(self) -> list[str]:
         return [worker.job.name for worker in self._workers if worker.job is not None]
 
-    def submit(self, name: str, kind: str, params: dict[str, Any], timeout: float) -> bool:
+    def submit(self, name: str, kind: str, params: CheckParams, timeout: float) -> bool:
         """Start `name` on an idle worker; return False when none is free (try again later).
 
         Raise WorkerStartError when no worker runs and a new one cannot be started (fork

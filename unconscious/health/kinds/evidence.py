@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from unconscious.evidence import read_evidence
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 from unconscious.paths import Paths
 from unconscious.timefmt import format_age
 
@@ -15,7 +14,7 @@ from unconscious.timefmt import format_age
 FALLBACK_MAX_AGE = 26 * 3600.0
 
 
-def evidence(params: dict[str, Any], timeout: float) -> Outcome:
+def evidence(params: CheckParams, timeout: float) -> Outcome:
     """Fail when `service`'s last success is older than `max_age`, its last run failed, or it
     "succeeded" faster than `min_duration`.
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import psutil
 
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 from unconscious.timefmt import format_age
 
 #: A directory with more entries than this is not scanned to the end; the check says so.
@@ -21,7 +20,7 @@ _MAX_PIDFILE = 64
 DEFAULT_MAX_AGE = 86400.0
 
 
-def file_age(params: dict[str, Any], timeout: float) -> Outcome:
+def file_age(params: CheckParams, timeout: float) -> Outcome:
     """Fail when `path` (or the newest file in the directory `path`) is older than `max_age`."""
     path = str(params["path"])
     limit = float(params.get("max_age", DEFAULT_MAX_AGE))
@@ -60,7 +59,7 @@ def _newest_in(directory: str) -> tuple[float | None, int]:
     return newest, scanned
 
 
-def process(params: dict[str, Any], timeout: float) -> Outcome:
+def process(params: CheckParams, timeout: float) -> Outcome:
     """Fail when fewer than `min_count` processes called `name` run, or `pidfile`'s PID is dead."""
     if params.get("pidfile"):
         return _pidfile(str(params["pidfile"]))

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json
 from unconscious.health import integrity
 from unconscious.health.kinds import sockets
 from unconscious.health.kinds.bounded import run_bounded
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 
 FAILED_LOGIN_PATTERN = r"Failed password|authentication failure|Invalid user|FAILED LOGIN"
 JOURNALCTL = ["journalctl"]
@@ -36,7 +35,7 @@ def allowed(description: str, allow: list[str]) -> bool:
     return False
 
 
-def listening(params: dict[str, Any], timeout: float) -> Outcome:
+def listening(params: CheckParams, timeout: float) -> Outcome:
     """Fail when a socket listens that is neither in `allow` nor in the first-run baseline.
 
     With `baseline` (a file path), the first run records what listens then; later runs alert
@@ -86,7 +85,7 @@ def _baseline(path: Path, current: list[str]) -> tuple[set[str], bool]:
     return {item.rsplit(" (", 1)[0] for item in current}, True
 
 
-def failed_logins(params: dict[str, Any], timeout: float) -> Outcome:
+def failed_logins(params: CheckParams, timeout: float) -> Outcome:
     """Fail when more than `max_count` failed logins were logged (auth facilities) in `window`."""
     window = float(params.get("window", DEFAULT_WINDOW))
     limit = int(params.get("max_count", 20))
@@ -110,7 +109,7 @@ def failed_logins(params: dict[str, Any], timeout: float) -> Outcome:
     return Outcome(count <= limit, f"{count} failed login(s) in {int(window)} s", str(count), str(limit))
 
 
-def integrity_check(params: dict[str, Any], timeout: float) -> Outcome:
+def integrity_check(params: CheckParams, timeout: float) -> Outcome:
     """Fail when the live tree under `root` differs from the manifest in `manifest`."""
     root = Path(str(params["root"]))
     manifest_file = Path(str(params["manifest"]))
