@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from unconscious import package_data
 from unconscious.config import semantic as semantic_registry
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.yaml_source import KeyPath
@@ -135,7 +136,11 @@ def problems_from_child(value: object, origins: Origins, semantic: bool = True,
 
 
 def _request(value: object, origins: Origins, semantic: bool, typed: bool) -> dict[str, object]:
+    # The child reads the schema from the same config directory as this process (the rails'
+    # config probe points it at a staged copy: package_data.use_config_dir).
+    chosen = package_data.chosen_config_dir()
     return {"value": value, "semantic": semantic, "typed": typed,
+            "config_dir": None if chosen is None else str(chosen),
             "origins": [[list(path), file, line] for path, (file, line) in origins.items()]}
 
 
@@ -218,12 +223,15 @@ def _json_safe(value: object) -> bool:
 
 
 def child_main() -> int:
-    """The child's side: read {value, semantic, typed, origins} (JSON) on stdin, print the answer.
+    """The child's side: read {value, semantic, typed, config_dir, origins} (JSON) on stdin,
+    print the answer.
 
     The answer is the located problems, [[file, line, key path, message], ...]; with `typed`,
     {"problems": those, "typed": the typed view, or null when there are problems}.
     """
     request = json.loads(sys.stdin.buffer.read())
+    if request.get("config_dir") is not None:
+        package_data.use_config_dir(Path(request["config_dir"]))
     origins: Origins = {tuple(path): (file, line) for path, file, line in request["origins"]}
     problems = check_here(request["value"], origins, bool(request["semantic"]))
     located = [[problem.file, problem.line, problem.key_path, problem.message] for problem in problems]

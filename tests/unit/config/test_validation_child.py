@@ -176,3 +176,24 @@ def _modules_loaded_by_load_config_without_checks(context: Context) -> set[str]:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             check=True, cwd=ROOT)
     return set(json.loads(result.stdout))
+
+
+def test_the_child_reads_the_schema_from_the_config_directory_this_process_chose(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rails' config probe judges a staged config directory (package_data.use_config_dir)
+    # and installs no checks, so its config goes to the child: the child must judge the same
+    # staged schema, not the trusted base's own.
+    import shutil
+
+    from unconscious import package_data
+
+    staged = tmp_path / "config"
+    shutil.copytree(ROOT / "config", staged)
+    fragment = staged / "schema" / "log.yaml"
+    fragment.write_text(fragment.read_text().replace("enum: [debug, info, warning, error]",
+                                                     "enum: [debug, info, warning, error, loud]"))
+    value = {"log": {"level": "loud"}}
+    assert 1 == len(validation.problems_from_child(value, {}) or [])
+    monkeypatch.setattr(package_data, "_chosen", {})
+    package_data.use_config_dir(staged)
+    assert [] == validation.problems_from_child(value, {})
