@@ -77,7 +77,7 @@ def record_run(
     *,
     ok: bool,
     duration: float,
-    counters: Mapping[str, Any] | None = None,
+    counters: Mapping[str, object] | None = None,
     error: str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> EvidenceRecord:

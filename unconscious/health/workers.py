@@ -98,7 +98,7 @@ def _main_module_hidden() -> Iterator[None]:
     """
     main = sys.modules["__main__"]
     names = ("__spec__", "__file__")
-    saved: dict[str, Any] = {key: main.__dict__[key] for key in names if key in main.__dict__}
+    saved: dict[str, object] = {key: main.__dict__[key] for key in names if key in main.__dict__}
     main.__dict__["__spec__"] = None
     main.__dict__.pop("__file__", None)
     try:
@@ -110,7 +110,7 @@ def _main_module_hidden() -> Iterator[None]:
 
 
 class _Worker:
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any) -> None:  # Any: typeshed's BaseContext lacks .Process
         self.connection, child = multiprocessing.Pipe()
         self.process = context.Process(target=worker_main, args=(child,), daemon=True, name="hostmind-check")
         with _main_module_hidden():
