@@ -134,7 +134,7 @@ def lateness(work: Path, seconds: float, with_hang: bool) -> list[float]:
     fresh = work / "fresh"
     fresh.write_text("x")
     specs = {f"quick{number}": CheckSpec(f"quick{number}", "file_age", 0.5, 2.0,
-                                         params={"path": str(fresh), "max_age": "1h"}) for number in range(10)}
+                                         params={"path": str(fresh), "max_age": 3600.0}) for number in range(10)}
     if with_hang:
         fifo = work / "hang.pid"
         if not fifo.exists():

@@ -10,7 +10,11 @@ import pytest
 
 from tests.contexts import context_under
 from tests.host_guard import GUARDED, differences, snapshot
+from unconscious import semantic_checks
 from unconscious.context import Context
+
+# What `hostmind`'s entry point does first: tests load configs in process, with every check.
+semantic_checks.install()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,7 +14,6 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 
 class AtomicWriteError(OSError):
@@ -94,7 +93,7 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> str:
     return atomic_write(path, text.encode("utf-8"), mode)
 
 
-def atomic_write_json(path: Path, value: Any, mode: int = 0o644) -> str:
+def atomic_write_json(path: Path, value: object, mode: int = 0o644) -> str:
     """Write `value` as indented, key-sorted JSON atomically; see `atomic_write`."""
     text = json.dumps(value, indent=2, sort_keys=True, default=str) + "\n"
     return atomic_write_text(path, text, mode)

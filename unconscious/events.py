@@ -11,10 +11,9 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json
 
@@ -37,14 +36,15 @@ class Event:
     kind: str
     severity: str
     summary: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, object] = field(default_factory=dict)
     dedup_key: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self) -> dict[str, object]:
+        record: dict[str, object] = asdict(self)
+        return record
 
     @classmethod
-    def from_json(cls, value: Any, origin: str) -> Event:
+    def from_json(cls, value: object, origin: str) -> Event:
         """Build an Event from parsed JSON. Raise EventError naming `origin` and the key."""
         if not isinstance(value, dict):
             raise EventError(f"{origin}: an event must be a JSON object")
@@ -106,7 +106,7 @@ class EventSpool:
         kind: str,
         severity: str,
         summary: str,
-        data: dict[str, Any] | None = None,
+        data: Mapping[str, object] | None = None,
         dedup_key: str | None = None,
     ) -> Event | None:
         """Write a new event to the inbox and return it.
@@ -129,7 +129,7 @@ class EventSpool:
             kind=kind,
             severity=severity,
             summary=summary,
-            data=data or {},
+            data=dict(data or {}),
             dedup_key=dedup_key,
         )
         inbox = self.directory("inbox")

@@ -77,7 +77,7 @@ def record_run(
     *,
     ok: bool,
     duration: float,
-    counters: Mapping[str, Any] | None = None,
+    counters: Mapping[str, object] | None = None,
     error: str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> EvidenceRecord:
@@ -143,7 +143,7 @@ def write_metrics(paths: Paths, name: str, record: EvidenceRecord) -> None:
     atomic_write_text(paths.metrics_dir / f"{job}.prom", "\n".join(lines) + "\n")
 
 
-def _float_or_none(value: Any) -> float | None:
+def _float_or_none(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)

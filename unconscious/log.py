@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from unconscious.journal import DEFAULT_SOCKET, JournalSender, field_name, stderr_is_journal
 
@@ -22,7 +22,7 @@ _PRIORITIES = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "crit
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     return value if isinstance(value, str) else repr(value) if isinstance(value, bytes) else str(value)
 
 
@@ -34,7 +34,7 @@ class JournalRenderer:
         self.sender = sender
         self.failures = 0
 
-    def entry(self, method_name: str, event_dict: MutableMapping[str, Any]) -> dict[str, str]:
+    def entry(self, method_name: str, event_dict: EventDict) -> dict[str, str]:
         """Return the journal fields of one structlog event."""
         fields = dict(event_dict)
         event = _text(fields.pop("event", ""))
@@ -54,7 +54,7 @@ class JournalRenderer:
             entry.setdefault(field_name(key), _text(value))
         return entry
 
-    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         entry = self.entry(method_name, event_dict)
         try:
             self.sender.send(entry)
@@ -78,7 +78,7 @@ class ManualRunRenderer(JournalRenderer):
     errors are printed instead (never lost) and routine events are left to the report.
     """
 
-    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
         entry = self.entry(method_name, event_dict)
         try:
             self.sender.send(entry)
@@ -90,7 +90,7 @@ class ManualRunRenderer(JournalRenderer):
         raise structlog.DropEvent
 
 
-def _message_first(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+def _message_first(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     # On a terminal the human sentence reads better than the event name alone.
     message = event_dict.pop("msg", None)
     if message is not None:
@@ -98,7 +98,7 @@ def _message_first(logger: Any, method_name: str, event_dict: MutableMapping[str
     return event_dict
 
 
-def _add_level(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> Any:
+def _add_level(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     event_dict.setdefault("level", method_name)
     return event_dict
 
@@ -112,7 +112,7 @@ class _StderrLogger:
     log = debug = info = warning = warn = error = critical = exception = fatal = msg
 
 
-def _stderr_logger_factory(*args: Any) -> _StderrLogger:
+def _stderr_logger_factory(*args: object) -> _StderrLogger:
     return _StderrLogger()
 
 
@@ -128,7 +128,7 @@ def configure(service: str, level: str = "info", target: str | None = None) -> N
         forced = os.environ.get("HOSTMIND_LOG")
         target = forced or ("journal" if stderr_is_journal() else "manual")
     chosen = target or os.environ.get("HOSTMIND_LOG") or ("journal" if stderr_is_journal() else "console")
-    processors: list[Any] = [
+    processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_level,
     ]
@@ -156,15 +156,15 @@ class Logger(Protocol):
     `msg` is the MESSAGE).
     """
 
-    def bind(self, **fields: Any) -> Logger: ...
-    def debug(self, event: str, **fields: Any) -> Any: ...
-    def info(self, event: str, **fields: Any) -> Any: ...
-    def warning(self, event: str, **fields: Any) -> Any: ...
-    def error(self, event: str, **fields: Any) -> Any: ...
-    def critical(self, event: str, **fields: Any) -> Any: ...
+    def bind(self, **fields: object) -> Logger: ...
+    def debug(self, event: str, **fields: object) -> None: ...
+    def info(self, event: str, **fields: object) -> None: ...
+    def warning(self, event: str, **fields: object) -> None: ...
+    def error(self, event: str, **fields: object) -> None: ...
+    def critical(self, event: str, **fields: object) -> None: ...
 
 
-def get_logger(**initial: Any) -> Logger:
+def get_logger(**initial: object) -> Logger:
     """Return a bound structlog logger carrying `initial` fields."""
     bound: Logger = structlog.get_logger().bind(**initial)
     return bound

@@ -59,6 +59,11 @@ def use_config_dir(directory: Path) -> None:
     _chosen["config"] = directory
 
 
+def chosen_config_dir() -> Path | None:
+    """Return the directory `use_config_dir` chose in this process, or None."""
+    return _chosen.get("config")
+
+
 def config_dir() -> Path:
     """Return the running install's config directory (defaults, schema, drop-ins)."""
     return _chosen.get("config") or entry_source(install_root(), "config")

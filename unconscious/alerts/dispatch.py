@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unconscious.alerts.pings import EvidenceRelay, ping_settings, ping_url
 from unconscious.alerts.sinks import RefusedError, SendError, Sink, deliver, payload
@@ -24,6 +24,7 @@ from unconscious.paths import Paths
 
 if TYPE_CHECKING:
     from unconscious.health.engine import Transition
+    from unconscious.log import Logger
 
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
@@ -66,7 +67,7 @@ def sinks_of(config: LoadedConfig) -> list[Sink]:
 class Dispatcher:
     """Queues notifications and pings; a single background thread sends them."""
 
-    def __init__(self, config: LoadedConfig, log: Any, paths: Paths | None = None,
+    def __init__(self, config: LoadedConfig, log: Logger, paths: Paths | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.log = log
         self.clock = clock

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import IO, Any
+from types import ModuleType
+from typing import IO
 
 from unconscious.backup.credentials import credential
 from unconscious.backup.snapshot import BackupError
@@ -21,18 +22,20 @@ from unconscious.backup.snapshot import BackupError
 AGE_SUFFIX = ".age"
 
 
-def _pyrage() -> Any:
+def _pyrage() -> ModuleType:
     try:
         import pyrage  # type: ignore[import-untyped]
     except ImportError as error:
         raise BackupError("backup.encryption needs the Python package pyrage (pip install pyrage)") from error
-    return pyrage
+    module: ModuleType = pyrage
+    return module
 
 
-def parse_recipients(recipients: tuple[str, ...]) -> list[Any]:
-    """Return pyrage recipients for `age1...` public keys. Raise BackupError naming a bad one."""
+def parse_recipients(recipients: tuple[str, ...]) -> list[object]:
+    """Return pyrage recipients for `age1...` public keys (opaque: only handed back to pyrage).
+    Raise BackupError naming a bad one."""
     pyrage = _pyrage()
-    parsed = []
+    parsed: list[object] = []
     for text in recipients:
         try:
             parsed.append(pyrage.x25519.Recipient.from_str(text))
@@ -41,27 +44,30 @@ def parse_recipients(recipients: tuple[str, ...]) -> list[Any]:
     return parsed
 
 
-def load_identity(name: str) -> Any:
-    """Return the age identity from the systemd credential `name`. Raise BackupError."""
+def load_identity(name: str) -> object:
+    """Return the age identity from the systemd credential `name` (opaque: only handed back
+    to pyrage). Raise BackupError."""
     path = credential(name)
     if path is None:
         raise BackupError(f"this archive is encrypted: reading it needs the age identity in the systemd "
                           f"credential {name!r} (LoadCredential={name})")
     try:
-        return _pyrage().x25519.Identity.from_str(path.read_text(encoding="utf-8").strip())
+        identity: object = _pyrage().x25519.Identity.from_str(
+            path.read_text(encoding="utf-8").strip())
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise BackupError(f"systemd credential {name} ({path}) is not an age identity: {error}") from error
     except Exception as error:
         raise BackupError(f"systemd credential {name} ({path}) is not an age identity") from error
+    return identity
 
 
-def sealer(recipients: list[Any]) -> Callable[[bytes], bytes]:
+def sealer(recipients: list[object]) -> Callable[[bytes], bytes]:
     """Return a function encrypting a small whole plaintext (a manifest's members) to `recipients`."""
     pyrage = _pyrage()
     return lambda plaintext: bytes(pyrage.encrypt(plaintext, recipients))
 
 
-def opener(identity: Any) -> Callable[[bytes], bytes]:
+def opener(identity: object) -> Callable[[bytes], bytes]:
     """Return a function decrypting what `sealer` made; it raises ValueError when it cannot."""
     pyrage = _pyrage()
 
@@ -76,7 +82,7 @@ def opener(identity: Any) -> Callable[[bytes], bytes]:
 class Encrypting:
     """A writer whose bytes land in `raw` encrypted to `recipients` (write, then close())."""
 
-    def __init__(self, raw: Any, recipients: list[Any]) -> None:
+    def __init__(self, raw: object, recipients: list[object]) -> None:
         read_end, write_end = os.pipe()
         self._source = os.fdopen(read_end, "rb")
         self._sink: IO[bytes] = os.fdopen(write_end, "wb", buffering=0)
@@ -85,7 +91,7 @@ class Encrypting:
                                         name="hostmind-backup-encrypt")
         self._thread.start()
 
-    def _run(self, raw: Any, recipients: list[Any]) -> None:
+    def _run(self, raw: object, recipients: list[object]) -> None:
         try:
             _pyrage().encrypt_io(self._source, raw, recipients)
         except BaseException as error:  # noqa: BLE001 (raised in the caller's thread by close())
@@ -114,7 +120,7 @@ class Encrypting:
 class Decrypting:
     """A reader of the plaintext of the age stream `raw` (read until b"", then finish())."""
 
-    def __init__(self, raw: Any, identity: Any) -> None:
+    def __init__(self, raw: object, identity: object) -> None:
         read_end, write_end = os.pipe()
         self._plain = os.fdopen(read_end, "rb")
         self._sink = os.fdopen(write_end, "wb")
@@ -123,7 +129,7 @@ class Decrypting:
                                         name="hostmind-backup-decrypt")
         self._thread.start()
 
-    def _run(self, raw: Any, identity: Any) -> None:
+    def _run(self, raw: object, identity: object) -> None:
         try:
             _pyrage().decrypt_io(raw, self._sink, [identity])
         except BaseException as error:  # noqa: BLE001 (raised in the caller's thread by finish())

@@ -20,15 +20,56 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 FORMAT = 1
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 #: Encrypts (or decrypts) a whole age file: plaintext bytes -> ciphertext bytes, or back.
 Seal = Callable[[bytes], bytes]
+
+
+class MemberRecord(TypedDict):
+    """One member line of the manifest file (Member.to_json)."""
+
+    name: str
+    type: str
+    size: int
+    mode: int
+    mtime: int
+    sha256: NotRequired[str]
+    target: NotRequired[str]
+    mtime_ns: NotRequired[int]
+    xattrs: NotRequired[str]
+
+
+class TotalsRecord(TypedDict):
+    """What one source contributed (SourceTotals.to_json)."""
+
+    path: str
+    files: int
+    bytes: int
+
+
+class ManifestHeader(TypedDict):
+    """The manifest file's first line (Manifest.header)."""
+
+    format: int
+    id: str
+    engine: str
+    created: float
+    archive: str
+    compression: str
+    encryption: str
+    archive_sha256: str
+    archive_bytes: int
+    files: int
+    bytes: int
+    sources: dict[str, TotalsRecord]
+    problems: list[dict[str, str]]
+    sealed_sha256: NotRequired[str]
 
 
 class ManifestError(ValueError):
@@ -49,9 +90,9 @@ class Member:
     mtime_ns: int | None = None  # when the mtime has a fraction of a second
     xattrs: str | None = None  # SHA-256 of the extended attributes (ACLs included), if any
 
-    def to_json(self) -> dict[str, Any]:
-        value: dict[str, Any] = {"name": self.name, "type": self.type, "size": self.size,
-                                 "mode": self.mode, "mtime": self.mtime}
+    def to_json(self) -> MemberRecord:
+        value: MemberRecord = {"name": self.name, "type": self.type, "size": self.size,
+                               "mode": self.mode, "mtime": self.mtime}
         if self.sha256 is not None:
             value["sha256"] = self.sha256
         if self.target is not None:
@@ -63,7 +104,10 @@ class Member:
         return value
 
     @classmethod
-    def from_json(cls, value: dict[str, Any]) -> Member:
+    def from_json(cls, value: Any) -> Member:
+        """Return the member of a parsed manifest line. Any: untrusted JSON from disk, each
+        access checked by conversion; the caller turns KeyError/TypeError/ValueError into
+        ManifestError."""
         mtime_ns = value.get("mtime_ns")
         return cls(name=str(value["name"]), type=str(value["type"]), size=int(value["size"]),
                    mode=int(value["mode"]), mtime=int(value["mtime"]),
@@ -79,7 +123,7 @@ class SourceTotals:
     files: int = 0
     bytes: int = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TotalsRecord:
         return {"path": self.path, "files": self.files, "bytes": self.bytes}
 
 
@@ -104,7 +148,7 @@ class Manifest:
     sealed: bool = False
     sealed_sha256: str = ""  # SHA-256 of the sealed line's base64 text ("" when not sealed)
 
-    def header(self) -> dict[str, Any]:
+    def header(self) -> ManifestHeader:
         """Everything but the members: the first line of the manifest file."""
         return {
             "format": FORMAT, "id": self.id, "engine": "tar", "created": self.created,
@@ -126,12 +170,14 @@ class Manifest:
         inner = "\n".join([encode({"problems": self.problems}), *members]) + "\n"
         sealed = base64.b64encode(seal(inner.encode("utf-8"))).decode("ascii")
         digest = hashlib.sha256(sealed.encode()).hexdigest()
-        header = {**self.header(), "problems": [], "sealed_sha256": digest}
+        header: ManifestHeader = {**self.header(), "problems": [], "sealed_sha256": digest}
         return encode(header) + "\n" + encode({"sealed": sealed}) + "\n"
 
     @classmethod
     def from_header(cls, value: Any, origin: str) -> Manifest:
-        """Build a Manifest (without members) from its parsed header. Raise ManifestError."""
+        """Build a Manifest (without members) from its parsed header. Raise ManifestError.
+
+        Any: untrusted JSON from disk; a wrong shape anywhere is caught below."""
         try:
             if value.get("format") != FORMAT:
                 raise ManifestError(f"{origin}: unknown manifest format {value.get('format')!r}")
@@ -167,7 +213,7 @@ def read_manifest(path: Path, header_only: bool = False,
             if header_only:
                 return manifest
             if manifest.sealed_sha256:
-                lines: Any = _unseal(path, manifest, handle.read(), open_sealed)
+                lines: Iterable[str] = _unseal(path, manifest, handle.read(), open_sealed)
                 if manifest.sealed:
                     return manifest
             else:
@@ -183,7 +229,7 @@ def read_manifest(path: Path, header_only: bool = False,
     return manifest
 
 
-def _read_members(path: Path, manifest: Manifest, lines: Any) -> None:
+def _read_members(path: Path, manifest: Manifest, lines: Iterable[str]) -> None:
     for number, line in enumerate(lines, start=2):
         try:
             manifest.members.append(Member.from_json(json.loads(line)))

@@ -69,7 +69,7 @@ def _shown(name: str) -> str:
     return "".join(REPLACED if 0xDC80 <= ord(char) <= 0xDCFF else char for char in name)
 
 
-def _error_text(error: Any) -> str:
+def _error_text(error: object) -> str:
     """Say what restic's JSON error object means: {"Op": "open", "Err": 13} -> "open: Permission denied"."""
     if isinstance(error, dict):
         if isinstance(error.get("message"), str):
@@ -79,7 +79,7 @@ def _error_text(error: Any) -> str:
     return str(error)
 
 
-def _error_kind(error: Any) -> str:
+def _error_kind(error: object) -> str:
     """A file deleted between restic's scan and its read is "vanished" (a warning, as in the
     tar engine); every other error is "unreadable"."""
     if isinstance(error, dict) and (error.get("Err") == 2 or "no such file or directory"

@@ -46,6 +46,7 @@ from unconscious.backup.spotcheck import shrinkage, spot_check
 from unconscious.backup.walk import Problems
 from unconscious.events import EventSpool
 from unconscious.evidence import read_evidence, record_run
+from unconscious.log import Logger
 from unconscious.paths import Paths
 
 SOURCE = "backup"
@@ -85,7 +86,7 @@ class RunReport:
 class BackupRun:
     """Runs backups for one config; `log` is a structlog logger, `events` the spool."""
 
-    def __init__(self, paths: Paths, settings: BackupSettings, log: Any,
+    def __init__(self, paths: Paths, settings: BackupSettings, log: Logger,
                  engine: Engine | None = None) -> None:
         self.paths = paths
         self.settings = settings

@@ -95,7 +95,7 @@ def read_records(paths: Paths) -> dict[str, dict[str, Any]]:
     return value if isinstance(value, dict) else {}
 
 
-def update_record(paths: Paths, backup_id: str, **fields: Any) -> None:
+def update_record(paths: Paths, backup_id: str, **fields: object) -> None:
     """Merge `fields` into the record of `backup_id`. Raise AtomicWriteError if not written."""
     records = read_records(paths)
     records.setdefault(backup_id, {}).update(fields)

@@ -10,7 +10,6 @@ from unconscious.backup.engines import make_engine
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, Snapshot, annotate, newest_verified
 from unconscious.config import LoadedConfig
-from unconscious.config.duration import parse_duration
 from unconscious.context import Context
 from unconscious.evidence import EvidenceRecord, read_evidence
 from unconscious.status import StatusSection, first_run_due
@@ -24,9 +23,8 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     now = clock()
     settings = BackupSettings.from_config(config.section("backup"), context.paths)
     result = StatusSection(title="backups", order=60, data={"engine": settings.engine})
-    limits = config.section("evidence").get("max_age", {})
-    limit_text = limits.get("backup_verified", limits.get("backup"))
-    limit = parse_duration(limit_text) if limit_text is not None else None
+    limits = config.typed["evidence"]["max_age"]  # seconds
+    limit = limits.get("backup_verified", limits.get("backup"))
     run = read_evidence(context.paths, "backup")
     verified = read_evidence(context.paths, "backup_verified")
     restore = read_evidence(context.paths, "backup_restore_test")
@@ -43,8 +41,7 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
         "last_restore_test_age_seconds": restore.age(now) if restore else None,
     })
     # A fresh install's first backup is due, not missing: attention only once it is overdue.
-    due = first_run_due(context, parse_duration(limits["backup"]) if "backup" in limits else None,
-                        now) if newest is None and run is None else None
+    due = first_run_due(context, limits.get("backup"), now) if newest is None and run is None else None
     if newest is None and due is not None:
         result.lines.append(f"no backups yet ({settings.engine} engine): the first is due within "
                             f"{format_age(due)}")

@@ -70,7 +70,7 @@ def _decompressed(raw: _HashingFile, compression: str) -> Any:
 Members = Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]
 
 
-def _members(path: Path, compression: str, raw_out: list[_HashingFile], identity: Any = None) -> Members:
+def _members(path: Path, compression: str, raw_out: list[_HashingFile], identity: object = None) -> Members:
     """Yield the members of the archive at `path` (decrypted with `identity` when given)."""
     with open(path, "rb") as handle:
         raw = _HashingFile(handle)
@@ -135,7 +135,7 @@ def compare(member: Member, info: tarfile.TarInfo, sha256: str | None) -> list[s
     return found
 
 
-def verify_archive(path: Path, manifest: Manifest, identity: Any = None) -> CheckResult:
+def verify_archive(path: Path, manifest: Manifest, identity: object = None) -> CheckResult:
     """Re-read the whole archive at `path` (decrypted with `identity` if it is encrypted);
     return every difference from `manifest`."""
     result = CheckResult()
@@ -184,7 +184,7 @@ def safe_target(root: Path, name: str) -> Path:
 
 def restore_members(path: Path, manifest: Manifest, root: Path,
                     wanted: set[str] | None = None, owners: bool = True,
-                    durable: bool = True, identity: Any = None) -> CheckResult:
+                    durable: bool = True, identity: object = None) -> CheckResult:
     """Restore members named in `wanted` (all if None) under `root`; compare them as they land.
 
     `owners`: give files back to their owners (only as root). `durable`: fsync each file. A

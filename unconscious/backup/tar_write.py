@@ -192,7 +192,7 @@ class TarStream:
 def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, archive_name: str,
                   compression: str = "zstd", level: int = 3, threads: int = 0,
                   problems: Problems | None = None, sources: dict[str, str] | None = None,
-                  pipelined: bool = True, recipients: list[Any] | None = None) -> Manifest:
+                  pipelined: bool = True, recipients: list[object] | None = None) -> Manifest:
     """Write the archive of `entries` to `target` (created, must not exist); return its manifest.
 
     `pipelined`: read and hash in a second thread while this one compresses (see handoff.py).
@@ -250,7 +250,7 @@ Sink = Callable[[bytes | bytearray], object]
 
 
 def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: str, level: int,
-              threads: int, pipelined: bool, recipients: list[Any] | None) -> None:
+              threads: int, pipelined: bool, recipients: list[object] | None) -> None:
     """Run `fill` into a compressor (and age encryption) writing into `raw`: in a reading
     thread when `pipelined` (see handoff.py), else in this one. Raise what either raised."""
     handoff = Handoff()

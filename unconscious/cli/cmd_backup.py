@@ -11,7 +11,7 @@ import argparse
 import time
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unconscious import exitcodes
 from unconscious.backup.lock import backup_lock
@@ -24,10 +24,13 @@ from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.log import configure, get_logger
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
+
 TEMPFAIL = 75  # EX_TEMPFAIL (sysexits.h): nothing is wrong, try again later
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("backup", help="make, list, verify, restore and prune backups")
     commands = parser.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
     run = commands.add_parser("run", help="make a backup now (what the timer does)")

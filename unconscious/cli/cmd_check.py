@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli.output import error, print_json
@@ -20,12 +20,15 @@ from unconscious.health.model import FAILING, TIMEOUT, CheckSpec, Result
 from unconscious.health.specs import build_specs
 from unconscious.health.workers import WorkerPool
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
+
 WARNING_EXIT = 1
 CRITICAL_EXIT = 2
 UNKNOWN_EXIT = exitcodes.NOT_POSSIBLE_HERE
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "check",
         help="run health checks once and exit 0/1/2 (ok/warning/critical)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -17,8 +17,11 @@ from unconscious.config.yaml_source import KeyPath, format_key_path
 from unconscious.context import Context
 from unconscious.rotate.adopt import logrotate_warnings
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
 
-def register(subparsers: Any) -> None:
+
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("config", help="validate, show or generate the configuration")
     config_commands = parser.add_subparsers(dest="config_command", required=True)
     validate = config_commands.add_parser(

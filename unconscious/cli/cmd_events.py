@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli.output import format_age, print_json
 from unconscious.context import Context
 from unconscious.events import STATES, EventSpool
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
 
-def register(subparsers: Any) -> None:
+
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser("events", help="list events in the spool (inbox, deferred, ...)")
     parser.add_argument(
         "--state",

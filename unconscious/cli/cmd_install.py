@@ -6,7 +6,7 @@ import argparse
 import getpass
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes, uninstall_report
 from unconscious.atomic import AtomicWriteError
@@ -34,17 +34,20 @@ from unconscious.systemd_units import (
     trusted_python,
 )
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
+
 SYSTEMCTL_HELP = "systemctl command to run (default: systemctl; for tests and images)"
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add the install, uninstall and rearm subcommands to `subparsers`."""
     _register_install(subparsers)
     _register_uninstall(subparsers)
     _register_rearm(subparsers)
 
 
-def _register_install(subparsers: Any) -> None:
+def _register_install(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "install",
         help="install the systemd units (and a config stub if there is no config)",
@@ -80,7 +83,7 @@ def _register_install(subparsers: Any) -> None:
     parser.set_defaults(func=install_command)
 
 
-def _register_uninstall(subparsers: Any) -> None:
+def _register_uninstall(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "uninstall", help="remove the units install recorded (state and config stay unless --purge)",
         description="Stop and remove exactly the units `hostmind install` recorded. Then list "
@@ -101,7 +104,7 @@ def _register_uninstall(subparsers: Any) -> None:
     parser.set_defaults(func=uninstall_command)
 
 
-def _register_rearm(subparsers: Any) -> None:
+def _register_rearm(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "rearm",
         help="re-arm the restart breaker: reset-failed on hostmind units, start them again",

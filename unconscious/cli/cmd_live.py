@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli.output import error, print_json
@@ -21,11 +21,14 @@ from unconscious.live_tree import (
 )
 from unconscious.tree_diff import TreeDiff
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
+
 #: How long a reset waits for an apply or rollback in progress.
 LOCK_WAIT = 900.0
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     """Add `live diff` and `live reset` to `subparsers`."""
     parser = subparsers.add_parser(
         "live", help="show or reset the live tree (what the rails changed) against the trusted base",

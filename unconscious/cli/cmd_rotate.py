@@ -11,7 +11,7 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.atomic import atomic_write_text
@@ -22,10 +22,13 @@ from unconscious.log import configure
 from unconscious.rotate.adopt import DEFAULT_CONF, adopt, import_config, render
 from unconscious.rotate.service import execute
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
+
 ADOPT_DROPIN = "40-logrotate-adopted.yaml"
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "rotate", help="rotate logs now (what hostmind-rotate.service runs); exit 1 if anything failed",
         description="Rotate logs now, or read logrotate's configuration (import, adopt).")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli import registry
 from unconscious.cli.output import error
 from unconscious.context import Context
+
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
 
 #: A static list: computing it would import every service's loader table; a test checks it
 #: names every service the full `hostmind` command (hostmind.wiring.REGISTRY) can run.
@@ -16,7 +19,7 @@ SERVICES_HELP = ("one of: health, rotate, backup (the always-on services), consc
                  "rollback")
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run a service in the foreground (what the systemd units start)",

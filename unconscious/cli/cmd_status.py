@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli import registry
@@ -20,8 +20,11 @@ from unconscious.context import Context
 from unconscious.default_config import without_broken_files
 from unconscious.status import Provider, StatusSection, providers
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
 
-def register(subparsers: Any) -> None:
+
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "status",
         help="config, units, checks, evidence ages, events, backups, changes; exit 1 if anything "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.cli.cmd_install import audit
@@ -25,8 +25,11 @@ from unconscious.upgrade import (
     stop_triggers,
 )
 
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
 
-def register(subparsers: Any) -> None:
+
+def register(subparsers: Subparsers) -> None:
     """Add `upgrade` to `subparsers`."""
     parser = subparsers.add_parser(
         "upgrade", help="install a new version (same install mode), restart the units in order",

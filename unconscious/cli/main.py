@@ -13,13 +13,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from unconscious import exitcodes
+from unconscious import exitcodes, semantic_checks
 from unconscious.cli.output import error
 from unconscious.cli.registry import UNCONSCIOUS, Registry
 from unconscious.context import Context
 from unconscious.paths import Paths
+
+if TYPE_CHECKING:
+    from unconscious.cli.registry import Subparsers
 
 EPILOG = """\
 exit codes: 0 ok; 1 failure or needs attention; 2 usage error (check: critical);
@@ -100,7 +103,7 @@ def build_parser(argv: Sequence[str] = (), registry: Registry = UNCONSCIOUS) -> 
     return parser
 
 
-def _unavailable(subparsers: Any, name: str, reason: str) -> None:
+def _unavailable(subparsers: Subparsers, name: str, reason: str) -> None:
     parser = subparsers.add_parser(name, help=f"(unavailable: {reason})")
 
     def explain(args: argparse.Namespace, context: Context) -> int:
@@ -112,6 +115,7 @@ def _unavailable(subparsers: Any, name: str, reason: str) -> None:
 
 def main(argv: Sequence[str] | None = None, registry: Registry = UNCONSCIOUS) -> int:
     """Run the command line with what `registry` holds; return the exit code (see EPILOG)."""
+    semantic_checks.install()  # the config layer cannot import the features' checks itself
     arguments = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(arguments, registry)
     args = parser.parse_args(arguments)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from unconscious.config import LoadedConfig
@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
     ServiceMain = Callable[[Context], int]
     StatusProvider = Callable[[Context, LoadedConfig], StatusSection]
+    #: The `hostmind` parser's subcommands, as `add_subparsers()` returns them.
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
     #: Adds one or more subcommands to the `hostmind` parser's subparsers.
-    CommandRegistrar = Callable[[Any], None]
+    CommandRegistrar = Callable[[Subparsers], None]
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,8 @@ def _without_defaults(document: YamlDocument, defaults: YamlDocument) -> None:
     The live tree's config/hostmind.yaml is a copy of the defaults plus what the rails changed:
     only the changes are a layer, so `config show --origin` names it only for those.
     """
+    if not isinstance(document.value, dict):
+        return  # a leaf path needs a mapping at the top (anything else is reported elsewhere)
     default_leaves = dict(writers.leaves(defaults.value))
     for path, value in list(writers.leaves(document.value)):
         if path and path in default_leaves and default_leaves[path] == value:

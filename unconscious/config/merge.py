@@ -13,6 +13,7 @@ from unconscious.config.yaml_source import KeyPath, YamlDocument
 class MergedConfig:
     """The merged value and, for every key path, the (file, line) that set it."""
 
+    #: Any: a YAML document the schema has not checked yet; any shape may be in it.
     value: dict[str, Any] = field(default_factory=dict)
     origins: dict[KeyPath, tuple[str, int | None]] = field(default_factory=dict)
 
@@ -28,7 +29,7 @@ def merge_documents(defaults: YamlDocument, overlays: list[YamlDocument]) -> Mer
     return merged
 
 
-def _record_origins(merged: MergedConfig, document: YamlDocument, path: KeyPath, value: Any) -> None:
+def _record_origins(merged: MergedConfig, document: YamlDocument, path: KeyPath, value: object) -> None:
     merged.origins[path] = (document.file, document.lines.get(path))
     if isinstance(value, dict):
         for key, child in value.items():
@@ -43,8 +44,8 @@ def _forget_origins(merged: MergedConfig, path: KeyPath) -> None:
         del merged.origins[key]
 
 
-def _default_at(defaults: YamlDocument, path: KeyPath) -> tuple[bool, Any]:
-    node: Any = defaults.value
+def _default_at(defaults: YamlDocument, path: KeyPath) -> tuple[bool, object]:
+    node: object = defaults.value
     for part in path:
         if isinstance(node, dict) and part in node:
             node = node[part]
@@ -55,7 +56,7 @@ def _default_at(defaults: YamlDocument, path: KeyPath) -> tuple[bool, Any]:
 
 def _merge_into(
     merged: MergedConfig,
-    target: dict[str, Any],
+    target: dict[str, Any],  # Any: unchecked YAML (see MergedConfig.value)
     overlay: dict[str, Any],
     path: KeyPath,
     document: YamlDocument,

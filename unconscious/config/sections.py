@@ -5,7 +5,7 @@ present, against the schema): a key the schema gives a default (or a group of ke
 defaults) is always present in the typed view, any other is `NotRequired`. Durations are
 float seconds, sizes int bytes. (No `from __future__ import annotations` here: Python 3.11
 reads NotRequired only from evaluated annotations.) Sections no settings module reads through the typed view
-yet (rotate, log, events) are plain mappings.
+yet (log, events) are plain mappings.
 """
 
 from typing import Any, NotRequired, TypedDict
@@ -297,9 +297,99 @@ class TypedConfig(TypedDict):
     apply: "ApplySection"
     alerts: "AlertsSection"
     backup: "BackupSection"
-    rotate: dict[str, Any]
+    rotate: "RotateSection"
     log: dict[str, Any]
     events: dict[str, Any]
+
+
+class RotateSection(TypedDict):
+    """`rotate`."""
+
+    lock_wait: float
+    systemctl: str
+    logrotate_conf: str
+    workers: int
+    rules: dict[str, "RuleEntry"]
+    journal: "VacuumSection"
+
+
+class VacuumSection(TypedDict):
+    """`rotate.journal`."""
+
+    max_use: int | None
+    max_age: float | None
+    journalctl: list[str]
+    timeout: float
+
+
+class RuleEntry(TypedDict):
+    """`rotate.rules.NAME`. `every` is a calendar period (a word) or seconds."""
+
+    enabled: bool
+    paths: NotRequired[list[str]]
+    size: int | None
+    every: str | float | None
+    weekday: int
+    minsize: int | None
+    maxsize: int | None
+    keep: int
+    maxage: float | None
+    missingok: bool
+    notifempty: bool
+    dateext: bool
+    dateformat: str | None
+    compress: str
+    level: int | None
+    threads: int
+    delaycompress: bool
+    olddir: str | None
+    mode: str
+    pause_writers: bool
+    create: "CreateEntry"
+    recreate: bool
+    start: int
+    dateyesterday: bool
+    extension: str | None
+    createolddir: bool
+    su: "SuEntry | None"
+    sharedscripts: bool
+    prerotate: "ScriptEntry | None"
+    postrotate: "ScriptEntry | None"
+    reopen: "ReopenEntry"
+
+
+class CreateEntry(TypedDict):
+    """`rotate.rules.NAME.create`."""
+
+    mode: str | None
+    owner: str | None
+    group: str | None
+
+
+class SuEntry(TypedDict):
+    """`rotate.rules.NAME.su` when set (a oneOf branch: not in SCHEMA_PATHS)."""
+
+    user: str
+    group: NotRequired[str | None]
+
+
+class ScriptEntry(TypedDict):
+    """`rotate.rules.NAME.prerotate` / `postrotate` when set (a oneOf branch)."""
+
+    command: NotRequired[list[str]]
+    shell: NotRequired[str]
+    timeout: float
+
+
+class ReopenEntry(TypedDict):
+    """`rotate.rules.NAME.reopen`."""
+
+    signal_unit: str | None
+    signal: str
+    reload_unit: str | None
+    command: list[str] | None
+    timeout: float
+    settle: float
 
 
 #: Each TypedDict above and the schema node it describes ("*": any entry of a named map).
@@ -324,4 +414,9 @@ SCHEMA_PATHS: dict[str, tuple[str, ...]] = {
     "VerifySection": ("backup", "verify"),
     "SpotCheckSection": ("backup", "spot_check"),
     "ResticSection": ("backup", "restic"),
+    "RotateSection": ("rotate",),
+    "VacuumSection": ("rotate", "journal"),
+    "RuleEntry": ("rotate", "rules", "*"),
+    "CreateEntry": ("rotate", "rules", "*", "create"),
+    "ReopenEntry": ("rotate", "rules", "*", "reopen"),
 }

@@ -1,33 +1,44 @@
-"""Checks the schema cannot express (dependency cycles, ...), run after schema validation.
+"""Checks the schema cannot express (dependency cycles, ...): their types, and where the
+process's entry point hands them in.
 
-Each feature's check is a function (merged config value, locator) -> list[ConfigProblem],
-listed in CHECKS (every one is an unconscious module; the conscious layer has none).
+Each feature's check is a function (merged config value, locator) -> list[ConfigProblem]. The
+features sit above the config package, so it never imports them: an entry point above them
+(`unconscious.semantic_checks`, installed by `hostmind` and `python -m unconscious.rotate`, and
+the validation child's own entry point) calls `install` with a loader of the full list. A
+process where nothing installed them (a library caller) has its config checked in the
+validation child, whose entry point always installs them (config/validation.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.yaml_source import KeyPath
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
+#: Any: the merged document is arbitrary YAML the schema has accepted (each check reads its part).
 SemanticCheck = Callable[[dict[str, Any], Locator], list[ConfigProblem]]
+#: Returns the checks; called when a config is checked, so their features load only then.
+ChecksLoader = Callable[[], Sequence[SemanticCheck]]
+
+_installed: list[ChecksLoader] = []
 
 
-def _checks() -> tuple[SemanticCheck, ...]:
-    # Imported when a config is checked, not when this module is: each pulls in its feature.
-    from unconscious.backup import config_checks as backup_checks
-    from unconscious.health import config_checks as health_checks
-    from unconscious.rotate import config_checks as rotate_checks
-
-    return (health_checks.check, backup_checks.check, rotate_checks.check)
+def install(loader: ChecksLoader) -> None:
+    """Make `loader` this process's source of semantic checks (replacing any earlier one)."""
+    _installed[:] = [loader]
 
 
-def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
-    """Run every registered semantic check on the merged `value`; return all problems."""
+def installed() -> ChecksLoader | None:
+    """Return the installed loader, or None when this process's entry point installed none."""
+    return _installed[0] if _installed else None
+
+
+def check(value: dict[str, Any], locate: Locator, checks: Sequence[SemanticCheck]) -> list[ConfigProblem]:
+    """Run each of `checks` on the merged `value`; return all their problems."""
     problems: list[ConfigProblem] = []
-    for semantic_check in _checks():
+    for semantic_check in checks:
         problems.extend(semantic_check(value, locate))
     return problems

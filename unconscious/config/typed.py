@@ -49,10 +49,10 @@ def _typed(value: object, node: Node | None, root: Node) -> object:
     if node is None:
         return copy.deepcopy(value)
     if isinstance(value, int | float | str) and not isinstance(value, bool):
-        converter = _converter(node, root)
+        converter = _converter(node, root, value)
         return converter(value) if converter is not None else value
     if isinstance(value, dict):
-        return _typed_mapping(value, node, root)
+        return _typed_mapping(value, _object_node(node, root), root)
     if isinstance(value, list):
         return [_typed(item, resolve(root, node.get("items")), root) for item in value]
     return value
@@ -78,14 +78,35 @@ def _typed_mapping(value: dict[str, object], node: Node, root: Node) -> dict[str
     return result
 
 
-def _converter(node: Node, root: Node) -> Callable[[Scalar], Scalar] | None:
-    """Return how to convert a scalar at `node` (its x-type, or a oneOf/anyOf branch's), or None."""
+def _branches(node: Node, root: Node) -> list[Node]:
+    """Return the resolved oneOf/anyOf alternatives of `node` (none: an empty list)."""
+    alternatives = node.get("oneOf", node.get("anyOf", []))
+    listed = alternatives if isinstance(alternatives, list) else []
+    return [branch for branch in (resolve(root, item) for item in listed) if branch is not None]
+
+
+def _object_node(node: Node, root: Node) -> Node:
+    """Return the node describing a mapping at `node`: itself, or its one object alternative
+    (`prerotate: oneOf [null, {properties: ...}]`), so defaults and x-types inside apply."""
+    if "properties" in node or "additionalProperties" in node:
+        return node
+    objects = [branch for branch in _branches(node, root) if "properties" in branch]
+    return objects[0] if len(objects) == 1 else node
+
+
+def _converter(node: Node, root: Node, value: Scalar) -> Callable[[Scalar], Scalar] | None:
+    """Return how to convert `value` at `node` (its x-type, or a oneOf/anyOf branch's), or None.
+
+    A value one alternative lists in its `enum` is a word, not a quantity (`every: daily`
+    beside `every: 12h`), so it stays as written.
+    """
     kind = node.get(TYPE_KEY)
     if kind is None:
-        alternatives = node.get("oneOf", node.get("anyOf", []))
-        listed = alternatives if isinstance(alternatives, list) else []
-        branches = [resolve(root, branch) for branch in listed]
-        kinds = {branch.get(TYPE_KEY) for branch in branches if branch is not None} - {None}
+        branches = _branches(node, root)
+        if any(isinstance(branch.get("enum"), list) and value in branch["enum"]  # type: ignore[operator]
+               for branch in branches):
+            return None
+        kinds = {branch.get(TYPE_KEY) for branch in branches} - {None}
         kind = kinds.pop() if len(kinds) == 1 else None
     return _CONVERT.get(str(kind)) if kind is not None else None
 

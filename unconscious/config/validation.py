@@ -10,6 +10,12 @@ the origin of each key (JSON) to a fresh interpreter that imports the same `unco
 answers the located problems. If the child cannot answer (no interpreter, a timeout, a value
 JSON cannot carry, a malformed answer), the checks run in this process: the result is the same,
 only the memory saving is lost.
+
+The semantic checks belong to the features, above this package: the process's entry point
+installs them (config/semantic.py). A process that installed none has every config checked in
+the child, whose entry point (`unconscious.semantic_checks.child_main`, named in _CHILD_CODE)
+installs them; if that child cannot answer, the config is refused with a problem saying so,
+never passed without its semantic checks.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from unconscious import package_data
+from unconscious.config import semantic as semantic_registry
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.yaml_source import KeyPath
 
@@ -32,9 +40,11 @@ CHILD_TIMEOUT = 30.0
 #: Largest answer read from the child (a config with thousands of problems fits easily).
 MAX_ANSWER = 4 * 1024 * 1024
 PACKAGED_DEFAULTS_NAME = "<packaged>/config/hostmind.yaml"
+NO_SEMANTIC_CHECKS = ("the semantic config checks could not run (none installed in this process and the "
+                      "validation child did not answer); the config is not taken as valid")
 _CHILD_CODE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from unconscious.config.validation import child_main; raise SystemExit(child_main())"
+    "from unconscious.semantic_checks import child_main; raise SystemExit(child_main())"
 )
 _state = {"out_of_process": False}
 
@@ -58,7 +68,7 @@ def check_merged(value: object, origins: Origins, semantic: bool = True) -> list
 
     The semantic checks run on the part of `value` the schema accepted (config.accepted).
     """
-    if _state["out_of_process"] and "jsonschema" not in sys.modules and _json_safe(value):
+    if _use_child(semantic) and _json_safe(value):
         answer = problems_from_child(value, origins, semantic)
         if answer is not None:
             return answer
@@ -66,8 +76,11 @@ def check_merged(value: object, origins: Origins, semantic: bool = True) -> list
 
 
 def check_here(value: object, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:
-    """The checks themselves, in this process (imports jsonschema and every feature's checks)."""
-    from unconscious.config import semantic as semantic_checks
+    """The checks themselves, in this process (imports jsonschema and every feature's checks).
+
+    Without installed semantic checks (and with `semantic`), the result holds a problem saying
+    they could not run, so such a config is never taken for valid.
+    """
     from unconscious.config.accepted import accepted_part, echoes_a_removed_key
     from unconscious.config.validate import locate_problems, raw_problems
 
@@ -76,13 +89,16 @@ def check_here(value: object, origins: Origins, semantic: bool = True) -> list[C
 
     raw = raw_problems(value)
     problems = locate_problems(raw, locator)
-    if semantic:
+    loader = semantic_registry.installed()
+    if semantic and loader is None:
+        problems.append(ConfigProblem(PACKAGED_DEFAULTS_NAME, None, "", NO_SEMANTIC_CHECKS))
+    elif semantic and loader is not None:
         # Semantic checks see what the schema accepted (refused values reset or removed), so
         # both kinds of problem come out of one run: schema problems first, by key path.
         removed: list[KeyPath] = []
         accepted = accepted_part(value, raw, removed) if raw else value
         if isinstance(accepted, dict):
-            problems.extend(problem for problem in semantic_checks.check(accepted, locator)
+            problems.extend(problem for problem in semantic_registry.check(accepted, locator, loader())
                             if not echoes_a_removed_key(problem, removed))
     return problems
 
@@ -94,7 +110,7 @@ def check_and_type(value: object, origins: Origins,
     The typed view (config.typed: defaults filled in, durations and sizes converted) is built
     where the checks run, so a long-lived service never loads the schema either.
     """
-    if _state["out_of_process"] and "jsonschema" not in sys.modules and _json_safe(value):
+    if _use_child(semantic) and _json_safe(value):
         answer = _ask_child(_request(value, origins, semantic, typed=True), CHILD_TIMEOUT)
         parsed = parse_typed_answer(answer) if answer is not None else None
         if parsed is not None:
@@ -105,6 +121,13 @@ def check_and_type(value: object, origins: Origins,
     return problems, (typed_config(value) if not problems and isinstance(value, dict) else None)
 
 
+def _use_child(semantic: bool) -> bool:
+    """True when the checks should run in the child: to keep jsonschema out of a long-lived
+    service, or because this process has no semantic checks installed."""
+    keep_out = _state["out_of_process"] and "jsonschema" not in sys.modules
+    return keep_out or (semantic and semantic_registry.installed() is None)
+
+
 def problems_from_child(value: object, origins: Origins, semantic: bool = True,
                         timeout: float = CHILD_TIMEOUT) -> list[ConfigProblem] | None:
     """Check `value` in a fresh interpreter; return its problems, or None if it did not answer."""
@@ -113,7 +136,11 @@ def problems_from_child(value: object, origins: Origins, semantic: bool = True,
 
 
 def _request(value: object, origins: Origins, semantic: bool, typed: bool) -> dict[str, object]:
+    # The child reads the schema from the same config directory as this process (the rails'
+    # config probe points it at a staged copy: package_data.use_config_dir).
+    chosen = package_data.chosen_config_dir()
     return {"value": value, "semantic": semantic, "typed": typed,
+            "config_dir": None if chosen is None else str(chosen),
             "origins": [[list(path), file, line] for path, (file, line) in origins.items()]}
 
 
@@ -196,12 +223,15 @@ def _json_safe(value: object) -> bool:
 
 
 def child_main() -> int:
-    """The child's side: read {value, semantic, typed, origins} (JSON) on stdin, print the answer.
+    """The child's side: read {value, semantic, typed, config_dir, origins} (JSON) on stdin,
+    print the answer.
 
     The answer is the located problems, [[file, line, key path, message], ...]; with `typed`,
     {"problems": those, "typed": the typed view, or null when there are problems}.
     """
     request = json.loads(sys.stdin.buffer.read())
+    if request.get("config_dir") is not None:
+        package_data.use_config_dir(Path(request["config_dir"]))
     origins: Origins = {tuple(path): (file, line) for path, file, line in request["origins"]}
     problems = check_here(request["value"], origins, bool(request["semantic"]))
     located = [[problem.file, problem.line, problem.key_path, problem.message] for problem in problems]

@@ -38,7 +38,7 @@ class YamlDocument:
     """A parsed file: its value and the line each key path was set on."""
 
     file: str
-    value: Any
+    value: object  # whatever the file holds (a mapping when valid); checked by the loader
     lines: dict[KeyPath, int] = field(default_factory=dict)
 
 
@@ -130,7 +130,7 @@ def _build(
     problems: list[ConfigProblem],
     budget: _Budget,
     loader: yaml.SafeLoader,
-) -> Any:
+) -> object:
     budget.nodes += 1
     if budget.nodes > MAX_NODES:
         raise _TooLarge
@@ -167,9 +167,9 @@ def _build_mapping(
     problems: list[ConfigProblem],
     budget: _Budget,
     loader: yaml.SafeLoader,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Build a mapping's value; a merge key, a non-string key or a duplicate is a problem and skipped."""
-    result: dict[str, Any] = {}
+    result: dict[str, object] = {}
     for key_node, value_node in node.value:
         key_line = key_node.start_mark.line + 1
         if key_node.tag == "tag:yaml.org,2002:merge":

@@ -1,6 +1,6 @@
 """Health config checks the schema cannot express: keys per kind, regexes, dependencies.
 
-Listed in unconscious/config/semantic.py. The schema already checked types
+Listed in unconscious/semantic_checks.py. The schema already checked types
 (a threshold of the wrong type, an unknown kind); here each check may only use the keys of its
 kind, must have the ones its kind needs, its regexes must compile, and `depends_on` must name
 enabled checks without forming a cycle (the cycle is named: a -> b -> a).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 OK = "ok"
 FAILING = "failing"
@@ -35,7 +35,47 @@ class Outcome:
     threshold: str = ""
 
 
-CheckFunction = Callable[[dict[str, Any], float], Outcome]
+class CheckParams(TypedDict, total=False):
+    """What a check function is handed: the keys of its kind (`KINDS`) from the typed
+    `health.checks.NAME` entry (seconds, bytes), plus the paths and times specs.py adds.
+    Each kind reads only its own keys; which ones it requires is checked with the config."""
+
+    path: str
+    max_percent: float
+    require_mount: bool
+    max_per_cpu: float
+    command: list[str]
+    ignore: list[str]
+    max_count: int
+    name: str
+    pidfile: str
+    min_count: int
+    host: str
+    port: int
+    url: str
+    expect_status: int | list[int]
+    body_match: str
+    verify_tls: bool
+    max_age: float
+    argv: list[str]
+    expect_exit: int
+    match: str
+    max_output: int
+    unit: str
+    window: float
+    method: str
+    allow: list[str | int]
+    baseline: str | None  # the config's flag, turned into the baseline file's path (or None)
+    pattern: str
+    root: str
+    manifest: str
+    service: str
+    min_duration: float
+    state_dir: str  # evidence: where the records are
+    since: float  # evidence: when the health service started (the grace period's start)
+
+
+CheckFunction = Callable[[CheckParams, float], Outcome]
 
 
 @dataclass(frozen=True)
@@ -49,7 +89,7 @@ class CheckSpec:
     severity: str = "warning"
     consecutive: int = 1
     depends_on: tuple[str, ...] = ()
-    params: dict[str, Any] = field(default_factory=dict)
+    params: CheckParams = field(default_factory=lambda: CheckParams())
 
     def __hash__(self) -> int:
         return hash((self.name, self.kind))

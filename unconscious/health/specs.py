@@ -10,12 +10,12 @@ manifest).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from unconscious.config import LoadedConfig
 from unconscious.health.integrity import manifest_path
 from unconscious.health.kinds import KINDS
-from unconscious.health.model import CheckSpec
+from unconscious.health.model import CheckParams, CheckSpec
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
@@ -59,10 +59,11 @@ def build_specs(config: LoadedConfig, paths: Paths, since: float) -> dict[str, C
 
 
 def _params(kind: str, raw: CheckEntry, max_ages: dict[str, float], paths: Paths,
-            since: float) -> dict[str, Any]:
+            since: float) -> CheckParams:
     """Return the parameters of one check: the keys its kind takes, and hostmind's paths."""
     accepted = KINDS[kind].required + KINDS[kind].optional
-    params: dict[str, Any] = {key: value for key, value in raw.items() if key in accepted}
+    # Every key of KINDS is a CheckParams key (a test ties them), so the filtered entry is one.
+    params = cast("CheckParams", {key: value for key, value in raw.items() if key in accepted})
     if kind == "evidence":
         if str(raw["service"]) in max_ages:
             params.setdefault("max_age", max_ages[str(raw["service"])])

@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from unconscious.health.kinds import WORKER_MODULES
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 
 _PR_SET_PDEATHSIG = 1
 #: Seconds a finished result may take to cross the pipe after the check's own timeout.
@@ -98,7 +98,7 @@ def _main_module_hidden() -> Iterator[None]:
     """
     main = sys.modules["__main__"]
     names = ("__spec__", "__file__")
-    saved: dict[str, Any] = {key: main.__dict__[key] for key in names if key in main.__dict__}
+    saved: dict[str, object] = {key: main.__dict__[key] for key in names if key in main.__dict__}
     main.__dict__["__spec__"] = None
     main.__dict__.pop("__file__", None)
     try:
@@ -110,7 +110,7 @@ def _main_module_hidden() -> Iterator[None]:
 
 
 class _Worker:
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any) -> None:  # Any: typeshed's BaseContext lacks .Process
         self.connection, child = multiprocessing.Pipe()
         self.process = context.Process(target=worker_main, args=(child,), daemon=True, name="hostmind-check")
         with _main_module_hidden():
@@ -156,7 +156,7 @@ class WorkerPool:
     def running(self) -> list[str]:
         return [worker.job.name for worker in self._workers if worker.job is not None]
 
-    def submit(self, name: str, kind: str, params: dict[str, Any], timeout: float) -> bool:
+    def submit(self, name: str, kind: str, params: CheckParams, timeout: float) -> bool:
         """Start `name` on an idle worker; return False when none is free (try again later).
 
         Raise WorkerStartError when no worker runs and a new one cannot be started (fork

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from unconscious import semantic_checks
 from unconscious.context import Context
 from unconscious.log import configure
 from unconscious.paths import Paths
@@ -16,6 +17,7 @@ def main() -> int:
     parser.add_argument("--force", action="store_true")
     parser.add_argument("--dry-run", action="store_true")
     args = parser.parse_args()
+    semantic_checks.install()
     configure("rotate")
     return execute(Context(Paths.from_environment()), dry_run=args.dry_run, force=args.force).code
 

@@ -15,6 +15,7 @@ and delete the drop-in (the report prints the exact commands).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ class Adoption:
         return [f"mv {new} {old}" for old, new in self.renamed] + [f"rm {self.dropin}"]
 
 
-def adopt(result: ImportResult, dropin: Path, validate: Any) -> Adoption:
+def adopt(result: ImportResult, dropin: Path, validate: Callable[[], object]) -> Adoption:
     """Write the drop-in of the adoptable files, run `validate()` (raises on a bad config; the
     drop-in is then removed), then rename each adopted file to FILE.disabled.
 

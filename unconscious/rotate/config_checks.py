@@ -1,6 +1,6 @@
 """Rotation config checks the schema cannot express.
 
-Registered as the `rotate` entry of `hostmind.config_checks`. Each problem names file, line
+Listed in unconscious/semantic_checks.py. Each problem names file, line
 and key path: relative log paths (they would depend on the working directory), a dateformat
 that would put a '/' in a file name, options that do nothing in the chosen mode, minsize above
 maxsize, and reopen commands that are not absolute or findable.

@@ -6,7 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from unconscious.log import Logger
 
 
 @dataclass
@@ -14,7 +15,7 @@ class RotateEnv:
     """Shared by every step of one run."""
 
     state_dir: Path
-    log: Any
+    log: Logger
     systemctl: str = "systemctl"
     ran_before: bool = False  # a previous run left evidence, so a missing state file is news
     clock: Callable[[], float] = time.time

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
 
 from unconscious.rotate.logrotate_conf import Block, Directive, Parsed
 from unconscious.rotate.naming import WORK_MARK
@@ -44,7 +43,7 @@ class Translated:
 
     name: str
     source: str
-    rule: dict[str, Any] | None
+    rule: dict[str, object] | None
     notes: list[str] = field(default_factory=list)
 
 
@@ -58,7 +57,7 @@ class _Options:
     compress: bool = False
     compresscmd: str = "gzip"
     level: int | None = None
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, object] = field(default_factory=dict)
     scripts: dict[str, str] = field(default_factory=dict)
 
 
@@ -75,7 +74,7 @@ def _size(text: str) -> str:
 
 def _create(options: _Options, directive: Directive, notes: list[str]) -> None:
     args = directive.args
-    create: dict[str, Any] = {}
+    create: dict[str, object] = {}
     if args and _mode(args[0]):
         create["mode"] = _mode(args[0])
         args = args[1:]
@@ -162,7 +161,7 @@ def hostmind_work_mark(text: str) -> bool:
     return WORK_MARK in text
 
 
-def _su(args: tuple[str, ...], values: dict[str, Any], where: str, notes: list[str]) -> None:
+def _su(args: tuple[str, ...], values: dict[str, object], where: str, notes: list[str]) -> None:
     """`su USER [GROUP]`: rotate as that user (as root for `su root`); a bare `su` is logrotate's
     error (it needs a user), reported and left out."""
     if args:
@@ -171,7 +170,7 @@ def _su(args: tuple[str, ...], values: dict[str, Any], where: str, notes: list[s
         notes.append(f"{where}: su: not honoured: logrotate requires a user (su USER [GROUP])")
 
 
-def script_rule(text: str, shared: bool) -> dict[str, Any]:
+def script_rule(text: str, shared: bool) -> dict[str, object]:
     """Return the hostmind form of a logrotate script: an argv when it is one plain command, a
     shell script (run by /bin/sh, log names as $1...) otherwise."""
     lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
@@ -203,9 +202,9 @@ def translate_block(block: Block, name: str) -> Translated:
     return Translated(name, where, rule, notes)
 
 
-def _rule_of(options: _Options, block: Block, notes: list[str]) -> dict[str, Any]:
+def _rule_of(options: _Options, block: Block, notes: list[str]) -> dict[str, object]:
     values = options.values
-    rule: dict[str, Any] = {"paths": list(block.patterns), "keep": options.keep}
+    rule: dict[str, object] = {"paths": list(block.patterns), "keep": options.keep}
     if options.criterion == "size":
         rule["size"] = options.size
     else:

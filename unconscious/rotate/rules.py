@@ -1,17 +1,19 @@
-"""Rotation rules as the code uses them, built from the validated `rotate.rules` map.
+"""Rotation rules as the code uses them, built from the typed `rotate.rules` map.
 
-The schema (config/schema/rotate.yaml) documents every key with its default; `Rule` holds the
-same defaults (a unit test asserts they agree), so a rule may name only what it changes.
+The schema (config/schema/rotate.yaml) is the only place a default is written: `build_rule`
+reads the typed view (`LoadedConfig.typed`, unconscious/config/typed.py), where every key
+with a default is present, durations are seconds and sizes bytes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, fields
 
-from unconscious.config.duration import parse_duration, parse_size
+from unconscious.config.sections import ReopenEntry, RotateSection, RuleEntry, ScriptEntry
 
 PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")  # calendar periods, see triggers.py
+#: `dateformat: null` means one of these: an hourly rule's archives need the hour in their name.
+DAILY_DATEFORMAT = "-%Y%m%d"
 HOURLY_DATEFORMAT = "-%Y%m%d%H"
 
 
@@ -19,12 +21,12 @@ HOURLY_DATEFORMAT = "-%Y%m%d%H"
 class Reopen:
     """How the writer of a `create`-mode log is told to reopen it."""
 
+    timeout: float
+    settle: float
+    signal: str
     signal_unit: str | None = None
-    signal: str = "HUP"
     reload_unit: str | None = None
     command: tuple[str, ...] | None = None
-    timeout: float = 30.0
-    settle: float = 0.2
 
     @property
     def configured(self) -> bool:
@@ -36,9 +38,9 @@ class Script:
     """A prerotate/postrotate hook: an argv (items `{log}` become the log names) or, when the
     operator wrote one, a /bin/sh script that gets the log names as $1, $2, ..."""
 
+    timeout: float
     command: tuple[str, ...] | None = None
     shell: str | None = None
-    timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -47,122 +49,90 @@ class Rule:
 
     name: str
     paths: tuple[str, ...]
-    size: int | None = None
-    every: float | None = None  # an elapsed duration in seconds
-    period: str | None = None  # a calendar period (PERIODS)
-    weekday: int = 0
-    minsize: int | None = None
-    maxsize: int | None = None
-    keep: int = 7
-    maxage: float | None = None
-    missingok: bool = False
-    notifempty: bool = True
-    dateext: bool = False
-    dateformat: str = "-%Y%m%d"
-    compress: str = "zstd"
-    level: int | None = None
-    threads: int = 2
-    delaycompress: bool = False
-    olddir: str | None = None
-    mode: str = "create"
-    pause_writers: bool = False
-    create_mode: int | None = None
-    create_owner: str | None = None
-    create_group: str | None = None
-    reopen: Reopen = field(default_factory=Reopen)
-    recreate: bool = True
-    start: int = 1
-    dateyesterday: bool = False
-    extension: str | None = None
-    createolddir: bool = False
-    sharedscripts: bool = True
-    su: bool = False
-    su_user: str | None = None  # rotate as this user (None or root: as root)
-    su_group: str | None = None
-    prerotate: Script | None = None
-    postrotate: Script | None = None
+    size: int | None
+    every: float | None  # an elapsed duration in seconds
+    period: str | None  # a calendar period (PERIODS)
+    weekday: int
+    minsize: int | None
+    maxsize: int | None
+    keep: int
+    maxage: float | None
+    missingok: bool
+    notifempty: bool
+    dateext: bool
+    dateformat: str
+    compress: str
+    level: int | None
+    threads: int
+    delaycompress: bool
+    olddir: str | None
+    mode: str
+    pause_writers: bool
+    create_mode: int | None
+    create_owner: str | None
+    create_group: str | None
+    reopen: Reopen
+    recreate: bool
+    start: int
+    dateyesterday: bool
+    extension: str | None
+    createolddir: bool
+    sharedscripts: bool
+    su: bool
+    su_user: str | None  # rotate as this user (None or root: as root)
+    su_group: str | None
+    prerotate: Script | None
+    postrotate: Script | None
 
 
-def _optional(value: Any, parse: Any) -> Any:
-    return None if value is None else parse(value)
+def _every(value: str | float | None) -> tuple[float | None, str | None]:
+    """Return (elapsed seconds, calendar period) for a typed `every`; at most one is set."""
+    if isinstance(value, str):
+        return None, value  # the typed view leaves only a period's word as text
+    return value, None
 
 
-def _every(value: Any) -> tuple[float | None, str | None]:
-    """Return (elapsed seconds, calendar period) for an `every` value; at most one is set."""
-    if value is None:
-        return None, None
-    if isinstance(value, str) and value in PERIODS:
-        return None, value
-    return parse_duration(value), None
-
-
-def _script(raw: Any) -> Script | None:
-    if not raw:
+def _script(entry: ScriptEntry | None) -> Script | None:
+    if not entry:
         return None
-    command = raw.get("command")
-    return Script(command=None if command is None else tuple(command), shell=raw.get("shell"),
-                  timeout=parse_duration(raw.get("timeout", "60s")))
+    command = entry.get("command")
+    return Script(command=None if command is None else tuple(command), shell=entry.get("shell"),
+                  timeout=entry["timeout"])
 
 
-def build_rule(name: str, raw: dict[str, Any]) -> Rule:
-    """Return the Rule for `rotate.rules.<name>` (already schema-validated). Raise ValueError."""
-    create = raw.get("create") or {}
-    reopen = raw.get("reopen") or {}
-    mode_text = create.get("mode")
-    every, period = _every(raw.get("every"))
-    default_format = HOURLY_DATEFORMAT if period == "hourly" else "-%Y%m%d"
+def _reopen(entry: ReopenEntry) -> Reopen:
+    command = entry["command"]
+    return Reopen(signal_unit=entry["signal_unit"], signal=entry["signal"], reload_unit=entry["reload_unit"],
+                  command=None if command is None else tuple(command), timeout=entry["timeout"],
+                  settle=entry["settle"])
+
+
+def build_rule(name: str, entry: RuleEntry) -> Rule:
+    """Return the Rule for the typed `rotate.rules.<name>` entry. Raise ValueError for a
+    create mode that is not octal (the schema's pattern makes that impossible when valid)."""
+    create, su = entry["create"], entry["su"]
+    every, period = _every(entry["every"])
+    dateformat = entry["dateformat"] or (HOURLY_DATEFORMAT if period == "hourly" else DAILY_DATEFORMAT)
     return Rule(
-        name=name,
-        paths=tuple(raw.get("paths", ())),
-        size=_optional(raw.get("size"), parse_size),
-        every=every,
-        period=period,
-        weekday=int(raw.get("weekday", 0)),
-        minsize=_optional(raw.get("minsize"), parse_size),
-        maxsize=_optional(raw.get("maxsize"), parse_size),
-        keep=int(raw.get("keep", 7)),
-        maxage=_optional(raw.get("maxage"), parse_duration),
-        missingok=bool(raw.get("missingok", False)),
-        notifempty=bool(raw.get("notifempty", True)),
-        dateext=bool(raw.get("dateext", False)),
-        dateformat=str(raw.get("dateformat") or default_format),
-        compress=str(raw.get("compress", "zstd")),
-        level=raw.get("level"),
-        threads=int(raw.get("threads", 2)),
-        delaycompress=bool(raw.get("delaycompress", False)),
-        olddir=raw.get("olddir"),
-        mode=str(raw.get("mode", "create")),
-        pause_writers=bool(raw.get("pause_writers", False)),
-        create_mode=None if mode_text is None else int(str(mode_text), 8),
-        create_owner=create.get("owner"),
-        create_group=create.get("group"),
-        reopen=Reopen(
-            signal_unit=reopen.get("signal_unit"),
-            signal=str(reopen.get("signal", "HUP")),
-            reload_unit=reopen.get("reload_unit"),
-            command=None if reopen.get("command") is None else tuple(reopen["command"]),
-            timeout=parse_duration(reopen.get("timeout", 30)),
-            settle=parse_duration(reopen.get("settle", 0.2)),
-        ),
-        recreate=bool(raw.get("recreate", True)),
-        start=int(raw.get("start", 1)),
-        dateyesterday=bool(raw.get("dateyesterday", False)),
-        extension=raw.get("extension") or None,
-        createolddir=bool(raw.get("createolddir", False)),
-        sharedscripts=bool(raw.get("sharedscripts", True)),
-        su=raw.get("su") is not None,
-        su_user=(raw.get("su") or {}).get("user"),
-        su_group=(raw.get("su") or {}).get("group"),
-        prerotate=_script(raw.get("prerotate")),
-        postrotate=_script(raw.get("postrotate")),
+        name=name, paths=tuple(entry.get("paths", ())), size=entry["size"], every=every, period=period,
+        weekday=entry["weekday"], minsize=entry["minsize"], maxsize=entry["maxsize"], keep=entry["keep"],
+        maxage=entry["maxage"], missingok=entry["missingok"], notifempty=entry["notifempty"],
+        dateext=entry["dateext"], dateformat=dateformat, compress=entry["compress"], level=entry["level"],
+        threads=entry["threads"], delaycompress=entry["delaycompress"], olddir=entry["olddir"],
+        mode=entry["mode"], pause_writers=entry["pause_writers"],
+        create_mode=None if create["mode"] is None else int(create["mode"], 8),
+        create_owner=create["owner"], create_group=create["group"], reopen=_reopen(entry["reopen"]),
+        recreate=entry["recreate"], start=entry["start"], dateyesterday=entry["dateyesterday"],
+        extension=entry["extension"] or None, createolddir=entry["createolddir"],
+        sharedscripts=entry["sharedscripts"], su=su is not None,
+        su_user=None if su is None else su["user"], su_group=None if su is None else su.get("group"),
+        prerotate=_script(entry["prerotate"]), postrotate=_script(entry["postrotate"]),
     )
 
 
-def build_rules(section: dict[str, Any]) -> list[Rule]:
-    """Return the rules of the `rotate` section, sorted by name (disabled ones left out)."""
-    rules = section.get("rules") or {}
-    return [build_rule(name, raw) for name, raw in sorted(rules.items())
-            if raw is not None and raw.get("enabled", True)]
+def build_rules(section: RotateSection) -> list[Rule]:
+    """Return the rules of the typed `rotate` section, sorted by name (disabled ones left out)."""
+    return [build_rule(name, entry) for name, entry in sorted(section["rules"].items()) if entry["enabled"]]
 
 
 def rule_field_names() -> list[str]:

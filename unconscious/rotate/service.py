@@ -11,14 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from unconscious import exitcodes
-from unconscious.config.duration import parse_duration
+from unconscious.config.sections import VacuumSection
 from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.evidence import read_evidence, record_run
-from unconscious.log import configure, get_logger
+from unconscious.log import Logger, configure, get_logger
 from unconscious.rotate.adopt import logrotate_warnings
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.lock import LockBusy, RunLock
@@ -53,28 +52,27 @@ def execute(context: Context, dry_run: bool = False, force: bool = False) -> Out
     config = context.load_config_or_log(log)
     if config is None:
         return Outcome(exitcodes.CONFIG_ERROR, message="invalid configuration")
-    section = config.section("rotate")
+    section = config.typed["rotate"]
     try:
         rules = build_rules(section)
     except ValueError as error:
         log.error("config_invalid", msg=f"rotate.rules: {error}")
         return Outcome(exitcodes.CONFIG_ERROR, message=str(error))
     env = RotateEnv(state_dir=context.paths.state_dir, log=log,
-                    systemctl=str(section.get("systemctl", "systemctl")),
+                    systemctl=section["systemctl"],
                     ran_before=read_evidence(context.paths, "rotate") is not None)
     spool = EventSpool(context.paths.events_dir)
     outcome = Outcome(exitcodes.OK)
-    for text in logrotate_warnings(section):
+    for text in logrotate_warnings(config.section("rotate")):
         log.warning("logrotate_overlap", msg=text)
         outcome.report.warnings.append(text)
     try:
-        with RunLock(lock_path(context), parse_duration(section.get("lock_wait", 30))):
-            report = run_pass(env, rules, spool, dry_run=dry_run, force=force,
-                              workers=int(section.get("workers", 2)))
+        with RunLock(lock_path(context), section["lock_wait"]):
+            report = run_pass(env, rules, spool, dry_run=dry_run, force=force, workers=section["workers"])
             report.warnings[:0] = outcome.report.warnings
             outcome.report = report
             if not dry_run:
-                outcome.vacuum_freed = _vacuum(section.get("journal") or {}, outcome.report, log)
+                outcome.vacuum_freed = _vacuum(section["journal"], outcome.report, log)
     except LockBusy as busy:
         log.error("rotation_busy", msg=str(busy))
         outcome.report.errors.append(str(busy))
@@ -98,12 +96,12 @@ def execute(context: Context, dry_run: bool = False, force: bool = False) -> Out
     return outcome
 
 
-def _vacuum(journal: dict[str, Any], report: RunReport, log: Any) -> int | None:
+def _vacuum(journal: VacuumSection, report: RunReport, log: Logger) -> int | None:
     argv = vacuum_argv(journal)
     if argv is None:
         return None
     try:
-        result = vacuum(argv, parse_duration(journal.get("timeout", 60)))
+        result = vacuum(argv, journal["timeout"])
     except VacuumError as error:
         report.errors.append(str(error))
         log.error("journal_vacuum_failed", msg=str(error))

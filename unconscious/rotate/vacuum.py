@@ -6,7 +6,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 
-from unconscious.config.duration import parse_duration, parse_size
+from unconscious.config.sections import VacuumSection
 
 _FREED = re.compile(r"freed\s+([\d.]+)\s*([KMGT]?)", re.IGNORECASE)
 _FACTORS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -23,16 +23,17 @@ class VacuumResult:
     output: str
 
 
-def vacuum_argv(section: dict[str, object]) -> list[str] | None:
-    """Return the journalctl command for `rotate.journal`, or None when nothing is asked."""
-    max_use, max_age = section.get("max_use"), section.get("max_age")
+def vacuum_argv(section: VacuumSection) -> list[str] | None:
+    """Return the journalctl command for the typed `rotate.journal` (bytes, seconds), or None
+    when nothing is asked."""
+    max_use, max_age = section["max_use"], section["max_age"]
     if max_use is None and max_age is None:
         return None
-    argv = [str(word) for word in section.get("journalctl", ["journalctl"])]  # type: ignore[attr-defined]
+    argv = list(section["journalctl"])
     if max_use is not None:
-        argv.append(f"--vacuum-size={parse_size(max_use)}")  # type: ignore[arg-type]
+        argv.append(f"--vacuum-size={max_use}")
     if max_age is not None:
-        argv.append(f"--vacuum-time={int(parse_duration(max_age))}s")  # type: ignore[arg-type]
+        argv.append(f"--vacuum-time={int(max_age)}s")
     return argv
 
 

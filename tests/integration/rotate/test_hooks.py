@@ -64,7 +64,8 @@ def test_a_failing_shared_prerotate_leaves_every_log_untouched(
 def test_a_log_name_with_shell_syntax_reaches_an_argv_hook_as_one_plain_argument(tmp_path: Path) -> None:
     hostile = tmp_path / "a log; touch pwned $(id).log"
     out = tmp_path / "out"
-    run_script(Script(command=("/bin/sh", "-c", f'printf "%s" "$1" > {out}', "hook", "{log}")), "postrotate",
+    run_script(Script(command=("/bin/sh", "-c", f'printf "%s" "$1" > {out}', "hook", "{log}"), timeout=60.0),
+               "postrotate",
                [str(hostile)])
     assert (str(hostile), False) == (out.read_text(), (tmp_path / "pwned").exists())
 

@@ -47,3 +47,18 @@ def test_the_description_parser_reads_several_groups() -> None:
     # every parameter pass with an empty set against an empty set.
     assert kinds_named_in("file_age: oldest age; evidence: oldest success") == {"file_age", "evidence"}
     assert kinds_named_in("disk, inodes: the mount point") == {"disk", "inodes"}
+
+
+def test_check_params_names_every_parameter_of_every_kind_with_the_typed_entrys_type() -> None:
+    from typing import get_type_hints
+
+    from unconscious.config.sections import CheckEntry
+    from unconscious.health.model import CheckParams
+
+    parameters = {key for kind in KINDS.values() for key in (*kind.required, *kind.optional)}
+    assert parameters | {"state_dir", "since"} == set(CheckParams.__annotations__)
+    entry, params = get_type_hints(CheckEntry), get_type_hints(CheckParams)
+    # `baseline` is the one key specs.py rewrites: the config's flag becomes the file's path.
+    differing = {key for key in parameters if str(entry[key]).replace("typing.NotRequired[", "").rstrip("]")
+                 != str(params[key]).replace("typing.NotRequired[", "").rstrip("]")}
+    assert {"baseline"} == differing

@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from unconscious.config import ConfigError, load_config, validation
+from unconscious.config import ConfigError, load_config, semantic, validation
 from unconscious.config.schema import load_schema
 from unconscious.config.typed import typed_config
 from unconscious.config.validate import raw_problems
@@ -141,3 +141,59 @@ def test_the_child_answers_the_typed_view_a_long_lived_process_uses(context: Con
 ])
 def test_a_malformed_typed_answer_is_not_trusted(answer: bytes) -> None:
     assert validation.parse_typed_answer(answer) is None
+
+
+CYCLE = "health:\n  checks:\n    a: {kind: memory, depends_on: [b]}\n    b: {kind: memory, depends_on: [a]}\n"
+
+
+def test_a_process_without_installed_semantic_checks_has_the_child_run_them(
+        context: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A library caller whose entry point installed nothing: the config package cannot import
+    # the features' checks, so the child (whose entry point installs them) runs them.
+    monkeypatch.setattr(semantic, "_installed", [])
+    context.paths.config_file.write_text(CYCLE)
+    with pytest.raises(ConfigError) as caught:
+        load_config(context.paths)
+    assert ["dependency cycle: a -> b -> a"] == [problem.message for problem in caught.value.problems]
+    assert "unconscious.health.config_checks" not in _modules_loaded_by_load_config_without_checks(context)
+
+
+def test_without_installed_checks_and_without_a_child_the_config_is_refused_not_passed(
+        context: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(semantic, "_installed", [])
+    monkeypatch.setattr(sys, "executable", str(context.paths.state_dir / "no-such-python"))
+    context.paths.config_file.write_text("health:\n  interval: 10s\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(context.paths)
+    assert [validation.NO_SEMANTIC_CHECKS] == [problem.message for problem in caught.value.problems]
+
+
+def _modules_loaded_by_load_config_without_checks(context: Context) -> set[str]:
+    """Load a valid config in a fresh interpreter that installed no checks; return its modules."""
+    context.paths.config_file.write_text("health:\n  interval: 10s\n")
+    code = ("import sys, json; from unconscious.config import load_config; from unconscious.paths import Paths; "
+            "load_config(Paths.from_environment()); print(json.dumps(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            check=True, cwd=ROOT)
+    return set(json.loads(result.stdout))
+
+
+def test_the_child_reads_the_schema_from_the_config_directory_this_process_chose(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The rails' config probe judges a staged config directory (package_data.use_config_dir)
+    # and installs no checks, so its config goes to the child: the child must judge the same
+    # staged schema, not the trusted base's own.
+    import shutil
+
+    from unconscious import package_data
+
+    staged = tmp_path / "config"
+    shutil.copytree(ROOT / "config", staged)
+    fragment = staged / "schema" / "log.yaml"
+    fragment.write_text(fragment.read_text().replace("enum: [debug, info, warning, error]",
+                                                     "enum: [debug, info, warning, error, loud]"))
+    value = {"log": {"level": "loud"}}
+    assert 1 == len(validation.problems_from_child(value, {}) or [])
+    monkeypatch.setattr(package_data, "_chosen", {})
+    package_data.use_config_dir(staged)
+    assert [] == validation.problems_from_child(value, {})

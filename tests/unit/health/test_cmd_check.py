@@ -89,7 +89,7 @@ def test_the_status_section_shows_failing_checks_first(context: Context, files: 
     pool = WorkerPool(size=1)
     try:
         specs = {name: CheckSpec(name, "file_age", 0, 5, consecutive=1,
-                                 params={"path": str(path), "max_age": "1h"}) for name, path in files.items()}
+                                 params={"path": str(path), "max_age": 3600.0}) for name, path in files.items()}
         engine = Engine(specs, pool)
         while any(state.last is None for state in engine.states.values()):
             engine.step(0.2)

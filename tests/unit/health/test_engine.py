@@ -27,7 +27,7 @@ def pool() -> Iterator[WorkerPool]:
 def freshness(name: str, path: Path, consecutive: int = 1, **extra: object) -> CheckSpec:
     fields: dict[str, object] = {"interval": 0.0, **extra}
     return CheckSpec(name=name, kind="file_age", timeout=5.0, consecutive=consecutive,
-                     params={"path": str(path), "max_age": "1h"}, **fields)  # type: ignore[arg-type]
+                     params={"path": str(path), "max_age": 3600.0}, **fields)  # type: ignore[arg-type]
 
 
 def make_old(path: Path) -> None:

@@ -76,9 +76,9 @@ def test_memory_fails_with_a_zero_threshold() -> None:
 def test_a_fresh_file_passes_and_an_old_one_fails(tmp_path: Path) -> None:
     target = tmp_path / "heartbeat"
     target.write_text("x")
-    fresh = files.file_age({"path": str(target), "max_age": "1h"}, 5)
+    fresh = files.file_age({"path": str(target), "max_age": 3600.0}, 5)
     os.utime(target, (time.time() - 7200, time.time() - 7200))
-    old = files.file_age({"path": str(target), "max_age": "1h"}, 5)
+    old = files.file_age({"path": str(target), "max_age": 3600.0}, 5)
     assert (fresh.ok, old.ok, old.value) == (True, False, "2h")
 
 
@@ -86,12 +86,12 @@ def test_file_age_of_a_directory_uses_its_newest_file(tmp_path: Path) -> None:
     for name, age in (("old", 7200), ("new", 10)):
         (tmp_path / name).write_text(name)
         os.utime(tmp_path / name, (time.time() - age, time.time() - age))
-    assert files.file_age({"path": str(tmp_path), "max_age": "1m"}, 5).ok is True
+    assert files.file_age({"path": str(tmp_path), "max_age": 60.0}, 5).ok is True
 
 
 def test_file_age_of_an_empty_directory_or_a_missing_file_fails(tmp_path: Path) -> None:
-    empty = files.file_age({"path": str(tmp_path), "max_age": "1m"}, 5)
-    missing = files.file_age({"path": str(tmp_path / "nope"), "max_age": "1m"}, 5)
+    empty = files.file_age({"path": str(tmp_path), "max_age": 60.0}, 5)
+    missing = files.file_age({"path": str(tmp_path / "nope"), "max_age": 60.0}, 5)
     assert (empty.value, missing.value) == ("empty", "missing")
 
 
@@ -191,18 +191,18 @@ def test_http_endpoint_that_accepts_and_never_answers_fails_within_the_timeout(
 
 def test_command_passes_on_expected_exit_and_matching_output(tmp_path: Path) -> None:
     script = fake_command(tmp_path, "probe", "print('all OK')")
-    assert command.command({"argv": [script], "match": "OK"}, 5).ok is True
-    assert command.command({"argv": [script], "match": "FINE"}, 5).value == "no match"
+    assert command.command({"argv": [script], "max_output": 65536, "match": "OK"}, 5).ok is True
+    assert command.command({"argv": [script], "max_output": 65536, "match": "FINE"}, 5).value == "no match"
 
 
 def test_command_with_another_exit_code_fails_showing_its_last_line(tmp_path: Path) -> None:
     script = fake_command(tmp_path, "probe", "print('broken thing'); sys.exit(3)")
-    outcome = command.command({"argv": [script]}, 5)
+    outcome = command.command({"argv": [script], "max_output": 65536}, 5)
     assert (outcome.ok, outcome.value, outcome.summary) == (False, "exit 3", f"{script} exited 3: broken thing")
 
 
 def test_a_command_that_cannot_start_fails_with_the_reason(tmp_path: Path) -> None:
-    outcome = command.command({"argv": [str(tmp_path / "missing")]}, 5)
+    outcome = command.command({"argv": [str(tmp_path / "missing")], "max_output": 65536}, 5)
     assert (outcome.ok, outcome.value) == (False, "not run")
 
 
@@ -221,7 +221,7 @@ def test_a_child_that_outlives_its_command_is_killed_and_does_not_hold_the_check
         f"    open({str(marker)!r}, 'w').write(str(os.getpid())); time.sleep(60); os._exit(0)\n"
         "time.sleep(0.2); print('parent done')"))
     started = time.monotonic()
-    outcome = command.command({"argv": [script], "match": "parent done"}, 10)
+    outcome = command.command({"argv": [script], "max_output": 65536, "match": "parent done"}, 10)
     elapsed = time.monotonic() - started
     child = int(marker.read_text())
     time.sleep(0.1)
@@ -231,7 +231,7 @@ def test_a_child_that_outlives_its_command_is_killed_and_does_not_hold_the_check
 def test_a_command_past_its_timeout_is_killed_with_its_group(tmp_path: Path) -> None:
     script = fake_command(tmp_path, "sleeper", "import time; time.sleep(60)")
     started = time.monotonic()
-    outcome = command.command({"argv": [script]}, 0.5)
+    outcome = command.command({"argv": [script], "max_output": 65536}, 0.5)
     assert (outcome.ok, outcome.value, time.monotonic() - started < 3) == (False, "timed out", True)
 
 
@@ -260,7 +260,7 @@ def test_journal_errors_count_lines_from_journalctl_with_the_unit_and_window(tmp
     script = fake_command(tmp_path, "journalctl",
                           f"open({str(args_file)!r}, 'w').write(' '.join(sys.argv[1:]))\n"
                           "print('error one'); print('error two'); print('')")
-    outcome = systemd.journal_errors({"unit": "web.service", "window": "5m", "max_count": 1, "command": [script]}, 5)
+    outcome = systemd.journal_errors({"unit": "web.service", "window": 300.0, "max_count": 1, "command": [script]}, 5)
     assert (outcome.ok, outcome.value) == (False, "2")
     assert args_file.read_text() == ("--unit=web.service --since=-300s --priority=err --output=cat "
                                      "--no-pager --quiet")
@@ -283,7 +283,7 @@ def test_clock_sync_through_adjtimex_gives_a_verdict() -> None:
 
 
 def evidence_params(state: Path, **extra: object) -> dict[str, object]:
-    return {"service": "backup", "max_age": "1h", "state_dir": str(state), "since": time.time(), **extra}
+    return {"service": "backup", "max_age": 3600.0, "state_dir": str(state), "since": time.time(), **extra}
 
 
 def test_fresh_evidence_passes_and_stale_evidence_fails(tmp_path: Path) -> None:
@@ -297,7 +297,7 @@ def test_fresh_evidence_passes_and_stale_evidence_fails(tmp_path: Path) -> None:
 
 def test_a_suspiciously_fast_success_fails(tmp_path: Path) -> None:
     record_run(Paths(tmp_path, tmp_path, tmp_path), "backup", ok=True, duration=0.01)
-    outcome = evidence.evidence(evidence_params(tmp_path, min_duration="10s"), 5)
+    outcome = evidence.evidence(evidence_params(tmp_path, min_duration=10.0), 5)
     assert (outcome.ok, outcome.value, outcome.threshold) == (False, "0.010s", ">=10s")
 
 

@@ -49,7 +49,7 @@ def test_a_check_blocked_in_a_syscall_is_killed_at_its_hard_timeout(pool: Worker
 def test_other_checks_finish_while_one_hangs(pool: WorkerPool, fifo: Path, tmp_path: Path) -> None:
     pool.submit("stuck", "process", {"pidfile": str(fifo)}, 5)
     (tmp_path / "fresh").write_text("x")
-    pool.submit("fresh", "file_age", {"path": str(tmp_path / "fresh"), "max_age": "1h"}, 5)
+    pool.submit("fresh", "file_age", {"path": str(tmp_path / "fresh"), "max_age": 3600.0}, 5)
     finished = collect_until(pool, 1, limit=3)
     assert [(item.name, item.outcome.ok) for item in finished] == [("fresh", True)]
 
@@ -57,7 +57,7 @@ def test_other_checks_finish_while_one_hangs(pool: WorkerPool, fifo: Path, tmp_p
 def test_a_worker_is_reused_for_the_next_check(pool: WorkerPool, tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     for round_number in range(3):
-        pool.submit(f"check{round_number}", "file_age", {"path": str(tmp_path / "f"), "max_age": "1h"}, 5)
+        pool.submit(f"check{round_number}", "file_age", {"path": str(tmp_path / "f"), "max_age": 3600.0}, 5)
         collect_until(pool, 1)
     assert pool.stats.started == 1
 
@@ -88,7 +88,7 @@ def test_while_max_hung_workers_are_unreaped_no_new_worker_starts(fifo: Path, tm
             [worker] = pool._workers
             pool._workers.remove(worker)
             pool._dying.append(worker)
-        accepted = pool.submit("next", "file_age", {"path": str(tmp_path), "max_age": "1h"}, 5)
+        accepted = pool.submit("next", "file_age", {"path": str(tmp_path), "max_age": 3600.0}, 5)
         assert (accepted, pool.exhausted, pool.hung_now, len(pool.process_ids())) == (False, True, 2, 2)
     finally:
         for worker in pool._dying:
@@ -100,7 +100,7 @@ def test_no_worker_processes_survive_close(fifo: Path, tmp_path: Path) -> None:
     pool = WorkerPool(size=2, max_hung=2, grace=0.1)
     pool.submit("stuck", "process", {"pidfile": str(fifo)}, 30)
     (tmp_path / "f").write_text("x")
-    pool.submit("fresh", "file_age", {"path": str(tmp_path / "f"), "max_age": "1h"}, 30)
+    pool.submit("fresh", "file_age", {"path": str(tmp_path / "f"), "max_age": 3600.0}, 30)
     collect_until(pool, 1)
     pids = pool.process_ids()
     pool.close()
@@ -114,7 +114,7 @@ def test_a_worker_that_dies_mid_check_is_reported_and_replaced(pool: WorkerPool,
     os.kill(pid, 9)
     [finished] = collect_until(pool, 1)
     (tmp_path / "f").write_text("x")
-    pool.submit("next", "file_age", {"path": str(tmp_path / "f"), "max_age": "1h"}, 5)
+    pool.submit("next", "file_age", {"path": str(tmp_path / "f"), "max_age": 3600.0}, 5)
     [after] = collect_until(pool, 1)
     assert (finished.outcome.value, after.outcome.ok, pool.stats.died) == ("error", True, 1)
 
@@ -128,7 +128,7 @@ def test_new_workers_do_not_re_run_the_main_script(tmp_path: Path) -> None:
         "from unconscious.health.workers import WorkerPool\n"
         "pool = WorkerPool(size=2)\n"
         f"for name in ('a', 'b'):\n"
-        f"    pool.submit(name, 'file_age', {{'path': {str(script)!r}, 'max_age': '1h'}}, 5)\n"
+        f"    pool.submit(name, 'file_age', {{'path': {str(script)!r}, 'max_age': 3600.0}}, 5)\n"
         "done = []\n"
         "while len(done) < 2:\n"
         "    done += pool.collect(1)\n"
@@ -143,7 +143,7 @@ def test_a_smaller_pool_after_a_reload_stops_the_extra_idle_workers(tmp_path: Pa
     pool = WorkerPool(size=3)
     try:
         for name in ("a", "b", "c"):
-            pool.submit(name, "file_age", {"path": str(tmp_path / "f"), "max_age": "1h"}, 5)
+            pool.submit(name, "file_age", {"path": str(tmp_path / "f"), "max_age": 3600.0}, 5)
         collect_until(pool, 3)
         pool.resize(1, 4)
         assert (len(pool.process_ids()), pool.size) == (1, 1)

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+from tests.unit.rotate.typed_rule import build_rule
 from unconscious.rotate.naming import (
     expired,
     final_archive,
@@ -14,7 +15,6 @@ from unconscious.rotate.naming import (
     staging_path,
     uncompressed_older,
 )
-from unconscious.rotate.rules import build_rule
 
 NOON = 1795262400.0  # a fixed instant, so dated names are predictable
 

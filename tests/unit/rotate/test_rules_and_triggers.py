@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.rotate.typed_rule import build_rule
 from unconscious.config import ConfigError
 from unconscious.config.schema import load_schema
 from unconscious.context import Context
-from unconscious.rotate.rules import Reopen, Rule, build_rule
+from unconscious.rotate.rules import Reopen, Rule
 from unconscious.rotate.triggers import due, limit
 
 DAY = 86400.0
@@ -27,13 +28,13 @@ def test_rule_defaults_agree_with_the_schema_defaults() -> None:
     built = _rule()
     simple = {name: spec["default"] for name, spec in schema.items()
               if name not in ("paths", "enabled", "create", "reopen", "every", "size", "minsize", "su",
-                              "prerotate", "postrotate", "maxsize", "maxage")}
+                              "prerotate", "postrotate", "maxsize", "maxage", "dateformat")}
     assert simple == {name: getattr(built, name) for name in simple}
     assert (None, None, None, None, None) == (built.every, built.size, built.minsize, built.maxsize, built.maxage)
     assert (False, None, None, None, None) == (built.su, built.su_user, built.su_group, built.prerotate,
                                                built.postrotate)
     reopen_defaults = {name: spec["default"] for name, spec in schema["reopen"]["properties"].items()}
-    assert Reopen(timeout=30.0, settle=0.2) == built.reopen
+    assert Reopen(timeout=30.0, settle=0.2, signal="HUP") == built.reopen
     assert {"signal_unit": None, "signal": "HUP", "reload_unit": None, "command": None,
             "timeout": "30s", "settle": "200ms"} == reopen_defaults
 

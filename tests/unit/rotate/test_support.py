@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.rotate.typed_rule import build_rule, typed_journal
+from unconscious.log import get_logger
 from unconscious.rotate import state as states
 from unconscious.rotate import writers
 from unconscious.rotate.env import RotateEnv
@@ -17,7 +19,7 @@ from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.lock import LockBusy, RunLock
 from unconscious.rotate.recovery import recover_all
 from unconscious.rotate.reopen import tell_writer, wait_until_quiet
-from unconscious.rotate.rules import Reopen, build_rule
+from unconscious.rotate.rules import Reopen
 from unconscious.rotate.vacuum import VacuumError, vacuum, vacuum_argv
 
 
@@ -88,8 +90,8 @@ def test_a_log_unknown_to_the_state_takes_its_newest_archives_time(tmp_path: Pat
 
 def test_vacuum_argv_converts_size_and_age() -> None:
     assert ["journalctl", "-D", "/j", "--vacuum-size=2147483648", "--vacuum-time=86400s"] == vacuum_argv(
-        {"max_use": "2G", "max_age": "1d", "journalctl": ["journalctl", "-D", "/j"]})
-    assert None is vacuum_argv({"max_use": None, "max_age": None})
+        typed_journal({"max_use": "2G", "max_age": "1d", "journalctl": ["journalctl", "-D", "/j"]}))
+    assert None is vacuum_argv(typed_journal({"max_use": None, "max_age": None}))
 
 
 def test_vacuum_reports_a_failing_command_with_its_output() -> None:
@@ -102,14 +104,14 @@ def test_recovery_removes_temp_files_a_killed_intent_write_left(tmp_path: Path) 
     intents_dir.mkdir(parents=True)
     (intents_dir / ".abc.json.x1y2.tmp").write_text("{half")
     (tmp_path / "rotate" / ".state.json.z9.tmp").write_text("{half")
-    assert ([], []) == recover_all(RotateEnv(state_dir=tmp_path, log=None), {})
+    assert ([], []) == recover_all(RotateEnv(state_dir=tmp_path, log=get_logger()), {})
     assert ([], []) == (list(intents_dir.iterdir()), list((tmp_path / "rotate").glob(".*")))
 
 
 def test_a_hanging_reopen_command_is_cut_off_at_its_timeout() -> None:
     started = time.monotonic()
     with pytest.raises(RotationError, match=r"timed out after 0.3s"):
-        tell_writer(Reopen(command=("sleep", "5"), timeout=0.3), "systemctl")
+        tell_writer(Reopen(command=("sleep", "5"), timeout=0.3, settle=0.2, signal="HUP"), "systemctl")
     assert time.monotonic() - started < 3
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from unconscious.config.duration import parse_size
 from unconscious.health.kinds.bounded import run_bounded
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 
 
-def command(params: dict[str, Any], timeout: float) -> Outcome:
+def command(params: CheckParams, timeout: float) -> Outcome:
     """Fail when `argv` exits other than `expect_exit` or its output does not match `match`."""
     argv = [str(word) for word in params["argv"]]
     expected = int(params.get("expect_exit", 0))
-    limit = parse_size(params.get("max_output", "64K"))
+    limit = int(params["max_output"])  # bytes; the schema's default is always in the typed view
     run = run_bounded(argv, timeout, limit)
     if run.error:
         return Outcome(False, run.error, "not run", f"exit {expected}")

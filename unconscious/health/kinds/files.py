@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 import psutil
 
-from unconscious.config.duration import parse_duration
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 from unconscious.timefmt import format_age
 
 #: A directory with more entries than this is not scanned to the end; the check says so.
@@ -17,10 +15,15 @@ MAX_SCAN = 100_000
 _MAX_PIDFILE = 64
 
 
-def file_age(params: dict[str, Any], timeout: float) -> Outcome:
+#: Seconds. Per kind, so not in the schema: `max_age` is shared with `evidence`, whose
+#: default is its service's `evidence.max_age`.
+DEFAULT_MAX_AGE = 86400.0
+
+
+def file_age(params: CheckParams, timeout: float) -> Outcome:
     """Fail when `path` (or the newest file in the directory `path`) is older than `max_age`."""
     path = str(params["path"])
-    limit = parse_duration(params.get("max_age", "1d"))
+    limit = float(params.get("max_age", DEFAULT_MAX_AGE))
     try:
         if os.path.isdir(path):
             newest, scanned = _newest_in(path)
@@ -56,7 +59,7 @@ def _newest_in(directory: str) -> tuple[float | None, int]:
     return newest, scanned
 
 
-def process(params: dict[str, Any], timeout: float) -> Outcome:
+def process(params: CheckParams, timeout: float) -> Outcome:
     """Fail when fewer than `min_count` processes called `name` run, or `pidfile`'s PID is dead."""
     if params.get("pidfile"):
         return _pidfile(str(params["pidfile"]))

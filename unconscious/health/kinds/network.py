@@ -8,15 +8,14 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-from typing import Any
 
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 
 #: At most this much of a response body is read for `body_match`.
 MAX_BODY = 1 << 20
 
 
-def tcp(params: dict[str, Any], timeout: float) -> Outcome:
+def tcp(params: CheckParams, timeout: float) -> Outcome:
     """Fail when nothing accepts a TCP connection on `host`:`port`."""
     host = str(params.get("host", "127.0.0.1"))
     port = int(params["port"])
@@ -31,7 +30,7 @@ def tcp(params: dict[str, Any], timeout: float) -> Outcome:
     return Outcome(True, f"tcp {host}:{port} open ({elapsed:.0f} ms)", "open", "open")
 
 
-def http(params: dict[str, Any], timeout: float) -> Outcome:
+def http(params: CheckParams, timeout: float) -> Outcome:
     """Fail when `url` does not answer with an expected status (and body matching `body_match`)."""
     url = str(params["url"])
     expected = params.get("expect_status", [200])

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json
-from unconscious.config.duration import parse_duration
 from unconscious.health import integrity
 from unconscious.health.kinds import sockets
 from unconscious.health.kinds.bounded import run_bounded
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 
 FAILED_LOGIN_PATTERN = r"Failed password|authentication failure|Invalid user|FAILED LOGIN"
 JOURNALCTL = ["journalctl"]
 _LOG_OUTPUT = 4 << 20
+
+
+#: Seconds. Per kind (the schema's `window` is shared by several kinds): failed_logins.
+DEFAULT_WINDOW = 600.0
 
 
 def allowed(description: str, allow: list[str]) -> bool:
@@ -33,7 +35,7 @@ def allowed(description: str, allow: list[str]) -> bool:
     return False
 
 
-def listening(params: dict[str, Any], timeout: float) -> Outcome:
+def listening(params: CheckParams, timeout: float) -> Outcome:
     """Fail when a socket listens that is neither in `allow` nor in the first-run baseline.
 
     With `baseline` (a file path), the first run records what listens then; later runs alert
@@ -83,9 +85,9 @@ def _baseline(path: Path, current: list[str]) -> tuple[set[str], bool]:
     return {item.rsplit(" (", 1)[0] for item in current}, True
 
 
-def failed_logins(params: dict[str, Any], timeout: float) -> Outcome:
+def failed_logins(params: CheckParams, timeout: float) -> Outcome:
     """Fail when more than `max_count` failed logins were logged (auth facilities) in `window`."""
-    window = parse_duration(params.get("window", "10m"))
+    window = float(params.get("window", DEFAULT_WINDOW))
     limit = int(params.get("max_count", 20))
     pattern = re.compile(str(params.get("pattern") or FAILED_LOGIN_PATTERN))
     command = [str(word) for word in params.get("command") or JOURNALCTL]
@@ -107,7 +109,7 @@ def failed_logins(params: dict[str, Any], timeout: float) -> Outcome:
     return Outcome(count <= limit, f"{count} failed login(s) in {int(window)} s", str(count), str(limit))
 
 
-def integrity_check(params: dict[str, Any], timeout: float) -> Outcome:
+def integrity_check(params: CheckParams, timeout: float) -> Outcome:
     """Fail when the live tree under `root` differs from the manifest in `manifest`."""
     root = Path(str(params["root"]))
     manifest_file = Path(str(params["manifest"]))

@@ -8,11 +8,10 @@ inline (see `unconscious.health.kinds.KINDS`).
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import psutil
 
-from unconscious.health.model import Outcome, percent
+from unconscious.health.model import CheckParams, Outcome, percent
 
 
 def _mount_problem(path: str, require_mount: bool) -> Outcome | None:
@@ -24,7 +23,7 @@ def _mount_problem(path: str, require_mount: bool) -> Outcome | None:
     return None
 
 
-def disk(params: dict[str, Any], timeout: float) -> Outcome:
+def disk(params: CheckParams, timeout: float) -> Outcome:
     """Fail when the filesystem at `path` is fuller than `max_percent`."""
     path = str(params.get("path", "/"))
     limit = float(params.get("max_percent", 90))
@@ -40,7 +39,7 @@ def disk(params: dict[str, Any], timeout: float) -> Outcome:
     return Outcome(usage <= limit, f"disk {path} {percent(usage)}", percent(usage), percent(limit))
 
 
-def inodes(params: dict[str, Any], timeout: float) -> Outcome:
+def inodes(params: CheckParams, timeout: float) -> Outcome:
     """Fail when more than `max_percent` of the inodes at `path` are used."""
     path = str(params.get("path", "/"))
     limit = float(params.get("max_percent", 90))
@@ -54,14 +53,14 @@ def inodes(params: dict[str, Any], timeout: float) -> Outcome:
     return Outcome(usage <= limit, f"inodes {path} {percent(usage)}", percent(usage), percent(limit))
 
 
-def memory(params: dict[str, Any], timeout: float) -> Outcome:
+def memory(params: CheckParams, timeout: float) -> Outcome:
     """Fail when used memory (total minus available) exceeds `max_percent`."""
     limit = float(params.get("max_percent", 90))
     usage = float(psutil.virtual_memory().percent)
     return Outcome(usage <= limit, f"memory {percent(usage)}", percent(usage), percent(limit))
 
 
-def swap(params: dict[str, Any], timeout: float) -> Outcome:
+def swap(params: CheckParams, timeout: float) -> Outcome:
     """Fail when swap use exceeds `max_percent` (no swap at all is fine)."""
     limit = float(params.get("max_percent", 80))
     usage = psutil.swap_memory()
@@ -72,7 +71,7 @@ def swap(params: dict[str, Any], timeout: float) -> Outcome:
     )
 
 
-def load(params: dict[str, Any], timeout: float) -> Outcome:
+def load(params: CheckParams, timeout: float) -> Outcome:
     """Fail when the 5-minute load average per CPU exceeds `max_per_cpu`."""
     limit = float(params.get("max_per_cpu", 2.0))
     cpus = os.cpu_count() or 1
@@ -80,7 +79,7 @@ def load(params: dict[str, Any], timeout: float) -> Outcome:
     return Outcome(per_cpu <= limit, f"load {per_cpu:.2f} per CPU", f"{per_cpu:.2f}", f"{limit:g}")
 
 
-def cpu(params: dict[str, Any], timeout: float) -> Outcome:
+def cpu(params: CheckParams, timeout: float) -> Outcome:
     """Fail when CPU use since the previous run exceeds `max_percent` (first run: since boot)."""
     limit = float(params.get("max_percent", 95))
     usage = float(psutil.cpu_percent(interval=None))

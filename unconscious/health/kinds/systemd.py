@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import os
-from typing import Any
 
-from unconscious.config.duration import parse_duration
 from unconscious.health.kinds.bounded import run_bounded
-from unconscious.health.model import Outcome
+from unconscious.health.model import CheckParams, Outcome
 
 FAILED_UNITS_COMMAND = ["systemctl", "list-units", "--state=failed", "--plain", "--no-legend", "--full"]
 JOURNALCTL = ["journalctl"]
@@ -18,7 +16,11 @@ _TIME_ERROR = 5  # adjtimex(2): clock not synchronised
 _JOURNAL_OUTPUT = 4 << 20
 
 
-def systemd_failed(params: dict[str, Any], timeout: float) -> Outcome:
+#: Seconds. Per kind (the schema's `window` is shared by several kinds): journal_errors.
+DEFAULT_WINDOW = 600.0
+
+
+def systemd_failed(params: CheckParams, timeout: float) -> Outcome:
     """Fail when more than `max_count` units (not in `ignore`) are in the failed state."""
     command = [str(word) for word in params.get("command") or FAILED_UNITS_COMMAND]
     if not params.get("command") and not os.path.isdir(_SYSTEMD_MARKER):
@@ -42,10 +44,10 @@ def systemd_failed(params: dict[str, Any], timeout: float) -> Outcome:
     return Outcome(len(failed) <= limit, summary, str(len(failed)), str(limit))
 
 
-def journal_errors(params: dict[str, Any], timeout: float) -> Outcome:
+def journal_errors(params: CheckParams, timeout: float) -> Outcome:
     """Fail when `unit` logged more than `max_count` entries of priority err or worse in `window`."""
     unit = str(params["unit"])
-    window = parse_duration(params.get("window", "10m"))
+    window = float(params.get("window", DEFAULT_WINDOW))
     limit = int(params.get("max_count", 10))
     command = [str(word) for word in params.get("command") or JOURNALCTL]
     argv = [
@@ -68,7 +70,7 @@ def journal_errors(params: dict[str, Any], timeout: float) -> Outcome:
     )
 
 
-def clock_sync(params: dict[str, Any], timeout: float) -> Outcome:
+def clock_sync(params: CheckParams, timeout: float) -> Outcome:
     """Fail when the kernel (adjtimex) or timedated says the clock is not synchronised.
 
     Under ProtectClock= the adjtimex syscall is denied even read-only; then timedatectl is
@@ -95,7 +97,7 @@ def clock_sync(params: dict[str, Any], timeout: float) -> Outcome:
     )
 
 
-def _timedatectl(params: dict[str, Any], timeout: float) -> Outcome:
+def _timedatectl(params: CheckParams, timeout: float) -> Outcome:
     command = [str(word) for word in params.get("command") or TIMEDATECTL]
     run = run_bounded(command, timeout)
     if run.error or run.exit_code != 0:
