@@ -32,7 +32,7 @@ from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONObject, JSONValue
+    from unconscious.json_types import JsonObject, JsonValue
     from unconscious.log import Logger
 
 GENESIS = "0" * 64
@@ -46,7 +46,7 @@ class AuditRecord(TypedDict):
     seq: int
     time: float
     kind: str
-    fields: JSONValue
+    fields: JsonValue
     prev: str
     hash: str
 
@@ -166,7 +166,7 @@ class AuditLog:
             parts.pop()
         return parts
 
-    def records(self) -> Iterator[JSONObject]:
+    def records(self) -> Iterator[JsonObject]:
         """Yield the records that parse as JSON objects (for display, not for trust)."""
         for line in self.lines():
             try:

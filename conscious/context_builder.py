@@ -40,7 +40,6 @@ from unconscious.evidence import list_evidence, read_evidence
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONObject
     from conscious.rails.history import ChangeRecord
 
 HISTORY_LIMIT = 15
@@ -99,7 +98,7 @@ class Implicated(TypedDict, total=False):
 class ContextParts:
     """The raw material of one prompt."""
 
-    events: list[JSONObject]
+    events: list[dict[str, object]]
     evidence: dict[str, EvidenceShown]
     journal: Excerpt
     files: TreeFiles

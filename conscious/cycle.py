@@ -47,11 +47,11 @@ from unconscious.pause import read_pause
 
 if TYPE_CHECKING:
     from conscious.budget import UsageCounts
-    from conscious.json_types import JSONObject, JSONValue
     from conscious.model import ModelReply
     from conscious.rails.proposal import ProposalJSON
     from conscious.rails.settings import RailSettings
     from unconscious.config.loader import LoadedConfig
+    from unconscious.json_types import JsonObject, JsonValue
     from unconscious.log import Logger
 
 #: After this many cycles in a row whose reply was unusable, the events are given up (processed,
@@ -78,7 +78,7 @@ class CycleResult:
     cuts: list[str] = field(default_factory=list)
     redactions: int = 0
 
-    def to_json(self) -> JSONObject:
+    def to_json(self) -> JsonObject:
         return asdict(self)
 
     @property
@@ -374,7 +374,7 @@ class Cycle:
         return self._propose(checked.proposal, checked.summary, checked.usage_evidence or {},
                              request_id, result, inbox, deferred)
 
-    def _oversized(self, tool_input: JSONObject | None) -> str | None:
+    def _oversized(self, tool_input: JsonObject | None) -> str | None:
         """Return why a reply is too big for any proposal the rails accept, or None.
 
         Checked before the reply is redacted or parsed: a reply of megabytes costs no more
@@ -420,7 +420,7 @@ class Cycle:
                         dedup_key=f"model_api_refused:{error.status}:{error.error_type}")
         return self._defer(result, inbox, deferred)
 
-    def _propose(self, proposal: ProposalJSON, summary: str, evidence: JSONObject,
+    def _propose(self, proposal: ProposalJSON, summary: str, evidence: JsonObject,
                  request_id: str, result: CycleResult, inbox: list[Event],
                  deferred: list[Event]) -> CycleResult:
         spool_dir = self.paths.spool_dir
@@ -513,12 +513,12 @@ class Cycle:
         return True
 
 
-def _proposal_outline(value: JSONObject | None) -> JSONObject:
+def _proposal_outline(value: JsonObject | None) -> JsonObject:
     """Return the paths and title of a refused proposal (never its content) for the audit."""
     proposal = (value or {}).get("proposal")
     if not isinstance(proposal, dict):
         return {}
-    paths: list[JSONValue] = []
+    paths: list[JsonValue] = []
     for key in ("edits", "creates"):
         items = proposal.get(key)
         if isinstance(items, list):

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the SDK's request/response types; anthropic itself loads on
     )
     from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
-    from conscious.json_types import JSONObject
+    from unconscious.json_types import JsonObject
 
 #: Claude's tokenisers average 3-4 bytes per token on code and JSON; counting one token per two
 #: bytes is a safe upper bound when count_tokens is not available.
@@ -166,7 +166,7 @@ STOP_REASON_PROBLEMS = {
 }
 
 
-def stop_problem(stop_reason: str | None, tool_input: JSONObject | None) -> str | None:
+def stop_problem(stop_reason: str | None, tool_input: JsonObject | None) -> str | None:
     """Return why a reply with `stop_reason` cannot be used, or None when it can.
 
     `tool_use` and `end_turn` are usable when the `respond` tool was called (end_turn without
@@ -184,7 +184,7 @@ class ModelReply:
     """What came back: the tool input (None when the model did not call the tool) and usage."""
 
     request_id: str
-    tool_input: JSONObject | None
+    tool_input: JsonObject | None
     text: str
     usage: Usage
     stop_reason: str | None
@@ -386,9 +386,9 @@ def _usage(message: Message) -> Usage:
                  cache_read_input_tokens=number("cache_read_input_tokens"))
 
 
-def _tool_input(message: Message, tool_name: str) -> tuple[JSONObject | None, str]:
+def _tool_input(message: Message, tool_name: str) -> tuple[JsonObject | None, str]:
     texts: list[str] = []
-    found: JSONObject | None = None
+    found: JsonObject | None = None
     for block in getattr(message, "content", None) or []:
         kind = getattr(block, "type", None)
         if kind == "text":

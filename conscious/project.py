@@ -17,7 +17,7 @@ from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONObject, JSONValue
+    from unconscious.json_types import JsonObject, JsonValue
 
 STATUSES = ("active", "done", "abandoned")
 
@@ -25,8 +25,8 @@ STATUSES = ("active", "done", "abandoned")
 class ProjectState(TypedDict):
     """The project file: the active project and the last one finished (objects, or None)."""
 
-    active: JSONValue
-    last: JSONValue
+    active: JsonValue
+    last: JsonValue
 
 
 def project_path(paths: Paths) -> Path:
@@ -44,14 +44,14 @@ def read_project(paths: Paths) -> ProjectState:
     return {"active": data.get("active"), "last": data.get("last")}
 
 
-def _cycles(value: JSONValue) -> int:
+def _cycles(value: JsonValue) -> int:
     """Return the recorded cycle count as a number (`int()` of it, as written)."""
     if isinstance(value, bool | int | float | str):
         return int(value)
     raise TypeError(f"project cycles: {value!r} is not a number")
 
 
-def update_project(paths: Paths, reported: JSONObject | None,
+def update_project(paths: Paths, reported: JsonObject | None,
                    clock: Callable[[], float] = time.time) -> ProjectState:
     """Merge the model's `reported` project into the state; return the new state.
 
@@ -64,8 +64,8 @@ def update_project(paths: Paths, reported: JSONObject | None,
     active = state["active"] if isinstance(state["active"], dict) else None
     same = active is not None and active.get("name") == reported.get("name")
     status = str(reported.get("status", "active"))
-    earlier: JSONObject = active or {}
-    project: JSONObject = {
+    earlier: JsonObject = active or {}
+    project: JsonObject = {
         "name": str(reported["name"])[:200],
         "goal": str(reported.get("goal") or earlier.get("goal", ""))[:1000],
         "next_step": str(reported.get("next_step", ""))[:1000],

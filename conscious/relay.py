@@ -31,7 +31,6 @@ from unconscious.paths import Paths
 from unconscious.pause import read_pause
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONValue
     from unconscious.log import Logger
 
 RELAYED_KINDS = ("change_rolled_back",)
@@ -62,9 +61,9 @@ class Notification(TypedDict):
     threshold: str
     time: float
     suppressed: int
-    change: JSONValue
-    rail: JSONValue
-    reason: JSONValue
+    change: object
+    rail: object
+    reason: object
     paused: str | None
 
 

@@ -19,9 +19,9 @@ from conscious.tree_files import is_secret
 if TYPE_CHECKING:
     from anthropic.types import ToolParam
 
-    from conscious.json_types import JSONObject
     from conscious.rails.proposal import ProposalJSON
     from conscious.rails.settings import RailSettings
+    from unconscious.json_types import JsonObject
 
 TOOL_NAME = "respond"
 DECISIONS = ("propose", "nothing")
@@ -37,9 +37,9 @@ class Reply:
 
     decision: str
     summary: str
-    project: JSONObject | None
+    project: JsonObject | None
     proposal: ProposalJSON | None
-    usage_evidence: JSONObject | None
+    usage_evidence: JsonObject | None
 
 
 def respond_tool() -> ToolParam:
@@ -48,7 +48,7 @@ def respond_tool() -> ToolParam:
     The properties are ordered as the model should think: evidence, reasoning, then the
     decision, then the change. Every field says what it is for and what the rails do with it.
     """
-    text: JSONObject = {"type": "string"}
+    text: JsonObject = {"type": "string"}
     return {
         "name": TOOL_NAME,
         "description": ("Report this cycle's answer: what the evidence shows, your reasoning, "
@@ -93,8 +93,8 @@ def respond_tool() -> ToolParam:
     }
 
 
-def _proposal_schema() -> JSONObject:
-    text: JSONObject = {"type": "string"}
+def _proposal_schema() -> JsonObject:
+    text: JsonObject = {"type": "string"}
     return {
         "type": "object",
         "description": "the one change (only with decision 'propose'); paths are relative to "
@@ -144,7 +144,7 @@ class RailsRefused(ReplyError):
 _INJECTION_MARKERS = ("protected (", "operator-only", "rails' own units", "secret path")
 
 
-def check_reply(value: JSONObject | None, settings: ConsciousSettings,
+def check_reply(value: JsonObject | None, settings: ConsciousSettings,
                 offered: list[str], rails: RailSettings | None = None) -> Reply:
     """Return the checked reply. Raise ReplyError naming the problem.
 

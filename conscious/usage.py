@@ -19,8 +19,8 @@ from unconscious.evidence import read_evidence
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONObject
     from conscious.rails.history import ChangeRecord
+    from unconscious.json_types import JsonObject
 
 
 class UnusedChange(TypedDict):
@@ -35,7 +35,7 @@ def expectations_path(paths: Paths) -> Path:
     return paths.state_dir / "conscious" / "expected_use.json"
 
 
-def read_expectations(paths: Paths) -> dict[str, JSONObject]:
+def read_expectations(paths: Paths) -> dict[str, JsonObject]:
     """Return proposal id -> {"evidence", "counter", "title"}; unreadable counts as empty (an
     entry that is not an object too)."""
     try:
@@ -48,7 +48,7 @@ def read_expectations(paths: Paths) -> dict[str, JSONObject]:
 
 
 def record_expectation(paths: Paths, proposal_id: str, title: str,
-                       expected: JSONObject) -> None:
+                       expected: JsonObject) -> None:
     """Remember what evidence would show `proposal_id` in use. Raise AtomicWriteError."""
     data = read_expectations(paths)
     data[proposal_id] = {"title": title, "evidence": str(expected.get("evidence", "")),

@@ -23,7 +23,7 @@ from unconscious.atomic import atomic_write_json
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONObject, JSONValue
+    from unconscious.json_types import JsonObject, JsonValue
 
 COMMITTED = "committed"
 ROLLED_BACK = "rolled_back"
@@ -55,9 +55,9 @@ class ChangeRecord:
     updated: float = 0.0
     #: The rail that decided (validate, parse_check, ratchet, swap, gate, operator, ...).
     rail: str = ""
-    extra: dict[str, JSONValue] = field(default_factory=dict)
+    extra: dict[str, JsonValue] = field(default_factory=dict)
 
-    def to_json(self) -> JSONObject:
+    def to_json(self) -> JsonObject:
         value = asdict(self)
         value["files"] = list(self.files)
         value["units"] = list(self.units)

@@ -24,7 +24,7 @@ from unconscious.log import get_logger
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONObject, JSONValue
+    from unconscious.json_types import JsonObject, JsonValue
 
 #: The journal event of each outcome (the operator's `journalctl HOSTMIND_EVENT=...` keys).
 JOURNAL_EVENTS = {
@@ -48,7 +48,7 @@ class Recorder:
         self.audit = audit or AuditLog(audit_path(paths))
         self.log = get_logger()
 
-    def progress(self, record: ChangeRecord, **extra: JSONValue) -> ChangeRecord:
+    def progress(self, record: ChangeRecord, **extra: JsonValue) -> ChangeRecord:
         """Write an in-progress record (no audit: nothing is decided yet)."""
         merged = {**record.extra, **extra}
         return history.write_change(self.paths, replace(record, outcome=history.IN_PROGRESS,
@@ -107,7 +107,7 @@ class Recorder:
         self.audit.append(audit_kind(record.outcome), **fields)
 
 
-def _field(entry: JSONObject, name: str) -> JSONValue:
+def _field(entry: JsonObject, name: str) -> JsonValue:
     """Return `fields[name]` of an audit record read back (None when it has no such field)."""
     fields = entry.get("fields")
     return fields.get(name) if isinstance(fields, dict) else None

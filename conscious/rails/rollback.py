@@ -22,8 +22,8 @@ from conscious.rails.integrity_sync import sync_integrity
 from unconscious.systemctl import SystemctlError
 
 if TYPE_CHECKING:
-    from conscious.json_types import JSONValue
     from conscious.rails.engine import Rails
+    from unconscious.json_types import JsonValue
 
 
 def roll_back(rails: Rails, record: ChangeRecord, rail: str, reason: str,
@@ -41,7 +41,7 @@ def roll_back(rails: Rails, record: ChangeRecord, rail: str, reason: str,
     to_restart = record.units if units is None else units
     problem = restart_after_restore(rails, to_restart) if to_restart else ""
     full_reason = reason + (f"; after the restore: {problem}" if problem else "")
-    extra: dict[str, JSONValue] = {**record.extra, "restored": list(restored)}
+    extra: dict[str, JsonValue] = {**record.extra, "restored": list(restored)}
     if not problem:
         extra["healthy_again_at"] = time.time()
     decided = rails.recorder.decide(replace(record, extra=extra), history.ROLLED_BACK, rail,

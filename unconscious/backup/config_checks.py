@@ -1,4 +1,4 @@
-"""Backup config checks the schema cannot express (entry point `hostmind.config_checks`)."""
+"""Backup config checks the schema cannot express (listed in unconscious/semantic_checks.py)."""
 
 from __future__ import annotations
 
