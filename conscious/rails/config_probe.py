@@ -22,8 +22,12 @@ from unconscious.package_data import use_config_dir
 def problems(package: Path, config_dir: Path, runtime_dir: Path) -> list[str]:
     """Return the problems of the config made of `package` and the operator's layers."""
     use_config_dir(package)
+    from unconscious import semantic_checks
     from unconscious.config import ConfigError, load_config
     from unconscious.paths import Paths
+
+    # The trusted base's semantic checks, in this process: no second interpreter in the sandbox.
+    semantic_checks.install()
 
     try:
         load_config(Paths(config_dir=config_dir, runtime_dir=runtime_dir,
