@@ -198,6 +198,42 @@ def _cache_split(request: dict[str, Any]) -> tuple[int, str | None]:
     return estimate_tokens(encoded), hashlib.sha256(encoded).hexdigest()
 
 
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that can end its keep-alive connections when it stops.
+
+    The SDK's client keeps connections open; each holds a handler thread blocked on a read,
+    which `server_close` does not end (daemon threads are not joined). Left behind, they made
+    the rotation's fork guard ("not forking with N threads running") refuse in later tests.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def end_connections(self) -> None:
+        """Shut every open connection down: its handler thread reads EOF and ends."""
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "fake-messages-api/1"
     protocol_version = "HTTP/1.1"
@@ -350,8 +386,7 @@ class FakeMessagesAPI:
         self.state = _State(steps=list(steps or []), default=dict(default or DEFAULT_STEP),
                             api_key=api_key, count_tokens_steps=list(count_tokens_steps or []),
                             record_file=record_file)
-        self.server = ThreadingHTTPServer((host, port), _Handler)
-        self.server.daemon_threads = True
+        self.server = _Server((host, port))
         self.server.state = self.state  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -381,6 +416,7 @@ class FakeMessagesAPI:
     def stop(self) -> None:
         self.state.stopping.set()
         self.server.shutdown()
+        self.server.end_connections()
         self.server.server_close()
         self.thread.join(5)
 

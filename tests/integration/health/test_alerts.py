@@ -34,9 +34,23 @@ def change(event_state: str, name: str = "disk_var", severity: str = "warning", 
     return Transition(spec, previous, result)
 
 
+#: Dispatchers a test made, closed after it: their sender threads would outlive the test (and a
+#: process with stray threads is one the rotation's su fork guard rightly refuses to fork).
+_MADE: list[Dispatcher] = []
+
+
+@pytest.fixture(autouse=True)
+def close_dispatchers() -> Iterator[None]:
+    yield
+    while _MADE:
+        _MADE.pop().close()
+
+
 def dispatcher(context: Context, write_dropin: WriteDropin, alerts_yaml: str) -> Dispatcher:
     write_dropin("60-alerts.yaml", "alerts:\n" + alerts_yaml)
-    return Dispatcher(context.load_config(), get_logger(), paths=context.paths)
+    made = Dispatcher(context.load_config(), get_logger(), paths=context.paths)
+    _MADE.append(made)
+    return made
 
 
 def test_a_webhook_receives_the_state_change_as_json(context: Context, write_dropin: WriteDropin,
