@@ -20,13 +20,13 @@ ROOT = Path(__file__).resolve().parents[3]
 LAYERS = ("foundation", "records", "features", "services", "cli")
 
 #: Imports nothing above it: paths, atomic writes, time formatting, journal and logging,
-#: sd_notify, systemctl and unit files, fault injection, config and the Context built on it.
+#: sd_notify, systemctl and unit files, fault injection, globs, config and the Context built on it.
 FOUNDATION = {
     "unconscious", "unconscious.exitcodes", "unconscious.paths", "unconscious.atomic",
     "unconscious.timefmt", "unconscious.faults", "unconscious.journal", "unconscious.log",
     "unconscious.notify", "unconscious.systemctl", "unconscious.systemd_units",
     "unconscious.context", "unconscious.default_config", "unconscious.rails_lock", "unconscious.locks",
-    "unconscious.tree_diff", "unconscious.package_data", "unconscious.json_types",
+    "unconscious.tree_diff", "unconscious.package_data", "unconscious.json_types", "unconscious.globs",
 }
 #: What the features read and write: the event spool, evidence, the pause flag.
 RECORDS = {"unconscious.events", "unconscious.evidence", "unconscious.pause"}

@@ -1,0 +1,406 @@
+"""The one glob dialect of hostmind: every pattern a person or the model writes for paths.
+
+Used by `conscious.allowed_paths`, `context_files`, `secret_paths` and the rails' protected list
+(relative paths in the live tree), backup `include`/`exclude` and `hostmind backup restore
+--include` (paths relative to a source), rotation `paths` and their config checks (absolute
+host paths, found on disk with `expand`).
+
+The dialect (docs/config.md "Globs" says the same for operators):
+- A pattern is split at `/` into segments; a path is compared segment by segment, whole
+  (anchored at both ends), case-sensitive.
+- Inside a segment `*` matches any run of characters (never `/`), `?` exactly one, `[...]` one
+  character of the set (`[a-z0-9_]`; `!` or `^` first negates; `]` first is a member; a `[`
+  without its `]` is a literal `[`). Everything else is literal, newline and backslash included
+  (there is no escape character: write `[*]`, `[?]`, `[[]` for those characters).
+- A segment that is exactly `**` matches any number of whole segments: `a/**/b.py` matches
+  `a/b.py` and `a/x/y/b.py`; a trailing `**` matches one or more (`a/**` is everything under
+  `a/`, not `a` itself). `**` inside a segment (`a**b`) is a plain `*`.
+- A pattern without `/` matches the file name (last segment) at any depth, as in .gitignore
+  and restic: `*.key` matches `config/tls/x.key`. A pattern starting with `/` matches only
+  absolute paths, any other pattern with a `/` only relative paths, from their start.
+- Wildcards match a leading `.` (hidden files are not special: `*secret*` matches
+  `.secrets`), but never a `.` or `..` segment.
+- Paths are compared in normal form: `//`, `/./` and `x/..` are folded first, lexically, as
+  `posixpath.normpath` does, so `pkg/../conftest.py` is `conftest.py`. In a pattern, empty and
+  `.` segments are dropped (`cache/` is `cache`, `./*.py` is `*.py` anchored at the top) and a
+  pattern with a `..` segment matches nothing (`../*`, `pkg/../*.py`).
+- Refused with GlobError, naming the pattern: an empty pattern, one with a NUL or a line break,
+  one longer than MAX_PATTERN_CHARS.
+
+Matching takes time linear in the path for each pattern segment (`*a*a*a*b` is matched as
+fnmatch does, with atomic groups, never by exponential backtracking) and segments are matched
+by a set of states, never by recursion, so `**` repeated cannot blow up either.
+
+`expand` finds the existing paths an absolute pattern matches. Its results are exactly the
+entries a walk of the pattern's literal head would list (files, directories, symlinks, all
+kinds) that `matches` accepts: below the head it enters real directories only, never a
+symbolic link to one (a link is returned when it matches, not followed: no loop, and no link
+planted in a log directory leads a rotation elsewhere).
+
+This is a foundation module (stdlib only, it imports nothing of hostmind). The rails use it from
+the trusted base, which holds `unconscious/` as well as `conscious/`: they run in isolated mode
+from there, so an edit of the live tree's copy of this file changes only the live services'
+globs (rotation, backup, like an edit of any of their modules), never what the rails accept or
+protect.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+#: PATH_MAX: no path the kernel takes is longer, so no useful pattern is either.
+MAX_PATTERN_CHARS = 4096
+_MAGIC = re.compile(r"[*?[]")
+
+
+class GlobError(ValueError):
+    """A pattern that is not a glob hostmind takes; the message names the pattern and why."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """What `expand` did not enter: `path`, and `reason` "symlink" or "unreadable: <why>"."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One pattern segment: a literal name, a compiled wildcard, or `**` (`double`)."""
+
+    literal: str | None = None
+    wildcard: re.Pattern[str] | None = None
+    double: bool = False
+
+    def accepts(self, name: str) -> bool:
+        """True if the path segment `name` matches (never `.` or `..`)."""
+        if name in (".", ".."):
+            return False
+        if self.literal is not None:
+            return name == self.literal
+        return self.wildcard is not None and self.wildcard.match(name) is not None
+
+
+_DOUBLE = _Segment(double=True)
+_ANY = _Segment(wildcard=re.compile(r".+\Z", re.DOTALL))
+
+
+@dataclass(frozen=True)
+class Glob:
+    """A parsed pattern: `absolute`, `name_only` (no `/`), `never` (a `..` segment) and its segments."""
+
+    text: str
+    absolute: bool
+    name_only: bool
+    never: bool
+    segments: tuple[_Segment, ...]
+
+    @property
+    def has_double(self) -> bool:
+        return any(segment.double for segment in self.segments)
+
+
+def pattern_problem(pattern: object) -> str | None:
+    """Return why `pattern` is not a glob hostmind takes, or None (see the module doc)."""
+    if not isinstance(pattern, str):
+        return f"is a {type(pattern).__name__}, not a string"
+    if not pattern:
+        return "is empty"
+    if "\x00" in pattern:
+        return "contains a NUL character"
+    if "\n" in pattern or "\r" in pattern:
+        return "contains a line break"
+    if len(pattern) > MAX_PATTERN_CHARS:
+        return f"is {len(pattern)} characters long (at most {MAX_PATTERN_CHARS})"
+    return None
+
+
+def has_magic(pattern: str) -> bool:
+    """True if `pattern` holds a wildcard (`*`, `?`, `[`; a lone `[` counts, to be safe)."""
+    return _MAGIC.search(pattern) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_glob(pattern: str) -> Glob:
+    """Return the parsed `pattern`. Raise GlobError (naming it and why) if it is refused."""
+    problem = pattern_problem(pattern)
+    if problem is not None:
+        raise GlobError(f"glob {pattern[:200]!r}: {problem}")
+    raw = [part for part in pattern.split("/") if part not in ("", ".")]
+    name_only = "/" not in pattern
+    segments: list[_Segment] = []
+    for index, part in enumerate(raw):
+        if part == "**" and not name_only:
+            # A trailing ** needs at least one segment: `a/**` is what is under a, not a.
+            segments.extend([_ANY, _DOUBLE] if index == len(raw) - 1 else [_DOUBLE])
+        else:
+            segments.append(_segment(part))
+    return Glob(pattern, pattern.startswith("/"), name_only, ".." in raw or not raw, tuple(segments))
+
+
+def _segment(text: str) -> _Segment:
+    if not has_magic(text):
+        return _Segment(literal=text)
+    pieces = _pieces(text)
+    if len(pieces) == 1:
+        regex = pieces[0]
+    else:
+        # As fnmatch does: each middle piece at its earliest place, in an atomic group, so a
+        # failing match is never retried with every split of the stars (`*a*a*a*b`).
+        head, *middle, tail = pieces
+        regex = head + "".join(f"(?>.*?{piece})" for piece in middle) + ".*" + tail
+    return _Segment(wildcard=re.compile(regex + r"\Z", re.DOTALL))
+
+
+def _pieces(text: str) -> list[str]:
+    """Return the regex pieces of a segment between its stars (`**` inside is one `*`)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "*":
+            pieces.append("".join(current))
+            current = []
+            while index < len(text) and text[index] == "*":
+                index += 1
+            continue
+        end = _class_end(text, index) if char == "[" else -1
+        if end >= 0:
+            current.append(_character_class(text[index + 1:end]))
+            index = end + 1
+            continue
+        current.append("." if char == "?" else re.escape(char))
+        index += 1
+    pieces.append("".join(current))
+    return pieces
+
+
+def _class_end(text: str, start: int) -> int:
+    """Return the index of the `]` closing the class opened at `start`, or -1 (a literal `[`)."""
+    index = start + 1
+    if index < len(text) and text[index] in "!^":
+        index += 1
+    if index < len(text) and text[index] == "]":
+        index += 1
+    return text.find("]", index)
+
+
+def _character_class(body: str) -> str:
+    negate = body[:1] in ("!", "^")
+    if negate:
+        body = body[1:]
+    items: list[str] = []
+    index = 0
+    while index < len(body):
+        if index + 2 < len(body) and body[index + 1] == "-":
+            low, high = body[index], body[index + 2]
+            if low <= high:  # a reversed range holds nothing, as in fnmatch
+                items.append(f"{re.escape(low)}-{re.escape(high)}")
+            index += 3
+        else:
+            items.append(re.escape(body[index]))
+            index += 1
+    if not items:
+        return "." if negate else "(?!)"
+    return "[" + ("^" if negate else "") + "".join(items) + "]"
+
+
+def normal_segments(path: str) -> tuple[bool, list[str]]:
+    """Return (absolute, segments) of `path` in normal form (no empty, `.` or inner `..` segments)."""
+    absolute = path.startswith("/")
+    segments: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == ".." and segments and segments[-1] != "..":
+            segments.pop()
+        elif part != ".." or not absolute:
+            segments.append(part)
+    return absolute, segments
+
+
+def _closure(states: Iterable[int], segments: Sequence[_Segment]) -> set[int]:
+    """Add the states reachable without a path segment (past each `**`)."""
+    found = set(states)
+    pending = list(found)
+    while pending:
+        state = pending.pop()
+        if state < len(segments) and segments[state].double and state + 1 not in found:
+            found.add(state + 1)
+            pending.append(state + 1)
+    return found
+
+
+def _advance(states: set[int], segments: Sequence[_Segment], name: str) -> set[int]:
+    """Return the states after the path segment `name` (a `**` stays; it takes any name but `..`)."""
+    following: list[int] = []
+    for state in states:
+        if state == len(segments):
+            continue
+        segment = segments[state]
+        if segment.double:
+            if name not in (".", ".."):
+                following.append(state)
+        elif segment.accepts(name):
+            following.append(state + 1)
+    return _closure(following, segments)
+
+
+def _match_segments(segments: Sequence[_Segment], names: Sequence[str]) -> bool:
+    if not any(segment.double for segment in segments):
+        return len(segments) == len(names) and all(
+            segment.accepts(name) for segment, name in zip(segments, names, strict=True))
+    states = _closure([0], segments)
+    for name in names:
+        states = _advance(states, segments, name)
+        if not states:
+            return False
+    return len(segments) in states
+
+
+def glob_matches(path: str, glob: Glob) -> bool:
+    """Return True if the POSIX `path` matches the parsed `glob` (module doc)."""
+    if glob.never or "\x00" in path:
+        return False
+    absolute, names = normal_segments(path)
+    if glob.name_only:
+        return bool(names) and glob.segments[0].accepts(names[-1])
+    return absolute == glob.absolute and _match_segments(glob.segments, names)
+
+
+def matches(path: str, pattern: str) -> bool:
+    """Return True if the POSIX `path` (relative or absolute) matches `pattern`.
+
+    Raise GlobError if the pattern is refused (empty, NUL, line break, over-long).
+    """
+    return glob_matches(path, compile_glob(pattern))
+
+
+def first_match(path: str, patterns: Iterable[str]) -> str | None:
+    """Return the first of `patterns` that `path` matches, or None. Raise GlobError as `matches`."""
+    for pattern in patterns:
+        if glob_matches(path, compile_glob(pattern)):
+            return pattern
+    return None
+
+
+def reaches(pattern: str, directory: str) -> bool:
+    """True if `pattern` matches `directory` itself or could match some path below it.
+
+    Used to refuse rotation patterns that could reach a system tree (`/var/**/x.log` reaches
+    `/var/lib/hostmind`). A name-only pattern reaches every directory. Raise GlobError as `matches`.
+    """
+    glob = compile_glob(pattern)
+    if glob.never:
+        return False
+    if glob.name_only:
+        return True
+    absolute, names = normal_segments(directory)
+    if absolute != glob.absolute:
+        return False
+    states = _closure([0], glob.segments)
+    for name in names:
+        states = _advance(states, glob.segments, name)
+        if not states:
+            return False
+    return True
+
+
+def expand(pattern: str, skipped: list[Skipped] | None = None) -> list[str]:
+    """Return the existing paths the absolute `pattern` matches, sorted (see the module doc).
+
+    A directory that cannot be listed, and a symbolic link to a directory the pattern would
+    have to enter, are appended to `skipped` (when given), never raised. Raise GlobError if
+    the pattern is refused or not absolute.
+    """
+    glob = compile_glob(pattern)
+    if not glob.absolute:
+        raise GlobError(f"glob {pattern[:200]!r}: not an absolute path (expand needs one)")
+    if glob.never:
+        return []
+    segments = glob.segments
+    head = 0
+    while head < len(segments) and segments[head].literal is not None:
+        head += 1
+    start = "/" + "/".join(str(segment.literal) for segment in segments[:head])
+    if head == len(segments):
+        return [start] if os.path.lexists(start) else []
+    walk = _Expansion(segments, skipped)
+    walk.visit(start, head, os.path.isdir(start))
+    return sorted(walk.found)
+
+
+class _Expansion:
+    """The state of one `expand`: results, (path, state) pairs seen, directory listings."""
+
+    def __init__(self, segments: Sequence[_Segment], skipped: list[Skipped] | None) -> None:
+        self.segments = segments
+        self.skipped = skipped
+        self.found: set[str] = set()
+        self.seen: set[tuple[str, int]] = set()
+        self.listings: dict[str, list[tuple[str, int]]] = {}
+
+    def visit(self, path: str, state: int, is_directory: bool) -> None:
+        """Match what is at and below `path`, which has taken the segments before `state`."""
+        if (path, state) in self.seen:
+            return
+        self.seen.add((path, state))
+        if state == len(self.segments):
+            self.found.add(path)
+            return
+        segment = self.segments[state]
+        if segment.double:
+            self.visit(path, state + 1, is_directory)
+        if not is_directory:
+            return
+        for name, mode in self._entries(path, segment):
+            if segment.double or segment.accepts(name):
+                child = path.rstrip("/") + "/" + name
+                next_state = state if segment.double else state + 1
+                if stat.S_ISLNK(mode) and next_state < len(self.segments):
+                    self._note_link(child)
+                self.visit(child, next_state, stat.S_ISDIR(mode))
+
+    def _entries(self, path: str, segment: _Segment) -> list[tuple[str, int]]:
+        """Return (name, lstat mode) of what `path` holds that `segment` could take."""
+        if segment.literal is not None:
+            try:
+                return [(segment.literal, os.lstat(os.path.join(path, segment.literal)).st_mode)]
+            except FileNotFoundError:
+                return []
+            except OSError as error:
+                self._note(path, f"unreadable: {error.strerror or error}")
+                return []
+        if path not in self.listings:
+            self.listings[path] = self._list(path)
+        return self.listings[path]
+
+    def _list(self, path: str) -> list[tuple[str, int]]:
+        listed: list[tuple[str, int]] = []
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    try:
+                        listed.append((entry.name, entry.stat(follow_symlinks=False).st_mode))
+                    except FileNotFoundError:
+                        continue  # removed while listing: not there to match
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            self._note(path, f"unreadable: {error.strerror or error}")
+        return listed
+
+    def _note_link(self, path: str) -> None:
+        if os.path.isdir(path):
+            self._note(path, "symlink")
+
+    def _note(self, path: str, reason: str) -> None:
+        if self.skipped is not None and Skipped(path, reason) not in self.skipped:
+            self.skipped.append(Skipped(path, reason))
