@@ -247,5 +247,5 @@ def gather(paths: Paths, settings: ConsciousSettings, events: list[Event],
 
 
 def create_globs(settings: ConsciousSettings) -> list[str]:
-    """Return the allowed_paths globs as validate applies them (conscious.rails.pathglob)."""
+    """Return the allowed_paths globs as validate applies them (unconscious.globs)."""
     return list(settings.allowed_paths)

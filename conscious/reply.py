@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conscious.rails.pathglob import first_match
 from conscious.settings import ConsciousSettings
 from conscious.tree_files import is_secret
+from unconscious.globs import first_match
 
 if TYPE_CHECKING:
     from anthropic.types import ToolParam

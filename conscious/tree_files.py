@@ -1,6 +1,6 @@
 """The files of the live tree the model may see: listed by name, some with their contents.
 
-A file is offered when its name matches an `allowed_paths` glob (`conscious.rails.pathglob`,
+A file is offered when its name matches an `allowed_paths` glob (`unconscious.globs`,
 the dialect the rails check a proposal's paths with), it is not a symlink (the rails refuse a
 path through one), and it matches no `secret_paths` glob. Secret files are never opened here,
 whatever the other globs say. Contents are read only for `context_files` matches that are
@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conscious.rails.pathglob import first_match
 from conscious.settings import ConsciousSettings
+from unconscious.globs import first_match
 
 
 @dataclass
@@ -28,7 +28,7 @@ class TreeFiles:
 
 
 def matches(relative: str, patterns: tuple[str, ...] | list[str]) -> bool:
-    """Return whether `relative` (posix) matches a glob, with `conscious.rails.pathglob`'s
+    """Return whether `relative` (posix) matches a glob, with `unconscious.globs`'s
     semantics (the same as validate and the protected list): `**` spans directories, a pattern
     without '/' matches the file name at any depth.
     """
@@ -77,7 +77,7 @@ def collect(settings: ConsciousSettings, implicated: list[str] | tuple[str, ...]
 def _names_in(tree: Path) -> list[str]:
     """Return the relative POSIX names of the files in `tree`, sorted, symlinks named not followed.
 
-    One walk and `conscious.rails.pathglob` decide what is offered, not `Path.glob` (whose
+    One walk and `unconscious.globs` decide what is offered, not `Path.glob` (whose
     `*.py` matches only at the top, which follows `..` and symlinked directories, and which
     rejects `/etc/*` with an exception): the rails match the same names with the same globs.
     A symlink to a file is listed (and skipped by the caller); one to a directory is not entered.

@@ -21,7 +21,6 @@ from conscious.rails.crash import crash_point
 from conscious.rails.history import ChangeRecord, change_dir
 from conscious.rails.integrity_sync import sync_integrity
 from conscious.rails.parse_check import parse_check
-from conscious.rails.pathglob import first_match
 from conscious.rails.proposal import Proposal
 from conscious.rails.recorder import Recorder
 from conscious.rails.rollback import roll_back
@@ -31,6 +30,7 @@ from conscious.rails.swap import swap
 from conscious.rails.test_guard import check_tests_not_weakened
 from conscious.rails.validate import validate
 from unconscious.atomic import atomic_write_json
+from unconscious.globs import first_match
 from unconscious.paths import Paths
 from unconscious.pause import read_pause
 from unconscious.systemctl import Systemctl

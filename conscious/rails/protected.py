@@ -3,12 +3,12 @@
 The list is code, not config, and is itself protected (it lives under `conscious/rails/`), so
 neither a proposal nor a config drop-in can widen what the rails let through. Each entry says
 why it is here. A pattern without '/' matches that file name at any depth
-(`conscious.rails.pathglob`).
+(`unconscious.globs`).
 """
 
 from __future__ import annotations
 
-from conscious.rails.pathglob import first_match
+from unconscious.globs import first_match
 
 PROTECTED: tuple[tuple[str, str], ...] = (
     ("conscious/rails/**", "the rails themselves: validate, ratchet runner, swap, rollback, "

@@ -18,10 +18,10 @@ from pathlib import Path, PurePosixPath
 from conscious.rails.change import FileChange, Refused
 from conscious.rails.operator_keys import check_operator_keys
 from conscious.rails.path_rules import path_problem
-from conscious.rails.pathglob import first_match
 from conscious.rails.proposal import Proposal
 from conscious.rails.protected import protection_reason
 from conscious.rails.settings import RailSettings
+from unconscious.globs import first_match
 
 RAIL = "validate"
 

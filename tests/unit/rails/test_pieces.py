@@ -14,12 +14,12 @@ from conscious.rails import health_compare
 from conscious.rails.change import FileChange, Refused
 from conscious.rails.engine import units_to_restart
 from conscious.rails.lock import LockTimeout, rails_lock
-from conscious.rails.pathglob import glob_match
 from conscious.rails.protected import protection_reason
 from conscious.rails.ratchet import RatchetRun, judge, run_tests
 from conscious.rails.settings import RailSettings
 from conscious.rails.test_guard import check_tests_not_weakened
 from unconscious.context import Context
+from unconscious.globs import matches as glob_match
 
 
 @pytest.mark.parametrize(("path", "pattern", "expected"), [
