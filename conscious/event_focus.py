@@ -9,7 +9,6 @@ stat'ed, at most `MAX_KEYS` key paths are shown.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import TypedDict, TypeVar
 
 from unconscious.config import LoadedConfig
 from unconscious.events import Event
+from unconscious.globs import GlobError, expand
 from unconscious.paths import Paths
 
 MAX_FILES_SIZED = 200
@@ -216,20 +216,31 @@ def checks_state(paths: Paths, focus: Focus) -> dict[str, object]:
     return {"file": str(path), "implicated": implicated, "other_checks_state": others}
 
 
+def _expanded(patterns: list[str]) -> list[str]:
+    """Return the paths the rules' globs match (unconscious.globs), at most MAX_FILES_SIZED each;
+    a pattern the dialect refuses is skipped (`hostmind config validate` reports it)."""
+    found: list[str] = []
+    for pattern in patterns:
+        try:
+            found.extend(expand(pattern)[:MAX_FILES_SIZED])
+        except GlobError:
+            continue
+    return found
+
+
 def rotation_state(config: Mapping[str, object], focus: Focus) -> dict[str, object]:
     """Return the rotation rules and the sizes of the files they (and the events) name."""
     rules = _mapping(_mapping(config.get("rotate")).get("rules"))
     sizes: dict[str, int] = {}
-    patterns = [pattern for rule in rules.values()
-                for pattern in _strings(_mapping(rule).get("paths"))] + focus.log_files
-    for pattern in patterns:
-        for name in sorted(glob.glob(pattern))[:MAX_FILES_SIZED]:
-            if len(sizes) >= MAX_FILES_SIZED:
-                break
-            try:
-                sizes[name] = os.stat(name).st_size
-            except OSError:
-                continue
+    patterns = [pattern for rule in rules.values() for pattern in _strings(_mapping(rule).get("paths"))]
+    # An event's file is a name the host wrote, not a pattern: `/var/log/*` there is one odd file.
+    for name in [*_expanded(patterns), *focus.log_files]:
+        if len(sizes) >= MAX_FILES_SIZED:
+            break
+        try:
+            sizes[name] = os.stat(name).st_size
+        except (OSError, ValueError):
+            continue
     return {"rules": rules or "(no rotation rules configured)",
             "file_sizes_bytes": dict(sorted(sizes.items(), key=lambda item: -item[1])),
             "files_named_by_events": focus.log_files}

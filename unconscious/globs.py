@@ -215,6 +215,9 @@ def _character_class(body: str) -> str:
 def normal_segments(path: str) -> tuple[bool, list[str]]:
     """Return (absolute, segments) of `path` in normal form (no empty, `.` or inner `..` segments)."""
     absolute = path.startswith("/")
+    parts = path.split("/")[1:] if absolute else path.split("/")
+    if "" not in parts and "." not in parts and ".." not in parts:
+        return absolute, parts  # already normal: the common case, without a loop
     segments: list[str] = []
     for part in path.split("/"):
         if part in ("", "."):
@@ -265,14 +268,20 @@ def _match_segments(segments: Sequence[_Segment], names: Sequence[str]) -> bool:
     return len(segments) in states
 
 
-def glob_matches(path: str, glob: Glob) -> bool:
-    """Return True if the POSIX `path` matches the parsed `glob` (module doc)."""
-    if glob.never or "\x00" in path:
+def _matches_normal(glob: Glob, absolute: bool, names: Sequence[str]) -> bool:
+    if glob.never:
         return False
-    absolute, names = normal_segments(path)
     if glob.name_only:
         return bool(names) and glob.segments[0].accepts(names[-1])
     return absolute == glob.absolute and _match_segments(glob.segments, names)
+
+
+def glob_matches(path: str, glob: Glob) -> bool:
+    """Return True if the POSIX `path` matches the parsed `glob` (module doc)."""
+    if "\x00" in path:
+        return False
+    absolute, names = normal_segments(path)
+    return _matches_normal(glob, absolute, names)
 
 
 def matches(path: str, pattern: str) -> bool:
@@ -285,8 +294,11 @@ def matches(path: str, pattern: str) -> bool:
 
 def first_match(path: str, patterns: Iterable[str]) -> str | None:
     """Return the first of `patterns` that `path` matches, or None. Raise GlobError as `matches`."""
+    if "\x00" in path:
+        return None
+    absolute, names = normal_segments(path)
     for pattern in patterns:
-        if glob_matches(path, compile_glob(pattern)):
+        if _matches_normal(compile_glob(pattern), absolute, names):
             return pattern
     return None
 

@@ -19,10 +19,11 @@ from unconscious.config.semantic import SemanticCheck
 def all_checks() -> Sequence[SemanticCheck]:
     """Return every feature's semantic check, in the order their problems are reported."""
     from unconscious.backup import config_checks as backup_checks
+    from unconscious.config import glob_checks
     from unconscious.health import config_checks as health_checks
     from unconscious.rotate import config_checks as rotate_checks
 
-    return (health_checks.check, backup_checks.check, rotate_checks.check)
+    return (health_checks.check, backup_checks.check, rotate_checks.check, glob_checks.check)
 
 
 def install() -> None:

@@ -3,8 +3,9 @@
 `walk(sources, problems)` yields `Entry` objects (the absolute path, the archive member name
 `<source>/<relative path>`, its lstat). Directories that cannot be read or that vanish while
 walking are reported into `problems`, never raised. Include/exclude globs are matched with
-`fnmatch` against the path relative to the source (`*` also matches `/`); a pattern without a
-`/` also matches the file name alone. An excluded directory is not descended into; include
+`unconscious.globs` against the path relative to the source (`*` stays inside one directory,
+`**` spans them, a pattern without `/` matches the file name at any depth, as restic's own
+excludes). An excluded directory is not descended into; include
 globs only select files, so directories are always walked. With `exclude_caches`, a directory
 holding a valid CACHEDIR.TAG yields only itself and the tag; with `one_file_system`, a
 directory on another device than the source's root yields only itself.
@@ -17,10 +18,10 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 from unconscious.backup.settings import Source
+from unconscious.globs import first_match
 
 CACHEDIR_TAG = "CACHEDIR.TAG"
 CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
@@ -101,9 +102,7 @@ def kind_of(mode: int) -> str:
 
 def matches(relative: str, patterns: tuple[str, ...]) -> bool:
     """Return True if the relative path matches one of `patterns` (see the module doc)."""
-    base = relative.rsplit("/", 1)[-1]
-    return any(fnmatchcase(relative, pattern) or ("/" not in pattern and fnmatchcase(base, pattern))
-               for pattern in patterns)
+    return first_match(relative, patterns) is not None
 
 
 def walk(sources: tuple[Source, ...], problems: Problems) -> Iterator[Entry]:

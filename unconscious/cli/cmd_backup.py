@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, anno
 from unconscious.cli.output import error, format_age, print_json
 from unconscious.config import ConfigError
 from unconscious.context import Context
+from unconscious.globs import first_match, pattern_problem
 from unconscious.log import configure, get_logger
 
 if TYPE_CHECKING:
@@ -53,8 +53,10 @@ def register(subparsers: Subparsers) -> None:
     restore.add_argument("backup", help="backup id, or 'latest'")
     restore.add_argument("--target", type=Path, required=True,
                          help="directory to restore into (must not exist, or be empty)")
-    restore.add_argument("--include", action="append", default=None, metavar="GLOB",
-                         help="only members matching GLOB, e.g. 'etc/nginx/*' (repeatable)")
+    restore.add_argument("--include", action="append", default=None, metavar="GLOB", type=_glob_argument,
+                         help="only members (SOURCE/relative/path) matching GLOB: '*' stays inside one "
+                              "directory, '**' spans them, a GLOB without '/' matches the file name "
+                              "anywhere; e.g. 'etc/nginx/**' or '*.conf' (repeatable)")
     restore.set_defaults(func=restore_command)
     prune = commands.add_parser("prune", help="apply the keep policy now")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
@@ -174,6 +176,14 @@ def verify_command(args: argparse.Namespace, context: Context) -> int:
     return _guard(args, context, action)
 
 
+def _glob_argument(text: str) -> str:
+    """argparse type of --include: the glob itself, or a clear error naming it (unconscious.globs)."""
+    problem = pattern_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"glob {text[:200]!r} {problem}")
+    return text
+
+
 def restore_command(args: argparse.Namespace, context: Context) -> int:
     def action(runner: BackupRun) -> int:
         target: Path = args.target
@@ -184,7 +194,7 @@ def restore_command(args: argparse.Namespace, context: Context) -> int:
             names = None
             if args.include:
                 names = [name for name in runner.engine.sample_files(snapshot)
-                         if any(fnmatchcase(name, pattern) for pattern in args.include)]
+                         if first_match(name, args.include) is not None]
                 if not names:
                     raise LookupError(f"no file in {snapshot.id} matches {args.include}")
             result: CheckResult = runner.engine.restore(snapshot, target, names)

@@ -12,6 +12,7 @@ from unconscious import exitcodes
 from unconscious.cli.output import print_json
 from unconscious.config import ConfigError, LoadedConfig
 from unconscious.config.generate import generate_default_config
+from unconscious.config.glob_checks import changed_meaning
 from unconscious.config.writers import OPERATOR, Lookup, lookup_in, writer_of
 from unconscious.config.yaml_source import KeyPath, format_key_path
 from unconscious.context import Context
@@ -53,6 +54,8 @@ def validate_command(args: argparse.Namespace, context: Context) -> int:
     files = ", ".join(config.files) or "packaged defaults only"
     for warning in logrotate_warnings(config.section("rotate")):
         print(f"warning: {warning}", file=sys.stderr)
+    for problem in changed_meaning(config.value, config.origin):
+        print(f"warning: {problem}", file=sys.stderr)
     print(f"config valid ({files})")
     return exitcodes.OK
 

@@ -8,14 +8,13 @@ maxsize, and reopen commands that are not absolute or findable.
 
 from __future__ import annotations
 
-import fnmatch
-import glob
 from typing import Any
 
 from unconscious.config.duration import parse_size
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.semantic import Locator
 from unconscious.config.yaml_source import KeyPath, format_key_path
+from unconscious.globs import has_magic, matches, pattern_problem, reaches
 
 
 def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
@@ -32,7 +31,9 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         if not isinstance(rule, dict) or rule.get("enabled", True) is False:
             continue
         for index, pattern in enumerate(rule.get("paths") or []):
-            if isinstance(pattern, str) and not pattern.startswith("/"):
+            if isinstance(pattern, str) and (reason := pattern_problem(pattern)):
+                problem((name, "paths", index), f"{pattern[:200]!r} {reason}")
+            elif isinstance(pattern, str) and not pattern.startswith("/"):
                 problem((name, "paths", index), f"{pattern!r} is not an absolute path")
             elif isinstance(pattern, str) and (reason := forbidden_path(pattern)):
                 problem((name, "paths", index), reason)
@@ -69,12 +70,12 @@ def forbidden_path(pattern: str) -> str | None:
     parts = pattern.split("/")
     if ".." in parts:
         return f"{pattern!r} contains '..'"
-    if glob.has_magic(parts[1] if len(parts) > 1 else pattern) or pattern.rstrip("/") == "":
+    if has_magic(parts[1] if len(parts) > 1 else pattern) or pattern.rstrip("/") == "":
         return f"{pattern!r} is too wide: its first directory must be written out"
     for tree in FORBIDDEN_TREES:
-        depth = tree.count("/")
-        head = "/".join(parts[: depth + 1])
-        if head == tree or (glob.has_magic(head) and covers(head, tree)):
+        # `reaches`: the tree itself or anything below it; `**` spans directories, so
+        # `/var/**/x.log` reaches /var/lib/hostmind.
+        if reaches(pattern, tree):
             return f"{pattern!r} is under {tree}, which holds no logs hostmind may rotate"
     return None
 
@@ -86,10 +87,9 @@ def _patterns(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
 
 
 def covers(pattern: str, path: str) -> bool:
-    """True if glob `pattern` matches the literal `path` (`*` never crosses a '/', as in glob)."""
-    pattern_parts, path_parts = pattern.split("/"), path.split("/")
-    return len(pattern_parts) == len(path_parts) and all(
-        fnmatch.fnmatchcase(part, wanted) for part, wanted in zip(path_parts, pattern_parts, strict=True))
+    """True if glob `pattern` matches the literal `path` (unconscious.globs: `*` never crosses a
+    '/', `**` does); a pattern the dialect refuses covers nothing (it is reported on its own)."""
+    return pattern_problem(pattern) is None and matches(path, pattern)
 
 
 def overlaps(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
@@ -106,7 +106,7 @@ def overlaps(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
         for other, _other_index, other_pattern in entries:
             if other == name:
                 continue
-            literal = not glob.has_magic(pattern)
+            literal = not has_magic(pattern)
             if pattern == other_pattern or (literal and covers(other_pattern, pattern)):
                 found.append((name, index, other))
                 break

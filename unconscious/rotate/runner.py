@@ -7,7 +7,6 @@ the others still rotate.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import stat
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from unconscious.events import EventSpool
+from unconscious.globs import GlobError, Skipped
+from unconscious.globs import expand as expand_glob
 from unconscious.rotate import state as states
 from unconscious.rotate.batch import rotate_all
 from unconscious.rotate.codecs import Codec
@@ -69,7 +70,13 @@ def expand(rule: Rule) -> tuple[list[Path], list[str]]:
     found: list[Path] = []
     problems: list[str] = []
     for pattern in rule.paths:
-        matches = [Path(match) for match in sorted(glob.glob(pattern))]
+        skipped: list[Skipped] = []
+        try:
+            matches = [Path(match) for match in expand_glob(pattern, skipped)]
+        except GlobError as error:
+            problems.append(f"rule {rule.name}: {error}")
+            continue
+        problems.extend(_skipped_problems(rule, skipped))
         matches = [path for path in matches
                    if (path.is_symlink() or path.is_file()) and not is_work_file(path)
                    and not path.name.endswith((".gz", ".zst")) and not is_plain_archive(rule, path)]
@@ -77,6 +84,27 @@ def expand(rule: Rule) -> tuple[list[Path], list[str]]:
             problems.append(f"rule {rule.name}: {pattern} matches no log file (set missingok to allow)")
         found.extend(path.absolute() for path in matches)
     return list(dict.fromkeys(found)), problems
+
+
+def _skipped_problems(rule: Rule, skipped: list[Skipped]) -> list[str]:
+    """Problems for what a rule's glob did not enter: an unreadable directory, or a link to a
+    directory in a directory others may write (someone may have planted it; the glob never
+    follows it, and says so). A link placed where only root writes is not followed, silently."""
+    problems: list[str] = []
+    for item in skipped:
+        if item.reason != "symlink":
+            problems.append(f"rule {rule.name}: {item.path}: {item.reason}")
+        elif writer := _writer_of_parent(item.path):
+            problems.append(f"rule {rule.name}: {item.path} is a symbolic link in a directory writable by "
+                            f"{writer}; a glob never follows it (name the real directory in the rule)")
+    return problems
+
+
+def _writer_of_parent(path: str) -> str:
+    try:
+        return _other_writer(os.stat(os.path.dirname(path)))
+    except OSError:
+        return ""  # gone meanwhile: nothing left to plant a link in
 
 
 def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:

@@ -41,3 +41,22 @@ def test_a_refused_reply_with_edits_of_the_wrong_type_is_outlined_without_them()
     outline = _proposal_outline({"proposal": {"id": "x", "title": "t", "edits": 7,
                                               "creates": [{"path": "a.py"}, "b.py"]}})
     assert {"id": "x", "title": "t", "paths": ["a.py"]} == outline
+
+
+def test_a_file_an_event_names_is_sized_as_named_never_globbed(tmp_path: Path) -> None:
+    # The name comes from the host: a log line or a file name can hold '*'.
+    for name in ("a.log", "b.log", "*"):
+        (tmp_path / name).write_text("12345", encoding="utf-8")
+    state = rotation_state({}, Focus(log_files=[f"{tmp_path}/*.log", f"{tmp_path}/*"]))
+    assert {f"{tmp_path}/*": 5} == state["file_sizes_bytes"]
+
+
+def test_rule_paths_are_expanded_with_the_one_glob_dialect(tmp_path: Path) -> None:
+    for name in ("app1.log", "app2.log", ".hidden1.log", "sub/app3.log"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    config = {"rotate": {"rules": {"app": {"paths": [f"{tmp_path}/*[0-9].log", "relative/*.log",
+                                                     "/bad\nline"]}}}}
+    state = rotation_state(config, Focus(log_files=[]))
+    assert {f"{tmp_path}/{name}": 1 for name in (".hidden1.log", "app1.log", "app2.log")} == \
+        state["file_sizes_bytes"]
