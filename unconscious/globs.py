@@ -131,7 +131,7 @@ def compile_glob(pattern: str) -> Glob:
     """Return the parsed `pattern`. Raise GlobError (naming it and why) if it is refused."""
     problem = pattern_problem(pattern)
     if problem is not None:
-        raise GlobError(f"glob {pattern[:200]!r}: {problem}")
+        raise GlobError(f"glob {pattern[:200]!r} {problem}")
     raw = [part for part in pattern.split("/") if part not in ("", ".")]
     name_only = "/" not in pattern
     segments: list[_Segment] = []
@@ -356,7 +356,7 @@ def expand(pattern: str, skipped: list[Skipped] | None = None) -> list[str]:
     """
     glob = compile_glob(pattern)
     if not glob.absolute:
-        raise GlobError(f"glob {pattern[:200]!r}: not an absolute path (expand needs one)")
+        raise GlobError(f"glob {pattern[:200]!r} is not an absolute path (expand needs one)")
     if glob.never:
         return []
     segments = glob.segments
