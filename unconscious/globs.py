@@ -101,10 +101,6 @@ class Glob:
     never: bool
     segments: tuple[_Segment, ...]
 
-    @property
-    def has_double(self) -> bool:
-        return any(segment.double for segment in self.segments)
-
 
 def pattern_problem(pattern: object) -> str | None:
     """Return why `pattern` is not a glob hostmind takes, or None (see the module doc)."""
