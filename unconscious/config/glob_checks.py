@@ -2,14 +2,14 @@
 
 Every glob key is matched with `unconscious.globs` (one dialect). `check` (a semantic check,
 listed in unconscious/semantic_checks.py) reports a pattern the dialect refuses (empty, NUL,
-line break, over-long) in `conscious.allowed_paths`, `context_files`, `secret_paths` and backup
-`include`/`exclude`; rotation `paths` are checked with the rest of a rule in
-unconscious/rotate/config_checks.py. `changed_meaning` lists, for `hostmind config validate`, the
+line break, over-long) in `conscious.allowed_paths`, `context_files`, `secret_paths`,
+`apply.unit_paths` and backup `include`/`exclude`; rotation `paths` are checked with the rest
+of a rule in unconscious/rotate/config_checks.py. `changed_meaning` lists, for `hostmind config validate`, the
 patterns that matched other paths before the one dialect (README "Upgrading"):
 - backup include/exclude were fnmatch patterns, whose `*` and `?` crossed '/': a pattern with a
   '/' and a wildcard may now select other files (`logs/*.gz` no longer takes `logs/old/a.gz`);
   `[^...]` was a class of '^' and the rest, it now negates;
-- conscious globs took `[` literally: `[...]` is now a character class;
+- conscious globs and `apply.unit_paths` took `[` literally: `[...]` is now a character class;
 - rotation paths went through glob.glob, where `**` was a plain `*`: it now spans directories.
 """
 
@@ -43,6 +43,13 @@ def conscious_globs(value: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
             yield ("conscious", key, index), pattern
 
 
+def apply_globs(value: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """Yield (key path of the item, pattern) of every `apply.unit_paths` glob (read by the rails)."""
+    for unit, patterns in sorted(_mapping(_mapping(value.get("apply")).get("unit_paths")).items()):
+        for index, pattern in enumerate(_strings(patterns)):
+            yield ("apply", "unit_paths", unit, index), pattern
+
+
 def backup_globs(value: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
     """Yield (key path of the item, pattern) of every backup source's include and exclude."""
     for name, source in sorted(_mapping(_mapping(value.get("backup")).get("sources")).items()):
@@ -66,7 +73,7 @@ def _problem(locate: Locator, path: KeyPath, message: str) -> ConfigProblem:
 def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
     """Return a problem for each conscious or backup glob the dialect refuses."""
     problems: list[ConfigProblem] = []
-    for path, pattern in [*conscious_globs(value), *backup_globs(value)]:
+    for path, pattern in [*conscious_globs(value), *apply_globs(value), *backup_globs(value)]:
         reason = pattern_problem(pattern)
         if reason is not None:
             problems.append(_problem(locate, path, f"glob {pattern[:200]!r} {reason}"))
@@ -98,7 +105,8 @@ def _rotation_change(pattern: str) -> str | None:
 def changed_meaning(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
     """Return a warning for each glob that may match other paths than before the one dialect."""
     sources: list[tuple[Iterator[tuple[KeyPath, str]], Callable[[str], str | None]]] = [
-        (conscious_globs(value), _conscious_change), (backup_globs(value), _backup_change),
+        (conscious_globs(value), _conscious_change), (apply_globs(value), _conscious_change),
+        (backup_globs(value), _backup_change),
         (rotation_globs(value), _rotation_change)]
     warnings: list[ConfigProblem] = []
     for globs, change in sources:

@@ -78,3 +78,11 @@ def test_a_warned_rotation_pattern_really_expands_differently_from_glob_glob(tmp
     (tmp_path / "app" / "a" / "b" / "c.log").write_text("x")
     pattern = f"{tmp_path}/app/**/*.log"
     assert ([], [f"{tmp_path}/app/a/b/c.log"]) == (glob.glob(pattern), expand(pattern))
+
+
+def test_unit_paths_globs_are_checked_too(
+        context: Context, write_dropin: WriteDropin, capsys: pytest.CaptureFixture[str]) -> None:
+    dropin = write_dropin("20-apply.yaml", "apply:\n  unit_paths:\n    hostmind-health.service: ['']\n")
+    assert 78 == main(["config", "validate"])
+    assert f"{dropin}:3: apply.unit_paths.hostmind-health.service[0]: glob '' is empty" in \
+        capsys.readouterr().err.splitlines()
