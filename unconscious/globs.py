@@ -93,13 +93,14 @@ _ANY = _Segment(test=bool)
 
 @dataclass(frozen=True)
 class Glob:
-    """A parsed pattern: `absolute`, `name_only` (no `/`), `never` (a `..` segment) and its segments."""
+    """A parsed pattern: `absolute`, `name_only` (no `/`), `never` (a `..` segment), its segments."""
 
     text: str
     absolute: bool
     name_only: bool
     never: bool
     segments: tuple[_Segment, ...]
+    double: bool  # has a `**` segment: matched by states, else segment by segment
 
 
 def pattern_problem(pattern: object) -> str | None:
@@ -137,7 +138,8 @@ def compile_glob(pattern: str) -> Glob:
             segments.extend([_ANY, _DOUBLE] if index == len(raw) - 1 else [_DOUBLE])
         else:
             segments.append(_segment(part))
-    return Glob(pattern, pattern.startswith("/"), name_only, ".." in raw or not raw, tuple(segments))
+    return Glob(pattern, pattern.startswith("/"), name_only, ".." in raw or not raw, tuple(segments),
+                any(segment.double for segment in segments))
 
 
 def _segment(text: str) -> _Segment:
@@ -274,10 +276,14 @@ def _advance(states: set[int], segments: Sequence[_Segment], name: str) -> set[i
     return _closure(following, segments)
 
 
-def _match_segments(segments: Sequence[_Segment], names: Sequence[str]) -> bool:
-    if not any(segment.double for segment in segments):
-        return len(segments) == len(names) and all(
-            segment.accepts(name) for segment, name in zip(segments, names, strict=True))
+def _match_segments(segments: Sequence[_Segment], names: Sequence[str], double: bool) -> bool:
+    if not double:
+        if len(segments) != len(names):
+            return False
+        for segment, name in zip(segments, names, strict=True):
+            if name in (".", "..") or not segment.test(name):
+                return False
+        return True
     states = _closure([0], segments)
     for name in names:
         states = _advance(states, segments, name)
@@ -291,7 +297,7 @@ def _matches_normal(glob: Glob, absolute: bool, names: Sequence[str]) -> bool:
         return False
     if glob.name_only:
         return bool(names) and names[-1] not in (".", "..") and bool(glob.segments[0].test(names[-1]))
-    return absolute == glob.absolute and _match_segments(glob.segments, names)
+    return absolute == glob.absolute and _match_segments(glob.segments, names, glob.double)
 
 
 def glob_matches(path: str, glob: Glob) -> bool:
