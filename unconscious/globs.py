@@ -101,6 +101,8 @@ class Glob:
     never: bool
     segments: tuple[_Segment, ...]
     double: bool  # has a `**` segment: matched by states, else segment by segment
+    #: One regex for a path already in normal form (no `**`, not name-only, not never), else None.
+    whole: re.Pattern[str] | None = None
 
 
 def pattern_problem(pattern: object) -> str | None:
@@ -138,8 +140,10 @@ def compile_glob(pattern: str) -> Glob:
             segments.extend([_ANY, _DOUBLE] if index == len(raw) - 1 else [_DOUBLE])
         else:
             segments.append(_segment(part))
-    return Glob(pattern, pattern.startswith("/"), name_only, ".." in raw or not raw, tuple(segments),
-                any(segment.double for segment in segments))
+    absolute, never = pattern.startswith("/"), ".." in raw or not raw
+    double = any(segment.double for segment in segments)
+    whole = None if name_only or never or double else _whole_regex(raw, absolute)
+    return Glob(pattern, absolute, name_only, never, tuple(segments), double, whole)
 
 
 def _segment(text: str) -> _Segment:
@@ -148,15 +152,26 @@ def _segment(text: str) -> _Segment:
     simple = _star_only(text)
     if simple is not None:
         return _Segment(test=simple)
-    pieces = _pieces(text)
+    return _Segment(test=re.compile(_segment_regex(text, ".") + r"\Z", re.DOTALL).match)
+
+
+def _segment_regex(text: str, one: str) -> str:
+    """Return the regex of one segment; `one` is what `?` and a star's character may be: `.` to
+    match a lone segment, `[^/]` inside the regex of a whole path."""
+    pieces = _pieces(text, one)
     if len(pieces) == 1:
-        regex = pieces[0]
-    else:
-        # As fnmatch does: each middle piece at its earliest place, in an atomic group, so a
-        # failing match is never retried with every split of the stars (`*a*a*a*b`).
-        head, *middle, tail = pieces
-        regex = head + "".join(f"(?>.*?{piece})" for piece in middle) + ".*" + tail
-    return _Segment(test=re.compile(regex + r"\Z", re.DOTALL).match)
+        return pieces[0]
+    # As fnmatch does: each middle piece at its earliest place, in an atomic group, so a
+    # failing match is never retried with every split of the stars (`*a*a*a*b`).
+    head, *middle, tail = pieces
+    return head + "".join(f"(?>{one}*?{piece})" for piece in middle) + f"{one}*" + tail
+
+
+def _whole_regex(raw: list[str], absolute: bool) -> re.Pattern[str]:
+    """Return one regex for a path already in normal form, for a pattern without `**`: its
+    stars cannot cross '/', so each segment is matched in place, still without backtracking."""
+    parts = [re.escape(part) if not has_magic(part) else _segment_regex(part, "[^/]") for part in raw]
+    return re.compile(("/" if absolute else "") + "/".join(parts) + r"\Z")
 
 
 def _star_only(text: str) -> Callable[[str], bool] | None:
@@ -178,7 +193,7 @@ def _star_only(text: str) -> Callable[[str], bool] | None:
     return lambda name: len(name) >= len(head) + len(tail) and name.startswith(head) and name.endswith(tail)
 
 
-def _pieces(text: str) -> list[str]:
+def _pieces(text: str, one: str) -> list[str]:
     """Return the regex pieces of a segment between its stars (`**` inside is one `*`)."""
     pieces: list[str] = []
     current: list[str] = []
@@ -193,10 +208,10 @@ def _pieces(text: str) -> list[str]:
             continue
         end = _class_end(text, index) if char == "[" else -1
         if end >= 0:
-            current.append(_character_class(text[index + 1:end]))
+            current.append(_character_class(text[index + 1:end], one != "."))
             index = end + 1
             continue
-        current.append("." if char == "?" else re.escape(char))
+        current.append(one if char == "?" else re.escape(char))
         index += 1
     pieces.append("".join(current))
     return pieces
@@ -212,7 +227,7 @@ def _class_end(text: str, start: int) -> int:
     return text.find("]", index)
 
 
-def _character_class(body: str) -> str:
+def _character_class(body: str, no_slash: bool) -> str:
     negate = body[:1] in ("!", "^")
     if negate:
         body = body[1:]
@@ -227,17 +242,24 @@ def _character_class(body: str) -> str:
         else:
             items.append(re.escape(body[index]))
             index += 1
+    if negate and no_slash:
+        items.append("/")  # a negated class must not take the '/' between segments
     if not items:
         return "." if negate else "(?!)"
     return "[" + ("^" if negate else "") + "".join(items) + "]"
 
 
+def _is_normal(path: str) -> bool:
+    """True if `path` is in normal form and no segment starts with '.' (so none is `.` or `..`)."""
+    body = path[1:] if path.startswith("/") else path
+    return bool(body) and "//" not in body and "/." not in body and body[0] != "." and body[-1] != "/"
+
+
 def normal_segments(path: str) -> tuple[bool, list[str]]:
     """Return (absolute, segments) of `path` in normal form (no empty, `.` or inner `..` segments)."""
     absolute = path.startswith("/")
-    body = path[1:] if absolute else path
-    if body and "//" not in body and "/." not in body and body[0] != "." and body[-1] != "/":
-        return absolute, body.split("/")  # already normal (no empty or dot segment): the common case
+    if _is_normal(path):
+        return absolute, (path[1:] if absolute else path).split("/")  # the common case, no loop
     segments: list[str] = []
     for part in path.split("/"):
         if part in ("", "."):
@@ -304,6 +326,8 @@ def glob_matches(path: str, glob: Glob) -> bool:
     """Return True if the POSIX `path` matches the parsed `glob` (module doc)."""
     if "\x00" in path:
         return False
+    if glob.whole is not None and _is_normal(path):
+        return path.startswith("/") == glob.absolute and glob.whole.match(path) is not None
     absolute, names = normal_segments(path)
     return _matches_normal(glob, absolute, names)
 
@@ -320,9 +344,18 @@ def first_match(path: str, patterns: Iterable[str]) -> str | None:
     """Return the first of `patterns` that `path` matches, or None. Raise GlobError as `matches`."""
     if "\x00" in path:
         return None
-    absolute, names = normal_segments(path)
+    normal, absolute = _is_normal(path), path.startswith("/")
+    names: list[str] | None = None  # split only for a pattern that needs the segments
     for pattern in patterns:
-        if _matches_normal(compile_glob(pattern), absolute, names):
+        glob = compile_glob(pattern)
+        if normal and glob.whole is not None:
+            found = absolute == glob.absolute and glob.whole.match(path) is not None
+        elif normal and glob.name_only:
+            found = bool(glob.segments[0].test(path.rpartition("/")[2]))
+        else:
+            names = normal_segments(path)[1] if names is None else names
+            found = _matches_normal(glob, absolute, names)
+        if found:
             return pattern
     return None
 

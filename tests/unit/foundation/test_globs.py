@@ -77,6 +77,11 @@ ROOT = Path(__file__).resolve().parents[3]
 ])
 def test_the_dialect(path: str, pattern: str, expected: bool) -> None:
     assert expected is matches(path, pattern)
+    # The same path written with a `.` segment takes the segment-by-segment way (a path already
+    # in normal form takes one regex): both ways must agree.
+    detour = "/." + path if path.startswith("/") else "./" + path
+    assert (expected, expected) == (matches(detour, pattern), first_match(detour, [pattern]) == pattern)
+    assert (first_match(path, ["nothing/x", pattern]) == pattern) is expected
 
 
 @pytest.mark.parametrize(("path", "pattern", "expected"), [
