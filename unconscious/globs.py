@@ -31,9 +31,10 @@ Matching takes time linear in the path for each pattern segment (`*a*a*a*b` is m
 fnmatch does, with atomic groups, never by exponential backtracking) and segments are matched
 by a set of states, never by recursion, so `**` repeated cannot blow up either.
 
-`expand` finds the existing paths an absolute pattern matches. Its results are exactly the
-entries a walk of the pattern's literal head would list (files, directories, symlinks, all
-kinds) that `matches` accepts: below the head it enters real directories only, never a
+`expand` finds the existing paths an absolute pattern matches. Its literal head (the segments
+before the first wildcard) is resolved by the system, links included, as glob(3) does. Its
+results are exactly the entries a walk of that head would list (files, directories, symlinks,
+all kinds) that `matches` accepts: below the head it enters real directories only, never a
 symbolic link to one (a link is returned when it matches, not followed: no loop, and no link
 planted in a log directory leads a rotation elsewhere).
 
