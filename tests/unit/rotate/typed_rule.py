@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import cast
 
-from unconscious.config.sections import RuleEntry, VacuumSection
+from unconscious.config.sections import Built, VacuumSection
 from unconscious.config.typed import typed_config
 from unconscious.rotate import rules
 
 
-def typed_entry(raw: dict[str, object]) -> RuleEntry:
+def typed_entry(raw: dict[str, object]) -> Built:
     """Return the typed `rotate.rules.app` entry for `raw` (schema defaults, seconds, bytes)."""
-    return cast(RuleEntry, typed_config({"rotate": {"rules": {"app": raw}}})["rotate"]["rules"]["app"])
+    return cast(Built, typed_config({"rotate": {"rules": {"app": raw}}})["rotate"]["rules"]["app"])
 
 
 def typed_journal(raw: dict[str, object]) -> VacuumSection:
