@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from unconscious.config.build import SettingsShapeError, build_settings
-from unconscious.config.typed import typed_config
+from unconscious.config.build import build_settings
+from unconscious.config.typed import typed_view
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,7 @@ def settings_from_section(section: dict[str, object]) -> ConsciousSettings:
     The section is typed through the schema here (the conscious layer runs in short-lived
     processes, which may load it). Raise ValueError for a duration or size that does not parse.
     """
-    typed = typed_config({"conscious": section})["conscious"]
-    if not isinstance(typed, dict):
-        raise SettingsShapeError("conscious: expected a mapping")
-    return settings_from_typed(typed)
+    return settings_from_typed(typed_view({"conscious": section})["conscious"])
 
 
 def settings_from_typed(section: Mapping[str, object]) -> ConsciousSettings:

@@ -15,8 +15,7 @@ from typing import Any, cast
 
 from unconscious.backup.dumps import Database
 from unconscious.config.build import build_named, build_settings
-from unconscious.config.sections import BackupSection
-from unconscious.config.typed import schema_default, typed_config
+from unconscious.config.typed import schema_default, typed_view
 from unconscious.paths import Paths
 
 KEEP_KINDS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
@@ -110,7 +109,7 @@ class BackupSettings:
 
         `paths` locates hostmind state. Raise ValueError for a duration that does not parse.
         """
-        backup: BackupSection = typed_config({"backup": section})["backup"]
+        backup = typed_view({"backup": section})["backup"]
         destination = Path(backup["destination"])
         sources = [_outside_destination(source, destination) for source in build_named(
             Source, backup["sources"], "backup.sources", exclude_caches=bool(backup["exclude_caches"]),

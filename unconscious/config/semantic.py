@@ -12,14 +12,13 @@ validation child, whose entry point always installs them (config/validation.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.yaml_source import KeyPath
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
-#: Any: the merged document is arbitrary YAML the schema has accepted (each check reads its part).
-SemanticCheck = Callable[[dict[str, Any], Locator], list[ConfigProblem]]
+#: The merged document is YAML the schema has accepted; each check narrows the part it reads.
+SemanticCheck = Callable[[dict[str, object], Locator], list[ConfigProblem]]
 #: Returns the checks; called when a config is checked, so their features load only then.
 ChecksLoader = Callable[[], Sequence[SemanticCheck]]
 
@@ -36,7 +35,7 @@ def installed() -> ChecksLoader | None:
     return _installed[0] if _installed else None
 
 
-def check(value: dict[str, Any], locate: Locator, checks: Sequence[SemanticCheck]) -> list[ConfigProblem]:
+def check(value: dict[str, object], locate: Locator, checks: Sequence[SemanticCheck]) -> list[ConfigProblem]:
     """Run each of `checks` on the merged `value`; return all their problems."""
     problems: list[ConfigProblem] = []
     for semantic_check in checks:
