@@ -41,3 +41,17 @@ def check(value: dict[str, object], locate: Locator, checks: Sequence[SemanticCh
     for semantic_check in checks:
         problems.extend(semantic_check(value, locate))
     return problems
+
+
+def mapping_at(value: object, *path: str) -> dict[str, object]:
+    """Return the mapping at `path` inside the merged config `value`; an empty one where a
+    part is absent or not a mapping (the schema check reports a wrong type)."""
+    node = value
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def texts(value: object) -> list[str]:
+    """Return the text items of a list value (none when it is not a list; the schema reports it)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
