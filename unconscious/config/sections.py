@@ -5,9 +5,9 @@ present, against the schema): a key the schema gives a default (or a group of ke
 defaults) is always present in the typed view, any other is `NotRequired`. Durations are
 float seconds, sizes int bytes. (No `from __future__ import annotations` here: Python 3.11
 reads NotRequired only from evaluated annotations.) A part a settings dataclass describes
-(`Built`: conscious, apply, rotation rules, backup sources, hooks, databases, restic) has no
-TypedDict here: the dataclass is its one field list. Sections no settings module reads
-through the typed view yet (log, events) are plain mappings.
+(`Built`: conscious, apply, rotation rules, alert sinks, backup sources, hooks, databases,
+restic) has no TypedDict here: the dataclass is its one field list. Sections no settings
+module reads through the typed view yet (log, events) are plain mappings.
 """
 
 from typing import NotRequired, TypedDict
@@ -82,25 +82,11 @@ class EvidenceSection(TypedDict):
 class AlertsSection(TypedDict):
     """`alerts`."""
 
-    sinks: dict[str, "SinkEntry"]
+    sinks: dict[str, Built]  # unconscious.alerts.sinks.Sink
     rate_limit: float
     queue_size: int
     pings: dict[str, "PingEntry"]
     heartbeat_interval: float
-
-
-class SinkEntry(TypedDict):
-    """`alerts.sinks.NAME`."""
-
-    kind: NotRequired[str]
-    url: NotRequired[str]
-    enabled: bool
-    timeout: float
-    retries: int
-    backoff: float
-    headers: dict[str, str]
-    events: list[str]
-    min_severity: str
 
 
 class PingEntry(TypedDict):
@@ -213,7 +199,6 @@ SCHEMA_PATHS: dict[str, tuple[str, ...]] = {
     "CheckEntry": ("health", "checks", "*"),
     "EvidenceSection": ("evidence",),
     "AlertsSection": ("alerts",),
-    "SinkEntry": ("alerts", "sinks", "*"),
     "PingEntry": ("alerts", "pings", "*"),
     "BackupSection": ("backup",),
     "EncryptionSection": ("backup", "encryption"),

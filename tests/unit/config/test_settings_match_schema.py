@@ -14,6 +14,7 @@ import pytest
 
 from conscious.rails.settings import RailSettings
 from conscious.settings import ApiSettings, ConsciousSettings, JournalSettings, ThinkingSettings
+from unconscious.alerts.sinks import Sink
 from unconscious.backup.dumps import Database
 from unconscious.backup.settings import Hook, ResticSettings, Source
 from unconscious.config.build import SettingsShapeError, build_named, build_settings
@@ -40,6 +41,7 @@ SETTINGS: list[tuple[type, tuple[str, ...], set[str], set[str]]] = [
     (Hook, ("backup", "hooks", "*"), {"name"}, set()),
     (Database, ("backup", "databases", "*"), {"name"}, set()),
     (ResticSettings, ("backup", "restic"), set(), set()),
+    (Sink, ("alerts", "sinks", "*"), {"name"}, {"enabled"}),
 ]
 
 
