@@ -39,11 +39,8 @@ def hostmind_command() -> str:
     return shutil.which("hostmind") or "hostmind"
 
 
-def _apply_default(key: str) -> Any:
-    """A dataclass field whose default is the schema's `apply.<key>` (typed).
-
-    Any: `field()` stands in for a default of whatever type the field has.
-    """
+def _apply_default(key: str) -> Any:  # Any: `field()` stands in for a default of the field's own type
+    """A dataclass field whose default is the schema's `apply.<key>` (typed)."""
     return field(default_factory=lambda: schema_default("apply", key))
 
 

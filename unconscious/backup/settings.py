@@ -51,11 +51,8 @@ class Hook:
     timeout: float
 
 
-def _default(*path: str) -> Any:
-    """A dataclass field whose default is the schema's `backup.<path>` (typed).
-
-    Any: `field()` stands in for a default of whatever type the field has.
-    """
+def _default(*path: str) -> Any:  # Any: `field()` stands in for a default of the field's own type
+    """A dataclass field whose default is the schema's `backup.<path>` (typed)."""
     return field(default_factory=lambda: schema_default("backup", *path))
 
 
