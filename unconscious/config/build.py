@@ -18,9 +18,12 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class SettingsShapeError(ValueError):
@@ -36,7 +39,7 @@ def build_settings(cls: type[T], values: Mapping[str, object], where: str, **der
     """
     hints = _hints(cls)
     arguments: dict[str, object] = {}
-    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for item in dataclasses.fields(cls):
         if item.name in derived:
             arguments[item.name] = derived.pop(item.name)
         elif item.name in values:
@@ -66,7 +69,10 @@ def _convert(value: object, hint: object, where: str) -> object:
     if origin in (tuple, list):
         if not isinstance(value, list | tuple):
             raise _misfit(value, hint, where)
-        item_hint = typing.get_args(hint)[0]
+        arguments = typing.get_args(hint)
+        if origin is tuple and arguments[1:] != (Ellipsis,):
+            raise TypeError(f"{where}: a settings field is tuple[X, ...], not {hint}")  # a coding error
+        item_hint = arguments[0]
         items = [_convert(item, item_hint, f"{where}[{index}]") for index, item in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
