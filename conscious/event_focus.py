@@ -149,7 +149,7 @@ def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, dict[
     For a check only the keys its kind takes are shown. `x-writer: model` in the schema marks
     the keys a proposal may set; every other key is the operator's.
     """
-    from unconscious.config.schema import load_schema, schema_at
+    from unconscious.config.schema import load_schema, mapping, schema_at
     from unconscious.health.kinds import KINDS
 
     schema = load_schema()
@@ -158,7 +158,7 @@ def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, dict[
         node = schema_at(schema, key_path)
         if node is None:
             continue
-        properties = node.get("properties") or {}
+        properties = mapping(node.get("properties"))
         wanted: tuple[str, ...] = tuple(properties)
         if key_path[:2] == ("health", "checks"):
             kinds = [KINDS[kind] for kind in focus.kinds if kind in KINDS]
@@ -172,11 +172,11 @@ def schema_excerpt(focus: Focus, model_writable: bool = True) -> dict[str, dict[
     return excerpt
 
 
-def _describe(schema: dict[str, object], node: dict[str, object]) -> dict[str, object]:
+def _describe(schema: dict[str, object], node: object) -> dict[str, object]:
     """Return the description, who may set it, and type/enum/default of a schema `node`."""
-    from unconscious.config.schema import _resolve
+    from unconscious.config.schema import resolve
 
-    resolved = _resolve(schema, node) or {}
+    resolved = resolve(schema, node) or {}
     described: dict[str, object] = {
         "description": resolved.get("description", ""),
         "who_may_set": ("model (x-writer: model)" if resolved.get("x-writer") == "model"

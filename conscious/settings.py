@@ -1,19 +1,20 @@
 """The `conscious:` config section as typed settings.
 
-The schema (config/schema/conscious.yaml) is the only place defaults are written: these
-dataclasses have none, and `settings_from_section` builds them from the typed view
-(unconscious.config.typed), where durations are seconds, sizes bytes, and every key the
-schema gives a default is present. Code and tests that want "the defaults, except X" call
-`settings_from_section({"X": ...})`.
+The schema (config/schema/conscious.yaml) is the only place defaults are written and these
+dataclasses the only place the field list is: `settings_from_typed` builds them from the
+typed view (unconscious.config.typed) with the one builder (unconscious.config.build), where
+durations are seconds, sizes bytes, and every key the schema gives a default is present.
+Code and tests that want "the defaults, except X" call `settings_from_section({"X": ...})`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from unconscious.config.sections import ConsciousSection
-from unconscious.config.typed import typed_config
+from unconscious.config.build import build_settings
+from unconscious.config.typed import typed_view
 
 
 @dataclass(frozen=True)
@@ -90,39 +91,12 @@ def settings_from_section(section: dict[str, object]) -> ConsciousSettings:
     The section is typed through the schema here (the conscious layer runs in short-lived
     processes, which may load it). Raise ValueError for a duration or size that does not parse.
     """
-    typed: ConsciousSection = typed_config({"conscious": section})["conscious"]
-    return settings_from_typed(typed)
+    return settings_from_typed(typed_view({"conscious": section})["conscious"])
 
 
-def settings_from_typed(section: ConsciousSection) -> ConsciousSettings:
-    """Build settings from the typed `conscious:` section (`LoadedConfig.typed["conscious"]`)."""
-    journal, api, thinking = section["journal"], section["api"], section["thinking"]
-    tree = section["tree"]
-    return ConsciousSettings(
-        enabled=bool(section["enabled"]),
-        model=str(section["model"]),
-        max_output_tokens=int(section["max_output_tokens"]),
-        daily_token_budget=int(section["daily_token_budget"]),
-        daily_change_cap=int(section["daily_change_cap"]),
-        max_context_tokens=int(section["max_context_tokens"]),
-        journal=JournalSettings(command=tuple(journal["command"]), since=journal["since"],
-                                max_lines=int(journal["max_lines"]), max_bytes=journal["max_bytes"],
-                                timeout=journal["timeout"]),
-        goals=tuple(str(goal) for goal in section["goals"]),
-        tree=Path(tree) if tree else None,
-        allowed_paths=tuple(section["allowed_paths"]),
-        context_files=tuple(section["context_files"]),
-        max_file_bytes=section["max_file_bytes"],
-        secret_paths=tuple(section["secret_paths"]),
-        secret_files=tuple(section["secret_files"]),
-        secret_env_names=tuple(section["secret_env_names"]),
-        api=ApiSettings(base_url=api["base_url"] or None, timeout=api["timeout"],
-                        max_attempts=int(api["max_attempts"]), backoff_initial=api["backoff_initial"],
-                        backoff_max=api["backoff_max"], deadline=api["deadline"],
-                        prompt_caching=str(api["prompt_caching"]), cache_window=api["cache_window"]),
-        anchor_every=section["anchor_every"],
-        thinking=ThinkingSettings(enabled=bool(thinking["enabled"]), effort=str(thinking["effort"]),
-                                  max_tokens=int(thinking["max_tokens"])),
-        review_interval=section["review_interval"],
-        failing_retry=section["failing_retry"],
-    )
+def settings_from_typed(section: Mapping[str, object]) -> ConsciousSettings:
+    """Build settings from the typed `conscious:` section (`LoadedConfig.typed["conscious"]`).
+
+    Raise SettingsShapeError (a ValueError) if a value does not fit its field.
+    """
+    return build_settings(ConsciousSettings, section, "conscious")

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json, atomic_write_text
 from unconscious.paths import Paths
@@ -33,7 +32,7 @@ class EvidenceRecord:
     duration: float | None
     runs: int
     failures: int
-    counters: dict[str, Any]
+    counters: dict[str, object]
 
     def age(self, now: float) -> float | None:
         """Seconds since the last successful run, None if it never succeeded."""

@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json, atomic_write_text, sha256_bytes, sha256_file
 from unconscious.health.integrity import live_files, write_manifest
+from unconscious.json_types import JsonValue
 from unconscious.live_tree import diff as live_diff
 from unconscious.live_tree import seed as seed_live_tree
 from unconscious.paths import Paths
@@ -113,18 +113,37 @@ class Report:
         self.actions.append(f"{'would ' + verb if self.dry_run else verb} {what}")
 
 
-def _read_manifest(layout: Layout) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class PreviousInstall:
+    """What the install manifest says an earlier install wrote."""
+
+    units: dict[str, str]
+    directories: list[str]
+    config_stub: str | None
+
+
+def _read_manifest(layout: Layout) -> PreviousInstall | None:
+    """Return what the install manifest records, None if there is none.
+
+    Raise InstallError if it is unreadable or not in the expected format.
+    """
     try:
-        value = json.loads(layout.manifest.read_text(encoding="utf-8"))
+        value: JsonValue = json.loads(layout.manifest.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as problem:
         raise InstallError(
             f"cannot read the install manifest {layout.manifest}: {problem}"
         ) from problem
-    if not isinstance(value, dict) or not isinstance(value.get("units"), dict):
+    units = value.get("units") if isinstance(value, dict) else None
+    directories = value.get("directories", []) if isinstance(value, dict) else None
+    stub = value.get("config_stub") if isinstance(value, dict) else None
+    if (not isinstance(units, dict) or not all(isinstance(item, str) for item in units.values())
+            or not isinstance(directories, list) or not all(isinstance(item, str) for item in directories)
+            or not (stub is None or isinstance(stub, str))):
         raise InstallError(f"install manifest {layout.manifest} is not in the expected format")
-    return value
+    return PreviousInstall(units={path: str(text) for path, text in units.items()},
+                           directories=[str(item) for item in directories], config_stub=stub)
 
 
 def install(
@@ -154,14 +173,14 @@ def install(
             "Use --root DIR to prepare an image, or --dry-run to see what would be written."
         )
     report = Report(dry_run=dry_run)
-    previous = _read_manifest(layout) or {}
+    previous = _read_manifest(layout) or PreviousInstall({}, [], None)
     units = _write_units(layout, render_all(values), report)
-    _remove_stale_units(layout, set(previous.get("units", {})) - set(units), report)
+    _remove_stale_units(layout, set(previous.units) - set(units), report)
     paths = Paths(
         config_dir=layout.config_dir, runtime_dir=layout.runtime_dir, state_dir=layout.state_dir
     )
-    directories = _make_directories(layout, paths, list(previous.get("directories", [])), report)
-    config_stub = _write_config_stub(layout, paths, previous.get("config_stub"), report)
+    directories = _make_directories(layout, paths, list(previous.directories), report)
+    config_stub = _write_config_stub(layout, paths, previous.config_stub, report)
     # Rotation from the first minute: logrotate keeps its logs; a preview of the switch (docs/rotate.md).
     report.actions.extend(preview_logrotate_import(layout.inside("/etc/logrotate.conf"), layout.state_dir,
                                                    dry_run))
@@ -315,7 +334,7 @@ def uninstall(
         )
         recorded: dict[str, str] = {}
     else:
-        recorded = dict(manifest["units"])
+        recorded = dict(manifest.units)
     unit_names = {Path(path).name for path in recorded}
 
     if use_systemctl and unit_names:

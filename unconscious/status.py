@@ -29,7 +29,7 @@ class StatusSection:
 
     title: str
     lines: list[str] = field(default_factory=list)
-    data: Any = None
+    data: Any = None  # Any: each provider builds it in place in its own shape; only --json reads it
     problem: bool = False
     order: int = 50
     reasons: list[str] = field(default_factory=list)

@@ -126,9 +126,9 @@ def backup_paths(paths: Paths) -> list[str]:
         config = load_config(paths)
     except ConfigError:
         config = without_broken_files(paths).config
-    backup = config.section("backup")
-    found = [str(backup.get("destination") or DEFAULT_BACKUPS)]
-    repository = (backup.get("restic") or {}).get("repository")
+    backup = config.typed["backup"]
+    found = [backup["destination"] or DEFAULT_BACKUPS]
+    repository = backup["restic"].get("repository")
     if isinstance(repository, str) and repository.startswith("/"):
         found.append(repository)
     return found

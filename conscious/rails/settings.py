@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from conscious.rails.sandbox import Limits
+from conscious.settings import settings_from_typed
 from unconscious.config import LoadedConfig
-from unconscious.config.sections import ApplySection
+from unconscious.config.build import build_settings
 from unconscious.config.typed import schema_default
 from unconscious.paths import Paths
 
@@ -37,15 +39,8 @@ def hostmind_command() -> str:
     return shutil.which("hostmind") or "hostmind"
 
 
-def _optional_argv(value: list[str] | None) -> tuple[str, ...] | None:
-    return None if value is None else tuple(str(item) for item in value)
-
-
-def _apply_default(key: str) -> Any:
-    """A dataclass field whose default is the schema's `apply.<key>` (typed).
-
-    Any: `field()` stands in for a default of whatever type the field has.
-    """
+def _apply_default(key: str) -> Any:  # Any: `field()` stands in for a default of the field's own type
+    """A dataclass field whose default is the schema's `apply.<key>` (typed)."""
     return field(default_factory=lambda: schema_default("apply", key))
 
 
@@ -53,8 +48,10 @@ def _tuple_default(key: str) -> tuple[str, ...]:
     return field(default_factory=lambda: tuple(schema_default("apply", key)))
 
 
-def _limits_from(apply: ApplySection) -> Limits:
-    return Limits(tasks=int(apply["sandbox_tasks"]), memory=int(apply["sandbox_memory"]))
+def _limits_from(apply: Mapping[str, object]) -> Limits:
+    """Return the sandbox limits of the typed `apply` section (`sandbox_tasks`, `sandbox_memory`)."""
+    return build_settings(Limits, {"tasks": apply["sandbox_tasks"], "memory": apply["sandbox_memory"]},
+                          "apply.sandbox_*")
 
 
 @dataclass(frozen=True)
@@ -107,30 +104,12 @@ class RailSettings:
 
     @classmethod
     def from_config(cls, config: LoadedConfig, paths: Paths) -> RailSettings:
-        """Build settings from a validated config's typed `apply:` and `conscious:` sections."""
-        apply, conscious = config.typed["apply"], config.typed["conscious"]
-        tree, staging = conscious["tree"], apply["staging_dir"]
-        return cls(
-            live_tree=Path(tree) if tree else installed_tree(paths),
-            state_dir=paths.state_dir,
-            allowed_paths=tuple(str(item) for item in conscious["allowed_paths"]),
-            staging_dir=Path(staging) if staging else None,
-            stage_exclude=tuple(apply["stage_exclude"]),
-            stage_include=tuple(apply["stage_include"]),
-            test_command=tuple(apply["test_command"]),
-            test_timeout=apply["test_timeout"],
-            max_files=int(apply["max_files"]),
-            max_bytes=apply["max_bytes"],
-            probation=apply["probation"],
-            gate_timeout=apply["gate_timeout"],
-            poll_interval=apply["poll_interval"],
-            keep_snapshots=int(apply["keep_snapshots"]),
-            max_consecutive_rollbacks=int(apply["max_consecutive_rollbacks"]),
-            systemctl_command=tuple(apply["systemctl_command"]),
-            systemctl_timeout=apply["systemctl_timeout"],
-            health_command=_optional_argv(apply["health_command"]),
-            health_timeout=apply["health_timeout"],
-            unit_paths={str(unit): tuple(globs) for unit, globs in apply["unit_paths"].items()},
-            watch_window=apply["watch_window"],
-            sandbox_limits=_limits_from(apply),
-        )
+        """Build settings from a validated config's typed `apply:` and `conscious:` sections.
+
+        Raise SettingsShapeError (a ValueError) if a typed value does not fit its field.
+        """
+        apply, conscious = config.typed["apply"], settings_from_typed(config.typed["conscious"])
+        return build_settings(
+            cls, apply, "apply", live_tree=conscious.tree or installed_tree(paths),
+            state_dir=paths.state_dir, allowed_paths=conscious.allowed_paths,
+            sandbox_limits=_limits_from(apply))

@@ -32,8 +32,7 @@ def failing_checks(paths: Paths, workers: int = 4) -> set[str]:
         raise Refused(RAIL, "the health checks cannot be configured: "
                             + "; ".join(str(problem) for problem in error.problems[:3])) from error
     specs = build_specs(config, paths, since=time.time())
-    section = config.section("health")
-    pool = WorkerPool(size=workers, max_hung=int(section.get("max_hung", 4)))
+    pool = WorkerPool(size=workers, max_hung=config.typed["health"]["max_hung"])
     try:
         results = run_once(specs, sorted(specs), pool)
     finally:

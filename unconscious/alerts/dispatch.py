@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from unconscious.alerts.pings import EvidenceRelay, ping_settings, ping_url
 from unconscious.alerts.sinks import RefusedError, SendError, Sink, deliver, payload
 from unconscious.config import LoadedConfig
+from unconscious.config.build import build_named
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
@@ -52,16 +53,9 @@ class DispatchStats:
 
 def sinks_of(config: LoadedConfig) -> list[Sink]:
     """Return the configured sinks (alerts.sinks of the typed config), enabled ones only."""
-    found: list[Sink] = []
-    for name, raw in sorted(config.typed["alerts"]["sinks"].items()):
-        if not raw["enabled"]:
-            continue
-        found.append(Sink(
-            name=str(name), kind=str(raw["kind"]), url=str(raw["url"]), timeout=raw["timeout"],
-            retries=int(raw["retries"]), backoff=raw["backoff"],
-            headers={str(key): str(value) for key, value in raw["headers"].items()},
-            events=tuple(raw["events"]), min_severity=str(raw["min_severity"])))
-    return found
+    sinks = config.typed["alerts"]["sinks"]
+    enabled = {name: entry for name, entry in sinks.items() if entry.get("enabled") is not False}
+    return list(build_named(Sink, enabled, "alerts.sinks"))
 
 
 class Dispatcher:

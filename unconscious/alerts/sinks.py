@@ -8,8 +8,8 @@ Kinds: `webhook` (our JSON document), `slack` ({"text": ...}) and `discord` ({"c
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 USER_AGENT = "hostmind-alerts"
 
@@ -37,7 +37,7 @@ class Sink:
     min_severity: str
 
 
-def text_of(notification: dict[str, Any]) -> str:
+def text_of(notification: Mapping[str, object]) -> str:
     """One line for chat sinks: `[hostmind web1] check disk_var failing: disk /var 93% (threshold 90%)`."""
     verb = {"check_failed": "failing", "check_timeout": "timed out", "check_recovered": "recovered"}.get(
         str(notification.get("event")), str(notification.get("event")))
@@ -48,10 +48,10 @@ def text_of(notification: dict[str, Any]) -> str:
             f"{notification.get('summary', '')}{threshold}{tail}")
 
 
-def payload(sink: Sink, notification: dict[str, Any]) -> bytes:
+def payload(sink: Sink, notification: Mapping[str, object]) -> bytes:
     """Return the request body for `sink`."""
     if sink.kind == "slack":
-        document: dict[str, Any] = {"text": text_of(notification)}
+        document: dict[str, object] = {"text": text_of(notification)}
     elif sink.kind == "discord":
         document = {"content": text_of(notification)}
     else:

@@ -23,11 +23,11 @@ import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from unconscious.backup.credentials import credential
 from unconscious.backup.settings import ResticSettings
 from unconscious.backup.snapshot import BackupError
+from unconscious.json_types import JsonObject, JsonValue
 from unconscious.paths import Paths
 
 # Variables that would make restic read a password or repository we did not choose.
@@ -82,17 +82,43 @@ def password_file(settings: ResticSettings, environ: dict[str, str] | None = Non
         f"{settings.password_credential!r} (LoadCredential=) or set backup.restic.password_file")
 
 
-def messages(text: str) -> Iterator[dict[str, Any]]:
+def messages(text: str) -> Iterator[JsonObject]:
     """Yield the JSON objects of restic's line-delimited --json output; skip other lines."""
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("{"):
             try:
-                value = json.loads(line)
+                value: JsonValue = json.loads(line)
             except ValueError:
                 continue
             if isinstance(value, dict):
                 yield value
+
+
+def json_objects(value: JsonValue, what: str) -> list[JsonObject]:
+    """Return restic's JSON list of objects `value` (null: none). Raise BackupError if it is not one."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise BackupError(f"restic {what} printed JSON that is not a list of objects: {str(value)[:200]!r}")
+    return [item for item in value if isinstance(item, dict)]
+
+
+def json_text(document: JsonObject, key: str) -> str:
+    """Return the text `key` of a restic JSON object. Raise BackupError if it is absent or not text."""
+    value = document.get(key)
+    if not isinstance(value, str):
+        raise BackupError(f"restic printed {key} = {str(value)[:100]!r}, not text")
+    return value
+
+
+def json_count(document: JsonObject, key: str) -> int:
+    """Return the count `key` of a restic JSON object (0 when absent). Raise BackupError if it
+    is not a number."""
+    value = document.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BackupError(f"restic printed {key} = {str(value)[:100]!r}, not a number")
+    return int(value)
 
 
 LOCKED = "repository is already locked"
@@ -223,11 +249,13 @@ class Restic:
             raise BackupError(f"restic could not be started ({self.settings.binary}): "
                               f"{error.strerror or error}") from error
 
-    def json(self, arguments: Sequence[str], timeout: float | None = None, lock: bool = True) -> Any:
-        """Run restic and parse its single JSON document on stdout. Raise BackupError."""
+    def json(self, arguments: Sequence[str], timeout: float | None = None, lock: bool = True) -> JsonValue:
+        """Run restic and parse its single JSON document on stdout (the caller narrows it).
+        Raise BackupError."""
         completed = self.run(arguments, timeout=timeout, lock=lock)
         try:
-            return json.loads(completed.stdout)
+            document: JsonValue = json.loads(completed.stdout)
+            return document
         except ValueError as error:
             raise BackupError(f"restic {arguments[0]} printed no valid JSON: {completed.stdout[:200]!r}") \
                 from error

@@ -19,15 +19,32 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json, sha256_file
 from unconscious.backup.changed_files import changed_since, start_mark
 from unconscious.backup.credentials import credential
-from unconscious.backup.restic_cli import RepositoryLocked, Restic, messages, password_file, restic_message
+from unconscious.backup.restic_cli import (
+    RepositoryLocked,
+    Restic,
+    json_count,
+    json_objects,
+    json_text,
+    messages,
+    password_file,
+    restic_message,
+)
 from unconscious.backup.settings import BackupSettings, ResticSettings, Source
-from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, read_records, update_record
+from unconscious.backup.snapshot import (
+    BackupError,
+    CheckResult,
+    Snapshot,
+    read_records,
+    record_count,
+    record_sources,
+    update_record,
+)
 from unconscious.backup.walk import Problems, walk_source
+from unconscious.json_types import JsonObject, JsonValue
 from unconscious.paths import Paths
 
 TAG = "hostmind"
@@ -79,6 +96,14 @@ def _error_text(error: object) -> str:
     return str(error)
 
 
+def _moment(text: str) -> float:
+    """Return restic's RFC 3339 time as epoch seconds. Raise BackupError if it is not one."""
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError as error:
+        raise BackupError(f"restic printed the time {text[:100]!r}, not a time") from error
+
+
 def _error_kind(error: object) -> str:
     """A file deleted between restic's scan and its read is "vanished" (a warning, as in the
     tar engine); every other error is "unreadable"."""
@@ -117,7 +142,7 @@ class ResticEngine:
                 file_list.flush()
                 arguments.extend(["--files-from-raw", file_list.name])
             completed = self._run_backup(arguments)
-        summary: dict[str, Any] = {}
+        summary: JsonObject = {}
         for message in messages(completed.stdout + "\n" + completed.stderr):
             if message.get("message_type") == "summary":
                 summary = message
@@ -135,9 +160,9 @@ class ResticEngine:
         # restic does not say when a file changed while it read it: look for them ourselves.
         budget = min(CHANGED_CHECK_BUDGET, self.settings.restic.timeout)
         changed_since(self.settings.sources, start_ns, problems, budget)
-        snapshot_id = str(summary["snapshot_id"])
-        files = int(summary.get("total_files_processed", 0))
-        size = int(summary.get("total_bytes_processed", 0))
+        snapshot_id = json_text(summary, "snapshot_id")
+        files = json_count(summary, "total_files_processed")
+        size = json_count(summary, "total_bytes_processed")
         update_record(self.paths, snapshot_id, files=files, bytes=size)
         # restic stamps the snapshot with its start time; ours differs by milliseconds, and
         # retention re-reads the exact time from `restic snapshots`.
@@ -194,21 +219,21 @@ class ResticEngine:
             raise
         records = read_records(self.paths)
         found: list[Snapshot] = []
-        for item in listing or []:
-            short = str(item["short_id"])
+        for item in json_objects(listing, "snapshots"):
+            short = json_text(item, "short_id")
             record = records.get(short, {})
             found.append(Snapshot(
-                id=short, time=datetime.fromisoformat(str(item["time"])).timestamp(), engine=self.name,
-                files=int(record.get("files", 0)), bytes=int(record.get("bytes", 0)),
-                location=f"{self.restic.repository}#{short}", sources=dict(record.get("sources", {}))))
+                id=short, time=_moment(json_text(item, "time")), engine=self.name,
+                files=record_count(record, "files"), bytes=record_count(record, "bytes"),
+                location=f"{self.restic.repository}#{short}", sources=record_sources(record)))
         return sorted(found, key=lambda snapshot: (snapshot.time, snapshot.id))
 
     def verify(self, snapshot: Snapshot, full: bool = False) -> CheckResult:
         """Run `restic check`: with `--read-data` when `full`, else the next rotating part
-        (`read_data_parts`) or `--read-data-subset`. Any error restic reports is a difference.
+        (`read_data_parts`) or `--read-data-subset`. Every error restic reports is a difference.
         Raise RepositoryLocked when a live lock keeps it from running."""
         parts = self.settings.read_data_parts
-        part = 0 if full or parts <= 0 else self._rotation().get("next", 1)
+        part = 0 if full or parts <= 0 else self._rotation()[0]
         if full:
             subset = "--read-data"
         elif part:
@@ -225,7 +250,7 @@ class ResticEngine:
             return CheckResult(differences=[str(error)], full=full)
         complete = full or subset == "--read-data-subset=100%"
         if part:
-            passed = sorted(set(self._rotation().get("passed", [])) | {part})
+            passed = sorted(set(self._rotation()[1]) | {part})
             complete = len(passed) >= parts
             self._save_rotation(part % parts + 1, [] if complete else passed)
         return CheckResult(checked=snapshot.files, bytes=snapshot.bytes, full=complete)
@@ -233,15 +258,19 @@ class ResticEngine:
     def _rotation_path(self) -> Path:
         return self.paths.state_dir / "backup" / "restic-check-rotation.json"
 
-    def _rotation(self) -> dict[str, Any]:
-        """Which part of the pack data the next check reads, and the parts passed in a row."""
+    def _rotation(self) -> tuple[int, list[int]]:
+        """Return which part of the pack data the next check reads (1..read_data_parts) and the
+        parts passed in a row; (1, []) when the file is missing or not valid."""
         try:
-            value = json.loads(self._rotation_path().read_text(encoding="utf-8"))
+            value: JsonValue = json.loads(self._rotation_path().read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return {}
-        if not isinstance(value, dict) or not 1 <= int(value.get("next", 1)) <= self.settings.read_data_parts:
-            return {}
-        return value
+            return 1, []
+        following = value.get("next", 1) if isinstance(value, dict) else None
+        passed = value.get("passed", []) if isinstance(value, dict) else None
+        if not isinstance(following, int) or not 1 <= following <= self.settings.read_data_parts:
+            return 1, []
+        parts = [part for part in passed if isinstance(part, int)] if isinstance(passed, list) else []
+        return following, parts
 
     def _save_rotation(self, next_part: int, passed: list[int]) -> None:
         self._rotation_path().parent.mkdir(parents=True, exist_ok=True)
@@ -280,20 +309,20 @@ class ResticEngine:
             return self._files[snapshot.id]
         completed = self.restic.run(["ls", "--json", snapshot.id], lock=False)
         files: dict[str, tuple[int, int]] = {}
-        totals: dict[str, dict[str, Any]] = {}
+        totals: dict[str, dict[str, int | str]] = {}
         for node in messages(completed.stdout):
             if node.get("struct_type") != "node" or node.get("type") != "file":
                 continue
-            member = self._member(str(node["path"]))
+            member = self._member(json_text(node, "path"))
             if member is None:
                 continue
-            size = int(node.get("size", 0))
-            files[member] = (size, int(datetime.fromisoformat(str(node["mtime"])).timestamp()))
+            size = json_count(node, "size")
+            files[member] = (size, int(_moment(json_text(node, "mtime"))))
             name = member.split("/", 1)[0]
             root = next(str(source.path) for source in self.settings.sources if source.name == name)
             entry = totals.setdefault(name, {"path": root, "files": 0, "bytes": 0})
-            entry["files"] += 1
-            entry["bytes"] += size
+            entry["files"] = int(entry["files"]) + 1
+            entry["bytes"] = int(entry["bytes"]) + size
         self._files[snapshot.id] = files
         snapshot.sources = totals
         update_record(self.paths, snapshot.id, sources=totals)

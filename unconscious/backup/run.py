@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from unconscious.backup.dumps import dump_all
 from unconscious.backup.engines import make_engine
@@ -74,7 +73,7 @@ class RunReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "engine": self.engine, "duration": round(self.duration, 3),
                 "snapshot": self.snapshot.to_json() if self.snapshot else None,
                 "errors": self.errors, "warnings": self.warnings, "problems": self.problems,

@@ -31,7 +31,7 @@ def main(context: Context) -> int:
     # healthchecks.io's `/start`: the end (success or fail) is relayed by the health service from
     # the evidence. Bounded by the ping's timeout and retries; a ping that fails never stops a backup.
     if not send_ping(config, "backup", "start", f"{settings.engine} engine") and \
-            "backup" in (config.section("alerts").get("pings") or {}):
+            "backup" in config.typed["alerts"]["pings"]:
         log.warning("ping_failed", phase="start", msg="the backup /start ping was not received")
     try:
         report = BackupRun(context.paths, settings, log).run()

@@ -9,13 +9,13 @@ parsed twice. A field built directly (in tests) takes the schema's default too
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 from unconscious.backup.dumps import Database
-from unconscious.config.sections import BackupSection, DatabaseEntry, ResticSection, SourceEntry
-from unconscious.config.typed import schema_default, typed_config
+from unconscious.config.build import build_named, build_settings
+from unconscious.config.typed import schema_default, typed_view
 from unconscious.paths import Paths
 
 KEEP_KINDS = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
@@ -51,11 +51,8 @@ class Hook:
     timeout: float
 
 
-def _default(*path: str) -> Any:
-    """A dataclass field whose default is the schema's `backup.<path>` (typed).
-
-    Any: `field()` stands in for a default of whatever type the field has.
-    """
+def _default(*path: str) -> Any:  # Any: `field()` stands in for a default of the field's own type
+    """A dataclass field whose default is the schema's `backup.<path>` (typed)."""
     return field(default_factory=lambda: schema_default("backup", *path))
 
 
@@ -109,18 +106,18 @@ class BackupSettings:
 
         `paths` locates hostmind state. Raise ValueError for a duration that does not parse.
         """
-        backup: BackupSection = typed_config({"backup": section})["backup"]
+        backup = typed_view({"backup": section})["backup"]
         destination = Path(backup["destination"])
-        sources = [_source(name, entry, backup, destination)
-                   for name, entry in sorted(backup["sources"].items())]
+        sources = [_outside_destination(source, destination) for source in build_named(
+            Source, backup["sources"], "backup.sources", exclude_caches=bool(backup["exclude_caches"]),
+            one_file_system=bool(backup["one_file_system"]))]
         if backup["include_hostmind_state"]:
             sources.extend(hostmind_sources(paths, destination))
-        databases = _databases(backup["databases"])
+        databases = build_named(Database, backup["databases"], "backup.databases")
         dumps_dir = paths.state_dir / "backup" / "dumps"
         if databases:
             sources.append(Source(name=DATABASES_SOURCE, path=dumps_dir))
-        hooks = tuple(Hook(name=name, pre=_argv(entry["pre"]), post=_argv(entry["post"]),
-                           timeout=entry["timeout"]) for name, entry in sorted(backup["hooks"].items()))
+        hooks = build_named(Hook, backup["hooks"], "backup.hooks")
         verify, spot, encryption = backup["verify"], backup["spot_check"], backup["encryption"]
         return cls(
             engine=str(backup["engine"]),
@@ -148,31 +145,13 @@ class BackupSettings:
             count_tolerance=float(spot["count_tolerance"]),
             sample_files=int(spot["sample_files"]),
             shrink_tolerance=float(spot["shrink_tolerance"]),
-            restic=_restic(backup["restic"]),
+            restic=build_settings(ResticSettings, backup["restic"], "backup.restic"),
         )
 
 
-def _source(name: str, entry: SourceEntry, backup: BackupSection, destination: Path) -> Source:
-    path = Path(entry["path"])
-    return Source(name=name, path=path, include=tuple(entry["include"]),
-                  exclude=tuple(entry["exclude"]) + _inside(destination, path),
-                  shrink_tolerance=entry["shrink_tolerance"],
-                  exclude_caches=bool(backup["exclude_caches"]),
-                  one_file_system=bool(backup["one_file_system"]))
-
-
-def _restic(restic: ResticSection) -> ResticSettings:
-    password_file = restic["password_file"]
-    return ResticSettings(
-        binary=str(restic["binary"]),
-        repository=restic["repository"],
-        password_credential=str(restic["password_credential"]),
-        password_file=Path(password_file) if password_file else None,
-        repository_credential=str(restic["repository_credential"]),
-        init=bool(restic["init"]),
-        timeout=restic["timeout"],
-        extra_args=tuple(restic["extra_args"]),
-    )
+def _outside_destination(source: Source, destination: Path) -> Source:
+    """Return `source` with the archives kept out when it contains `destination`."""
+    return replace(source, exclude=source.exclude + _inside(destination, source.path))
 
 
 def hostmind_sources(paths: Paths, destination: Path) -> list[Source]:
@@ -193,15 +172,3 @@ def _inside(destination: Path, root: Path) -> tuple[str, ...]:
     except ValueError:
         return ()
     return (str(relative),) if str(relative) != "." else ()
-
-
-def _argv(value: list[str] | None) -> tuple[str, ...] | None:
-    return tuple(str(part) for part in value) if value else None
-
-
-def _databases(section: dict[str, DatabaseEntry]) -> tuple[Database, ...]:
-    return tuple(
-        Database(name=name, kind=str(entry["kind"]), path=Path(entry["path"]) if entry.get("path") else None,
-                 database=entry.get("database"), run_as=entry["run_as"],
-                 options=tuple(str(option) for option in entry["options"]), timeout=entry["timeout"])
-        for name, entry in sorted(section.items()))

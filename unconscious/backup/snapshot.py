@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from unconscious.atomic import atomic_write_json
 from unconscious.backup.walk import Problems
+from unconscious.json_types import JsonObject, JsonValue
 from unconscious.paths import Paths
 
 
@@ -27,13 +28,14 @@ class Snapshot:
     files: int = 0
     bytes: int = 0
     location: str = ""
-    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per source: {"path": text, "files": count, "bytes": count}, for the shrink check.
+    sources: dict[str, dict[str, int | str]] = field(default_factory=dict)
     verified_at: float | None = None
     verify_ok: bool | None = None
     restore_tested_at: float | None = None
     restore_ok: bool | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"id": self.id, "time": self.time, "engine": self.engine, "files": self.files,
                 "bytes": self.bytes, "location": self.location, "sources": self.sources,
                 "verified_at": self.verified_at, "verify_ok": self.verify_ok,
@@ -86,22 +88,49 @@ def records_path(paths: Paths) -> Path:
     return paths.state_dir / "backup" / "verifications.json"
 
 
-def read_records(paths: Paths) -> dict[str, dict[str, Any]]:
-    """Return the verification records by backup id ({} if none or unreadable)."""
+def read_records(paths: Paths) -> dict[str, JsonObject]:
+    """Return the verification records by backup id ({} if none or unreadable; a record that
+    is not an object is left out)."""
     try:
-        value = json.loads(records_path(paths).read_text(encoding="utf-8"))
+        value: JsonValue = json.loads(records_path(paths).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return value if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        return {}
+    return {key: record for key, record in value.items() if isinstance(record, dict)}
+
+
+def record_count(record: JsonObject, key: str) -> int:
+    """Return the count `key` of a record (0 when absent or not a number)."""
+    value = record.get(key)
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+def record_sources(record: JsonObject) -> dict[str, dict[str, int | str]]:
+    """Return a record's per-source totals (entries that are not objects of scalars left out)."""
+    value = record.get("sources")
+    if not isinstance(value, dict):
+        return {}
+    return {name: {key: item for key, item in totals.items()
+                   if isinstance(item, int | str) and not isinstance(item, bool)}
+            for name, totals in value.items() if isinstance(totals, dict)}
+
+
+def _moment(value: JsonValue) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _verdict(value: JsonValue) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def update_record(paths: Paths, backup_id: str, **fields: object) -> None:
     """Merge `fields` into the record of `backup_id`. Raise AtomicWriteError if not written."""
     records = read_records(paths)
-    records.setdefault(backup_id, {}).update(fields)
+    updated: dict[str, object] = {**records, backup_id: {**records.get(backup_id, {}), **fields}}
     path = records_path(paths)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, records)
+    atomic_write_json(path, updated)
 
 
 def forget_records(paths: Paths, keep_ids: set[str]) -> None:
@@ -117,10 +146,10 @@ def annotate(paths: Paths, snapshots: list[Snapshot]) -> list[Snapshot]:
     records = read_records(paths)
     for snapshot in snapshots:
         record = records.get(snapshot.id, {})
-        snapshot.verified_at = record.get("verified_at")
-        snapshot.verify_ok = record.get("verify_ok")
-        snapshot.restore_tested_at = record.get("restore_tested_at")
-        snapshot.restore_ok = record.get("restore_ok")
+        snapshot.verified_at = _moment(record.get("verified_at"))
+        snapshot.verify_ok = _verdict(record.get("verify_ok"))
+        snapshot.restore_tested_at = _moment(record.get("restore_tested_at"))
+        snapshot.restore_ok = _verdict(record.get("restore_ok"))
     return snapshots
 
 

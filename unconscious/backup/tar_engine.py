@@ -178,7 +178,8 @@ class TarEngine:
         return Snapshot(
             id=manifest.id, time=manifest.created, engine=self.name, files=manifest.files,
             bytes=manifest.bytes, location=str(self.destination / manifest.archive),
-            sources={name: dict(totals.to_json()) for name, totals in manifest.sources.items()})
+            sources={name: {"path": totals.path, "files": totals.files, "bytes": totals.bytes}
+                     for name, totals in manifest.sources.items()})
 
     def verify(self, snapshot: Snapshot, full: bool = False) -> CheckResult:
         """Check the backup against its manifest. `full`: decompress the archive and compare

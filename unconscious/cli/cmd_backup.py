@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes
 from unconscious.backup.lock import backup_lock
@@ -72,11 +73,9 @@ def _runner(context: Context) -> BackupRun:
     return BackupRun(context.paths, settings, get_logger(service="backup"))
 
 
-def _guard(args: argparse.Namespace, context: Context, action: Any) -> int:
+def _guard(args: argparse.Namespace, context: Context, action: Callable[[BackupRun], int]) -> int:
     try:
-        runner = _runner(context)
-        result: int = action(runner)
-        return result
+        return action(_runner(context))
     except ConfigError as problem:
         for item in problem.problems:
             error(str(item))
@@ -154,11 +153,11 @@ def verify_command(args: argparse.Namespace, context: Context) -> int:
         with backup_lock(runner.paths):
             targets = annotate(runner.paths, runner.engine.snapshots()) if args.all \
                 else [_find(runner, args.backup)]
-            results: dict[str, dict[str, Any]] = {}
+            results: dict[str, dict[str, bool]] = {}
             for snapshot in targets:
                 # tar: by hand always the deep check (decompress, compare every member).
                 full = args.full or not runner.engine.repository_wide
-                outcome: dict[str, Any] = {"verified": runner.verify(snapshot, full=full)}
+                outcome = {"verified": runner.verify(snapshot, full=full)}
                 if args.restore_test:
                     outcome["restore_tested"] = runner.restore_test(snapshot, percent=args.percent)
                 results[snapshot.id] = outcome

@@ -64,8 +64,7 @@ def check_command(args: argparse.Namespace, context: Context) -> int:
         error(f"unknown or disabled check(s): {', '.join(unknown)} (known: {', '.join(sorted(specs))})")
         return UNKNOWN_EXIT
     names = list(args.names) or sorted(specs)
-    section = config.section("health")
-    pool = WorkerPool(size=max(1, args.workers), max_hung=int(section.get("max_hung", 4)))
+    pool = WorkerPool(size=max(1, args.workers), max_hung=config.typed["health"]["max_hung"])
     try:
         results = run_once(specs, names, pool)
     finally:

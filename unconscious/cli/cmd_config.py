@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -98,10 +98,10 @@ def show_command(args: argparse.Namespace, context: Context) -> int:
     return exitcodes.OK
 
 
-def _origin_lines(value: Any, path: KeyPath, origins: dict[KeyPath, tuple[str, int | None]],
+def _origin_lines(value: object, path: KeyPath, origins: dict[KeyPath, tuple[str, int | None]],
                   lookup: Lookup) -> list[str]:
     lines: list[str] = []
-    items: list[tuple[str | int, Any]]
+    items: list[tuple[str | int, object]]
     if isinstance(value, dict) and value:
         items = list(value.items())
     elif isinstance(value, list) and value:

@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unconscious import exitcodes, semantic_checks
 from unconscious.cli.output import error
@@ -45,12 +45,12 @@ def _package_version() -> str:
 class _VersionAction(argparse.Action):
     """--version: looks the version up only when asked (the metadata lookup costs memory)."""
 
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+    def __init__(self, option_strings: list[str], dest: str) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="show program's version number and exit", **kwargs)
+                         help="show program's version number and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+                 values: object, option_string: str | None = None) -> None:
         print(f"hostmind {_package_version()}")
         parser.exit()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 # Moved to the foundation (status sections and checks use it too); kept here for the modules
 # that still import it from the CLI.
@@ -13,7 +12,7 @@ from unconscious.timefmt import format_age
 __all__ = ["error", "format_age", "print_json"]
 
 
-def print_json(value: Any) -> None:
+def print_json(value: object) -> None:
     """Print `value` as indented JSON on stdout."""
     json.dump(value, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")

@@ -6,7 +6,7 @@ The loader (yaml, jsonschema) is imported on first use, so a process that only n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unconscious.config.errors import ConfigError, ConfigProblem
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["ConfigError", "ConfigProblem", "LoadedConfig", "load_config"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("LoadedConfig", "load_config"):
         from unconscious.config import loader
 

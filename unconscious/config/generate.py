@@ -7,11 +7,10 @@ this module generates, so docs and defaults cannot drift apart.
 from __future__ import annotations
 
 import textwrap
-from typing import Any
 
 import yaml
 
-from unconscious.config.schema import load_schema
+from unconscious.config.schema import SchemaNode, load_schema, mapping, resolve
 
 HEADER = """\
 # hostmind packaged defaults. GENERATED from config/schema/*.yaml by
@@ -27,19 +26,10 @@ def generate_default_config() -> str:
     """Return the commented YAML of every key's default, in schema order."""
     schema = load_schema()
     lines = [HEADER]
-    for name, section in schema["properties"].items():
+    for name, section in mapping(schema["properties"]).items():
         lines.append("")
-        lines.extend(_render_key(name, _resolve(schema, section), schema, 0))
+        lines.extend(_render_key(name, resolve(schema, section) or {}, schema, 0))
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in node:
-        target: Any = schema
-        for part in str(node["$ref"]).removeprefix("#/").split("/"):
-            target = target[part]
-        return {**target, **{key: value for key, value in node.items() if key != "$ref"}}
-    return node
 
 
 def _comment(text: str, indent: int) -> list[str]:
@@ -47,16 +37,17 @@ def _comment(text: str, indent: int) -> list[str]:
     return textwrap.wrap(text, width=96, initial_indent=prefix, subsequent_indent=prefix)
 
 
-def _render_key(name: str, node: dict[str, Any], schema: dict[str, Any], indent: int) -> list[str]:
+def _render_key(name: str, node: SchemaNode, schema: SchemaNode, indent: int) -> list[str]:
     pad = " " * indent
     lines = _comment(str(node.get("description", "")), indent)
     if "default" not in node and "properties" in node:
         lines.append(f"{pad}{name}:")
-        for child_name, child in node["properties"].items():
-            lines.extend(_render_key(child_name, _resolve(schema, child), schema, indent + 2))
+        for child_name, child in mapping(node["properties"]).items():
+            lines.extend(_render_key(child_name, resolve(schema, child) or {}, schema, indent + 2))
         return lines
     if "default" not in node:
-        example = node.get("examples", [None])[0]
+        examples = node.get("examples")
+        example = examples[0] if isinstance(examples, list) and examples else None
         dumped = yaml.safe_dump({name: example}, default_flow_style=False, sort_keys=False).rstrip()
         lines.extend(f"{pad}# {line}" for line in dumped.splitlines())
         return lines

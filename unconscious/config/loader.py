@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from unconscious.config import writers
 from unconscious.config.errors import ConfigError, ConfigProblem
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 class LoadedConfig:
     """A merged, validated config and where each value came from."""
 
-    value: dict[str, Any]
+    value: dict[str, object]
     origins: dict[KeyPath, tuple[str, int | None]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     #: Operator-only keys a live-tree layer tried to set: dropped, reported with file:line.
@@ -41,9 +41,9 @@ class LoadedConfig:
     #: The live tree whose layers were read (`conscious.tree`, else {state}/live).
     live_tree: Path | None = None
     #: `value` typed (config.typed), computed with the checks; on first use when not given.
-    typed_value: dict[str, Any] | None = None
+    typed_value: dict[str, object] | None = None
 
-    def section(self, name: str) -> dict[str, Any]:
+    def section(self, name: str) -> dict[str, object]:
         """Return the top-level section `name` (a dict; empty if absent)."""
         section = self.value.get(name, {})
         return section if isinstance(section, dict) else {}
@@ -59,6 +59,7 @@ class LoadedConfig:
             from unconscious.config.typed import typed_config
 
             self.typed_value = typed_config(self.value)
+        # The typed view's shape is TypedConfig by construction (tests/unit/config/test_sections.py).
         return cast("TypedConfig", self.typed_value)
 
     def origin(self, path: KeyPath) -> tuple[str, int | None]:

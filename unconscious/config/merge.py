@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
 
 from unconscious.config.yaml_source import KeyPath, YamlDocument
 
@@ -13,8 +12,8 @@ from unconscious.config.yaml_source import KeyPath, YamlDocument
 class MergedConfig:
     """The merged value and, for every key path, the (file, line) that set it."""
 
-    #: Any: a YAML document the schema has not checked yet; any shape may be in it.
-    value: dict[str, Any] = field(default_factory=dict)
+    #: A YAML document the schema has not checked yet: any shape may be in it.
+    value: dict[str, object] = field(default_factory=dict)
     origins: dict[KeyPath, tuple[str, int | None]] = field(default_factory=dict)
 
 
@@ -56,8 +55,8 @@ def _default_at(defaults: YamlDocument, path: KeyPath) -> tuple[bool, object]:
 
 def _merge_into(
     merged: MergedConfig,
-    target: dict[str, Any],  # Any: unchecked YAML (see MergedConfig.value)
-    overlay: dict[str, Any],
+    target: dict[str, object],  # unchecked YAML (see MergedConfig.value)
+    overlay: dict[str, object],
     path: KeyPath,
     document: YamlDocument,
     defaults: YamlDocument,
@@ -75,9 +74,10 @@ def _merge_into(
                 target.pop(key, None)
                 merged.origins.pop(key_path, None)
             continue
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
+        below = target.get(key)
+        if isinstance(value, dict) and isinstance(below, dict):
             merged.origins[key_path] = (document.file, document.lines.get(key_path))
-            _merge_into(merged, target[key], value, key_path, document, defaults)
+            _merge_into(merged, below, value, key_path, document, defaults)
             continue
         _forget_origins(merged, key_path)
         target[key] = copy.deepcopy(value)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
 
 import yaml
 
@@ -22,15 +21,17 @@ from unconscious.config.yaml_source import KeyPath
 from unconscious.package_data import config_dir
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
-_FAST_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: A JSON Schema node (resolved or not): keywords to their values, as YAML loaded them.
+SchemaNode = dict[str, object]
+_FAST_SAFE_LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @functools.cache
-def load_schema() -> dict[str, Any]:
+def load_schema() -> SchemaNode:
     """Return the assembled JSON Schema (cached). Raise RuntimeError if a fragment is broken."""
     schema_dir = config_dir() / "schema"
-    sections: dict[str, Any] = {}
-    definitions: dict[str, Any] = {}
+    sections: SchemaNode = {}
+    definitions: SchemaNode = {}
     for entry in sorted(schema_dir.iterdir(), key=lambda item: item.name):
         if not entry.name.endswith(".yaml"):
             continue
@@ -42,7 +43,7 @@ def load_schema() -> dict[str, Any]:
             definitions.update(fragment)
         else:
             sections[entry.name.removesuffix(".yaml")] = fragment
-    schema = {
+    schema: SchemaNode = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "additionalProperties": False,
@@ -52,17 +53,16 @@ def load_schema() -> dict[str, Any]:
     return schema
 
 
-def schema_at(schema: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
+def schema_at(schema: SchemaNode, path: KeyPath) -> SchemaNode | None:
     """Return the sub-schema describing `path`, following properties, items and $refs."""
-    node: dict[str, Any] | None = resolve(schema, schema)
+    node = resolve(schema, schema)
     for part in path:
         if node is None:
             return None
         if isinstance(part, int):
-            items = node.get("items")
-            node = resolve(schema, items) if isinstance(items, dict) else None
+            node = resolve(schema, node.get("items"))
             continue
-        properties = node.get("properties", {})
+        properties = mapping(node.get("properties"))
         if part in properties:
             node = resolve(schema, properties[part])
         elif isinstance(node.get("additionalProperties"), dict):
@@ -72,20 +72,24 @@ def schema_at(schema: dict[str, Any], path: KeyPath) -> dict[str, Any] | None:
     return node
 
 
-def resolve(root: dict[str, Any], node: Any) -> dict[str, Any] | None:
-    """Return `node` with its $ref (if any) merged in; None when `node` is not a mapping."""
+def resolve(root: SchemaNode, node: object) -> SchemaNode | None:
+    """Return `node` with its $ref (if any) merged in; None when `node` is not a mapping.
+
+    Raise KeyError for a $ref that names no definition (a broken schema fragment).
+    """
     if not isinstance(node, dict):
         return None
-    while "$ref" in node:
-        reference = str(node["$ref"])
-        target: Any = root
-        for part in reference.removeprefix("#/").split("/"):
-            target = target[part]
-        merged = {key: value for key, value in node.items() if key != "$ref"}
-        node = {**target, **merged}
-    resolved: dict[str, Any] = node
+    resolved: SchemaNode = node
+    while "$ref" in resolved:
+        target: object = root
+        for part in str(resolved["$ref"]).removeprefix("#/").split("/"):
+            target = mapping(target)[part]
+        merged = {key: value for key, value in resolved.items() if key != "$ref"}
+        resolved = {**mapping(target), **merged}
     return resolved
 
 
-#: The old private name, still imported by conscious/event_focus.py.
-_resolve = resolve
+def mapping(value: object) -> SchemaNode:
+    """Return `value` if it is a schema mapping (`properties`, `$defs`), else an empty one."""
+    return value if isinstance(value, dict) else {}
+

@@ -12,14 +12,13 @@ validation child, whose entry point always installs them (config/validation.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from unconscious.config.errors import ConfigProblem
 from unconscious.config.yaml_source import KeyPath
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
-#: Any: the merged document is arbitrary YAML the schema has accepted (each check reads its part).
-SemanticCheck = Callable[[dict[str, Any], Locator], list[ConfigProblem]]
+#: The merged document is YAML the schema has accepted; each check narrows the part it reads.
+SemanticCheck = Callable[[dict[str, object], Locator], list[ConfigProblem]]
 #: Returns the checks; called when a config is checked, so their features load only then.
 ChecksLoader = Callable[[], Sequence[SemanticCheck]]
 
@@ -36,9 +35,23 @@ def installed() -> ChecksLoader | None:
     return _installed[0] if _installed else None
 
 
-def check(value: dict[str, Any], locate: Locator, checks: Sequence[SemanticCheck]) -> list[ConfigProblem]:
+def check(value: dict[str, object], locate: Locator, checks: Sequence[SemanticCheck]) -> list[ConfigProblem]:
     """Run each of `checks` on the merged `value`; return all their problems."""
     problems: list[ConfigProblem] = []
     for semantic_check in checks:
         problems.extend(semantic_check(value, locate))
     return problems
+
+
+def mapping_at(value: object, *path: str) -> dict[str, object]:
+    """Return the mapping at `path` inside the merged config `value`; an empty one where a
+    part is absent or not a mapping (the schema check reports a wrong type)."""
+    node = value
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+def texts(value: object) -> list[str]:
+    """Return the text items of a list value (none when it is not a list; the schema reports it)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []

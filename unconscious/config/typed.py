@@ -15,14 +15,17 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from unconscious.config.duration import parse_duration, parse_size
-from unconscious.config.schema import load_schema, resolve
+from unconscious.config.schema import SchemaNode, load_schema, resolve
+
+if TYPE_CHECKING:
+    # Types only: the TypedDict classes cost the long-lived health service memory.
+    from unconscious.config.sections import TypedConfig
 
 TYPE_KEY = "x-type"
-#: A schema node (resolved): JSON Schema keywords to their values.
-Node = dict[str, object]
+Node = SchemaNode
 Scalar = int | float | str
 
 
@@ -34,15 +37,21 @@ def _size(value: Scalar) -> int:
 _CONVERT: dict[str, Callable[[Scalar], Scalar]] = {"duration": parse_duration, "size": _size}
 
 
-def typed_config(value: dict[str, object], schema: Node | None = None) -> dict[str, Any]:
+def typed_config(value: dict[str, object], schema: Node | None = None) -> dict[str, object]:
     """Return the typed view of the merged, schema-valid config `value` (a new dict).
 
-    The result is `Any`-valued on purpose: its shape is `sections.TypedConfig`, which
-    `LoadedConfig.typed` casts it to. Raise ValueError if a duration or a size does not
-    parse (the schema's patterns make that impossible for a validated config).
+    Its shape is `sections.TypedConfig`, which `LoadedConfig.typed` casts it to (a test ties
+    the two). Raise ValueError if a duration or a size does not parse (the schema's patterns
+    make that impossible for a validated config).
     """
     root: Node = load_schema() if schema is None else schema
     return _typed_mapping(value, root, root)
+
+
+def typed_view(value: dict[str, object]) -> TypedConfig:
+    """Return `typed_config(value)` as what it is: a `sections.TypedConfig` (a test ties the
+    TypedDicts to the schema, so this cast is checked there). Raise ValueError as typed_config."""
+    return cast("TypedConfig", typed_config(value))
 
 
 def _typed(value: object, node: Node | None, root: Node) -> object:
@@ -103,8 +112,8 @@ def _converter(node: Node, root: Node, value: Scalar) -> Callable[[Scalar], Scal
     kind = node.get(TYPE_KEY)
     if kind is None:
         branches = _branches(node, root)
-        if any(isinstance(branch.get("enum"), list) and value in branch["enum"]  # type: ignore[operator]
-               for branch in branches):
+        if any(value in enum for enum in (branch.get("enum") for branch in branches)
+               if isinstance(enum, list)):
             return None
         kinds = {branch.get(TYPE_KEY) for branch in branches} - {None}
         kind = kinds.pop() if len(kinds) == 1 else None
@@ -112,18 +121,20 @@ def _converter(node: Node, root: Node, value: Scalar) -> Callable[[Scalar], Scal
 
 
 @functools.cache
-def _typed_defaults() -> dict[str, Any]:
+def _typed_defaults() -> dict[str, object]:
     return typed_config({})
 
 
-def schema_default(*path: str) -> Any:
+def schema_default(*path: str) -> Any:  # Any: a dataclass field default of that field's own type
     """Return the typed schema default at `path` (a fresh copy), e.g. ("apply", "probation").
 
     For dataclasses that may be built without a config (in tests, or for one field): their
     field defaults come from here, so the schema stays the only place a default is written.
     Raise KeyError if the schema gives `path` no default.
     """
-    node: Any = _typed_defaults()  # Any: each caller's field has its own type
+    node: object = _typed_defaults()
     for part in path:
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(path)
         node = node[part]
     return copy.deepcopy(node)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import jsonschema
 
@@ -32,7 +31,7 @@ _TYPE_NAMES = {
 }
 
 
-def validate(value: Any, locate: Locator) -> list[ConfigProblem]:
+def validate(value: object, locate: Locator) -> list[ConfigProblem]:
     """Validate the merged config `value`; return every problem, located with `locate`."""
     return locate_problems(raw_problems(value), locate)
 
@@ -46,7 +45,7 @@ def locate_problems(raw: list[RawProblem], locate: Locator) -> list[ConfigProble
     return problems
 
 
-def raw_problems(value: Any) -> list[RawProblem]:
+def raw_problems(value: object) -> list[RawProblem]:
     """Return every schema problem of `value` as (key path, message), ordered by key path."""
     schema = load_schema()
     validator = jsonschema.Draft202012Validator(schema)
@@ -70,13 +69,12 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[RawProblem]:
 
 def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "type":
-        expected: Any = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
+        expected: object = error.validator_value
+        names = [expected] if isinstance(expected, str) else [str(name) for name in _listed(expected)]
         wanted = " or ".join(_TYPE_NAMES.get(name, name) for name in names)
         return f"{error.instance!r} is not {wanted}"
     if error.validator == "enum":
-        allowed: Any = error.validator_value
-        choices = ", ".join(repr(choice) for choice in allowed)
+        choices = ", ".join(repr(choice) for choice in _listed(error.validator_value))
         return f"{error.instance!r} is not one of {choices}"
     described = (error.schema or {}).get("description", "")  # type: ignore[union-attr]
     if error.validator in ("oneOf", "anyOf"):
@@ -84,3 +82,8 @@ def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "pattern":
         return f"{error.instance!r} is not valid" + (f" ({described})" if described else "")
     return str(error.message)
+
+
+def _listed(value: object) -> list[object]:
+    """Return a schema keyword's list value (`type: [string, "null"]`, `enum`), else [value]."""
+    return list(value) if isinstance(value, list) else [value]

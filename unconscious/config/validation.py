@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from unconscious import package_data
 from unconscious.config import semantic as semantic_registry
@@ -104,7 +103,7 @@ def check_here(value: object, origins: Origins, semantic: bool = True) -> list[C
 
 
 def check_and_type(value: object, origins: Origins,
-                   semantic: bool = True) -> tuple[list[ConfigProblem], dict[str, Any] | None]:
+                   semantic: bool = True) -> tuple[list[ConfigProblem], dict[str, object] | None]:
     """Return check_merged's problems and, when there are none, the typed view of `value`.
 
     The typed view (config.typed: defaults filled in, durations and sizes converted) is built
@@ -170,7 +169,7 @@ def _ask_child(request: dict[str, object], timeout: float) -> bytes | None:
     return answer
 
 
-def parse_typed_answer(answer: bytes) -> tuple[list[ConfigProblem], dict[str, Any] | None] | None:
+def parse_typed_answer(answer: bytes) -> tuple[list[ConfigProblem], dict[str, object] | None] | None:
     """Return the child's {"problems": [...], "typed": {...} or null}, or None if malformed."""
     try:
         decoded = json.loads(answer)

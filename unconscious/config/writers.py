@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 from unconscious.config.errors import ConfigProblem
-from unconscious.config.schema import load_schema, schema_at
+from unconscious.config.schema import SchemaNode, load_schema, mapping, schema_at
 from unconscious.config.yaml_source import KeyPath, YamlDocument, format_key_path
 
 MODEL = "model"
@@ -55,7 +54,7 @@ def _value_at(value: object, path: KeyPath) -> object:
     return node
 
 
-def writer_of(path: KeyPath, value: object = None, schema: dict[str, Any] | None = None,
+def writer_of(path: KeyPath, value: object = None, schema: SchemaNode | None = None,
               lookup: Lookup | None = None) -> str:
     """Return MODEL or OPERATOR: who may set `path` (to `value`).
 
@@ -76,12 +75,13 @@ def writer_of(path: KeyPath, value: object = None, schema: dict[str, Any] | None
         if _operator_when(node, path[:length], lookup):
             return OPERATOR
     node = schema_at(root, path)
-    if node is not None and value in (node.get(OPERATOR_VALUES_KEY) or ()):
+    listed = None if node is None else node.get(OPERATOR_VALUES_KEY)
+    if isinstance(listed, list) and value in listed:
         return OPERATOR
     return writer
 
 
-def _operator_when(node: dict[str, Any], at: KeyPath, lookup: Lookup | None) -> bool:
+def _operator_when(node: SchemaNode, at: KeyPath, lookup: Lookup | None) -> bool:
     conditions = node.get(OPERATOR_WHEN_KEY)
     if not isinstance(conditions, dict) or lookup is None:
         return False
@@ -102,7 +102,7 @@ def leaves(value: object, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, objec
 
 
 def restrict(document: YamlDocument, above: Sequence[object] = (), below: Sequence[object] = (),
-             schema: dict[str, Any] | None = None) -> list[ConfigProblem]:
+             schema: SchemaNode | None = None) -> list[ConfigProblem]:
     """Drop every operator-only key from the live-tree layer `document`, in place.
 
     `above` are the values of the layers that override it (the operator's, last first) and
@@ -133,7 +133,7 @@ def restrict(document: YamlDocument, above: Sequence[object] = (), below: Sequen
     return ignored
 
 
-def entry_of(path: KeyPath, schema: dict[str, Any]) -> KeyPath:
+def entry_of(path: KeyPath, schema: SchemaNode) -> KeyPath:
     """Return the outermost named map entry `path` lies in (itself if it lies in none).
 
     A named entry is a key the schema does not list but allows through additionalProperties
@@ -142,31 +142,37 @@ def entry_of(path: KeyPath, schema: dict[str, Any]) -> KeyPath:
     for length in range(1, len(path)):
         parent = schema_at(schema, path[:length - 1]) or {}
         if (isinstance(parent.get("additionalProperties"), dict)
-                and path[length - 1] not in parent.get("properties", {})):
+                and path[length - 1] not in mapping(parent.get("properties"))):
             return path[:length]
     return path
 
 
-def prune(value: dict[str, Any], path: KeyPath) -> None:
-    """Delete the leaf at `path` from `value` and every mapping that leaves empty."""
-    parents: list[tuple[dict[str, Any], str | int]] = []
-    node: Any = value
+def prune(value: dict[str, object], path: KeyPath) -> None:
+    """Delete the leaf at `path` from `value` and every mapping that leaves empty.
+
+    Raise KeyError if `path` does not lead through mappings to a key that is set.
+    """
+    parents: list[tuple[dict[str, object], str | int]] = []
+    node = value
     for part in path[:-1]:
         parents.append((node, part))
-        node = node[part]
-    del node[path[-1]]
+        child = node[str(part)]
+        if not isinstance(child, dict):
+            raise KeyError(path)
+        node = child
+    del node[str(path[-1])]
     # Prune mappings the removal emptied, innermost first.
     for parent, key in reversed(parents):
-        child = parent[key]
+        child = parent[str(key)]
         if isinstance(child, dict) and not child:
-            del parent[key]
+            del parent[str(key)]
         else:
             break
 
 
 def operator_only_changes(before: object, after: object, above: Sequence[object] = (),
                           below: Sequence[object] = (),
-                          schema: dict[str, Any] | None = None) -> list[str]:
+                          schema: SchemaNode | None = None) -> list[str]:
     """Return the key paths (as text) of operator-only keys whose value differs.
 
     `before` and `after` are parsed config mappings (None or a non-mapping counts as empty);

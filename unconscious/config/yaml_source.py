@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -22,7 +21,7 @@ MAX_NODES = 100_000
 KeyPath = tuple[str | int, ...]
 
 # libyaml's parser when available (same safe constructor, much faster); marks carry lines either way.
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _ALLOWED_SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -129,7 +128,7 @@ def _build(
     document: YamlDocument,
     problems: list[ConfigProblem],
     budget: _Budget,
-    loader: yaml.SafeLoader,
+    loader: yaml.SafeLoader | yaml.CSafeLoader,
 ) -> object:
     budget.nodes += 1
     if budget.nodes > MAX_NODES:
@@ -166,7 +165,7 @@ def _build_mapping(
     document: YamlDocument,
     problems: list[ConfigProblem],
     budget: _Budget,
-    loader: yaml.SafeLoader,
+    loader: yaml.SafeLoader | yaml.CSafeLoader,
 ) -> dict[str, object]:
     """Build a mapping's value; a merge key, a non-string key or a duplicate is a problem and skipped."""
     result: dict[str, object] = {}

@@ -9,20 +9,20 @@ enabled checks without forming a cycle (the cycle is named: a -> b -> a).
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
 
 from unconscious.config.errors import ConfigProblem
-from unconscious.config.semantic import Locator
+from unconscious.config.semantic import Locator, mapping_at, texts
 from unconscious.health.kinds import COMMON_KEYS, KINDS
 from unconscious.health.specs import automatic_evidence_service
 
 _REGEX_KEYS = ("match", "body_match", "pattern")
 
 
-def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
+def check(value: dict[str, object], locate: Locator) -> list[ConfigProblem]:
     """Return problems in the health section of the merged config `value`."""
-    checks = value.get("health", {}).get("checks", {}) or {}
-    max_ages = value.get("evidence", {}).get("max_age", {}) or {}
+    checks = mapping_at(value, "health", "checks")
+    max_ages = mapping_at(value, "evidence", "max_age")
     problems: list[ConfigProblem] = []
 
     def problem(path: tuple[str, ...], message: str) -> None:
@@ -30,55 +30,55 @@ def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
         file, line = locate(key_path)
         problems.append(ConfigProblem(file, line, ".".join(key_path), message))
 
-    enabled = {
-        name
-        for name, spec in checks.items()
-        if isinstance(spec, dict) and spec.get("enabled", True) is not False
-    }
+    specs = {name: spec for name, spec in checks.items() if isinstance(spec, dict)}
+    enabled = {name for name, spec in specs.items() if spec.get("enabled", True) is not False}
     for name in sorted(enabled):
-        spec = checks[name]
+        spec = specs[name]
         if "kind" not in spec:
             service = automatic_evidence_service(name, max_ages)
             if service is None:
                 problem((name,), f"check {name!r} needs 'kind' (one of {', '.join(KINDS)})")
                 continue
             spec = {"kind": "evidence", "service": service, **spec}  # tuning an automatic check
-        kind = KINDS.get(str(spec.get("kind")))
-        if kind is None:
-            continue  # the schema's enum already reported it
-        allowed = set(COMMON_KEYS) | set(kind.required) | set(kind.optional)
-        takes = ", ".join(kind.required + kind.optional) or "no extra keys"
-        for key in sorted(set(spec) - allowed):
-            problem(
-                (name, key),
-                f"not a key of kind {spec['kind']!r} (it takes: {takes})",
-            )
-        for key in kind.required:
-            if key not in spec:
-                problem((name,), f"kind {spec['kind']!r} needs '{key}'")
-        if spec["kind"] == "process" and ("name" in spec) == ("pidfile" in spec):
-            problem((name,), "kind 'process' needs exactly one of 'name' or 'pidfile'")
-        for key in _REGEX_KEYS:
-            if isinstance(spec.get(key), str):
-                try:
-                    re.compile(spec[key])
-                except re.error as error:
-                    problem((name, key), f"{spec[key]!r} is not a valid regular expression: {error}")
-        for dependency in spec.get("depends_on", []) or []:
+        _kind_problems(name, spec, problem)
+        for dependency in texts(spec.get("depends_on")):
             if dependency == name:
                 problem((name, "depends_on"), f"check {name!r} depends on itself")
             elif dependency not in checks:
                 problem((name, "depends_on"), f"unknown check {dependency!r}")
             elif dependency not in enabled:
                 problem((name, "depends_on"), f"check {dependency!r} is disabled")
-    for cycle in _cycles(
-        {
-            name: [d for d in checks[name].get("depends_on", []) or [] if d in enabled and d != name]
-            for name in enabled
-        }
-    ):
+    graph = {name: [target for target in texts(specs[name].get("depends_on"))
+                    if target in enabled and target != name] for name in enabled}
+    for cycle in _cycles(graph):
         problem((cycle[0], "depends_on"), "dependency cycle: " + " -> ".join(cycle))
     return problems
+
+
+Report = Callable[[tuple[str, ...], str], None]
+
+
+def _kind_problems(name: str, spec: dict[str, object], problem: Report) -> None:
+    """Report the keys `spec` may not have or lacks for its kind, and regexes that do not compile."""
+    kind = KINDS.get(str(spec.get("kind")))
+    if kind is None:
+        return  # the schema's enum already reported it
+    allowed = set(COMMON_KEYS) | set(kind.required) | set(kind.optional)
+    takes = ", ".join(kind.required + kind.optional) or "no extra keys"
+    for key in sorted(set(spec) - allowed):
+        problem((name, key), f"not a key of kind {spec['kind']!r} (it takes: {takes})")
+    for key in kind.required:
+        if key not in spec:
+            problem((name,), f"kind {spec['kind']!r} needs '{key}'")
+    if spec["kind"] == "process" and ("name" in spec) == ("pidfile" in spec):
+        problem((name,), "kind 'process' needs exactly one of 'name' or 'pidfile'")
+    for key in _REGEX_KEYS:
+        pattern = spec.get(key)
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                problem((name, key), f"{pattern!r} is not a valid regular expression: {error}")
 
 
 def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unconscious.atomic import atomic_write_json, atomic_write_text
 from unconscious.events import EventSpool
@@ -41,7 +41,7 @@ class PendingEvent:
     kind: str
     severity: str
     summary: str
-    data: dict[str, Any]
+    data: dict[str, object]
     dedup_key: str
 
 
@@ -183,7 +183,7 @@ class Reporter:
             self.write_error = None
 
     def _write_state(self, engine: Engine, now: float) -> None:
-        checks: dict[str, Any] = {}
+        checks: dict[str, object] = {}
         metrics = [
             "# HELP hostmind_check_status 0 ok, 1 failing, 2 timeout, -1 skipped or pending.",
             "# TYPE hostmind_check_status gauge",

@@ -38,8 +38,8 @@ class HealthService:
         if faults.active() == "crash":
             self.log.critical("fault_injected", fault="crash", msg="test fault switch: crashing at start")
             raise SystemExit(exitcodes.FAILURE)
-        section = config.section("health")
-        self.pool = WorkerPool(size=int(section.get("workers", 2)), max_hung=int(section.get("max_hung", 4)))
+        section = config.typed["health"]
+        self.pool = WorkerPool(size=section["workers"], max_hung=section["max_hung"])
         self.engine = Engine({}, self.pool)
         self.alerts = Dispatcher(config, self.log, paths=context.paths)
         self.reporter = Reporter(context.paths, self.log, notify=self.alerts.notify)
@@ -48,8 +48,8 @@ class HealthService:
     def configure(self, config: LoadedConfig) -> None:
         """Take a validated config: rebuild the specs, keep the state of unchanged checks."""
         specs = build_specs(config, self.context.paths, self.since)
-        section = config.section("health")
-        self.pool.resize(int(section.get("workers", 2)), int(section.get("max_hung", 4)))
+        section = config.typed["health"]
+        self.pool.resize(section["workers"], section["max_hung"])
         reset = self.engine.configure(specs)
         self.alerts.configure(config)
         self.log.info(

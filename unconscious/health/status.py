@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Any
 
 from unconscious.config import LoadedConfig
 from unconscious.context import Context
 from unconscious.health.report import state_file
+from unconscious.json_types import JsonObject, JsonValue
 from unconscious.status import StatusSection
 from unconscious.systemctl import Systemctl, SystemctlError, parse_show, systemd_is_pid1
 from unconscious.timefmt import format_age
@@ -57,7 +57,8 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
         if running is not False:
             result.flag("no check results")
         return result
-    age = max(0.0, clock() - float(data.get("updated", 0) or 0))
+    updated = data.get("updated")
+    age = max(0.0, clock() - (float(updated) if isinstance(updated, int | float) else 0.0))
     result.data = {**data, "age_seconds": age, "unit": state}
     if running and state is not None:
         written_by = "" if str(data.get("pid")) == state.get("MainPID") else \
@@ -68,7 +69,8 @@ def section(context: Context, config: LoadedConfig, clock: Callable[[], float] =
     if age > STALE_AFTER and running is not False:
         result.lines.append(f"STALE: results are {format_age(age)} old; hostmind-health is not updating them")
         result.flag(f"check results {format_age(age)} old")
-    _check_lines(result, data["checks"])
+    checks = data["checks"]
+    _check_lines(result, checks if isinstance(checks, dict) else {})
     return result
 
 
@@ -86,10 +88,10 @@ def _unit_lines(result: StatusSection, state: HealthUnit | None) -> bool | None:
     return False
 
 
-def _read(result: StatusSection, context: Context) -> dict[str, Any] | None:
+def _read(result: StatusSection, context: Context) -> JsonObject | None:
     path = state_file(context.paths)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: JsonValue = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         result.lines.append(f"no check results yet ({path} missing: is hostmind-health running?)")
         return None
@@ -102,9 +104,11 @@ def _read(result: StatusSection, context: Context) -> dict[str, Any] | None:
     return data
 
 
-def _check_lines(result: StatusSection, checks: dict[str, Any]) -> None:
+def _check_lines(result: StatusSection, checks: JsonObject) -> None:
     rank = {"failing": 0, "timeout": 1, "skipped": 2, "pending": 3, "ok": 4}
-    for name, check in sorted(checks.items(), key=lambda item: (rank.get(item[1].get("state"), 5), item[0])):
+    entries = {name: check for name, check in checks.items() if isinstance(check, dict)}
+    for name, check in sorted(entries.items(),
+                              key=lambda item: (rank.get(str(item[1].get("state")), 5), item[0])):
         state = str(check.get("state", "?"))
         if state in ("failing", "timeout"):
             result.flag(f"check {name} {state}")

@@ -15,10 +15,9 @@ and delete the drop-in (the report prints the exact commands).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -125,7 +124,7 @@ def adopt(result: ImportResult, dropin: Path, validate: Callable[[], object]) ->
     return Adoption(dropin, renamed, left)
 
 
-def logrotate_overlaps(rules: dict[str, Any], conf: Path = DEFAULT_CONF) -> list[str]:
+def logrotate_overlaps(rules: Mapping[str, object], conf: Path = DEFAULT_CONF) -> list[str]:
     """Return a warning for each rule path that a live logrotate block also names (same text or
     a literal path its glob covers); adopted (`.disabled`) files are not read by logrotate."""
     if not conf.exists():
@@ -135,7 +134,10 @@ def logrotate_overlaps(rules: dict[str, Any], conf: Path = DEFAULT_CONF) -> list
     for name, rule in sorted(rules.items()):
         if not isinstance(rule, dict) or rule.get("enabled", True) is False:
             continue
-        for pattern in rule.get("paths") or []:
+        paths = rule.get("paths")
+        for pattern in paths if isinstance(paths, list) else []:
+            if not isinstance(pattern, str):
+                continue  # the schema check reports it
             for block in parsed.blocks:
                 if any(pattern == other or covers(other, pattern) or covers(pattern, other)
                        for other in block.patterns):
@@ -144,8 +146,9 @@ def logrotate_overlaps(rules: dict[str, Any], conf: Path = DEFAULT_CONF) -> list
     return warnings
 
 
-def logrotate_warnings(section: dict[str, Any]) -> list[str]:
+def logrotate_warnings(section: Mapping[str, object]) -> list[str]:
     """Warnings for the `rotate` section's rule paths that logrotate also rotates, read from
     `rotate.logrotate_conf` (default /etc/logrotate.conf)."""
     conf = Path(str(section.get("logrotate_conf", DEFAULT_CONF)))
-    return logrotate_overlaps(section.get("rules") or {}, conf)
+    rules = section.get("rules")
+    return logrotate_overlaps(rules if isinstance(rules, dict) else {}, conf)

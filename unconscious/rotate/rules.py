@@ -1,15 +1,19 @@
 """Rotation rules as the code uses them, built from the typed `rotate.rules` map.
 
-The schema (config/schema/rotate.yaml) is the only place a default is written: `build_rule`
-reads the typed view (`LoadedConfig.typed`, unconscious/config/typed.py), where every key
-with a default is present, durations are seconds and sizes bytes.
+The schema (config/schema/rotate.yaml) is the only place a default is written and `Rule` the
+only place its field list is: `build_rule` reads the typed view (`LoadedConfig.typed`,
+unconscious/config/typed.py), where every key with a default is present, durations are
+seconds and sizes bytes, through the one builder (unconscious.config.build); only the fields
+derived from other keys (period, dateformat, create_*, su_*) are computed here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from unconscious.config.sections import ReopenEntry, RotateSection, RuleEntry, ScriptEntry
+from unconscious.config.build import SettingsShapeError, build_settings
+from unconscious.config.sections import RotateSection
 
 PERIODS = ("hourly", "daily", "weekly", "monthly", "yearly")  # calendar periods, see triggers.py
 #: `dateformat: null` means one of these: an hourly rule's archives need the hour in their name.
@@ -85,49 +89,56 @@ class Rule:
     postrotate: Script | None
 
 
-def _every(value: str | float | None) -> tuple[float | None, str | None]:
+@dataclass(frozen=True)
+class _Create:
+    """`rotate.rules.NAME.create` as typed (Rule keeps its three values flat)."""
+
+    mode: str | None
+    owner: str | None
+    group: str | None
+
+
+@dataclass(frozen=True)
+class _Su:
+    """`rotate.rules.NAME.su` when set."""
+
+    user: str
+    group: str | None = None
+
+
+def _every(value: object, where: str) -> tuple[float | None, str | None]:
     """Return (elapsed seconds, calendar period) for a typed `every`; at most one is set."""
     if isinstance(value, str):
         return None, value  # the typed view leaves only a period's word as text
-    return value, None
+    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return (None if value is None else float(value)), None
+    raise SettingsShapeError(f"{where}.every: expected seconds or a period, got {value!r}")
 
 
-def _script(entry: ScriptEntry | None) -> Script | None:
-    if not entry:
-        return None
-    command = entry.get("command")
-    return Script(command=None if command is None else tuple(command), shell=entry.get("shell"),
-                  timeout=entry["timeout"])
+def _mapping(entry: Mapping[str, object], key: str, where: str) -> Mapping[str, object] | None:
+    value = entry.get(key)
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise SettingsShapeError(f"{where}.{key}: expected a mapping, got {value!r}")
 
 
-def _reopen(entry: ReopenEntry) -> Reopen:
-    command = entry["command"]
-    return Reopen(signal_unit=entry["signal_unit"], signal=entry["signal"], reload_unit=entry["reload_unit"],
-                  command=None if command is None else tuple(command), timeout=entry["timeout"],
-                  settle=entry["settle"])
-
-
-def build_rule(name: str, entry: RuleEntry) -> Rule:
-    """Return the Rule for the typed `rotate.rules.<name>` entry. Raise ValueError for a
-    create mode that is not octal (the schema's pattern makes that impossible when valid)."""
-    create, su = entry["create"], entry["su"]
-    every, period = _every(entry["every"])
-    dateformat = entry["dateformat"] or (HOURLY_DATEFORMAT if period == "hourly" else DAILY_DATEFORMAT)
-    return Rule(
-        name=name, paths=tuple(entry.get("paths", ())), size=entry["size"], every=every, period=period,
-        weekday=entry["weekday"], minsize=entry["minsize"], maxsize=entry["maxsize"], keep=entry["keep"],
-        maxage=entry["maxage"], missingok=entry["missingok"], notifempty=entry["notifempty"],
-        dateext=entry["dateext"], dateformat=dateformat, compress=entry["compress"], level=entry["level"],
-        threads=entry["threads"], delaycompress=entry["delaycompress"], olddir=entry["olddir"],
-        mode=entry["mode"], pause_writers=entry["pause_writers"],
-        create_mode=None if create["mode"] is None else int(create["mode"], 8),
-        create_owner=create["owner"], create_group=create["group"], reopen=_reopen(entry["reopen"]),
-        recreate=entry["recreate"], start=entry["start"], dateyesterday=entry["dateyesterday"],
-        extension=entry["extension"] or None, createolddir=entry["createolddir"],
-        sharedscripts=entry["sharedscripts"], su=su is not None,
-        su_user=None if su is None else su["user"], su_group=None if su is None else su.get("group"),
-        prerotate=_script(entry["prerotate"]), postrotate=_script(entry["postrotate"]),
-    )
+def build_rule(name: str, entry: Mapping[str, object]) -> Rule:
+    """Return the Rule for the typed `rotate.rules.<name>` entry. Raise ValueError for a create
+    mode that is not octal (the schema's pattern makes that impossible when valid) and
+    SettingsShapeError (a ValueError) for a value that does not fit its field."""
+    where = f"rotate.rules.{name}"
+    create = build_settings(_Create, _mapping(entry, "create", where) or {}, f"{where}.create")
+    su_entry = _mapping(entry, "su", where)
+    su = None if su_entry is None else build_settings(_Su, su_entry, f"{where}.su")
+    every, period = _every(entry.get("every"), where)
+    written = entry.get("dateformat")
+    dateformat = written if isinstance(written, str) and written else (
+        HOURLY_DATEFORMAT if period == "hourly" else DAILY_DATEFORMAT)
+    return build_settings(
+        Rule, {"paths": [], **entry}, where, name=name, every=every, period=period, dateformat=dateformat,
+        create_mode=None if create.mode is None else int(create.mode, 8), create_owner=create.owner,
+        create_group=create.group, su=su is not None, su_user=None if su is None else su.user,
+        su_group=None if su is None else su.group)
 
 
 def build_rules(section: RotateSection) -> list[Rule]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from unconscious.atomic import atomic_write_json
+from unconscious.json_types import JsonValue
 from unconscious.rotate.naming import list_archives
 from unconscious.rotate.rules import Rule
 
@@ -61,7 +61,7 @@ def load(state_dir: Path, expected: bool = False) -> tuple[RotateState, str | No
     """
     path = state_path(state_dir)
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        data: JsonValue = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         if expected:
             return RotateState(), (f"{path}: missing although rotation ran before; "
@@ -70,15 +70,35 @@ def load(state_dir: Path, expected: bool = False) -> tuple[RotateState, str | No
     except (OSError, ValueError) as error:
         return RotateState(), f"{path}: unreadable ({error}); rebuilt from the archives on disk"
     try:
-        if data.get("version") != VERSION:
-            raise ValueError(f"version {data.get('version')!r}")
-        logs = {str(key): LogState(last_rotated=float(value["last_rotated"]),
-                                   over_limit_runs=int(value.get("over_limit_runs", 0)),
-                                   last_size=int(value.get("last_size", 0)))
-                for key, value in data["logs"].items()}
-    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        logs = _logs(data)
+    except (KeyError, TypeError, ValueError) as error:
         return RotateState(), f"{path}: not a valid state file ({error}); rebuilt from the archives on disk"
     return RotateState(logs), None
+
+
+def _logs(data: JsonValue) -> dict[str, LogState]:
+    """Return the logs of a parsed state file. Raise KeyError, TypeError or ValueError if malformed."""
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    if data.get("version") != VERSION:
+        raise ValueError(f"version {data.get('version')!r}")
+    logs = data["logs"]
+    if not isinstance(logs, dict):
+        raise TypeError("'logs' is not an object")
+    found: dict[str, LogState] = {}
+    for key, value in logs.items():
+        if not isinstance(value, dict):
+            raise TypeError(f"{key}: not an object")
+        found[key] = LogState(last_rotated=_number(value["last_rotated"]),
+                              over_limit_runs=int(_number(value.get("over_limit_runs", 0))),
+                              last_size=int(_number(value.get("last_size", 0))))
+    return found
+
+
+def _number(value: JsonValue) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{value!r} is not a number")
+    return float(value)
 
 
 def save(state_dir: Path, state: RotateState) -> None:

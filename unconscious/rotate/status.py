@@ -16,7 +16,7 @@ from unconscious.timefmt import format_age
 
 def section(context: Context, config: LoadedConfig, clock: Callable[[], float] = time.time) -> StatusSection:
     """Return the rotation summary; a problem when the last run failed or a rotation is stuck."""
-    rules = config.section("rotate").get("rules") or {}
+    rules = config.typed["rotate"]["rules"]
     result = StatusSection(title="rotation", order=60)
     record = read_evidence(context.paths, "rotate")
     in_flight, unreadable = intents.load_all(context.paths.state_dir)

@@ -33,9 +33,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NoReturn
 
 from unconscious.faults import ENVIRONMENT_VARIABLE
+from unconscious.json_types import JsonObject, JsonValue
 from unconscious.rotate.fsutil import RotationError
 
 #: Longest reply read from a child (a few thousand rotated logs fit many times over).
@@ -128,7 +129,7 @@ def private_state_dir(state_dir: Path, who: Identity) -> Path:
     return mine
 
 
-def run_as(who: Identity, work: Callable[[], dict[str, Any]], timeout: float) -> dict[str, Any]:
+def run_as(who: Identity, work: Callable[[], dict[str, object]], timeout: float) -> JsonObject:
     """Run `work` in a child that has dropped to `who`; return the dict it returned.
 
     Raise RotationError if this process runs other threads (a lock one of them holds at fork
@@ -179,10 +180,10 @@ def _threads_once_joined_ones_are_gone(grace: float = 2.0) -> int:
         time.sleep(0.001)  # the exit is a matter of microseconds; nothing to wait on
 
 
-def _reply(who: Identity, data: bytes, status: int) -> dict[str, Any]:
+def _reply(who: Identity, data: bytes, status: int) -> JsonObject:
     """Return the child's reply as a dict. Raise RotationError if it is not one or reports an error."""
     try:
-        reply = json.loads(data, parse_constant=_no_constant)
+        reply: JsonValue = json.loads(data, parse_constant=_no_constant)
     except (ValueError, RecursionError) as error:  # RecursionError: nesting past Python's limit
         raise RotationError(f"su {who.user}: the child's reply is not JSON: {error}") from error
     if not isinstance(reply, dict):
@@ -195,7 +196,7 @@ def _reply(who: Identity, data: bytes, status: int) -> dict[str, Any]:
     return reply
 
 
-def _no_constant(name: str) -> Any:
+def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
@@ -213,7 +214,7 @@ def _user_environment(who: Identity) -> dict[str, str]:
     return {**kept, "HOME": home, "USER": name, "LOGNAME": name}
 
 
-def _child(who: Identity, work: Callable[[], dict[str, Any]], writer: int,
+def _child(who: Identity, work: Callable[[], dict[str, object]], writer: int,
            environment: dict[str, str]) -> None:
     """In the forked child: own process group, drop to `who`, run `work`, write its JSON reply."""
     code = 1
@@ -222,7 +223,7 @@ def _child(who: Identity, work: Callable[[], dict[str, Any]], writer: int,
         _shed_roots_process(writer, environment)
         drop_privileges(who)
         _seal()
-        reply = work()
+        reply: dict[str, object] = work()
         code = 0
     except BaseException as error:  # noqa: BLE001 - everything goes back to the parent as text
         reply = {"error": f"{type(error).__name__}: {error}"}

@@ -17,9 +17,10 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from unconscious.events import EventSpool
+from unconscious.json_types import JsonObject, JsonValue
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.intent import load_all as load_intents
@@ -28,6 +29,8 @@ from unconscious.rotate.recovery import recover_all
 from unconscious.rotate.rules import Rule
 from unconscious.rotate.state import LogState, RotateState
 from unconscious.rotate.su import Identity, identity, private_state_dir, run_as
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from unconscious.rotate.runner import RunReport
@@ -57,7 +60,7 @@ def rule_pass_as(env: RotateEnv, rule: Rule, candidates: list[Path], state: Rota
             rule_pass(env, rule, candidates, state, report, spool, *flags)
             return
         user_dir = _user_dir(env, who, dry_run)
-        remembered = {str(source): asdict(state.logs[str(source)])
+        remembered = {str(source): replace(state.logs[str(source)])
                       for source in candidates if str(source) in state.logs}
         reply = run_as(who, lambda: _work(env, rule, user_dir, candidates, remembered, report,
                                           rule_pass, flags), SU_TIMEOUT)
@@ -74,12 +77,13 @@ def _user_dir(env: RotateEnv, who: Identity, dry_run: bool) -> Path:
     return private_state_dir(env.state_dir, who)
 
 
-def _work(env: RotateEnv, rule: Rule, user_dir: Path, candidates: list[Path], remembered: dict[str, Any],
-          report: RunReport, rule_pass: RulePass, flags: tuple[bool, bool, int]) -> dict[str, Any]:
+def _work(env: RotateEnv, rule: Rule, user_dir: Path, candidates: list[Path],
+          remembered: dict[str, LogState], report: RunReport, rule_pass: RulePass,
+          flags: tuple[bool, bool, int]) -> dict[str, object]:
     """In the child, as the user: recover the user's intents, run the pass, describe the result."""
     child_env = replace(env, state_dir=user_dir, pruned=[])
     child_report = type(report)(pruned=child_env.pruned)
-    child_state = RotateState({key: LogState(**value) for key, value in remembered.items()})
+    child_state = RotateState(remembered)
     stuck: set[str] = set()
     if not flags[0]:
         child_report.recovered, problems = recover_all(child_env, {rule.name: rule})
@@ -100,7 +104,7 @@ def _work(env: RotateEnv, rule: Rule, user_dir: Path, candidates: list[Path], re
             "state": {key: asdict(value) for key, value in child_state.logs.items()}}
 
 
-def _merge(reply: dict[str, Any], candidates: list[Path], state: RotateState, report: RunReport,
+def _merge(reply: JsonObject, candidates: list[Path], state: RotateState, report: RunReport,
            archive_dirs: set[Path] | None = None) -> None:
     """Check the whole reply, then add it to `state` and `report`. Raise RotationError if malformed.
 
@@ -136,11 +140,14 @@ def _merge(reply: dict[str, Any], candidates: list[Path], state: RotateState, re
     state.logs.update(logs)
 
 
-def _items(reply: dict[str, Any], key: str, kind: type) -> list[Any]:
+def _items(reply: JsonObject, key: str, kind: type[T]) -> list[T]:
     items = reply.get(key)
-    if not isinstance(items, list) or not all(isinstance(item, kind) for item in items):
+    if not isinstance(items, list):
         raise RotationError(f"the su child's reply has a malformed {key!r}")
-    return items
+    kept = [item for item in items if isinstance(item, kind)]
+    if len(kept) != len(items):
+        raise RotationError(f"the su child's reply has a malformed {key!r}")
+    return kept
 
 
 def _beside(path: str, places: set[str]) -> str:
@@ -150,19 +157,19 @@ def _beside(path: str, places: set[str]) -> str:
     return path
 
 
-def _planned(item: dict[str, Any], places: set[str]) -> dict[str, Any]:
+def _planned(item: JsonObject, places: set[str]) -> dict[str, object]:
     """Return the known fields of a dry run's planned rotation, checked. Raise RotationError if not."""
     texts = {key: _typed(item, key, str)[:MAX_TEXT] for key in ("file", "rule", "reason", "mode")}
     return {**texts, "archive": _beside(_typed(item, "archive", str), places), "bytes": _count(item, "bytes")}
 
 
-def _rotated(item: dict[str, Any], allowed: set[str] | None, places: set[str]) -> Rotated:
+def _rotated(item: JsonObject, allowed: set[str] | None, places: set[str]) -> Rotated:
     """Return the Rotated an item of the reply describes. Raise RotationError if it is not one."""
     done = Rotated(source=_typed(item, "source", str), archive=_beside(_typed(item, "archive", str), places),
                    bytes_in=_count(item, "bytes_in"), bytes_out=_count(item, "bytes_out"),
                    seconds=_number(item, "seconds"), window_seconds=_number(item, "window_seconds"),
                    caught_up_bytes=_count(item, "caught_up_bytes"),
-                   warnings=[str(text)[:MAX_TEXT] for text in _typed(item, "warnings", list)])
+                   warnings=[str(text)[:MAX_TEXT] for text in _items(item, "warnings", object)])
     if allowed is not None and done.source not in allowed:
         raise RotationError(f"the su child's reply names {done.source!r}, a log it was not given")
     if allowed is None:  # an older archive compressed: it lies beside the logs too
@@ -170,28 +177,31 @@ def _rotated(item: dict[str, Any], allowed: set[str] | None, places: set[str]) -
     return done
 
 
-def _log_state(value: Any) -> LogState:
+def _log_state(value: JsonValue) -> LogState:
     if not isinstance(value, dict):
         raise RotationError("the su child's reply has a malformed log state")
     return LogState(last_rotated=_number(value, "last_rotated"),
                     over_limit_runs=_count(value, "over_limit_runs"), last_size=_count(value, "last_size"))
 
 
-def _count(item: dict[str, Any], key: str) -> int:
-    value: int = _typed(item, key, int)
+def _count(item: JsonObject, key: str) -> int:
+    value = _typed(item, key, int)
     if value < 0:
         raise RotationError(f"the su child's reply has a negative {key!r}")
     return value
 
 
-def _number(item: dict[str, Any], key: str) -> float:
-    value = float(_typed(item, key, (int, float)))
+def _number(item: JsonObject, key: str) -> float:
+    found = item.get(key)
+    if not isinstance(found, int | float) or isinstance(found, bool):
+        raise RotationError(f"the su child's reply has a malformed {key!r}")
+    value = float(found)
     if not math.isfinite(value) or value < 0:
         raise RotationError(f"the su child's reply has {key!r} = {value}, not a finite non-negative number")
     return value
 
 
-def _typed(item: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+def _typed(item: JsonObject, key: str, kind: type[T]) -> T:
     value = item.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise RotationError(f"the su child's reply has a malformed {key!r}")

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import cast
-
-from unconscious.config.sections import RuleEntry, VacuumSection
-from unconscious.config.typed import typed_config
+from unconscious.config.sections import Built, VacuumSection
+from unconscious.config.typed import typed_view
 from unconscious.rotate import rules
 
 
-def typed_entry(raw: dict[str, object]) -> RuleEntry:
+def typed_entry(raw: dict[str, object]) -> Built:
     """Return the typed `rotate.rules.app` entry for `raw` (schema defaults, seconds, bytes)."""
-    return cast(RuleEntry, typed_config({"rotate": {"rules": {"app": raw}}})["rotate"]["rules"]["app"])
+    return typed_view({"rotate": {"rules": {"app": raw}}})["rotate"]["rules"]["app"]
 
 
 def typed_journal(raw: dict[str, object]) -> VacuumSection:
     """Return the typed `rotate.journal` for `raw`."""
-    return cast(VacuumSection, typed_config({"rotate": {"journal": raw}})["rotate"]["journal"])
+    return typed_view({"rotate": {"journal": raw}})["rotate"]["journal"]
 
 
 def build_rule(name: str, raw: dict[str, object]) -> rules.Rule:
