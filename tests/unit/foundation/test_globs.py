@@ -238,6 +238,7 @@ def test_expand_takes_only_absolute_patterns(tmp_path: Path) -> None:
         expand("var/log/*.log")
 
 
+@pytest.mark.host  # drops to nobody with setpriv: root on the host, never inside the ratchet's sandbox
 def test_a_directory_that_cannot_be_listed_is_reported_not_raised() -> None:
     # Root lists every directory, so the expansion runs as nobody, from the module's own source
     # (stdlib only), in a directory of its own that nobody can reach.
