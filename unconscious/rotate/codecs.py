@@ -12,10 +12,12 @@ import gzip
 import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol, cast
 
 import zstandard
+
+from unconscious.rotate.cores import CoreShare, SharingZstdWriter
 
 CHUNK = 1 << 20
 #: Compressed bytes zstd reads from the archive at a time while verifying (fewer, larger reads).
@@ -46,7 +48,9 @@ def flush_block(writer: FrameWriter) -> None:
     zstd with worker threads holds megabytes in memory; flushing before the irreversible
     step makes a full disk fail there, while the log is still untouched.
     """
-    if isinstance(writer, zstandard.ZstdCompressionWriter):
+    if isinstance(writer, SharingZstdWriter):
+        writer.flush()
+    elif isinstance(writer, zstandard.ZstdCompressionWriter):
         writer.flush(zstandard.FLUSH_BLOCK)
     elif isinstance(writer, gzip.GzipFile):
         writer.flush(zlib.Z_SYNC_FLUSH)
@@ -65,11 +69,16 @@ class Span:
 
 @dataclass(frozen=True)
 class Codec:
-    """A compression algorithm with its level and (zstd) worker threads."""
+    """A compression algorithm with its level and (zstd) worker threads.
+
+    With a `share` (a batch of logs, batch.py), zstd compresses single-threaded while the batch
+    keeps every core busy and uses its `threads` only for a core that would sit idle (cores.py).
+    """
 
     name: str = "zstd"
     level: int | None = None
     threads: int = 0
+    share: CoreShare | None = field(default=None, compare=False)
 
     @property
     def extension(self) -> str:
@@ -78,6 +87,8 @@ class Codec:
     def frame_writer(self, raw: BinaryIO) -> FrameWriter:
         """Return a writer that compresses into `raw`; its close() ends the frame, not `raw`."""
         level = DEFAULT_LEVELS[self.name] if self.level is None else self.level
+        if self.name == "zstd" and self.share is not None and self.threads > 0:
+            return SharingZstdWriter(raw, level, self.threads, self.share)
         if self.name == "zstd":
             compressor = zstandard.ZstdCompressor(level=level, threads=self.threads, write_checksum=True)
             return compressor.stream_writer(raw, closefd=False)

@@ -311,3 +311,21 @@ def test_a_writer_that_never_reopens_keeps_its_unarchived_bytes_and_stops_furthe
     kept = staging.read_bytes().splitlines(keepends=True)
     missing, _duplicated, broken = accounting(archived + Counter(kept), written)
     assert ([], 0) == (missing, broken)
+
+
+@pytest.mark.parametrize("mode", ["create", "copytruncate"])
+def test_a_batch_of_logs_of_different_sizes_gives_archives_the_real_zstd_reads_back(
+        context: Context, write_dropin: DropIn, tmp_path: Path, mode: str) -> None:
+    """Logs overlap on the cores, single-threaded until a core is spare, then with zstd worker
+    threads in a new frame (cores.py): whichever way each log went, its archive is exact."""
+    originals = {}
+    for number, megabytes in enumerate([6, 1, 3, 2]):
+        lines = b"".join(b"Nov 30 10:%02d:00 host app%d[%d]: request %d\n" % (n % 60, number, n % 977, n)
+                         for n in range(megabytes * 25_000))
+        originals[f"app{number}.log"] = _log(tmp_path / "logs" / f"app{number}.log", lines).read_bytes()
+    rule = {"paths": [str(tmp_path / "logs" / "*.log")], "reopen": {"settle": "10ms"}, "mode": mode}
+    write_dropin("50-rotate.yaml", yaml.safe_dump({"rotate": {"workers": 2, "rules": {"app": rule}}}))
+    assert 0 == execute(context, force=True).code
+    read_back = {name: subprocess.run(["zstd", "-dc", str(tmp_path / "logs" / f"{name}.1.zst")],
+                                      capture_output=True, timeout=60, check=True).stdout for name in originals}
+    assert read_back == originals
