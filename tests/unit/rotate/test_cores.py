@@ -12,8 +12,17 @@ import pytest
 import zstandard
 
 from unconscious.rotate.archive import add_frame, open_temp, seal
-from unconscious.rotate.codecs import CHUNK, Codec, Span, flush_block, verify
-from unconscious.rotate.cores import CoreShare, SharingZstdWriter
+from unconscious.rotate.codecs import (
+    CHUNK,
+    Codec,
+    Span,
+    VerifyError,
+    copy_range,
+    flush_block,
+    frame_starts,
+    verify,
+)
+from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter
 
 
 def _log(path: Path, size: int) -> Path:
@@ -115,3 +124,77 @@ def test_a_codec_without_threads_never_takes_a_spare_core(tmp_path: Path) -> Non
     assert not isinstance(writer, SharingZstdWriter)
     writer.close()
     seal(raw)
+
+
+def _split_archive(tmp_path: Path, size: int = 6 * CHUNK) -> tuple[Path, Path, list[FrameStart]]:
+    """A lone log compressed with worker threads in 1 MiB frames: (log, archive, frame starts)."""
+    source = _log(tmp_path / "app.log", size)
+    raw = open_temp(tmp_path / "a.zst", 0o600, None)
+    writer = SharingZstdWriter(raw, 3, 2, CoreShare(1, 2, 2), frame_input=CHUNK)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        copy_range(fd, 0, None, writer)
+    finally:
+        os.close(fd)
+    writer.close()
+    seal(raw)
+    return source, tmp_path / "a.zst", frame_starts(writer)
+
+
+def _verify_split(source: Path, archive: Path, starts: list[FrameStart]) -> int:
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        return verify(archive, Codec("zstd"), [Span(fd, 0, source.stat().st_size)], starts=starts)
+    finally:
+        os.close(fd)
+
+
+def test_a_threaded_log_is_cut_into_frames_verified_in_parts_and_read_by_the_real_zstd(tmp_path: Path) -> None:
+    source, archive, starts = _split_archive(tmp_path)
+    zstd_cli = shutil.which("zstd")
+    if zstd_cli is None:
+        pytest.skip("the zstd command is not installed")
+    result = subprocess.run([zstd_cli, "-dc", str(archive)], capture_output=True, timeout=60, check=True)
+    assert (len(starts) + 1, _frames(archive), _verify_split(source, archive, starts), result.stdout) == (
+        -(-source.stat().st_size // CHUNK), len(starts) + 1, source.stat().st_size, source.read_bytes())
+
+
+def test_a_flipped_byte_in_a_middle_frame_fails_the_split_verification(tmp_path: Path) -> None:
+    source, archive, starts = _split_archive(tmp_path)
+    data = bytearray(archive.read_bytes())
+    data[(starts[1].archive_offset + starts[2].archive_offset) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(VerifyError):
+        _verify_split(source, archive, starts)
+
+
+def test_a_source_changed_after_compression_fails_the_split_verification_naming_the_byte(tmp_path: Path) -> None:
+    """A late writer that rewrote bytes in place (not an append) after they were compressed."""
+    source, archive, starts = _split_archive(tmp_path)
+    where = starts[2].input_offset + 1000
+    with open(source, "r+b") as handle:
+        handle.seek(where)
+        handle.write(b"#")
+    with pytest.raises(VerifyError, match=f"differs from its source at byte {where}"):
+        _verify_split(source, archive, starts)
+
+
+def test_a_cut_short_archive_fails_the_split_verification(tmp_path: Path) -> None:
+    source, archive, starts = _split_archive(tmp_path)
+    os.truncate(archive, archive.stat().st_size - 100)
+    with pytest.raises(VerifyError):
+        _verify_split(source, archive, starts)
+
+
+def test_frame_starts_that_are_not_frame_boundaries_fail_verification(tmp_path: Path) -> None:
+    source, archive, starts = _split_archive(tmp_path)
+    moved = [*starts[:1], FrameStart(starts[1].archive_offset + 7, starts[1].input_offset), *starts[2:]]
+    with pytest.raises(VerifyError):
+        _verify_split(source, archive, moved)
+
+
+def test_a_source_shorter_than_the_archive_fails_the_split_verification(tmp_path: Path) -> None:
+    source, archive, starts = _split_archive(tmp_path)
+    os.truncate(source, starts[-1].input_offset - 10)
+    with pytest.raises(VerifyError, match="holds more"):
+        _verify_split(source, archive, starts)
