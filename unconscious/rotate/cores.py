@@ -90,14 +90,20 @@ class SharingZstdWriter:
         self._raw, self._level, self._threads, self._share = raw, level, threads, share
         self._frame_input = frame_input
         self._threaded = share.spare()
+        self._threaded_compressor: zstandard.ZstdCompressor | None = None
         self._inner = self._frame(self._threaded)
         self._taken = 0  # input bytes written so far
         self._frame_began = 0  # input bytes taken when the current frame began
         self.starts: list[FrameStart] = []
 
     def _frame(self, threaded: bool) -> _StreamWriter:
-        compressor = zstandard.ZstdCompressor(level=self._level, threads=self._threads if threaded else 0,
-                                              write_checksum=True)
+        if not threaded:
+            compressor = zstandard.ZstdCompressor(level=self._level, threads=0, write_checksum=True)
+        else:  # one context (and its worker threads and buffers) for all the threaded frames
+            if self._threaded_compressor is None:
+                self._threaded_compressor = zstandard.ZstdCompressor(level=self._level, threads=self._threads,
+                                                                     write_checksum=True)
+            compressor = self._threaded_compressor
         return cast(_StreamWriter, compressor.stream_writer(self._raw, closefd=False))
 
     @property
