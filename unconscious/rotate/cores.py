@@ -86,9 +86,9 @@ class SharingZstdWriter:
     """
 
     def __init__(self, raw: BinaryIO, level: int, threads: int, share: CoreShare,
-                 frame_input: int = FRAME_INPUT) -> None:
+                 frame_input: int | None = None) -> None:
         self._raw, self._level, self._threads, self._share = raw, level, threads, share
-        self._frame_input = frame_input
+        self._frame_input = FRAME_INPUT if frame_input is None else frame_input
         self._threaded = share.spare()
         self._threaded_compressor: zstandard.ZstdCompressor | None = None
         self._inner = self._frame(self._threaded)
