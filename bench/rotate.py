@@ -16,7 +16,8 @@ source after the timed run. hostmind runs from compiled bytecode, as the install
 The rounds are interleaved (every contender once, then again) so a change of load hits all alike;
 `--quick` runs only logrotate with zstd -3 -T0 and hostmind's default. `--levels 40M` also prints
 ratio and CPU of gzip -6 and zstd 3-8 on the corpus and on freshly generated lines.
-`--big` rotates one file of that size with hostmind and prints the peak RSS of the process.
+`--big` rotates one file of that size with logrotate zstd -3 -T0 and hostmind's default, side by
+side (`--repeat` rounds), and prints wall, CPU, the paired ratios and the peak RSS of each.
 `--window` measures copytruncate: lines a fast writer loses, with and without pause_writers.
 Installs logrotate and zstd with apt-get if they are missing. Not run by pytest.
 """
@@ -125,14 +126,13 @@ def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, fl
     return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def run_logrotate(directory: Path, zstd: bool, level: int = 3) -> tuple[float, float]:
+def run_logrotate(directory: Path, zstd: bool, level: int = 3) -> tuple[float, float, int]:
+    """Rotate `directory` with logrotate; return (wall seconds, CPU seconds, peak RSS KiB)."""
     conf = directory.parent / f"{directory.name}.conf"
     extra = (f"compresscmd /usr/bin/zstd\ncompressext .zst\ncompressoptions -{level} -T0\n"
              f"uncompresscmd /usr/bin/unzstd\n" if zstd else "")
     conf.write_text(f"{directory}/*.log {{\n  rotate 5\n  compress\n  create\n  missingok\n{extra}}}\n")
-    seconds, cpu, _rss = timed(["logrotate", "-f", "-s", str(directory.parent / f"{directory.name}.state"),
-                                str(conf)])
-    return seconds, cpu
+    return timed(["logrotate", "-f", "-s", str(directory.parent / f"{directory.name}.state"), str(conf)])
 
 
 def hostmind_env(root: Path, directory: Path, rule: dict[str, object]) -> dict[str, str]:
@@ -212,20 +212,21 @@ QUICK = ("logrotate compresscmd zstd -3 -T0", "hostmind default (zstd 3)")
 
 
 def _run_contender(files: list[Path], work: Path, index: int, engine: str,
-                   options: dict[str, object]) -> tuple[float, float, float]:
-    """Rotate a fresh copy of `files` with one contender; return (wall s, CPU s, ratio), verified."""
+                   options: dict[str, object]) -> tuple[float, float, float, float]:
+    """Rotate a fresh copy of `files` with one contender; return (wall s, CPU s, ratio, peak RSS
+    MiB of the rotating process and its children), verified."""
     total = sum(path.stat().st_size for path in files)
     directory = work / f"copy{index}"
     copy_tree(files, directory)
     subprocess.run(["sync"], check=True, timeout=300)
     if engine == "logrotate":
-        seconds, cpu = run_logrotate(directory, bool(options["zstd"]), int(str(options.get("level", 3))))
+        seconds, cpu, rss = run_logrotate(directory, bool(options["zstd"]), int(str(options.get("level", 3))))
     else:
-        seconds, cpu, _rss = run_hostmind(directory, options)
+        seconds, cpu, rss = run_hostmind(directory, options)
     ratio = total / max(1, archives_size(directory))
     verify_archives(files, directory)
     shutil.rmtree(directory)
-    return seconds, cpu, ratio
+    return seconds, cpu, ratio, rss / 1024
 
 
 def throughput(files: list[Path], work: Path, repeat: int, quick: bool) -> None:
@@ -233,22 +234,23 @@ def throughput(files: list[Path], work: Path, repeat: int, quick: bool) -> None:
     machine's load hits all of them alike), and print each one's best run and the ratios."""
     total = sum(path.stat().st_size for path in files)
     contenders = [item for item in CONTENDERS if not quick or item[0] in QUICK]
-    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _e, _o in contenders}
+    runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _e, _o in contenders}
     print(f"\n{len(files)} files, {total / 1e6:.0f} MB of syslog-like text; each contender on its own copy, "
           f"best of {repeat} (rounds interleaved); every archive verified after the run")
     for _attempt in range(repeat):
         for index, (name, engine, options) in enumerate(contenders):
             runs[name].append(_run_contender(files, work, index, engine, options))
-            seconds, cpu, _ratio = runs[name][-1]
+            seconds, cpu, _ratio, _rss = runs[name][-1]
             print(f"  {name}: {seconds:.2f} s, {cpu:.2f} CPU-s (load {os.getloadavg()[0]:.1f})", flush=True)
-    print(f"{'contender':<40} {'seconds':>8} {'MB/s':>8} {'CPU s':>7} {'MB/CPU-s':>9} {'ratio':>7}")
+    print(f"{'contender':<40} {'seconds':>8} {'MB/s':>8} {'CPU s':>7} {'MB/CPU-s':>9} {'ratio':>7} {'RSS MiB':>8}")
     results: dict[str, tuple[float, float, float]] = {}
     for name, _engine, _options in contenders:
-        seconds, _cpu, ratio = min(runs[name])
+        seconds, _cpu, ratio, _rss = min(runs[name])
         cpu = min(run[1] for run in runs[name])
+        rss = max(run[3] for run in runs[name])
         results[name] = (total / 1e6 / seconds, ratio, total / 1e6 / cpu)
         print(f"{name:<40} {seconds:>8.2f} {total / 1e6 / seconds:>8.1f} {cpu:>7.2f} {total / 1e6 / cpu:>9.1f} "
-              f"{ratio:>7.2f}")
+              f"{ratio:>7.2f} {rss:>8.0f}")
     base = results.get(CONTENDERS[0][0])
     zstd_speed, _zstd_ratio, zstd_cpu = results[CONTENDERS[1][0]]
     print()
@@ -268,7 +270,7 @@ def throughput(files: list[Path], work: Path, repeat: int, quick: bool) -> None:
     paired(runs, contenders)
 
 
-def paired(runs: dict[str, list[tuple[float, float, float]]], contenders: list[tuple[str, str, dict[str, object]]]) -> None:
+def paired(runs: dict[str, list[tuple[float, float, float, float]]], contenders: list[tuple[str, str, dict[str, object]]]) -> None:
     """Print the median over rounds of hostmind's wall and CPU ratio to its peer in the same round
     (rounds are interleaved, so both ran under nearly the same load: steadier than best-of)."""
     names = {name for name, _engine, _options in contenders}
@@ -308,14 +310,24 @@ def levels(files: list[Path], sample: int) -> None:
         print(f"  {label}: " + "; ".join(cells))
 
 
-def peak_rss(work: Path, size: int) -> None:
-    directory = work / "big"
-    generate(directory, size, 1, seed=11)
-    big = sum(path.stat().st_size for path in directory.iterdir())
-    seconds, _cpu, rss_kib = run_hostmind(directory, {})
-    print(f"\none {big / 1e9:.2f} GB file rotated by hostmind in {seconds:.1f}s "
-          f"({big / 1e6 / seconds:.0f} MB/s); peak RSS {rss_kib / 1024:.0f} MiB")
-    shutil.rmtree(directory)
+def big_file(work: Path, size: int, repeat: int) -> None:
+    """One big log: logrotate with zstd -3 -T0 and hostmind's default, interleaved `repeat` times
+    (a lone log is where hostmind's zstd worker threads matter); wall, CPU and peak RSS."""
+    source = work / "big-source"
+    files = generate(source, size, 1, seed=11)
+    big = files[0].stat().st_size
+    pair = [item for item in CONTENDERS if item[0] in QUICK]
+    runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _e, _o in pair}
+    for _attempt in range(repeat):
+        for index, (name, engine, options) in enumerate(pair):
+            runs[name].append(_run_contender(files, work, 100 + index, engine, options))
+    print(f"\none {big / 1e9:.2f} GB log, best of {repeat} (rounds interleaved), every archive verified:")
+    for name, _engine, _options in pair:
+        seconds = min(run[0] for run in runs[name])
+        print(f"  {name}: {seconds:.2f} s ({big / 1e6 / seconds:.0f} MB/s), "
+              f"{min(run[1] for run in runs[name]):.2f} CPU-s, peak RSS {max(run[3] for run in runs[name]):.0f} MiB")
+    paired(runs, pair)
+    shutil.rmtree(source)
 
 
 WRITER = """
@@ -368,7 +380,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="1G", help="total size of the generated logs (default 1G)")
     parser.add_argument("--files", type=int, default=8, help="number of log files (default 8)")
-    parser.add_argument("--big", default="2G", help="size of the single file for the peak-RSS run; 0 skips")
+    parser.add_argument("--big", default="2G", help="size of the single log rotated by logrotate zstd -3 and "
+                                                     "hostmind side by side (wall, CPU, peak RSS); 0 skips")
     parser.add_argument("--window", type=int, default=10, help="copytruncate rotations to measure; 0 skips")
     parser.add_argument("--repeat", type=int, default=1, help="runs per contender; the best is kept (default 1)")
     parser.add_argument("--quick", action="store_true",
@@ -392,7 +405,7 @@ def main() -> int:
         throughput(files, work, args.repeat, args.quick)
         shutil.rmtree(work / "source")
         if parse_size(args.big):
-            peak_rss(work, parse_size(args.big))
+            big_file(work, parse_size(args.big), args.repeat)
         if args.window:
             window(work, args.window)
     finally:

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from unconscious.rotate.codecs import Codec, Span, copy_range, verify
+from unconscious.rotate.codecs import Codec, Span, copy_range, frame_starts, verify
+from unconscious.rotate.cores import FrameStart
 from unconscious.rotate.fsutil import open_regular
 
 
@@ -46,11 +47,14 @@ def seal(raw: BinaryIO) -> int:
 
 
 def add_frame(raw: BinaryIO, codec: Codec, source_fd: int, start: int, end: int | None,
-              on_chunk: Callable[[], None] | None = None) -> int:
-    """Compress bytes [start, end) of `source_fd` as one frame; return the offset reached."""
+              on_chunk: Callable[[], None] | None = None, starts: list[FrameStart] | None = None) -> int:
+    """Compress bytes [start, end) of `source_fd` as one frame (several with a codec that shares
+    the cores: their boundaries are added to `starts`, for verify); return the offset reached."""
     writer = codec.frame_writer(raw)
     reached = copy_range(source_fd, start, end, writer, on_chunk)
     writer.close()
+    if starts is not None:
+        starts.extend(frame_starts(writer))
     return reached
 
 
@@ -62,13 +66,14 @@ def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
     removed on failure.
     """
     fd = open_regular(source, os.O_RDONLY)
+    starts: list[FrameStart] = []
     try:
         raw = open_temp(temp, mode, owner)
         try:
-            length = add_frame(raw, codec, fd, 0, None)
+            length = add_frame(raw, codec, fd, 0, None, starts=starts)
         finally:
             size = seal(raw)
-        verify(temp, codec, [Span(fd, 0, length)])
+        verify(temp, codec, [Span(fd, 0, length)], starts=starts)
         return length, size
     except BaseException:
         temp.unlink(missing_ok=True)

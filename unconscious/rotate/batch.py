@@ -1,6 +1,8 @@
 """Rotate one rule's due logs side by side: a thread per log, at most `workers` compressing.
 
-Compression (zstd, zlib) releases the GIL, so logs overlap on several cores. The hooks
+Compression (zstd, zlib) releases the GIL, so logs overlap on several cores: biggest first, each
+zstd log single-threaded while the batch keeps the cores busy, with zstd worker threads only
+for a core that would sit idle (cores.py). The hooks
 (prerotate, reopen, postrotate) run as hooks.py says: once per rule with `sharedscripts`.
 Results come back in the order of the logs, each a Rotated or the error that stopped it.
 """
@@ -9,11 +11,12 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from unconscious.rotate.codecs import Codec
 from unconscious.rotate.copytruncate import rotate_copy, rotate_copytruncate
+from unconscious.rotate.cores import CoreShare
 from unconscious.rotate.create import rotate_create
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.hooks import RuleHooks
@@ -35,6 +38,16 @@ def _rotate_one(env: RotateEnv, rule: Rule, hooks: RuleHooks, slots: threading.S
                 source: Path, intent: Intent, codec: Codec) -> Rotated:
     slots.acquire()
     try:
+        return _rotate_in_slot(env, rule, hooks, source, intent, codec)
+    finally:
+        if codec.share is not None:
+            codec.share.finished()
+        slots.release()
+
+
+def _rotate_in_slot(env: RotateEnv, rule: Rule, hooks: RuleHooks, source: Path, intent: Intent,
+                    codec: Codec) -> Rotated:
+    try:
         hooks.prerotate_one(source)
         if rule.mode == "create":
             return rotate_create(env, rule, intent, codec, lambda: hooks.after_rename(source))
@@ -45,7 +58,13 @@ def _rotate_one(env: RotateEnv, rule: Rule, hooks: RuleHooks, slots: threading.S
         return done
     finally:
         hooks.leave(source)
-        slots.release()
+
+
+def _size(source: Path) -> int:
+    try:
+        return source.stat().st_size
+    except OSError:
+        return 0  # gone since it was planned: its rotation reports that
 
 
 def rotate_all(env: RotateEnv, rule: Rule, planned: list[tuple[Path, str, Intent, Codec]],
@@ -66,9 +85,14 @@ def rotate_all(env: RotateEnv, rule: Rule, planned: list[tuple[Path, str, Intent
                 outcome.error = f"{outcome.source}: {error}"
         return outcomes, None
     # One thread per log: a create-mode log waits at the shared-hook rendezvous without a slot.
+    # Biggest first, so that the last log running alone on a core is a small one.
+    share = CoreShare(len(planned), workers)
+    order = sorted(range(len(planned)), key=lambda index: -_size(planned[index][0]))
     with ThreadPoolExecutor(max_workers=max(1, len(planned)), thread_name_prefix="rotate") as pool:
-        futures = [pool.submit(_rotate_one, env, rule, hooks, slots, source, intent, codec)
-                   for source, _reason, intent, codec in planned]
+        submitted = {index: pool.submit(_rotate_one, env, rule, hooks, slots, planned[index][0],
+                                        planned[index][2], replace(planned[index][3], share=share))
+                     for index in order}
+        futures = [submitted[index] for index in range(len(planned))]
         for outcome, future in zip(outcomes, futures, strict=True):
             try:
                 outcome.rotated = future.result()

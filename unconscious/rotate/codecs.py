@@ -12,10 +12,14 @@ import gzip
 import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import BinaryIO, Protocol, cast
 
 import zstandard
+
+from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter, usable_cores
 
 CHUNK = 1 << 20
 #: Compressed bytes zstd reads from the archive at a time while verifying (fewer, larger reads).
@@ -46,7 +50,9 @@ def flush_block(writer: FrameWriter) -> None:
     zstd with worker threads holds megabytes in memory; flushing before the irreversible
     step makes a full disk fail there, while the log is still untouched.
     """
-    if isinstance(writer, zstandard.ZstdCompressionWriter):
+    if isinstance(writer, SharingZstdWriter):
+        writer.flush()
+    elif isinstance(writer, zstandard.ZstdCompressionWriter):
         writer.flush(zstandard.FLUSH_BLOCK)
     elif isinstance(writer, gzip.GzipFile):
         writer.flush(zlib.Z_SYNC_FLUSH)
@@ -65,11 +71,16 @@ class Span:
 
 @dataclass(frozen=True)
 class Codec:
-    """A compression algorithm with its level and (zstd) worker threads."""
+    """A compression algorithm with its level and (zstd) worker threads.
+
+    With a `share` (a batch of logs, batch.py), zstd compresses single-threaded while the batch
+    keeps every core busy and uses its `threads` only for a core that would sit idle (cores.py).
+    """
 
     name: str = "zstd"
     level: int | None = None
     threads: int = 0
+    share: CoreShare | None = field(default=None, compare=False)
 
     @property
     def extension(self) -> str:
@@ -78,6 +89,8 @@ class Codec:
     def frame_writer(self, raw: BinaryIO) -> FrameWriter:
         """Return a writer that compresses into `raw`; its close() ends the frame, not `raw`."""
         level = DEFAULT_LEVELS[self.name] if self.level is None else self.level
+        if self.name == "zstd" and self.share is not None and self.threads > 0:
+            return SharingZstdWriter(raw, level, self.threads, self.share)
         if self.name == "zstd":
             compressor = zstandard.ZstdCompressor(level=level, threads=self.threads, write_checksum=True)
             return compressor.stream_writer(raw, closefd=False)
@@ -137,6 +150,11 @@ class _RawWriter:
         self.raw.flush()
 
 
+def frame_starts(writer: FrameWriter) -> list[FrameStart]:
+    """Where the frames after the first of `writer` began (empty unless it split its output)."""
+    return list(writer.starts) if isinstance(writer, SharingZstdWriter) else []
+
+
 def codec_for_name(file_name: str) -> Codec:
     """Return the codec an archive's file name implies (.zst, .gz, else none)."""
     if file_name.endswith(".zst"):
@@ -167,41 +185,90 @@ def copy_range(source_fd: int, start: int, end: int | None, sink: FrameWriter,
     return offset
 
 
-def verify(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], archive_offset: int = 0) -> int:
+def verify(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], archive_offset: int = 0,
+           starts: Sequence[FrameStart] = ()) -> int:
     """Decompress `path` from byte `archive_offset` (a frame boundary) and compare it, byte for
     byte, with `spans` in order. Return the number of bytes compared.
 
     A byte-exact comparison with the source (still on disk, usually in the page cache) is both
     stronger and faster than hashing each side. Both sides are read into two reused CHUNK
-    buffers (no new object per chunk) and compared as bytearrays (a memcmp). Raise VerifyError
-    on the first difference, on a length mismatch or on a decompression error (zstd frames also
-    carry their own checksum); OSError if unreadable.
+    buffers (no new object per chunk) and compared as bytearrays (a memcmp). `starts` (one span
+    only) are the frame boundaries the writer recorded (frame_starts): the archive is then cut
+    there into parts that are decompressed and compared on several cores at once, each part
+    exactly its slice of the span, so together they still cover every byte on both sides.
+    Raise VerifyError on the first difference, on a length mismatch or on a decompression error
+    (zstd frames also carry their own checksum); OSError if unreadable.
     """
+    if not starts:
+        return _verify_part(path, codec, spans, archive_offset, None, 0)
+    if len(spans) != 1:
+        raise ValueError("frame starts need exactly one span")
+    parts = _parts(path, spans[0], archive_offset, starts)
+    with ThreadPoolExecutor(max_workers=min(len(parts), usable_cores()), thread_name_prefix="verify") as pool:
+        compared = pool.map(lambda part: _verify_part(path, codec, [part[0]], part[1], part[2],
+                                                      part[0].start - spans[0].start), parts)
+        return sum(compared)
+
+
+def _parts(path: os.PathLike[str] | str, span: Span, archive_offset: int,
+           starts: Sequence[FrameStart]) -> list[tuple[Span, int, int | None]]:
+    """Cut `span` and the archive from `archive_offset` at `starts`: (slice, archive start, end)."""
+    archive = [archive_offset, *(start.archive_offset for start in starts)]
+    taken = [0, *(start.input_offset for start in starts)]
+    if any(later <= earlier for sequence in (archive, taken) for earlier, later in pairwise(sequence)):
+        raise ValueError(f"frame starts out of order: {list(starts)}")
+    if taken[-1] > span.length:
+        raise VerifyError(f"{path}: holds more than the {span.length} bytes that went in")
+    ends: list[int | None] = [*archive[1:], None]
+    lengths = [later - earlier for earlier, later in zip(taken, [*taken[1:], span.length], strict=True)]
+    return [(Span(span.fd, span.start + first, length), begin, end)
+            for first, length, begin, end in zip(taken, lengths, archive, ends, strict=True)]
+
+
+def _verify_part(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], archive_offset: int,
+                 archive_end: int | None, before: int) -> int:
+    """Compare the archive's bytes [archive_offset, archive_end) (to EOF when None), decompressed,
+    with `spans`; `before` is how many source bytes precede them (for the error message)."""
     expected = sum(span.length for span in spans)
     decoded, original = bytearray(CHUNK), bytearray(CHUNK)
     compared = 0
     try:
         with open(path, "rb", buffering=0) as raw:
             raw.seek(archive_offset)
-            reader = codec.reader(raw)
+            reader = codec.reader(raw if archive_end is None else cast(BinaryIO, _Window(raw, archive_end)))
             for span in spans:
                 position = 0
                 while position < span.length:
                     got = _fill(reader, decoded, min(CHUNK, span.length - position))
                     if got == 0:
-                        raise VerifyError(f"{path}: decompresses to {compared} bytes, {expected} went in")
+                        raise VerifyError(f"{path}: decompresses to {before + compared} bytes, "
+                                          f"{before + expected} went in")
                     read = os.preadv(span.fd, [memoryview(original)[:got]], span.start + position)
                     same = decoded == original if got == CHUNK == read else (
                         read == got and decoded[:got] == original[:got])
                     if not same:
-                        where = compared + _first_difference(bytes(original[:read]), bytes(decoded[:got]))
+                        where = before + compared + _first_difference(bytes(original[:read]),
+                                                                      bytes(decoded[:got]))
                         raise VerifyError(f"{path}: differs from its source at byte {where}")
                     position, compared = position + got, compared + got
             if _fill(reader, decoded, 1):
-                raise VerifyError(f"{path}: holds more than the {expected} bytes that went in")
+                raise VerifyError(f"{path}: holds more than the {before + expected} bytes that went in")
     except (zstandard.ZstdError, gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise VerifyError(f"{path}: does not decompress: {error}") from error
     return compared
+
+
+class _Window:
+    """Reads of a file object that stop at byte `end` (one part of an archive)."""
+
+    def __init__(self, raw: BinaryIO, end: int) -> None:
+        self._raw = raw
+        self._left = max(0, end - raw.tell())
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._raw.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data
 
 
 def _fill(reader: DecompressedReader, buffer: bytearray, want: int) -> int:

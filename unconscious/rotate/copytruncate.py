@@ -25,6 +25,7 @@ from unconscious.rotate import intent as intents
 from unconscious.rotate import writers
 from unconscious.rotate.archive import add_frame, open_temp, seal
 from unconscious.rotate.codecs import CHUNK, Codec, Span, verify
+from unconscious.rotate.cores import FrameStart
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
@@ -103,12 +104,14 @@ def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> int
     except OSError as error:
         undo(env, planned)
         raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
+    starts: list[FrameStart] = []
     try:
         try:
-            head_end = add_frame(raw, codec, fd, 0, stat.st_size, lambda: crash_point("copy_during_head"))
+            head_end = add_frame(raw, codec, fd, 0, stat.st_size, lambda: crash_point("copy_during_head"),
+                                 starts)
         finally:
             head_archive_length = seal(raw)
-        verify(temp, codec, [Span(fd, 0, head_end)])
+        verify(temp, codec, [Span(fd, 0, head_end)], starts=starts)
         crash_point("copy_after_head_verified")
         planned.phase = intents.HEAD_VERIFIED
         planned.head_length = head_end
@@ -169,11 +172,12 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Ro
         stat = os.fstat(fd)
         try:
             raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+            starts: list[FrameStart] = []
             try:
-                end = add_frame(raw, codec, fd, 0, stat.st_size)
+                end = add_frame(raw, codec, fd, 0, stat.st_size, starts=starts)
             finally:
                 size = seal(raw)
-            verify(temp, codec, [Span(fd, 0, end)])
+            verify(temp, codec, [Span(fd, 0, end)], starts=starts)
         except BaseException:
             undo(env, planned)
             raise
@@ -200,11 +204,13 @@ def append_tail(planned: Intent, codec: Codec) -> int:
     tail_fd = os.open(tail, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         raw = open_temp(temp, stat.st_mode & 0o7777, None, keep_length=planned.head_archive_length)
+        starts: list[FrameStart] = []
         try:
-            tail_length = add_frame(raw, codec, tail_fd, 0, None)
+            tail_length = add_frame(raw, codec, tail_fd, 0, None, starts=starts)
         finally:
             size = seal(raw)
-        verify(temp, codec, [Span(tail_fd, 0, tail_length)], archive_offset=planned.head_archive_length)
+        verify(temp, codec, [Span(tail_fd, 0, tail_length)], archive_offset=planned.head_archive_length,
+               starts=starts)
     finally:
         os.close(tail_fd)
     planned.archived = [planned.head_length, tail_length]

@@ -22,7 +22,7 @@ from typing import BinaryIO
 from unconscious.atomic import fsync_directory
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import open_temp, seal
-from unconscious.rotate.codecs import Codec, FrameWriter, Span, copy_range, flush_block, verify
+from unconscious.rotate.codecs import Codec, FrameWriter, Span, copy_range, flush_block, frame_starts, verify
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
@@ -78,7 +78,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
             crash_point("create_after_tail")
         finally:
             size = seal(raw)
-        verify(temp, codec, [Span(fd, 0, end)])
+        verify(temp, codec, [Span(fd, 0, end)], starts=frame_starts(writer))
         crash_point("create_after_verify")
     finally:
         os.close(fd)

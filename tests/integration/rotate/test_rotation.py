@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+import zstandard
 
 from tests.integration.rotate.harness import Writer, accounting, all_lines, prefill
 from unconscious.context import Context
@@ -311,3 +312,42 @@ def test_a_writer_that_never_reopens_keeps_its_unarchived_bytes_and_stops_furthe
     kept = staging.read_bytes().splitlines(keepends=True)
     missing, _duplicated, broken = accounting(archived + Counter(kept), written)
     assert ([], 0) == (missing, broken)
+
+
+@pytest.mark.parametrize("mode", ["create", "copytruncate"])
+def test_a_batch_of_logs_of_different_sizes_gives_archives_the_real_zstd_reads_back(
+        context: Context, write_dropin: DropIn, tmp_path: Path, mode: str) -> None:
+    """Logs overlap on the cores, single-threaded until a core is spare, then with zstd worker
+    threads in a new frame (cores.py): whichever way each log went, its archive is exact."""
+    originals = {}
+    for number, megabytes in enumerate([6, 1, 3, 2]):
+        lines = b"".join(b"Nov 30 10:%02d:00 host app%d[%d]: request %d\n" % (n % 60, number, n % 977, n)
+                         for n in range(megabytes * 25_000))
+        originals[f"app{number}.log"] = _log(tmp_path / "logs" / f"app{number}.log", lines).read_bytes()
+    rule = {"paths": [str(tmp_path / "logs" / "*.log")], "reopen": {"settle": "10ms"}, "mode": mode}
+    write_dropin("50-rotate.yaml", yaml.safe_dump({"rotate": {"workers": 2, "rules": {"app": rule}}}))
+    assert 0 == execute(context, force=True).code
+    read_back = {name: subprocess.run(["zstd", "-dc", str(tmp_path / "logs" / f"{name}.1.zst")],
+                                      capture_output=True, timeout=60, check=True).stdout for name in originals}
+    assert read_back == originals
+
+
+@pytest.mark.parametrize("mode", ["create", "copytruncate", "copy"])
+def test_a_lone_log_cut_into_threaded_frames_is_verified_in_parts_and_read_back_by_the_real_zstd(
+        context: Context, write_dropin: DropIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    """One log leaves a core idle: zstd worker threads, a frame per FRAME_INPUT (1 MiB here
+    instead of 128 MiB), verification on all cores; the archive is exact and has those frames."""
+    monkeypatch.setattr("unconscious.rotate.cores.FRAME_INPUT", 1 << 20)
+    monkeypatch.setattr("unconscious.rotate.cores.usable_cores", lambda: 2)  # the same on a 1-CPU runner
+    lines = b"".join(b"Nov 30 11:%02d:00 host app[%d]: request %d\n" % (n % 60, n % 977, n) for n in range(150_000))
+    log = _log(tmp_path / "logs" / "app.log", lines)
+    _rule(write_dropin, log, f"mode: {mode}\nthreads: 2")
+    assert 0 == execute(context, force=True).code
+    archive = tmp_path / "logs" / "app.log.1.zst"
+    read_back = subprocess.run(["zstd", "-dc", str(archive)], capture_output=True, timeout=60, check=True).stdout
+    data, frames = archive.read_bytes(), 0
+    while data:
+        decompressor = zstandard.ZstdDecompressor().decompressobj()
+        decompressor.decompress(data)
+        data, frames = decompressor.unused_data, frames + 1
+    assert (read_back == lines, frames >= len(lines) >> 20) == (True, True)
