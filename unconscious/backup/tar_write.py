@@ -32,7 +32,7 @@ import zstandard
 from unconscious.backup import tar_meta, tar_sparse
 from unconscious.backup.age_stream import Encrypting
 from unconscious.backup.handoff import Handoff, Stopped
-from unconscious.backup.manifest import Manifest, Member, SourceTotals
+from unconscious.backup.manifest import ARCHIVE_HASH, Manifest, Member, SourceTotals, new_hasher
 from unconscious.backup.tar_format import end_of_archive, header, padding
 from unconscious.backup.walk import Entry, Problems
 
@@ -46,7 +46,8 @@ ZSTD_OUTPUT_BUFFER = 2 * COPY_BUFFER + (64 << 10)  # above zstd's bound for a 1 
 
 
 class HashingWriter:
-    """A write-only file object that hashes and counts what passes through to `fd`.
+    """A write-only file object that hashes (`hash_name`, see manifest.py) and counts what passes
+    through to `fd`.
 
     Every WRITEBACK_STEP bytes it asks the kernel to start writing the archive out
     (POSIX_FADV_DONTNEED starts writeback without waiting and drops pages already clean): the
@@ -54,9 +55,9 @@ class HashingWriter:
     page cache out with archive pages nobody will read.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, hash_name: str = ARCHIVE_HASH) -> None:
         self.fd = fd
-        self.digest = hashlib.sha256()
+        self.digest = new_hasher(hash_name)
         self.count = 0
         self.written_back = 0
 
@@ -212,13 +213,13 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
 
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        raw = HashingWriter(fd)
+        raw = HashingWriter(fd, manifest.archive_hash)
         _compress(raw, fill, compression=compression, level=level, threads=threads, pipelined=pipelined,
                   recipients=recipients)
         os.fsync(fd)
     finally:
         os.close(fd)
-    manifest.archive_sha256 = raw.digest.hexdigest()
+    manifest.archive_digest = raw.digest.hexdigest()
     manifest.archive_bytes = raw.count
     manifest.problems = [item.to_json() for item in problems.items]
     return manifest
