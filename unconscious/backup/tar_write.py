@@ -31,7 +31,7 @@ import zstandard
 
 from unconscious.backup import tar_meta, tar_sparse
 from unconscious.backup.age_stream import Encrypting
-from unconscious.backup.handoff import Handoff, Stopped
+from unconscious.backup.handoff import BackgroundWriter, Handoff, Stopped
 from unconscious.backup.manifest import ARCHIVE_HASH, Manifest, Member, SourceTotals, new_hasher
 from unconscious.backup.tar_format import end_of_archive, header, padding
 from unconscious.backup.walk import Entry, Problems
@@ -180,6 +180,16 @@ class TarStream:
         if len(self.pending) >= COPY_BUFFER:
             self.flush()
 
+    def write_member(self, block: bytes, content: bytes, pad: bytes) -> None:
+        """Append a small member (header, content below COPY_BUFFER, padding) in one go."""
+        pending = self.pending
+        pending += block
+        pending += content
+        pending += pad
+        self.offset += len(block) + len(content) + len(pad)
+        if len(pending) >= COPY_BUFFER:
+            self.flush()
+
     def flush(self) -> None:
         if self.pending:
             self.sink(self.pending)
@@ -233,12 +243,15 @@ def _fill(sink: Callable[[bytes | bytearray], object], entries: Iterable[Entry],
     caller only after the thread ended."""
     names = _Names()
     archive = TarStream(sink)
+    members = manifest.members
     for entry in entries:
         member = _add(archive, entry, names, problems)
         if member is None:
             continue
-        manifest.members.append(member)
-        totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
+        members.append(member)
+        totals = manifest.sources.get(entry.source)
+        if totals is None:
+            totals = manifest.sources[entry.source] = SourceTotals("")
         if member.type == "file":
             totals.files += 1
             totals.bytes += member.size
@@ -253,7 +266,11 @@ Sink = Callable[[bytes | bytearray], object]
 def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: str, level: int,
               threads: int, pipelined: bool, recipients: list[object] | None) -> None:
     """Run `fill` into a compressor (and age encryption) writing into `raw`: in a reading
-    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised."""
+    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised.
+
+    Pipelined, the compressed bytes are hashed and written by a third thread (or by the age
+    encryption's own), so this thread only compresses: with one zstd thread, the busiest
+    stage is then zstd alone, as in `tar --zstd`, where tar and zstd are two processes."""
     handoff = Handoff()
 
     def produce() -> None:
@@ -267,9 +284,12 @@ def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: 
         handoff.finish(error)
 
     reader = threading.Thread(target=produce, name="hostmind-backup-reader", daemon=True)
+    writer: BackgroundWriter | None = None
     try:
         encrypting = Encrypting(raw, recipients) if recipients else None
-        into = cast(HashingWriter, encrypting) if encrypting else raw
+        if encrypting is None and pipelined:
+            writer = BackgroundWriter(raw)
+        into = cast(HashingWriter, encrypting or writer or raw)
         stream = compressor(into, compression, level, threads)
         if pipelined:
             reader.start()
@@ -279,8 +299,13 @@ def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: 
         stream.close()
         if encrypting is not None:
             encrypting.close()
+        if writer is not None:
+            writer.close()
+            writer = None
     finally:
         handoff.stopped.set()
+        if writer is not None:
+            writer.abandon()
         if reader.is_alive():
             reader.join()
 
@@ -404,13 +429,12 @@ def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_res
     if regions is not None:
         return _copy_sparse(archive, entry, fd, status, names, meta, regions)
     block, _, _ = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
-    archive.write(block)
     reader = HashingReader(fd, size)
     if size <= COPY_BUFFER:
-        # Most files: one read, one hash call, one write of content and padding.
-        if size:
-            archive.write(reader.read(size) + padding(size))
+        # Most files: one read, one hash call, one append of header, content and padding.
+        archive.write_member(block, reader.read(size) if size else b"", padding(size))
     else:
+        archive.write(block)
         while reader.remaining:
             archive.write(reader.read(COPY_BUFFER))
         archive.write(padding(size))
