@@ -311,18 +311,16 @@ def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: 
 
 
 def _header(entry: Entry, status: os.stat_result, names: _Names, kind: bytes, size: int = 0,
-            linkname: str = "", meta: dict[str, bytes] | None = None,
-            name: str | None = None) -> tuple[bytes, int, int]:
-    mode = stat.S_IMODE(status.st_mode)
-    mtime = int(status.st_mtime)
+            linkname: str = "", meta: dict[str, bytes] | None = None, name: str | None = None) -> bytes:
     devmajor = devminor = 0
     if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         devmajor, devminor = os.major(status.st_rdev), os.minor(status.st_rdev)
-    block = header(entry.name if name is None else name, kind, mode=mode, uid=status.st_uid,
-                   gid=status.st_gid, size=size, mtime=mtime, linkname=linkname,
-                   uname=names.user(status.st_uid), gname=names.group(status.st_gid),
-                   devmajor=devmajor, devminor=devminor, extra=meta)
-    return block, mode, mtime
+    uid, gid = status.st_uid, status.st_gid
+    uname = names.users.get(uid) or names.user(uid)  # the lookup inline: one call less per member
+    gname = names.groups.get(gid) or names.group(gid)
+    return header(entry.name if name is None else name, kind, mode=status.st_mode & 0o7777, uid=uid,
+                  gid=gid, size=size, mtime=int(status.st_mtime), linkname=linkname, uname=uname,
+                  gname=gname, devmajor=devmajor, devminor=devminor, extra=meta)
 
 
 def _meta(entry: Entry, path: str | int, status: os.stat_result, problems: Problems) -> dict[str, bytes]:
@@ -339,7 +337,8 @@ def _member(entry: Entry, kind: str, status: os.stat_result, meta: dict[str, byt
     return Member(name=entry.name, type=kind, size=size, mode=stat.S_IMODE(status.st_mode),
                   mtime=int(status.st_mtime), sha256=sha256, target=target,
                   mtime_ns=status.st_mtime_ns if status.st_mtime_ns % 1_000_000_000 else None,
-                  xattrs=tar_meta.digest(meta))
+                  # Most members' records are their ns mtime alone: no xattrs to look for.
+                  xattrs=None if len(meta) <= ("mtime" in meta) else tar_meta.digest(meta))
 
 
 def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
@@ -359,7 +358,7 @@ def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) ->
                      error.strerror or str(error))
         return None
     meta = _meta(entry, entry.path, status, problems)
-    block, _, _ = _header(entry, status, names, _TAR_TYPES[kind], linkname=target or "", meta=meta)
+    block = _header(entry, status, names, _TAR_TYPES[kind], linkname=target or "", meta=meta)
     archive.write(block)
     return _member(entry, kind, status, meta, target=target)
 
@@ -390,7 +389,7 @@ def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problem
             first = names.links.setdefault((before.st_dev, before.st_ino), entry.name)
             if first != entry.name:
                 # Another name of a file already stored: a hard-link member, no content.
-                block, _, _ = _header(entry, before, names, tarfile.LNKTYPE, linkname=first, meta=meta)
+                block = _header(entry, before, names, tarfile.LNKTYPE, linkname=first, meta=meta)
                 archive.write(block)
                 return _member(entry, "hardlink", before, meta, target=first)
         copied = _copy_content(archive, entry, fd, before, names, meta)
@@ -428,7 +427,7 @@ def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_res
                else None)
     if regions is not None:
         return _copy_sparse(archive, entry, fd, status, names, meta, regions)
-    block, _, _ = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
+    block = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
     reader = HashingReader(fd, size)
     if size <= COPY_BUFFER:
         # Most files: one read, one hash call, one append of header, content and padding.
@@ -450,7 +449,7 @@ def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_resu
     """
     size = status.st_size
     stored = tar_sparse.stored_size(regions, size)
-    block, _, _ = _header(entry, status, names, tarfile.REGTYPE, size=stored,
+    block = _header(entry, status, names, tarfile.REGTYPE, size=stored,
                           meta={**tar_sparse.records(entry.name, size), **meta},
                           name=tar_sparse.stand_in_name(entry.name))
     archive.write(block)
