@@ -79,15 +79,22 @@ class TarEngine:
                 problems=problems, sources=sources, recipients=recipients)
             # What is on disk must be what we wrote (a lying disk or a full one shows here):
             # the archive, fsynced by write_archive, is read back and hashed in a thread while
-            # this one serialises the manifest (which does not depend on the read-back).
+            # this one serialises and writes the manifest (which does not depend on the
+            # read-back). A manifest beside a `.partial` is not a backup (never listed; the
+            # except clauses below or the next run's cleanup() remove both), so only the
+            # rename waits for the comparison.
             read_back = ReadBack(partial, manifest.archive_hash)
             seal = sealer(recipients) if recipients else None  # names and hashes encrypted too
             text = manifest.to_text(seal).encode("utf-8")
+            try:
+                atomic_write(self.manifest_path(backup_id), text, mode=0o600)
+            except BaseException:
+                read_back.join()  # never leave the thread reading a file about to be discarded
+                raise
             landed = read_back.result()
             if landed != manifest.archive_digest:
                 raise BackupError(f"{partial}: archive read back as {manifest.archive_hash} {landed}, "
                                   f"written as {manifest.archive_digest}")
-            atomic_write(self.manifest_path(backup_id), text, mode=0o600)
             os.replace(partial, final)
             fsync_directory(self.destination)
         except OSError as error:

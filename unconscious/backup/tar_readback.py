@@ -54,6 +54,10 @@ class ReadBack:
         except OSError as error:
             self._error = error
 
+    def join(self) -> None:
+        """Wait for the read-back to end, whatever its outcome (after a failure elsewhere)."""
+        self._thread.join()
+
     def result(self) -> str:
         """Wait for the read-back; return the hex hash of what was read. Raise the OSError it met."""
         self._thread.join()

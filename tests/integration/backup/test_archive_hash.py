@@ -119,3 +119,25 @@ def test_a_copy_is_checked_with_the_manifests_own_algorithm(tmp_path: Path, sour
 
     copied = TarEngine(settings_for(tmp_path, source_tree, destination=tmp_path / "second"))
     assert [] == copied.verify(copied.snapshots()[0]).differences
+
+
+def test_an_archive_that_reads_back_different_is_no_backup_and_leaves_nothing(
+        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unconscious.backup import tar_engine
+    from unconscious.backup.snapshot import BackupError
+
+    real_write = tar_engine.write_archive
+
+    def write_then_rot(target: Path, *args: object, **kwargs: object) -> object:
+        manifest = real_write(target, *args, **kwargs)  # type: ignore[arg-type]
+        flip_a_byte(target)  # what a disk losing a write would give back after the fsync
+        return manifest
+
+    monkeypatch.setattr(tar_engine, "write_archive", write_then_rot)
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+
+    with pytest.raises(BackupError, match="archive read back as blake3"):
+        engine.backup(Problems())
+
+    assert [] == sorted(path.name for path in (tmp_path / "dest").iterdir())
+    assert [] == TarEngine(engine.settings).snapshots()
