@@ -74,10 +74,11 @@ class BackgroundWriter:
     the compressing thread does nothing but compress. `close()` waits until everything is
     written. An error of `target.write` (ENOSPC, EROFS) is raised by the next `write()` or by
     `close()`, in the caller's thread; chunks are handed over as they are (zstd's and gzip's
-    output chunks are fresh bytes objects, never reused).
+    output chunks are fresh bytes objects, never reused). At most `depth` chunks wait (zstd's
+    are up to about 2 MiB, typically 0.4 MiB per 1 MiB batch), so memory stays bounded.
     """
 
-    def __init__(self, target: object, depth: int = 16) -> None:
+    def __init__(self, target: object, depth: int = 4) -> None:
         self._write: Callable[[bytes | bytearray], object] = getattr(target, "write")  # noqa: B009
         self._handoff = Handoff(depth)
         self._error: BaseException | None = None
