@@ -14,7 +14,7 @@ verified; member hashes stay SHA-256 in both (spot checks and restores compare t
 `sha256sum` of live files).
 
 The manifest of an age-encrypted backup is **sealed**: its header stays plain (id, archive
-name, the archive's SHA-256 and size, counts and per-source totals: what listing, the
+name, the archive's hash and size, counts and per-source totals: what listing, the
 archive's hash check and retention need, without the identity), while the member lines and
 the problems (file names, sizes, hashes) are encrypted to the same recipients and stored as
 the second line, `{"sealed": "<base64 of the age file>"}`; the header carries the SHA-256 of

@@ -2,10 +2,10 @@
 
 Layout of the destination: `hostmind-20261121T023000Z.tar.zst` and its
 `hostmind-20261121T023000Z.manifest.jsonl`. A backup is written as `<archive>.partial`,
-fsynced, its bytes re-read and compared with the hash computed while writing (BLAKE3 for new
-manifests, SHA-256 in format-1 ones: see manifest.py), then its
-manifest is written and only then the archive renamed into place: a `.partial` (or a
-manifest without its archive) is never listed as a backup, and `cleanup()` removes it.
+fsynced, its bytes re-read from disk and compared with the hash computed while writing (BLAKE3
+for new manifests, SHA-256 in format-1 ones: see manifest.py) while its manifest is written,
+and only then the archive renamed into place: a `.partial` (or a manifest without its
+archive) is never listed as a backup, and `cleanup()` removes it.
 """
 
 from __future__ import annotations
