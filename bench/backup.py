@@ -8,11 +8,15 @@ time on a warm page cache (the tree was just written), best of `--repeat` runs, 
 as MB/s (source bytes) and files/s, with the ratio against the peer run in the same process:
 
   1. hostmind tar engine with the defaults' verification (walk + tar + zstd + SHA-256 manifest
-     with xattrs/ns times + fsync + read-back of the archive's hash + rename + verify), zstd on
-     all cores (the default) and on one thread, vs `tar --zstd -cf` (GNU tar piping into the
-     zstd CLI: level 3, one thread, a second process), vs the same followed by an fsync (what
-     durability costs) and vs `tar --zstd --format=posix --xattrs --acls` (the metadata ours
-     keeps); these runs are interleaved round by round, so a change of load hits all alike;
+     with xattrs/ns times + BLAKE3 of the archive + fsync + read-back of the archive's hash +
+     rename + verify), zstd on all cores (the default) and on one thread, vs `tar --zstd -cf`
+     (GNU tar piping into the zstd CLI: level 3, one thread, a second process), vs the same
+     followed by an fsync (what durability costs) and vs `tar --zstd --format=posix --xattrs
+     --acls` (the metadata ours keeps); these runs are interleaved round by round, so a change
+     of load hits all alike, and each round's ratio to the peer is printed too (paired), with
+     the load average and CPU pressure before and after; then each side's threads' CPU seconds
+     and the critical path they give on this machine's CPUs (an estimate of the idle wall
+     time where the load makes wall times meaningless);
   2. hostmind restic engine (`ResticEngine.backup`: argv, JSON summary parsing, records) vs raw
      `restic backup`, first run into an empty repository and an unchanged second run; then both
      with the default check (`--read-data-subset=5%`) after an unchanged third backup;
@@ -31,10 +35,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -127,16 +131,34 @@ def run(argv: list[str], env: dict[str, str] | None = None, timeout: float = 600
 
 
 def interleaved(repeat: int, runs: dict[str, tuple[Callable[[], object], Callable[[], None]]]
-                ) -> dict[str, tuple[float, float]]:
+                ) -> dict[str, list[tuple[float, float]]]:
     """Run every (action, untimed setup) of `runs` once per round, `repeat` rounds, one after
-    the other; return the best (wall, CPU) of each. Interleaving makes a change in the host's
-    load hit the peer and ours alike, where running all of one first would not."""
+    the other; return the (wall, CPU) of each round, by label. Interleaving makes a change in
+    the host's load hit the peer and ours alike, where running all of one first would not."""
     results: dict[str, list[tuple[float, float]]] = {label: [] for label in runs}
     for _ in range(repeat):
         for label, (action, before) in runs.items():
             before()
             results[label].append(measure(action))
-    return {label: min(timings) for label, timings in results.items()}
+    return results
+
+
+def load() -> str:
+    """The host's load average and CPU pressure now (what a shared machine's figures depend on)."""
+    with open("/proc/loadavg") as handle:
+        average = " ".join(handle.read().split()[:3])
+    try:
+        with open("/proc/pressure/cpu") as handle:
+            pressure = handle.readline().split()[1]
+    except OSError:
+        pressure = "avg10=?"
+    return f"load average {average}, CPU pressure some {pressure}%"
+
+
+def paired(rounds: dict[str, list[tuple[float, float]]], label: str, peer: str) -> str:
+    """Ratios of `label` to `peer` round by round (each pair ran back to back): wall / CPU."""
+    return ", ".join(f"{ours[0] / theirs[0]:.2f}/{ours[1] / theirs[1]:.2f}"
+                     for ours, theirs in zip(rounds[label], rounds[peer], strict=True))
 
 
 def clear(path: Path) -> Callable[[], None]:
@@ -194,19 +216,23 @@ def bench_tar(work: Path, tree: Path, files: int, size: int, repeat: int) -> Non
           "thread, in a second process)")
     out = work / "peer.tar.zst"
     runs, engines = tar_runs(work, tree, out)
-    timings = interleaved(repeat, runs)
+    print(f"  before: {load()}")
+    rounds = interleaved(repeat, runs)
+    print(f"  after: {load()}")
+    timings = {label: min(results) for label, results in rounds.items()}
     peer = timings["tar --zstd -cf"]
     line("tar --zstd -cf", peer, files, size)
     for label in ("tar --zstd -cf, then fsync", "tar --zstd --format=posix --xattrs --acls -cf"):
         line(label, timings[label], files, size, peer)
     print(f"    (peer archive {out.stat().st_size / MB:.1f} MB, pax format)" if out.exists() else "")
-    print("  hostmind: walk + pax headers + SHA-256 of every member + zstd level 3 + SHA-256 of the "
-          "archive + fsync + re-read and hash the archive once + manifest")
+    print("  hostmind: walk + pax headers + SHA-256 of every member + zstd level 3 + BLAKE3 of the "
+          "archive as written + fsync + the archive re-read from disk and hashed again + manifest")
     for threads, engine in engines.items():
         line(TAR_ENGINE_LABELS[threads], timings[TAR_ENGINE_LABELS[threads]], files, size, peer)
         snapshot = engine.snapshots()[-1]
         print(f"    (archive {Path(snapshot.location).stat().st_size / MB:.1f} MB, manifest "
-              f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB)")
+              f"{engine.manifest_path(snapshot.id).stat().st_size / MB:.1f} MB); paired per round, "
+              f"wall/CPU: {paired(rounds, TAR_ENGINE_LABELS[threads], 'tar --zstd -cf')}")
     bench_tar_threads(work, tree, repeat)
     bench_tar_encrypted(work, tree, files, size, repeat, peer)
     engine = engines[0]
@@ -230,67 +256,107 @@ def bench_tar_encrypted(work: Path, tree: Path, files: int, size: int, repeat: i
     line("hostmind tar engine, age-encrypted (backup + verify)", timing, files, size, peer)
 
 
+class ThreadSampler:
+    """CPU seconds of every thread of the processes `pids`, sampled from /proc every 10 ms
+    while running (a thread that ends keeps its last sample: at most 10 ms lost)."""
+
+    TICK = os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, pids: list[int], skip: set[int] | None = None) -> None:
+        self.pids = pids
+        self.skip = skip or set()
+        self.seen: dict[tuple[int, int], float] = {}
+        self.start: dict[tuple[int, int], float] = {}
+        self._stop = threading.Event()
+        self._read(self.start)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _read(self, into: dict[tuple[int, int], float]) -> None:
+        for pid in self.pids:
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                if int(tid) in self.skip:
+                    continue
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/stat") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                into[(pid, int(tid))] = (int(fields[11]) + int(fields[12])) / self.TICK
+
+    def _run(self) -> None:
+        self.skip.add(threading.get_native_id())
+        while not self._stop.wait(0.01):
+            self._read(self.seen)
+
+    def stop(self) -> dict[tuple[int, int], float]:
+        """Stop sampling; return the CPU seconds each (pid, tid) used since the start."""
+        self._stop.set()
+        self._thread.join()
+        self._read(self.seen)
+        return {key: value - self.start.get(key, 0.0) for key, value in self.seen.items()
+                if value - self.start.get(key, 0.0) > 0}
+
+
+def critical_path(threads: list[float], cpus: int) -> float:
+    """The least wall time these per-thread CPU seconds need on `cpus` idle CPUs: neither less
+    than the busiest thread nor than all the work spread evenly (a lower bound, which a run on
+    an idle machine approaches when its stages overlap well)."""
+    return max(max(threads, default=0.0), sum(threads) / cpus)
+
+
 def bench_tar_threads(work: Path, tree: Path, repeat: int) -> None:
-    """Print the CPU seconds of each side's parallel parts: GNU tar and the zstd CLI (two
-    processes), and hostmind's reading thread and compressing thread (one zstd thread). On an
-    idle machine a run takes about its busiest part, so this estimates the idle wall ratio
-    where the host's load makes wall times meaningless. Best of `repeat`."""
-    from unconscious.backup import tar_write
-    original = tar_write._fill
-    reader: list[float] = []
-
-    def timed(*args: Any, **kwargs: Any) -> None:
-        started = time.thread_time()
-        original(*args, **kwargs)
-        reader.append(time.thread_time() - started)
-
-    peer: list[tuple[float, float]] = []
-    ours: list[tuple[float, float]] = []
+    """Print the CPU seconds of every thread of each side, GNU tar and the zstd CLI (two
+    processes) against hostmind's threads (reading, compressing, zstd workers, writing,
+    read-back), and each side's critical path on this machine's CPUs: on an idle machine a
+    run takes about that long, so the ratio of the critical paths estimates the idle wall
+    ratio where the host's load makes wall times meaningless. Best of `repeat` for each."""
+    cpus = os.cpu_count() or 1
     out = work / "threads"
-    for _ in range(repeat):
-        peer.append(tar_then_zstd(tree, work / "peer-threads.tar.zst"))
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir()
-        engine = TarEngine(BackupSettings(destination=out, sources=(Source("tree", tree),), compression_threads=1))
-        tar_write._fill = timed
-        try:
-            main = time.thread_time()
-            snapshot = engine.backup(Problems())
-            main = time.thread_time() - main
-        finally:
-            tar_write._fill = original
-        ours.append((reader[-1], main))
-        engine.verify(snapshot)
-    tar_cpu, zstd_cpu = min(peer, key=max)
-    read_cpu, main_cpu = min(ours, key=max)
-    print(f"  parallel parts (CPU s): tar {tar_cpu:.2f} | zstd CLI (all its threads) {zstd_cpu:.2f}  vs  hostmind reading thread "
-          f"{read_cpu:.2f} | compressing thread (+ fsync, read-back, manifest) {main_cpu:.2f}: "
-          f"busiest part {max(read_cpu, main_cpu) / max(tar_cpu, zstd_cpu):.2f}x the peer's")
+    for threads, label in ((1, "zstd 1 thread"), (0, "defaults")):
+        peer: list[list[float]] = []
+        ours: list[list[float]] = []
+        for _ in range(repeat):
+            peer.append(tar_then_zstd(tree, work / "peer-threads.tar.zst"))
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            engine = TarEngine(BackupSettings(destination=out, sources=(Source("tree", tree),),
+                                              compression_threads=threads))
+            sampler = ThreadSampler([os.getpid()])
+            engine.verify(engine.backup(Problems()))
+            ours.append(sorted(sampler.stop().values(), reverse=True))
+        best_peer = min(peer, key=lambda parts: critical_path(parts, cpus))
+        best_ours = min(ours, key=lambda parts: critical_path(parts, cpus))
+        peer_path, our_path = critical_path(best_peer, cpus), critical_path(best_ours, cpus)
+        print(f"  threads' CPU s ({label}): tar + zstd CLI {' + '.join(f'{t:.2f}' for t in best_peer)} "
+              f"(critical path on {cpus} CPUs {peer_path:.2f}) vs hostmind "
+              f"{' + '.join(f'{t:.2f}' for t in best_ours)} (critical path {our_path:.2f}): "
+              f"{our_path / peer_path:.2f}x the peer's")
 
 
-def tar_then_zstd(tree: Path, out: Path) -> tuple[float, float]:
-    """Run `tar -cf - | zstd -c > out` (what `tar --zstd` runs); return each process's CPU
-    seconds (children's rusage read after reaping each one in turn)."""
-    def children() -> float:
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return usage.ru_utime + usage.ru_stime
-
+def tar_then_zstd(tree: Path, out: Path) -> list[float]:
+    """Run `tar -cf - | zstd -c > out` (what `tar --zstd` runs); return the CPU seconds of each
+    thread of both processes, busiest first."""
     with open(out, "wb") as sink:
         tar = subprocess.Popen(["tar", "-C", str(tree.parent), "-cf", "-", tree.name], stdout=subprocess.PIPE)
         zstd = subprocess.Popen(["zstd", "-q", "-c"], stdin=tar.stdout, stdout=sink)
+        sampler = ThreadSampler([tar.pid, zstd.pid])
         if tar.stdout is not None:
             tar.stdout.close()
-        cpu: list[float] = []
-        for process in (tar, zstd):
-            before = children()
-            try:
+        try:
+            for process in (tar, zstd):
                 process.wait(timeout=600)
-            except subprocess.TimeoutExpired:
-                tar.kill()
-                zstd.kill()
-                raise
-            cpu.append(children() - before)
-    return cpu[0], cpu[1]
+        except subprocess.TimeoutExpired:
+            tar.kill()
+            zstd.kill()
+            raise
+        finally:
+            parts = sampler.stop()
+    return sorted(parts.values(), reverse=True)
 
 
 def bench_restic(work: Path, tree: Path, files: int, size: int) -> None:

@@ -64,3 +64,58 @@ class Handoff:
         except BaseException:
             self.stopped.set()
             raise
+
+
+class BackgroundWriter:
+    """A writable object whose bytes are written to `target` by a thread of its own.
+
+    The compressor calls `write()` with each compressed chunk and goes on compressing while
+    this thread hashes and writes it (`target.write`, e.g. HashingWriter: hash, os.write), so
+    the compressing thread does nothing but compress. `close()` waits until everything is
+    written. An error of `target.write` (ENOSPC, EROFS) is raised by the next `write()` or by
+    `close()`, in the caller's thread; chunks are handed over as they are (zstd's and gzip's
+    output chunks are fresh bytes objects, never reused). At most `depth` chunks wait (zstd's
+    are up to about 2 MiB, typically 0.4 MiB per 1 MiB batch), so memory stays bounded.
+    """
+
+    def __init__(self, target: object, depth: int = 4) -> None:
+        self._write: Callable[[bytes | bytearray], object] = getattr(target, "write")  # noqa: B009
+        self._handoff = Handoff(depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="hostmind-backup-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._handoff.drain_into(self._write)
+        except BaseException as error:  # noqa: BLE001 (raised in the caller's thread)
+            self._error = error
+
+    def write(self, data: bytes | bytearray) -> int:
+        """Queue `data` for writing. Raise the writing thread's error if it failed."""
+        try:
+            self._handoff.put(data)
+        except Stopped:
+            self._thread.join()  # it stopped on its error: wait until the error is recorded
+            self._raise()
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        """Wait until every chunk is written. Raise the writing thread's error if it failed."""
+        self._handoff.finish()
+        self._thread.join()
+        self._raise()
+
+    def abandon(self) -> None:
+        """End the writing thread after a failure elsewhere (its output is discarded anyway):
+        it writes what is queued (at most `depth` chunks) and stops; an error of its own is
+        dropped, the caller's failure is the one that matters."""
+        self._handoff.finish()  # returns at once if the thread already stopped on an error
+        self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error

@@ -2,9 +2,10 @@
 
 Layout of the destination: `hostmind-20261121T023000Z.tar.zst` and its
 `hostmind-20261121T023000Z.manifest.jsonl`. A backup is written as `<archive>.partial`,
-fsynced, its bytes re-read and compared with the hash computed while writing, then its
-manifest is written and only then the archive renamed into place: a `.partial` (or a
-manifest without its archive) is never listed as a backup, and `cleanup()` removes it.
+fsynced, its bytes re-read from disk and compared with the hash computed while writing (BLAKE3
+for new manifests, SHA-256 in format-1 ones: see manifest.py) while its manifest is written,
+and only then the archive renamed into place: a `.partial` (or a manifest without its
+archive) is never listed as a backup, and `cleanup()` removes it.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from unconscious.atomic import atomic_write, fsync_directory, sha256_file
+from unconscious.atomic import atomic_write, fsync_directory
 from unconscious.backup.age_stream import AGE_SUFFIX, load_identity, opener, parse_recipients, sealer
 from unconscious.backup.manifest import Manifest, ManifestError, read_manifest
 from unconscious.backup.settings import BackupSettings
 from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot
 from unconscious.backup.tar_read import restore_members, verify_archive
+from unconscious.backup.tar_readback import ReadBack, hash_file
 from unconscious.backup.tar_write import write_archive
 from unconscious.backup.walk import Problems, walk
 
@@ -75,13 +77,24 @@ class TarEngine:
                 archive_name=archive_name, compression=self.settings.compression,
                 level=self.settings.compression_level, threads=self.settings.compression_threads,
                 problems=problems, sources=sources, recipients=recipients)
-            # What is on disk must be what we wrote (a lying disk or a full one shows here).
-            landed = sha256_file(partial)
-            if landed != manifest.archive_sha256:
-                raise BackupError(f"{partial}: archive read back as sha256 {landed}, "
-                                  f"written as {manifest.archive_sha256}")
+            # What is on disk must be what we wrote (a lying disk or a full one shows here):
+            # the archive, fsynced by write_archive, is read back and hashed in a thread while
+            # this one serialises and writes the manifest (which does not depend on the
+            # read-back). A manifest beside a `.partial` is not a backup (never listed; the
+            # except clauses below or the next run's cleanup() remove both), so only the
+            # rename waits for the comparison.
+            read_back = ReadBack(partial, manifest.archive_hash)
             seal = sealer(recipients) if recipients else None  # names and hashes encrypted too
-            atomic_write(self.manifest_path(backup_id), manifest.to_text(seal).encode("utf-8"), mode=0o600)
+            text = manifest.to_text(seal).encode("utf-8")
+            try:
+                atomic_write(self.manifest_path(backup_id), text, mode=0o600)
+            except BaseException:
+                read_back.join()  # never leave the thread reading a file about to be discarded
+                raise
+            landed = read_back.result()
+            if landed != manifest.archive_digest:
+                raise BackupError(f"{partial}: archive read back as {manifest.archive_hash} {landed}, "
+                                  f"written as {manifest.archive_digest}")
             os.replace(partial, final)
             fsync_directory(self.destination)
         except OSError as error:
@@ -193,13 +206,14 @@ class TarEngine:
             return verify_archive(path, manifest, self._identity(manifest))
         if self._landed.pop(snapshot.id, None) != self._file_identity(path):
             try:
-                landed = sha256_file(path)
+                landed = hash_file(path, manifest.archive_hash)
                 size = path.stat().st_size
             except OSError as error:
                 return CheckResult(differences=[f"{path}: cannot be read: {error.strerror}"], full=False)
-            if (landed, size) != (manifest.archive_sha256, manifest.archive_bytes):
-                expected = f"{manifest.archive_sha256} ({manifest.archive_bytes} bytes)"
-                return CheckResult(differences=[f"{path.name}: archive sha256 {landed} ({size} bytes) != "
+            if (landed, size) != (manifest.archive_digest, manifest.archive_bytes):
+                expected = f"{manifest.archive_digest} ({manifest.archive_bytes} bytes)"
+                return CheckResult(differences=[f"{path.name}: archive {manifest.archive_hash} {landed} "
+                                                f"({size} bytes) != "
                                                 f"manifest {expected}"], full=False)
         checked = manifest.files if manifest.sealed else len(manifest.members)
         return CheckResult(checked=checked, bytes=manifest.bytes, full=False)
@@ -253,13 +267,13 @@ class TarEngine:
                     os.fsync(handle.fileno())
                 os.replace(partial, target / name)
             fsync_directory(target)
-            copied = sha256_file(target / manifest.archive)
+            copied = hash_file(target / manifest.archive, manifest.archive_hash)
         except OSError as error:
             raise BackupError(f"copying {snapshot.id} to {target} failed: "
                               f"{error.strerror or error}") from error
-        if copied != manifest.archive_sha256:
-            raise BackupError(f"the copy of {snapshot.id} in {target} hashes to {copied}, "
-                              f"not {manifest.archive_sha256}")
+        if copied != manifest.archive_digest:
+            raise BackupError(f"the copy of {snapshot.id} in {target} hashes to {manifest.archive_hash} "
+                              f"{copied}, not {manifest.archive_digest}")
 
     # --- removing ------------------------------------------------------------------------
     def forget(self, snapshots: list[Snapshot]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import tarfile
+import zlib
 
 BLOCK = 512
 RECORD = 20 * BLOCK  # what tar pads the end of an archive to
@@ -86,7 +87,17 @@ def _plain(short: bytes, kind: bytes, mode: int, uid: int, gid: int, size: int, 
     head = b"%s%07o\0%07o\0%07o\0%011o\0%011o\0" % (short.ljust(100, b"\0"), mode & 0o7777, uid, gid,
                                                       size, mtime)
     tail, tail_sum = _tail(uname, gname)
-    return b"".join((head, b"%06o\0 " % (sum(head) + _BLANK_CHECKSUM_SUM + kind[0] + tail_sum), kind, tail))
+    checksum = byte_sum(head) + _BLANK_CHECKSUM_SUM + kind[0] + tail_sum
+    return b"".join((head, b"%06o\0 " % checksum, kind, tail))
+
+
+def byte_sum(data: bytes) -> int:
+    """Return sum(data) for up to 256 bytes, in C: adler32's low half is 1 + the byte sum
+    modulo 65521, and 256 bytes sum to at most 65280, so nothing wraps (a fifth of sum()'s
+    cost on a 148-byte header head). Longer data falls back to sum()."""
+    if len(data) > 256:
+        return sum(data)
+    return (zlib.adler32(data) & 0xFFFF) - 1
 
 
 @functools.lru_cache(maxsize=1024)

@@ -1,9 +1,9 @@
 """Read tar backups back: verify every member against the manifest, restore members safely.
 
 `verify_archive(path, manifest)` decompresses the archive once and compares each member's
-type, size, mode, mtime and SHA-256 with the manifest (plus the archive's own SHA-256), and
-returns every difference as text: a corrupted byte shows up as a wrong hash or as a
-decompression error naming the member where reading stopped.
+type, size, mode, mtime and SHA-256 with the manifest (plus the archive file's own hash, by
+the manifest's `archive_hash`), and returns every difference as text: a corrupted byte shows
+up as a wrong hash or as a decompression error naming the member where reading stopped.
 `restore_members(path, manifest, target, wanted)` writes the wanted members under `target`
 (never outside it), hashing what it writes, and returns the differences in the same way.
 
@@ -29,7 +29,7 @@ import zstandard
 from unconscious.atomic import sha256_file
 from unconscious.backup import tar_meta
 from unconscious.backup.age_stream import Decrypting
-from unconscious.backup.manifest import Manifest, Member
+from unconscious.backup.manifest import ARCHIVE_HASH, Hasher, Manifest, Member, new_hasher
 from unconscious.backup.snapshot import CheckResult
 
 CHUNK = 1 << 20
@@ -43,11 +43,12 @@ _ZEROS = bytes(HOLE_BLOCK)
 
 
 class _HashingFile:
-    """Wrap the raw archive file so its SHA-256 is computed while it is decompressed."""
+    """Wrap the raw archive file so its hash (the manifest's `archive_hash`) is computed while
+    it is decompressed."""
 
-    def __init__(self, handle: IO[bytes]) -> None:
+    def __init__(self, handle: IO[bytes], digest: Hasher) -> None:
         self.handle = handle
-        self.digest = hashlib.sha256()
+        self.digest = digest
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -70,10 +71,12 @@ def _decompressed(raw: _HashingFile, compression: str) -> Any:
 Members = Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]
 
 
-def _members(path: Path, compression: str, raw_out: list[_HashingFile], identity: object = None) -> Members:
-    """Yield the members of the archive at `path` (decrypted with `identity` when given)."""
+def _members(path: Path, compression: str, raw_out: list[_HashingFile], identity: object = None,
+             hash_name: str = ARCHIVE_HASH) -> Members:
+    """Yield the members of the archive at `path` (decrypted with `identity` when given),
+    hashing its raw bytes with `hash_name` on the way."""
     with open(path, "rb") as handle:
-        raw = _HashingFile(handle)
+        raw = _HashingFile(handle, new_hasher(hash_name))
         raw_out.append(raw)
         plain = Decrypting(raw, identity) if identity is not None else None
         complete = False
@@ -144,7 +147,7 @@ def verify_archive(path: Path, manifest: Manifest, identity: object = None) -> C
     raws: list[_HashingFile] = []
     current = "(start of archive)"
     try:
-        for archive, info in _members(path, manifest.compression, raws, identity):
+        for archive, info in _members(path, manifest.compression, raws, identity, manifest.archive_hash):
             current = info.name
             member = expected.get(info.name)
             if member is None:
@@ -164,10 +167,10 @@ def verify_archive(path: Path, manifest: Manifest, identity: object = None) -> C
         result.differences.append(f"... and {len(missing) - 20} more members missing")
     if raws and not result.differences:
         raw = raws[0]
-        if (raw.digest.hexdigest(), raw.count) != (manifest.archive_sha256, manifest.archive_bytes):
+        if (raw.digest.hexdigest(), raw.count) != (manifest.archive_digest, manifest.archive_bytes):
             result.differences.append(
-                f"{path.name}: archive sha256 {raw.digest.hexdigest()} ({raw.count} bytes) != manifest "
-                f"{manifest.archive_sha256} ({manifest.archive_bytes} bytes)")
+                f"{path.name}: archive {manifest.archive_hash} {raw.digest.hexdigest()} ({raw.count} bytes) "
+                f"!= manifest {manifest.archive_digest} ({manifest.archive_bytes} bytes)")
     return result
 
 
@@ -201,7 +204,7 @@ def restore_members(path: Path, manifest: Manifest, root: Path,
     raws: list[_HashingFile] = []
     directories: list[tuple[Path, tarfile.TarInfo]] = []
     try:
-        for archive, info in _members(path, manifest.compression, raws, identity):
+        for archive, info in _members(path, manifest.compression, raws, identity, manifest.archive_hash):
             if info.name not in remaining:
                 continue
             remaining.discard(info.name)

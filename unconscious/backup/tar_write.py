@@ -31,8 +31,8 @@ import zstandard
 
 from unconscious.backup import tar_meta, tar_sparse
 from unconscious.backup.age_stream import Encrypting
-from unconscious.backup.handoff import Handoff, Stopped
-from unconscious.backup.manifest import Manifest, Member, SourceTotals
+from unconscious.backup.handoff import BackgroundWriter, Handoff, Stopped
+from unconscious.backup.manifest import ARCHIVE_HASH, Manifest, Member, SourceTotals, new_hasher
 from unconscious.backup.tar_format import end_of_archive, header, padding
 from unconscious.backup.walk import Entry, Problems
 
@@ -46,7 +46,8 @@ ZSTD_OUTPUT_BUFFER = 2 * COPY_BUFFER + (64 << 10)  # above zstd's bound for a 1 
 
 
 class HashingWriter:
-    """A write-only file object that hashes and counts what passes through to `fd`.
+    """A write-only file object that hashes (`hash_name`, see manifest.py) and counts what passes
+    through to `fd`.
 
     Every WRITEBACK_STEP bytes it asks the kernel to start writing the archive out
     (POSIX_FADV_DONTNEED starts writeback without waiting and drops pages already clean): the
@@ -54,9 +55,9 @@ class HashingWriter:
     page cache out with archive pages nobody will read.
     """
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, hash_name: str = ARCHIVE_HASH) -> None:
         self.fd = fd
-        self.digest = hashlib.sha256()
+        self.digest = new_hasher(hash_name)
         self.count = 0
         self.written_back = 0
 
@@ -179,6 +180,16 @@ class TarStream:
         if len(self.pending) >= COPY_BUFFER:
             self.flush()
 
+    def write_member(self, block: bytes, content: bytes, pad: bytes) -> None:
+        """Append a small member (header, content below COPY_BUFFER, padding) in one go."""
+        pending = self.pending
+        pending += block
+        pending += content
+        pending += pad
+        self.offset += len(block) + len(content) + len(pad)
+        if len(pending) >= COPY_BUFFER:
+            self.flush()
+
     def flush(self) -> None:
         if self.pending:
             self.sink(self.pending)
@@ -212,13 +223,13 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
 
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        raw = HashingWriter(fd)
+        raw = HashingWriter(fd, manifest.archive_hash)
         _compress(raw, fill, compression=compression, level=level, threads=threads, pipelined=pipelined,
                   recipients=recipients)
         os.fsync(fd)
     finally:
         os.close(fd)
-    manifest.archive_sha256 = raw.digest.hexdigest()
+    manifest.archive_digest = raw.digest.hexdigest()
     manifest.archive_bytes = raw.count
     manifest.problems = [item.to_json() for item in problems.items]
     return manifest
@@ -232,12 +243,15 @@ def _fill(sink: Callable[[bytes | bytearray], object], entries: Iterable[Entry],
     caller only after the thread ended."""
     names = _Names()
     archive = TarStream(sink)
+    members = manifest.members
     for entry in entries:
         member = _add(archive, entry, names, problems)
         if member is None:
             continue
-        manifest.members.append(member)
-        totals = manifest.sources.setdefault(entry.source, SourceTotals(""))
+        members.append(member)
+        totals = manifest.sources.get(entry.source)
+        if totals is None:
+            totals = manifest.sources[entry.source] = SourceTotals("")
         if member.type == "file":
             totals.files += 1
             totals.bytes += member.size
@@ -252,7 +266,11 @@ Sink = Callable[[bytes | bytearray], object]
 def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: str, level: int,
               threads: int, pipelined: bool, recipients: list[object] | None) -> None:
     """Run `fill` into a compressor (and age encryption) writing into `raw`: in a reading
-    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised."""
+    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised.
+
+    Pipelined, the compressed bytes are hashed and written by a third thread (or by the age
+    encryption's own), so this thread only compresses: with one zstd thread, the busiest
+    stage is then zstd alone, as in `tar --zstd`, where tar and zstd are two processes."""
     handoff = Handoff()
 
     def produce() -> None:
@@ -266,9 +284,12 @@ def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: 
         handoff.finish(error)
 
     reader = threading.Thread(target=produce, name="hostmind-backup-reader", daemon=True)
+    writer: BackgroundWriter | None = None
     try:
         encrypting = Encrypting(raw, recipients) if recipients else None
-        into = cast(HashingWriter, encrypting) if encrypting else raw
+        if encrypting is None and pipelined:
+            writer = BackgroundWriter(raw)
+        into = cast(HashingWriter, encrypting or writer or raw)
         stream = compressor(into, compression, level, threads)
         if pipelined:
             reader.start()
@@ -278,25 +299,28 @@ def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: 
         stream.close()
         if encrypting is not None:
             encrypting.close()
+        if writer is not None:
+            writer.close()
+            writer = None
     finally:
         handoff.stopped.set()
+        if writer is not None:
+            writer.abandon()
         if reader.is_alive():
             reader.join()
 
 
 def _header(entry: Entry, status: os.stat_result, names: _Names, kind: bytes, size: int = 0,
-            linkname: str = "", meta: dict[str, bytes] | None = None,
-            name: str | None = None) -> tuple[bytes, int, int]:
-    mode = stat.S_IMODE(status.st_mode)
-    mtime = int(status.st_mtime)
+            linkname: str = "", meta: dict[str, bytes] | None = None, name: str | None = None) -> bytes:
     devmajor = devminor = 0
     if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         devmajor, devminor = os.major(status.st_rdev), os.minor(status.st_rdev)
-    block = header(entry.name if name is None else name, kind, mode=mode, uid=status.st_uid,
-                   gid=status.st_gid, size=size, mtime=mtime, linkname=linkname,
-                   uname=names.user(status.st_uid), gname=names.group(status.st_gid),
-                   devmajor=devmajor, devminor=devminor, extra=meta)
-    return block, mode, mtime
+    uid, gid = status.st_uid, status.st_gid
+    uname = names.users.get(uid) or names.user(uid)  # the lookup inline: one call less per member
+    gname = names.groups.get(gid) or names.group(gid)
+    return header(entry.name if name is None else name, kind, mode=status.st_mode & 0o7777, uid=uid,
+                  gid=gid, size=size, mtime=int(status.st_mtime), linkname=linkname, uname=uname,
+                  gname=gname, devmajor=devmajor, devminor=devminor, extra=meta)
 
 
 def _meta(entry: Entry, path: str | int, status: os.stat_result, problems: Problems) -> dict[str, bytes]:
@@ -313,7 +337,8 @@ def _member(entry: Entry, kind: str, status: os.stat_result, meta: dict[str, byt
     return Member(name=entry.name, type=kind, size=size, mode=stat.S_IMODE(status.st_mode),
                   mtime=int(status.st_mtime), sha256=sha256, target=target,
                   mtime_ns=status.st_mtime_ns if status.st_mtime_ns % 1_000_000_000 else None,
-                  xattrs=tar_meta.digest(meta))
+                  # Most members' records are their ns mtime alone: no xattrs to look for.
+                  xattrs=None if len(meta) <= ("mtime" in meta) else tar_meta.digest(meta))
 
 
 def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) -> Member | None:
@@ -333,7 +358,7 @@ def _add(archive: TarStream, entry: Entry, names: _Names, problems: Problems) ->
                      error.strerror or str(error))
         return None
     meta = _meta(entry, entry.path, status, problems)
-    block, _, _ = _header(entry, status, names, _TAR_TYPES[kind], linkname=target or "", meta=meta)
+    block = _header(entry, status, names, _TAR_TYPES[kind], linkname=target or "", meta=meta)
     archive.write(block)
     return _member(entry, kind, status, meta, target=target)
 
@@ -364,7 +389,7 @@ def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problem
             first = names.links.setdefault((before.st_dev, before.st_ino), entry.name)
             if first != entry.name:
                 # Another name of a file already stored: a hard-link member, no content.
-                block, _, _ = _header(entry, before, names, tarfile.LNKTYPE, linkname=first, meta=meta)
+                block = _header(entry, before, names, tarfile.LNKTYPE, linkname=first, meta=meta)
                 archive.write(block)
                 return _member(entry, "hardlink", before, meta, target=first)
         copied = _copy_content(archive, entry, fd, before, names, meta)
@@ -402,14 +427,13 @@ def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_res
                else None)
     if regions is not None:
         return _copy_sparse(archive, entry, fd, status, names, meta, regions)
-    block, _, _ = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
-    archive.write(block)
+    block = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
     reader = HashingReader(fd, size)
     if size <= COPY_BUFFER:
-        # Most files: one read, one hash call, one write of content and padding.
-        if size:
-            archive.write(reader.read(size) + padding(size))
+        # Most files: one read, one hash call, one append of header, content and padding.
+        archive.write_member(block, reader.read(size) if size else b"", padding(size))
     else:
+        archive.write(block)
         while reader.remaining:
             archive.write(reader.read(COPY_BUFFER))
         archive.write(padding(size))
@@ -425,7 +449,7 @@ def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_resu
     """
     size = status.st_size
     stored = tar_sparse.stored_size(regions, size)
-    block, _, _ = _header(entry, status, names, tarfile.REGTYPE, size=stored,
+    block = _header(entry, status, names, tarfile.REGTYPE, size=stored,
                           meta={**tar_sparse.records(entry.name, size), **meta},
                           name=tar_sparse.stand_in_name(entry.name))
     archive.write(block)

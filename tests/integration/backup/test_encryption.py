@@ -76,7 +76,7 @@ def test_an_encrypted_backups_manifest_names_no_file_and_lists_and_checks_withou
     manifest_file = TarEngine(encrypted).manifest_path(snapshot.id)
     text = manifest_file.read_bytes()
     assert b"secret.txt" not in text and b"file000.dat" not in text  # names (and their hashes) sealed
-    assert snapshot.id.encode() in text and b"archive_sha256" in text  # what listing needs stays plain
+    assert snapshot.id.encode() in text and b"archive_digest" in text  # what listing needs stays plain
     monkeypatch.delenv("CREDENTIALS_DIRECTORY")
 
     engine = TarEngine(encrypted)  # a fresh engine: nothing cached from the backup

@@ -110,7 +110,7 @@ def test_verification_catches_one_corrupted_byte(tmp_path: Path, source_tree: Pa
     result = engine.verify(TarEngine(settings_for(tmp_path, source_tree)).snapshots()[0])
 
     assert not result.ok
-    assert any("sha256" in line or "unreadable" in line for line in result.differences)
+    assert any("archive blake3" in line or "unreadable" in line for line in result.differences)
 
 
 def test_gzip_archives_round_trip(tmp_path: Path, source_tree: Path) -> None:

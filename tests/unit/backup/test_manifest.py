@@ -13,7 +13,7 @@ def manifest() -> Manifest:
     members = [Member("data", "dir", 0, 0o755, 1), Member("data/a", "file", 3, 0o644, 2, sha256="ab" * 32),
                Member("data/l", "symlink", 0, 0o777, 3, target="a")]
     return Manifest(id="hostmind-1", created=5.0, archive="hostmind-1.tar.zst", compression="zstd",
-                    archive_sha256="cd" * 32, archive_bytes=99, files=1, bytes=3, members=members,
+                    archive_digest="cd" * 32, archive_bytes=99, files=1, bytes=3, members=members,
                     sources={"data": SourceTotals("/srv/data", 1, 3)})
 
 

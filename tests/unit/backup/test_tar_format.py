@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+import random
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from unconscious.backup.tar_format import RECORD, end_of_archive, header, padding
+from unconscious.backup.tar_format import RECORD, byte_sum, end_of_archive, header, padding
 
 NAMES = [
     "plain/file.txt",
@@ -84,3 +85,10 @@ def test_pax_records_read_back_exactly_with_gnu_tar_and_tarfile(name: str, tmp_p
     assert (name, "1700000000.123456789") == (member.name, member.pax_headers["mtime"])
     assert b"v\x00\xff binary" == member.pax_headers["SCHILY.xattr.user.k"].encode("utf-8", "surrogateescape")
     assert name in listed
+
+
+@pytest.mark.parametrize("length", [0, 1, 148, 255, 256, 257, 512])
+def test_byte_sum_equals_sum_for_any_bytes_up_to_the_worst_case(length: int) -> None:
+    rng = random.Random(length)
+    for data in (bytes([255]) * length, bytes(length), rng.randbytes(length)):
+        assert sum(data) == byte_sum(data)

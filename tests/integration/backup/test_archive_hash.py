@@ -1,0 +1,143 @@
+"""The archive's own hash: BLAKE3 in new manifests (format 2), SHA-256 in format-1 manifests
+written before, which must still verify; neither can be swapped for the other to pass."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import blake3
+import pytest
+
+from tests.integration.backup.conftest import settings_for
+from unconscious.backup.snapshot import Snapshot
+from unconscious.backup.tar_engine import TarEngine
+from unconscious.backup.walk import Problems
+
+
+def rewrite_header(engine: TarEngine, snapshot: Snapshot, **changes: object) -> None:
+    """Replace fields of the first line of the backup's manifest (others stay byte for byte)."""
+    path = engine.manifest_path(snapshot.id)
+    first, rest = path.read_text(encoding="utf-8").split("\n", 1)
+    header = json.loads(first)
+    for key, value in changes.items():
+        if value is None:
+            header.pop(key, None)
+        else:
+            header[key] = value
+    path.write_text(json.dumps(header) + "\n" + rest, encoding="utf-8")
+
+
+def as_format_one(engine: TarEngine, snapshot: Snapshot) -> None:
+    """Make the manifest what a format-1 writer left: the archive's SHA-256, no algorithm name."""
+    sha256 = hashlib.sha256(Path(snapshot.location).read_bytes()).hexdigest()
+    rewrite_header(engine, snapshot, format=1, archive_sha256=sha256, archive_hash=None, archive_digest=None)
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_new_backup_records_the_blake3_of_the_archive_file(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+
+    header = json.loads(engine.manifest_path(snapshot.id).read_text().split("\n", 1)[0])
+
+    expected = blake3.blake3(Path(snapshot.location).read_bytes()).hexdigest()
+    assert (2, "blake3", expected) == (header["format"], header["archive_hash"], header["archive_digest"])
+    assert "archive_sha256" not in header
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_format_one_manifest_still_verifies(tmp_path: Path, source_tree: Path, full: bool) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    as_format_one(engine, engine.backup(Problems()))
+    fresh = TarEngine(engine.settings)
+    snapshot = fresh.snapshots()[0]
+
+    result = fresh.verify(snapshot, full=full)
+
+    assert ([], "sha256") == (result.differences, fresh.manifest(snapshot.id).archive_hash)
+    assert [] == fresh.restore(snapshot, tmp_path / "restored", None).differences
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_changed_archive_under_a_format_one_manifest_is_caught(tmp_path: Path, source_tree: Path,
+                                                                 full: bool) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    as_format_one(engine, snapshot)
+    flip_a_byte(Path(snapshot.location))
+    fresh = TarEngine(engine.settings)
+
+    result = fresh.verify(fresh.snapshots()[0], full=full)
+
+    assert not result.ok
+    assert any("sha256" in line or "unreadable" in line for line in result.differences)
+
+
+def test_naming_the_other_algorithm_does_not_pass_verification(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    rewrite_header(engine, snapshot, archive_hash="sha256")  # the BLAKE3 digest, called SHA-256
+    fresh = TarEngine(engine.settings)
+
+    result = fresh.verify(fresh.snapshots()[0])
+
+    assert not result.ok
+    assert "archive sha256" in result.differences[0]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"archive_hash": "md5"}, "unknown archive_hash 'md5'"),
+    ({"archive_hash": ["blake3"]}, "not a valid manifest header"),
+    ({"archive_digest": None}, "not a valid manifest header"),
+    ({"format": 3}, "unknown manifest format 3"),
+    ({"format": 1}, "not a valid manifest header"),  # format 1 without its archive_sha256
+])
+def test_a_header_with_an_unknown_or_missing_archive_hash_is_unreadable(
+        tmp_path: Path, source_tree: Path, changes: dict[str, object], message: str) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    rewrite_header(engine, snapshot, **changes)
+    fresh = TarEngine(engine.settings)
+
+    assert [] == fresh.snapshots()
+    assert 1 == len(fresh.unreadable) and message in fresh.unreadable[0]
+
+
+def test_a_copy_is_checked_with_the_manifests_own_algorithm(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    as_format_one(engine, engine.backup(Problems()))
+    fresh = TarEngine(engine.settings)
+
+    fresh.copy(fresh.snapshots()[0], str(tmp_path / "second"))
+
+    copied = TarEngine(settings_for(tmp_path, source_tree, destination=tmp_path / "second"))
+    assert [] == copied.verify(copied.snapshots()[0]).differences
+
+
+def test_an_archive_that_reads_back_different_is_no_backup_and_leaves_nothing(
+        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from unconscious.backup import tar_engine
+    from unconscious.backup.snapshot import BackupError
+
+    real_write = tar_engine.write_archive
+
+    def write_then_rot(target: Path, *args: object, **kwargs: object) -> object:
+        manifest = real_write(target, *args, **kwargs)  # type: ignore[arg-type]
+        flip_a_byte(target)  # what a disk losing a write would give back after the fsync
+        return manifest
+
+    monkeypatch.setattr(tar_engine, "write_archive", write_then_rot)
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+
+    with pytest.raises(BackupError, match="archive read back as blake3"):
+        engine.backup(Problems())
+
+    assert [] == sorted(path.name for path in (tmp_path / "dest").iterdir())
+    assert [] == TarEngine(engine.settings).snapshots()
