@@ -141,8 +141,9 @@ class Member:
         mtime_ns = value.get("mtime_ns")
         return cls(name=str(value["name"]), type=str(value["type"]), size=int(value["size"]),
                    mode=int(value["mode"]), mtime=int(value["mtime"]),
-                   sha256=value.get("sha256"), target=value.get("target"),
-                   mtime_ns=None if mtime_ns is None else int(mtime_ns), xattrs=value.get("xattrs"))
+                   sha256=_optional_text(value.get("sha256")), target=_optional_text(value.get("target")),
+                   mtime_ns=None if mtime_ns is None else int(mtime_ns),
+                   xattrs=_optional_text(value.get("xattrs")))
 
 
 @dataclass
@@ -227,6 +228,13 @@ class Manifest:
             raise
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise ManifestError(f"{origin}: not a valid manifest header ({error!r})") from error
+
+
+def _optional_text(value: object) -> str | None:
+    """Return `value` if it is text or None. Raise TypeError otherwise (a tampered manifest)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected text, got {type(value).__name__}")
 
 
 def _archive_hash(value: Any, origin: str) -> tuple[str, str]:

@@ -62,10 +62,11 @@ class _HashingFile:
             pass
 
 
-def _decompressed(raw: _HashingFile, compression: str) -> Any:
+def _decompressed(raw: _HashingFile, compression: str) -> IO[bytes]:
     if compression == "gzip":
-        return gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="rb")
-    return zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], raw), read_size=CHUNK, closefd=False)
+        return cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="rb"))
+    reader = zstandard.ZstdDecompressor().stream_reader(cast(IO[bytes], raw), read_size=CHUNK, closefd=False)
+    return cast(IO[bytes], reader)  # an io.RawIOBase subclass: what tarfile reads
 
 
 Members = Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]

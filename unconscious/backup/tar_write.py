@@ -25,14 +25,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Protocol, cast
 
 import zstandard
 
 from unconscious.backup import tar_meta, tar_sparse
 from unconscious.backup.age_stream import Encrypting
 from unconscious.backup.handoff import BackgroundWriter, Handoff, Stopped
-from unconscious.backup.manifest import ARCHIVE_HASH, Manifest, Member, SourceTotals, new_hasher
+from unconscious.backup.manifest import ARCHIVE_HASH, Hasher, Manifest, Member, SourceTotals, new_hasher
 from unconscious.backup.tar_format import end_of_archive, header, padding
 from unconscious.backup.walk import Entry, Problems
 
@@ -88,10 +88,10 @@ class HashingReader:
     SHA-256 by default); pad with zeros if the file shrinks or a read fails (the error is kept
     in `error`)."""
 
-    def __init__(self, fd: int, size: int, digest: Any = None) -> None:
+    def __init__(self, fd: int, size: int, digest: Hasher | None = None) -> None:
         self.fd = fd
         self.remaining = size
-        self.digest = digest if digest is not None else hashlib.sha256()
+        self.digest: Hasher = digest if digest is not None else hashlib.sha256()
         self.padded = 0
         self.error: OSError | None = None
 
@@ -118,7 +118,15 @@ class HashingReader:
         return data
 
 
-def compressor(raw: HashingWriter, compression: str, level: int, threads: int) -> Any:
+class CompressingStream(Protocol):
+    """What gzip.GzipFile and zstandard's stream writer both offer."""
+
+    def write(self, data: bytes | bytearray, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def compressor(raw: HashingWriter, compression: str, level: int, threads: int) -> CompressingStream:
     """Return a writable stream compressing into `raw` ("zstd" or "gzip")."""
     if compression == "gzip":
         return gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="wb", compresslevel=min(level, 9), mtime=0)
@@ -474,7 +482,7 @@ def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_resu
 _ZEROS = bytes(COPY_BUFFER)
 
 
-def _hash_zeros(digest: Any, count: int) -> None:
+def _hash_zeros(digest: Hasher, count: int) -> None:
     """Feed `count` zero bytes (a hole) to `digest` without reading anything."""
     view = memoryview(_ZEROS)
     while count > 0:

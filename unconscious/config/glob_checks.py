@@ -16,10 +16,9 @@ patterns that matched other paths before the one dialect (README "Upgrading"):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from unconscious.config.errors import ConfigProblem
-from unconscious.config.semantic import Locator
+from unconscious.config.semantic import Locator, mapping_at, texts
 from unconscious.config.yaml_source import KeyPath, format_key_path
 from unconscious.globs import has_magic, pattern_problem
 
@@ -27,41 +26,33 @@ CONSCIOUS_GLOB_KEYS = ("allowed_paths", "context_files", "secret_paths")
 BACKUP_GLOB_KEYS = ("include", "exclude")
 
 
-def _strings(value: object) -> list[str]:
-    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
-
-
-def _mapping(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def conscious_globs(value: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+def conscious_globs(value: dict[str, object]) -> Iterator[tuple[KeyPath, str]]:
     """Yield (key path of the item, pattern) of every conscious glob."""
-    section = _mapping(value.get("conscious"))
+    section = mapping_at(value, "conscious")
     for key in CONSCIOUS_GLOB_KEYS:
-        for index, pattern in enumerate(_strings(section.get(key))):
+        for index, pattern in enumerate(texts(section.get(key))):
             yield ("conscious", key, index), pattern
 
 
-def apply_globs(value: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+def apply_globs(value: dict[str, object]) -> Iterator[tuple[KeyPath, str]]:
     """Yield (key path of the item, pattern) of every `apply.unit_paths` glob (read by the rails)."""
-    for unit, patterns in sorted(_mapping(_mapping(value.get("apply")).get("unit_paths")).items()):
-        for index, pattern in enumerate(_strings(patterns)):
+    for unit, patterns in sorted(mapping_at(value, "apply", "unit_paths").items()):
+        for index, pattern in enumerate(texts(patterns)):
             yield ("apply", "unit_paths", unit, index), pattern
 
 
-def backup_globs(value: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+def backup_globs(value: dict[str, object]) -> Iterator[tuple[KeyPath, str]]:
     """Yield (key path of the item, pattern) of every backup source's include and exclude."""
-    for name, source in sorted(_mapping(_mapping(value.get("backup")).get("sources")).items()):
+    for name, source in sorted(mapping_at(value, "backup", "sources").items()):
         for key in BACKUP_GLOB_KEYS:
-            for index, pattern in enumerate(_strings(_mapping(source).get(key))):
+            for index, pattern in enumerate(texts(mapping_at(source).get(key))):
                 yield ("backup", "sources", name, key, index), pattern
 
 
-def rotation_globs(value: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+def rotation_globs(value: dict[str, object]) -> Iterator[tuple[KeyPath, str]]:
     """Yield (key path of the item, pattern) of every rotation rule's paths."""
-    for name, rule in sorted(_mapping(_mapping(value.get("rotate")).get("rules")).items()):
-        for index, pattern in enumerate(_strings(_mapping(rule).get("paths"))):
+    for name, rule in sorted(mapping_at(value, "rotate", "rules").items()):
+        for index, pattern in enumerate(texts(mapping_at(rule).get("paths"))):
             yield ("rotate", "rules", name, "paths", index), pattern
 
 
@@ -70,7 +61,7 @@ def _problem(locate: Locator, path: KeyPath, message: str) -> ConfigProblem:
     return ConfigProblem(file, line, format_key_path(path), message)
 
 
-def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
+def check(value: dict[str, object], locate: Locator) -> list[ConfigProblem]:
     """Return a problem for each conscious or backup glob the dialect refuses."""
     problems: list[ConfigProblem] = []
     for path, pattern in [*conscious_globs(value), *apply_globs(value), *backup_globs(value)]:
@@ -102,7 +93,7 @@ def _rotation_change(pattern: str) -> str | None:
     return None
 
 
-def changed_meaning(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
+def changed_meaning(value: dict[str, object], locate: Locator) -> list[ConfigProblem]:
     """Return a warning for each glob that may match other paths than before the one dialect."""
     sources: list[tuple[Iterator[tuple[KeyPath, str]], Callable[[str], str | None]]] = [
         (conscious_globs(value), _conscious_change), (apply_globs(value), _conscious_change),

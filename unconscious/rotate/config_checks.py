@@ -8,18 +8,16 @@ maxsize, and reopen commands that are not absolute or findable.
 
 from __future__ import annotations
 
-from typing import Any
-
 from unconscious.config.duration import parse_size
 from unconscious.config.errors import ConfigProblem
-from unconscious.config.semantic import Locator
+from unconscious.config.semantic import Locator, mapping_at
 from unconscious.config.yaml_source import KeyPath, format_key_path
 from unconscious.globs import has_magic, matches, pattern_problem, reaches
 
 
-def check(value: dict[str, Any], locate: Locator) -> list[ConfigProblem]:
+def check(value: dict[str, object], locate: Locator) -> list[ConfigProblem]:
     """Return problems in `rotate.rules` of the merged config `value`."""
-    rules = (value.get("rotate") or {}).get("rules") or {}
+    rules = mapping_at(value, "rotate", "rules")
     problems: list[ConfigProblem] = []
 
     def problem(path: KeyPath, message: str) -> None:
@@ -80,7 +78,7 @@ def forbidden_path(pattern: str) -> str | None:
     return None
 
 
-def _patterns(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
+def _patterns(rules: dict[str, object]) -> list[tuple[str, int, str]]:
     return [(name, index, pattern) for name, rule in sorted(rules.items())
             if isinstance(rule, dict) and rule.get("enabled", True) is not False
             for index, pattern in enumerate(rule.get("paths") or []) if isinstance(pattern, str)]
@@ -92,7 +90,7 @@ def covers(pattern: str, path: str) -> bool:
     return pattern_problem(pattern) is None and matches(path, pattern)
 
 
-def overlaps(rules: dict[str, Any]) -> list[tuple[str, int, str]]:
+def overlaps(rules: dict[str, object]) -> list[tuple[str, int, str]]:
     """Return (rule, path index, other rule) for each path that another rule certainly matches too.
 
     Certain means from the text alone: the same pattern, or a literal path the other's glob

@@ -12,7 +12,6 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from unconscious.events import EventSpool
 from unconscious.globs import GlobError, Skipped
@@ -49,7 +48,7 @@ class RunReport:
 
     examined: int = 0
     rotated: list[Rotated] = field(default_factory=list)
-    planned: list[dict[str, Any]] = field(default_factory=list)
+    planned: list[dict[str, str | int]] = field(default_factory=list)  # dry run: what would rotate
     compressed: list[Rotated] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)

@@ -157,9 +157,10 @@ def _beside(path: str, places: set[str]) -> str:
     return path
 
 
-def _planned(item: JsonObject, places: set[str]) -> dict[str, object]:
+def _planned(item: JsonObject, places: set[str]) -> dict[str, str | int]:
     """Return the known fields of a dry run's planned rotation, checked. Raise RotationError if not."""
-    texts = {key: _typed(item, key, str)[:MAX_TEXT] for key in ("file", "rule", "reason", "mode")}
+    texts: dict[str, str | int] = {key: _typed(item, key, str)[:MAX_TEXT]
+                                   for key in ("file", "rule", "reason", "mode")}
     return {**texts, "archive": _beside(_typed(item, "archive", str), places), "bytes": _count(item, "bytes")}
 
 

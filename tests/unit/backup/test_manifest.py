@@ -48,3 +48,21 @@ def test_a_broken_member_line_is_named_by_line_number(tmp_path: Path) -> None:
 
     with pytest.raises(ManifestError, match=r"m\.manifest\.jsonl:3: not a valid member"):
         read_manifest(path)
+
+
+@pytest.mark.parametrize("field, value", [("sha256", '["ab"]'), ("target", "7"), ("xattrs", "{}")])
+def test_a_member_field_of_the_wrong_type_is_refused_not_carried(tmp_path: Path, field: str,
+                                                                 value: str) -> None:
+    # A tampered manifest must not smuggle a list where a hash goes: it would compare unequal
+    # to every digest and read as "changed", or crash a later reader far from the cause.
+    path = tmp_path / "m.manifest.jsonl"
+    line = {"sha256": '"sha256":"' + "ab" * 32 + '"', "target": '"target":"a"', "xattrs": None}[field]
+    text = manifest().to_text()
+    if line is None:
+        text = text.replace('"name":"data/a",', f'"name":"data/a","{field}":{value},')
+    else:
+        text = text.replace(line, f'"{field}":{value}')
+    path.write_text(text)
+
+    with pytest.raises(ManifestError, match=r"m\.manifest\.jsonl:\d: not a valid member .*expected text"):
+        read_manifest(path)
