@@ -24,6 +24,7 @@ from tests.e2e.nspawn import (
     Container,
     E2EUnavailable,
     missing_requirements,
+    now_usec,
     provision,
     wait_active,
 )
@@ -99,10 +100,22 @@ def container(hostmind_container: Container) -> Container:
         # A running service may still hold a config a previous test loaded: reload it. A service
         # a previous test made hang still looks active until its watchdog fires, so the reload
         # can fail on the watchdog: then start it afresh.
+        since = now_usec()
         reloaded = box.run("systemctl", "reload", HEALTH, check=False)
         if reloaded.returncode != 0:
             box.run("systemctl", "reset-failed", "hostmind*", check=False)
             box.run("systemctl", "restart", HEALTH)
+        else:
+            # `systemctl reload` returns once SIGHUP is sent; the service reads the config later.
+            # Wait for it, or the next test's drop-in is what this reload reads (seen in CI:
+            # the reload test's bad drop-in met a reload still pending from here).
+            # A hung service never reads it: start that one afresh, as above.
+            try:
+                box.wait_for("the fixture's reload applied", lambda: bool(box.journal(
+                    "-u", HEALTH, "HOSTMIND_EVENT=config_reloaded", since_usec=since)), timeout=20)
+            except AssertionError:
+                box.run("systemctl", "reset-failed", "hostmind*", check=False)
+                box.run("systemctl", "restart", HEALTH)
     # Fresh start-limit counters and no self-modification pause for every test: the breaker
     # tests count starts and pause. `rearm` is what an operator runs: reset-failed, clear the
     # pause, start the target.
