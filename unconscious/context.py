@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from unconscious.config import ConfigError, LoadedConfig, load_config
+from unconscious.config.errors import ConfigError
+from unconscious.config.loaded import LoadedConfig
 from unconscious.paths import Paths
 
 if TYPE_CHECKING:
@@ -20,17 +22,29 @@ class Context:
     json_output: bool = False
     service_args: list[str] = field(default_factory=list)
 
-    def load_config(self) -> LoadedConfig:
-        """Load and validate the config. Raise ConfigError with every problem."""
+    def load_config(self, cache: Path | None = None) -> LoadedConfig:
+        """Load and validate the config. Raise ConfigError with every problem.
+
+        With `cache` (a file in the service's own state directory), a config that passed every
+        check is reused from there while none of its files, the schema or the code changed
+        (config/cache.py); a refused config is never cached.
+        """
+        if cache is not None:
+            from unconscious.config.cache import load_config as load_cached
+
+            return load_cached(self.paths, cache)
+        from unconscious.config.loader import load_config
+
         return load_config(self.paths)
 
-    def load_config_or_log(self, log: Logger) -> LoadedConfig | None:
-        """Load the config; on failure log each problem (FILE=, LINE=, KEY= fields) and return None.
+    def load_config_or_log(self, log: Logger, cache: Path | None = None) -> LoadedConfig | None:
+        """Load the config (see load_config); on failure log each problem (FILE=, LINE=, KEY=
+        fields) and return None.
 
         What every service does before its work: the caller then exits 78 (EX_CONFIG).
         """
         try:
-            return self.load_config()
+            return self.load_config(cache)
         except ConfigError as error:
             for problem in error.problems:
                 log.error("config_invalid", file=problem.file, line=problem.line or 0,

@@ -11,118 +11,30 @@ come only from the defaults and the operator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 from unconscious.config import writers
 from unconscious.config.errors import ConfigError, ConfigProblem
+from unconscious.config.layers import live_layer_files as live_layer_files
+from unconscious.config.layers import operator_files as operator_files
+from unconscious.config.layers import packaged_defaults_file
+from unconscious.config.layers import packaged_dropin_files as packaged_dropin_files
+from unconscious.config.loaded import LoadedConfig as LoadedConfig
 from unconscious.config.merge import MergedConfig, merge_documents
 from unconscious.config.validation import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
-from unconscious.config.validation import check_and_type, locate
-from unconscious.config.yaml_source import KeyPath, YamlDocument, load_yaml_file, load_yaml_text
-from unconscious.package_data import config_dir
+from unconscious.config.validation import check_and_type
+from unconscious.config.yaml_source import YamlDocument, load_yaml_bytes, load_yaml_text, read_yaml_bytes
 from unconscious.paths import Paths
 
-if TYPE_CHECKING:
-    # Types only: the TypedDict classes cost the long-lived health service memory.
-    from unconscious.config.sections import TypedConfig
-
-
-@dataclass
-class LoadedConfig:
-    """A merged, validated config and where each value came from."""
-
-    value: dict[str, object]
-    origins: dict[KeyPath, tuple[str, int | None]] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    #: Operator-only keys a live-tree layer tried to set: dropped, reported with file:line.
-    ignored: list[ConfigProblem] = field(default_factory=list)
-    #: The live tree whose layers were read (`conscious.tree`, else {state}/live).
-    live_tree: Path | None = None
-    #: `value` typed (config.typed), computed with the checks; on first use when not given.
-    typed_value: dict[str, object] | None = None
-
-    def section(self, name: str) -> dict[str, object]:
-        """Return the top-level section `name` (a dict; empty if absent)."""
-        section = self.value.get(name, {})
-        return section if isinstance(section, dict) else {}
-
-    @property
-    def typed(self) -> TypedConfig:
-        """Return the typed view: schema defaults filled in, durations in s, sizes in bytes.
-
-        Its shape is `unconscious.config.sections.TypedConfig` (checked against the schema by
-        a test). Computed with the checks when the config was loaded, else here on first use.
-        """
-        if self.typed_value is None:
-            from unconscious.config.typed import typed_config
-
-            self.typed_value = typed_config(self.value)
-        # The typed view's shape is TypedConfig by construction (tests/unit/config/test_sections.py).
-        return cast("TypedConfig", self.typed_value)
-
-    def origin(self, path: KeyPath) -> tuple[str, int | None]:
-        """Return the (file, line) that set `path`, or of its nearest set parent."""
-        return locate(self.origins, path)
+#: What a load read, in order: (file name, its bytes). The validated-config cache (cache.py)
+#: keys its entry on exactly these bytes, so a file changed during the load is never cached
+#: under its new content.
+Reads = list[tuple[str, bytes]]
 
 
 def packaged_defaults_text() -> str:
     """Return the text of the packaged config/hostmind.yaml."""
-    return (config_dir() / "hostmind.yaml").read_text(encoding="utf-8")
-
-
-def packaged_dropin_files() -> list[Path]:
-    """Return the drop-ins beside the running package's defaults (config/hostmind.d/*.yaml).
-
-    In the always-on services (which run the live tree) and in the rails' staged config check
-    (which runs the staged copy) these are the live tree's: where a config change the conscious
-    layer proposed lands, reviewable and taken back by `hostmind rollback` like code. They are
-    a live-tree layer wherever they come from: only model-writable keys count.
-    """
-    return _yaml_files(config_dir() / "hostmind.d")
-
-
-def _yaml_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted(entry for entry in directory.iterdir() if entry.name.endswith(".yaml"))
-
-
-def operator_files(paths: Paths) -> list[Path]:
-    """Return the operator's config files that exist, in load order (/etc, then /run)."""
-    files: list[Path] = []
-    if paths.config_file.exists():
-        files.append(paths.config_file)
-    for directory in (paths.dropin_dir, paths.runtime_dropin_dir):
-        files.extend(_yaml_files(directory))
-    return files
-
-
-def live_layer_files(tree: Path) -> list[Path]:
-    """Return the live-tree layers: its defaults (when not the running ones) and drop-ins.
-
-    Each file appears once, even when the running package is the live tree itself.
-    """
-    running_defaults = config_dir() / "hostmind.yaml"
-    candidates = [tree / "config" / "hostmind.yaml", *packaged_dropin_files(),
-                  *_yaml_files(tree / "config" / "hostmind.d")]
-    seen = {_identity(running_defaults)}
-    files: list[Path] = []
-    for candidate in candidates:
-        identity = _identity(candidate)
-        if identity in seen or not candidate.is_file():
-            continue
-        seen.add(identity)
-        files.append(candidate)
-    return files
-
-
-def _identity(path: Path) -> str:
-    try:
-        return str(path.resolve())
-    except OSError:
-        return str(path)
+    return packaged_defaults_file().read_text(encoding="utf-8")
 
 
 def config_files(paths: Paths) -> list[Path]:
@@ -148,11 +60,17 @@ def live_tree_of(defaults: YamlDocument | None, operator_documents: list[YamlDoc
     return Path(tree) if isinstance(tree, str) and tree else paths.live_tree
 
 
-def _load_documents(files: list[Path]) -> tuple[list[YamlDocument], list[ConfigProblem]]:
+def _load_documents(files: list[Path], reads: Reads | None = None
+                    ) -> tuple[list[YamlDocument], list[ConfigProblem]]:
     documents: list[YamlDocument] = []
     problems: list[ConfigProblem] = []
     for file in files:
-        document, file_problems = load_yaml_file(file)
+        raw, file_problems = read_yaml_bytes(file)
+        document = None
+        if raw is not None:
+            if reads is not None:
+                reads.append((str(file), raw))
+            document, file_problems = load_yaml_bytes(raw, str(file))
         problems.extend(file_problems)
         if document is None:
             continue
@@ -178,22 +96,26 @@ def _without_defaults(document: YamlDocument, defaults: YamlDocument) -> None:
             writers.prune(document.value, path)
 
 
-def load_config(paths: Paths) -> LoadedConfig:
+def load_config(paths: Paths, reads: Reads | None = None) -> LoadedConfig:
     """Load, merge and validate the config under `paths`.
 
     Layers, later wins: the running package's defaults -> the live tree's layers (only
     model-writable keys; operator-only ones are dropped and listed in `ignored`) -> the
     operator's /etc/hostmind files -> /run/hostmind/hostmind.d. Return a LoadedConfig. Raise
     ConfigError listing every problem, each with file, line and key path, when any file cannot
-    be parsed or the merged result breaks the schema.
+    be parsed or the merged result breaks the schema. `reads`, when given, receives each file's
+    name and the bytes parsed (the packaged defaults first, under PACKAGED_DEFAULTS_NAME).
     """
-    defaults, problems = load_yaml_text(packaged_defaults_text(), PACKAGED_DEFAULTS_NAME)
+    raw_defaults = packaged_defaults_file().read_bytes()
+    if reads is not None:
+        reads.append((PACKAGED_DEFAULTS_NAME, raw_defaults))
+    defaults, problems = load_yaml_bytes(raw_defaults, PACKAGED_DEFAULTS_NAME)
     if defaults is None:
         raise ConfigError(problems)
-    operator_documents, problems = _load_documents(operator_files(paths))
+    operator_documents, problems = _load_documents(operator_files(paths), reads)
     tree = live_tree_of(defaults, operator_documents, paths)
     live_files = live_layer_files(tree)
-    live_documents, live_problems = _load_documents(live_files)
+    live_documents, live_problems = _load_documents(live_files, reads)
     problems = live_problems + problems
     ignored: list[ConfigProblem] = []
     for document in live_documents:

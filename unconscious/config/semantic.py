@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from unconscious.config.errors import ConfigProblem
-from unconscious.config.yaml_source import KeyPath
+from unconscious.config.keypath import KeyPath
 
 Locator = Callable[[KeyPath], tuple[str, int | None]]
 #: The merged document is YAML the schema has accepted; each check narrows the part it reads.

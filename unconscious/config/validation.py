@@ -31,14 +31,15 @@ from pathlib import Path
 from unconscious import package_data
 from unconscious.config import semantic as semantic_registry
 from unconscious.config.errors import ConfigProblem
-from unconscious.config.yaml_source import KeyPath
+from unconscious.config.keypath import KeyPath
+from unconscious.config.loaded import PACKAGED_DEFAULTS_NAME as PACKAGED_DEFAULTS_NAME
+from unconscious.config.loaded import Origins as Origins
+from unconscious.config.loaded import locate as locate
 
-Origins = dict[KeyPath, tuple[str, int | None]]
 #: Longest the validation child may take (a loaded 2-core machine needs ~1-2 s).
 CHILD_TIMEOUT = 30.0
 #: Largest answer read from the child (a config with thousands of problems fits easily).
 MAX_ANSWER = 4 * 1024 * 1024
-PACKAGED_DEFAULTS_NAME = "<packaged>/config/hostmind.yaml"
 NO_SEMANTIC_CHECKS = ("the semantic config checks could not run (none installed in this process and the "
                       "validation child did not answer); the config is not taken as valid")
 _CHILD_CODE = (
@@ -51,15 +52,6 @@ _state = {"out_of_process": False}
 def keep_validator_out_of_process() -> None:
     """From now on, check configs in a child process unless jsonschema is already loaded here."""
     _state["out_of_process"] = True
-
-
-def locate(origins: Origins, path: KeyPath) -> tuple[str, int | None]:
-    """Return the origin (file, line) of `path` or of its longest known prefix."""
-    for length in range(len(path), -1, -1):
-        found = origins.get(path[:length])
-        if found is not None:
-            return found
-    return (PACKAGED_DEFAULTS_NAME, None)
 
 
 def check_merged(value: object, origins: Origins, semantic: bool = True) -> list[ConfigProblem]:

@@ -13,12 +13,12 @@ from pathlib import Path
 import yaml
 
 from unconscious.config.errors import ConfigProblem
+from unconscious.config.keypath import KeyPath as KeyPath
+from unconscious.config.keypath import format_key_path as format_key_path
 
 MAX_FILE_BYTES = 1 << 20
 # An alias bomb expands a few lines into billions of nodes; real configs have a few thousand.
 MAX_NODES = 100_000
-
-KeyPath = tuple[str | int, ...]
 
 # libyaml's parser when available (same safe constructor, much faster); marks carry lines either way.
 _SAFE_LOADER: type[yaml.SafeLoader | yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,22 +50,22 @@ class _TooLarge(Exception):
     pass
 
 
-def format_key_path(path: KeyPath) -> str:
-    """Render ('backup', 'keep', 'daily') as backup.keep.daily and list indexes as [2]."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + part
-    return text
-
-
 def load_yaml_file(path: Path) -> tuple[YamlDocument | None, list[ConfigProblem]]:
     """Load one YAML file safely.
 
     Return (document, []) on success or (None, problems) when the file cannot be used. An
     empty file is an empty mapping. Never raises for bad input.
+    """
+    raw, problems = read_yaml_bytes(path)
+    if raw is None:
+        return None, problems
+    return load_yaml_bytes(raw, str(path))
+
+
+def read_yaml_bytes(path: Path) -> tuple[bytes | None, list[ConfigProblem]]:
+    """Read the bytes of the YAML file `path`: (bytes, []) or (None, why it cannot be read).
+
+    Refuses a directory and a file over MAX_FILE_BYTES. Never raises for bad input.
     """
     name = str(path)
     try:
@@ -77,6 +77,11 @@ def load_yaml_file(path: Path) -> tuple[YamlDocument | None, list[ConfigProblem]
         return None, [ConfigProblem(name, None, "", f"cannot be read: {error.strerror}")]
     if len(raw) > MAX_FILE_BYTES:
         return None, [ConfigProblem(name, None, "", f"is larger than {MAX_FILE_BYTES} bytes")]
+    return raw, []
+
+
+def load_yaml_bytes(raw: bytes, name: str) -> tuple[YamlDocument | None, list[ConfigProblem]]:
+    """Parse the UTF-8 YAML `raw` (named `name` in errors); see load_yaml_file."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

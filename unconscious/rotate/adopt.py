@@ -15,18 +15,19 @@ and delete the drop-in (the report prints the exact commands).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from unconscious.atomic import atomic_write_text
-from unconscious.rotate.config_checks import covers
 from unconscious.rotate.logrotate_conf import Parsed, parse
 from unconscious.rotate.logrotate_import import Translated, translate
+from unconscious.rotate.overlap import DEFAULT_CONF as DEFAULT_CONF
+from unconscious.rotate.overlap import logrotate_overlaps as logrotate_overlaps
+from unconscious.rotate.overlap import logrotate_warnings as logrotate_warnings
 
-DEFAULT_CONF = Path("/etc/logrotate.conf")
 ADOPTED_SUFFIX = ".disabled"
 
 
@@ -122,33 +123,3 @@ def adopt(result: ImportResult, dropin: Path, validate: Callable[[], object]) ->
         dropin.unlink(missing_ok=True)
         raise
     return Adoption(dropin, renamed, left)
-
-
-def logrotate_overlaps(rules: Mapping[str, object], conf: Path = DEFAULT_CONF) -> list[str]:
-    """Return a warning for each rule path that a live logrotate block also names (same text or
-    a literal path its glob covers); adopted (`.disabled`) files are not read by logrotate."""
-    if not conf.exists():
-        return []
-    parsed = parse(conf)
-    warnings: list[str] = []
-    for name, rule in sorted(rules.items()):
-        if not isinstance(rule, dict) or rule.get("enabled", True) is False:
-            continue
-        paths = rule.get("paths")
-        for pattern in paths if isinstance(paths, list) else []:
-            if not isinstance(pattern, str):
-                continue  # the schema check reports it
-            for block in parsed.blocks:
-                if any(pattern == other or covers(other, pattern) or covers(pattern, other)
-                       for other in block.patterns):
-                    warnings.append(f"rotate.rules.{name}: {pattern} is also rotated by logrotate "
-                                    f"({block.file}:{block.line}); see `hostmind rotate adopt`")
-    return warnings
-
-
-def logrotate_warnings(section: Mapping[str, object]) -> list[str]:
-    """Warnings for the `rotate` section's rule paths that logrotate also rotates, read from
-    `rotate.logrotate_conf` (default /etc/logrotate.conf)."""
-    conf = Path(str(section.get("logrotate_conf", DEFAULT_CONF)))
-    rules = section.get("rules")
-    return logrotate_overlaps(rules if isinstance(rules, dict) else {}, conf)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from unconscious.config.duration import parse_size
 from unconscious.config.errors import ConfigProblem
+from unconscious.config.keypath import KeyPath, format_key_path
 from unconscious.config.semantic import Locator, mapping_at
-from unconscious.config.yaml_source import KeyPath, format_key_path
 from unconscious.globs import has_magic, matches, pattern_problem, reaches
 
 

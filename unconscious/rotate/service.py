@@ -18,9 +18,9 @@ from unconscious.context import Context
 from unconscious.events import EventSpool
 from unconscious.evidence import read_evidence, record_run
 from unconscious.log import Logger, configure, get_logger
-from unconscious.rotate.adopt import logrotate_warnings
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.lock import LockBusy, RunLock
+from unconscious.rotate.overlap import logrotate_warnings
 from unconscious.rotate.rules import build_rules
 from unconscious.rotate.runner import RunReport, run_pass
 from unconscious.rotate.vacuum import VacuumError, vacuum, vacuum_argv
@@ -45,11 +45,16 @@ def lock_path(context: Context) -> Path:
     return context.paths.state_dir / "rotate" / "rotate.lock"
 
 
+def config_cache_path(context: Context) -> Path:
+    """The validated-config cache of the rotation (config/cache.py): in its own state directory."""
+    return context.paths.state_dir / "rotate" / "config-cache.json"
+
+
 def execute(context: Context, dry_run: bool = False, force: bool = False) -> Outcome:
     """Run one pass; return its Outcome. Does not raise for operator errors."""
     log = get_logger(service="rotate")
     started = time.monotonic()
-    config = context.load_config_or_log(log)
+    config = context.load_config_or_log(log, cache=config_cache_path(context))
     if config is None:
         return Outcome(exitcodes.CONFIG_ERROR, message="invalid configuration")
     section = config.typed["rotate"]
