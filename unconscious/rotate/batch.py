@@ -10,6 +10,7 @@ Results come back in the order of the logs, each a Rotated or the error that sto
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,25 +35,47 @@ class Outcome:
     error: str | None = None
 
 
+class _Slot:
+    """One log's hold on a compression slot (and, for zstd, its core in the CoreShare), given
+    back once: when the archive is verified (what is left, renames, fsyncs and the unlink of
+    the old file, waits on the disk, not the CPU, so the next log may compress meanwhile) or
+    when the rotation ends, whichever comes first."""
+
+    def __init__(self, slots: threading.Semaphore, codec: Codec) -> None:
+        self._slots, self._codec = slots, codec
+        self._held = False
+
+    def take(self) -> None:
+        self._slots.acquire()
+        self._held = True
+
+    def give_back(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        if self._codec.share is not None:
+            self._codec.share.finished()
+        self._slots.release()
+
+
 def _rotate_one(env: RotateEnv, rule: Rule, hooks: RuleHooks, slots: threading.Semaphore,
                 source: Path, intent: Intent, codec: Codec) -> Rotated:
-    slots.acquire()
+    slot = _Slot(slots, codec)
+    slot.take()
     try:
-        return _rotate_in_slot(env, rule, hooks, source, intent, codec)
+        return _rotate_in_slot(env, rule, hooks, source, intent, codec, slot.give_back)
     finally:
-        if codec.share is not None:
-            codec.share.finished()
-        slots.release()
+        slot.give_back()
 
 
 def _rotate_in_slot(env: RotateEnv, rule: Rule, hooks: RuleHooks, source: Path, intent: Intent,
-                    codec: Codec) -> Rotated:
+                    codec: Codec, verified: Callable[[], None]) -> Rotated:
     try:
         hooks.prerotate_one(source)
         if rule.mode == "create":
-            return rotate_create(env, rule, intent, codec, lambda: hooks.after_rename(source))
+            return rotate_create(env, rule, intent, codec, lambda: hooks.after_rename(source), verified)
         rotate = rotate_copytruncate if rule.mode == "copytruncate" else rotate_copy
-        done = rotate(env, rule, intent, codec)
+        done = rotate(env, rule, intent, codec, verified)
         if not rule.sharedscripts:
             done.warnings.extend(hooks.after_copy([str(source)]))
         return done

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from unconscious.rotate import intent as intents
@@ -52,10 +53,12 @@ def _append_from(fd: int, start: int, tail_fd: int) -> int:
     return offset
 
 
-def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
+def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
+                        verified: Callable[[], None] | None = None) -> Rotated:
     """Rotate `planned.source` by copy and truncate. Raise RotationError or OSError.
 
-    Until the truncate, a failure undoes everything and leaves the log untouched.
+    Until the truncate, a failure undoes everything and leaves the log untouched. `verified`
+    is called once the whole archive is verified, before `finish` (as in create.py).
     """
     started = time.monotonic()
     source, tail = Path(planned.source), Path(planned.tail_file)
@@ -84,6 +87,8 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
     planned.phase = intents.VERIFIED
     planned.window_seconds = window
     intents.save(env.state_dir, planned)
+    if verified is not None:
+        verified()
     final = finish(env, rule, planned)
     return Rotated(source=str(source), archive=str(final), bytes_in=reached, bytes_out=size,
                    seconds=time.monotonic() - started, window_seconds=window,
@@ -159,10 +164,12 @@ def _catch_up_and_truncate(env: RotateEnv, rule: Rule, planned: Intent, fd: int,
     return reached, window
 
 
-def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Rotated:
+def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
+                verified: Callable[[], None] | None = None) -> Rotated:
     """`copy` mode: archive [0, S) of the log, verified, and leave the log as it is.
 
     The log is never written, so any failure (or a crash, see recovery.py) simply undoes it.
+    `verified` is called once the archive is verified, before `finish` (as in create.py).
     """
     started = time.monotonic()
     source, temp = Path(planned.source), Path(planned.temp_archive)
@@ -187,6 +194,8 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec) -> Ro
     planned.phase = intents.VERIFIED
     planned.archived = [end]
     intents.save(env.state_dir, planned)
+    if verified is not None:
+        verified()
     final = finish(env, rule, planned)
     return Rotated(source=str(source), archive=str(final), bytes_in=end, bytes_out=size,
                    seconds=time.monotonic() - started)

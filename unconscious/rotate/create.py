@@ -49,13 +49,16 @@ def new_log_attributes(rule: Rule, stat: os.stat_result) -> tuple[int, int, int]
 
 
 def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
-                  after_rename: Callable[[], list[str]] | None = None) -> Rotated:
+                  after_rename: Callable[[], list[str]] | None = None,
+                  verified: Callable[[], None] | None = None) -> Rotated:
     """Rotate `planned.source` in create mode. Raise RotationError or OSError on failure.
 
     `after_rename` runs the reopen and postrotate (hooks.py) and returns their failures; by
     default the rule's reopen runs here. Before the rename, a failure undoes everything (temp
     archive removed, log untouched).
-    After it, the intent stays so the next run finishes from the staging file.
+    After it, the intent stays so the next run finishes from the staging file. `verified` is
+    called once the archive is verified, before `finish` (batch.py frees the log's core there:
+    what is left is renames, fsyncs and unlinks).
     """
     started = time.monotonic()
     source, staging, temp = Path(planned.source), Path(planned.staging), Path(planned.temp_archive)
@@ -86,6 +89,8 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
     planned.archived = [end]
     intents.save(env.state_dir, planned)
     crash_point("create_after_intent_verified")
+    if verified is not None:
+        verified()
     final = finish(env, rule, planned)
     return Rotated(source=str(source), archive=str(final), bytes_in=end, bytes_out=size,
                    seconds=time.monotonic() - started, warnings=warnings)
