@@ -206,3 +206,25 @@ def test_a_value_json_cannot_carry_is_not_cached(context: Context, write_dropin:
     loaded = full_load(context.paths)
     loaded.value["extra"] = {1: "an integer key comes back as text"}
     assert config_cache.encode_body(loaded) is None
+
+
+def test_a_hit_loads_neither_yaml_nor_jsonschema(context: Context, cache_file: Path) -> None:
+    # What makes a hit cheap: a fresh interpreter taking the cached config imports no parser
+    # and no validator (the full load imports both).
+    import subprocess
+    import sys
+
+    code = ("import sys, json; from pathlib import Path; from unconscious import semantic_checks; "
+            "from unconscious.context import Context; from unconscious.paths import Paths; "
+            "semantic_checks.install(); "
+            "Context(Paths.from_environment()).load_config(cache=Path(sys.argv[1])); "
+            "print(json.dumps(sorted(sys.modules)))")
+
+    def modules() -> set[str]:
+        result = subprocess.run([sys.executable, "-c", code, str(cache_file)], capture_output=True,
+                                text=True, timeout=60, check=True, cwd=ROOT)
+        return set(json.loads(result.stdout))
+
+    assert {"yaml", "jsonschema"} <= modules()  # a miss: the full load, which stores the entry
+    assert cache_file.is_file()
+    assert set() == {"yaml", "jsonschema"} & modules()
