@@ -141,8 +141,11 @@ def hostmind_env(root: Path, directory: Path, rule: dict[str, object]) -> dict[s
     (root / "etc" / "hostmind.d").mkdir(parents=True, exist_ok=True)
     # As the unit's StateDirectory= makes it: where the validated-config cache is kept.
     (root / "state" / "rotate").mkdir(parents=True, exist_ok=True)
-    body = {"rotate": {"rules": {"bench": {"paths": [f"{directory}/*.log"], "keep": 5,
-                                            "reopen": {"settle": "10ms"}, **rule}}}}
+    rule = dict(rule)
+    section = rule.pop("section", {})  # rotate-section keys of a contender (workers)
+    assert isinstance(section, dict)
+    body = {"rotate": {**section, "rules": {"bench": {"paths": [f"{directory}/*.log"], "keep": 5,
+                                                      "reopen": {"settle": "10ms"}, **rule}}}}
     (root / "etc" / "hostmind.d" / "50-bench.yaml").write_text(yaml.safe_dump(body))
     env = dict(os.environ, HOSTMIND_CONFIG_DIR=str(root / "etc"), HOSTMIND_STATE_DIR=str(root / "state"),
                HOSTMIND_RUNTIME_DIR=str(root / "run"), HOSTMIND_LOG="console")
@@ -218,6 +221,8 @@ CONTENDERS: list[tuple[str, str, dict[str, object]]] = [
 PEER_AT_LEVEL = {"hostmind zstd level 6": "logrotate compresscmd zstd -6 -T0",
                  "hostmind compress: gzip (level 6)": "logrotate compress (gzip -6)"}
 QUICK = ("logrotate compresscmd zstd -3 -T0", "hostmind default (zstd 3)")
+#: Contenders added by options (--workers N), in every run including --quick.
+EXTRA: list[tuple[str, str, dict[str, object]]] = []
 
 
 def _run_contender(files: list[Path], work: Path, index: int, engine: str,
@@ -242,7 +247,7 @@ def throughput(files: list[Path], work: Path, repeat: int, quick: bool) -> None:
     """Run every contender `repeat` times, interleaved (round after round, so a change in the
     machine's load hits all of them alike), and print each one's best run and the ratios."""
     total = sum(path.stat().st_size for path in files)
-    contenders = [item for item in CONTENDERS if not quick or item[0] in QUICK]
+    contenders = [item for item in CONTENDERS if not quick or item[0] in QUICK] + EXTRA
     runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name, _e, _o in contenders}
     print(f"\n{len(files)} files, {total / 1e6:.0f} MB of syslog-like text; each contender on its own copy, "
           f"best of {repeat} (rounds interleaved); every archive verified after the run")
@@ -424,6 +429,9 @@ def main() -> int:
                         help="only logrotate with zstd -3 -T0 and hostmind's default (no gzip, no level 6)")
     parser.add_argument("--levels", default="0",
                         help="also print ratio and CPU of gzip -6 and zstd 3-8 on this much text (e.g. 40M)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also run hostmind's default with rotate.workers set to this (e.g. 3: one log more "
+                             "than cores, to cover the disk waits of each log)")
     parser.add_argument("--startup", type=int, default=0,
                         help="time start-up alone (a pass rotating nothing) this many times beside logrotate's; "
                              "with --size 0 nothing else runs")
@@ -431,6 +439,8 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("logrotate") is None or shutil.which("zstd") is None:
         subprocess.run(["apt-get", "install", "-y", "-q", "logrotate", "zstd"], check=True, timeout=600)
+    if args.workers:
+        EXTRA.append((f"hostmind default, workers: {args.workers}", "hostmind", {"section": {"workers": args.workers}}))
     work = Path(tempfile.mkdtemp(prefix="hostmind-bench-", dir=args.workdir))
     global PYCACHE
     PYCACHE = work / "pycache"
