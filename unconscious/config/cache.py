@@ -63,13 +63,21 @@ def load_config(paths: Paths, cache_file: Path) -> LoadedConfig:
         return hit
     from unconscious.config import loader
 
-    before = static_digest()
+    before = _static_or_none()
     reads: list[tuple[str, bytes]] = []
     loaded = loader.load_config(paths, reads)
     # A schema or code swapped while loading: this result may be of either; do not keep it.
-    if static_digest() == before:
+    if before is not None and _static_or_none() == before:
         store(paths, cache_file, loaded, reads, before)
     return loaded
+
+
+def _static_or_none() -> str | None:
+    """static_digest, or None when a file of the package or schema cannot be read (no caching)."""
+    try:
+        return static_digest()
+    except OSError:
+        return None
 
 
 def static_digest() -> str:
@@ -151,7 +159,8 @@ def lookup(paths: Paths, cache_file: Path) -> LoadedConfig | None:
         return None
     tree = Path(header["live_tree"])
     reads = current_reads(paths, tree)
-    if reads is None or header["key"] != input_key(paths, static_digest(), reads, tree):
+    static = _static_or_none()
+    if reads is None or static is None or header["key"] != input_key(paths, static, reads, tree):
         return None
     return decode_body(body, tree)
 

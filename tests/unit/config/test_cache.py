@@ -228,3 +228,14 @@ def test_a_hit_loads_neither_yaml_nor_jsonschema(context: Context, cache_file: P
     assert {"yaml", "jsonschema"} <= modules()  # a miss: the full load, which stores the entry
     assert cache_file.is_file()
     assert set() == {"yaml", "jsonschema"} & modules()
+
+
+def test_an_unreadable_package_file_means_no_cache_not_a_failure(
+        context: Context, cache_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = tmp_path / "package"
+    code.mkdir()
+    (code / "dangling.py").symlink_to(tmp_path / "missing.py")  # open() fails: ENOENT
+    monkeypatch.setattr(config_cache, "package_dir", lambda: code)
+    assert "info" == config_cache.load_config(context.paths, cache_file).section("log")["level"]
+    assert not cache_file.exists()
+    assert config_cache.lookup(context.paths, cache_file) is None
