@@ -109,7 +109,8 @@ def load_config(paths: Paths, reads: Reads | None = None) -> LoadedConfig:
     raw_defaults = packaged_defaults_file().read_bytes()
     if reads is not None:
         reads.append((PACKAGED_DEFAULTS_NAME, raw_defaults))
-    defaults, problems = load_yaml_bytes(raw_defaults, PACKAGED_DEFAULTS_NAME)
+    # The packaged defaults are the trusted base's own file: text it must be (as before).
+    defaults, problems = load_yaml_text(raw_defaults.decode("utf-8"), PACKAGED_DEFAULTS_NAME)
     if defaults is None:
         raise ConfigError(problems)
     operator_documents, problems = _load_documents(operator_files(paths), reads)
