@@ -1,7 +1,8 @@
 """Read a written archive back from disk and hash it, beside other work.
 
 `hash_file(path, name)` returns the hex hash (`name`: "blake3" or "sha256", see manifest.py)
-of the file's bytes, read with one reused buffer (no new bytes object per chunk).
+of the file's bytes, read by `unconscious.atomic.digest_file` (one reused buffer, no new
+bytes object per chunk).
 `ReadBack(path, name)` does the same in a thread started at once, so the caller can build the
 manifest meanwhile (the hashes and os.readv release the GIL: on two cores the read-back then
 costs about the longer of the two, not their sum); `result()` waits for it and returns the
@@ -10,31 +11,19 @@ hash or raises the OSError the read met.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
+from unconscious.atomic import digest_file
 from unconscious.backup.manifest import new_hasher
 
 READ_CHUNK = 4 << 20
 
 
 def hash_file(path: Path, name: str) -> str:
-    """Return the hex hash `name` of the bytes of `path`. Raise OSError."""
-    digest = new_hasher(name)
-    buffer = bytearray(READ_CHUNK)
-    view = memoryview(buffer)
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)  # more readahead; advice only
-        except OSError:
-            pass
-        while count := os.readv(fd, [buffer]):
-            digest.update(view[:count])
-    finally:
-        os.close(fd)
-    return digest.hexdigest()
+    """Return the hex hash `name` of the bytes of `path`. Raise OSError (KeyError for an
+    unknown `name`)."""
+    return digest_file(path, new_hasher(name), READ_CHUNK).hexdigest()
 
 
 class ReadBack:
