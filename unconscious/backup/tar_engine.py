@@ -21,7 +21,7 @@ from unconscious.atomic import atomic_write, fsync_directory
 from unconscious.backup.age_stream import AGE_SUFFIX, load_identity, opener, parse_recipients, sealer
 from unconscious.backup.manifest import Manifest, ManifestError, read_manifest
 from unconscious.backup.settings import BackupSettings
-from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot
+from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, StoredDigest
 from unconscious.backup.tar_read import restore_members, verify_archive
 from unconscious.backup.tar_readback import ReadBack, hash_file
 from unconscious.backup.tar_write import write_archive
@@ -247,11 +247,13 @@ class TarEngine:
         return {member.name: (member.size, member.mtime)
                 for member in self.opened(snapshot.id).members if member.type == "file"}
 
-    def stored_sha256(self, snapshot: Snapshot, names: list[str]) -> dict[str, str]:
-        """Return the manifest's SHA-256 of each file in `names`."""
+    def stored_digests(self, snapshot: Snapshot, names: list[str]) -> dict[str, StoredDigest]:
+        """Return the manifest's hash (its member_hash: BLAKE3, SHA-256 before format 3) of
+        each file in `names`."""
         wanted = set(names)
-        return {member.name: member.sha256 for member in self.opened(snapshot.id).members
-                if member.name in wanted and member.sha256 is not None}
+        return {member.name: StoredDigest(member.hash_name, member.digest)
+                for member in self.opened(snapshot.id).members
+                if member.name in wanted and member.digest is not None}
 
     def copy(self, snapshot: Snapshot, destination: str) -> None:
         """Copy the archive and its manifest into the directory `destination` (archive first,

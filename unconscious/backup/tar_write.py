@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import gzip
-import hashlib
 import os
 import stat
 import tarfile
@@ -32,7 +31,15 @@ import zstandard
 from unconscious.backup import tar_meta, tar_sparse
 from unconscious.backup.age_stream import Encrypting
 from unconscious.backup.handoff import BackgroundWriter, Handoff, Stopped
-from unconscious.backup.manifest import ARCHIVE_HASH, Hasher, Manifest, Member, SourceTotals, new_hasher
+from unconscious.backup.manifest import (
+    ARCHIVE_HASH,
+    MEMBER_HASH,
+    Hasher,
+    Manifest,
+    Member,
+    SourceTotals,
+    new_hasher,
+)
 from unconscious.backup.tar_format import end_of_archive, header, padding
 from unconscious.backup.walk import Entry, Problems
 
@@ -85,13 +92,13 @@ class HashingWriter:
 
 class HashingReader:
     """Read exactly `size` bytes from the file descriptor `fd`, hashing them into `digest` (a new
-    SHA-256 by default); pad with zeros if the file shrinks or a read fails (the error is kept
-    in `error`)."""
+    hash of the manifest's MEMBER_HASH by default); pad with zeros if the file shrinks or a
+    read fails (the error is kept in `error`)."""
 
     def __init__(self, fd: int, size: int, digest: Hasher | None = None) -> None:
         self.fd = fd
         self.remaining = size
-        self.digest: Hasher = digest if digest is not None else hashlib.sha256()
+        self.digest: Hasher = digest if digest is not None else new_hasher(MEMBER_HASH)
         self.padded = 0
         self.error: OSError | None = None
 
@@ -341,9 +348,9 @@ def _meta(entry: Entry, path: str | int, status: os.stat_result, problems: Probl
 
 
 def _member(entry: Entry, kind: str, status: os.stat_result, meta: dict[str, bytes], *, size: int = 0,
-            sha256: str | None = None, target: str | None = None) -> Member:
+            digest: str | None = None, target: str | None = None) -> Member:
     return Member(name=entry.name, type=kind, size=size, mode=stat.S_IMODE(status.st_mode),
-                  mtime=int(status.st_mtime), sha256=sha256, target=target,
+                  mtime=int(status.st_mtime), digest=digest, target=target,
                   mtime_ns=status.st_mtime_ns if status.st_mtime_ns % 1_000_000_000 else None,
                   # Most members' records are their ns mtime alone: no xattrs to look for.
                   xattrs=None if len(meta) <= ("mtime" in meta) else tar_meta.digest(meta))
@@ -411,17 +418,17 @@ def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problem
         problems.add(entry.path, "changed", f"shrank by {copied.padded} bytes while read; padded with zeros")
     elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         problems.add(entry.path, "changed", "modified while read; stored as read")
-    return _member(entry, "file", before, meta, size=before.st_size, sha256=copied.sha256)
+    return _member(entry, "file", before, meta, size=before.st_size, digest=copied.digest)
 
 
 class _Copied:
-    """What copying one file's content gave: the SHA-256 of the bytes stored, the zeros padded
-    in for bytes that could not be read, and the read error if there was one."""
+    """What copying one file's content gave: the hex hash (MEMBER_HASH) of the bytes stored, the
+    zeros padded in for bytes that could not be read, and the read error if there was one."""
 
-    __slots__ = ("error", "padded", "sha256")
+    __slots__ = ("digest", "error", "padded")
 
-    def __init__(self, sha256: str, padded: int, error: OSError | None) -> None:
-        self.sha256 = sha256
+    def __init__(self, digest: str, padded: int, error: OSError | None) -> None:
+        self.digest = digest
         self.padded = padded
         self.error = error
 
@@ -452,7 +459,7 @@ def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_resu
                  meta: dict[str, bytes], regions: list[tuple[int, int]]) -> _Copied:
     """Store a file with holes as GNU sparse 1.0 (tar_sparse.py): only its data regions are read.
 
-    The manifest's SHA-256 is still of the whole content (the holes hashed as the zeros they
+    The manifest's hash is still of the whole content (the holes hashed as the zeros they
     read as), so verification and restore compare it like any other file's.
     """
     size = status.st_size
@@ -462,7 +469,7 @@ def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_resu
                           name=tar_sparse.stand_in_name(entry.name))
     archive.write(block)
     archive.write(tar_sparse.map_block(regions, size))
-    digest = hashlib.sha256()
+    digest = new_hasher(MEMBER_HASH)
     position = padded = 0
     error: OSError | None = None
     for offset, length in regions:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import tarfile
@@ -10,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import blake3
 import pytest
 
 from tests.integration.backup.conftest import settings_for
@@ -71,8 +71,8 @@ def test_the_manifest_holds_hash_size_mode_and_mtime_of_every_file(tmp_path: Pat
     for path in source_tree.rglob("*.dat"):
         member = members[f"data/{path.relative_to(source_tree)}"]
         status = path.stat()
-        assert (hashlib.sha256(path.read_bytes()).hexdigest(), status.st_size, status.st_mode & 0o7777,
-                int(status.st_mtime)) == (member.sha256, member.size, member.mode, member.mtime)
+        assert (blake3.blake3(path.read_bytes()).hexdigest(), status.st_size, status.st_mode & 0o7777,
+                int(status.st_mtime)) == (member.digest, member.size, member.mode, member.mtime)
     assert 41 == snapshot.files
 
 
@@ -216,7 +216,7 @@ def test_the_pipelined_and_the_serial_writer_store_the_same_members(tmp_path: Pa
         target = tmp_path / f"pipelined-{pipelined}.tar.zst"
         manifest = write_archive(target, walk_source(Source("data", source_tree), Problems()), backup_id="x",
                                  archive_name=target.name, pipelined=pipelined)
-        return [(member.name, member.sha256) for member in manifest.members]
+        return [(member.name, member.digest) for member in manifest.members]
 
     assert members(pipelined=False) == members(pipelined=True)
 
