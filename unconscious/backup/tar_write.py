@@ -41,6 +41,7 @@ from unconscious.backup.manifest import (
     new_hasher,
 )
 from unconscious.backup.tar_format import end_of_archive, header, padding
+from unconscious.backup.tar_readback import ReadBack
 from unconscious.backup.walk import Entry, Problems
 
 COPY_BUFFER = 1 << 20
@@ -60,13 +61,20 @@ class HashingWriter:
     (POSIX_FADV_DONTNEED starts writeback without waiting and drops pages already clean): the
     final fsync then has little left to do, and the backup does not push the host's useful
     page cache out with archive pages nobody will read.
+
+    `follower` (ReadBack.written) is told the count of bytes written every `report_every`
+    bytes: the read-back of the archive trails the writing.
     """
 
-    def __init__(self, fd: int, hash_name: str = ARCHIVE_HASH) -> None:
+    def __init__(self, fd: int, hash_name: str = ARCHIVE_HASH,
+                 follower: Callable[[int], object] | None = None, report_every: int = WRITEBACK_STEP) -> None:
         self.fd = fd
         self.digest = new_hasher(hash_name)
         self.count = 0
         self.written_back = 0
+        self.follower = follower
+        self.report_every = report_every
+        self.reported = 0
 
     def write(self, data: bytes) -> int:
         view = memoryview(data)
@@ -81,6 +89,9 @@ class HashingWriter:
                 self.written_back = self.count
             except OSError:
                 self.written_back = 1 << 62  # advice only: a sandbox may refuse it; stop asking
+        if self.follower is not None and self.count - self.reported >= self.report_every:
+            self.reported = self.count
+            self.follower(self.count)
         return len(data)
 
     def flush(self) -> None:
@@ -137,12 +148,27 @@ def compressor(raw: HashingWriter, compression: str, level: int, threads: int) -
     """Return a writable stream compressing into `raw` ("zstd" or "gzip")."""
     if compression == "gzip":
         return gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="wb", compresslevel=min(level, 9), mtime=0)
-    workers = -1 if threads == 0 else (0 if threads == 1 else threads)
+    workers = zstd_workers(threads)
     context = zstandard.ZstdCompressor(level=level, threads=workers, write_checksum=True)
     # An output buffer larger than a batch's compressed size: zstd then compresses a whole
     # 1 MiB batch with the GIL released and comes back once, instead of once per 128 KiB of
     # output; each return has to win the GIL back from the reading thread.
     return context.stream_writer(cast(IO[bytes], raw), closefd=False, write_size=ZSTD_OUTPUT_BUFFER)
+
+
+def zstd_workers(threads: int, cpus: int | None = None) -> int:
+    """zstd's worker count (nbWorkers) for the setting `compression_threads` on `cpus` CPUs.
+
+    1: none, zstd compresses in the compressing thread itself (the least CPU and memory).
+    0 (the default): one worker per spare CPU, that is every CPU but the one the reading
+    thread keeps busy, and at least one: on two CPUs one worker, which compresses while the
+    reading thread feeds it, as the zstd CLI's compression thread does behind GNU tar.
+    N >= 2: N workers."""
+    if threads == 1:
+        return 0
+    if threads == 0:
+        return max(1, (cpus or os.cpu_count() or 1) - 1)
+    return threads
 
 
 class _Names:
@@ -218,12 +244,16 @@ class TarStream:
 def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, archive_name: str,
                   compression: str = "zstd", level: int = 3, threads: int = 0,
                   problems: Problems | None = None, sources: dict[str, str] | None = None,
-                  pipelined: bool = True, recipients: list[object] | None = None) -> Manifest:
+                  pipelined: bool = True, recipients: list[object] | None = None,
+                  read_back: ReadBack | None = None) -> Manifest:
     """Write the archive of `entries` to `target` (created, must not exist); return its manifest.
 
     `pipelined`: read and hash in a second thread while this one compresses (see handoff.py).
     `recipients`: age recipients (pyrage) to encrypt the compressed stream to (age_stream.py);
     the archive's hash is then of the encrypted bytes, the file as it lies on disk.
+    `read_back`: told of the writing's progress, and of the end once the file is fsynced, so
+    it re-reads the archive from disk while it is written (tar_readback.py); the caller
+    collects its result (or joins it after a failure).
 
     `sources` maps source names to their paths (for the per-source totals). Raise OSError when
     the archive itself cannot be written; `target` is left for the caller to remove.
@@ -238,10 +268,13 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
 
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        raw = HashingWriter(fd, manifest.archive_hash)
+        raw = HashingWriter(fd, manifest.archive_hash, read_back.written if read_back else None,
+                            read_back.step if read_back else WRITEBACK_STEP)
         _compress(raw, fill, compression=compression, level=level, threads=threads, pipelined=pipelined,
                   recipients=recipients)
         os.fsync(fd)
+        if read_back is not None:
+            read_back.all_written(raw.count)
     finally:
         os.close(fd)
     manifest.archive_digest = raw.digest.hexdigest()
@@ -280,12 +313,16 @@ Sink = Callable[[bytes | bytearray], object]
 
 def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: str, level: int,
               threads: int, pipelined: bool, recipients: list[object] | None) -> None:
-    """Run `fill` into a compressor (and age encryption) writing into `raw`: in a reading
-    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised.
+    """Run `fill` into a compressor (and age encryption) writing into `raw`. Raise what any
+    thread raised.
 
-    Pipelined, the compressed bytes are hashed and written by a third thread (or by the age
-    encryption's own), so this thread only compresses: with one zstd thread, the busiest
-    stage is then zstd alone, as in `tar --zstd`, where tar and zstd are two processes."""
+    With zstd workers (`zstd_workers(threads)` > 0, the default), this thread reads and feeds
+    them: compression runs in zstd's threads as in `tar --zstd`, where the zstd CLI's
+    compression thread works behind GNU tar. Without (compression_threads 1, or gzip), and
+    `pipelined`, a reading thread hands 1 MiB batches to this one (handoff.py), which
+    compresses; not `pipelined`, this thread does both in turn. Pipelined either way, the
+    compressed bytes are hashed and written by a thread of their own (or by the age
+    encryption's), so neither reading nor compressing waits for the disk."""
     handoff = Handoff()
 
     def produce() -> None:
@@ -306,7 +343,11 @@ def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: 
             writer = BackgroundWriter(raw)
         into = cast(HashingWriter, encrypting or writer or raw)
         stream = compressor(into, compression, level, threads)
-        if pipelined:
+        # With zstd workers, compression already runs beside this thread: it reads and feeds
+        # them itself (no second Python thread, no hand-off, no GIL ping-pong). Without
+        # workers (or with gzip) a reading thread hands batches to this one, which compresses.
+        feeds_workers = compression == "zstd" and zstd_workers(threads) > 0
+        if pipelined and not feeds_workers:
             reader.start()
             handoff.drain_into(stream.write)
         else:

@@ -151,19 +151,25 @@ def test_a_copy_is_checked_with_the_manifests_own_algorithm(tmp_path: Path, sour
     assert [] == copied.verify(copied.snapshots()[0]).differences
 
 
+@pytest.mark.parametrize("step", [None, 4096])  # the read-back after the writing, or trailing it
 def test_an_archive_that_reads_back_different_is_no_backup_and_leaves_nothing(
-        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from unconscious.backup import tar_engine
+        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch, step: int | None) -> None:
+    from unconscious.backup import tar_readback
     from unconscious.backup.snapshot import BackupError
 
-    real_write = tar_engine.write_archive
+    if step is not None:
+        monkeypatch.setattr(tar_readback, "TRAIL_STEP", step)
+    real_preadv = os.preadv
+    offsets: list[int] = []
 
-    def write_then_rot(target: Path, *args: object, **kwargs: object) -> object:
-        manifest = real_write(target, *args, **kwargs)  # type: ignore[arg-type]
-        flip_a_byte(target)  # what a disk losing a write would give back after the fsync
-        return manifest
+    def lying_disk(fd: int, buffers: list[memoryview], offset: int) -> int:
+        got = real_preadv(fd, buffers, offset)
+        offsets.append(offset)
+        if offset == 0:
+            buffers[0][got // 2] ^= 0x01  # the disk gives back a byte other than the one written
+        return got
 
-    monkeypatch.setattr(tar_engine, "write_archive", write_then_rot)
+    monkeypatch.setattr(os, "preadv", lying_disk)
     engine = TarEngine(settings_for(tmp_path, source_tree))
 
     with pytest.raises(BackupError, match="archive read back as blake3"):
@@ -171,6 +177,7 @@ def test_an_archive_that_reads_back_different_is_no_backup_and_leaves_nothing(
 
     assert [] == sorted(path.name for path in (tmp_path / "dest").iterdir())
     assert [] == TarEngine(engine.settings).snapshots()
+    assert 0 == offsets[0]
 
 
 # --- the members' hash ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import blake3
 import pytest
+import zstandard
 
 from tests.integration.backup.conftest import settings_for
 from tests.integration.foundation.mounts import require_root
@@ -211,23 +212,31 @@ def test_any_thread_count_writes_the_same_members(tmp_path: Path, source_tree: P
     assert ([], 41) == (engine.verify(snapshot).differences, snapshot.files)
 
 
-def test_the_pipelined_and_the_serial_writer_store_the_same_members(tmp_path: Path, source_tree: Path) -> None:
-    def members(pipelined: bool) -> list[tuple[str, str | None]]:
-        target = tmp_path / f"pipelined-{pipelined}.tar.zst"
+def test_every_layout_writes_the_same_tar_stream(tmp_path: Path, source_tree: Path) -> None:
+    # threads 1: a reading thread hands batches to the compressing one (or, serial, one thread
+    # does all); 0 and 2: the reading thread feeds zstd's workers itself.
+    def written(pipelined: bool, threads: int) -> tuple[list[tuple[str, str | None]], bytes]:
+        target = tmp_path / f"pipelined-{pipelined}-{threads}.tar.zst"
         manifest = write_archive(target, walk_source(Source("data", source_tree), Problems()), backup_id="x",
-                                 archive_name=target.name, pipelined=pipelined)
-        return [(member.name, member.digest) for member in manifest.members]
+                                 archive_name=target.name, pipelined=pipelined, threads=threads)
+        stream = zstandard.ZstdDecompressor().decompressobj().decompress(target.read_bytes())
+        return [(member.name, member.digest) for member in manifest.members], stream
 
-    assert members(pipelined=False) == members(pipelined=True)
+    layouts = [written(pipelined, threads) for pipelined in (False, True) for threads in (0, 1, 2)]
+
+    assert 41 == sum(digest is not None for _, digest in layouts[0][0])
+    assert all(layout == layouts[0] for layout in layouts[1:])
 
 
-def test_an_error_in_the_reading_thread_reaches_the_caller(tmp_path: Path, source_tree: Path) -> None:
+@pytest.mark.parametrize("threads", [0, 1])
+def test_an_error_in_the_reading_thread_reaches_the_caller(tmp_path: Path, source_tree: Path, threads: int) -> None:
     def entries() -> Iterator[Entry]:
         yield from walk_source(Source("data", source_tree), Problems())
         raise RuntimeError("walk broke")
 
     with pytest.raises(RuntimeError, match="walk broke"):
-        write_archive(tmp_path / "out.tar.zst", entries(), backup_id="x", archive_name="out.tar.zst")
+        write_archive(tmp_path / "out.tar.zst", entries(), backup_id="x", archive_name="out.tar.zst",
+                      threads=threads)
 
 
 def test_a_file_written_to_while_read_is_stored_as_read_and_reported(tmp_path: Path) -> None:
