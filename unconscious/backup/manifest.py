@@ -50,6 +50,8 @@ FORMAT = 3
 ARCHIVE_HASH = "blake3"
 MEMBER_HASH = "blake3"
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
+#: What _COMPACT writes for a str (ensure_ascii: non-ASCII and lone surrogates as \u escapes).
+_quote = json.encoder.encode_basestring_ascii
 #: Encrypts (or decrypts) a whole age file: plaintext bytes -> ciphertext bytes, or back.
 Seal = Callable[[bytes], bytes]
 
@@ -150,6 +152,22 @@ class Member:
             value["xattrs"] = self.xattrs
         return value
 
+    def to_line(self) -> str:
+        """The member's line, exactly `_COMPACT.encode(self.to_json())` (tested), built directly:
+        a fraction of the encoder's time, which for 15,000 members was the longest step
+        after the archive's last byte."""
+        line = (f'{{"name":{_quote(self.name)},"type":{_quote(self.type)},"size":{self.size:d},'
+                f'"mode":{self.mode:d},"mtime":{self.mtime:d}')
+        if self.digest is not None:
+            line += f',"digest":{_quote(self.digest)}'
+        if self.target is not None:
+            line += f',"target":{_quote(self.target)}'
+        if self.mtime_ns is not None:
+            line += f',"mtime_ns":{self.mtime_ns:d}'
+        if self.xattrs is not None:
+            line += f',"xattrs":{_quote(self.xattrs)}'
+        return line + "}"
+
     @classmethod
     def from_json(cls, value: Any, version: int = FORMAT, hash_name: str = MEMBER_HASH) -> Member:
         """Return the member of a parsed line of a manifest of format `version` whose members
@@ -198,6 +216,9 @@ class Manifest:
     files: int = 0
     bytes: int = 0
     members: list[Member] = field(default_factory=list)
+    #: The members' lines (Member.to_line), when the writer built them as it went (it has
+    #: time to spare while zstd compresses); to_text uses them if there is one per member.
+    member_lines: list[str] = field(default_factory=list, compare=False, repr=False)
     sources: dict[str, SourceTotals] = field(default_factory=dict)
     problems: list[dict[str, str]] = field(default_factory=list)
     #: The members and problems are encrypted in the file and were not opened (no identity).
@@ -221,7 +242,8 @@ class Manifest:
         reads one line instead of parsing 15,000 members. With `seal` (bytes -> age file), the
         members and problems are encrypted into one sealed line (see the module doc)."""
         encode = _COMPACT.encode  # one encoder: json.dumps with options builds one per call
-        members = [encode(member.to_json()) for member in self.members]
+        members = self.member_lines if len(self.member_lines) == len(self.members) else [
+            member.to_line() for member in self.members]
         if seal is None:
             return "\n".join([encode(self.header()), *members]) + "\n"
         inner = "\n".join([encode({"problems": self.problems}), *members]) + "\n"

@@ -291,12 +291,13 @@ def _fill(sink: Callable[[bytes | bytearray], object], entries: Iterable[Entry],
     caller only after the thread ended."""
     names = _Names()
     archive = TarStream(sink)
-    members = manifest.members
+    members, lines = manifest.members, manifest.member_lines
     for entry in entries:
         member = _add(archive, entry, names, problems)
         if member is None:
             continue
         members.append(member)
+        lines.append(member.to_line())
         totals = manifest.sources.get(entry.source)
         if totals is None:
             totals = manifest.sources[entry.source] = SourceTotals("")

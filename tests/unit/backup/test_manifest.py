@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,27 @@ def test_a_member_hash_that_does_not_fit_its_format_is_refused(tmp_path: Path, o
 
     with pytest.raises(ManifestError, match=message):
         read_manifest(path)
+
+
+@pytest.mark.parametrize("member", [
+    Member("data", "dir", 0, 0o755, 1),
+    Member("data/a", "file", 3, 0o644, 2, digest="ab" * 32, mtime_ns=2_123_456_789, xattrs="cd" * 32),
+    Member("data/l", "symlink", 0, 0o777, 3, target='odd "target"\\\n\t'),
+    Member('data/q"uote\\back\nline\x00nul\x7f', "file", 2**40, 0o7777, -5, digest=""),
+    Member("data/ünïcødé/日本", "hardlink", 0, 0o600, 0, target="data/\udcff\udc80 raw bytes"),
+])
+def test_a_member_line_is_exactly_what_the_json_encoder_writes(member: Member) -> None:
+    line = member.to_line()
+
+    assert json.JSONEncoder(separators=(",", ":")).encode(member.to_json()) == line
+    assert member == Member.from_json(json.loads(line))
+
+
+def test_lines_built_while_writing_are_the_ones_written(tmp_path: Path) -> None:
+    built = manifest()
+    built.member_lines = [member.to_line() for member in built.members]
+    path = tmp_path / "m.manifest.jsonl"
+    path.write_text(built.to_text())
+
+    assert manifest().to_text() == built.to_text()
+    assert manifest() == read_manifest(path)
