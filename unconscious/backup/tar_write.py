@@ -156,18 +156,23 @@ def compressor(raw: HashingWriter, compression: str, level: int, threads: int) -
     return context.stream_writer(cast(IO[bytes], raw), closefd=False, write_size=ZSTD_OUTPUT_BUFFER)
 
 
+#: The most zstd workers compression_threads 0 starts: one reading thread feeds about 4 (each
+#: compresses about 300 MB/s at level 3; memory grows by about 20 MB of job buffers per worker).
+MAX_AUTO_WORKERS = 4
+
+
 def zstd_workers(threads: int, cpus: int | None = None) -> int:
     """zstd's worker count (nbWorkers) for the setting `compression_threads` on `cpus` CPUs.
 
     1: none, zstd compresses in the compressing thread itself (the least CPU and memory).
-    0 (the default): one worker per spare CPU, that is every CPU but the one the reading
-    thread keeps busy, and at least one: on two CPUs one worker, which compresses while the
-    reading thread feeds it, as the zstd CLI's compression thread does behind GNU tar.
+    0 (the default): one worker per CPU, at most MAX_AUTO_WORKERS; the reading thread feeds
+    them and they share the CPUs with it (on two CPUs, two workers beside the reading thread
+    kept both CPUs busier than one, and took about the same CPU time: bench/backup.py).
     N >= 2: N workers."""
     if threads == 1:
         return 0
     if threads == 0:
-        return max(1, (cpus or os.cpu_count() or 1) - 1)
+        return max(1, min(cpus or os.cpu_count() or 1, MAX_AUTO_WORKERS))
     return threads
 
 
