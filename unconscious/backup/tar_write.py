@@ -490,9 +490,17 @@ def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_res
     if regions is not None:
         return _copy_sparse(archive, entry, fd, status, names, meta, regions)
     block = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
+    if size <= COPY_BUFFER:
+        content = _read_whole(fd, size)
+        if content is not None:
+            # Most files: one read, one hash call, one append of header, content and padding.
+            archive.write_member(block, content, padding(size))
+            digest = new_hasher(MEMBER_HASH)
+            digest.update(content)
+            return _Copied(digest.hexdigest(), 0, None)
+        os.lseek(fd, 0, os.SEEK_SET)  # a short read or an error: again, padding what is missing
     reader = HashingReader(fd, size)
     if size <= COPY_BUFFER:
-        # Most files: one read, one hash call, one append of header, content and padding.
         archive.write_member(block, reader.read(size) if size else b"", padding(size))
     else:
         archive.write(block)
@@ -500,6 +508,17 @@ def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_res
             archive.write(reader.read(COPY_BUFFER))
         archive.write(padding(size))
     return _Copied(reader.digest.hexdigest(), reader.padded, reader.error)
+
+
+def _read_whole(fd: int, size: int) -> bytes | None:
+    """Return the `size` bytes of `fd` in one read, or None when the read fails or comes back
+    short (the file shrank, or a file system returns less): the caller then reads it again
+    with HashingReader, which pads and reports. One call and no reader object per small file."""
+    try:
+        data = os.read(fd, size) if size else b""
+    except OSError:
+        return None
+    return data if len(data) == size else None
 
 
 def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_result, names: _Names,

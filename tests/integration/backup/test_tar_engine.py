@@ -268,3 +268,55 @@ def test_a_file_written_to_while_read_is_stored_as_read_and_reported(tmp_path: P
     assert [(str(log), "changed", "modified while read; stored as read")] == [
         (item.path, item.kind, item.detail) for item in problems.items]
     assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
+
+
+def test_a_small_file_read_short_once_is_read_again_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file system may return less than asked (FUSE, network): the one-read fast path falls
+    # back to reading the file again from its start, never storing a short or shifted copy.
+    source = tmp_path / "src"
+    source.mkdir()
+    content = os.urandom(5000)
+    (source / "small").write_bytes(content)
+    real_read = os.read
+    short: list[int] = []
+
+    def read_short_once(fd: int, size: int) -> bytes:
+        if not short and size == len(content):
+            short.append(fd)
+            return real_read(fd, 100)
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", read_short_once)
+    problems = Problems()
+    manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
+                             backup_id="x", archive_name="out.tar.zst", problems=problems)
+    monkeypatch.undo()
+
+    member = next(item for item in manifest.members if item.name == "data/small")
+    assert (1, [], blake3.blake3(content).hexdigest()) == (len(short), problems.items, member.digest)
+    assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
+
+
+def test_a_small_file_that_cannot_be_read_is_stored_as_zeros_and_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "bad").write_bytes(b"x" * 3000)
+    real_read = os.read
+
+    def failing_read(fd: int, size: int) -> bytes:
+        if size == 3000:
+            raise OSError(5, "Input/output error")
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", failing_read)
+    problems = Problems()
+    manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
+                             backup_id="x", archive_name="out.tar.zst", problems=problems)
+    monkeypatch.undo()
+
+    member = next(item for item in manifest.members if item.name == "data/bad")
+    assert [("unreadable", "read failed (Input/output error); 3000 bytes stored as zeros")] == [
+        (item.kind, item.detail) for item in problems.items]
+    assert blake3.blake3(bytes(3000)).hexdigest() == member.digest
+    assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
