@@ -88,10 +88,10 @@ class TarEngine:
                 seal = sealer(recipients) if recipients else None  # names and hashes encrypted too
                 text = manifest.to_text(seal).encode("utf-8")
                 atomic_write(self.manifest_path(backup_id), text, mode=0o600)
+                landed = read_back.result()
             except BaseException:
                 read_back.join()  # never leave the thread reading a file about to be discarded
                 raise
-            landed = read_back.result()
             if (landed, read_back.count) != (manifest.archive_digest, manifest.archive_bytes):
                 raise BackupError(f"{partial}: archive read back as {manifest.archive_hash} {landed} "
                                   f"({read_back.count} bytes), written as {manifest.archive_digest} "

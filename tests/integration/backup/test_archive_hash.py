@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,10 +15,10 @@ import blake3
 import pytest
 
 from tests.integration.backup.conftest import settings_for
-from unconscious.backup.snapshot import Snapshot
+from unconscious.backup.snapshot import BackupError, Snapshot
 from unconscious.backup.spotcheck import spot_check
 from unconscious.backup.tar_engine import TarEngine
-from unconscious.backup.walk import Problems
+from unconscious.backup.walk import Entry, Problems, walk
 
 
 def rewrite_header(engine: TarEngine, snapshot: Snapshot, **changes: object) -> None:
@@ -155,7 +156,6 @@ def test_a_copy_is_checked_with_the_manifests_own_algorithm(tmp_path: Path, sour
 def test_an_archive_that_reads_back_different_is_no_backup_and_leaves_nothing(
         tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch, step: int | None) -> None:
     from unconscious.backup import tar_readback
-    from unconscious.backup.snapshot import BackupError
 
     if step is not None:
         monkeypatch.setattr(tar_readback, "TRAIL_STEP", step)
@@ -244,3 +244,25 @@ def test_a_spot_check_compares_live_files_with_their_blake3(tmp_path: Path, sour
     assert 41 == spot.sampled
     assert ["data/dir0/file000.dat: same size and mtime live, but content differs from backup "
             f"{snapshot.id}"] == spot.differences
+
+
+def test_a_failed_backup_leaves_no_read_back_thread_and_nothing_behind(
+        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from unconscious.backup import tar_engine
+
+    real_walk = walk
+
+    def walk_then_fail(*args: object) -> Iterator[Entry]:
+        yield from list(real_walk(*args))[:10]  # type: ignore[arg-type]
+        raise OSError(28, "No space left on device")  # mid-archive: the read-back still waits for more
+
+    monkeypatch.setattr(tar_engine, "walk", walk_then_fail)
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+
+    with pytest.raises(BackupError, match="No space left on device"):
+        engine.backup(Problems())
+
+    assert [] == [thread.name for thread in threading.enumerate() if "readback" in thread.name]
+    assert [] == sorted(path.name for path in (tmp_path / "dest").iterdir())
