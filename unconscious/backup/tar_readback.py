@@ -51,10 +51,17 @@ class ReadBack:
         self._abandoned = False
         self._changed = threading.Condition()
         self._error: OSError | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file written
         self._thread = threading.Thread(target=self._run, name="hostmind-backup-readback", daemon=True)
         self._thread.start()
 
     # --- the writer's side ---------------------------------------------------------------
+    def expect_file(self, status: os.stat_result) -> None:
+        """The writer created the file it writes: `status` is its fstat. The read-back opens
+        `path` without following a symlink or blocking on a FIFO, and reads only that file
+        (not one swapped in under the same name)."""
+        self._identity = (status.st_dev, status.st_ino)
+
     def written(self, count: int) -> None:
         """The writer has written (not yet fsynced) the first `count` bytes."""
         with self._changed:
@@ -103,7 +110,7 @@ class ReadBack:
             buffer = bytearray(READ_CHUNK)
             while (end := self._next_end()) is not None:
                 if fd < 0:
-                    fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+                    fd = self._open()
                 self._read_from_disk(fd, end, buffer)
                 if end == self._final:
                     if os.fstat(fd).st_size != end:
@@ -114,6 +121,15 @@ class ReadBack:
         finally:
             if fd >= 0:
                 os.close(fd)
+
+    def _open(self) -> int:
+        """Open `path` for reading; raise OSError if it is not the file the writer created."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        status = os.fstat(fd)
+        if self._identity is not None and (status.st_dev, status.st_ino) != self._identity:
+            os.close(fd)
+            raise OSError(f"{self.path}: not the file written (replaced while being written)")
+        return fd
 
     def _read_from_disk(self, fd: int, end: int, buffer: bytearray) -> None:
         """Make bytes count..end durable, drop them from the page cache, read and hash them."""

@@ -273,6 +273,8 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
 
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
+        if read_back is not None:
+            read_back.expect_file(os.fstat(fd))
         raw = HashingWriter(fd, manifest.archive_hash, read_back.written if read_back else None,
                             read_back.step if read_back else WRITEBACK_STEP)
         _compress(raw, fill, compression=compression, level=level, threads=threads, pipelined=pipelined,

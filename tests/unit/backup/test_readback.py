@@ -80,3 +80,35 @@ def test_a_missing_file_is_an_error_and_join_ends_an_idle_read_back(tmp_path: Pa
     idle = ReadBack(tmp_path / "never-written", "blake3", step=STEP)
     idle.join()  # the writer failed before writing anything: the thread ends, nothing raised
     assert 0 == idle.count
+
+
+def test_a_file_swapped_in_under_the_archives_name_is_not_read_as_the_archive(tmp_path: Path) -> None:
+    path = tmp_path / "archive"
+    path.write_bytes(b"what was written")
+    written = os.stat(path)
+    path.rename(tmp_path / "moved away")  # kept, so its inode is not reused by the next file
+    path.write_bytes(b"what was written")  # the same bytes, another file
+    read_back = ReadBack(path, "blake3", step=STEP)
+    read_back.expect_file(written)
+
+    read_back.all_written(16)
+
+    with pytest.raises(OSError, match="not the file written"):
+        read_back.result()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_a_fifo_or_symlink_under_the_archives_name_neither_blocks_nor_is_followed(tmp_path: Path,
+                                                                                   kind: str) -> None:
+    path = tmp_path / "archive"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        (tmp_path / "elsewhere").write_bytes(b"x" * 16)
+        path.symlink_to(tmp_path / "elsewhere")
+    read_back = ReadBack(path, "blake3", step=STEP)
+
+    read_back.all_written(16)
+
+    with pytest.raises(OSError):
+        read_back.result()
