@@ -14,7 +14,9 @@ verifying re-read, which used to run alone after the last byte (0.2-0.25 s of a 
 backup on the bench tree: 130 MB from disk), overlaps the compression; only its last step
 is left after it. `result()` waits and returns the hash of what was read (the caller
 compares it with the hash computed while writing) or raises the OSError the thread met;
-`join()` only waits (after a failure elsewhere).
+`join()` only waits (after a failure elsewhere). It reads only the file the writer created
+(`expect_file`: same device and inode; opened without following a symlink or blocking on a
+FIFO), to its written size and not a byte further.
 """
 
 from __future__ import annotations
