@@ -253,7 +253,10 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
                   read_back: ReadBack | None = None) -> Manifest:
     """Write the archive of `entries` to `target` (created, must not exist); return its manifest.
 
-    `pipelined`: read and hash in a second thread while this one compresses (see handoff.py).
+    `threads`: the setting compression_threads (see `zstd_workers`). `pipelined`: compressed
+    bytes hashed and written by a writing thread, and, when zstd has no workers of its own
+    (threads 1, or gzip), the sources read in a second thread while this one compresses
+    (handoff.py); False: everything in this thread, one step after the other.
     `recipients`: age recipients (pyrage) to encrypt the compressed stream to (age_stream.py);
     the archive's hash is then of the encrypted bytes, the file as it lies on disk.
     `read_back`: told of the writing's progress, and of the end once the file is fsynced, so
