@@ -164,7 +164,7 @@ MAX_AUTO_WORKERS = 4
 def zstd_workers(threads: int, cpus: int | None = None) -> int:
     """zstd's worker count (nbWorkers) for the setting `compression_threads` on `cpus` CPUs.
 
-    1: none, zstd compresses in the compressing thread itself (the least CPU and memory).
+    1: none, zstd compresses in the compressing thread itself (the least memory).
     0 (the default): one worker per CPU, at most MAX_AUTO_WORKERS; the reading thread feeds
     them and they share the CPUs with it (on two CPUs, two workers beside the reading thread
     kept both CPUs busier than one, and took about the same CPU time: bench/backup.py).
