@@ -3,7 +3,10 @@
 Reading, hashing and building tar headers happen in one thread while zstd compresses in the
 caller's: both release the GIL for their heavy parts (os.read, hashlib, zstd), so on two cores
 the backup takes about the longer of the two instead of their sum. At most `depth` chunks
-(of up to 1 MiB each) are in flight, so memory stays bounded whatever the file sizes.
+(of up to 1 MiB each) are in flight, so memory stays bounded whatever the file sizes. Used
+when zstd compresses in the caller's thread (compression_threads 1) or for gzip; with zstd's
+own worker threads the reading thread feeds them directly (tar_write._compress).
+`BackgroundWriter` hands the compressed chunks on to a writing thread in every layout.
 """
 
 from __future__ import annotations

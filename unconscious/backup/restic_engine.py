@@ -38,6 +38,7 @@ from unconscious.backup.snapshot import (
     BackupError,
     CheckResult,
     Snapshot,
+    StoredDigest,
     read_records,
     record_count,
     record_sources,
@@ -328,16 +329,17 @@ class ResticEngine:
         update_record(self.paths, snapshot.id, sources=totals)
         return files
 
-    def stored_sha256(self, snapshot: Snapshot, names: list[str]) -> dict[str, str]:
+    def stored_digests(self, snapshot: Snapshot, names: list[str]) -> dict[str, StoredDigest]:
         """Return the SHA-256 of each file in `names` as stored: restored (one restic call)
         into a temporary directory and hashed."""
         temporary = Path(tempfile.mkdtemp(prefix="hostmind-spot-check-", dir=self.settings.restore_dir))
         try:
             self.restore(snapshot, temporary, names)
-            hashes: dict[str, str] = {}
+            hashes: dict[str, StoredDigest] = {}
             for name in names:
                 try:
-                    hashes[name] = sha256_file(restored_path(temporary, self._absolute(name)))
+                    restored = restored_path(temporary, self._absolute(name))
+                    hashes[name] = StoredDigest("sha256", sha256_file(restored))
                 except OSError:
                     continue
             return hashes

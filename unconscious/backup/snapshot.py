@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from unconscious.atomic import atomic_write_json
 from unconscious.backup.walk import Problems
@@ -62,6 +62,15 @@ class BackupError(Exception):
     """A backup operation that failed; the message is for the operator (names the cause)."""
 
 
+class StoredDigest(NamedTuple):
+    """A file's content hash as a backup holds it: the algorithm ("sha256" or "blake3", see
+    manifest.HASHES) and the hex digest. The restic engine's are SHA-256 (of the restored
+    file); the tar engine's are its manifest's (BLAKE3 since manifest format 3)."""
+
+    algorithm: str
+    hex: str
+
+
 class Engine(Protocol):
     """What the run, the CLI and the status screen need from an engine."""
 
@@ -78,7 +87,7 @@ class Engine(Protocol):
     def restore(self, snapshot: Snapshot, target: Path, names: list[str] | None) -> CheckResult: ...
     def restore_test(self, snapshot: Snapshot, percent: float, workdir: Path | None) -> CheckResult: ...
     def sample_files(self, snapshot: Snapshot) -> dict[str, tuple[int, int]]: ...
-    def stored_sha256(self, snapshot: Snapshot, names: list[str]) -> dict[str, str]: ...
+    def stored_digests(self, snapshot: Snapshot, names: list[str]) -> dict[str, StoredDigest]: ...
     def forget(self, snapshots: list[Snapshot]) -> None: ...
     def copy(self, snapshot: Snapshot, destination: str) -> None: ...
     def cleanup(self) -> list[str]: ...

@@ -2,7 +2,8 @@
 
 `spot_check(engine, snapshot, settings)`: per source, the number of files in the backup and
 in the live tree must agree within `count_tolerance`; a sample of files whose size and mtime
-are unchanged must have the same SHA-256 live and in the backup. `shrinkage(previous,
+are unchanged must hash the same live and in the backup (with the algorithm the backup
+stored: SHA-256 for restic, the manifest's member hash for tar). `shrinkage(previous,
 current, settings)` lists the sources that lost more files or bytes than their tolerance:
 a sign of data loss upstream, raised as an event rather than backed up silently.
 """
@@ -13,9 +14,10 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unconscious.atomic import sha256_file
+from unconscious.atomic import digest_file
+from unconscious.backup.manifest import new_hasher
 from unconscious.backup.settings import DATABASES_SOURCE, STATE_SOURCE, BackupSettings, Source
-from unconscious.backup.snapshot import Engine, Snapshot
+from unconscious.backup.snapshot import Engine, Snapshot, StoredDigest
 from unconscious.backup.walk import Problems, walk_source
 
 
@@ -88,19 +90,31 @@ def spot_check(engine: Engine, snapshot: Snapshot, settings: BackupSettings,
         if status.st_size == size and int(status.st_mtime) == mtime:
             candidates.append((name, path))
     sample = rng.sample(candidates, min(settings.sample_files, len(candidates)))
-    stored = engine.stored_sha256(snapshot, [name for name, _ in sample]) if sample else {}
+    stored = engine.stored_digests(snapshot, [name for name, _ in sample]) if sample else {}
     for name, path in sample:
+        held = stored.get(name)
         try:
-            live = sha256_file(path)
+            live = _live_digest(path, held)
         except OSError:
             continue  # vanished or unreadable since: not a difference of the backup
         result.sampled += 1
-        if name not in stored:
+        if held is None:
             result.differences.append(f"{name}: could not be read back from backup {snapshot.id}")
-        elif stored[name] != live:
+        elif held.hex != live:
             result.differences.append(f"{name}: same size and mtime live, but content differs "
                                       f"from backup {snapshot.id}")
     return result
+
+
+def _live_digest(path: Path, stored: StoredDigest | None) -> str:
+    """Hash the live file at `path` as `stored` was hashed (SHA-256 when nothing was stored:
+    the file is read all the same, so a vanished one is told apart). Raise OSError; an
+    algorithm the manifest table does not know is a difference, never a pass."""
+    try:
+        digest = new_hasher(stored.algorithm if stored is not None else "sha256")
+    except KeyError:
+        return f"(no {stored.algorithm if stored else ''} hash)"
+    return digest_file(path, digest).hexdigest()
 
 
 def shrinkage(previous: Snapshot, current: Snapshot, settings: BackupSettings) -> list[tuple[str, str]]:

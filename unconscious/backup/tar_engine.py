@@ -19,9 +19,9 @@ from pathlib import Path
 
 from unconscious.atomic import atomic_write, fsync_directory
 from unconscious.backup.age_stream import AGE_SUFFIX, load_identity, opener, parse_recipients, sealer
-from unconscious.backup.manifest import Manifest, ManifestError, read_manifest
+from unconscious.backup.manifest import ARCHIVE_HASH, Manifest, ManifestError, read_manifest
 from unconscious.backup.settings import BackupSettings
-from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot
+from unconscious.backup.snapshot import BackupError, CheckResult, Snapshot, StoredDigest
 from unconscious.backup.tar_read import restore_members, verify_archive
 from unconscious.backup.tar_readback import ReadBack, hash_file
 from unconscious.backup.tar_write import write_archive
@@ -71,30 +71,31 @@ class TarEngine:
         final = self.destination / archive_name
         partial = final.with_name(archive_name + PARTIAL_SUFFIX)
         sources = {source.name: str(source.path) for source in self.settings.sources}
+        # What is on disk must be what we wrote (a lying disk or a full one shows here): the
+        # archive is read back from disk and hashed while it is written, trailing the writer
+        # (tar_readback.py), and its last part while this thread serialises and writes the
+        # manifest. A manifest beside a `.partial` is not a backup (never listed; the except
+        # clauses below or the next run's cleanup() remove both), so only the rename waits
+        # for the comparison.
+        read_back = ReadBack(partial, ARCHIVE_HASH)
         try:
-            manifest = write_archive(
-                partial, walk(self.settings.sources, problems), backup_id=backup_id,
-                archive_name=archive_name, compression=self.settings.compression,
-                level=self.settings.compression_level, threads=self.settings.compression_threads,
-                problems=problems, sources=sources, recipients=recipients)
-            # What is on disk must be what we wrote (a lying disk or a full one shows here):
-            # the archive, fsynced by write_archive, is read back and hashed in a thread while
-            # this one serialises and writes the manifest (which does not depend on the
-            # read-back). A manifest beside a `.partial` is not a backup (never listed; the
-            # except clauses below or the next run's cleanup() remove both), so only the
-            # rename waits for the comparison.
-            read_back = ReadBack(partial, manifest.archive_hash)
-            seal = sealer(recipients) if recipients else None  # names and hashes encrypted too
-            text = manifest.to_text(seal).encode("utf-8")
             try:
+                manifest = write_archive(
+                    partial, walk(self.settings.sources, problems), backup_id=backup_id,
+                    archive_name=archive_name, compression=self.settings.compression,
+                    level=self.settings.compression_level, threads=self.settings.compression_threads,
+                    problems=problems, sources=sources, recipients=recipients, read_back=read_back)
+                seal = sealer(recipients) if recipients else None  # names and hashes encrypted too
+                text = manifest.to_text(seal).encode("utf-8")
                 atomic_write(self.manifest_path(backup_id), text, mode=0o600)
+                landed = read_back.result()
             except BaseException:
                 read_back.join()  # never leave the thread reading a file about to be discarded
                 raise
-            landed = read_back.result()
-            if landed != manifest.archive_digest:
-                raise BackupError(f"{partial}: archive read back as {manifest.archive_hash} {landed}, "
-                                  f"written as {manifest.archive_digest}")
+            if (landed, read_back.count) != (manifest.archive_digest, manifest.archive_bytes):
+                raise BackupError(f"{partial}: archive read back as {manifest.archive_hash} {landed} "
+                                  f"({read_back.count} bytes), written as {manifest.archive_digest} "
+                                  f"({manifest.archive_bytes} bytes)")
             os.replace(partial, final)
             fsync_directory(self.destination)
         except OSError as error:
@@ -247,11 +248,13 @@ class TarEngine:
         return {member.name: (member.size, member.mtime)
                 for member in self.opened(snapshot.id).members if member.type == "file"}
 
-    def stored_sha256(self, snapshot: Snapshot, names: list[str]) -> dict[str, str]:
-        """Return the manifest's SHA-256 of each file in `names`."""
+    def stored_digests(self, snapshot: Snapshot, names: list[str]) -> dict[str, StoredDigest]:
+        """Return the manifest's hash (its member_hash: BLAKE3, SHA-256 before format 3) of
+        each file in `names`."""
         wanted = set(names)
-        return {member.name: member.sha256 for member in self.opened(snapshot.id).members
-                if member.name in wanted and member.sha256 is not None}
+        return {member.name: StoredDigest(member.hash_name, member.digest)
+                for member in self.opened(snapshot.id).members
+                if member.name in wanted and member.digest is not None}
 
     def copy(self, snapshot: Snapshot, destination: str) -> None:
         """Copy the archive and its manifest into the directory `destination` (archive first,

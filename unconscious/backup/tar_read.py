@@ -1,9 +1,10 @@
 """Read tar backups back: verify every member against the manifest, restore members safely.
 
 `verify_archive(path, manifest)` decompresses the archive once and compares each member's
-type, size, mode, mtime and SHA-256 with the manifest (plus the archive file's own hash, by
-the manifest's `archive_hash`), and returns every difference as text: a corrupted byte shows
-up as a wrong hash or as a decompression error naming the member where reading stopped.
+type, size, mode, mtime and content hash (by the manifest's `member_hash`) with the manifest
+(plus the archive file's own hash, by the manifest's `archive_hash`), and returns every
+difference as text: a corrupted byte shows up as a wrong hash or as a decompression error
+naming the member where reading stopped.
 `restore_members(path, manifest, target, wanted)` writes the wanted members under `target`
 (never outside it), hashing what it writes, and returns the differences in the same way.
 
@@ -16,7 +17,6 @@ Runs of zeros are not written but skipped (a hole), so a sparse file restores sp
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import stat
 import tarfile
@@ -26,7 +26,7 @@ from typing import IO, Any, cast
 
 import zstandard
 
-from unconscious.atomic import sha256_file
+from unconscious.atomic import digest_file
 from unconscious.backup import tar_meta
 from unconscious.backup.age_stream import Decrypting
 from unconscious.backup.manifest import ARCHIVE_HASH, Hasher, Manifest, Member, new_hasher
@@ -100,9 +100,10 @@ def _members(path: Path, compression: str, raw_out: list[_HashingFile], identity
         raw.drain()
 
 
-def _hash_member(archive: tarfile.TarFile, info: tarfile.TarInfo,
+def _hash_member(archive: tarfile.TarFile, info: tarfile.TarInfo, hash_name: str,
                  sink: Callable[[bytes], object] | None = None) -> str:
-    digest = hashlib.sha256()
+    """Return the hex hash `hash_name` of the content of `info`, passing each chunk to `sink`."""
+    digest = new_hasher(hash_name)
     source = archive.extractfile(info)
     if source is None:
         return digest.hexdigest()
@@ -113,8 +114,9 @@ def _hash_member(archive: tarfile.TarFile, info: tarfile.TarInfo,
     return digest.hexdigest()
 
 
-def compare(member: Member, info: tarfile.TarInfo, sha256: str | None) -> list[str]:
-    """Return how the archive member `info` (with content hash `sha256`) differs from `member`."""
+def compare(member: Member, info: tarfile.TarInfo, digest: str | None) -> list[str]:
+    """Return how the archive member `info` (with content hash `digest`, by `member.hash_name`)
+    differs from `member`."""
     found: list[str] = []
     kind = _TYPES.get(info.type, f"type {info.type!r}")
     if kind != member.type:
@@ -132,8 +134,8 @@ def compare(member: Member, info: tarfile.TarInfo, sha256: str | None) -> list[s
         found.append(f"{member.name}: mtime {int(info.mtime)} != manifest {member.mtime}")
     if tar_meta.digest(info.pax_headers) != member.xattrs:
         found.append(f"{member.name}: extended attributes differ from the manifest")
-    if member.sha256 is not None and sha256 != member.sha256:
-        found.append(f"{member.name}: sha256 {sha256} != manifest {member.sha256}")
+    if member.digest is not None and digest != member.digest:
+        found.append(f"{member.name}: {member.hash_name} {digest} != manifest {member.digest}")
     if member.target is not None and info.linkname != member.target:
         found.append(f"{member.name}: link target {info.linkname!r} != manifest {member.target!r}")
     return found
@@ -155,8 +157,8 @@ def verify_archive(path: Path, manifest: Manifest, identity: object = None) -> C
                 result.differences.append(f"{info.name}: in the archive but not in the manifest")
                 continue
             seen.add(info.name)
-            sha256 = _hash_member(archive, info) if info.isfile() else None
-            result.differences.extend(compare(member, info, sha256))
+            digest = _hash_member(archive, info, member.hash_name) if info.isfile() else None
+            result.differences.extend(compare(member, info, digest))
             result.checked += 1
             result.bytes += info.size
     except (OSError, EOFError, tarfile.TarError, zstandard.ZstdError) as error:
@@ -298,7 +300,7 @@ def _restore_one(archive: tarfile.TarFile, info: tarfile.TarInfo, member: Member
         return [f"{info.name}: not restored: unknown member type {info.type!r}"]
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        _hash_member(archive, info, lambda chunk: _write_sparse(fd, chunk))
+        _hash_member(archive, info, member.hash_name, lambda chunk: _write_sparse(fd, chunk))
         os.ftruncate(fd, info.size)  # a trailing hole: skipped, so the size is set here
         if durable:
             os.fsync(fd)
@@ -335,7 +337,7 @@ def compare_restored(member: Member, target: Path, xattrs: bool = True) -> list[
     restored_xattrs = tar_meta.digest(tar_meta.read_back(str(target))) if xattrs else member.xattrs
     if restored_xattrs != member.xattrs:
         found.append(f"{member.name}: restored extended attributes differ from the manifest")
-    sha256 = sha256_file(target)
-    if sha256 != member.sha256:
-        found.append(f"{member.name}: restored sha256 {sha256} != manifest {member.sha256}")
+    digest = digest_file(target, new_hasher(member.hash_name)).hexdigest()
+    if digest != member.digest:
+        found.append(f"{member.name}: restored {member.hash_name} {digest} != manifest {member.digest}")
     return found

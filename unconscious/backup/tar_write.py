@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import errno
 import gzip
-import hashlib
 import os
 import stat
 import tarfile
@@ -32,8 +31,17 @@ import zstandard
 from unconscious.backup import tar_meta, tar_sparse
 from unconscious.backup.age_stream import Encrypting
 from unconscious.backup.handoff import BackgroundWriter, Handoff, Stopped
-from unconscious.backup.manifest import ARCHIVE_HASH, Hasher, Manifest, Member, SourceTotals, new_hasher
+from unconscious.backup.manifest import (
+    ARCHIVE_HASH,
+    MEMBER_HASH,
+    Hasher,
+    Manifest,
+    Member,
+    SourceTotals,
+    new_hasher,
+)
 from unconscious.backup.tar_format import end_of_archive, header, padding
+from unconscious.backup.tar_readback import ReadBack
 from unconscious.backup.walk import Entry, Problems
 
 COPY_BUFFER = 1 << 20
@@ -53,13 +61,20 @@ class HashingWriter:
     (POSIX_FADV_DONTNEED starts writeback without waiting and drops pages already clean): the
     final fsync then has little left to do, and the backup does not push the host's useful
     page cache out with archive pages nobody will read.
+
+    `follower` (ReadBack.written) is told the count of bytes written every `report_every`
+    bytes: the read-back of the archive trails the writing.
     """
 
-    def __init__(self, fd: int, hash_name: str = ARCHIVE_HASH) -> None:
+    def __init__(self, fd: int, hash_name: str = ARCHIVE_HASH,
+                 follower: Callable[[int], object] | None = None, report_every: int = WRITEBACK_STEP) -> None:
         self.fd = fd
         self.digest = new_hasher(hash_name)
         self.count = 0
         self.written_back = 0
+        self.follower = follower
+        self.report_every = report_every
+        self.reported = 0
 
     def write(self, data: bytes) -> int:
         view = memoryview(data)
@@ -74,6 +89,9 @@ class HashingWriter:
                 self.written_back = self.count
             except OSError:
                 self.written_back = 1 << 62  # advice only: a sandbox may refuse it; stop asking
+        if self.follower is not None and self.count - self.reported >= self.report_every:
+            self.reported = self.count
+            self.follower(self.count)
         return len(data)
 
     def flush(self) -> None:
@@ -85,13 +103,13 @@ class HashingWriter:
 
 class HashingReader:
     """Read exactly `size` bytes from the file descriptor `fd`, hashing them into `digest` (a new
-    SHA-256 by default); pad with zeros if the file shrinks or a read fails (the error is kept
-    in `error`)."""
+    hash of the manifest's MEMBER_HASH by default); pad with zeros if the file shrinks or a
+    read fails (the error is kept in `error`)."""
 
     def __init__(self, fd: int, size: int, digest: Hasher | None = None) -> None:
         self.fd = fd
         self.remaining = size
-        self.digest: Hasher = digest if digest is not None else hashlib.sha256()
+        self.digest: Hasher = digest if digest is not None else new_hasher(MEMBER_HASH)
         self.padded = 0
         self.error: OSError | None = None
 
@@ -130,12 +148,32 @@ def compressor(raw: HashingWriter, compression: str, level: int, threads: int) -
     """Return a writable stream compressing into `raw` ("zstd" or "gzip")."""
     if compression == "gzip":
         return gzip.GzipFile(fileobj=cast(IO[bytes], raw), mode="wb", compresslevel=min(level, 9), mtime=0)
-    workers = -1 if threads == 0 else (0 if threads == 1 else threads)
+    workers = zstd_workers(threads)
     context = zstandard.ZstdCompressor(level=level, threads=workers, write_checksum=True)
     # An output buffer larger than a batch's compressed size: zstd then compresses a whole
     # 1 MiB batch with the GIL released and comes back once, instead of once per 128 KiB of
     # output; each return has to win the GIL back from the reading thread.
     return context.stream_writer(cast(IO[bytes], raw), closefd=False, write_size=ZSTD_OUTPUT_BUFFER)
+
+
+#: The most zstd workers compression_threads 0 starts: one reading thread feeds about 4 (each
+#: compresses about 300 MB/s at level 3; memory grows by about 20 MB of job buffers per worker).
+MAX_AUTO_WORKERS = 4
+
+
+def zstd_workers(threads: int, cpus: int | None = None) -> int:
+    """zstd's worker count (nbWorkers) for the setting `compression_threads` on `cpus` CPUs.
+
+    1: none, zstd compresses in the compressing thread itself (the least memory).
+    0 (the default): one worker per CPU, at most MAX_AUTO_WORKERS; the reading thread feeds
+    them and they share the CPUs with it (on two CPUs, two workers beside the reading thread
+    kept both CPUs busier than one, and took about the same CPU time: bench/backup.py).
+    N >= 2: N workers."""
+    if threads == 1:
+        return 0
+    if threads == 0:
+        return max(1, min(cpus or os.cpu_count() or 1, MAX_AUTO_WORKERS))
+    return threads
 
 
 class _Names:
@@ -211,12 +249,19 @@ class TarStream:
 def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, archive_name: str,
                   compression: str = "zstd", level: int = 3, threads: int = 0,
                   problems: Problems | None = None, sources: dict[str, str] | None = None,
-                  pipelined: bool = True, recipients: list[object] | None = None) -> Manifest:
+                  pipelined: bool = True, recipients: list[object] | None = None,
+                  read_back: ReadBack | None = None) -> Manifest:
     """Write the archive of `entries` to `target` (created, must not exist); return its manifest.
 
-    `pipelined`: read and hash in a second thread while this one compresses (see handoff.py).
+    `threads`: the setting compression_threads (see `zstd_workers`). `pipelined`: compressed
+    bytes hashed and written by a writing thread, and, when zstd has no workers of its own
+    (threads 1, or gzip), the sources read in a second thread while this one compresses
+    (handoff.py); False: everything in this thread, one step after the other.
     `recipients`: age recipients (pyrage) to encrypt the compressed stream to (age_stream.py);
     the archive's hash is then of the encrypted bytes, the file as it lies on disk.
+    `read_back`: told of the writing's progress, and of the end once the file is fsynced, so
+    it re-reads the archive from disk while it is written (tar_readback.py); the caller
+    collects its result (or joins it after a failure).
 
     `sources` maps source names to their paths (for the per-source totals). Raise OSError when
     the archive itself cannot be written; `target` is left for the caller to remove.
@@ -231,10 +276,15 @@ def write_archive(target: Path, entries: Iterable[Entry], *, backup_id: str, arc
 
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        raw = HashingWriter(fd, manifest.archive_hash)
+        if read_back is not None:
+            read_back.expect_file(os.fstat(fd))
+        raw = HashingWriter(fd, manifest.archive_hash, read_back.written if read_back else None,
+                            read_back.step if read_back else WRITEBACK_STEP)
         _compress(raw, fill, compression=compression, level=level, threads=threads, pipelined=pipelined,
                   recipients=recipients)
         os.fsync(fd)
+        if read_back is not None:
+            read_back.all_written(raw.count)
     finally:
         os.close(fd)
     manifest.archive_digest = raw.digest.hexdigest()
@@ -251,12 +301,13 @@ def _fill(sink: Callable[[bytes | bytearray], object], entries: Iterable[Entry],
     caller only after the thread ended."""
     names = _Names()
     archive = TarStream(sink)
-    members = manifest.members
+    members, lines = manifest.members, manifest.member_lines
     for entry in entries:
         member = _add(archive, entry, names, problems)
         if member is None:
             continue
         members.append(member)
+        lines.append(member.to_line())
         totals = manifest.sources.get(entry.source)
         if totals is None:
             totals = manifest.sources[entry.source] = SourceTotals("")
@@ -273,12 +324,16 @@ Sink = Callable[[bytes | bytearray], object]
 
 def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: str, level: int,
               threads: int, pipelined: bool, recipients: list[object] | None) -> None:
-    """Run `fill` into a compressor (and age encryption) writing into `raw`: in a reading
-    thread when `pipelined` (see handoff.py), else in this one. Raise what either raised.
+    """Run `fill` into a compressor (and age encryption) writing into `raw`. Raise what any
+    thread raised.
 
-    Pipelined, the compressed bytes are hashed and written by a third thread (or by the age
-    encryption's own), so this thread only compresses: with one zstd thread, the busiest
-    stage is then zstd alone, as in `tar --zstd`, where tar and zstd are two processes."""
+    With zstd workers (`zstd_workers(threads)` > 0, the default), this thread reads and feeds
+    them: compression runs in zstd's threads as in `tar --zstd`, where the zstd CLI's
+    compression thread works behind GNU tar. Without (compression_threads 1, or gzip), and
+    `pipelined`, a reading thread hands 1 MiB batches to this one (handoff.py), which
+    compresses; not `pipelined`, this thread does both in turn. Pipelined either way, the
+    compressed bytes are hashed and written by a thread of their own (or by the age
+    encryption's), so neither reading nor compressing waits for the disk."""
     handoff = Handoff()
 
     def produce() -> None:
@@ -299,7 +354,11 @@ def _compress(raw: HashingWriter, fill: Callable[[Sink], None], *, compression: 
             writer = BackgroundWriter(raw)
         into = cast(HashingWriter, encrypting or writer or raw)
         stream = compressor(into, compression, level, threads)
-        if pipelined:
+        # With zstd workers, compression already runs beside this thread: it reads and feeds
+        # them itself (no second Python thread, no hand-off, no GIL ping-pong). Without
+        # workers (or with gzip) a reading thread hands batches to this one, which compresses.
+        feeds_workers = compression == "zstd" and zstd_workers(threads) > 0
+        if pipelined and not feeds_workers:
             reader.start()
             handoff.drain_into(stream.write)
         else:
@@ -341,9 +400,9 @@ def _meta(entry: Entry, path: str | int, status: os.stat_result, problems: Probl
 
 
 def _member(entry: Entry, kind: str, status: os.stat_result, meta: dict[str, bytes], *, size: int = 0,
-            sha256: str | None = None, target: str | None = None) -> Member:
+            digest: str | None = None, target: str | None = None) -> Member:
     return Member(name=entry.name, type=kind, size=size, mode=stat.S_IMODE(status.st_mode),
-                  mtime=int(status.st_mtime), sha256=sha256, target=target,
+                  mtime=int(status.st_mtime), digest=digest, target=target,
                   mtime_ns=status.st_mtime_ns if status.st_mtime_ns % 1_000_000_000 else None,
                   # Most members' records are their ns mtime alone: no xattrs to look for.
                   xattrs=None if len(meta) <= ("mtime" in meta) else tar_meta.digest(meta))
@@ -411,17 +470,17 @@ def _add_file(archive: TarStream, entry: Entry, names: _Names, problems: Problem
         problems.add(entry.path, "changed", f"shrank by {copied.padded} bytes while read; padded with zeros")
     elif (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         problems.add(entry.path, "changed", "modified while read; stored as read")
-    return _member(entry, "file", before, meta, size=before.st_size, sha256=copied.sha256)
+    return _member(entry, "file", before, meta, size=before.st_size, digest=copied.digest)
 
 
 class _Copied:
-    """What copying one file's content gave: the SHA-256 of the bytes stored, the zeros padded
-    in for bytes that could not be read, and the read error if there was one."""
+    """What copying one file's content gave: the hex hash (MEMBER_HASH) of the bytes stored, the
+    zeros padded in for bytes that could not be read, and the read error if there was one."""
 
-    __slots__ = ("error", "padded", "sha256")
+    __slots__ = ("digest", "error", "padded")
 
-    def __init__(self, sha256: str, padded: int, error: OSError | None) -> None:
-        self.sha256 = sha256
+    def __init__(self, digest: str, padded: int, error: OSError | None) -> None:
+        self.digest = digest
         self.padded = padded
         self.error = error
 
@@ -436,9 +495,17 @@ def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_res
     if regions is not None:
         return _copy_sparse(archive, entry, fd, status, names, meta, regions)
     block = _header(entry, status, names, tarfile.REGTYPE, size=size, meta=meta)
+    if size <= COPY_BUFFER:
+        content = _read_whole(fd, size)
+        if content is not None:
+            # Most files: one read, one hash call, one append of header, content and padding.
+            archive.write_member(block, content, padding(size))
+            digest = new_hasher(MEMBER_HASH)
+            digest.update(content)
+            return _Copied(digest.hexdigest(), 0, None)
+        os.lseek(fd, 0, os.SEEK_SET)  # a short read or an error: again, padding what is missing
     reader = HashingReader(fd, size)
     if size <= COPY_BUFFER:
-        # Most files: one read, one hash call, one append of header, content and padding.
         archive.write_member(block, reader.read(size) if size else b"", padding(size))
     else:
         archive.write(block)
@@ -448,11 +515,22 @@ def _copy_content(archive: TarStream, entry: Entry, fd: int, status: os.stat_res
     return _Copied(reader.digest.hexdigest(), reader.padded, reader.error)
 
 
+def _read_whole(fd: int, size: int) -> bytes | None:
+    """Return the `size` bytes of `fd` in one read, or None when the read fails or comes back
+    short (the file shrank, or a file system returns less): the caller then reads it again
+    with HashingReader, which pads and reports. One call and no reader object per small file."""
+    try:
+        data = os.read(fd, size) if size else b""
+    except OSError:
+        return None
+    return data if len(data) == size else None
+
+
 def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_result, names: _Names,
                  meta: dict[str, bytes], regions: list[tuple[int, int]]) -> _Copied:
     """Store a file with holes as GNU sparse 1.0 (tar_sparse.py): only its data regions are read.
 
-    The manifest's SHA-256 is still of the whole content (the holes hashed as the zeros they
+    The manifest's hash is still of the whole content (the holes hashed as the zeros they
     read as), so verification and restore compare it like any other file's.
     """
     size = status.st_size
@@ -462,7 +540,7 @@ def _copy_sparse(archive: TarStream, entry: Entry, fd: int, status: os.stat_resu
                           name=tar_sparse.stand_in_name(entry.name))
     archive.write(block)
     archive.write(tar_sparse.map_block(regions, size))
-    digest = hashlib.sha256()
+    digest = new_hasher(MEMBER_HASH)
     position = padded = 0
     error: OSError | None = None
     for offset, length in regions:

@@ -1,19 +1,24 @@
-"""The archive's own hash: BLAKE3 in new manifests (format 2), SHA-256 in format-1 manifests
-written before, which must still verify; neither can be swapped for the other to pass."""
+"""The hashes of a manifest: the archive's (BLAKE3 since format 2, SHA-256 in format 1) and the
+members' (BLAKE3 since format 3, SHA-256 in formats 1 and 2). Manifests of every format must
+still verify, restore and spot-check; naming the other algorithm never passes."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import blake3
 import pytest
 
 from tests.integration.backup.conftest import settings_for
-from unconscious.backup.snapshot import Snapshot
+from unconscious.backup.snapshot import BackupError, Snapshot
+from unconscious.backup.spotcheck import spot_check
 from unconscious.backup.tar_engine import TarEngine
-from unconscious.backup.walk import Problems
+from unconscious.backup.walk import Entry, Problems, walk
 
 
 def rewrite_header(engine: TarEngine, snapshot: Snapshot, **changes: object) -> None:
@@ -29,10 +34,35 @@ def rewrite_header(engine: TarEngine, snapshot: Snapshot, **changes: object) -> 
     path.write_text(json.dumps(header) + "\n" + rest, encoding="utf-8")
 
 
-def as_format_one(engine: TarEngine, snapshot: Snapshot) -> None:
-    """Make the manifest what a format-1 writer left: the archive's SHA-256, no algorithm name."""
+def with_sha256_members(engine: TarEngine, snapshot: Snapshot, source: Path) -> None:
+    """Give every file member the SHA-256 of its source file under `sha256`, as writers before
+    format 3 did (the member lines' other fields stay as written)."""
+    path = engine.manifest_path(snapshot.id)
+    first, *lines = path.read_text(encoding="utf-8").splitlines()
+    rewritten = [first]
+    for line in lines:
+        member = json.loads(line)
+        if member.pop("digest", None) is not None:
+            content = (source / member["name"].split("/", 1)[1]).read_bytes()
+            member["sha256"] = hashlib.sha256(content).hexdigest()
+        rewritten.append(json.dumps(member))
+    path.write_text("\n".join(rewritten) + "\n", encoding="utf-8")
+
+
+def as_format_two(engine: TarEngine, snapshot: Snapshot, source: Path) -> None:
+    """Make the manifest what a format-2 writer left: BLAKE3 of the archive, SHA-256 members
+    and no member_hash."""
+    with_sha256_members(engine, snapshot, source)
+    rewrite_header(engine, snapshot, format=2, member_hash=None)
+
+
+def as_format_one(engine: TarEngine, snapshot: Snapshot, source: Path) -> None:
+    """Make the manifest what a format-1 writer left: the archive's SHA-256, no algorithm name,
+    SHA-256 members."""
+    with_sha256_members(engine, snapshot, source)
     sha256 = hashlib.sha256(Path(snapshot.location).read_bytes()).hexdigest()
-    rewrite_header(engine, snapshot, format=1, archive_sha256=sha256, archive_hash=None, archive_digest=None)
+    rewrite_header(engine, snapshot, format=1, archive_sha256=sha256, archive_hash=None, archive_digest=None,
+                   member_hash=None)
 
 
 def flip_a_byte(path: Path) -> None:
@@ -48,14 +78,14 @@ def test_a_new_backup_records_the_blake3_of_the_archive_file(tmp_path: Path, sou
     header = json.loads(engine.manifest_path(snapshot.id).read_text().split("\n", 1)[0])
 
     expected = blake3.blake3(Path(snapshot.location).read_bytes()).hexdigest()
-    assert (2, "blake3", expected) == (header["format"], header["archive_hash"], header["archive_digest"])
+    assert (3, "blake3", expected) == (header["format"], header["archive_hash"], header["archive_digest"])
     assert "archive_sha256" not in header
 
 
 @pytest.mark.parametrize("full", [False, True])
 def test_a_format_one_manifest_still_verifies(tmp_path: Path, source_tree: Path, full: bool) -> None:
     engine = TarEngine(settings_for(tmp_path, source_tree))
-    as_format_one(engine, engine.backup(Problems()))
+    as_format_one(engine, engine.backup(Problems()), source_tree)
     fresh = TarEngine(engine.settings)
     snapshot = fresh.snapshots()[0]
 
@@ -70,7 +100,7 @@ def test_a_changed_archive_under_a_format_one_manifest_is_caught(tmp_path: Path,
                                                                  full: bool) -> None:
     engine = TarEngine(settings_for(tmp_path, source_tree))
     snapshot = engine.backup(Problems())
-    as_format_one(engine, snapshot)
+    as_format_one(engine, snapshot, source_tree)
     flip_a_byte(Path(snapshot.location))
     fresh = TarEngine(engine.settings)
 
@@ -96,7 +126,8 @@ def test_naming_the_other_algorithm_does_not_pass_verification(tmp_path: Path, s
     ({"archive_hash": "md5"}, "unknown archive_hash 'md5'"),
     ({"archive_hash": ["blake3"]}, "not a valid manifest header"),
     ({"archive_digest": None}, "not a valid manifest header"),
-    ({"format": 3}, "unknown manifest format 3"),
+    ({"format": 4}, "unknown manifest format 4"),
+    ({"format": True}, "unknown manifest format True"),
     ({"format": 1}, "not a valid manifest header"),  # format 1 without its archive_sha256
 ])
 def test_a_header_with_an_unknown_or_missing_archive_hash_is_unreadable(
@@ -112,7 +143,7 @@ def test_a_header_with_an_unknown_or_missing_archive_hash_is_unreadable(
 
 def test_a_copy_is_checked_with_the_manifests_own_algorithm(tmp_path: Path, source_tree: Path) -> None:
     engine = TarEngine(settings_for(tmp_path, source_tree))
-    as_format_one(engine, engine.backup(Problems()))
+    as_format_one(engine, engine.backup(Problems()), source_tree)
     fresh = TarEngine(engine.settings)
 
     fresh.copy(fresh.snapshots()[0], str(tmp_path / "second"))
@@ -121,19 +152,24 @@ def test_a_copy_is_checked_with_the_manifests_own_algorithm(tmp_path: Path, sour
     assert [] == copied.verify(copied.snapshots()[0]).differences
 
 
+@pytest.mark.parametrize("step", [None, 4096])  # the read-back after the writing, or trailing it
 def test_an_archive_that_reads_back_different_is_no_backup_and_leaves_nothing(
-        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from unconscious.backup import tar_engine
-    from unconscious.backup.snapshot import BackupError
+        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch, step: int | None) -> None:
+    from unconscious.backup import tar_readback
 
-    real_write = tar_engine.write_archive
+    if step is not None:
+        monkeypatch.setattr(tar_readback, "TRAIL_STEP", step)
+    real_preadv = os.preadv
+    offsets: list[int] = []
 
-    def write_then_rot(target: Path, *args: object, **kwargs: object) -> object:
-        manifest = real_write(target, *args, **kwargs)  # type: ignore[arg-type]
-        flip_a_byte(target)  # what a disk losing a write would give back after the fsync
-        return manifest
+    def lying_disk(fd: int, buffers: list[memoryview], offset: int) -> int:
+        got = real_preadv(fd, buffers, offset)
+        offsets.append(offset)
+        if offset == 0:
+            buffers[0][got // 2] ^= 0x01  # the disk gives back a byte other than the one written
+        return got
 
-    monkeypatch.setattr(tar_engine, "write_archive", write_then_rot)
+    monkeypatch.setattr(os, "preadv", lying_disk)
     engine = TarEngine(settings_for(tmp_path, source_tree))
 
     with pytest.raises(BackupError, match="archive read back as blake3"):
@@ -141,3 +177,92 @@ def test_an_archive_that_reads_back_different_is_no_backup_and_leaves_nothing(
 
     assert [] == sorted(path.name for path in (tmp_path / "dest").iterdir())
     assert [] == TarEngine(engine.settings).snapshots()
+    assert 0 == offsets[0]
+
+
+# --- the members' hash ----------------------------------------------------------------------
+
+def test_a_new_backup_records_the_blake3_of_every_file(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    path = engine.manifest_path(snapshot.id)
+
+    files = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    files = [member for member in files if member["type"] == "file"]
+
+    assert "blake3" == json.loads(path.read_text().split("\n", 1)[0])["member_hash"]
+    assert 41 == len(files)
+    for member in files:
+        content = (source_tree / member["name"].split("/", 1)[1]).read_bytes()
+        assert (blake3.blake3(content).hexdigest(), None) == (member["digest"], member.get("sha256"))
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_format_two_manifest_still_verifies_restores_and_spot_checks(tmp_path: Path, source_tree: Path,
+                                                                       full: bool) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    as_format_two(engine, engine.backup(Problems()), source_tree)
+    fresh = TarEngine(engine.settings)
+    snapshot = fresh.snapshots()[0]
+
+    result = fresh.verify(snapshot, full=full)
+
+    assert ([], "sha256") == (result.differences, fresh.manifest(snapshot.id).member_hash)
+    assert [] == fresh.restore(snapshot, tmp_path / "restored", None).differences
+    spot = spot_check(fresh, snapshot, replace(engine.settings, sample_files=100))
+    assert (41, []) == (spot.sampled, spot.differences)
+
+
+def test_members_called_sha256_under_a_blake3_header_do_not_verify(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    rewrite_header(engine, snapshot, member_hash="sha256")  # the BLAKE3 digests, called SHA-256
+    fresh = TarEngine(engine.settings)
+    snapshot = fresh.snapshots()[0]
+
+    full = fresh.verify(snapshot, full=True)
+    restored = fresh.restore(snapshot, tmp_path / "restored", None)
+    spot = spot_check(fresh, snapshot, replace(engine.settings, sample_files=100))
+
+    assert 41 == sum("sha256" in line for line in full.differences)
+    assert 41 == sum("restored sha256" in line for line in restored.differences)
+    assert 41 == len(spot.differences)
+
+
+def test_a_spot_check_compares_live_files_with_their_blake3(tmp_path: Path, source_tree: Path) -> None:
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+    snapshot = engine.backup(Problems())
+    changed = source_tree / "dir0" / "file000.dat"
+    status = changed.stat()
+    content = bytearray(changed.read_bytes())
+    content[0] ^= 0xFF  # same size, and the mtime put back: only the content tells
+    changed.write_bytes(bytes(content))
+    os.utime(changed, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+    spot = spot_check(engine, snapshot, replace(engine.settings, sample_files=100))
+
+    assert 41 == spot.sampled
+    assert ["data/dir0/file000.dat: same size and mtime live, but content differs from backup "
+            f"{snapshot.id}"] == spot.differences
+
+
+def test_a_failed_backup_leaves_no_read_back_thread_and_nothing_behind(
+        tmp_path: Path, source_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from unconscious.backup import tar_engine
+
+    real_walk = walk
+
+    def walk_then_fail(*args: object) -> Iterator[Entry]:
+        yield from list(real_walk(*args))[:10]  # type: ignore[arg-type]
+        raise OSError(28, "No space left on device")  # mid-archive: the read-back still waits for more
+
+    monkeypatch.setattr(tar_engine, "walk", walk_then_fail)
+    engine = TarEngine(settings_for(tmp_path, source_tree))
+
+    with pytest.raises(BackupError, match="No space left on device"):
+        engine.backup(Problems())
+
+    assert [] == [thread.name for thread in threading.enumerate() if "readback" in thread.name]
+    assert [] == sorted(path.name for path in (tmp_path / "dest").iterdir())

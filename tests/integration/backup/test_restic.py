@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from unconscious.backup.restic_engine import ResticEngine, _error_kind, _error_t
 from unconscious.backup.retention import apply_policy
 from unconscious.backup.run import BackupRun
 from unconscious.backup.settings import BackupSettings, ResticSettings, Source
-from unconscious.backup.snapshot import BackupError, annotate, update_record
+from unconscious.backup.snapshot import BackupError, StoredDigest, annotate, update_record
 from unconscious.backup.walk import Problems
 from unconscious.context import Context
 from unconscious.log import get_logger
@@ -343,3 +344,13 @@ def test_a_restic_snapshot_is_copied_to_a_second_repository(context: Context, tm
     copied = ResticEngine(BackupSettings(**{**settings.__dict__, "restic": ResticSettings(
         **{**settings.restic.__dict__, "repository": str(second)})}), context.paths)
     assert 1 == len(copied.snapshots())
+
+
+def test_restic_stores_the_sha256_of_each_file_for_the_spot_check(tmp_path: Path, source_tree: Path) -> None:
+    engine = ResticEngine(restic_settings(tmp_path, source_tree), context_under(tmp_path).paths)
+    snapshot = engine.backup(Problems())
+
+    stored = engine.stored_digests(snapshot, ["data/dir0/file000.dat", "data/missing"])
+
+    content = (source_tree / "dir0" / "file000.dat").read_bytes()
+    assert {"data/dir0/file000.dat": StoredDigest("sha256", hashlib.sha256(content).hexdigest())} == stored

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 import tarfile
@@ -10,7 +9,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import blake3
 import pytest
+import zstandard
 
 from tests.integration.backup.conftest import settings_for
 from tests.integration.foundation.mounts import require_root
@@ -71,8 +72,8 @@ def test_the_manifest_holds_hash_size_mode_and_mtime_of_every_file(tmp_path: Pat
     for path in source_tree.rglob("*.dat"):
         member = members[f"data/{path.relative_to(source_tree)}"]
         status = path.stat()
-        assert (hashlib.sha256(path.read_bytes()).hexdigest(), status.st_size, status.st_mode & 0o7777,
-                int(status.st_mtime)) == (member.sha256, member.size, member.mode, member.mtime)
+        assert (blake3.blake3(path.read_bytes()).hexdigest(), status.st_size, status.st_mode & 0o7777,
+                int(status.st_mtime)) == (member.digest, member.size, member.mode, member.mtime)
     assert 41 == snapshot.files
 
 
@@ -211,23 +212,31 @@ def test_any_thread_count_writes_the_same_members(tmp_path: Path, source_tree: P
     assert ([], 41) == (engine.verify(snapshot).differences, snapshot.files)
 
 
-def test_the_pipelined_and_the_serial_writer_store_the_same_members(tmp_path: Path, source_tree: Path) -> None:
-    def members(pipelined: bool) -> list[tuple[str, str | None]]:
-        target = tmp_path / f"pipelined-{pipelined}.tar.zst"
+def test_every_layout_writes_the_same_tar_stream(tmp_path: Path, source_tree: Path) -> None:
+    # threads 1: a reading thread hands batches to the compressing one (or, serial, one thread
+    # does all); 0 and 2: the reading thread feeds zstd's workers itself.
+    def written(pipelined: bool, threads: int) -> tuple[list[tuple[str, str | None]], bytes]:
+        target = tmp_path / f"pipelined-{pipelined}-{threads}.tar.zst"
         manifest = write_archive(target, walk_source(Source("data", source_tree), Problems()), backup_id="x",
-                                 archive_name=target.name, pipelined=pipelined)
-        return [(member.name, member.sha256) for member in manifest.members]
+                                 archive_name=target.name, pipelined=pipelined, threads=threads)
+        stream = zstandard.ZstdDecompressor().decompressobj().decompress(target.read_bytes())
+        return [(member.name, member.digest) for member in manifest.members], stream
 
-    assert members(pipelined=False) == members(pipelined=True)
+    layouts = [written(pipelined, threads) for pipelined in (False, True) for threads in (0, 1, 2)]
+
+    assert 41 == sum(digest is not None for _, digest in layouts[0][0])
+    assert all(layout == layouts[0] for layout in layouts[1:])
 
 
-def test_an_error_in_the_reading_thread_reaches_the_caller(tmp_path: Path, source_tree: Path) -> None:
+@pytest.mark.parametrize("threads", [0, 1])
+def test_an_error_in_the_reading_thread_reaches_the_caller(tmp_path: Path, source_tree: Path, threads: int) -> None:
     def entries() -> Iterator[Entry]:
         yield from walk_source(Source("data", source_tree), Problems())
         raise RuntimeError("walk broke")
 
     with pytest.raises(RuntimeError, match="walk broke"):
-        write_archive(tmp_path / "out.tar.zst", entries(), backup_id="x", archive_name="out.tar.zst")
+        write_archive(tmp_path / "out.tar.zst", entries(), backup_id="x", archive_name="out.tar.zst",
+                      threads=threads)
 
 
 def test_a_file_written_to_while_read_is_stored_as_read_and_reported(tmp_path: Path) -> None:
@@ -258,4 +267,56 @@ def test_a_file_written_to_while_read_is_stored_as_read_and_reported(tmp_path: P
 
     assert [(str(log), "changed", "modified while read; stored as read")] == [
         (item.path, item.kind, item.detail) for item in problems.items]
+    assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
+
+
+def test_a_small_file_read_short_once_is_read_again_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A file system may return less than asked (FUSE, network): the one-read fast path falls
+    # back to reading the file again from its start, never storing a short or shifted copy.
+    source = tmp_path / "src"
+    source.mkdir()
+    content = os.urandom(5000)
+    (source / "small").write_bytes(content)
+    real_read = os.read
+    short: list[int] = []
+
+    def read_short_once(fd: int, size: int) -> bytes:
+        if not short and size == len(content):
+            short.append(fd)
+            return real_read(fd, 100)
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", read_short_once)
+    problems = Problems()
+    manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
+                             backup_id="x", archive_name="out.tar.zst", problems=problems)
+    monkeypatch.undo()
+
+    member = next(item for item in manifest.members if item.name == "data/small")
+    assert (1, [], blake3.blake3(content).hexdigest()) == (len(short), problems.items, member.digest)
+    assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
+
+
+def test_a_small_file_that_cannot_be_read_is_stored_as_zeros_and_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "bad").write_bytes(b"x" * 3000)
+    real_read = os.read
+
+    def failing_read(fd: int, size: int) -> bytes:
+        if size == 3000:
+            raise OSError(5, "Input/output error")
+        return real_read(fd, size)
+
+    monkeypatch.setattr(os, "read", failing_read)
+    problems = Problems()
+    manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
+                             backup_id="x", archive_name="out.tar.zst", problems=problems)
+    monkeypatch.undo()
+
+    member = next(item for item in manifest.members if item.name == "data/bad")
+    assert [("unreadable", "read failed (Input/output error); 3000 bytes stored as zeros")] == [
+        (item.kind, item.detail) for item in problems.items]
+    assert blake3.blake3(bytes(3000)).hexdigest() == member.digest
     assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
