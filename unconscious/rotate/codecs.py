@@ -20,6 +20,7 @@ from typing import BinaryIO, Protocol, cast
 import zstandard
 
 from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter, usable_cores
+from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter
 
 CHUNK = 1 << 20
 #: Compressed bytes zstd reads from the archive at a time while verifying (fewer, larger reads).
@@ -50,7 +51,7 @@ def flush_block(writer: FrameWriter) -> None:
     zstd with worker threads holds megabytes in memory; flushing before the irreversible
     step makes a full disk fail there, while the log is still untouched.
     """
-    if isinstance(writer, SharingZstdWriter):
+    if isinstance(writer, SharingZstdWriter | SegmentedZstdWriter):
         writer.flush()
     elif isinstance(writer, zstandard.ZstdCompressionWriter):
         writer.flush(zstandard.FLUSH_BLOCK)
@@ -91,6 +92,8 @@ class Codec:
         level = DEFAULT_LEVELS[self.name] if self.level is None else self.level
         if self.name == "zstd" and self.share is not None and self.threads > 0:
             return SharingZstdWriter(raw, level, self.threads, self.share)
+        if self.name == "zstd" and self.threads == 0:
+            return SegmentedZstdWriter(raw, level)
         if self.name == "zstd":
             compressor = zstandard.ZstdCompressor(level=level, threads=self.threads, write_checksum=True)
             return compressor.stream_writer(raw, closefd=False)
@@ -164,6 +167,12 @@ def codec_for_name(file_name: str) -> Codec:
     return Codec("none")
 
 
+def read_size(sink: FrameWriter) -> int:
+    """How many bytes to read at a time for `sink`: a whole zstd segment, so that segments are
+    compressed straight from the buffer read (segments.py), else CHUNK."""
+    return SEGMENT if isinstance(sink, SharingZstdWriter | SegmentedZstdWriter) else CHUNK
+
+
 def copy_range(source_fd: int, start: int, end: int | None, sink: FrameWriter,
                on_chunk: Callable[[], None] | None = None) -> int:
     """Feed bytes [start, end) of `source_fd` (to EOF when end is None) into `sink`.
@@ -172,8 +181,9 @@ def copy_range(source_fd: int, start: int, end: int | None, sink: FrameWriter,
     """
     offset = start
     first = True
+    step = read_size(sink)
     while end is None or offset < end:
-        want = CHUNK if end is None else min(CHUNK, end - offset)
+        want = step if end is None else min(step, end - offset)
         data = os.pread(source_fd, want, offset)
         if not data:
             break

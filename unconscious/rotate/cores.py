@@ -21,6 +21,8 @@ from typing import BinaryIO, NamedTuple, Protocol, cast
 
 import zstandard
 
+from unconscious.rotate.segments import SegmentedZstdWriter
+
 #: Input bytes per frame once a log compresses with worker threads: large enough that ending a
 #: frame (the workers drain, the window restarts) costs nothing measurable, small enough that a
 #: big log's frames spread its verification over the cores.
@@ -38,7 +40,7 @@ class FrameStart(NamedTuple):
 class _StreamWriter(Protocol):
     """What zstandard's stream writer offers here (its close() is untyped in the stubs)."""
 
-    def write(self, data: bytes, /) -> int: ...
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
     def flush(self, flush_mode: int = ..., /) -> int: ...
     def close(self) -> None: ...
 
@@ -98,7 +100,7 @@ class SharingZstdWriter:
 
     def _frame(self, threaded: bool) -> _StreamWriter:
         if not threaded:
-            compressor = zstandard.ZstdCompressor(level=self._level, threads=0, write_checksum=True)
+            return SegmentedZstdWriter(self._raw, self._level)
         else:  # one context (and its worker threads and buffers) for all the threaded frames
             if self._threaded_compressor is None:
                 self._threaded_compressor = zstandard.ZstdCompressor(level=self._level, threads=self._threads,
@@ -112,12 +114,19 @@ class SharingZstdWriter:
         return self._threaded
 
     def write(self, data: bytes, /) -> int:
-        if self._taken > self._frame_began and (
-                self._share.spare() if not self._threaded
-                else self._taken - self._frame_began >= self._frame_input):
-            self._next_frame()
-        self._taken += len(data)
-        return self._inner.write(data)
+        view = memoryview(data)
+        while view:
+            if self._taken > self._frame_began and (
+                    self._share.spare() if not self._threaded
+                    else self._taken - self._frame_began >= self._frame_input):
+                self._next_frame()
+            # A threaded frame ends at exactly frame_input bytes, whatever the size of the writes.
+            room = self._frame_input - (self._taken - self._frame_began) if self._threaded else len(view)
+            part = view[:room]
+            self._inner.write(part)
+            self._taken += len(part)
+            view = view[len(part):]
+        return len(data)
 
     def _next_frame(self) -> None:
         """End the current frame (`raw` stays open) and begin one with worker threads."""

@@ -1,0 +1,72 @@
+"""Single-threaded zstd as a run of independent frames, each compressed from one whole buffer.
+
+zstd's streaming API keeps its window in a ring buffer; once the ring wraps, every block is
+matched in its "external dictionary" mode, which costs ~15% more CPU at level 3 than compressing
+a contiguous buffer (bench corpus, 128 MB, 8 interleaved rounds: median 0.836 against 0.725
+CPU-s; by instructions 711 M against 639 M per 32 MiB). Here the input is gathered into
+SEGMENT-byte buffers and each is compressed with the one-shot API as its own frame (content size
+and checksum in its header and trailer). A frame does not see the previous one's window, which
+costs nothing measurable in ratio at this size (the ring's window loses matches too). Memory
+stays bounded at one SEGMENT of input and its compressed output per writer. Every zstd reader
+decompresses across frames.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+import zstandard
+
+#: Input bytes per frame. The CPU gain is the same from 4 MiB up; the ratio matches the streamed
+#: frame's from 8 MiB (128 MB of the bench corpus: 4 MiB frames 0.08% larger, 8 MiB 0.08% smaller).
+SEGMENT = 8 << 20
+
+
+class SegmentedZstdWriter:
+    """Compress what is written into `raw` as frames of SEGMENT input bytes (the last shorter).
+
+    The interface of zstandard's stream writer as used here: write, flush (everything taken so
+    far reaches `raw`, as a frame of its own), close (the rest as a last frame; `raw` stays open).
+    An empty input still gives one valid, empty frame. Errors of `raw` (OSError) propagate.
+    """
+
+    def __init__(self, raw: BinaryIO, level: int, segment: int = SEGMENT) -> None:
+        self._raw = raw
+        self._segment = segment
+        self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
+        self._pending = bytearray()
+        self._frames = 0
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        view = memoryview(data)
+        taken = 0
+        if self._pending:
+            taken = min(len(view), self._segment - len(self._pending))
+            self._pending += view[:taken]
+            if len(self._pending) < self._segment:
+                return len(view)
+            self._emit(self._pending)
+            self._pending = bytearray()
+        # Whole segments straight from the caller's buffer, without copying them first.
+        while len(view) - taken >= self._segment:
+            self._emit(view[taken:taken + self._segment])
+            taken += self._segment
+        self._pending += view[taken:]
+        return len(view)
+
+    def _emit(self, data: bytes | bytearray | memoryview) -> None:
+        self._raw.write(self._compressor.compress(data))
+        self._frames += 1
+
+    def flush(self, _flush_mode: int = 0, /) -> int:
+        """Compress what is pending as a frame and write it to `raw`; return 0."""
+        if self._pending:
+            self._emit(self._pending)
+            self._pending = bytearray()
+        return 0
+
+    def close(self) -> None:
+        """Write what is pending as the last frame (an empty frame if nothing was ever written)."""
+        if self._pending or self._frames == 0:
+            self._emit(self._pending)
+            self._pending = bytearray()
