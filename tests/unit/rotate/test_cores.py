@@ -22,7 +22,8 @@ from unconscious.rotate.codecs import (
     frame_starts,
     verify,
 )
-from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter
+from unconscious.rotate.cores import CoreShare, SharingZstdWriter
+from unconscious.rotate.segments import FrameStart
 
 
 def _log(path: Path, size: int) -> Path:
