@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from unconscious.rotate.codecs import Codec, Span, copy_range, frame_starts, verify
+from unconscious.rotate.cores import FrameStart
 from unconscious.rotate.fsutil import open_regular
-from unconscious.rotate.segments import FrameStart
 
 
 def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0) -> BinaryIO:

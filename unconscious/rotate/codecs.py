@@ -19,8 +19,8 @@ from typing import BinaryIO, Protocol, cast
 
 import zstandard
 
-from unconscious.rotate.cores import CoreShare, SharingZstdWriter, usable_cores
-from unconscious.rotate.segments import SEGMENT, FrameStart, SegmentedZstdWriter
+from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter, usable_cores
+from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter
 
 CHUNK = 1 << 20
 #: Compressed bytes zstd reads from the archive at a time while verifying (fewer, larger reads).
@@ -213,8 +213,7 @@ def verify(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], ar
         return _verify_part(path, codec, spans, archive_offset, None, 0)
     if len(spans) != 1:
         raise ValueError("frame starts need exactly one span")
-    # Longest first: the cores finish together even when one threaded frame dwarfs the segments.
-    parts = sorted(_parts(path, spans[0], archive_offset, starts), key=lambda part: -part[0].length)
+    parts = _parts(path, spans[0], archive_offset, starts)
     with ThreadPoolExecutor(max_workers=min(len(parts), usable_cores()), thread_name_prefix="verify") as pool:
         compared = pool.map(lambda part: _verify_part(path, codec, [part[0]], part[1], part[2],
                                                       part[0].start - spans[0].start), parts)

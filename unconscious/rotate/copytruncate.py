@@ -26,13 +26,13 @@ from unconscious.rotate import intent as intents
 from unconscious.rotate import writers
 from unconscious.rotate.archive import add_frame, open_temp, seal
 from unconscious.rotate.codecs import CHUNK, Codec, Span, verify
+from unconscious.rotate.cores import FrameStart
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
 from unconscious.rotate.fsutil import RotationError, open_regular, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.rules import Rule
-from unconscious.rotate.segments import FrameStart
 
 PREFIX_LENGTH = 64 * 1024
 CATCH_UP_ROUNDS = 8

@@ -17,16 +17,24 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import BinaryIO, Protocol, cast
+from typing import BinaryIO, NamedTuple, Protocol, cast
 
 import zstandard
 
-from unconscious.rotate.segments import FrameStart, SegmentedZstdWriter
+from unconscious.rotate.segments import SegmentedZstdWriter
 
 #: Input bytes per frame once a log compresses with worker threads: large enough that ending a
 #: frame (the workers drain, the window restarts) costs nothing measurable, small enough that a
 #: big log's frames spread its verification over the cores.
 FRAME_INPUT = 128 << 20
+
+
+class FrameStart(NamedTuple):
+    """Where a frame after a writer's first begins: its offset in the archive, and how many
+    input bytes the writer had taken before it."""
+
+    archive_offset: int
+    input_offset: int
 
 
 class _StreamWriter(Protocol):
@@ -85,22 +93,14 @@ class SharingZstdWriter:
         self._frame_input = FRAME_INPUT if frame_input is None else frame_input
         self._threaded = share.spare()
         self._threaded_compressor: zstandard.ZstdCompressor | None = None
-        self._segmented: SegmentedZstdWriter | None = None
         self._inner = self._frame(self._threaded)
         self._taken = 0  # input bytes written so far
         self._frame_began = 0  # input bytes taken when the current frame began
-        self._threaded_starts: list[FrameStart] = []
-
-    @property
-    def starts(self) -> list[FrameStart]:
-        """Where each frame after the first began: the single-threaded segments', then the
-        switch to worker threads and each threaded frame after it."""
-        return [*(self._segmented.starts if self._segmented else []), *self._threaded_starts]
+        self.starts: list[FrameStart] = []
 
     def _frame(self, threaded: bool) -> _StreamWriter:
         if not threaded:
-            self._segmented = SegmentedZstdWriter(self._raw, self._level)
-            return self._segmented
+            return SegmentedZstdWriter(self._raw, self._level)
         else:  # one context (and its worker threads and buffers) for all the threaded frames
             if self._threaded_compressor is None:
                 self._threaded_compressor = zstandard.ZstdCompressor(level=self._level, threads=self._threads,
@@ -131,7 +131,7 @@ class SharingZstdWriter:
     def _next_frame(self) -> None:
         """End the current frame (`raw` stays open) and begin one with worker threads."""
         self._inner.close()
-        self._threaded_starts.append(FrameStart(self._raw.tell(), self._taken))
+        self.starts.append(FrameStart(self._raw.tell(), self._taken))
         self._frame_began = self._taken
         self._inner = self._frame(True)
         self._threaded = True

@@ -13,7 +13,7 @@ decompresses across frames.
 
 from __future__ import annotations
 
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 import zstandard
 
@@ -22,21 +22,12 @@ import zstandard
 SEGMENT = 8 << 20
 
 
-class FrameStart(NamedTuple):
-    """Where a frame after a writer's first begins: its offset in the archive, and how many
-    input bytes the writer had taken before it."""
-
-    archive_offset: int
-    input_offset: int
-
-
 class SegmentedZstdWriter:
     """Compress what is written into `raw` as frames of SEGMENT input bytes (the last shorter).
 
     The interface of zstandard's stream writer as used here: write, flush (everything taken so
     far reaches `raw`, as a frame of its own), close (the rest as a last frame; `raw` stays open).
     An empty input still gives one valid, empty frame. Errors of `raw` (OSError) propagate.
-    `starts` lists where each frame after the first began (verification may cut there).
     """
 
     def __init__(self, raw: BinaryIO, level: int, segment: int = SEGMENT) -> None:
@@ -45,8 +36,6 @@ class SegmentedZstdWriter:
         self._compressor = zstandard.ZstdCompressor(level=level, write_checksum=True)
         self._pending = bytearray()
         self._frames = 0
-        self._emitted = 0  # input bytes already written out as frames
-        self.starts: list[FrameStart] = []
 
     def write(self, data: bytes | bytearray | memoryview, /) -> int:
         view = memoryview(data)
@@ -66,11 +55,8 @@ class SegmentedZstdWriter:
         return len(view)
 
     def _emit(self, data: bytes | bytearray | memoryview) -> None:
-        if self._frames:
-            self.starts.append(FrameStart(self._raw.tell(), self._emitted))
         self._raw.write(self._compressor.compress(data))
         self._frames += 1
-        self._emitted += len(data)
 
     def flush(self, _flush_mode: int = 0, /) -> int:
         """Compress what is pending as a frame and write it to `raw`; return 0."""

@@ -22,8 +22,7 @@ from unconscious.rotate.codecs import (
     frame_starts,
     verify,
 )
-from unconscious.rotate.cores import CoreShare, SharingZstdWriter
-from unconscious.rotate.segments import FrameStart
+from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter
 
 
 def _log(path: Path, size: int) -> Path:

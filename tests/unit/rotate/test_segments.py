@@ -16,7 +16,7 @@ import zstandard
 from unconscious.rotate.archive import add_frame, open_temp, seal
 from unconscious.rotate.codecs import Codec, Span, VerifyError, flush_block, read_size, verify
 from unconscious.rotate.cores import CoreShare, SharingZstdWriter
-from unconscious.rotate.segments import SEGMENT, FrameStart, SegmentedZstdWriter
+from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter
 
 SMALL = 64 * 1024
 
@@ -151,79 +151,3 @@ def test_zstd_writers_read_whole_segments_and_the_others_chunks() -> None:
     gzip_writer = Codec("gzip").frame_writer(io.BytesIO())
     assert (read_size(SegmentedZstdWriter(io.BytesIO(), 3)), read_size(sharing),
             read_size(gzip_writer)) == (SEGMENT, SEGMENT, 1 << 20)
-
-
-def _frame_offsets(archive: bytes) -> list[int]:
-    """The archive offset at which each zstd frame begins."""
-    offsets, position = [], 0
-    while position < len(archive):
-        offsets.append(position)
-        position = len(archive) - len(_rest_after_frame(archive[position:]))
-    return offsets
-
-
-def _rest_after_frame(data: bytes) -> bytes:
-    decompressor = zstandard.ZstdDecompressor().decompressobj()
-    decompressor.decompress(data)
-    return decompressor.unused_data
-
-
-def test_the_writer_lists_each_later_frame_where_it_begins_and_verification_cuts_there(tmp_path: Path) -> None:
-    data = _text(3 * SMALL + 500)
-    source = tmp_path / "app.log"
-    source.write_bytes(data)
-    raw = open_temp(tmp_path / "a.zst", 0o600, None)
-    writer = SegmentedZstdWriter(raw, 3, SMALL)
-    writer.write(data)
-    writer.close()
-    seal(raw)
-    archive = (tmp_path / "a.zst").read_bytes()
-    fd = os.open(source, os.O_RDONLY)
-    try:
-        compared = verify(tmp_path / "a.zst", Codec("zstd"), [Span(fd, 0, len(data))], starts=writer.starts)
-    finally:
-        os.close(fd)
-    assert (writer.starts, compared) == (
-        [FrameStart(offset, index * SMALL) for index, offset in enumerate(_frame_offsets(archive)) if index],
-        len(data))
-
-
-def test_a_sharing_writer_lists_its_segments_then_its_switch_to_worker_threads(tmp_path: Path) -> None:
-    data = _text(2 * SEGMENT + SMALL)
-    source = tmp_path / "app.log"
-    source.write_bytes(data + data[:SMALL])
-    share = CoreShare(2, 2, 2)
-    raw = open_temp(tmp_path / "a.zst", 0o600, None)
-    writer = SharingZstdWriter(raw, 3, 2, share)
-    writer.write(data)
-    share.finished()  # the other log is done: the rest goes to worker threads in a new frame
-    writer.write(data[:SMALL])
-    writer.close()
-    seal(raw)
-    fd = os.open(source, os.O_RDONLY)
-    try:
-        compared = verify(tmp_path / "a.zst", Codec("zstd"), [Span(fd, 0, len(data) + SMALL)], starts=writer.starts)
-    finally:
-        os.close(fd)
-    assert ([start.input_offset for start in writer.starts], writer.threaded, compared) == (
-        [SEGMENT, 2 * SEGMENT, len(data)], True, len(data) + SMALL)
-
-
-def test_a_source_byte_changed_in_a_later_segment_fails_the_split_verification(tmp_path: Path) -> None:
-    data = _text(4 * SMALL)
-    source = tmp_path / "app.log"
-    source.write_bytes(data)
-    raw = open_temp(tmp_path / "a.zst", 0o600, None)
-    writer = SegmentedZstdWriter(raw, 3, SMALL)
-    writer.write(data)
-    writer.close()
-    seal(raw)
-    with open(source, "r+b") as handle:  # rewritten in place after it was compressed
-        handle.seek(3 * SMALL + 10)
-        handle.write(b"#")
-    fd = os.open(source, os.O_RDONLY)
-    try:
-        with pytest.raises(VerifyError, match=f"at byte {3 * SMALL + 10}"):
-            verify(tmp_path / "a.zst", Codec("zstd"), [Span(fd, 0, len(data))], starts=writer.starts)
-    finally:
-        os.close(fd)
