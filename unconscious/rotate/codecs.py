@@ -20,7 +20,7 @@ from typing import BinaryIO, Protocol, cast
 import zstandard
 
 from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter, usable_cores
-from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter
+from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter, suits
 
 CHUNK = 1 << 20
 #: Compressed bytes zstd reads from the archive at a time while verifying (fewer, larger reads).
@@ -92,7 +92,7 @@ class Codec:
         level = DEFAULT_LEVELS[self.name] if self.level is None else self.level
         if self.name == "zstd" and self.share is not None and self.threads > 0:
             return SharingZstdWriter(raw, level, self.threads, self.share)
-        if self.name == "zstd" and self.threads == 0:
+        if self.name == "zstd" and self.threads == 0 and suits(level):
             return SegmentedZstdWriter(raw, level)
         if self.name == "zstd":
             compressor = zstandard.ZstdCompressor(level=level, threads=self.threads, write_checksum=True)

@@ -21,7 +21,7 @@ from typing import BinaryIO, NamedTuple, Protocol, cast
 
 import zstandard
 
-from unconscious.rotate.segments import SegmentedZstdWriter
+from unconscious.rotate.segments import SegmentedZstdWriter, suits
 
 #: Input bytes per frame once a log compresses with worker threads: large enough that ending a
 #: frame (the workers drain, the window restarts) costs nothing measurable, small enough that a
@@ -99,8 +99,10 @@ class SharingZstdWriter:
         self.starts: list[FrameStart] = []
 
     def _frame(self, threaded: bool) -> _StreamWriter:
-        if not threaded:
+        if not threaded and suits(self._level):
             return SegmentedZstdWriter(self._raw, self._level)
+        if not threaded:
+            compressor = zstandard.ZstdCompressor(level=self._level, threads=0, write_checksum=True)
         else:  # one context (and its worker threads and buffers) for all the threaded frames
             if self._threaded_compressor is None:
                 self._threaded_compressor = zstandard.ZstdCompressor(level=self._level, threads=self._threads,

@@ -22,6 +22,16 @@ import zstandard
 SEGMENT = 8 << 20
 
 
+def suits(level: int) -> bool:
+    """True for the levels whose streamed frame pays the external-dictionary cost and whose
+    window (at most 2 MiB) is small beside a segment: zstd's fast and dfast strategies (levels 4
+    and below). Higher levels keep one streamed frame: their window matches reach further and
+    segments cost ratio (128 MB of the bench corpus, 8 MiB segments: level 6 0.7% larger,
+    level 9 4%, level 19 8%)."""
+    strategy = zstandard.ZstdCompressionParameters.from_level(level).strategy
+    return bool(strategy <= zstandard.STRATEGY_DFAST)
+
+
 class SegmentedZstdWriter:
     """Compress what is written into `raw` as frames of SEGMENT input bytes (the last shorter).
 

@@ -16,7 +16,7 @@ import zstandard
 from unconscious.rotate.archive import add_frame, open_temp, seal
 from unconscious.rotate.codecs import Codec, Span, VerifyError, flush_block, read_size, verify
 from unconscious.rotate.cores import CoreShare, SharingZstdWriter
-from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter
+from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter, suits
 
 SMALL = 64 * 1024
 
@@ -151,3 +151,19 @@ def test_zstd_writers_read_whole_segments_and_the_others_chunks() -> None:
     gzip_writer = Codec("gzip").frame_writer(io.BytesIO())
     assert (read_size(SegmentedZstdWriter(io.BytesIO(), 3)), read_size(sharing),
             read_size(gzip_writer)) == (SEGMENT, SEGMENT, 1 << 20)
+
+
+@pytest.mark.parametrize(("level", "segmented"), [(-5, True), (1, True), (3, True), (4, True), (5, False),
+                                                  (6, False), (19, False)])
+def test_only_the_fast_levels_are_cut_into_segments(level: int, segmented: bool) -> None:
+    writer = Codec("zstd", level, 0).frame_writer(io.BytesIO())
+    assert (suits(level), isinstance(writer, SegmentedZstdWriter)) == (segmented, segmented)
+
+
+def test_a_high_level_log_in_a_batch_stays_one_streamed_frame_until_a_core_is_spare(tmp_path: Path) -> None:
+    data = _text(2 * SEGMENT + SMALL)
+    raw = io.BytesIO()
+    writer = SharingZstdWriter(raw, 6, 2, CoreShare(2, 2, 2))
+    writer.write(data)
+    writer.close()
+    assert (_frames(raw.getvalue()), _decompress_all(raw.getvalue())) == ([len(data)], [data])
