@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 #: names every service the full `hostmind` command (hostmind.wiring.REGISTRY) can run.
 SERVICES_HELP = ("one of: health, rotate, backup (the always-on services), conscious, apply, "
                  "rollback")
+#: The services that read arguments after their name (Context.service_args). Every other one
+#: refuses them: `hostmind run rotate --dry-run` must not run a real rotation.
+TAKES_ARGUMENTS = frozenset({"rollback"})
+#: Where the options an operator may have meant live instead.
+INSTEAD = {"rotate": "hostmind rotate --dry-run | --force", "backup": "hostmind backup run | list | verify",
+           "health": "hostmind check"}
 
 
 def register(subparsers: Subparsers) -> None:
@@ -36,6 +42,9 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace, context: Context) -> int:
+    extra = list(args.service_args)
+    if extra and args.service not in TAKES_ARGUMENTS:
+        return _refuse_arguments(args.service, extra)
     try:
         main = registry.of(args).load_service(args.service)
     except LookupError as problem:
@@ -43,3 +52,15 @@ def run_command(args: argparse.Namespace, context: Context) -> int:
         return exitcodes.USAGE
     context.service_args = list(args.service_args)
     return main(context)
+
+
+def _refuse_arguments(service: str, extra: list[str]) -> int:
+    """Answer `hostmind run SERVICE ARGS...` for a service that takes none: its usage for
+    -h/--help (exit 0), else an error naming the arguments and where such options live (exit 2)."""
+    instead = f"; for options, see `{INSTEAD[service]}`" if service in INSTEAD else ""
+    if extra[0] in ("-h", "--help"):
+        print(f"usage: hostmind run {service}\n\nRun the {service} service in the foreground, as its "
+              f"systemd unit does. It takes no arguments{instead}.")
+        return exitcodes.OK
+    error(f"`hostmind run {service}` takes no arguments, got: {' '.join(extra)}{instead}")
+    return exitcodes.USAGE
