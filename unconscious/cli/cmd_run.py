@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 #: names every service the full `hostmind` command (hostmind.wiring.REGISTRY) can run.
 SERVICES_HELP = ("one of: health, rotate, backup (the always-on services), conscious, apply, "
                  "rollback")
-#: The services that read arguments after their name (Context.service_args). Every other one
-#: refuses them: `hostmind run rotate --dry-run` must not run a real rotation.
-TAKES_ARGUMENTS = frozenset({"rollback"})
+#: The one option each service reads after its name (Context.service_args), with its value.
+#: Every other argument is refused: `hostmind run rotate --dry-run` must not run a real
+#: rotation, and `hostmind run rollback --unti X` must not roll back "(unknown unit)".
+TAKES_ARGUMENTS = {"rollback": "--unit"}
 #: Where the options an operator may have meant live instead.
 INSTEAD = {"rotate": "hostmind rotate --dry-run | --force", "backup": "hostmind backup run | list | verify",
            "health": "hostmind check"}
@@ -36,31 +37,44 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument(
         "service_args",
         nargs=argparse.REMAINDER,
-        help="arguments for the service (e.g. --unit NAME for rollback)",
+        help="arguments for the service (only rollback takes one: --unit NAME)",
     )
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace, context: Context) -> int:
-    extra = list(args.service_args)
-    if extra and args.service not in TAKES_ARGUMENTS:
-        return _refuse_arguments(args.service, extra)
     try:
         main = registry.of(args).load_service(args.service)
     except LookupError as problem:
         error(str(problem))
         return exitcodes.USAGE
-    context.service_args = list(args.service_args)
+    extra = list(args.service_args)
+    if "-h" in extra or "--help" in extra:
+        _usage(args.service)
+        return exitcodes.OK
+    if not _arguments_accepted(args.service, extra):
+        return exitcodes.USAGE
+    context.service_args = extra
     return main(context)
 
 
-def _refuse_arguments(service: str, extra: list[str]) -> int:
-    """Answer `hostmind run SERVICE ARGS...` for a service that takes none: its usage for
-    -h/--help (exit 0), else an error naming the arguments and where such options live (exit 2)."""
+def _usage(service: str) -> None:
+    option = TAKES_ARGUMENTS.get(service)
+    instead = f" For options, see `{INSTEAD[service]}`." if service in INSTEAD else ""
+    print(f"usage: hostmind run {service}{f' [{option} VALUE]' if option else ''}\n\n"
+          f"Run the {service} service in the foreground, as its systemd unit does. "
+          f"{f'It takes {option} and nothing else.' if option else 'It takes no arguments.'}{instead}")
+
+
+def _arguments_accepted(service: str, extra: list[str]) -> bool:
+    """True when `extra` is nothing, or the service's one option with its value (`--unit X` or
+    `--unit=X`); else say on stderr what was refused and where such options live."""
+    option = TAKES_ARGUMENTS.get(service)
+    if not extra or (option is not None and (
+            (len(extra) == 2 and extra[0] == option and not extra[1].startswith("-"))
+            or (len(extra) == 1 and extra[0].startswith(f"{option}=") and len(extra[0]) > len(option) + 1))):
+        return True
     instead = f"; for options, see `{INSTEAD[service]}`" if service in INSTEAD else ""
-    if extra[0] in ("-h", "--help"):
-        print(f"usage: hostmind run {service}\n\nRun the {service} service in the foreground, as its "
-              f"systemd unit does. It takes no arguments{instead}.")
-        return exitcodes.OK
-    error(f"`hostmind run {service}` takes no arguments, got: {' '.join(extra)}{instead}")
-    return exitcodes.USAGE
+    takes = f"takes only {option} VALUE" if option else "takes no arguments"
+    error(f"`hostmind run {service}` {takes}, got: {' '.join(extra)}{instead}")
+    return False

@@ -167,3 +167,34 @@ def test_a_high_level_log_in_a_batch_stays_one_streamed_frame_until_a_core_is_sp
     writer.write(data)
     writer.close()
     assert (_frames(raw.getvalue()), _decompress_all(raw.getvalue())) == ([len(data)], [data])
+
+
+def test_a_write_after_close_is_refused_not_dropped() -> None:
+    writer = SegmentedZstdWriter(io.BytesIO(), 3, SMALL)
+    writer.close()
+    writer.close()  # a second close writes nothing more
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(b"lost")
+
+
+def test_a_file_that_takes_part_of_a_write_gets_the_rest_in_later_writes() -> None:
+    class Trickle(io.BytesIO):
+        def write(self, data: object, /) -> int:
+            assert isinstance(data, memoryview)
+            return super().write(data[:1000])  # at most 1000 bytes per call, as a filling disk may
+
+    raw = Trickle()
+    data = _text(3 * SMALL + 77)
+    writer = SegmentedZstdWriter(raw, 3, SMALL)
+    writer.write(data)
+    writer.close()
+    assert _decompress_all(raw.getvalue()) == [data]
+
+
+def test_a_file_that_takes_nothing_fails_the_write() -> None:
+    class Stuck(io.BytesIO):
+        def write(self, data: object, /) -> int:
+            return 0
+
+    with pytest.raises(OSError, match="took no bytes"):
+        SegmentedZstdWriter(Stuck(), 3, SMALL).write(_text(SMALL))
