@@ -403,7 +403,7 @@ def expand(pattern: str, skipped: list[Skipped] | None = None) -> list[str]:
     if head == len(segments):
         return [start] if os.path.lexists(start) else []
     walk = _Expansion(segments, skipped)
-    walk.visit(start, head, os.path.isdir(start))
+    walk.run(start, head, os.path.isdir(start))
     return sorted(walk.found)
 
 
@@ -427,26 +427,36 @@ class _Expansion:
         self.seen: set[tuple[str, int]] = set()
         self.listings: dict[str, list[tuple[str, int]]] = {}
 
-    def visit(self, path: str, state: int, is_directory: bool) -> None:
-        """Match what is at and below `path`, which has taken the segments before `state`."""
+    def run(self, path: str, state: int, is_directory: bool) -> None:
+        """Match what is at and below `path`, which has taken the segments before `state`.
+
+        A stack of pending visits, not recursion: a tree deeper than Python's recursion limit
+        (a local user can nest directories in a log directory they may write) must not raise.
+        """
+        pending = [(path, state, is_directory)]
+        while pending:
+            pending.extend(self._visit(*pending.pop()))
+
+    def _visit(self, path: str, state: int, is_directory: bool) -> list[tuple[str, int, bool]]:
+        """Take one (path, state): record a match; return the visits it leads to."""
         if (path, state) in self.seen:
-            return
+            return []
         self.seen.add((path, state))
         if state == len(self.segments):
             self.found.add(path)
-            return
+            return []
         segment = self.segments[state]
-        if segment.double:
-            self.visit(path, state + 1, is_directory)
+        then = [(path, state + 1, is_directory)] if segment.double else []
         if not is_directory:
-            return
+            return then
         for name, mode in self._entries(path, segment):
             if segment.double or segment.accepts(name):
                 child = path.rstrip("/") + "/" + name
                 next_state = state if segment.double else state + 1
                 if stat.S_ISLNK(mode) and next_state < len(self.segments):
                     self._note_link(child)
-                self.visit(child, next_state, stat.S_ISDIR(mode))
+                then.append((child, next_state, stat.S_ISDIR(mode)))
+        return then
 
     def _entries(self, path: str, segment: _Segment) -> list[tuple[str, int]]:
         """Return (name, file type bits) of what `path` holds that `segment` could take."""

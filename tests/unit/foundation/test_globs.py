@@ -266,3 +266,35 @@ def test_a_directory_that_cannot_be_listed_is_reported_not_raised() -> None:
     found, skipped = result.stdout.splitlines()
     assert f"['{base}/open/a.log']" == found
     assert f"[('{base}/locked', 'unreadable: Permission denied')]" == skipped
+
+
+def _deep_tree(top: Path, depth: int) -> str:
+    """Make `depth` nested one-letter directories under `top` (a local user can make such a tree
+    in a log directory they may write), a log at the bottom; return that log's path."""
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        for _level in range(depth):
+            os.mkdir("a", dir_fd=fd)
+            below = os.open("a", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = below
+        os.close(os.open("x.log", os.O_CREAT | os.O_WRONLY, 0o600, dir_fd=fd))
+    finally:
+        os.close(fd)
+    return str(top) + "/a" * depth + "/x.log"
+
+
+def test_a_directory_tree_deeper_than_the_recursion_limit_expands_without_error(tmp_path: Path) -> None:
+    """`expand` walked by recursion: 1,200 nested directories raised RecursionError, so a local
+    user could stop a rotation rule with `**` in it every run."""
+    depth = max(1200, sys.getrecursionlimit() + 200)
+    bottom = _deep_tree(tmp_path, depth)
+    try:
+        found = expand(f"{tmp_path}/**/*.log")
+    finally:
+        # shutil.rmtree (pytest's clean-up of old temp dirs) recurses too: take the tree down
+        # from the bottom here, one level at a time.
+        os.unlink(bottom)
+        for level in range(depth, 0, -1):
+            os.rmdir(str(tmp_path) + "/a" * level)
+    assert found == [bottom]
