@@ -17,6 +17,7 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from unconscious.journal import DEFAULT_SOCKET, JournalSender, field_name, stderr_is_journal
+from unconscious.printable import printable
 
 _PRIORITIES = {"debug": 7, "info": 6, "warning": 4, "warn": 4, "error": 3, "critical": 2, "exception": 3}
 _LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -45,6 +46,9 @@ class JournalRenderer:
             details = " ".join(f"{key}={_text(value)}" for key, value in fields.items())
             message = f"{event} {details}".strip()
         entry = {
+            # Exact, newlines included: journalctl indents continuation lines and shows a value
+            # with other control characters as "[blob data]". What reaches a terminal directly
+            # (the fallbacks below, the console renderer) goes through printable().
             "MESSAGE": _text(message),
             "PRIORITY": str(_PRIORITIES.get(level, 6)),
             "SYSLOG_IDENTIFIER": self.identifier,
@@ -62,7 +66,7 @@ class JournalRenderer:
             # Never lose an entry silently: fall back to stderr, which systemd also collects.
             self.failures += 1
             print(
-                f"<{entry['PRIORITY']}>{entry['MESSAGE']} (journal send failed: {error})",
+                f"<{entry['PRIORITY']}>{printable(entry['MESSAGE'])} (journal send failed: {error})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -85,7 +89,7 @@ class ManualRunRenderer(JournalRenderer):
         except OSError:
             self.failures += 1
             if int(entry["PRIORITY"]) <= _PRIORITIES["warning"]:
-                print(f"{entry['SYSLOG_IDENTIFIER']}: {entry['MESSAGE']}", file=sys.stderr,
+                print(f"{entry['SYSLOG_IDENTIFIER']}: {printable(entry['MESSAGE'])}", file=sys.stderr,
                       flush=True)
         raise structlog.DropEvent
 
@@ -94,7 +98,7 @@ def _message_first(logger: WrappedLogger, method_name: str, event_dict: EventDic
     # On a terminal the human sentence reads better than the event name alone.
     message = event_dict.pop("msg", None)
     if message is not None:
-        event_dict["event"] = f"{event_dict.get('event', '')}: {message}"
+        event_dict["event"] = f"{event_dict.get('event', '')}: {printable(_text(message))}"
     return event_dict
 
 

@@ -19,6 +19,7 @@ from unconscious.cli.output import print_json
 from unconscious.config import ConfigError
 from unconscious.context import Context
 from unconscious.log import configure
+from unconscious.printable import printable
 from unconscious.rotate.adopt import DEFAULT_CONF, adopt, import_config, render
 from unconscious.rotate.service import execute
 
@@ -122,17 +123,20 @@ def rotate_command(args: argparse.Namespace, context: Context) -> int:
             "journal_freed_bytes": outcome.vacuum_freed,
         })
         return outcome.code
+    # Every line through printable(): a log's name is chosen by whoever may write its directory,
+    # and a newline or an escape sequence in it must not forge or hide a line of this report.
     for item in report.planned:
-        print(f"would rotate {item['file']} -> {item['archive']} ({item['mode']}; {item['reason']})")
+        print(printable(f"would rotate {item['file']} -> {item['archive']} ({item['mode']}; "
+                        f"{item['reason']})"))
     for done in report.rotated:
         ratio = done.bytes_in / done.bytes_out if done.bytes_out else 0.0
-        print(f"rotated {done.source} -> {done.archive}: {done.bytes_in} -> {done.bytes_out} bytes "
-              f"(x{ratio:.1f}) in {done.seconds:.2f}s")
+        print(printable(f"rotated {done.source} -> {done.archive}: {done.bytes_in} -> {done.bytes_out} bytes "
+                        f"(x{ratio:.1f}) in {done.seconds:.2f}s"))
     for line in report.recovered:
-        print(f"recovered: {line}")
+        print(printable(f"recovered: {line}"))
     for line in report.warnings:
-        print(f"warning: {line}", file=sys.stderr)
+        print(printable(f"warning: {line}"), file=sys.stderr)
     for line in report.errors:
-        print(f"error: {line}", file=sys.stderr)
-    print(outcome.message)
+        print(printable(f"error: {line}"), file=sys.stderr)
+    print(printable(outcome.message))
     return outcome.code

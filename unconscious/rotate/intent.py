@@ -57,7 +57,8 @@ class Intent:
     @property
     def key(self) -> str:
         """A stable name for this intent: one rotation per source at a time."""
-        return hashlib.sha256(f"{self.kind}:{self.source}".encode()).hexdigest()[:20]
+        # fsencode: a name that is not UTF-8 holds lone surrogates, which .encode() refuses.
+        return hashlib.sha256(os.fsencode(f"{self.kind}:{self.source}")).hexdigest()[:20]
 
 
 def intents_dir(state_dir: Path) -> Path:

@@ -27,6 +27,7 @@ FOUNDATION = {
     "unconscious.notify", "unconscious.systemctl", "unconscious.systemd_units",
     "unconscious.context", "unconscious.default_config", "unconscious.rails_lock", "unconscious.locks",
     "unconscious.tree_diff", "unconscious.package_data", "unconscious.json_types", "unconscious.globs",
+    "unconscious.printable",
 }
 #: What the features read and write: the event spool, evidence, the pause flag.
 RECORDS = {"unconscious.events", "unconscious.evidence", "unconscious.pause"}
