@@ -90,9 +90,29 @@ def _size(source: Path) -> int:
         return 0  # gone since it was planned: its rotation reports that
 
 
+#: Logs of one rule rotated as one group at most. Each log of a group is a thread (below), and a
+#: directory a user may write can hold thousands of files: past the unit's TasksMax a thread
+#: cannot start. A rule matching more logs rotates them group after group, its shared scripts
+#: (prerotate, reopen, postrotate) once per group.
+MAX_LOGS_AT_ONCE = 256
+
+
 def rotate_all(env: RotateEnv, rule: Rule, planned: list[tuple[Path, str, Intent, Codec]],
                workers: int) -> tuple[list[Outcome], str | None]:
-    """Rotate every planned log of `rule`; return (outcomes in order, an error that stopped all)."""
+    """Rotate every planned log of `rule`, MAX_LOGS_AT_ONCE at a time; return (the outcomes of the
+    logs that were tried, in order, and the error that stopped the rest, e.g. a failed prerotate)."""
+    outcomes: list[Outcome] = []
+    for first in range(0, len(planned), MAX_LOGS_AT_ONCE):
+        group, stopped = _rotate_group(env, rule, planned[first:first + MAX_LOGS_AT_ONCE], workers)
+        outcomes.extend(group)
+        if stopped is not None:
+            return outcomes, stopped
+    return outcomes, None
+
+
+def _rotate_group(env: RotateEnv, rule: Rule, planned: list[tuple[Path, str, Intent, Codec]],
+                  workers: int) -> tuple[list[Outcome], str | None]:
+    """Rotate one group of `rule`'s logs; return (outcomes in order, an error that stopped all)."""
     slots = threading.Semaphore(max(1, workers))
     hooks = RuleHooks(env, rule, [source for source, _reason, _intent, _codec in planned], slots)
     stopped = hooks.prerotate_all()

@@ -3,6 +3,7 @@ shell unless the operator wrote one, and killed whole past their timeout."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,3 +88,34 @@ def test_a_rule_that_tells_no_writer_to_reopen_never_waits_for_the_old_file_to_g
     tree.configure({"app": {"paths": [str(log)], "reopen": {"settle": "10m", "timeout": "10m"}}})
     result = tree.rotate("--force", timeout=60)
     assert (0, ["app.log", "app.log.1.zst"]) == (result.returncode, sorted(p.name for p in tree.logs.iterdir()))
+
+
+def test_a_rule_matching_more_logs_than_one_group_rotates_them_all_in_groups(
+        context: Context, write_dropin: DropIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log directory a user may write can hold thousands of files, and each log of a group is a
+    thread: past the unit's TasksMax a thread cannot start, which stopped the whole run (found by a
+    hostile-host review). Logs go in groups; the shared scripts run once per group."""
+    from unconscious.rotate import batch
+
+    monkeypatch.setattr(batch, "MAX_LOGS_AT_ONCE", 4)
+    lock, inside, most = threading.Lock(), [0], [0]
+    real_rotate_one = batch._rotate_one
+
+    def counting(*args: object) -> object:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            return real_rotate_one(*args)  # type: ignore[arg-type]
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(batch, "_rotate_one", counting)
+    logs = _logs(tmp_path, 10)
+    calls = tmp_path / "calls"
+    _rule(write_dropin, logs, reopen={"command": ["/bin/sh", "-c", f"echo hup >> {calls}"], "settle": "10ms"})
+    outcome = execute(context, force=True)
+    assert (outcome.code, len(outcome.report.rotated), calls.read_text().split()) == (0, 10, ["hup"] * 3)
+    # Create mode waits at the reopen rendezvous inside each log's rotation: all of a group at once.
+    assert most[0] == 4
