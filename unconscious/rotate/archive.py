@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from unconscious.rotate.codecs import Codec, Span, copy_range, frame_starts, verify
 from unconscious.rotate.cores import FrameStart
-from unconscious.rotate.fsutil import open_regular
+from unconscious.rotate.fsutil import file_id, open_regular
 
 
 def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0) -> BinaryIO:
@@ -60,20 +60,25 @@ def add_frame(raw: BinaryIO, codec: Codec, source_fd: int, start: int, end: int 
 
 def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
                    owner: tuple[int, int] | None) -> tuple[int, int]:
-    """Compress all of `source` into a fresh `temp`, fsync and verify it.
+    """Compress all of `source` into a fresh `temp`, fsync and verify it (the file written, see
+    codecs.verify).
 
+    Whatever is left at the temp name (a partial archive of a killed run, or a pipe or link a
+    user of the directory planted, which would fail every later run) is removed first.
     Return (bytes that went in, archive size). Raise OSError or VerifyError; the temp file is
     removed on failure.
     """
     fd = open_regular(source, os.O_RDONLY)
     starts: list[FrameStart] = []
     try:
+        temp.unlink(missing_ok=True)
         raw = open_temp(temp, mode, owner)
+        written = file_id(raw.fileno())
         try:
             length = add_frame(raw, codec, fd, 0, None, starts=starts)
         finally:
             size = seal(raw)
-        verify(temp, codec, [Span(fd, 0, length)], starts=starts)
+        verify(temp, codec, [Span(fd, 0, length)], starts=starts, written=written)
         return length, size
     except BaseException:
         temp.unlink(missing_ok=True)

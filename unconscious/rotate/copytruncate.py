@@ -30,7 +30,7 @@ from unconscious.rotate.cores import FrameStart
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import RotationError, open_regular, remove_durably
+from unconscious.rotate.fsutil import RotationError, file_id, open_regular, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.rules import Rule
 
@@ -111,12 +111,13 @@ def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> int
         raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
     starts: list[FrameStart] = []
     try:
+        written = file_id(raw.fileno())
         try:
             head_end = add_frame(raw, codec, fd, 0, stat.st_size, lambda: crash_point("copy_during_head"),
                                  starts)
         finally:
             head_archive_length = seal(raw)
-        verify(temp, codec, [Span(fd, 0, head_end)], starts=starts)
+        verify(temp, codec, [Span(fd, 0, head_end)], starts=starts, written=written)
         crash_point("copy_after_head_verified")
         planned.phase = intents.HEAD_VERIFIED
         planned.head_length = head_end
@@ -179,12 +180,13 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
         stat = os.fstat(fd)
         try:
             raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+            written = file_id(raw.fileno())
             starts: list[FrameStart] = []
             try:
                 end = add_frame(raw, codec, fd, 0, stat.st_size, starts=starts)
             finally:
                 size = seal(raw)
-            verify(temp, codec, [Span(fd, 0, end)], starts=starts)
+            verify(temp, codec, [Span(fd, 0, end)], starts=starts, written=written)
         except BaseException:
             undo(env, planned)
             raise
@@ -209,17 +211,18 @@ def append_tail(planned: Intent, codec: Codec) -> int:
     against the tail file.
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
-    stat = temp.stat()
-    tail_fd = os.open(tail, os.O_RDONLY | os.O_NOFOLLOW)
+    mode = os.lstat(temp).st_mode  # a link here is refused (ELOOP) by open_temp, never followed
+    tail_fd = open_regular(tail, os.O_RDONLY)
     try:
-        raw = open_temp(temp, stat.st_mode & 0o7777, None, keep_length=planned.head_archive_length)
+        raw = open_temp(temp, mode & 0o7777, None, keep_length=planned.head_archive_length)
+        written = file_id(raw.fileno())
         starts: list[FrameStart] = []
         try:
             tail_length = add_frame(raw, codec, tail_fd, 0, None, starts=starts)
         finally:
             size = seal(raw)
         verify(temp, codec, [Span(tail_fd, 0, tail_length)], archive_offset=planned.head_archive_length,
-               starts=starts)
+               starts=starts, written=written)
     finally:
         os.close(tail_fd)
     planned.archived = [planned.head_length, tail_length]
