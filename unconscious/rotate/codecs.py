@@ -247,15 +247,15 @@ def _open_written(path: os.PathLike[str] | str, written: FileId | None) -> int:
     try:
         fd = open_regular(path, os.O_RDONLY)
     except RotationError as error:
-        raise VerifyError(f"{replaced} (now not a regular file); not verified, not rotated") from error
+        raise VerifyError(f"{replaced} (now not a regular file); not verified, not put in place") from error
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise VerifyError(f"{replaced} (now a symbolic link, not followed); not verified, "
-                              f"not rotated") from error
+                              f"not put in place") from error
         raise
     if written is not None and file_id(fd) != written:
         os.close(fd)
-        raise VerifyError(f"{replaced} (now another file); not verified, not rotated")
+        raise VerifyError(f"{replaced} (now another file); not verified, not put in place")
     return fd
 
 
