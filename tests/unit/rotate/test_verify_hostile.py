@@ -319,3 +319,72 @@ def test_recovery_refuses_a_link_at_the_staging_name_before_making_the_new_log(t
     assert not os.path.lexists(planned.source)
     assert done == [] and len(problems) == 1
     assert planned.staging in problems[0] and "not a regular file" in problems[0]
+
+
+# --- the temp archive is written only into a file this run made -----------------------------
+
+
+def test_open_temp_never_writes_into_a_file_already_at_the_name(tmp_path: Path) -> None:
+    """A hard link planted at the temp name (possible with fs.protected_hardlinks=0) to a file
+    root owns was truncated and chmod'ed by a plain O_CREAT open; a fresh name is required."""
+    victim = root_only_secret(tmp_path)
+    temp = tmp_path / ".app.log.1.zst.hostmind-tmp"
+    os.link(victim, temp)
+    with pytest.raises(FileExistsError):
+        open_temp(temp, 0o644, None)
+    assert (victim.read_bytes()[:10], victim.stat().st_mode & 0o777) == (LOG_BYTES[:10], 0o600)
+
+
+def test_a_copy_rotation_with_a_hard_link_at_the_temp_name_leaves_its_target_alone(tmp_path: Path) -> None:
+    planned = _planned(tmp_path, "copy", "zstd")
+    Path(planned.source).write_bytes(LOG_BYTES)
+    victim = root_only_secret(tmp_path)
+    before = victim.read_bytes()
+    os.link(victim, planned.temp_archive)
+    rule = build_rule("app", {"paths": [planned.source], "mode": "copy"})
+    with pytest.raises(FileExistsError):
+        copytruncate_module.rotate_copy(_env(tmp_path), rule, planned, Codec("zstd"))
+    assert (victim.read_bytes(), victim.stat().st_mode & 0o777) == (before, 0o600)
+    assert Path(planned.source).read_bytes() == LOG_BYTES
+    assert not os.path.lexists(planned.temp_archive)  # the planted name is gone: the next run works
+
+
+def test_the_tail_is_not_appended_to_a_temp_swapped_since_its_head_was_verified(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between the head's verification and the append the temp is opened again by name: a file
+    swapped in there (here holding the very same head) must not become the archive."""
+    planned = _planned(tmp_path, "copytruncate", "zstd")
+    Path(planned.source).write_bytes(LOG_BYTES)
+    rule = build_rule("app", {"paths": [planned.source], "mode": "copytruncate"})
+    real = copytruncate_module._catch_up_and_truncate
+
+    def truncate_then_swap(*arguments: object) -> tuple[int, float]:
+        reached = real(*arguments)  # type: ignore[arg-type]
+        plant_copy(Path(planned.temp_archive))
+        return reached
+    monkeypatch.setattr(copytruncate_module, "_catch_up_and_truncate", truncate_then_swap)
+    with pytest.raises(RotationError) as error:
+        copytruncate_module.rotate_copytruncate(_env(tmp_path), rule, planned, Codec("zstd"))
+    assert planned.temp_archive in str(error.value) and "replaced" in str(error.value)
+    assert not os.path.lexists(planned.final_archive)
+
+
+def test_recovery_does_not_append_to_a_temp_archive_with_another_name(tmp_path: Path) -> None:
+    """After a crash the identity of the head's file is not known; a second name on it (a hard
+    link to some other file put in its place) is refused before anything is written."""
+    planned = _planned(tmp_path, "copytruncate", "zstd")
+    Path(planned.source).write_bytes(LOG_BYTES)
+    temp = Path(planned.temp_archive)
+    fd = os.open(planned.source, os.O_RDONLY)
+    raw = open_temp(temp, 0o640, None)
+    planned.head_length = add_frame(raw, Codec("zstd"), fd, 0, None)
+    planned.head_archive_length = seal(raw)
+    os.close(fd)
+    Path(planned.tail_file).write_bytes(b"tail line\n")
+    other = tmp_path / "other-name"
+    os.link(temp, other)
+    before = other.read_bytes()
+    with pytest.raises(RotationError) as error:
+        copytruncate_module.append_tail(planned, Codec("zstd"))
+    assert planned.temp_archive in str(error.value) and "hard link" in str(error.value)
+    assert other.read_bytes() == before
