@@ -13,18 +13,27 @@ from typing import BinaryIO
 
 from unconscious.rotate.codecs import Codec, Span, copy_range, frame_starts, verify
 from unconscious.rotate.cores import FrameStart
-from unconscious.rotate.fsutil import open_regular
+from unconscious.rotate.fsutil import FileId, RotationError, file_id, open_regular
 
 
-def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0) -> BinaryIO:
+def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0,
+              written: FileId | None = None) -> BinaryIO:
     """Open `path` for writing after its first `keep_length` bytes (a fresh file when 0).
 
     Root gives the archive `owner` (the log's); a rotation running as a `su` user creates it as
-    that user and group, as logrotate does. A symbolic link at `path` is refused (ELOOP), never
-    followed. Raise OSError (EROFS, ENOSPC, EACCES, ELOOP) before anything of the log is touched.
+    that user and group, as logrotate does. The name is in the log's directory, where someone
+    else may have put something first: with `keep_length` 0 the file must be new (O_EXCL: a link,
+    a pipe, or a file another user made, holds open or hard-linked to one of root's is refused
+    with FileExistsError, never truncated). To append (`keep_length` > 0) the file must be a
+    regular file with no other name and, given `written` (file_id of the head's writer), that
+    very file: else RotationError, before a byte is written. Raise OSError (EROFS, ENOSPC, EACCES,
+    EEXIST, ELOOP) before anything of the log is touched.
     """
-    fd = open_regular(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    fresh = os.O_CREAT | os.O_EXCL if keep_length == 0 else 0
+    fd = open_regular(path, os.O_WRONLY | fresh, 0o600)
     try:
+        if keep_length:
+            _check_same_archive(path, fd, written)
         os.ftruncate(fd, keep_length)
         os.lseek(fd, keep_length, os.SEEK_SET)
         os.fchmod(fd, mode)
@@ -34,6 +43,17 @@ def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length:
         os.close(fd)
         raise
     return os.fdopen(fd, "wb", buffering=0)
+
+
+def _check_same_archive(path: Path, fd: int, written: FileId | None) -> None:
+    """Raise RotationError unless the open `fd` is the temp archive whose head was written."""
+    if written is not None and file_id(fd) != written:
+        raise RotationError(f"{path}: the temp archive was replaced since its head was written; "
+                            f"nothing appended, not put in place")
+    links = os.fstat(fd).st_nlink
+    if links != 1:
+        raise RotationError(f"{path}: the temp archive has {links} names (a hard link was made to it "
+                            f"or it was put in place of another file); nothing appended, not put in place")
 
 
 def seal(raw: BinaryIO) -> int:
@@ -60,20 +80,25 @@ def add_frame(raw: BinaryIO, codec: Codec, source_fd: int, start: int, end: int 
 
 def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
                    owner: tuple[int, int] | None) -> tuple[int, int]:
-    """Compress all of `source` into a fresh `temp`, fsync and verify it.
+    """Compress all of `source` into a fresh `temp`, fsync and verify it (the file written, see
+    codecs.verify).
 
+    Whatever is left at the temp name (a partial archive of a killed run, or a pipe or link a
+    user of the directory planted, which would fail every later run) is removed first.
     Return (bytes that went in, archive size). Raise OSError or VerifyError; the temp file is
     removed on failure.
     """
     fd = open_regular(source, os.O_RDONLY)
     starts: list[FrameStart] = []
     try:
+        temp.unlink(missing_ok=True)
         raw = open_temp(temp, mode, owner)
+        written = file_id(raw.fileno())
         try:
             length = add_frame(raw, codec, fd, 0, None, starts=starts)
         finally:
             size = seal(raw)
-        verify(temp, codec, [Span(fd, 0, length)], starts=starts)
+        verify(temp, codec, [Span(fd, 0, length)], starts=starts, written=written)
         return length, size
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ other; readers decompress across them, which is how a tail is appended to an arc
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import zlib
@@ -20,6 +21,7 @@ from typing import BinaryIO, Protocol, cast
 import zstandard
 
 from unconscious.rotate.cores import CoreShare, FrameStart, SharingZstdWriter, usable_cores
+from unconscious.rotate.fsutil import FileId, RotationError, file_id, open_regular
 from unconscious.rotate.segments import SEGMENT, SegmentedZstdWriter, suits
 
 CHUNK = 1 << 20
@@ -196,28 +198,65 @@ def copy_range(source_fd: int, start: int, end: int | None, sink: FrameWriter,
 
 
 def verify(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], archive_offset: int = 0,
-           starts: Sequence[FrameStart] = ()) -> int:
+           starts: Sequence[FrameStart] = (), written: FileId | None = None) -> int:
     """Decompress `path` from byte `archive_offset` (a frame boundary) and compare it, byte for
     byte, with `spans` in order. Return the number of bytes compared.
 
+    `path` is opened without following a link and without waiting (a named pipe planted at the
+    name must not hang the run), and must be a regular file; with `written` (file_id of the
+    writer's descriptor, which every rotation passes) it must also be that very file. The temp
+    archive lives in the log's directory, which a local user may be able to write: a file swapped
+    in there is refused before a byte of it is read, so its contents never reach a message.
     A byte-exact comparison with the source (still on disk, usually in the page cache) is both
     stronger and faster than hashing each side. Both sides are read into two reused CHUNK
     buffers (no new object per chunk) and compared as bytearrays (a memcmp). `starts` (one span
     only) are the frame boundaries the writer recorded (frame_starts): the archive is then cut
     there into parts that are decompressed and compared on several cores at once, each part
     exactly its slice of the span, so together they still cover every byte on both sides.
-    Raise VerifyError on the first difference, on a length mismatch or on a decompression error
-    (zstd frames also carry their own checksum); OSError if unreadable.
+    Raise VerifyError when `path` is not the file written (a link, a pipe, another file), on the
+    first difference, on a length mismatch or on a decompression error (zstd frames also carry
+    their own checksum); OSError if unreadable.
     """
-    if not starts:
-        return _verify_part(path, codec, spans, archive_offset, None, 0)
-    if len(spans) != 1:
-        raise ValueError("frame starts need exactly one span")
-    parts = _parts(path, spans[0], archive_offset, starts)
+    fd = _open_written(path, written)
+    try:
+        if not starts:
+            return _verify_part(path, fd, codec, spans, archive_offset, None, 0)
+        if len(spans) != 1:
+            raise ValueError("frame starts need exactly one span")
+        return _verify_parts(path, fd, codec, spans[0], archive_offset, starts)
+    finally:
+        os.close(fd)
+
+
+def _verify_parts(path: os.PathLike[str] | str, fd: int, codec: Codec, span: Span, archive_offset: int,
+                  starts: Sequence[FrameStart]) -> int:
+    """Verify the archive `fd` cut at `starts`, its parts on several threads; return bytes compared."""
+    parts = _parts(path, span, archive_offset, starts)
     with ThreadPoolExecutor(max_workers=min(len(parts), usable_cores()), thread_name_prefix="verify") as pool:
-        compared = pool.map(lambda part: _verify_part(path, codec, [part[0]], part[1], part[2],
-                                                      part[0].start - spans[0].start), parts)
+        compared = pool.map(lambda part: _verify_part(path, fd, codec, [part[0]], part[1], part[2],
+                                                      part[0].start - span.start), parts)
         return sum(compared)
+
+
+def _open_written(path: os.PathLike[str] | str, written: FileId | None) -> int:
+    """Open `path` read-only, never following a link nor waiting on a pipe; return the descriptor.
+
+    Raise VerifyError if it is a link, not a regular file, or (with `written`) not that file.
+    """
+    replaced = f"{path}: the temp archive was replaced after it was written"
+    try:
+        fd = open_regular(path, os.O_RDONLY)
+    except RotationError as error:
+        raise VerifyError(f"{replaced} (now not a regular file); not verified, not put in place") from error
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise VerifyError(f"{replaced} (now a symbolic link, not followed); not verified, "
+                              f"not put in place") from error
+        raise
+    if written is not None and file_id(fd) != written:
+        os.close(fd)
+        raise VerifyError(f"{replaced} (now another file); not verified, not put in place")
+    return fd
 
 
 def _parts(path: os.PathLike[str] | str, span: Span, archive_offset: int,
@@ -235,50 +274,66 @@ def _parts(path: os.PathLike[str] | str, span: Span, archive_offset: int,
             for first, length, begin, end in zip(taken, lengths, archive, ends, strict=True)]
 
 
-def _verify_part(path: os.PathLike[str] | str, codec: Codec, spans: Sequence[Span], archive_offset: int,
-                 archive_end: int | None, before: int) -> int:
-    """Compare the archive's bytes [archive_offset, archive_end) (to EOF when None), decompressed,
-    with `spans`; `before` is how many source bytes precede them (for the error message)."""
+def _verify_part(path: os.PathLike[str] | str, fd: int, codec: Codec, spans: Sequence[Span],
+                 archive_offset: int, archive_end: int | None, before: int) -> int:
+    """Compare the archive `fd`'s bytes [archive_offset, archive_end) (to EOF when None),
+    decompressed, with `spans`; `before` is how many source bytes precede them (for the error
+    message); `path` names the archive in messages."""
     expected = sum(span.length for span in spans)
     decoded, original = bytearray(CHUNK), bytearray(CHUNK)
     compared = 0
     try:
-        with open(path, "rb", buffering=0) as raw:
-            raw.seek(archive_offset)
-            reader = codec.reader(raw if archive_end is None else cast(BinaryIO, _Window(raw, archive_end)))
-            for span in spans:
-                position = 0
-                while position < span.length:
-                    got = _fill(reader, decoded, min(CHUNK, span.length - position))
-                    if got == 0:
-                        raise VerifyError(f"{path}: decompresses to {before + compared} bytes, "
-                                          f"{before + expected} went in")
-                    read = os.preadv(span.fd, [memoryview(original)[:got]], span.start + position)
-                    same = decoded == original if got == CHUNK == read else (
-                        read == got and decoded[:got] == original[:got])
-                    if not same:
-                        where = before + compared + _first_difference(bytes(original[:read]),
-                                                                      bytes(decoded[:got]))
-                        raise VerifyError(f"{path}: differs from its source at byte {where}")
-                    position, compared = position + got, compared + got
-            if _fill(reader, decoded, 1):
-                raise VerifyError(f"{path}: holds more than the {before + expected} bytes that went in")
+        reader = codec.reader(cast(BinaryIO, _Window(fd, archive_offset, archive_end)))
+        for span in spans:
+            position = 0
+            while position < span.length:
+                got = _fill(reader, decoded, min(CHUNK, span.length - position))
+                if got == 0:
+                    raise VerifyError(f"{path}: decompresses to {before + compared} bytes, "
+                                      f"{before + expected} went in")
+                read = os.preadv(span.fd, [memoryview(original)[:got]], span.start + position)
+                same = decoded == original if got == CHUNK == read else (
+                    read == got and decoded[:got] == original[:got])
+                if not same:
+                    where = before + compared + _first_difference(bytes(original[:read]),
+                                                                  bytes(decoded[:got]))
+                    raise VerifyError(f"{path}: differs from its source at byte {where}")
+                position, compared = position + got, compared + got
+        if _fill(reader, decoded, 1):
+            raise VerifyError(f"{path}: holds more than the {before + expected} bytes that went in")
     except (zstandard.ZstdError, gzip.BadGzipFile, EOFError, zlib.error) as error:
         raise VerifyError(f"{path}: does not decompress: {error}") from error
     return compared
 
 
 class _Window:
-    """Reads of a file object that stop at byte `end` (one part of an archive)."""
+    """Reads of bytes [start, end) of the open file `fd` (to EOF when end is None), by pread.
 
-    def __init__(self, raw: BinaryIO, end: int) -> None:
-        self._raw = raw
-        self._left = max(0, end - raw.tell())
+    Each part of a parallel verification has its own window on the one descriptor: no shared
+    file offset, and no second open of the path (which could by then name another file).
+    """
+
+    def __init__(self, fd: int, start: int, end: int | None) -> None:
+        self._fd = fd
+        self._offset = start
+        self._end = end
+
+    def _want(self, size: int) -> int:
+        return size if self._end is None else max(0, min(size, self._end - self._offset))
 
     def read(self, size: int = -1, /) -> bytes:
-        data = self._raw.read(self._left if size < 0 else min(size, self._left))
-        self._left -= len(data)
+        if size < 0:
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        want = self._want(size)
+        data = os.pread(self._fd, want, self._offset) if want else b""
+        self._offset += len(data)
         return data
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        want = self._want(len(buffer))
+        got = os.preadv(self._fd, [buffer[:want]], self._offset) if want else 0
+        self._offset += got
+        return got
 
 
 def _fill(reader: DecompressedReader, buffer: bytearray, want: int) -> int:

@@ -30,7 +30,7 @@ from unconscious.rotate.cores import FrameStart
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import RotationError, open_regular, remove_durably
+from unconscious.rotate.fsutil import FileId, RotationError, file_id, open_regular, remove_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.rules import Rule
 
@@ -69,7 +69,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
     crash_point("copy_after_intent")
     fd = open_regular(source, os.O_RDWR)
     try:
-        head_end = _archive_head(env, planned, fd, codec)
+        head_end, written = _archive_head(env, planned, fd, codec)
         try:
             tail_fd = os.open(tail, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         except BaseException:
@@ -82,7 +82,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
             os.close(tail_fd)
     finally:
         os.close(fd)
-    size = append_tail(planned, codec)
+    size = append_tail(planned, codec, written)
     crash_point("copy_after_tail_frame")
     planned.phase = intents.VERIFIED
     planned.window_seconds = window
@@ -95,12 +95,12 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
                    caught_up_bytes=reached - head_end)
 
 
-def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> int:
+def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> tuple[int, FileId]:
     """Compress [0, size) of the open log into the temp archive, fsync and verify it, and record
     it in the intent (HEAD_VERIFIED, with the digest of the log's first bytes).
 
-    Return the offset the head reached. Raise RotationError, VerifyError or OSError after
-    undoing everything: the log is untouched.
+    Return (the offset the head reached, the temp archive's file_id). Raise RotationError,
+    VerifyError or OSError after undoing everything: the log is untouched.
     """
     temp = Path(planned.temp_archive)
     stat = os.fstat(fd)
@@ -111,12 +111,13 @@ def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> int
         raise RotationError(f"cannot write the archive {temp}: {error.strerror}") from error
     starts: list[FrameStart] = []
     try:
+        written = file_id(raw.fileno())
         try:
             head_end = add_frame(raw, codec, fd, 0, stat.st_size, lambda: crash_point("copy_during_head"),
                                  starts)
         finally:
             head_archive_length = seal(raw)
-        verify(temp, codec, [Span(fd, 0, head_end)], starts=starts)
+        verify(temp, codec, [Span(fd, 0, head_end)], starts=starts, written=written)
         crash_point("copy_after_head_verified")
         planned.phase = intents.HEAD_VERIFIED
         planned.head_length = head_end
@@ -128,7 +129,7 @@ def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> int
     except BaseException:
         undo(env, planned)
         raise
-    return head_end
+    return head_end, written
 
 
 def _catch_up_and_truncate(env: RotateEnv, rule: Rule, planned: Intent, fd: int, tail_fd: int,
@@ -179,12 +180,13 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
         stat = os.fstat(fd)
         try:
             raw = open_temp(temp, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+            written = file_id(raw.fileno())
             starts: list[FrameStart] = []
             try:
                 end = add_frame(raw, codec, fd, 0, stat.st_size, starts=starts)
             finally:
                 size = seal(raw)
-            verify(temp, codec, [Span(fd, 0, end)], starts=starts)
+            verify(temp, codec, [Span(fd, 0, end)], starts=starts, written=written)
         except BaseException:
             undo(env, planned)
             raise
@@ -201,25 +203,29 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
                    seconds=time.monotonic() - started)
 
 
-def append_tail(planned: Intent, codec: Codec) -> int:
+def append_tail(planned: Intent, codec: Codec, head_written: FileId | None = None) -> int:
     """Append the tail file to the temp archive after its verified head; verify; return its size.
 
     Idempotent: the archive is first cut back to the head, so a partial earlier append is gone.
     The head frame was verified against the log before the truncate; the new frame is verified
-    against the tail file.
+    against the tail file. `head_written` (file_id of the head's writer; unknown in recovery)
+    makes sure the temp reopened by name is still that file (archive.open_temp). Raise
+    RotationError, VerifyError or OSError.
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
-    stat = temp.stat()
-    tail_fd = os.open(tail, os.O_RDONLY | os.O_NOFOLLOW)
+    mode = os.lstat(temp).st_mode  # a link here is refused (ELOOP) by open_temp, never followed
+    tail_fd = open_regular(tail, os.O_RDONLY)
     try:
-        raw = open_temp(temp, stat.st_mode & 0o7777, None, keep_length=planned.head_archive_length)
+        raw = open_temp(temp, mode & 0o7777, None, keep_length=planned.head_archive_length,
+                        written=head_written)
+        written = file_id(raw.fileno())
         starts: list[FrameStart] = []
         try:
             tail_length = add_frame(raw, codec, tail_fd, 0, None, starts=starts)
         finally:
             size = seal(raw)
         verify(temp, codec, [Span(tail_fd, 0, tail_length)], archive_offset=planned.head_archive_length,
-               starts=starts)
+               starts=starts, written=written)
     finally:
         os.close(tail_fd)
     planned.archived = [planned.head_length, tail_length]

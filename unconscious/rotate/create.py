@@ -26,7 +26,14 @@ from unconscious.rotate.codecs import Codec, FrameWriter, Span, copy_range, flus
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import RotationError, create_log, open_regular, owner_ids, remove_durably
+from unconscious.rotate.fsutil import (
+    RotationError,
+    create_log,
+    file_id,
+    open_regular,
+    owner_ids,
+    remove_durably,
+)
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.reopen import tell_writer, wait_until_quiet
 from unconscious.rotate.rules import Rule
@@ -72,6 +79,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
         stat = os.fstat(fd)
         _check_new_log_owner(env, rule, planned, stat)
         raw, writer, head_end = _compress_head(env, planned, fd, stat, codec)
+        written = file_id(raw.fileno())  # verify reads this file, whatever the name holds then
         # From here on the staging file holds every byte: failures leave the intent for recovery.
         try:
             warnings = _switch_to_new_log(env, rule, planned, fd, stat, after_rename)
@@ -81,7 +89,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
             crash_point("create_after_tail")
         finally:
             size = seal(raw)
-        verify(temp, codec, [Span(fd, 0, end)], starts=frame_starts(writer))
+        verify(temp, codec, [Span(fd, 0, end)], starts=frame_starts(writer), written=written)
         crash_point("create_after_verify")
     finally:
         os.close(fd)

@@ -9,6 +9,7 @@ once the intent records the final archive as in place.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from unconscious.rotate import intent as intents
@@ -28,7 +29,8 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
     """
     temp, final = Path(planned.temp_archive), Path(planned.final_archive)
     if planned.phase != intents.ARCHIVED:
-        if temp.exists():
+        if os.path.lexists(temp):  # a link at the name is seen, never followed
+            _check_still_regular(temp, planned)
             for index, (old, new) in enumerate(planned.shifts):
                 if os.path.lexists(old) and not os.path.lexists(new):
                     rename_durably(Path(old), Path(new))
@@ -39,7 +41,7 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
                 raise RotationError(f"{final} exists and was not made by this rotation; "
                                     f"the verified archive is kept as {temp}")
             if planned.mtime_ns:
-                os.utime(temp, ns=(planned.mtime_ns, planned.mtime_ns))
+                os.utime(temp, ns=(planned.mtime_ns, planned.mtime_ns), follow_symlinks=False)
             rename_durably(temp, final)
             crash_point("finish_after_final_rename")
         elif not final.exists():
@@ -59,6 +61,19 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
     return final
 
 
+def _check_still_regular(temp: Path, planned: Intent) -> None:
+    """Refuse to put in place a temp archive that is no longer a regular file.
+
+    The temp name is in the log's directory: a link or pipe there was put by someone else after
+    the archive was verified, and renaming it to the final name would publish it in its place.
+    Raise RotationError naming the file; the staging or tail file keeps the log's bytes.
+    """
+    if not stat.S_ISREG(os.lstat(temp).st_mode):
+        raise RotationError(f"{temp}: the temp archive is not a regular file any more (replaced after "
+                            f"it was verified); not renamed into place, the log's bytes are still in "
+                            f"{planned.staging or planned.tail_file}")
+
+
 def prune(env: RotateEnv, rule: Rule, source: Path) -> None:
     """Remove `source`'s archives past `keep`/`maxage`, recording each in `env.pruned`."""
     for expired_archive in expired(rule, source, env.clock()):
@@ -71,7 +86,7 @@ def _remove_work_file(path: Path, planned: Intent) -> None:
     """Delete the staging or tail file, unless bytes were added after they were archived."""
     archived = sum(planned.archived)
     try:
-        size = path.stat().st_size
+        size = os.lstat(path).st_size
     except FileNotFoundError:
         return
     if planned.staging and path == Path(planned.staging) and size > archived:

@@ -10,12 +10,21 @@ from pathlib import Path
 
 from unconscious.atomic import fsync_directory
 
+#: What names one file whatever its path: (st_dev, st_ino).
+FileId = tuple[int, int]
+
 
 class RotationError(Exception):
     """A rotation that could not be done; the message says which file and why."""
 
 
-def open_regular(path: Path | str, flags: int, mode: int = 0o600) -> int:
+def file_id(fd: int) -> FileId:
+    """Return (st_dev, st_ino) of the open file `fd`: the identity a path can be checked against."""
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
+def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600) -> int:
     """Open `path` with `flags` and return the descriptor; never follow a link, never wait.
 
     A named pipe (or a device) planted at the name, where the user of a `su` rule may plant

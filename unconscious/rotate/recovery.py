@@ -13,6 +13,7 @@ Decided from the intent's phase and the files on disk:
 from __future__ import annotations
 
 import os
+import stat as stats
 from pathlib import Path
 
 from unconscious.rotate import intent as intents
@@ -86,14 +87,14 @@ def recover(env: RotateEnv, planned: Intent, rule: Rule | None) -> str:
 def _staging_grew(planned: Intent) -> bool:
     archived = sum(planned.archived)
     try:
-        return os.path.exists(planned.temp_archive) and os.stat(planned.staging).st_size > archived
+        return os.path.lexists(planned.temp_archive) and os.lstat(planned.staging).st_size > archived
     except FileNotFoundError:
         return False
 
 
 def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> str:
     source, staging, temp = Path(planned.source), Path(planned.staging), Path(planned.temp_archive)
-    stat = staging.stat()
+    stat = _staging_stat(staging)
     if rule is not None:
         if rule.recreate:
             mode, uid, gid = new_log_attributes(rule, stat)
@@ -123,6 +124,19 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
     intents.save(env.state_dir, planned)
     finish(env, rule, planned)
     return "finished"
+
+
+def _staging_stat(staging: Path) -> os.stat_result:
+    """lstat the staging file; raise RotationError unless it is a regular file.
+
+    It is in the log's directory: the new log takes its mode and owner, which must never come
+    from the target of a link (or a pipe) someone put at that name.
+    """
+    info = os.lstat(staging)
+    if not stats.S_ISREG(info.st_mode):
+        raise RotationError(f"{staging}: the staging file is not a regular file (a link or pipe was put "
+                            f"in its place); not recovered, no new log made: look at it by hand")
+    return info
 
 
 def _still_untruncated(planned: Intent) -> bool:
