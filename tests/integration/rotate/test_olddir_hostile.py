@@ -174,3 +174,26 @@ def test_a_dangling_link_named_like_the_next_dated_archive_never_blocks_rotation
     archives = sorted(path for path in log.parent.iterdir() if not path.is_symlink() and path != log)
     bodies = sorted(zstandard.ZstdDecompressor().stream_reader(path.read_bytes()).read() for path in archives)
     assert sorted([TEXT, b"second round\n"]) == bodies
+
+
+def test_a_root_log_directory_inside_a_directory_another_user_owns_is_refused_as_root(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    # The owner of `home` may rename root's `home/logs` away and put a link in its place.
+    home = tmp_path / "home"
+    home.mkdir()
+    log = _logs(home, 0, 0o755)
+    os.chown(home, NOBODY, NOBODY)
+    _rule(write_dropin, log)
+    outcome = execute(context, force=True)
+    assert (1, TEXT, ["app.log"]) == (outcome.code, log.read_bytes(), os.listdir(log.parent))
+    assert any(f"{home}, above its directory, is owned by nobody" in text for text in outcome.report.errors), \
+        outcome.report.errors
+
+
+def test_a_dry_run_checks_the_olddir_but_creates_nothing(
+        context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
+    log = _logs(tmp_path, 0, 0o755)
+    _rule(write_dropin, log, olddir="arch/old", createolddir=True)
+    planned = execute(context, dry_run=True, force=True)
+    assert (0, ["app.log"]) == (planned.code, os.listdir(log.parent))
+    assert [str(log.parent / "arch" / "old" / "app.log.1.zst")] == [item["archive"] for item in planned.report.planned]
