@@ -115,9 +115,9 @@ def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:
     several hard links is skipped (copytruncate would empty the other name too, a rename would
     leave it behind); both are warnings, as logrotate skips them without failing. Unless the
     rule has `su` (`vouched`), these are errors: a log whose directory is not root's or that
-    anyone but root (or group root) may write, sticky or not (logrotate refuses only the
-    group- and world-writable, and accepts sticky); a directory above it whose entries another
-    user may swap; a directory link on its path in a directory others may write to.
+    anyone but root (or group root) may write, sticky or not (logrotate refuses the group- and
+    world-writable too, but never looks at the owner); a directory above it whose entries
+    another user may swap; a directory link on its path in a directory others may write to.
     """
     info = source.lstat()
     if stat.S_ISLNK(info.st_mode):
