@@ -197,3 +197,16 @@ def test_a_dry_run_checks_the_olddir_but_creates_nothing(
     planned = execute(context, dry_run=True, force=True)
     assert (0, ["app.log"]) == (planned.code, os.listdir(log.parent))
     assert [str(log.parent / "arch" / "old" / "app.log.1.zst")] == [item["archive"] for item in planned.report.planned]
+
+
+def test_under_su_too_an_olddir_link_is_refused_not_followed(shared_tree: Tree) -> None:
+    log = _logs(shared_tree.root, NOBODY, 0o755)
+    elsewhere = shared_tree.root / "elsewhere"
+    elsewhere.mkdir()
+    os.chown(elsewhere, NOBODY, NOBODY)
+    _plant_link(log.parent / "old", elsewhere, NOBODY)
+    shared_tree.configure({"app": {"paths": [str(log)], "olddir": "old", "reopen": {"settle": "10ms"},
+                                   "su": {"user": "nobody", "group": "nogroup"}}})
+    result = shared_tree.rotate("--force")
+    assert (1, TEXT, []) == (result.returncode, log.read_bytes(), os.listdir(elsewhere)), result.stderr
+    assert "old is a symbolic link" in result.stderr
