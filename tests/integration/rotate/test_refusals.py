@@ -46,7 +46,7 @@ def test_a_symlinked_log_is_skipped_with_a_warning_not_a_missing_file_error(
 
 def test_a_log_in_a_world_writable_directory_is_refused_sticky_or_not(
         context: Context, write_dropin: DropIn, tmp_path: Path) -> None:
-    # As logrotate 3.21 (checked side by side): sticky or not. Anyone may plant a link or a file
+    # As logrotate 3.21 (checked by hand): sticky or not. Anyone may plant a link or a file
     # named like an archive there (see test_olddir_hostile.py), so such a rule needs `su`.
     logs = tmp_path / "logs"
     logs.mkdir()
