@@ -10,11 +10,13 @@ never look like a valid archive, and the plan that renames older numbered archiv
 from __future__ import annotations
 
 import datetime
+import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from unconscious.rotate.dirsafety import check_olddir
 from unconscious.rotate.rules import Rule
 
 KNOWN_EXTENSIONS = (".zst", ".gz", "")
@@ -41,6 +43,14 @@ def archive_dir(rule: Rule, source: Path) -> Path:
         return source.parent
     olddir = Path(rule.olddir)
     return olddir if olddir.is_absolute() else source.parent / olddir
+
+
+def checked_archive_dir(rule: Rule, source: Path) -> Path:
+    """Return `archive_dir` once `dirsafety.check_olddir` found no link on the olddir's path and,
+    in a run as root without `su`, no directory another user controls. Raise RotationError."""
+    if rule.olddir is not None:
+        check_olddir(source.parent, rule.olddir, as_root=os.geteuid() == 0 and not rule.su)
+    return archive_dir(rule, source)
 
 
 def staging_path(source: Path) -> Path:
@@ -145,9 +155,10 @@ def list_archives(rule: Rule, source: Path) -> list[Archive]:
 
     Numbered archives sort by number; dated ones by the date in their name, then the collision
     counter (never by mtime, which a copy or restore changes). Only names with one of the rule's
-    own extensions count (see `own_extensions`).
+    own extensions count (see `own_extensions`). A link or a directory another user controls on
+    the olddir's path raises RotationError (see `checked_archive_dir`).
     """
-    directory = archive_dir(rule, source)
+    directory = checked_archive_dir(rule, source)
     if not directory.is_dir():
         return []
     found: list[Archive] = []
@@ -186,8 +197,13 @@ def list_archives(rule: Rule, source: Path) -> list[Archive]:
 
 
 def final_archive(rule: Rule, source: Path, extension: str, now: float | None = None) -> Path:
-    """Return the name the new archive gets (dated names get a .N suffix on a collision)."""
-    directory = archive_dir(rule, source)
+    """Return the name the new archive gets (dated names get a .N suffix on a collision).
+
+    A name is taken when anything is there, a dangling link included (`lexists`): the final
+    rename refuses to replace what it did not make, so a planted link must not be chosen.
+    Raise RotationError as `checked_archive_dir`.
+    """
+    directory = checked_archive_dir(rule, source)
     prefix, file_extension = split_log_name(rule, source)
     if not rule.dateext:
         return directory / f"{prefix}.{rule.start}{file_extension}{extension}"
@@ -196,7 +212,7 @@ def final_archive(rule: Rule, source: Path, extension: str, now: float | None = 
     base = f"{prefix}{stamp}"
     candidate = directory / f"{base}{file_extension}{extension}"
     counter = 1
-    while any((directory / f"{_split_extension(candidate.name)[0]}{known}").exists()
+    while any(os.path.lexists(directory / f"{_split_extension(candidate.name)[0]}{known}")
               for known in KNOWN_EXTENSIONS):
         candidate = directory / f"{base}.{counter}{file_extension}{extension}"
         counter += 1

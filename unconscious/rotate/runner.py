@@ -19,6 +19,7 @@ from unconscious.globs import expand as expand_glob
 from unconscious.rotate import state as states
 from unconscious.rotate.batch import rotate_all
 from unconscious.rotate.codecs import Codec
+from unconscious.rotate.dirsafety import creator, make_olddir, replacer, su_advice
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import prune
 from unconscious.rotate.fsutil import RotationError
@@ -26,6 +27,7 @@ from unconscious.rotate.intent import Intent
 from unconscious.rotate.intent import load_all as load_intents
 from unconscious.rotate.naming import (
     archive_dir,
+    checked_archive_dir,
     date_pattern,
     final_archive,
     is_work_file,
@@ -93,27 +95,29 @@ def _skipped_problems(rule: Rule, skipped: list[Skipped]) -> list[str]:
         if item.reason != "symlink":
             problems.append(f"rule {rule.name}: {item.path}: {item.reason}")
         elif writer := _writer_of_parent(item.path):
-            problems.append(f"rule {rule.name}: {item.path} is a symbolic link in a directory writable by "
-                            f"{writer}; a glob never follows it (name the real directory in the rule)")
+            problems.append(f"rule {rule.name}: {item.path} is a symbolic link in a directory {writer}; "
+                            f"a glob never follows it (name the real directory in the rule)")
     return problems
 
 
 def _writer_of_parent(path: str) -> str:
     try:
-        return _other_writer(os.stat(os.path.dirname(path)))
+        return creator(os.stat(os.path.dirname(path)))
     except OSError:
         return ""  # gone meanwhile: nothing left to plant a link in
 
 
 def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:
-    """Return (why `source` must not be rotated, whether that is an error), as logrotate decides.
+    """Return (why `source` must not be rotated, whether that is an error), as logrotate decides
+    and stricter where root could be steered.
 
     A symbolic link is skipped (its target could be any file, e.g. /etc/shadow); a file with
     several hard links is skipped (copytruncate would empty the other name too, a rename would
-    leave it behind); both are warnings, as logrotate skips them without failing. A log in a
-    directory that others may write to (world-writable and not sticky, or group-writable by a
-    group other than root) is an error: anyone who can write there could swap a file in
-    between our steps; unless the rule has `su` (`vouched`), as in logrotate.
+    leave it behind); both are warnings, as logrotate skips them without failing. Unless the
+    rule has `su` (`vouched`), these are errors: a log whose directory is not root's or that
+    anyone but root (or group root) may write, sticky or not (logrotate refuses the group- and
+    world-writable too, but never looks at the owner); a directory above it whose entries
+    another user may swap; a directory link on its path in a directory others may write to.
     """
     info = source.lstat()
     if stat.S_ISLNK(info.st_mode):
@@ -123,25 +127,31 @@ def refusal(source: Path, vouched: bool = False) -> tuple[str | None, bool]:
                 f"would keep or lose the bytes"), False
     if vouched:
         return None, False
-    writer = _other_writer(source.parent.stat())
+    directory = source.parent.stat()
+    writer = creator(directory)
     if writer:
-        return (f"{source}: its directory {source.parent} is writable by {writer}; not rotated "
-                f"(as logrotate): tighten the directory's mode"), True
+        return (f"{source}: its directory {source.parent} is {writer}; not rotated as root (whoever "
+                f"else may write there could steer root's renames and prunes): {su_advice(directory)}"), True
+    above = _ancestor_others_control(source.parent)
+    if above is not None:
+        return (f"{source}: {above[0]}, above its directory, is {above[1]}: its entries can be swapped "
+                f"for links; not rotated as root (name a path only root controls, or set `su`)"), True
     link = _link_in_open_directory(source)
     if link is not None:
-        return (f"{source}: {link} is a symbolic link in a directory writable by "
-                f"{_other_writer(link.parent.stat())}: whoever can write there chooses where root "
+        return (f"{source}: {link} is a symbolic link in a directory "
+                f"{creator(link.parent.stat())}: whoever can write there chooses where root "
                 f"rotates; not rotated (name the real directory in the rule, or tighten the mode)"), True
     return None, False
 
 
-def _other_writer(directory: os.stat_result) -> str:
-    """Return who besides root may replace entries of `directory` ("" when nobody may)."""
-    if directory.st_mode & stat.S_IWOTH and not directory.st_mode & stat.S_ISVTX:
-        return "everyone"
-    if directory.st_mode & stat.S_IWGRP and directory.st_gid != 0:
-        return f"group {directory.st_gid}"
-    return ""
+def _ancestor_others_control(directory: Path) -> tuple[Path, str] | None:
+    """Return (the first directory above `directory`, who else controls it) when another user
+    may rename or remove its entries (so swap the way to the log for a link); else None."""
+    for above in reversed(directory.parents):
+        who = replacer(above.stat())
+        if who:
+            return above, who
+    return None
 
 
 def _link_in_open_directory(source: Path) -> Path | None:
@@ -154,7 +164,7 @@ def _link_in_open_directory(source: Path) -> Path | None:
     reached = Path(source.anchor)
     for part in source.parent.parts[1:]:
         entry = reached / part
-        if entry.is_symlink() and _other_writer(reached.stat()):
+        if entry.is_symlink() and creator(reached.stat()):
             return entry
         reached = entry
     return None
@@ -263,7 +273,7 @@ def _rule_pass(env: RotateEnv, rule: Rule, candidates: list[Path], state: states
             reason = _decide(env, rule, source, state, spool, now, force, dry_run)
             if reason is None:
                 continue
-            _make_olddir(rule, source)
+            _make_olddir(rule, source, dry_run)
             intent, codec = plan(rule, source, now)
             if dry_run:
                 report.planned.append({"file": str(source), "rule": rule.name, "reason": reason,
@@ -303,11 +313,16 @@ def _decide(env: RotateEnv, rule: Rule, source: Path, state: states.RotateState,
     return due(rule, size, remembered.last_rotated, now, force)
 
 
-def _make_olddir(rule: Rule, source: Path) -> None:
-    """Create a missing olddir when the rule says so (root-owned, 0750); else leave it to fail."""
-    directory = archive_dir(rule, source)
-    if rule.createolddir and not directory.is_dir():
-        directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+def _make_olddir(rule: Rule, source: Path, dry_run: bool) -> None:
+    """Check the olddir's path (`checked_archive_dir`: no link; as root without `su`, no
+    directory another user controls), then create what is missing when the rule says so (0750,
+    the run's user, one component at a time refusing links; not in a dry run); else leave a
+    missing olddir to fail the rotation. Raise RotationError naming the directory."""
+    if rule.olddir is None:
+        return
+    checked_archive_dir(rule, source)
+    if rule.createolddir and not dry_run:
+        make_olddir(source.parent, rule.olddir)  # `plan` checks the result again
 
 
 def _account(env: RotateEnv, rule: Rule, report: RunReport, done: Rotated, reason: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.foundation.journal_server import JournalSocket
-from tests.integration.foundation.mounts import tmpfs
+from tests.integration.foundation.mounts import remount_read_only, tmpfs
 from tests.integration.rotate.harness import work_files
 from unconscious.context import Context
 from unconscious.evidence import read_evidence
@@ -76,6 +76,7 @@ def test_a_full_archive_disk_fails_loudly_and_leaves_the_log_untouched(
     log.parent.mkdir()
     digest = _incompressible_log(log, 3 << 20)
     with tmpfs(tmp_path / "full", size="512k") as olddir:
+        os.chmod(olddir, 0o755)  # a fresh tmpfs is 1777, which root refuses as an olddir
         _configure(context, log, olddir)
         _assert_failed_loudly_and_untouched(context, journal, log, digest, log.stat().st_ino, olddir,
                                             "No space left on device")
@@ -86,7 +87,9 @@ def test_a_read_only_archive_directory_fails_loudly_and_leaves_the_log_untouched
     log = tmp_path / "logs" / "app.log"
     log.parent.mkdir()
     digest = _incompressible_log(log, 256 << 10)
-    with tmpfs(tmp_path / "readonly", size="4m", read_only=True) as olddir:
+    with tmpfs(tmp_path / "readonly", size="4m") as olddir:
+        os.chmod(olddir, 0o755)  # a fresh tmpfs is 1777, which root refuses as an olddir
+        remount_read_only(olddir)
         _configure(context, log, olddir)
         _assert_failed_loudly_and_untouched(context, journal, log, digest, log.stat().st_ino, olddir,
                                             "Read-only file system")

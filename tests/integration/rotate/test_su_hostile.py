@@ -242,8 +242,10 @@ def test_a_su_rule_after_rules_rotated_by_the_thread_pool_still_forks(tree: Tree
     """The pass forks only single-threaded: the rotation pool and zstd's workers of the rules
     before are gone by the time the su rule's child is forked (else the fork would be refused)."""
     rules: dict[str, object] = {}
+    roots = tree.root / "root-logs"  # root's rules rotate in root's directory (tree.logs is nobody's)
+    roots.mkdir()
     for name in ("a", "b", "c"):
-        log = tree.logs / f"{name}.log"
+        log = roots / f"{name}.log"
         log.write_bytes(os.urandom(1 << 18).hex().encode())
         rules[name] = {"paths": [str(log)], "size": 1, "threads": 2, "reopen": {"settle": "10ms"}}
     nobody_log = tree.logs / "z.log"

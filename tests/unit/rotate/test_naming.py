@@ -74,6 +74,16 @@ def test_dated_names_follow_the_format_and_never_overwrite(tmp_path: Path) -> No
     assert [] == shift_plan(rule, log)
 
 
+def test_a_dangling_link_at_the_dated_name_counts_as_taken(tmp_path: Path) -> None:
+    # A planted link to nothing: exists() says free, the final rename's lexists() says taken,
+    # so choosing it made every later run fail (security review, Nov 30).
+    log = tmp_path / "app.log"
+    rule = build_rule("app", {"paths": [str(log)], "dateext": True, "dateformat": "-%Y%m%d"})
+    planted = final_archive(rule, log, ".zst", NOON)
+    planted.symlink_to(tmp_path / "nonexistent")
+    assert planted.with_name(planted.name.replace(".zst", ".1.zst")) == final_archive(rule, log, ".zst", NOON)
+
+
 def test_archives_past_keep_expire_oldest_first(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     for number in range(1, 6):
