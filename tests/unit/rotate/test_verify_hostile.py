@@ -308,9 +308,11 @@ def test_finish_refuses_a_link_at_the_temp_name_and_leaves_its_target_alone(tmp_
 def test_recovery_refuses_a_link_at_the_staging_name_before_making_the_new_log(tmp_path: Path) -> None:
     """The new log's mode and owner must never come from a link's target."""
     planned = _planned(tmp_path, "create", "zstd")
-    target = tmp_path / "setuid-target"
+    # A mode no log would get (no setuid bit: the ratchet's systemd sandbox runs with
+    # RestrictSUIDSGID=, where setting one fails, and the test must pass there too).
+    target = tmp_path / "odd-mode-target"
     target.write_bytes(b"x")
-    target.chmod(0o4755)
+    target.chmod(0o751)
     os.symlink(target, planned.staging)
     planned.phase = intents.RENAMING
     intents.save(tmp_path / "state", planned)
