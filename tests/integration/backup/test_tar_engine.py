@@ -15,6 +15,7 @@ import zstandard
 
 from tests.integration.backup.conftest import settings_for
 from tests.integration.foundation.mounts import require_root
+from unconscious.backup.manifest import Manifest
 from unconscious.backup.settings import Source
 from unconscious.backup.tar_engine import TarEngine
 from unconscious.backup.tar_read import verify_archive
@@ -270,6 +271,14 @@ def test_a_file_written_to_while_read_is_stored_as_read_and_reported(tmp_path: P
     assert [] == verify_archive(tmp_path / "out.tar.zst", manifest).differences
 
 
+def _archive_of(tmp_path: Path, source: Path) -> tuple[Manifest, Problems]:
+    """Write `source` (as source "data") to tmp_path/out.tar.zst; return its manifest and problems."""
+    problems = Problems()
+    manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
+                             backup_id="x", archive_name="out.tar.zst", problems=problems)
+    return manifest, problems
+
+
 def test_a_small_file_read_short_once_is_read_again_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A file system may return less than asked (FUSE, network): the one-read fast path falls
     # back to reading the file again from its start, never storing a short or shifted copy.
@@ -287,9 +296,7 @@ def test_a_small_file_read_short_once_is_read_again_whole(tmp_path: Path, monkey
         return real_read(fd, size)
 
     monkeypatch.setattr(os, "read", read_short_once)
-    problems = Problems()
-    manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
-                             backup_id="x", archive_name="out.tar.zst", problems=problems)
+    manifest, problems = _archive_of(tmp_path, source)
     monkeypatch.undo()
 
     member = next(item for item in manifest.members if item.name == "data/small")
@@ -310,9 +317,7 @@ def test_a_small_file_that_cannot_be_read_is_stored_as_zeros_and_reported(
         return real_read(fd, size)
 
     monkeypatch.setattr(os, "read", failing_read)
-    problems = Problems()
-    manifest = write_archive(tmp_path / "out.tar.zst", walk_source(Source("data", source), problems),
-                             backup_id="x", archive_name="out.tar.zst", problems=problems)
+    manifest, problems = _archive_of(tmp_path, source)
     monkeypatch.undo()
 
     member = next(item for item in manifest.members if item.name == "data/bad")
