@@ -3,14 +3,15 @@ zstd's worker threads only for a core that would otherwise sit idle.
 
 zstd's multi-threaded mode costs CPU over its single-threaded mode for the same output (the
 jobs' hand-over; the `zstd` CLI: 0.54 against 0.46 CPU-s on 68 MB). While at least as many logs
-are left as there are cores, each log is compressed single-threaded in its own thread and the
-logs overlap on the cores. When fewer are left (one big log, or the last of a batch), a log
-still compressing ends its current frame and goes on in a new frame with worker threads, so a
-single big log still uses every core. With worker threads a frame ends every FRAME_INPUT bytes
-of input (+0.002% archive size on the bench corpus), and the writer records where each frame
-after the first begins, so that verification can decompress the frames on all cores at once
-instead of leaving all but one idle (codecs.verify). An archive of several frames is an ordinary
-zstd file (`zstd -d` and every reader here decompress across frames).
+are left as there are cores, each log is compressed single-threaded in its own thread (in 8 MiB
+segments at levels 4 and below, segments.py) and the logs overlap on the cores. When fewer are
+left (one big log, or the last of a batch), a log still compressing ends its current frame and
+goes on in a new frame with worker threads, so a single big log still uses every core. With
+worker threads a frame ends every FRAME_INPUT bytes of input (+0.002% archive size on the bench
+corpus), and the writer records where each frame after the first begins, so that verification
+can decompress the frames on all cores at once instead of leaving all but one idle
+(codecs.verify). An archive of several frames is an ordinary zstd file (`zstd -d` and every
+reader here decompress across frames).
 """
 
 from __future__ import annotations
