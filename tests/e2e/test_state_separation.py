@@ -39,12 +39,14 @@ def _probe():
     cgroup = open("/proc/self/cgroup").read()
     unit = next((name for name in ("hostmind-health.service", "hostmind-rotate.service",
                                    "hostmind-apply.service") if name in cgroup), None)
-    if unit is None:
+    # Only the unit's main process ("... run SERVICE") records: ExecReload= and helper
+    # processes run in the same cgroup, and two probes at once would race on the names below.
+    if unit is None or b"run" not in open("/proc/self/cmdline", "rb").read().split(b"\\0"):
         return
     own = {own!r}.get(unit, [])
     result = {{"unit": unit, "dirs": {{}}, "files": {{}}}}
     for directory in {dirs!r} + ["{state}/" + name for name in own]:
-        target = os.path.join(directory, "e2e-probe-write")
+        target = os.path.join(directory, "e2e-probe-write-" + str(os.getpid()))
         try:
             with open(target, "x") as handle:
                 handle.write("written by live code")
@@ -63,8 +65,10 @@ def _probe():
     where = "/var/lib/hostmind/" + ("health" if name == "health" else "rotate")
     if name == "apply":
         where = "/var/lib/hostmind"
-    with open(os.path.join(where, "e2e-probe-" + name + ".json"), "w") as handle:
+    record = os.path.join(where, "e2e-probe-" + name + ".json")
+    with open(record + "." + str(os.getpid()), "w") as handle:
         json.dump(result, handle)
+    os.replace(record + "." + str(os.getpid()), record)
 try:
     _probe()
 except Exception:
