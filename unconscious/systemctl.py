@@ -15,6 +15,7 @@ import dataclasses
 import json
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,13 @@ SHOW_PROPERTIES = (
 #: What PID 1 logs (with UNIT=, after a "UNIT: " prefix) when the start limit refuses a start
 #: (systemd 252 unit.c, unit_test_start_limit).
 START_LIMIT_MESSAGE = "Start request repeated too quickly."
+
+#: How long after a unit failed PID 1's start-limit line may still be on its way into the
+#: journal: journald reads its socket asynchronously, and an OnFailure= handler (the rollback
+#: unit, which asks whether the breaker tripped) starts at once.
+JOURNAL_LAG_SECONDS = 3.0
+#: How often the journal is read again within that lag.
+JOURNAL_RETRY_SECONDS = 0.25
 
 #: Results each Restart= policy restarts on (systemd.service(5), table 2).
 _RESTARTED_ON = {
@@ -187,6 +195,9 @@ class Systemctl:
     #: The journalctl that confirms a tripped start limit. None: the real one beside a real
     #: `systemctl`, none beside a stand-in (tests); () never reads the journal.
     journalctl: tuple[str, ...] | None = None
+    #: The wall clock and the sleep of the journal re-reads (injectable for tests).
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
 
     def run(self, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `systemctl ARGUMENTS`; return the finished process.
@@ -264,7 +275,16 @@ class Systemctl:
         command = self._journal_command()
         if state.active_state != "failed" or state.since is None or not command:
             return state
-        logged = start_limit_logged(command, state.name, state.since, min(self.timeout, 15.0))
+        timeout = min(self.timeout, 15.0)
+        logged = start_limit_logged(command, state.name, state.since, timeout)
+        # "Not logged" right after a failure the Restart= policy would have restarted may be
+        # the journal lagging behind PID 1: read it again until the lag is over. (The breaker
+        # read once missed a limit that way.) Any other answer is final at once.
+        # StateChangeTimestamp has whole seconds: the failure may be up to 1 s after `since`.
+        settled_at = state.since + 1 + JOURNAL_LAG_SECONDS
+        while logged is False and state.breaker_evidence and self.clock() < settled_at:
+            self.sleep(JOURNAL_RETRY_SECONDS)
+            logged = start_limit_logged(command, state.name, state.since, timeout)
         return dataclasses.replace(state, start_limit_logged=logged)
 
 

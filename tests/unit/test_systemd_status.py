@@ -144,6 +144,70 @@ def test_an_unreadable_journal_falls_back_to_the_restart_policy(tmp_path: Path) 
     assert start_limit_logged((str(tmp_path / "missing-journalctl"),), "x.service", NOW) is None
 
 
+def lagging_journalctl(directory: Path, calls_before_the_line: int) -> tuple[str, ...]:
+    """A journalctl whose start-limit line appears only from call `calls_before_the_line` + 1 on
+    (journald still had the datagram in its socket before that)."""
+    script = directory / "journalctl"
+    script.write_text(
+        f'#!/bin/sh\necho "$*" >> {directory}/journal.log\n'
+        f'if [ "$(wc -l < {directory}/journal.log)" -gt {calls_before_the_line} ]; then\n'
+        '  echo \'{"MESSAGE": "hostmind-health.service: Start request repeated too quickly."}\'\n'
+        "fi\n", encoding="utf-8")
+    script.chmod(0o755)
+    return (str(script),)
+
+
+class FakeClock:
+    """A wall clock that moves only when slept on."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_right_after_the_failure_a_journal_that_lags_is_read_again_until_the_line_arrives(
+        tmp_path: Path) -> None:
+    clock = FakeClock(NOW + 0.5)  # the OnFailure= handler asks half a second after the failure
+    systemctl = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]),
+                          journalctl=lagging_journalctl(tmp_path, 2), clock=clock,
+                          sleep=clock.sleep)
+    [health] = systemctl.show("hostmind-health.service")
+    assert health.start_limit_logged is True and health.breaker_tripped
+    assert len((tmp_path / "journal.log").read_text().splitlines()) == 3
+    assert clock.slept == [0.25, 0.25]
+
+
+def test_the_journal_is_read_again_only_within_the_lag_and_only_when_the_policy_suggests_it(
+        tmp_path: Path) -> None:
+    never = lagging_journalctl(tmp_path, 1_000)
+    clock = FakeClock(NOW + 0.5)
+    [health] = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]),
+                         journalctl=never, clock=clock, sleep=clock.sleep).show(
+        "hostmind-health.service")
+    # A stop that timed out, say: no line ever comes, and the answer waits out the lag only.
+    assert health.start_limit_logged is False and not health.breaker_tripped
+    assert NOW + 4 <= clock.now < NOW + 4.5
+    late = FakeClock(NOW + 60)  # `hostmind status` a minute later: one read is the answer
+    (tmp_path / "journal.log").unlink()
+    [health] = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]),
+                         journalctl=never, clock=late, sleep=late.sleep).show(
+        "hostmind-health.service")
+    assert health.start_limit_logged is False and late.slept == []
+    config_error = SHOW.split("\n\n")[0].replace("Result=signal", "Result=exit-code").replace(
+        "ExecMainStatus=9", "ExecMainStatus=78")
+    at_once = FakeClock(NOW + 0.5)  # exit 78 is never restarted: nothing to wait for
+    [health] = Systemctl(command=fake_systemctl(tmp_path, config_error), journalctl=never,
+                         clock=at_once, sleep=at_once.sleep).show("hostmind-health.service")
+    assert health.start_limit_logged is False and at_once.slept == []
+
+
 def test_a_stand_in_systemctl_is_never_paired_with_the_real_journal(tmp_path: Path) -> None:
     systemctl = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]))
     [health] = systemctl.show("hostmind-health.service")
