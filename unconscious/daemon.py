@@ -127,6 +127,7 @@ def _serve(running: _Running, signals: _Signals, max_sleep: float) -> None:
     while not signals.stop:
         if signals.reload:
             signals.reload = False
+            watchdog.progress(now_due=True)  # the loop is responsive: the reload gets a full window
             running.config, reload_note = _reload(running.name, running.context, service,
                                                   running.config, notifier, log)
             watchdog.progress()  # a finished reload is progress: it must not cost a watchdog kill

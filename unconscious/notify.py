@@ -102,12 +102,17 @@ class Watchdog:
     def enabled(self) -> bool:
         return self.interval is not None and notifier_enabled(self.notifier)
 
-    def progress(self) -> bool:
-        """Call after each real step of the main loop. Return True if a ping was sent."""
+    def progress(self, now_due: bool = False) -> bool:
+        """Call after each real step of the main loop. Return True if a ping was sent.
+
+        `now_due` pings even within the interval: before a step that may block for a while
+        (a reload validates the config in a child interpreter), so that step gets the whole
+        of WatchdogSec= and not what is left of it.
+        """
         if self.interval is None:
             return False
         now = self.clock()
-        if self._last_ping is not None and now - self._last_ping < self.interval:
+        if not now_due and self._last_ping is not None and now - self._last_ping < self.interval:
             return False
         self._last_ping = now
         return self.notifier.send("WATCHDOG=1")

@@ -24,10 +24,14 @@ class NotifyListener:
 
     def wait_for(self, needle: str) -> str:
         """Return the first message containing `needle`; fail after the socket timeout."""
-        while True:
-            message = self.socket.recv(65536).decode()
-            if needle in message:
-                return message
+        return self.messages_until(needle)[-1]
+
+    def messages_until(self, needle: str) -> list[str]:
+        """Return the messages up to and including the first one containing `needle`."""
+        messages: list[str] = []
+        while needle not in (messages[-1] if messages else ""):
+            messages.append(self.socket.recv(65536).decode())
+        return messages
 
 
 @pytest.fixture
@@ -37,8 +41,10 @@ def listener(tmp_path: Path) -> Iterator[NotifyListener]:
     made.socket.close()
 
 
-def start_health(context: Context, listener: NotifyListener) -> subprocess.Popen[bytes]:
-    environment = dict(os.environ, NOTIFY_SOCKET=str(listener.path), HOSTMIND_LOG="console")
+def start_health(context: Context, listener: NotifyListener,
+                 **more_environment: str) -> subprocess.Popen[bytes]:
+    environment = dict(os.environ, NOTIFY_SOCKET=str(listener.path), HOSTMIND_LOG="console",
+                       **more_environment)
     return subprocess.Popen(
         [sys.executable, "-m", "unconscious.cli.main", "run", "health"],
         env=environment,
@@ -92,6 +98,24 @@ def test_a_bad_reload_is_refused_and_the_last_good_config_kept(
         code, err = stop(process)
         assert code == 0
         assert "config_reload_refused" in err and "config_reloaded" in err
+    finally:
+        process.kill() if process.poll() is None else None
+
+
+def test_a_reload_starts_with_a_watchdog_ping_so_it_has_the_whole_window(
+    context: Context, listener: NotifyListener
+) -> None:
+    # WatchdogSec=60: after the first ping none is due for 30 s, so only the reload sends one.
+    # (Without it a reload that validates the config in a child for 1-2 s on a loaded machine
+    # had only what was left of the window, and a short WatchdogSec= killed the service.)
+    process = start_health(context, listener, WATCHDOG_USEC="60000000")
+    try:
+        assert "WATCHDOG=1" in listener.messages_until("READY=1")
+        process.send_signal(signal.SIGHUP)
+        before_reload = listener.messages_until("RELOADING=1")
+        assert before_reload[-2:] == ["WATCHDOG=1", "RELOADING=1"], before_reload
+        assert "reload refused" not in listener.wait_for("READY=1")
+        assert stop(process)[0] == 0
     finally:
         process.kill() if process.poll() is None else None
 
