@@ -8,7 +8,7 @@ Measures, inside one container booted like the e2e suite's:
     (systemd's ExecMainStartTimestamp -> ActiveEnterTimestamp); for the oneshots, start to exit;
   - event file written into the inbox -> hostmind-conscious.service started (path unit);
   - hung main loop (fault switch "hang") -> the watchdog kills it -> active again, with the
-    e2e drop-in's WatchdogSec=3s / RestartSec=1s (production: 30s / 5s).
+    e2e drop-in's WatchdogSec=6s / RestartSec=1s (production: 30s / 5s).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def main() -> int:
                 print(_summary(f"run {unit} (start->exit)", oneshot_runtime(container, unit, args.runs)))
             print(_summary("event file -> conscious started", event_to_conscious(container, args.runs)))
             to_kill, to_active = hang_to_active(container, args.runs)
-            print(_summary("hang -> watchdog kill (WatchdogSec=3s)", to_kill))
+            print(_summary("hang -> watchdog kill (WatchdogSec=6s)", to_kill))
             print(_summary("watchdog kill -> active again (RestartSec=1s)", to_active))
             total = [kill + active for kill, active in zip(to_kill, to_active, strict=True)]
             print(_summary("hang -> active again", total))

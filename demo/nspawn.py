@@ -41,13 +41,15 @@ FAULT_FILE = "/run/hostmind-e2e/fault"
 #: HOSTMIND_FAULT in HEALTH_DROPIN).
 FAULT_CONFIG = "/etc/hostmind/hostmind.d/10-e2e-fault.yaml"
 # Test-only timings, as an operator would set them: a unit drop-in. Production keeps
-# WatchdogSec=30s and RestartSec=5s; here a hang is caught in 3 s and a crash loop trips the
-# breaker in seconds instead of half a minute. HOSTMIND_FAULT (unconscious.faults) makes
-# FAULT_FILE the health service's fault switch: `crash` or `hang` written into it.
+# WatchdogSec=30s and RestartSec=5s; here a hang is caught in 6 s and a crash loop trips the
+# breaker in seconds instead of half a minute. (3 s was too short on a loaded 2-core machine:
+# a reload validates the config in a child interpreter, which took 1-2 s there.)
+# HOSTMIND_FAULT (unconscious.faults) makes FAULT_FILE the health service's fault switch:
+# `crash` or `hang` written into it.
 HEALTH_DROPIN = "/etc/systemd/system/hostmind-health.service.d/50-e2e.conf"
 HEALTH_DROPIN_TEXT = f"""\
 [Service]
-WatchdogSec=3s
+WatchdogSec=6s
 RestartSec=1s
 Environment=HOSTMIND_FAULT={FAULT_FILE}
 """
@@ -361,6 +363,9 @@ class Container:
         and the container share the clock). Filtering here, not with --after-cursor: journalctl
         252 returned nothing for -u plus a field match plus --after-cursor.
         """
+        # journald writes what it receives asynchronously: without --sync an entry logged just
+        # before a process exited (or a unit failed) may not be readable yet.
+        self.run("journalctl", "--sync", check=False)
         result = self.run("journalctl", "--no-pager", "-o", "json", *arguments, check=False)
         entries = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
         return [entry for entry in entries if int(entry.get("__REALTIME_TIMESTAMP", 0)) > since_usec]

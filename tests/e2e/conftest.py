@@ -60,6 +60,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(600))
 
 
+#: The timers whose runs would land at random in a session (conscious every 30 min, rotate
+#: hourly, backup nightly, each with a random delay): an extra conscious cycle takes a scripted
+#: model reply, an extra rotation or backup moves what a test measures.
+PINNED_TIMERS = ("hostmind-conscious.timer", "hostmind-rotate.timer", "hostmind-backup.timer")
+
+
+def pin_timers(container: Container) -> None:
+    """Move the timers' next elapse to 2099 with a runtime drop-in; they stay installed, active
+    and listed. A test that wants a timer to fire adds its own `60-e2e.conf` drop-in, whose
+    `OnCalendar=` reset overrides this one (drop-ins apply in name order)."""
+    for timer in PINNED_TIMERS:
+        container.write(f"/run/systemd/system/{timer}.d/50-e2e-pinned.conf",
+                        "[Timer]\nOnCalendar=\nOnCalendar=2099-01-01\nPersistent=false\n")
+    container.run("systemctl", "daemon-reload")
+    container.run("systemctl", "restart", *PINNED_TIMERS)
+
+
 @pytest.fixture(scope="session")
 def hostmind_container(tmp_path_factory: pytest.TempPathFactory) -> Generator[Container, None, None]:
     """Boot the container, install hostmind in it, `hostmind install --now`; yield it."""
@@ -72,6 +89,7 @@ def hostmind_container(tmp_path_factory: pytest.TempPathFactory) -> Generator[Co
     except E2EUnavailable as unavailable:
         pytest.fail(str(unavailable))
     try:
+        pin_timers(container)
         yield container
     finally:
         container.stop()
