@@ -183,7 +183,7 @@ def test_http_endpoint_that_accepts_and_never_answers_fails_within_the_timeout(
     started = time.monotonic()
     outcome = network.http({"url": f"http://127.0.0.1:{port}/"}, 0.5)
     elapsed = time.monotonic() - started
-    assert (outcome.ok, outcome.value, elapsed < 3) == (False, "no answer", True)
+    assert (outcome.ok, outcome.value, elapsed < 8) == (False, "no answer", True)
 
 
 # commands ------------------------------------------------------------------------------------
@@ -224,15 +224,17 @@ def test_a_child_that_outlives_its_command_is_killed_and_does_not_hold_the_check
     outcome = command.command({"argv": [script], "max_output": 65536, "match": "parent done"}, 10)
     elapsed = time.monotonic() - started
     child = int(marker.read_text())
-    time.sleep(0.1)
-    assert (outcome.ok, elapsed < 3, _alive(child)) == (True, True, False)
+    deadline = time.monotonic() + 10  # the kill is sent; its delivery is the kernel's business
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (outcome.ok, elapsed < 8, _alive(child)) == (True, True, False)
 
 
 def test_a_command_past_its_timeout_is_killed_with_its_group(tmp_path: Path) -> None:
     script = fake_command(tmp_path, "sleeper", "import time; time.sleep(60)")
     started = time.monotonic()
     outcome = command.command({"argv": [script], "max_output": 65536}, 0.5)
-    assert (outcome.ok, outcome.value, time.monotonic() - started < 3) == (False, "timed out", True)
+    assert (outcome.ok, outcome.value, time.monotonic() - started < 8) == (False, "timed out", True)
 
 
 def _alive(pid: int) -> bool:

@@ -43,14 +43,16 @@ def test_a_check_blocked_in_a_syscall_is_killed_at_its_hard_timeout(pool: Worker
     assert pool.submit("stuck", "process", {"pidfile": str(fifo)}, 0.3) is True
     [finished] = collect_until(pool, 1)
     elapsed = time.monotonic() - started
-    assert (finished.name, finished.timed_out, pool.stats.hung, elapsed < 2.0) == ("stuck", True, 1, True)
+    # Well under the 10 s a check that is never killed would reach; loose, as the ratchet runs
+    # these tests in a sandbox on a busy machine.
+    assert (finished.name, finished.timed_out, pool.stats.hung, elapsed < 8.0) == ("stuck", True, 1, True)
 
 
 def test_other_checks_finish_while_one_hangs(pool: WorkerPool, fifo: Path, tmp_path: Path) -> None:
-    pool.submit("stuck", "process", {"pidfile": str(fifo)}, 5)
+    pool.submit("stuck", "process", {"pidfile": str(fifo)}, 30)
     (tmp_path / "fresh").write_text("x")
-    pool.submit("fresh", "file_age", {"path": str(tmp_path / "fresh"), "max_age": 3600.0}, 5)
-    finished = collect_until(pool, 1, limit=3)
+    pool.submit("fresh", "file_age", {"path": str(tmp_path / "fresh"), "max_age": 3600.0}, 30)
+    finished = collect_until(pool, 1, limit=20)
     assert [(item.name, item.outcome.ok) for item in finished] == [("fresh", True)]
 
 

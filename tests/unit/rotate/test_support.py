@@ -125,7 +125,8 @@ def test_a_file_still_growing_is_not_quiet_and_a_still_one_is(tmp_path: Path) ->
     while os.fstat(fd).st_size == 0 and time.monotonic() < deadline:
         time.sleep(0.01)  # the writer's interpreter may take a while to start on a busy machine
     try:
-        growing = wait_until_quiet(fd, settle=0.1, timeout=0.5)
+        # settle 0.5 s: a writer descheduled for 0.1 s on a busy machine looked quiet.
+        growing = wait_until_quiet(fd, settle=0.5, timeout=1.5)
         writer.kill()
         writer.wait(timeout=10)
         assert (False, True) == (growing, wait_until_quiet(fd, settle=0.1, timeout=2))
