@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -92,12 +93,22 @@ def result_of(container: Container, path: str) -> dict[str, object]:
 
 @pytest.fixture
 def probed(container: Container) -> Iterator[Container]:
-    """The container with the probe in the live tree and every protected path present."""
+    """The container with the probe in the live tree and every protected path present (what
+    was made for the probe is removed afterwards: an empty baseline or manifest left behind
+    would change what later tests see)."""
+    made: list[str] = []
     for directory in PROTECTED:
-        container.path(directory).mkdir(parents=True, exist_ok=True)
+        for parent in reversed(Path(directory).parents[:-1]):
+            if not container.path(str(parent)).exists():
+                made.append(str(parent))
+                container.path(str(parent)).mkdir()
+        if not container.path(directory).exists():
+            made.append(directory)
+            container.path(directory).mkdir()
     for file in PROTECTED_FILES:
         target = container.path(file)
         if not target.exists():
+            made.append(file)
             target.write_text("{}\n")
     text = PROBE_TEXT.format(own=OWN, dirs=PROTECTED, files=PROTECTED_FILES, state=STATE)
     container.write(PROBE, text)
@@ -108,6 +119,12 @@ def probed(container: Container) -> Iterator[Container]:
         yield container
     finally:
         container.remove(PROBE)
+        for path in reversed(made):
+            target = container.path(path)
+            try:
+                target.rmdir() if target.is_dir() else target.unlink(missing_ok=True)
+            except OSError:
+                continue  # a unit has put something in it since: no longer only the probe's
         container.run("systemctl", "restart", HEALTH)
         wait_active(container, HEALTH)
 
