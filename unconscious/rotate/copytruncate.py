@@ -75,6 +75,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
         except BaseException:
             undo(env, planned)
             raise
+        planned.tail_file_id = list(file_id(tail_fd))  # saved with the TRUNCATING intent
         try:
             reached, window = _catch_up_and_truncate(env, rule, planned, fd, tail_fd, head_end)
         finally:
@@ -120,6 +121,7 @@ def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> tup
         verify(temp, codec, [Span(fd, 0, head_end)], starts=starts, written=written)
         crash_point("copy_after_head_verified")
         planned.phase = intents.HEAD_VERIFIED
+        planned.head_file_id = list(written)
         planned.head_length = head_end
         planned.head_archive_length = head_archive_length
         planned.prefix_length = min(head_end, PREFIX_LENGTH)
@@ -208,14 +210,20 @@ def append_tail(planned: Intent, codec: Codec, head_written: FileId | None = Non
 
     Idempotent: the archive is first cut back to the head, so a partial earlier append is gone.
     The head frame was verified against the log before the truncate; the new frame is verified
-    against the tail file. `head_written` (file_id of the head's writer; unknown in recovery)
-    makes sure the temp reopened by name is still that file (archive.open_temp). Raise
-    RotationError, VerifyError or OSError.
+    against the tail file. `head_written` (file_id of the head's writer; in recovery, the one the
+    intent recorded) makes sure the temp reopened by name is still that file (archive.open_temp),
+    and the tail file must be the one the intent recorded: a file renamed onto either name
+    between runs never becomes the archive. Raise RotationError, VerifyError or OSError.
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
+    if head_written is None and len(planned.head_file_id) == 2:
+        head_written = (planned.head_file_id[0], planned.head_file_id[1])
     mode = os.lstat(temp).st_mode  # a link here is refused (ELOOP) by open_temp, never followed
     tail_fd = open_regular(tail, os.O_RDONLY)
     try:
+        if planned.tail_file_id and list(file_id(tail_fd)) != planned.tail_file_id:
+            raise RotationError(f"{tail}: the tail file was replaced since it was written; nothing "
+                                f"appended, not put in place: look at it and {temp} by hand")
         raw = open_temp(temp, mode & 0o7777, None, keep_length=planned.head_archive_length,
                         written=head_written)
         written = file_id(raw.fileno())

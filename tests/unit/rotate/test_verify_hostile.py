@@ -390,3 +390,56 @@ def test_recovery_does_not_append_to_a_temp_archive_with_another_name(tmp_path: 
         copytruncate_module.append_tail(planned, Codec("zstd"))
     assert planned.temp_archive in str(error.value) and "hard link" in str(error.value)
     assert other.read_bytes() == before
+
+
+# --- recovery of a truncated copytruncate: the temp archive and the tail file it trusts -------
+
+class Killed(BaseException):
+    """The rotator killed at a crash point (no handler of the code under test catches it)."""
+
+
+def _truncated_then_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Intent:
+    """Run a copytruncate rotation that is killed once the log is truncated and the tail file
+    fsynced; return its intent as the next run finds it (TRUNCATING)."""
+    planned = _planned(tmp_path, "copytruncate", "zstd")
+    Path(planned.source).write_bytes(LOG_BYTES)
+    rule = build_rule("app", {"paths": [planned.source], "mode": "copytruncate"})
+
+    def kill_at(point: str) -> None:
+        if point == "copy_after_tail_fsync":
+            raise Killed(point)
+    monkeypatch.setattr(copytruncate_module, "crash_point", kill_at)
+    with pytest.raises(Killed):
+        copytruncate_module.rotate_copytruncate(_env(tmp_path), rule, planned, Codec("zstd"))
+    monkeypatch.undo()
+    [found], problems = intents.load_all(tmp_path / "state")
+    assert (found.phase, problems, Path(planned.source).read_bytes()) == (intents.TRUNCATING, [], b"")
+    return found
+
+
+def test_recovery_finishes_a_truncated_copytruncate_from_its_own_temp_and_tail(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    planned = _truncated_then_killed(tmp_path, monkeypatch)
+    rule = build_rule("app", {"paths": [planned.source], "mode": "copytruncate"})
+    done, problems = recover_all(_env(tmp_path), {"app": rule})
+    assert (len(done), problems) == (1, [])
+    with open(planned.final_archive, "rb") as raw:
+        assert b"".join(Codec("zstd").chunks(raw)) == LOG_BYTES
+
+
+@pytest.mark.parametrize("swapped", ["temp_archive", "tail_file"])
+def test_recovery_refuses_a_temp_archive_or_tail_file_swapped_between_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str) -> None:
+    """Between the killed run and the next, a file with other bytes (or the same bytes: only its
+    identity tells) is renamed onto the temp archive's or the tail file's name. Recovery must not
+    make it root's archive of the log: it refuses, keeps the intent and leaves both for a person."""
+    planned = _truncated_then_killed(tmp_path, monkeypatch)
+    plant_copy(Path(getattr(planned, swapped)))
+    rule = build_rule("app", {"paths": [planned.source], "mode": "copytruncate"})
+    done, problems = recover_all(_env(tmp_path), {"app": rule})
+    assert done == [] and len(problems) == 1
+    assert "was replaced since" in problems[0] and getattr(planned, swapped) in problems[0]
+    assert not os.path.lexists(planned.final_archive)
+    [kept], _ = intents.load_all(tmp_path / "state")
+    assert kept.phase == intents.TRUNCATING
+    assert os.path.lexists(planned.temp_archive) and os.path.lexists(planned.tail_file)
