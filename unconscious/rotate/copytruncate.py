@@ -121,7 +121,7 @@ def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> tup
         verify(temp, codec, [Span(fd, 0, head_end)], starts=starts, written=written)
         crash_point("copy_after_head_verified")
         planned.phase = intents.HEAD_VERIFIED
-        planned.head_file_id = list(written)
+        planned.temp_file_id = list(written)
         planned.head_length = head_end
         planned.head_archive_length = head_archive_length
         planned.prefix_length = min(head_end, PREFIX_LENGTH)
@@ -216,8 +216,8 @@ def append_tail(planned: Intent, codec: Codec, head_written: FileId | None = Non
     between runs never becomes the archive. Raise RotationError, VerifyError or OSError.
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
-    if head_written is None and len(planned.head_file_id) == 2:
-        head_written = (planned.head_file_id[0], planned.head_file_id[1])
+    if head_written is None and len(planned.temp_file_id) == 2:
+        head_written = (planned.temp_file_id[0], planned.temp_file_id[1])
     mode = os.lstat(temp).st_mode  # a link here is refused (ELOOP) by open_temp, never followed
     tail_fd = open_regular(tail, os.O_RDONLY)
     try:

@@ -47,10 +47,10 @@ class Intent:
     head_archive_length: int = 0
     prefix_length: int = 0
     prefix_sha256: str = ""
-    #: (st_dev, st_ino) of the temp archive the head was written to, and of the tail file: a
-    #: run that recovers a truncated copytruncate trusts only these files ([]: not known, an
-    #: intent from before they were recorded).
-    head_file_id: list[int] = field(default_factory=list)
+    #: (st_dev, st_ino) of the temp archive written (for copytruncate, the one its head went
+    #: to) and of the tail file: a run that recovers trusts only these files ([]: not known, an
+    #: intent from before they were recorded, or the file was not made yet).
+    temp_file_id: list[int] = field(default_factory=list)
     tail_file_id: list[int] = field(default_factory=list)
     archived: list[int] = field(default_factory=list)  # bytes per frame, verified
     paused: list[list[int]] = field(default_factory=list)

@@ -1,22 +1,24 @@
 """Compressing an archive that delaycompress left plain, as its own journaled operation.
 
-intent PLANNED -> compress to a hidden temp, fsync, verify -> rename to `<archive><ext>` ->
-delete the plain archive -> drop the intent. After a crash: if the compressed name exists, it
-was verified before its rename, so the plain copy is deleted; otherwise the temp is removed and
-the next run starts over.
+intent PLANNED -> compress to a hidden temp, fsync, verify -> intent records the temp's
+identity -> rename to `<archive><ext>` -> delete the plain archive -> drop the intent. After a
+crash: if the compressed name holds that very file, it was verified before its rename, so the
+plain copy is deleted; otherwise (nothing there, or a file someone else put there) the temp is
+removed, the plain archive kept, and the next run starts over.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from stat import S_ISREG
 
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import compress_whole
 from unconscious.rotate.codecs import Codec
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
-from unconscious.rotate.fsutil import remove_durably, rename_durably
+from unconscious.rotate.fsutil import RotationError, remove_durably, rename_durably
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.naming import temp_path
 
@@ -24,21 +26,27 @@ from unconscious.rotate.naming import temp_path
 def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) -> Rotated | None:
     """Compress the plain archive `plain` in place of itself; None if its target name is taken."""
     final = plain.parent / f"{plain.name}{codec.extension}"
-    if final.exists():
+    if os.path.lexists(final):  # a dangling link too: the name is taken, never replaced
         return None
+    stat = os.lstat(plain)
+    if not S_ISREG(stat.st_mode):  # a link's target must not lend its mode and owner
+        raise RotationError(f"{plain}: not a regular file (a link or pipe was put at the archive's "
+                            f"name); not compressed")
     temp = temp_path(final)
     planned = Intent(kind="compress", source=str(plain), codec=codec.name, level=codec.level,
                      threads=codec.threads, temp_archive=str(temp), final_archive=str(final),
                      rule=rule_name, started=env.clock())
     intents.save(env.state_dir, planned)
     crash_point("pending_after_intent")
-    stat = plain.stat()
     try:
         length, size = compress_whole(plain, temp, codec, stat.st_mode & 0o7777, (stat.st_uid, stat.st_gid))
     except BaseException:
         intents.remove(env.state_dir, planned)
         raise
-    os.utime(temp, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # age-based pruning keeps working
+    os.utime(temp, ns=(stat.st_atime_ns, stat.st_mtime_ns), follow_symlinks=False)  # age-based pruning
+    written = os.lstat(temp)
+    planned.temp_file_id = [written.st_dev, written.st_ino]
+    intents.save(env.state_dir, planned)
     crash_point("pending_after_compress")
     rename_durably(temp, final)
     crash_point("pending_after_rename")
@@ -50,7 +58,7 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
 def recover_compress(env: RotateEnv, planned: Intent) -> str:
     """Finish or undo an interrupted `compress_archive`; return what was done."""
     temp, final, plain = Path(planned.temp_archive), Path(planned.final_archive), Path(planned.source)
-    if final.exists():
+    if planned.temp_file_id and _file_id_at(final) == planned.temp_file_id:
         remove_durably(plain)
         remove_durably(temp)
         intents.remove(env.state_dir, planned)
@@ -58,3 +66,12 @@ def recover_compress(env: RotateEnv, planned: Intent) -> str:
     remove_durably(temp)
     intents.remove(env.state_dir, planned)
     return "undone"
+
+
+def _file_id_at(path: Path) -> list[int] | None:
+    """Return [st_dev, st_ino] of the regular file at `path` (links not followed), else None."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return [info.st_dev, info.st_ino] if S_ISREG(info.st_mode) else None
