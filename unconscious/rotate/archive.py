@@ -79,14 +79,14 @@ def add_frame(raw: BinaryIO, codec: Codec, source_fd: int, start: int, end: int 
 
 
 def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
-                   owner: tuple[int, int] | None) -> tuple[int, int]:
+                   owner: tuple[int, int] | None) -> tuple[int, int, FileId]:
     """Compress all of `source` into a fresh `temp`, fsync and verify it (the file written, see
     codecs.verify).
 
     Whatever is left at the temp name (a partial archive of a killed run, or a pipe or link a
     user of the directory planted, which would fail every later run) is removed first.
-    Return (bytes that went in, archive size). Raise OSError or VerifyError; the temp file is
-    removed on failure.
+    Return (bytes that went in, archive size, the temp's file_id). Raise OSError or
+    VerifyError; the temp file is removed on failure.
     """
     fd = open_regular(source, os.O_RDONLY)
     starts: list[FrameStart] = []
@@ -99,7 +99,7 @@ def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
         finally:
             size = seal(raw)
         verify(temp, codec, [Span(fd, 0, length)], starts=starts, written=written)
-        return length, size
+        return length, size, written
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

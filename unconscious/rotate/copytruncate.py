@@ -197,6 +197,7 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
         os.close(fd)
     planned.phase = intents.VERIFIED
     planned.archived = [end]
+    planned.temp_file_id = list(written)
     intents.save(env.state_dir, planned)
     if verified is not None:
         verified()

@@ -44,9 +44,11 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
                 os.utime(temp, ns=(planned.mtime_ns, planned.mtime_ns), follow_symlinks=False)
             rename_durably(temp, final)
             crash_point("finish_after_final_rename")
-        elif not final.exists():
+        elif not os.path.lexists(final):
             raise RotationError(f"neither {temp} nor {final} exists; the log's bytes are still "
                                 f"in {planned.staging or planned.tail_file}")
+        else:
+            _check_ours(final, planned, "the archive put in place")
         planned.phase = intents.ARCHIVED
         intents.save(env.state_dir, planned)
         crash_point("finish_after_intent_archived")
@@ -71,6 +73,23 @@ def _check_still_regular(temp: Path, planned: Intent) -> None:
     if not stat.S_ISREG(os.lstat(temp).st_mode):
         raise RotationError(f"{temp}: the temp archive is not a regular file any more (replaced after "
                             f"it was verified); not renamed into place, the log's bytes are still in "
+                            f"{planned.staging or planned.tail_file}")
+    _check_ours(temp, planned, "the temp archive")
+
+
+def _check_ours(path: Path, planned: Intent, what: str) -> None:
+    """Raise RotationError unless `path` is the verified archive the intent records.
+
+    A file renamed onto the name (even one with the same bytes) is not: publishing it, or taking
+    it as the archive in place and deleting the staging or tail file, would lose the log's bytes.
+    An intent without the identity (written before it was recorded) is trusted as before.
+    """
+    if len(planned.temp_file_id) != 2:
+        return
+    info = os.lstat(path)
+    if [info.st_dev, info.st_ino] != planned.temp_file_id:
+        raise RotationError(f"{path}: {what} is not the file that was verified (replaced since); "
+                            f"nothing renamed or deleted, the log's bytes are still in "
                             f"{planned.staging or planned.tail_file}")
 
 

@@ -39,13 +39,13 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
     intents.save(env.state_dir, planned)
     crash_point("pending_after_intent")
     try:
-        length, size = compress_whole(plain, temp, codec, stat.st_mode & 0o7777, (stat.st_uid, stat.st_gid))
+        length, size, written = compress_whole(plain, temp, codec, stat.st_mode & 0o7777,
+                                               (stat.st_uid, stat.st_gid))
     except BaseException:
         intents.remove(env.state_dir, planned)
         raise
     os.utime(temp, ns=(stat.st_atime_ns, stat.st_mtime_ns), follow_symlinks=False)  # age-based pruning
-    written = os.lstat(temp)
-    planned.temp_file_id = [written.st_dev, written.st_ino]
+    planned.temp_file_id = list(written)
     intents.save(env.state_dir, planned)
     crash_point("pending_after_compress")
     rename_durably(temp, final)

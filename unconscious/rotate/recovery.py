@@ -118,8 +118,10 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
         create_log(source, stat.st_mode & 0o7777, stat.st_uid, stat.st_gid)
     codec = Codec(planned.codec, planned.level, planned.threads)
     planned.mtime_ns = stat.st_mtime_ns
-    length, _size = compress_whole(staging, temp, codec, stat.st_mode & 0o777, (stat.st_uid, stat.st_gid))
+    length, _size, written = compress_whole(staging, temp, codec, stat.st_mode & 0o777,
+                                            (stat.st_uid, stat.st_gid))
     planned.phase = intents.VERIFIED
+    planned.temp_file_id = list(written)
     planned.archived = [length]
     intents.save(env.state_dir, planned)
     finish(env, rule, planned)

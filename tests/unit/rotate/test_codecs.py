@@ -60,7 +60,7 @@ def test_a_flipped_byte_in_an_archive_fails_verification(tmp_path: Path) -> None
 
 def test_a_cut_short_archive_fails_verification(tmp_path: Path) -> None:
     source = _log(tmp_path / "app.log", 1 << 20)
-    _length, size = compress_whole(source, tmp_path / "a.gz", Codec("gzip"), 0o600, None)
+    _length, size, _written = compress_whole(source, tmp_path / "a.gz", Codec("gzip"), 0o600, None)
     os.truncate(tmp_path / "a.gz", size // 2)
     with pytest.raises(VerifyError):
         verify(tmp_path / "a.gz", Codec("gzip"), [_span(source)])

@@ -25,6 +25,7 @@ from unconscious.log import get_logger
 from unconscious.rotate import archive as archive_module
 from unconscious.rotate import copytruncate as copytruncate_module
 from unconscious.rotate import create as create_module
+from unconscious.rotate import finish as finish_module
 from unconscious.rotate import intent as intents
 from unconscious.rotate.archive import add_frame, compress_whole, open_temp, seal
 from unconscious.rotate.codecs import Codec, Span, VerifyError, frame_starts, verify
@@ -443,3 +444,56 @@ def test_recovery_refuses_a_temp_archive_or_tail_file_swapped_between_runs(
     [kept], _ = intents.load_all(tmp_path / "state")
     assert kept.phase == intents.TRUNCATING
     assert os.path.lexists(planned.temp_archive) and os.path.lexists(planned.tail_file)
+
+
+# --- finishing after a crash: only the verified file is published, or taken as published -----
+
+def _create_killed_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: object,
+                      point: str) -> Intent:
+    """Run a create rotation killed at `point` (a crash point `module` calls); return its intent."""
+    planned = _planned(tmp_path, "create", "zstd")
+    Path(planned.source).write_bytes(LOG_BYTES)
+    rule = build_rule("app", {"paths": [planned.source], "mode": "create"})
+
+    def kill_at(name: str) -> None:
+        if name == point:
+            raise Killed(name)
+    monkeypatch.setattr(module, "crash_point", kill_at)
+    with pytest.raises(Killed):
+        create_module.rotate_create(_env(tmp_path), rule, planned, Codec("zstd"))
+    monkeypatch.undo()
+    [found], problems = intents.load_all(tmp_path / "state")
+    assert problems == [] and Path(planned.staging).read_bytes() == LOG_BYTES
+    return found
+
+
+@pytest.mark.parametrize(("module", "point", "swapped"), [
+    (create_module, "create_after_intent_verified", "temp_archive"),
+    (finish_module, "finish_after_final_rename", "final_archive")])
+def test_recovery_refuses_a_verified_archive_swapped_between_runs_and_keeps_the_staging_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: object, point: str,
+        swapped: str) -> None:
+    """The same bytes under another inode: publishing it, or deleting the staging file because
+    "the archive is in place", would trust a file someone else made."""
+    planned = _create_killed_at(tmp_path, monkeypatch, module, point)
+    plant_copy(Path(getattr(planned, swapped)))
+    rule = build_rule("app", {"paths": [planned.source], "mode": "create"})
+    done, problems = recover_all(_env(tmp_path), {"app": rule})
+    assert done == [] and len(problems) == 1
+    assert "is not the file that was verified" in problems[0], problems
+    assert Path(planned.staging).read_bytes() == LOG_BYTES
+    [kept], _ = intents.load_all(tmp_path / "state")
+    assert kept.phase == intents.VERIFIED
+
+
+@pytest.mark.parametrize(("module", "point"), [
+    (create_module, "create_after_intent_verified"), (finish_module, "finish_after_final_rename")])
+def test_recovery_finishes_an_untouched_verified_create_rotation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: object, point: str) -> None:
+    planned = _create_killed_at(tmp_path, monkeypatch, module, point)
+    rule = build_rule("app", {"paths": [planned.source], "mode": "create"})
+    done, problems = recover_all(_env(tmp_path), {"app": rule})
+    assert (len(done), problems) == (1, [])
+    with open(planned.final_archive, "rb") as raw:
+        assert b"".join(Codec("zstd").chunks(raw)) == LOG_BYTES
+    assert not os.path.lexists(planned.staging)
