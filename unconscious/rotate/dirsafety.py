@@ -75,6 +75,27 @@ def su_advice(info: os.stat_result) -> str:
             f"for the rule (its owner), or make the directory root's")
 
 
+def root_refusal(pattern: str) -> str:
+    """Return why a run as root without `su` would refuse the logs `pattern` names, judged by
+    their directory ("" when it is root's alone, missing, or itself a glob: not known until a run).
+
+    For `hostmind rotate import`: logrotate refuses such a directory without `su` too, so a
+    block without one is translated as it is, and this says what to add.
+    """
+    directory = os.path.dirname(pattern)
+    if any(char in directory for char in "*?[{"):
+        return ""
+    try:
+        info = os.stat(directory)
+    except OSError:
+        return ""
+    writer = creator(info)
+    if not writer:
+        return ""
+    return (f"{directory} is {writer}: a run as root refuses its logs until the rule has `su` "
+            f"(logrotate refuses them too): {su_advice(info)}")
+
+
 def olddir_components(base: Path, olddir: str) -> list[Path]:
     """Return the paths to check for `olddir`: each component below the log's directory `base`
     (relative olddir), or every component from the root down (absolute olddir)."""

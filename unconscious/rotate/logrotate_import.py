@@ -13,6 +13,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
+from unconscious.rotate.dirsafety import root_refusal
 from unconscious.rotate.logrotate_conf import Block, Directive, Parsed
 from unconscious.rotate.naming import WORK_MARK
 
@@ -199,6 +200,8 @@ def translate_block(block: Block, name: str) -> Translated:
         notes.append(f"{where}: {relative[0]}: not an absolute path; block left out")
         return Translated(name, where, None, notes)
     rule = _rule_of(options, block, notes)
+    if "su" not in rule:
+        notes.extend(f"{where}: {why}" for pattern in block.patterns if (why := root_refusal(pattern)))
     return Translated(name, where, rule, notes)
 
 

@@ -4,7 +4,10 @@ and hostile or broken input."""
 
 from __future__ import annotations
 
+import grp
 import json
+import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -98,6 +101,30 @@ def test_su_is_translated_to_the_user_and_group_the_rule_rotates_as(tmp_path: Pa
     rules = {item.name: item.rule for item in import_config(conf).translated}
     assert [{"user": "www-data", "group": "adm"}, {"user": "nobody", "group": None},
             {"user": "root", "group": "adm"}] == [rules[name]["su"] for name in sorted(rules)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_block_in_a_service_users_directory_without_su_says_which_su_to_set(tmp_path: Path) -> None:
+    """logrotate refuses such a directory without `su`; so does a run as root: the import says
+    so at once, with the `su` to set, instead of the first run failing."""
+    app = tmp_path / "app"
+    app.mkdir()
+    os.chown(app, 65534, 65534)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o775)
+    os.chown(shared, 0, 65534)
+    conf = tmp_path / "logrotate.conf"
+    conf.write_text(f"{app}/*.log {{\n  daily\n}}\n{app}/x.log {{\n  su nobody nogroup\n}}\n"
+                    f"{shared}/*.log {{\n  daily\n}}\n{tmp_path}/root-only.log {{\n  daily\n}}\n")
+    report = import_config(conf).report
+    owner, group = pwd.getpwuid(65534).pw_name, grp.getgrgid(65534).gr_name
+    assert [f"{conf}:1: {app} is owned by {owner} (uid 65534): a run as root refuses its logs until "
+            f"the rule has `su` (logrotate refuses them too): set `su: {{user: {owner}, group: {group}}}` "
+            f"for the rule (its owner), or make the directory root's",
+            f"{conf}:7: {shared} is writable by group {group} (gid 65534): a run as root refuses its "
+            f"logs until the rule has `su` (logrotate refuses them too): set `su: {{user: USER, group: "
+            f"GROUP}}` for the rule (the user and group that write there)"] == report
 
 
 def test_a_hostile_config_cannot_smuggle_a_shell_into_an_argv(tmp_path: Path) -> None:
