@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import dataclasses
 import json
+import math
 import subprocess
 import time
 from collections.abc import Callable
@@ -281,9 +282,14 @@ class Systemctl:
         # the journal lagging behind PID 1: read it again until the lag is over. (The breaker
         # read once missed a limit that way.) Any other answer is final at once.
         # StateChangeTimestamp has whole seconds: the failure may be up to 1 s after `since`.
-        settled_at = state.since + 1 + JOURNAL_LAG_SECONDS
-        while logged is False and state.breaker_evidence and self.clock() < settled_at:
+        # The wait is a count of retries, clamped to the lag: `since` comes from a wall-clock
+        # timestamp (a zone parsed wrong or a clock stepped back must not make it an hour).
+        left = min(1 + JOURNAL_LAG_SECONDS, max(0.0, state.since + 1 + JOURNAL_LAG_SECONDS - self.clock()))
+        retries = math.ceil(left / JOURNAL_RETRY_SECONDS)
+        restart_would_have_run = state.result != "start-limit-hit" and bool(state.breaker_evidence)
+        while logged is False and restart_would_have_run and retries > 0:
             self.sleep(JOURNAL_RETRY_SECONDS)
+            retries -= 1
             logged = start_limit_logged(command, state.name, state.since, timeout)
         return dataclasses.replace(state, start_limit_logged=logged)
 

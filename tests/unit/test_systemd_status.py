@@ -223,3 +223,24 @@ def test_starts_that_ended_in_a_config_error_still_count_when_the_limit_refuses_
     assert state.breaker_tripped
     line, attention = describe(state, NOW)
     assert attention and "BREAKER TRIPPED" in line and "config error" not in line
+
+
+def test_a_failure_time_in_the_future_never_stretches_the_wait_past_the_lag(tmp_path: Path) -> None:
+    # StateChangeTimestamp in a zone parsed as another, or a clock stepped back: "failed" seems
+    # an hour ahead. The re-reads still stop once the journal's lag would be over.
+    never = lagging_journalctl(tmp_path, 1_000)
+    clock = FakeClock(NOW - 3600)
+    [health] = Systemctl(command=fake_systemctl(tmp_path, SHOW.split("\n\n")[0]),
+                         journalctl=never, clock=clock, sleep=clock.sleep).show(
+        "hostmind-health.service")
+    assert health.start_limit_logged is False
+    assert sum(clock.slept) <= 4.0 and len(clock.slept) == 16
+
+
+def test_result_start_limit_hit_is_final_without_waiting_for_the_journal(tmp_path: Path) -> None:
+    hit = SHOW.split("\n\n")[0].replace("Result=signal", "Result=start-limit-hit")
+    clock = FakeClock(NOW + 0.5)
+    [health] = Systemctl(command=fake_systemctl(tmp_path, hit),
+                         journalctl=lagging_journalctl(tmp_path, 1_000), clock=clock,
+                         sleep=clock.sleep).show("hostmind-health.service")
+    assert health.breaker_tripped and clock.slept == []
