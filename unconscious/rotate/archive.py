@@ -78,17 +78,23 @@ def add_frame(raw: BinaryIO, codec: Codec, source_fd: int, start: int, end: int 
     return reached
 
 
-def compress_whole(source: Path, temp: Path, codec: Codec, mode: int,
-                   owner: tuple[int, int] | None) -> tuple[int, int, FileId]:
+def compress_whole(source: Path, temp: Path, codec: Codec, mode: int, owner: tuple[int, int] | None,
+                   same_as: os.stat_result | None = None) -> tuple[int, int, FileId]:
     """Compress all of `source` into a fresh `temp`, fsync and verify it (the file written, see
     codecs.verify).
 
     Whatever is left at the temp name (a partial archive of a killed run, or a pipe or link a
     user of the directory planted, which would fail every later run) is removed first.
-    Return (bytes that went in, archive size, the temp's file_id). Raise OSError or
-    VerifyError; the temp file is removed on failure.
+    `same_as` (the caller's lstat of `source`, whose mode and owner it passes) must be the file
+    opened: one swapped in between does not get archived under another file's mode and owner.
+    Return (bytes that went in, archive size, the temp's file_id). Raise OSError, VerifyError
+    or RotationError; the temp file is removed on failure.
     """
     fd = open_regular(source, os.O_RDONLY)
+    if same_as is not None and file_id(fd) != (same_as.st_dev, same_as.st_ino):
+        os.close(fd)
+        raise RotationError(f"{source} was replaced by another file while it was being compressed; "
+                            f"not compressed")
     starts: list[FrameStart] = []
     try:
         temp.unlink(missing_ok=True)

@@ -30,7 +30,14 @@ from unconscious.rotate.cores import FrameStart
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.finish import finish
-from unconscious.rotate.fsutil import FileId, RotationError, file_id, open_regular, remove_durably
+from unconscious.rotate.fsutil import (
+    FileId,
+    RotationError,
+    file_id,
+    open_regular,
+    recorded_identity,
+    remove_durably,
+)
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.rules import Rule
 
@@ -75,7 +82,7 @@ def rotate_copytruncate(env: RotateEnv, rule: Rule, planned: Intent, codec: Code
         except BaseException:
             undo(env, planned)
             raise
-        planned.tail_file_id = list(file_id(tail_fd))  # saved with the TRUNCATING intent
+        planned.tail_inode = file_id(tail_fd)[1]  # saved with the TRUNCATING intent
         try:
             reached, window = _catch_up_and_truncate(env, rule, planned, fd, tail_fd, head_end)
         finally:
@@ -121,7 +128,7 @@ def _archive_head(env: RotateEnv, planned: Intent, fd: int, codec: Codec) -> tup
         verify(temp, codec, [Span(fd, 0, head_end)], starts=starts, written=written)
         crash_point("copy_after_head_verified")
         planned.phase = intents.HEAD_VERIFIED
-        planned.temp_file_id = list(written)
+        planned.temp_inode = written[1]
         planned.head_length = head_end
         planned.head_archive_length = head_archive_length
         planned.prefix_length = min(head_end, PREFIX_LENGTH)
@@ -197,7 +204,7 @@ def rotate_copy(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
         os.close(fd)
     planned.phase = intents.VERIFIED
     planned.archived = [end]
-    planned.temp_file_id = list(written)
+    planned.temp_inode = written[1]
     intents.save(env.state_dir, planned)
     if verified is not None:
         verified()
@@ -217,12 +224,12 @@ def append_tail(planned: Intent, codec: Codec, head_written: FileId | None = Non
     between runs never becomes the archive. Raise RotationError, VerifyError or OSError.
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
-    if head_written is None and len(planned.temp_file_id) == 2:
-        head_written = (planned.temp_file_id[0], planned.temp_file_id[1])
+    if head_written is None and planned.temp_inode:
+        head_written = recorded_identity(temp, planned.temp_inode)
     mode = os.lstat(temp).st_mode  # a link here is refused (ELOOP) by open_temp, never followed
     tail_fd = open_regular(tail, os.O_RDONLY)
     try:
-        if planned.tail_file_id and list(file_id(tail_fd)) != planned.tail_file_id:
+        if planned.tail_inode and file_id(tail_fd) != recorded_identity(tail, planned.tail_inode):
             raise RotationError(f"{tail}: the tail file was replaced since it was written; nothing "
                                 f"appended, not put in place: look at it and {temp} by hand")
         raw = open_temp(temp, mode & 0o7777, None, keep_length=planned.head_archive_length,

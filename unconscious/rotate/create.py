@@ -95,7 +95,7 @@ def rotate_create(env: RotateEnv, rule: Rule, planned: Intent, codec: Codec,
         os.close(fd)
     planned.phase = intents.VERIFIED
     planned.archived = [end]
-    planned.temp_file_id = list(written)
+    planned.temp_inode = written[1]
     intents.save(env.state_dir, planned)
     crash_point("create_after_intent_verified")
     if verified is not None:

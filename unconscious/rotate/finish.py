@@ -15,7 +15,13 @@ from pathlib import Path
 from unconscious.rotate import intent as intents
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import RotateEnv
-from unconscious.rotate.fsutil import RotationError, remove_durably, rename_durably
+from unconscious.rotate.fsutil import (
+    RotationError,
+    identity_at,
+    recorded_identity,
+    remove_durably,
+    rename_durably,
+)
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.naming import expired
 from unconscious.rotate.rules import Rule
@@ -46,7 +52,7 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
             crash_point("finish_after_final_rename")
         elif not os.path.lexists(final):
             raise RotationError(f"neither {temp} nor {final} exists; the log's bytes are still "
-                                f"in {planned.staging or planned.tail_file}")
+                                f"in {bytes_kept_in(planned)}")
         else:
             _check_ours(final, planned, "the archive put in place")
         planned.phase = intents.ARCHIVED
@@ -63,6 +69,12 @@ def finish(env: RotateEnv, rule: Rule | None, planned: Intent) -> Path:
     return final
 
 
+def bytes_kept_in(planned: Intent) -> str:
+    """Return the file that still holds the log's bytes while the archive is not in place: the
+    staging file (create), the tail file (copytruncate), or the log itself (copy)."""
+    return planned.staging or planned.tail_file or planned.source
+
+
 def _check_still_regular(temp: Path, planned: Intent) -> None:
     """Refuse to put in place a temp archive that is no longer a regular file.
 
@@ -73,7 +85,7 @@ def _check_still_regular(temp: Path, planned: Intent) -> None:
     if not stat.S_ISREG(os.lstat(temp).st_mode):
         raise RotationError(f"{temp}: the temp archive is not a regular file any more (replaced after "
                             f"it was verified); not renamed into place, the log's bytes are still in "
-                            f"{planned.staging or planned.tail_file}")
+                            f"{bytes_kept_in(planned)}")
     _check_ours(temp, planned, "the temp archive")
 
 
@@ -84,13 +96,12 @@ def _check_ours(path: Path, planned: Intent, what: str) -> None:
     it as the archive in place and deleting the staging or tail file, would lose the log's bytes.
     An intent without the identity (written before it was recorded) is trusted as before.
     """
-    if len(planned.temp_file_id) != 2:
+    if not planned.temp_inode:
         return
-    info = os.lstat(path)
-    if [info.st_dev, info.st_ino] != planned.temp_file_id:
+    if identity_at(path) != recorded_identity(path, planned.temp_inode):
         raise RotationError(f"{path}: {what} is not the file that was verified (replaced since); "
                             f"nothing renamed or deleted, the log's bytes are still in "
-                            f"{planned.staging or planned.tail_file}")
+                            f"{bytes_kept_in(planned)}")
 
 
 def prune(env: RotateEnv, rule: Rule, source: Path) -> None:

@@ -24,6 +24,27 @@ def file_id(fd: int) -> FileId:
     return info.st_dev, info.st_ino
 
 
+def recorded_identity(path: Path, inode: int) -> FileId:
+    """Return the file_id that the file an intent recorded by `inode` has when it is at `path`.
+
+    An intent records only the inode number: the device number is handed out at boot (disk
+    order, LVM activation, overlay mounts), and after a power loss the intent must still name
+    its files. A file at `path` is on the file system of `path`'s directory (a mount point
+    aside, which then simply does not match), so that directory gives the device. Raise OSError
+    if the directory cannot be reached.
+    """
+    return os.stat(path.parent).st_dev, inode
+
+
+def identity_at(path: Path) -> FileId | None:
+    """Return the file_id of the regular file at `path` (a link is not followed), else None."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
 def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600) -> int:
     """Open `path` with `flags` and return the descriptor; never follow a link, never wait.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from unconscious.atomic import atomic_write_json
@@ -23,6 +23,7 @@ VERIFIED = "verified"          # create: temp archive complete and verified from
 HEAD_VERIFIED = "head_verified"  # copytruncate: temp archive holds the verified head
 TRUNCATING = "truncating"      # copytruncate: tail file saved, source may be truncated
 ARCHIVED = "archived"          # final archive in place and verified; staging/tail may remain
+COMPRESSING = "compressing"    # compress: temp being written; its inode recorded once verified
 
 
 @dataclass
@@ -47,11 +48,12 @@ class Intent:
     head_archive_length: int = 0
     prefix_length: int = 0
     prefix_sha256: str = ""
-    #: (st_dev, st_ino) of the temp archive written (for copytruncate, the one its head went
-    #: to) and of the tail file: a run that recovers trusts only these files ([]: not known, an
-    #: intent from before they were recorded, or the file was not made yet).
-    temp_file_id: list[int] = field(default_factory=list)
-    tail_file_id: list[int] = field(default_factory=list)
+    #: The inode number of the verified temp archive (for copytruncate, the one its head went
+    #: to) and of the tail file (fsutil.recorded_identity says why not the device): finishing
+    #: and recovery trust only these files (0: not known, an intent from before they were
+    #: recorded, or the file was not made yet).
+    temp_inode: int = 0
+    tail_inode: int = 0
     archived: list[int] = field(default_factory=list)  # bytes per frame, verified
     paused: list[list[int]] = field(default_factory=list)
     window_seconds: float = 0.0
@@ -64,6 +66,9 @@ class Intent:
         """A stable name for this intent: one rotation per source at a time."""
         # fsencode: a name that is not UTF-8 holds lone surrogates, which .encode() refuses.
         return hashlib.sha256(os.fsencode(f"{self.kind}:{self.source}")).hexdigest()[:20]
+
+
+_FIELDS = frozenset(item.name for item in fields(Intent))
 
 
 def intents_dir(state_dir: Path) -> Path:
@@ -101,7 +106,8 @@ def load_all(state_dir: Path) -> tuple[list[Intent], list[str]]:
     for path in sorted(directory.glob("*.json")):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            found.append(Intent(**data))
+            # A field a later version added is left out (a downgrade must still recover).
+            found.append(Intent(**{key: value for key, value in data.items() if key in _FIELDS}))
         except (OSError, ValueError, TypeError) as error:
             problems.append(f"{path}: unreadable intent ({error})")
     return found, problems

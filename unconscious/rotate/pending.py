@@ -18,7 +18,13 @@ from unconscious.rotate.archive import compress_whole
 from unconscious.rotate.codecs import Codec
 from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
-from unconscious.rotate.fsutil import RotationError, remove_durably, rename_durably
+from unconscious.rotate.fsutil import (
+    RotationError,
+    identity_at,
+    recorded_identity,
+    remove_durably,
+    rename_durably,
+)
 from unconscious.rotate.intent import Intent
 from unconscious.rotate.naming import temp_path
 
@@ -35,17 +41,17 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
     temp = temp_path(final)
     planned = Intent(kind="compress", source=str(plain), codec=codec.name, level=codec.level,
                      threads=codec.threads, temp_archive=str(temp), final_archive=str(final),
-                     rule=rule_name, started=env.clock())
+                     rule=rule_name, started=env.clock(), phase=intents.COMPRESSING)
     intents.save(env.state_dir, planned)
     crash_point("pending_after_intent")
     try:
         length, size, written = compress_whole(plain, temp, codec, stat.st_mode & 0o7777,
-                                               (stat.st_uid, stat.st_gid))
+                                               (stat.st_uid, stat.st_gid), same_as=stat)
     except BaseException:
         intents.remove(env.state_dir, planned)
         raise
     os.utime(temp, ns=(stat.st_atime_ns, stat.st_mtime_ns), follow_symlinks=False)  # age-based pruning
-    planned.temp_file_id = list(written)
+    planned.temp_inode = written[1]
     intents.save(env.state_dir, planned)
     crash_point("pending_after_compress")
     rename_durably(temp, final)
@@ -58,7 +64,7 @@ def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) 
 def recover_compress(env: RotateEnv, planned: Intent) -> str:
     """Finish or undo an interrupted `compress_archive`; return what was done."""
     temp, final, plain = Path(planned.temp_archive), Path(planned.final_archive), Path(planned.source)
-    if planned.temp_file_id and _file_id_at(final) == planned.temp_file_id:
+    if _compressed_in_place(final, planned):
         remove_durably(plain)
         remove_durably(temp)
         intents.remove(env.state_dir, planned)
@@ -68,10 +74,13 @@ def recover_compress(env: RotateEnv, planned: Intent) -> str:
     return "undone"
 
 
-def _file_id_at(path: Path) -> list[int] | None:
-    """Return [st_dev, st_ino] of the regular file at `path` (links not followed), else None."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    return [info.st_dev, info.st_ino] if S_ISREG(info.st_mode) else None
+
+def _compressed_in_place(final: Path, planned: Intent) -> bool:
+    """True when the compressed name holds the archive this compression verified.
+
+    An intent of an earlier version (phase PLANNED, no inode) is judged as that version did, by
+    a regular file at the name: otherwise its finished compressions would keep both copies.
+    """
+    if planned.phase == intents.PLANNED:
+        return identity_at(final) is not None
+    return bool(planned.temp_inode) and identity_at(final) == recorded_identity(final, planned.temp_inode)

@@ -60,7 +60,8 @@ def recover(env: RotateEnv, planned: Intent, rule: Rule | None) -> str:
     if planned.kind == "compress":
         return recover_compress(env, planned)
     if planned.phase in (intents.VERIFIED, intents.ARCHIVED):
-        if planned.mode == "create" and planned.phase == intents.VERIFIED and _staging_grew(planned):
+        if planned.mode == "create" and planned.phase == intents.VERIFIED and (
+                _staging_grew(planned) or _only_staging_left(planned)):
             return _roll_forward_create(env, planned, rule)
         finish(env, rule, planned)
         return "finished"
@@ -92,6 +93,13 @@ def _staging_grew(planned: Intent) -> bool:
         return False
 
 
+def _only_staging_left(planned: Intent) -> bool:
+    """True when neither the temp nor the final archive exists but the staging file does: a run
+    rolling forward was killed between removing the old temp and writing the new one."""
+    return (not os.path.lexists(planned.temp_archive) and not os.path.lexists(planned.final_archive)
+            and os.path.lexists(planned.staging))
+
+
 def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> str:
     source, staging, temp = Path(planned.source), Path(planned.staging), Path(planned.temp_archive)
     stat = _staging_stat(staging)
@@ -119,9 +127,9 @@ def _roll_forward_create(env: RotateEnv, planned: Intent, rule: Rule | None) -> 
     codec = Codec(planned.codec, planned.level, planned.threads)
     planned.mtime_ns = stat.st_mtime_ns
     length, _size, written = compress_whole(staging, temp, codec, stat.st_mode & 0o777,
-                                            (stat.st_uid, stat.st_gid))
+                                            (stat.st_uid, stat.st_gid), same_as=stat)
     planned.phase = intents.VERIFIED
-    planned.temp_file_id = list(written)
+    planned.temp_inode = written[1]
     planned.archived = [length]
     intents.save(env.state_dir, planned)
     finish(env, rule, planned)

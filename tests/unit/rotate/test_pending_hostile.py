@@ -17,6 +17,7 @@ import pytest
 from unconscious.log import get_logger
 from unconscious.rotate import intent as intents
 from unconscious.rotate import pending as pending_module
+from unconscious.rotate.archive import compress_whole
 from unconscious.rotate.codecs import Codec
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.fsutil import RotationError
@@ -99,3 +100,24 @@ def test_recovery_never_deletes_the_plain_copy_for_a_file_planted_at_the_compres
     assert planted.read_bytes() == b"not the archive\n"
     assert not os.path.lexists(planned.temp_archive)
     assert intents.load_all(tmp_path / "state") == ([], [])
+
+
+def test_an_intent_of_the_earlier_version_killed_after_the_rename_still_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written before the inode was recorded (phase `planned`, no inode): judged as that version
+    did, or both copies would stay and `keep` would count the archive twice."""
+    planned = _killed_at(tmp_path, monkeypatch, "pending_after_rename")
+    planned.phase, planned.temp_inode = intents.PLANNED, 0
+    assert recover_compress(_env(tmp_path), planned) == "finished"
+    assert not os.path.lexists(planned.source) and os.path.isfile(planned.final_archive)
+
+
+def test_a_plain_archive_swapped_after_its_lstat_is_not_compressed_under_the_other_mode(
+        tmp_path: Path) -> None:
+    plain = _plain(tmp_path)
+    other = plain.with_name("other")
+    other.write_bytes(b"x\n")
+    with pytest.raises(RotationError, match="was replaced by another file"):
+        compress_whole(plain, plain.with_name(".tmp"), Codec("zstd"), 0o640, None,
+                       same_as=os.lstat(other))
+    assert not os.path.lexists(plain.with_name(".tmp"))

@@ -10,6 +10,7 @@ the swap, then the real verification. An alarm guards against the hang; it is no
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -497,3 +498,37 @@ def test_recovery_finishes_an_untouched_verified_create_rotation(
     with open(planned.final_archive, "rb") as raw:
         assert b"".join(Codec("zstd").chunks(raw)) == LOG_BYTES
     assert not os.path.lexists(planned.staging)
+
+
+def test_a_roll_forward_killed_between_removing_the_old_temp_and_writing_the_new_one_finishes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by review: neither temp nor final archive, the staging file holds every byte; the
+    next run failed with "neither ... exists" forever."""
+    planned = _create_killed_at(tmp_path, monkeypatch, create_module, "create_after_intent_verified")
+    os.unlink(planned.temp_archive)
+    rule = build_rule("app", {"paths": [planned.source], "mode": "create"})
+    done, problems = recover_all(_env(tmp_path), {"app": rule})
+    assert (len(done), problems) == (1, [])
+    with open(planned.final_archive, "rb") as raw:
+        assert b"".join(Codec("zstd").chunks(raw)) == LOG_BYTES
+    assert not os.path.lexists(planned.staging)
+
+
+def test_the_intent_records_inode_numbers_only_which_a_reboot_keeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device numbers are handed out at boot: an intent holding one would refuse its own files
+    after a power loss, the very case it is for."""
+    planned = _truncated_then_killed(tmp_path, monkeypatch)
+    [saved] = (tmp_path / "state" / "rotate" / "intents").glob("*.json")
+    data = json.loads(saved.read_text())
+    temp, tail = os.lstat(planned.temp_archive), os.lstat(planned.tail_file)
+    assert (data["temp_inode"], data["tail_inode"]) == (temp.st_ino, tail.st_ino)
+    assert not any("dev" in key for key in data)
+
+
+def test_an_intent_with_a_field_of_a_later_version_still_loads(tmp_path: Path) -> None:
+    planned = _planned(tmp_path, "create", "zstd")
+    intents.save(tmp_path / "state", planned)
+    [saved] = (tmp_path / "state" / "rotate" / "intents").glob("*.json")
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "added_later": [1, 2]}))
+    assert intents.load_all(tmp_path / "state") == ([planned], [])
