@@ -42,14 +42,16 @@ def group_name(gid: int) -> str:
         return str(gid)
 
 
-def _trusted_owner(uid: int) -> bool:
-    return uid in (0, os.geteuid())
+def _trusted_owner(uid: int, runner: int | None = None) -> bool:
+    """True for root and for the user the rotation runs as (`runner`; None: this process's)."""
+    return uid in (0, os.geteuid() if runner is None else runner)
 
 
-def replacer(info: os.stat_result) -> str:
+def replacer(info: os.stat_result, runner: int | None = None) -> str:
     """Return who besides root may rename or remove any entry of the directory `info` describes,
-    as "owned by USER (uid N)", "writable by everyone" or "writable by group G"; "" when nobody."""
-    if not _trusted_owner(info.st_uid):
+    as "owned by USER (uid N)", "writable by everyone" or "writable by group G"; "" when nobody.
+    `runner` is the uid the rotation runs as (None: this process's)."""
+    if not _trusted_owner(info.st_uid, runner):
         return f"owned by {user_name(info.st_uid)} (uid {info.st_uid})"
     if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
         return "writable by everyone"
@@ -58,18 +60,18 @@ def replacer(info: os.stat_result) -> str:
     return ""
 
 
-def creator(info: os.stat_result) -> str:
+def creator(info: os.stat_result, runner: int | None = None) -> str:
     """Return who besides root may add entries to the directory (so plant a link or a file named
     like an archive), worded as `replacer`; "" when nobody. A sticky world-writable directory counts."""
-    found = replacer(info)
+    found = replacer(info, runner)
     if not found and info.st_mode & stat.S_IWOTH:
         return "writable by everyone"
     return found
 
 
-def su_advice(info: os.stat_result) -> str:
+def su_advice(info: os.stat_result, runner: int | None = None) -> str:
     """Return the `su` a rule needs to rotate in the directory `info` describes, as a sentence."""
-    if _trusted_owner(info.st_uid):
+    if _trusted_owner(info.st_uid, runner):
         return "set `su: {user: USER, group: GROUP}` for the rule (the user and group that write there)"
     return (f"set `su: {{user: {user_name(info.st_uid)}, group: {group_name(info.st_gid)}}}` "
             f"for the rule (its owner), or make the directory root's")
@@ -80,7 +82,8 @@ def root_refusal(pattern: str) -> str:
     their directory ("" when it is root's alone, missing, or itself a glob: not known until a run).
 
     For `hostmind rotate import`: logrotate refuses such a directory without `su` too, so a
-    block without one is translated as it is, and this says what to add.
+    block without one is translated as it is, and this says what to add. Judged for root
+    whoever runs the import (the rules run as root).
     """
     directory = os.path.dirname(pattern)
     if any(char in directory for char in "*?[{"):
@@ -89,11 +92,11 @@ def root_refusal(pattern: str) -> str:
         info = os.stat(directory)
     except OSError:
         return ""
-    writer = creator(info)
+    writer = creator(info, runner=0)
     if not writer:
         return ""
     return (f"{directory} is {writer}: a run as root refuses its logs until the rule has `su` "
-            f"(logrotate refuses them too): {su_advice(info)}")
+            f"(logrotate refuses them too): {su_advice(info, runner=0)}")
 
 
 def olddir_components(base: Path, olddir: str) -> list[Path]:

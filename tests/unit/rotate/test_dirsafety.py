@@ -60,3 +60,12 @@ def test_a_sticky_world_writable_directory_lets_others_add_but_not_replace() -> 
     group = os.stat_result((stat.S_IFDIR | 0o775, 0, 0, 2, 0, 4, 0, 0, 0, 0))
     assert ("", "writable by everyone") == (replacer(sticky), creator(sticky))
     assert replacer(group).startswith("writable by group")
+
+
+def test_a_directory_of_the_user_running_the_import_is_still_judged_for_root() -> None:
+    """`rotate import` run by user 1000 writes rules that run as root: that user's directory is
+    one root refuses, whoever asked."""
+    owned_by_1000 = os.stat_result((stat.S_IFDIR | 0o755, 1, 1, 2, 1000, 1000, 0, 0, 0, 0))
+    assert creator(owned_by_1000, runner=1000) == ""
+    assert creator(owned_by_1000, runner=0).startswith("owned by ")
+    assert "(uid 1000)" in creator(owned_by_1000, runner=0)
