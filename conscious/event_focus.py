@@ -22,6 +22,8 @@ from unconscious.globs import GlobError, expand
 from unconscious.paths import Paths
 
 MAX_FILES_SIZED = 200
+#: At most this many paths are taken from the rules' globs (and stat'ed) to find the largest.
+MAX_FILES_SCANNED = 5000
 MAX_KEYS = 40
 #: Keys every check has, besides those its kind takes.
 COMMON_CHECK_KEYS = ("kind", "enabled", "interval", "timeout", "severity")
@@ -216,31 +218,44 @@ def checks_state(paths: Paths, focus: Focus) -> dict[str, object]:
     return {"file": str(path), "implicated": implicated, "other_checks_state": others}
 
 
-def _expanded(patterns: list[str]) -> list[str]:
-    """Return the paths the rules' globs match (unconscious.globs), at most MAX_FILES_SIZED each;
-    a pattern the dialect refuses is skipped (`hostmind config validate` reports it)."""
+def _expanded(patterns: list[str]) -> tuple[list[str], bool]:
+    """Return (the paths the rules' globs match, whether MAX_FILES_SCANNED cut the walk short).
+
+    Uses unconscious.globs; a pattern the dialect refuses is skipped (`hostmind config
+    validate` reports it). The walk stops at the cap: a directory a local user filled with a
+    million matching names costs the cap, not a million.
+    """
     found: list[str] = []
     for pattern in patterns:
+        left = MAX_FILES_SCANNED - len(found)
+        if left <= 0:
+            return found, True
         try:
-            found.extend(expand(pattern)[:MAX_FILES_SIZED])
+            found.extend(expand(pattern, limit=left))
         except GlobError:
             continue
-    return found
+    return found, len(found) >= MAX_FILES_SCANNED
 
 
 def rotation_state(config: Mapping[str, object], focus: Focus) -> dict[str, object]:
-    """Return the rotation rules and the sizes of the files they (and the events) name."""
+    """Return the rotation rules and the sizes of the largest files they (and the events) name:
+    at most MAX_FILES_SIZED, the largest of at most MAX_FILES_SCANNED (a note says when more
+    matched)."""
     rules = _mapping(_mapping(config.get("rotate")).get("rules"))
     sizes: dict[str, int] = {}
     patterns = [pattern for rule in rules.values() for pattern in _strings(_mapping(rule).get("paths"))]
+    matched, cut_short = _expanded(patterns)
     # An event's file is a name the host wrote, not a pattern: `/var/log/*` there is one odd file.
-    for name in [*_expanded(patterns), *focus.log_files]:
-        if len(sizes) >= MAX_FILES_SIZED:
-            break
+    for name in [*matched, *focus.log_files[:MAX_FILES_SIZED]]:
         try:
             sizes[name] = os.stat(name).st_size
         except (OSError, ValueError):
             continue
-    return {"rules": rules or "(no rotation rules configured)",
-            "file_sizes_bytes": dict(sorted(sizes.items(), key=lambda item: -item[1])),
-            "files_named_by_events": focus.log_files}
+    largest = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:MAX_FILES_SIZED]
+    state: dict[str, object] = {"rules": rules or "(no rotation rules configured)",
+                                "file_sizes_bytes": dict(largest),
+                                "files_named_by_events": focus.log_files}
+    if cut_short:
+        state["file_sizes_note"] = (f"more than {MAX_FILES_SCANNED} files match the rules: the largest "
+                                    f"of the first {MAX_FILES_SCANNED} found are shown")
+    return state

@@ -383,12 +383,14 @@ def reaches(pattern: str, directory: str) -> bool:
     return True
 
 
-def expand(pattern: str, skipped: list[Skipped] | None = None) -> list[str]:
+def expand(pattern: str, skipped: list[Skipped] | None = None, limit: int | None = None) -> list[str]:
     """Return the existing paths the absolute `pattern` matches, sorted (see the module doc).
 
     A directory that cannot be listed, and a symbolic link to a directory the pattern would
-    have to enter, are appended to `skipped` (when given), never raised. Raise GlobError if
-    the pattern is refused or not absolute.
+    have to enter, are appended to `skipped` (when given), never raised. With `limit`, the walk
+    stops once that many paths matched (which ones is then up to the walk's order): for a
+    reader that wants a sample, where a directory a local user fills with a million names must
+    not cost a million. Raise GlobError if the pattern is refused or not absolute.
     """
     glob = compile_glob(pattern)
     if not glob.absolute:
@@ -402,7 +404,7 @@ def expand(pattern: str, skipped: list[Skipped] | None = None) -> list[str]:
     start = "/" + "/".join(str(segment.literal) for segment in segments[:head])
     if head == len(segments):
         return [start] if os.path.lexists(start) else []
-    walk = _Expansion(segments, skipped)
+    walk = _Expansion(segments, skipped, limit)
     walk.run(start, head, os.path.isdir(start))
     return sorted(walk.found)
 
@@ -420,9 +422,11 @@ def _kind(entry: os.DirEntry[str]) -> int:
 class _Expansion:
     """The state of one `expand`: results, (path, state) pairs seen, directory listings."""
 
-    def __init__(self, segments: Sequence[_Segment], skipped: list[Skipped] | None) -> None:
+    def __init__(self, segments: Sequence[_Segment], skipped: list[Skipped] | None,
+                 limit: int | None = None) -> None:
         self.segments = segments
         self.skipped = skipped
+        self.limit = limit
         self.found: set[str] = set()
         self.seen: set[tuple[str, int]] = set()
         self.listings: dict[str, list[tuple[str, int]]] = {}
@@ -434,7 +438,7 @@ class _Expansion:
         (a local user can nest directories in a log directory they may write) must not raise.
         """
         pending = [(path, state, is_directory)]
-        while pending:
+        while pending and (self.limit is None or len(self.found) < self.limit):
             pending.extend(self._visit(*pending.pop()))
 
     def _visit(self, path: str, state: int, is_directory: bool) -> list[tuple[str, int, bool]]:

@@ -6,8 +6,12 @@ but the focus is built before anything is trusted, so a wrong shape is skipped, 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
+
+from conscious import event_focus
 from conscious.cycle import _proposal_outline
 from conscious.event_focus import Focus, focus_of, rotation_state
 from unconscious.events import Event
@@ -60,3 +64,37 @@ def test_rule_paths_are_expanded_with_the_one_glob_dialect(tmp_path: Path) -> No
     state = rotation_state(config, Focus(log_files=[]))
     assert {f"{tmp_path}/{name}": 1 for name in (".hidden1.log", "app1.log", "app2.log")} == \
         state["file_sizes_bytes"]
+
+
+def test_the_largest_files_are_shown_not_the_first_names(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A disk event is about space: the model must see the big logs, wherever they sort.
+    monkeypatch.setattr(event_focus, "MAX_FILES_SIZED", 3)
+    for index in range(12):
+        (tmp_path / f"app{index:02}.log").write_bytes(b"x" * index)
+    config = {"rotate": {"rules": {"app": {"paths": [f"{tmp_path}/*.log"]}}}}
+    state = rotation_state(config, Focus(log_files=[]))
+    assert {f"{tmp_path}/app{index:02}.log": index for index in (11, 10, 9)} == state["file_sizes_bytes"]
+    assert "file_sizes_note" not in state
+
+
+def test_a_directory_flooded_with_matching_names_costs_the_cap_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(event_focus, "MAX_FILES_SIZED", 5)
+    monkeypatch.setattr(event_focus, "MAX_FILES_SCANNED", 50)
+    for index in range(400):
+        (tmp_path / f"flood{index:03}.log").write_bytes(b"")
+    scanned: list[str] = []
+    real_stat = os.stat
+
+    def counting_stat(name: str) -> os.stat_result:
+        scanned.append(name)
+        return real_stat(name)
+    monkeypatch.setattr(os, "stat", counting_stat)
+    config = {"rotate": {"rules": {"a": {"paths": [f"{tmp_path}/*.log"]},
+                                   "b": {"paths": [f"{tmp_path}/flood1*.log"]}}}}
+    state = rotation_state(config, Focus(log_files=[]))
+    sizes = state["file_sizes_bytes"]
+    logs_stated = [name for name in scanned if str(name).endswith(".log")]
+    assert isinstance(sizes, dict) and len(sizes) == 5 and len(logs_stated) == 50
+    assert "more than 50 files match the rules" in str(state["file_sizes_note"])

@@ -298,3 +298,13 @@ def test_a_directory_tree_deeper_than_the_recursion_limit_expands_without_error(
         for level in range(depth, 0, -1):
             os.rmdir(str(tmp_path) + "/a" * level)
     assert found == [bottom]
+
+
+def test_expand_with_a_limit_stops_the_walk_there_and_finds_only_matches(tmp_path: Path) -> None:
+    for index in range(300):
+        (tmp_path / f"app{index}.log").write_bytes(b"")
+        (tmp_path / f"app{index}.txt").write_bytes(b"")
+    pattern = f"{tmp_path}/*.log"
+    some = expand(pattern, limit=40)
+    assert len(some) == 40 and set(some) <= set(expand(pattern))
+    assert len(expand(pattern, limit=1000)) == 300
