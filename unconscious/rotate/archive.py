@@ -17,7 +17,7 @@ from unconscious.rotate.fsutil import FileId, RotationError, file_id, open_regul
 
 
 def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length: int = 0,
-              written: FileId | None = None) -> BinaryIO:
+              written: FileId | None = None, inode: int = 0) -> BinaryIO:
     """Open `path` for writing after its first `keep_length` bytes (a fresh file when 0).
 
     Root gives the archive `owner` (the log's); a rotation running as a `su` user creates it as
@@ -25,15 +25,16 @@ def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length:
     else may have put something first: with `keep_length` 0 the file must be new (O_EXCL: a link,
     a pipe, or a file another user made, holds open or hard-linked to one of root's is refused
     with FileExistsError, never truncated). To append (`keep_length` > 0) the file must be a
-    regular file with no other name and, given `written` (file_id of the head's writer), that
-    very file: else RotationError, before a byte is written. Raise OSError (EROFS, ENOSPC, EACCES,
+    regular file with no other name and, given `written` (file_id of the head's writer, in the
+    same run) or `inode` (the inode number an intent recorded, in a later run), that very file:
+    else RotationError, before a byte is written. Raise OSError (EROFS, ENOSPC, EACCES,
     EEXIST, ELOOP) before anything of the log is touched.
     """
     fresh = os.O_CREAT | os.O_EXCL if keep_length == 0 else 0
     fd = open_regular(path, os.O_WRONLY | fresh, 0o600)
     try:
         if keep_length:
-            _check_same_archive(path, fd, written)
+            _check_same_archive(path, fd, written, inode)
         os.ftruncate(fd, keep_length)
         os.lseek(fd, keep_length, os.SEEK_SET)
         os.fchmod(fd, mode)
@@ -45,9 +46,9 @@ def open_temp(path: Path, mode: int, owner: tuple[int, int] | None, keep_length:
     return os.fdopen(fd, "wb", buffering=0)
 
 
-def _check_same_archive(path: Path, fd: int, written: FileId | None) -> None:
+def _check_same_archive(path: Path, fd: int, written: FileId | None, inode: int = 0) -> None:
     """Raise RotationError unless the open `fd` is the temp archive whose head was written."""
-    if written is not None and file_id(fd) != written:
+    if (written is not None and file_id(fd) != written) or (inode and file_id(fd)[1] != inode):
         raise RotationError(f"{path}: the temp archive was replaced since its head was written; "
                             f"nothing appended, not put in place")
     links = os.fstat(fd).st_nlink

@@ -35,7 +35,6 @@ from unconscious.rotate.fsutil import (
     RotationError,
     file_id,
     open_regular,
-    recorded_identity,
     remove_durably,
 )
 from unconscious.rotate.intent import Intent
@@ -218,22 +217,21 @@ def append_tail(planned: Intent, codec: Codec, head_written: FileId | None = Non
 
     Idempotent: the archive is first cut back to the head, so a partial earlier append is gone.
     The head frame was verified against the log before the truncate; the new frame is verified
-    against the tail file. `head_written` (file_id of the head's writer; in recovery, the one the
-    intent recorded) makes sure the temp reopened by name is still that file (archive.open_temp),
-    and the tail file must be the one the intent recorded: a file renamed onto either name
-    between runs never becomes the archive. Raise RotationError, VerifyError or OSError.
+    against the tail file. `head_written` (file_id of the head's writer, in the same run) and the
+    inode the intent recorded (in recovery too) make sure the temp reopened by name is still
+    that file (archive.open_temp), and the tail file must have the inode the intent recorded: a
+    file renamed onto either name between runs never becomes the archive. Raise RotationError,
+    VerifyError or OSError.
     """
     temp, tail = Path(planned.temp_archive), Path(planned.tail_file)
-    if head_written is None and planned.temp_inode:
-        head_written = recorded_identity(temp, planned.temp_inode)
     mode = os.lstat(temp).st_mode  # a link here is refused (ELOOP) by open_temp, never followed
     tail_fd = open_regular(tail, os.O_RDONLY)
     try:
-        if planned.tail_inode and file_id(tail_fd) != recorded_identity(tail, planned.tail_inode):
+        if planned.tail_inode and file_id(tail_fd)[1] != planned.tail_inode:
             raise RotationError(f"{tail}: the tail file was replaced since it was written; nothing "
                                 f"appended, not put in place: look at it and {temp} by hand")
         raw = open_temp(temp, mode & 0o7777, None, keep_length=planned.head_archive_length,
-                        written=head_written)
+                        written=head_written, inode=planned.temp_inode)
         written = file_id(raw.fileno())
         starts: list[FrameStart] = []
         try:

@@ -17,8 +17,7 @@ from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import RotateEnv
 from unconscious.rotate.fsutil import (
     RotationError,
-    identity_at,
-    recorded_identity,
+    inode_at,
     remove_durably,
     rename_durably,
 )
@@ -98,7 +97,7 @@ def _check_ours(path: Path, planned: Intent, what: str) -> None:
     """
     if not planned.temp_inode:
         return
-    if identity_at(path) != recorded_identity(path, planned.temp_inode):
+    if inode_at(path) != planned.temp_inode:
         raise RotationError(f"{path}: {what} is not the file that was verified (replaced since); "
                             f"nothing renamed or deleted, the log's bytes are still in "
                             f"{bytes_kept_in(planned)}")

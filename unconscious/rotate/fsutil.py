@@ -24,25 +24,21 @@ def file_id(fd: int) -> FileId:
     return info.st_dev, info.st_ino
 
 
-def recorded_identity(path: Path, inode: int) -> FileId:
-    """Return the file_id that the file an intent recorded by `inode` has when it is at `path`.
+def inode_at(path: Path) -> int | None:
+    """Return the inode number of the regular file at `path` (a link is not followed), else None.
 
-    An intent records only the inode number: the device number is handed out at boot (disk
-    order, LVM activation, overlay mounts), and after a power loss the intent must still name
-    its files. A file at `path` is on the file system of `path`'s directory (a mount point
-    aside, which then simply does not match), so that directory gives the device. Raise OSError
-    if the directory cannot be reached.
+    What an intent records of the files it must find again, and compares: the inode number
+    alone. The device number is handed out at boot (disk order, LVM activation, overlay
+    mounts), so after a power loss it may differ for the very same file; nor does a file's
+    device always equal its directory's (overlayfs over two file systems reports the upper
+    layer's device for files, the overlay's for directories). A file renamed onto one of these
+    names comes from the same directory's file system, where its inode number is its own.
     """
-    return os.stat(path.parent).st_dev, inode
-
-
-def identity_at(path: Path) -> FileId | None:
-    """Return the file_id of the regular file at `path` (a link is not followed), else None."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return None
-    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+    return info.st_ino if stat.S_ISREG(info.st_mode) else None
 
 
 def open_regular(path: os.PathLike[str] | str, flags: int, mode: int = 0o600) -> int:

@@ -49,7 +49,7 @@ class Intent:
     prefix_length: int = 0
     prefix_sha256: str = ""
     #: The inode number of the verified temp archive (for copytruncate, the one its head went
-    #: to) and of the tail file (fsutil.recorded_identity says why not the device): finishing
+    #: to) and of the tail file (fsutil.inode_at says why not the device): finishing
     #: and recovery trust only these files (0: not known, an intent from before they were
     #: recorded, or the file was not made yet).
     temp_inode: int = 0

@@ -20,8 +20,7 @@ from unconscious.rotate.crash import crash_point
 from unconscious.rotate.env import Rotated, RotateEnv
 from unconscious.rotate.fsutil import (
     RotationError,
-    identity_at,
-    recorded_identity,
+    inode_at,
     remove_durably,
     rename_durably,
 )
@@ -82,5 +81,5 @@ def _compressed_in_place(final: Path, planned: Intent) -> bool:
     a regular file at the name: otherwise its finished compressions would keep both copies.
     """
     if planned.phase == intents.PLANNED:
-        return identity_at(final) is not None
-    return bool(planned.temp_inode) and identity_at(final) == recorded_identity(final, planned.temp_inode)
+        return inode_at(final) is not None
+    return bool(planned.temp_inode) and inode_at(final) == planned.temp_inode
