@@ -27,6 +27,15 @@ def _state_letter(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
+def _state_once_settled(pid: int, wanted: str, timeout: float = 10.0) -> str:
+    """Return `pid`'s state letter once it is `wanted`, or whatever it is after `timeout`:
+    SIGSTOP and SIGCONT are delivered asynchronously (a loaded machine took over 50 ms)."""
+    deadline = time.monotonic() + timeout
+    while (state := _state_letter(pid)) != wanted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return state
+
+
 def test_the_processes_holding_a_log_are_found_paused_and_resumed(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     child = subprocess.Popen([sys.executable, "-c", "import sys, time\nf = open(sys.argv[1], 'a')\n"
@@ -35,10 +44,10 @@ def test_the_processes_holding_a_log_are_found_paused_and_resumed(tmp_path: Path
         assert child.stdout is not None and b"open\n" == child.stdout.readline()
         assert [child.pid] == writers.holders(log)
         paused = writers.pause([child.pid])
-        stopped = _state_letter(child.pid)
+        stopped = _state_once_settled(child.pid, "T")
         writers.resume(paused)
-        time.sleep(0.05)
-        assert ([[child.pid, writers.start_time(child.pid)]], "T", "S") == (paused, stopped, _state_letter(child.pid))
+        assert ([[child.pid, writers.start_time(child.pid)]], "T", "S") == (
+            paused, stopped, _state_once_settled(child.pid, "S"))
     finally:
         child.kill()
         child.wait(timeout=10)
@@ -48,8 +57,9 @@ def test_resume_leaves_a_recycled_pid_alone(tmp_path: Path) -> None:
     child = subprocess.Popen(["sleep", "30"])
     try:
         os.kill(child.pid, 19)  # SIGSTOP
-        time.sleep(0.05)
+        assert "T" == _state_once_settled(child.pid, "T")
         writers.resume([[child.pid, 1]])  # a start time that is not this process's
+        time.sleep(0.1)  # a SIGCONT sent by mistake would have had time to land
         assert "T" == _state_letter(child.pid)
     finally:
         child.kill()
