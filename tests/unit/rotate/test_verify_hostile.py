@@ -487,25 +487,19 @@ def test_recovery_refuses_a_verified_archive_swapped_between_runs_and_keeps_the_
     assert kept.phase == intents.VERIFIED
 
 
-@pytest.mark.parametrize(("module", "point"), [
-    (create_module, "create_after_intent_verified"), (finish_module, "finish_after_final_rename")])
-def test_recovery_finishes_an_untouched_verified_create_rotation(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: object, point: str) -> None:
+@pytest.mark.parametrize(("module", "point", "temp_removed"), [
+    (create_module, "create_after_intent_verified", False),
+    (finish_module, "finish_after_final_rename", False),
+    # Found by review: a roll-forward killed between removing the old temp and writing the new
+    # one leaves neither temp nor final archive, the staging file holding every byte; the next
+    # run failed with "neither ... exists" forever.
+    (create_module, "create_after_intent_verified", True)])
+def test_recovery_finishes_a_verified_create_rotation(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: object, point: str,
+        temp_removed: bool) -> None:
     planned = _create_killed_at(tmp_path, monkeypatch, module, point)
-    rule = build_rule("app", {"paths": [planned.source], "mode": "create"})
-    done, problems = recover_all(_env(tmp_path), {"app": rule})
-    assert (len(done), problems) == (1, [])
-    with open(planned.final_archive, "rb") as raw:
-        assert b"".join(Codec("zstd").chunks(raw)) == LOG_BYTES
-    assert not os.path.lexists(planned.staging)
-
-
-def test_a_roll_forward_killed_between_removing_the_old_temp_and_writing_the_new_one_finishes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Found by review: neither temp nor final archive, the staging file holds every byte; the
-    next run failed with "neither ... exists" forever."""
-    planned = _create_killed_at(tmp_path, monkeypatch, create_module, "create_after_intent_verified")
-    os.unlink(planned.temp_archive)
+    if temp_removed:
+        os.unlink(planned.temp_archive)
     rule = build_rule("app", {"paths": [planned.source], "mode": "create"})
     done, problems = recover_all(_env(tmp_path), {"app": rule})
     assert (len(done), problems) == (1, [])
