@@ -29,7 +29,11 @@ from unconscious.rotate.naming import temp_path
 
 
 def compress_archive(env: RotateEnv, plain: Path, codec: Codec, rule_name: str) -> Rotated | None:
-    """Compress the plain archive `plain` in place of itself; None if its target name is taken."""
+    """Compress the plain archive `plain` in place of itself; None if its target name is taken.
+
+    Raise RotationError if `plain` is not a regular file (or was swapped while compressed),
+    VerifyError or OSError; the plain archive is kept in every failure.
+    """
     final = plain.parent / f"{plain.name}{codec.extension}"
     if os.path.lexists(final):  # a dangling link too: the name is taken, never replaced
         return None
@@ -71,7 +75,6 @@ def recover_compress(env: RotateEnv, planned: Intent) -> str:
     remove_durably(temp)
     intents.remove(env.state_dir, planned)
     return "undone"
-
 
 
 def _compressed_in_place(final: Path, planned: Intent) -> bool:
