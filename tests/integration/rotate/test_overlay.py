@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.rotate.crashing import run_killed_at
 from tests.unit.rotate.typed_rule import build_rule
 from unconscious.log import get_logger
 from unconscious.rotate import create as create_module
@@ -58,10 +59,6 @@ def overlay(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(upper_fs)], timeout=30, check=True)
 
 
-class Killed(BaseException):
-    """The rotator killed at a crash point."""
-
-
 def _planned(directory: Path) -> Intent:
     return Intent(kind="rotate", source=str(directory / "app.log"), mode="create", codec="zstd", rule="app",
                   staging=str(directory / ".app.log.hostmind-staging"),
@@ -87,14 +84,8 @@ def test_a_rotation_and_a_recovery_on_the_overlay_finish(overlay: Path, tmp_path
 
     (overlay / "app.log").write_bytes(LOG_BYTES[:1000])
     (overlay / "app.log.1.zst").rename(overlay / "app.log.2.zst")  # the runner's shift
-
-    def kill_after_verify(point: str) -> None:
-        if point == "create_after_intent_verified":
-            raise Killed(point)
-    monkeypatch.setattr(create_module, "crash_point", kill_after_verify)
-    with pytest.raises(Killed):
-        rotate_create(env, rule, _planned(overlay), Codec("zstd"))
-    monkeypatch.undo()
+    run_killed_at(monkeypatch, create_module, "create_after_intent_verified",
+                  lambda: rotate_create(env, rule, _planned(overlay), Codec("zstd")))
     done, problems = recover_all(env, {"app": rule})
     assert (len(done), problems) == (1, []), problems
     assert _archived(str(overlay / "app.log.1.zst")) == LOG_BYTES[:1000]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.rotate.crashing import run_killed_at
 from unconscious.log import get_logger
 from unconscious.rotate import intent as intents
 from unconscious.rotate import pending as pending_module
@@ -24,10 +25,6 @@ from unconscious.rotate.fsutil import RotationError
 from unconscious.rotate.pending import compress_archive, recover_compress
 
 PLAIN_BYTES = b"".join(b"Nov 30 18:00:%02d host app[7]: line %06d\n" % (n % 60, n) for n in range(2000))
-
-
-class Killed(BaseException):
-    """The rotator killed at a crash point (no handler of the code under test catches it)."""
 
 
 def _env(tmp_path: Path) -> RotateEnv:
@@ -45,14 +42,8 @@ def _plain(tmp_path: Path) -> Path:
 def _killed_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str) -> intents.Intent:
     """Run compress_archive killed at `point`; return the intent the next run finds."""
     plain = _plain(tmp_path)
-
-    def kill_at(name: str) -> None:
-        if name == point:
-            raise Killed(name)
-    monkeypatch.setattr(pending_module, "crash_point", kill_at)
-    with pytest.raises(Killed):
-        compress_archive(_env(tmp_path), plain, Codec("zstd"), "app")
-    monkeypatch.undo()
+    run_killed_at(monkeypatch, pending_module, point,
+                  lambda: compress_archive(_env(tmp_path), plain, Codec("zstd"), "app"))
     [found], problems = intents.load_all(tmp_path / "state")
     assert problems == []
     return found

@@ -21,6 +21,7 @@ from typing import BinaryIO
 
 import pytest
 
+from tests.unit.rotate.crashing import run_killed_at
 from tests.unit.rotate.typed_rule import build_rule
 from unconscious.log import get_logger
 from unconscious.rotate import archive as archive_module
@@ -396,24 +397,14 @@ def test_recovery_does_not_append_to_a_temp_archive_with_another_name(tmp_path: 
 
 # --- recovery of a truncated copytruncate: the temp archive and the tail file it trusts -------
 
-class Killed(BaseException):
-    """The rotator killed at a crash point (no handler of the code under test catches it)."""
-
-
 def _truncated_then_killed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Intent:
     """Run a copytruncate rotation that is killed once the log is truncated and the tail file
     fsynced; return its intent as the next run finds it (TRUNCATING)."""
     planned = _planned(tmp_path, "copytruncate", "zstd")
     Path(planned.source).write_bytes(LOG_BYTES)
     rule = build_rule("app", {"paths": [planned.source], "mode": "copytruncate"})
-
-    def kill_at(point: str) -> None:
-        if point == "copy_after_tail_fsync":
-            raise Killed(point)
-    monkeypatch.setattr(copytruncate_module, "crash_point", kill_at)
-    with pytest.raises(Killed):
-        copytruncate_module.rotate_copytruncate(_env(tmp_path), rule, planned, Codec("zstd"))
-    monkeypatch.undo()
+    run_killed_at(monkeypatch, copytruncate_module, "copy_after_tail_fsync", lambda: (
+        copytruncate_module.rotate_copytruncate(_env(tmp_path), rule, planned, Codec("zstd"))))
     [found], problems = intents.load_all(tmp_path / "state")
     assert (found.phase, problems, Path(planned.source).read_bytes()) == (intents.TRUNCATING, [], b"")
     return found
@@ -455,14 +446,8 @@ def _create_killed_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: o
     planned = _planned(tmp_path, "create", "zstd")
     Path(planned.source).write_bytes(LOG_BYTES)
     rule = build_rule("app", {"paths": [planned.source], "mode": "create"})
-
-    def kill_at(name: str) -> None:
-        if name == point:
-            raise Killed(name)
-    monkeypatch.setattr(module, "crash_point", kill_at)
-    with pytest.raises(Killed):
-        create_module.rotate_create(_env(tmp_path), rule, planned, Codec("zstd"))
-    monkeypatch.undo()
+    run_killed_at(monkeypatch, module, point, lambda: (
+        create_module.rotate_create(_env(tmp_path), rule, planned, Codec("zstd"))))
     [found], problems = intents.load_all(tmp_path / "state")
     assert problems == [] and Path(planned.staging).read_bytes() == LOG_BYTES
     return found
